@@ -1,0 +1,84 @@
+//! Firms and freelancers.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PartyKind {
+    Firm,
+    Freelancer,
+}
+
+/// Special zones; units inside EPZs, Economic Zones and Hi-Tech Parks are
+/// excluded from the cash incentive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Zone {
+    None,
+    Epz,
+    EconomicZone,
+    HiTechPark,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub association: String,
+    pub membership_number: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankAccount {
+    pub bank_bic: String,
+    pub account_number: String,
+    pub currency: crate::Currency,
+}
+
+/// A party as submitted, before the server gives it an id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewParty {
+    pub kind: PartyKind,
+    pub legal_name: String,
+    pub country: String,
+    pub memberships: Vec<Membership>,
+    pub zone: Zone,
+    pub bank_accounts: Vec<BankAccount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Party {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub details: NewParty,
+    pub create_time: DateTime<Utc>,
+}
+
+/// Associations whose certificates the incentive rules recognise.
+pub const ASSOCIATIONS: [&str; 3] = ["BASIS", "BACCO", "BCS"];
+
+/// A BIC (ISO 9362): 4 letters (bank), 2 letters (country), 2 letters or
+/// digits (location), optionally 3 letters or digits (branch).
+pub fn is_bic(s: &str) -> bool {
+    let b = s.as_bytes();
+    (b.len() == 8 || b.len() == 11)
+        && b[..6].iter().all(u8::is_ascii_uppercase)
+        && b[6..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+/// An ISO 3166-1 alpha-2 shape: two upper-case letters.
+pub fn is_country_code(s: &str) -> bool {
+    s.len() == 2 && s.bytes().all(|c| c.is_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bic_shapes() {
+        assert!(is_bic("CITIUS33"));
+        assert!(is_bic("SCBLBDDXXXX"));
+        assert!(!is_bic("citius33"));
+        assert!(!is_bic("CITI"));
+        assert!(!is_bic("CITIU533"));
+    }
+}
