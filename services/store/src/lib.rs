@@ -1,1 +1,62 @@
+//! The repository: one interface ([`Repository`]) and two implementations,
+//! PostgreSQL and SQLite, over sqlx. Migrations run at start.
+//!
+//! Guarantees, on both backends:
+//! - a mutation, its effects and its idempotency record commit in one
+//!   transaction: acknowledged means committed;
+//! - a retried `request_id` returns the stored response and writes nothing;
+//!   the same id with another payload is refused;
+//! - money is exact (NUMERIC on PostgreSQL, canonical decimal TEXT on
+//!   SQLite, summed in Rust).
 
+mod codec;
+mod error;
+mod migrate;
+mod model;
+mod postgres;
+mod sql;
+mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+pub use error::StoreError;
+pub use model::*;
+pub use postgres::PgRepository;
+pub use sqlite::SqliteRepository;
+
+/// Opens the database named by `url` (`postgres://...` or `sqlite:...`),
+/// creating a SQLite file if needed, and applies the migrations.
+pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Repository>, StoreError> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(PgRepository::connect(url, options).await?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteRepository::connect(url, options).await?))
+    } else {
+        Err(StoreError::Config(format!("database url must start with postgres:// or sqlite:, got {:?}", redact(url))))
+    }
+}
+
+/// The url without its password, for messages and logs.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}://{}:***@{}", &url[..s], user, &url[at + 1..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redact_hides_passwords() {
+        assert_eq!(super::redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(super::redact("sqlite:repat.db"), "sqlite:repat.db");
+    }
+}

@@ -1,0 +1,30 @@
+//! The ordered migrations of each backend, embedded in the binary.
+
+use std::borrow::Cow;
+
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AssertSqlSafe, SqlSafeStr};
+
+/// (version, description, SQL) of each migration.
+type Source = (i64, &'static str, &'static str);
+
+const POSTGRES: &[Source] = &[(1, "spine", include_str!("../../../migrations/postgres/0001_spine.sql"))];
+const SQLITE: &[Source] = &[(1, "spine", include_str!("../../../migrations/sqlite/0001_spine.sql"))];
+
+fn migrator(sources: &[Source]) -> Migrator {
+    let migrations = sources
+        .iter()
+        .map(|(version, description, sql)| {
+            Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, AssertSqlSafe(*sql).into_sql_str(), false)
+        })
+        .collect::<Vec<_>>();
+    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
+}
+
+pub fn postgres() -> Migrator {
+    migrator(POSTGRES)
+}
+
+pub fn sqlite() -> Migrator {
+    migrator(SQLITE)
+}

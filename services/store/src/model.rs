@@ -1,0 +1,131 @@
+//! The repository interface and the values that cross it.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::NaiveDate;
+use repat_core::earning::{Earning, NewEarning};
+use repat_core::journey::{NewStep, Step};
+use repat_core::party::{NewParty, Party, PartyKind};
+use repat_core::repatriation::{Channel, Repatriation, RepatriationStatus, RequestedAllocation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::StoreError;
+
+/// How to open the database.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Most connections in the pool.
+    pub max_connections: u32,
+    /// How long a request waits for a connection before the database is
+    /// reported unavailable.
+    pub acquire_timeout: Duration,
+    /// Apply the migrations on connect.
+    pub migrate: bool,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        ConnectOptions { max_connections: 16, acquire_timeout: Duration::from_secs(5), migrate: true }
+    }
+}
+
+/// The idempotency key of a mutation and what it asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idempotency {
+    /// The client's request id.
+    pub request_id: Uuid,
+    /// Who asked; a key is never replayed to another caller.
+    pub principal: String,
+    /// The RPC, for example "repat.v1.PartyService/CreateParty".
+    pub method: &'static str,
+    /// A hash of the request without its id.
+    pub fingerprint: String,
+}
+
+/// Keyset paging: rows after `after` (an internal sequence), at most `size`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub after: i64,
+    pub size: u32,
+}
+
+/// A page, and where the next one starts (`None` on the last page).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_after: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PartyFilter {
+    pub kind: Option<PartyKind>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EarningFilter {
+    pub party_id: Option<Uuid>,
+    pub invoice_date_from: Option<NaiveDate>,
+    pub invoice_date_to: Option<NaiveDate>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RepatriationFilter {
+    pub party_id: Option<Uuid>,
+    pub status: Option<RepatriationStatus>,
+    pub earning_id: Option<Uuid>,
+}
+
+/// A repatriation to open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepatriationRequest {
+    pub party_id: Uuid,
+    pub allocations: Vec<RequestedAllocation>,
+    pub channel: Channel,
+    /// Defaults to the first earning's client country.
+    pub payer_country: Option<String>,
+}
+
+/// A repatriation with its steps and the invoice dates of what it pays.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Journey {
+    pub repatriation: Repatriation,
+    pub steps: Vec<Step>,
+    pub invoice_dates: Vec<NaiveDate>,
+}
+
+/// The outcome of recording a step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StepRecorded {
+    pub step: Step,
+    pub status: RepatriationStatus,
+}
+
+/// One interface over PostgreSQL and SQLite. Every mutation takes an
+/// [`Idempotency`] and is all-or-nothing.
+#[async_trait]
+pub trait Repository: Send + Sync + 'static {
+    /// "postgres" or "sqlite".
+    fn backend(&self) -> &'static str;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    async fn create_party(&self, idem: &Idempotency, party: &NewParty) -> Result<Party, StoreError>;
+    async fn get_party(&self, id: Uuid) -> Result<Party, StoreError>;
+    async fn list_parties(&self, filter: &PartyFilter, page: PageRequest) -> Result<Page<Party>, StoreError>;
+
+    async fn create_earning(&self, idem: &Idempotency, earning: &NewEarning) -> Result<Earning, StoreError>;
+    async fn get_earning(&self, id: Uuid) -> Result<Earning, StoreError>;
+    async fn list_earnings(&self, filter: &EarningFilter, page: PageRequest) -> Result<Page<Earning>, StoreError>;
+
+    async fn create_repatriation(&self, idem: &Idempotency, request: &RepatriationRequest) -> Result<Repatriation, StoreError>;
+    async fn get_journey(&self, id: Uuid) -> Result<Journey, StoreError>;
+    async fn list_repatriations(&self, filter: &RepatriationFilter, page: PageRequest) -> Result<Page<Repatriation>, StoreError>;
+
+    /// Records steps in one transaction, one result per item in order. An
+    /// item that contradicts its journey (or repeats a request id with
+    /// another payload) fails alone; the others are stored. A database
+    /// failure fails them all and stores nothing.
+    async fn record_steps(&self, items: &[(Idempotency, NewStep)]) -> Result<Vec<Result<StepRecorded, StoreError>>, StoreError>;
+}

@@ -1,0 +1,199 @@
+//! PostgreSQL: set operations as single statements over arrays (UNNEST,
+//! ANY), row locks with FOR UPDATE.
+
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgHasArrayType, PgPoolOptions, PgTypeInfo};
+use sqlx::{PgPool, Postgres};
+
+use crate::{ConnectOptions, migrate};
+
+type Db = Postgres;
+const BACKEND: &str = "postgres";
+const FOR_UPDATE: &str = " FOR UPDATE";
+
+/// The repository on PostgreSQL.
+#[derive(Clone)]
+pub struct PgRepository {
+    pool: PgPool,
+}
+
+impl PgRepository {
+    pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let connect: PgConnectOptions = url.parse().map_err(|e| StoreError::Config(format!("bad database url: {e}")))?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        if options.migrate {
+            migrate::postgres().run(&pool).await?;
+        }
+        Ok(PgRepository { pool })
+    }
+
+    /// The pool, for tools that need raw SQL (benchmarks, tests).
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+impl PgHasArrayType for DbDecimal {
+    fn array_type_info() -> PgTypeInfo {
+        <rust_decimal::Decimal as PgHasArrayType>::array_type_info()
+    }
+}
+
+impl PgHasArrayType for DbTime {
+    fn array_type_info() -> PgTypeInfo {
+        <DateTime<Utc> as PgHasArrayType>::array_type_info()
+    }
+}
+
+async fn begin_write(pool: &PgPool) -> Result<Tx, StoreError> {
+    Ok(pool.begin().await?)
+}
+
+async fn claim_keys(conn: &mut PgConnection, keys: &[Idempotency], at: DateTime<Utc>) -> Result<HashSet<Uuid>, StoreError> {
+    if keys.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let rows = sqlx::query(
+        "INSERT INTO idempotency (request_id, principal, method, fingerprint, create_time)
+         SELECT k.id, k.principal, k.method, k.fingerprint, $5
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS k(id, principal, method, fingerprint)
+         ON CONFLICT (request_id) DO NOTHING
+         RETURNING request_id",
+    )
+    .bind(keys.iter().map(|k| k.request_id).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.principal.clone()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.method.to_string()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.fingerprint.clone()).collect::<Vec<_>>())
+    .bind(DbTime(at))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|r| r.try_get("request_id").map_err(StoreError::from)).collect()
+}
+
+async fn fetch_keys(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, KeyRecord>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query("SELECT * FROM idempotency WHERE request_id = ANY($1)").bind(ids).fetch_all(&mut *conn).await?;
+    rows.iter().map(|r| Ok((r.try_get("request_id")?, key_record(r)?))).collect()
+}
+
+async fn release_keys(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+    if !ids.is_empty() {
+        sqlx::query("DELETE FROM idempotency WHERE request_id = ANY($1)").bind(ids).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn save_responses(conn: &mut PgConnection, responses: &[(Uuid, String)]) -> Result<(), StoreError> {
+    if responses.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE idempotency SET response = r.response
+         FROM UNNEST($1::uuid[], $2::text[]) AS r(id, response) WHERE request_id = r.id",
+    )
+    .bind(responses.iter().map(|r| r.0).collect::<Vec<_>>())
+    .bind(responses.iter().map(|r| r.1.clone()).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Locks the repatriations (in id order) and returns their step counts.
+async fn lock_repatriations(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query("SELECT id, step_count FROM repatriations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("step_count")?))).collect()
+}
+
+async fn load_steps(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
+    let mut out: HashMap<Uuid, Vec<Step>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = sqlx::query("SELECT * FROM steps WHERE repatriation_id = ANY($1)").bind(ids).fetch_all(&mut *conn).await?;
+    for r in &rows {
+        let step = step_from_row(r)?;
+        out.entry(step.details.repatriation_id).or_default().push(step);
+    }
+    Ok(out)
+}
+
+async fn load_allocations(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Allocation>>, StoreError> {
+    let mut out: HashMap<Uuid, Vec<Allocation>> = HashMap::new();
+    if ids.is_empty() {
+        return Ok(out);
+    }
+    let rows = sqlx::query("SELECT * FROM allocations WHERE repatriation_id = ANY($1) ORDER BY repatriation_id, position")
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    for r in &rows {
+        let (rid, a) = allocation_from_row(r)?;
+        out.entry(rid).or_default().push(a);
+    }
+    Ok(out)
+}
+
+async fn insert_steps(conn: &mut PgConnection, steps: &[Step]) -> Result<(), StoreError> {
+    if steps.is_empty() {
+        return Ok(());
+    }
+    let col = |f: &dyn Fn(&Step) -> Option<String>| steps.iter().map(f).collect::<Vec<Option<String>>>();
+    let fees = steps.iter().map(|s| codec::fees_json(&s.details.fees)).collect::<Result<Vec<_>, _>>()?;
+    sqlx::query(
+        "INSERT INTO steps (id, repatriation_id, kind, occurred_at, recorded_at, institution_bic, amount, currency, fees,
+                            fx_source, fx_target, fx_rate, end_to_end_id, uetr, gpi_status, reason_code, note)
+         SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::timestamptz[], $6::text[], $7::numeric[],
+                              $8::text[], $9::text[], $10::text[], $11::text[], $12::numeric[], $13::text[], $14::uuid[],
+                              $15::text[], $16::text[], $17::text[])",
+    )
+    .bind(steps.iter().map(|s| s.id).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| s.details.repatriation_id).collect::<Vec<_>>())
+    .bind(col(&|s| Some(s.kind().name().to_string())))
+    .bind(steps.iter().map(|s| DbTime(s.occurred_at())).collect::<Vec<_>>())
+    .bind(steps.iter().map(|s| DbTime(s.recorded_at)).collect::<Vec<_>>())
+    .bind(col(&|s| s.details.institution_bic.clone()))
+    .bind(steps.iter().map(|s| s.details.amount.map(|m| DbDecimal(m.amount()))).collect::<Vec<_>>())
+    .bind(col(&|s| s.details.amount.map(|m| m.currency().code().to_string())))
+    .bind(fees)
+    .bind(col(&|s| s.details.fx_rate.as_ref().map(|f| f.source.code().to_string())))
+    .bind(col(&|s| s.details.fx_rate.as_ref().map(|f| f.target.code().to_string())))
+    .bind(steps.iter().map(|s| s.details.fx_rate.as_ref().map(|f| DbDecimal(f.rate))).collect::<Vec<_>>())
+    .bind(col(&|s| s.details.end_to_end_id.clone()))
+    .bind(steps.iter().map(|s| s.details.uetr).collect::<Vec<_>>())
+    .bind(col(&|s| s.details.gpi_status.map(|g| name(g).to_string())))
+    .bind(col(&|s| s.details.reason_code.clone()))
+    .bind(col(&|s| Some(s.details.note.clone())))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn update_repatriations(conn: &mut PgConnection, updates: &[(Uuid, &'static str, i32)], at: DateTime<Utc>) -> Result<(), StoreError> {
+    if updates.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "UPDATE repatriations SET status = u.status, step_count = u.step_count, update_time = $4
+         FROM UNNEST($1::uuid[], $2::text[], $3::int4[]) AS u(id, status, step_count) WHERE repatriations.id = u.id",
+    )
+    .bind(updates.iter().map(|u| u.0).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.1.to_string()).collect::<Vec<_>>())
+    .bind(updates.iter().map(|u| u.2).collect::<Vec<_>>())
+    .bind(DbTime(at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+crate::sql::shared_sql!(PgRepository);

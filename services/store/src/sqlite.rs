@@ -1,0 +1,177 @@
+//! SQLite: the embedded default. Writers take the database lock up front
+//! (`BEGIN IMMEDIATE`), so set operations are plain loops of prepared
+//! statements inside that one transaction.
+
+use std::str::FromStr;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool};
+
+use crate::{ConnectOptions, migrate};
+
+type Db = Sqlite;
+const BACKEND: &str = "sqlite";
+/// The IMMEDIATE transaction already holds the write lock.
+const FOR_UPDATE: &str = "";
+
+/// The repository on SQLite.
+#[derive(Clone)]
+pub struct SqliteRepository {
+    pool: SqlitePool,
+}
+
+impl SqliteRepository {
+    pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let connect = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Config(format!("bad database url: {e}")))?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            // WAL lets readers go on while one writer commits; FULL keeps an
+            // acknowledged commit through a power cut.
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(options.acquire_timeout);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_with(connect)
+            .await?;
+        if options.migrate {
+            migrate::sqlite().run(&pool).await?;
+        }
+        Ok(SqliteRepository { pool })
+    }
+
+    /// The pool, for tools that need raw SQL (benchmarks, tests).
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+async fn begin_write(pool: &SqlitePool) -> Result<Tx, StoreError> {
+    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
+}
+
+async fn claim_keys(conn: &mut SqliteConnection, keys: &[Idempotency], at: DateTime<Utc>) -> Result<HashSet<Uuid>, StoreError> {
+    let mut claimed = HashSet::new();
+    for k in keys {
+        let done = sqlx::query(
+            "INSERT INTO idempotency (request_id, principal, method, fingerprint, create_time) VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (request_id) DO NOTHING",
+        )
+        .bind(k.request_id)
+        .bind(&k.principal)
+        .bind(k.method)
+        .bind(&k.fingerprint)
+        .bind(DbTime(at))
+        .execute(&mut *conn)
+        .await?;
+        if done.rows_affected() == 1 {
+            claimed.insert(k.request_id);
+        }
+    }
+    Ok(claimed)
+}
+
+async fn fetch_keys(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, KeyRecord>, StoreError> {
+    let mut out = HashMap::new();
+    for id in ids {
+        if let Some(r) = sqlx::query("SELECT * FROM idempotency WHERE request_id = $1").bind(id).fetch_optional(&mut *conn).await? {
+            out.insert(*id, key_record(&r)?);
+        }
+    }
+    Ok(out)
+}
+
+async fn release_keys(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+    for id in ids {
+        sqlx::query("DELETE FROM idempotency WHERE request_id = $1").bind(id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+async fn save_responses(conn: &mut SqliteConnection, responses: &[(Uuid, String)]) -> Result<(), StoreError> {
+    for (id, response) in responses {
+        sqlx::query("UPDATE idempotency SET response = $2 WHERE request_id = $1").bind(id).bind(response).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The write lock is already held; returns the step counts.
+async fn lock_repatriations(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, StoreError> {
+    let mut out = HashMap::new();
+    for id in ids {
+        if let Some(r) = sqlx::query("SELECT step_count FROM repatriations WHERE id = $1").bind(id).fetch_optional(&mut *conn).await? {
+            out.insert(*id, r.try_get("step_count")?);
+        }
+    }
+    Ok(out)
+}
+
+async fn load_steps(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
+    let mut out: HashMap<Uuid, Vec<Step>> = HashMap::new();
+    for id in ids {
+        let rows = sqlx::query("SELECT * FROM steps WHERE repatriation_id = $1").bind(id).fetch_all(&mut *conn).await?;
+        let steps = rows.iter().map(step_from_row).collect::<Result<Vec<_>, _>>()?;
+        out.insert(*id, steps);
+    }
+    Ok(out)
+}
+
+async fn load_allocations(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Allocation>>, StoreError> {
+    let mut out: HashMap<Uuid, Vec<Allocation>> = HashMap::new();
+    for id in ids {
+        let rows = sqlx::query("SELECT * FROM allocations WHERE repatriation_id = $1 ORDER BY position").bind(id).fetch_all(&mut *conn).await?;
+        for r in &rows {
+            let (rid, a) = allocation_from_row(r)?;
+            out.entry(rid).or_default().push(a);
+        }
+    }
+    Ok(out)
+}
+
+async fn insert_steps(conn: &mut SqliteConnection, steps: &[Step]) -> Result<(), StoreError> {
+    for s in steps {
+        let d = &s.details;
+        sqlx::query(
+            "INSERT INTO steps (id, repatriation_id, kind, occurred_at, recorded_at, institution_bic, amount, currency, fees,
+                                fx_source, fx_target, fx_rate, end_to_end_id, uetr, gpi_status, reason_code, note)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+        )
+        .bind(s.id)
+        .bind(d.repatriation_id)
+        .bind(d.kind.name())
+        .bind(DbTime(d.occurred_at))
+        .bind(DbTime(s.recorded_at))
+        .bind(&d.institution_bic)
+        .bind(d.amount.map(|m| DbDecimal(m.amount())))
+        .bind(d.amount.map(|m| m.currency().code()))
+        .bind(codec::fees_json(&d.fees)?)
+        .bind(d.fx_rate.as_ref().map(|f| f.source.code()))
+        .bind(d.fx_rate.as_ref().map(|f| f.target.code()))
+        .bind(d.fx_rate.as_ref().map(|f| DbDecimal(f.rate)))
+        .bind(&d.end_to_end_id)
+        .bind(d.uetr)
+        .bind(d.gpi_status.map(name))
+        .bind(&d.reason_code)
+        .bind(&d.note)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn update_repatriations(conn: &mut SqliteConnection, updates: &[(Uuid, &'static str, i32)], at: DateTime<Utc>) -> Result<(), StoreError> {
+    for (id, status, count) in updates {
+        sqlx::query("UPDATE repatriations SET status = $2, step_count = $3, update_time = $4 WHERE id = $1")
+            .bind(id)
+            .bind(*status)
+            .bind(count)
+            .bind(DbTime(at))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+crate::sql::shared_sql!(SqliteRepository);
