@@ -1,1 +1,35 @@
+//! The repat gRPC services: decode and validate each request, authorize the
+//! caller, call the store, and map errors to a status in one place.
 
+pub mod auth;
+mod batch;
+mod convert;
+mod earning;
+pub mod error;
+mod fingerprint;
+mod paging;
+mod party;
+mod repatriation;
+mod validate;
+pub mod watch;
+
+use std::sync::Arc;
+
+use repat_store::Repository;
+
+pub use earning::EarningApi;
+pub use party::PartyApi;
+pub use repatriation::RepatriationApi;
+
+/// What every service shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub repo: Arc<dyn Repository>,
+    pub changes: watch::Changes,
+}
+
+impl AppState {
+    pub fn new(repo: Arc<dyn Repository>) -> Self {
+        AppState { repo, changes: watch::Changes::new() }
+    }
+}

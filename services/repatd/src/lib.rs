@@ -1,1 +1,8 @@
+//! The repat server: configuration, start and graceful stop. `main.rs` is a
+//! few lines over [`startup::start`], which tests and benchmarks call too.
 
+pub mod config;
+pub mod startup;
+
+pub use config::Settings;
+pub use startup::{RunningServer, start};

@@ -1,0 +1,15 @@
+//! The idempotency key of a mutation: the client's request id, who asked,
+//! which method, and a hash of what was asked (the request without its id).
+
+use prost::Message;
+use repat_store::Idempotency;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::auth::Caller;
+
+/// Builds the key; `request` must already have its `request_id` cleared.
+pub fn idempotency<M: Message>(caller: &Caller, method: &'static str, request_id: Uuid, request: &M) -> Idempotency {
+    let digest = Sha256::digest(request.encode_to_vec());
+    Idempotency { request_id, principal: caller.subject.clone(), method, fingerprint: hex::encode(digest) }
+}

@@ -1,0 +1,376 @@
+//! RepatriationService: the journey of a payment home.
+
+use std::pin::Pin;
+
+use futures::{Stream, StreamExt};
+use repat_core::journey::{Fee, FxRate, NewStep};
+use repat_core::repatriation::RequestedAllocation;
+use repat_proto::v1 as pb;
+use repat_proto::v1::repatriation_service_server::RepatriationService;
+use repat_store::{Idempotency, PageRequest, RepatriationFilter, RepatriationRequest, StepRecorded};
+use tokio::sync::broadcast::error::RecvError;
+use tonic::{Request, Response, Status, Streaming};
+use uuid::Uuid;
+
+use crate::auth::{Action, Caller, Role, authorize, caller};
+use crate::earning::async_stream;
+use crate::error::{ApiError, ApiResult};
+use crate::validate::{Violations, request_id};
+use crate::watch::POLL_INTERVAL;
+use crate::{AppState, batch, convert, fingerprint, paging};
+
+/// Most steps committed in one transaction of a batch.
+const BATCH_CHUNK: usize = 1000;
+/// Longest end-to-end id ISO 20022 allows.
+const MAX_END_TO_END_ID: usize = 35;
+
+const CREATE: &str = "repat.v1.RepatriationService/CreateRepatriation";
+const RECORD_STEP: &str = "repat.v1.RepatriationService/RecordStep";
+
+pub struct RepatriationApi {
+    state: AppState,
+}
+
+impl RepatriationApi {
+    pub fn new(state: AppState) -> Self {
+        RepatriationApi { state }
+    }
+
+    /// Authorizes a change to repatriation `id`: administrators need no
+    /// lookup; others must act for the repatriation's party.
+    async fn authorize_write(&self, caller: &Caller, id: Uuid) -> ApiResult<()> {
+        if caller.role == Role::Admin {
+            return Ok(());
+        }
+        let journey = self.state.repo.get_journey(id).await?;
+        let party = journey.repatriation.details.party_id;
+        authorize(caller, Action::Read(party))?;
+        authorize(caller, Action::Write(party))
+    }
+
+    /// Validates, authorizes and keys one RecordStep request.
+    async fn prepare_step(&self, caller: &Caller, mut req: pb::RecordStepRequest) -> ApiResult<(Idempotency, NewStep)> {
+        let mut v = Violations::default();
+        let id = request_id(&mut v, &req.request_id);
+        let step = decode_step(&mut v, req.step.as_ref(), chrono::Utc::now());
+        let (id, step) = v.finish(|| id.zip(step))?;
+        self.authorize_write(caller, step.repatriation_id).await?;
+        req.request_id.clear();
+        Ok((fingerprint::idempotency(caller, RECORD_STEP, id, &req), step))
+    }
+
+    /// Records prepared steps in one transaction and announces the changes.
+    async fn record(&self, items: &[(Idempotency, NewStep)]) -> ApiResult<Vec<ApiResult<StepRecorded>>> {
+        let results = self.state.repo.record_steps(items).await?;
+        let mut changed: Vec<Uuid> = results.iter().filter_map(|r| r.as_ref().ok().map(|s| s.step.details.repatriation_id)).collect();
+        changed.sort();
+        changed.dedup();
+        for id in changed {
+            self.state.changes.notify(id);
+        }
+        Ok(results.into_iter().map(|r| r.map_err(ApiError::from)).collect())
+    }
+}
+
+fn step_response(r: &StepRecorded) -> pb::RecordStepResponse {
+    pb::RecordStepResponse { step: Some(convert::step(&r.step, None)), status: convert::status(r.status) as i32 }
+}
+
+fn decode_step(v: &mut Violations, s: Option<&pb::Step>, now: chrono::DateTime<chrono::Utc>) -> Option<NewStep> {
+    let Some(s) = s else {
+        v.add("step", "is required");
+        return None;
+    };
+    let repatriation_id = v.required_uuid("step.repatriation_id", &s.repatriation_id);
+    let kind = convert::step_kind_from(s.kind);
+    if kind.is_none() {
+        v.add("step.kind", format!("must be one of the canonical steps, got {}", s.kind));
+    }
+    let occurred_at = v.event_time("step.occurred_at", s.occurred_at.as_ref(), now);
+    let institution_bic = v.optional_bic("step.institution_bic", &s.institution_bic);
+    let amount = v.optional_money("step.amount", s.amount.as_ref());
+    let mut fees = Vec::new();
+    for (i, f) in s.fees.iter().enumerate() {
+        let amount = v.positive_money(&format!("step.fees[{i}].amount"), f.amount.as_ref());
+        let charged_by = v.required_text(&format!("step.fees[{i}].charged_by"), &f.charged_by);
+        let kind = v.text(&format!("step.fees[{i}].kind"), &f.kind);
+        if let (Some(amount), Some(charged_by), Some(kind)) = (amount, charged_by, kind) {
+            fees.push(Fee { amount, charged_by, kind });
+        }
+    }
+    let fx_rate = match &s.fx_rate {
+        None => Some(None),
+        Some(fx) => {
+            let source = v.currency("step.fx_rate.source_currency", &fx.source_currency);
+            let target = v.currency("step.fx_rate.target_currency", &fx.target_currency);
+            let rate = v.rate("step.fx_rate.rate", &fx.rate);
+            if source.is_some() && source == target {
+                v.add("step.fx_rate.target_currency", "must differ from the source currency");
+            }
+            match (source, target, rate) {
+                (Some(source), Some(target), Some(rate)) => Some(Some(FxRate { source, target, rate })),
+                _ => None,
+            }
+        }
+    };
+    let end_to_end_id = match s.end_to_end_id.len() {
+        0 => Some(None),
+        n if n > MAX_END_TO_END_ID => {
+            v.add("step.end_to_end_id", format!("is {n} characters long; ISO 20022 allows at most {MAX_END_TO_END_ID}"));
+            None
+        }
+        _ => Some(Some(s.end_to_end_id.clone())),
+    };
+    let uetr = v.optional_uuid("step.uetr", &s.uetr);
+    let gpi_status = match s.gpi_status {
+        0 => Some(None),
+        g => {
+            let status = convert::gpi_status_from(g);
+            if status.is_none() {
+                v.add("step.gpi_status", format!("unknown gpi status {g}"));
+            }
+            status.map(Some)
+        }
+    };
+    let reason_code = if s.reason_code.is_empty() {
+        Some(None)
+    } else if s.reason_code.len() <= 4 && s.reason_code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        Some(Some(s.reason_code.clone()))
+    } else {
+        v.add("step.reason_code", format!("must be a code of up to 4 upper-case letters or digits such as \"AC01\" or \"G002\", got {:?}", s.reason_code));
+        None
+    };
+    let note = v.text("step.note", &s.note);
+    Some(NewStep {
+        repatriation_id: repatriation_id?,
+        kind: kind?,
+        occurred_at: occurred_at?,
+        institution_bic: institution_bic?,
+        amount: amount?,
+        fees,
+        fx_rate: fx_rate?,
+        end_to_end_id: end_to_end_id?,
+        uetr: uetr?,
+        gpi_status: gpi_status?,
+        reason_code: reason_code?,
+        note: note?,
+    })
+}
+
+fn decode_repatriation(v: &mut Violations, r: &pb::CreateRepatriationRequest) -> Option<RepatriationRequest> {
+    let party_id = v.required_uuid("party_id", &r.party_id);
+    if r.allocations.is_empty() {
+        v.add("allocations", "at least one earning is required");
+    }
+    let mut allocations = Vec::new();
+    for (i, a) in r.allocations.iter().enumerate() {
+        let earning_id = v.required_uuid(&format!("allocations[{i}].earning_id"), &a.earning_id);
+        let amount = v.optional_money(&format!("allocations[{i}].amount"), a.amount.as_ref());
+        if let (Some(earning_id), Some(amount)) = (earning_id, amount) {
+            allocations.push(RequestedAllocation { earning_id, amount });
+        }
+    }
+    let channel = convert::channel_from(r.channel);
+    if channel.is_none() {
+        v.add("channel", "must be CHANNEL_BANK, CHANNEL_PLATFORM or CHANNEL_MOBILE_FINANCIAL_SERVICE");
+    }
+    let payer_country = if r.payer_country.is_empty() { Some(None) } else { v.country("payer_country", &r.payer_country).map(Some) };
+    Some(RepatriationRequest { party_id: party_id?, allocations, channel: channel?, payer_country: payer_country? })
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::RepatriationEvent, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl RepatriationService for RepatriationApi {
+    async fn create_repatriation(&self, request: Request<pb::CreateRepatriationRequest>) -> Result<Response<pb::Repatriation>, Status> {
+        let caller = caller(&request)?;
+        let mut req = request.into_inner();
+        let run = async {
+            let mut v = Violations::default();
+            let id = request_id(&mut v, &req.request_id);
+            let rep = decode_repatriation(&mut v, &req);
+            let (id, rep) = v.finish(|| id.zip(rep))?;
+            authorize(&caller, Action::Write(rep.party_id))?;
+            req.request_id.clear();
+            let idem = fingerprint::idempotency(&caller, CREATE, id, &req);
+            let stored = self.state.repo.create_repatriation(&idem, &rep).await?;
+            ApiResult::Ok(convert::repatriation(&stored))
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn get_repatriation(&self, request: Request<pb::GetRepatriationRequest>) -> Result<Response<pb::Repatriation>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let run = async {
+            let mut v = Violations::default();
+            let id = v.required_uuid("id", &req.id);
+            let id = v.finish(|| id)?;
+            let journey = self.state.repo.get_journey(id).await?;
+            authorize(&caller, Action::Read(journey.repatriation.details.party_id))?;
+            ApiResult::Ok(convert::journey(&journey))
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn list_repatriations(
+        &self,
+        request: Request<pb::ListRepatriationsRequest>,
+    ) -> Result<Response<pb::ListRepatriationsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let run = async {
+            let mut v = Violations::default();
+            let size = v.page_size(req.page_size);
+            let party_id = v.optional_uuid("party_id", &req.party_id);
+            let earning_id = v.optional_uuid("earning_id", &req.earning_id);
+            let status = match req.status {
+                0 => Some(None),
+                s => {
+                    let status = convert::status_from(s);
+                    if status.is_none() {
+                        v.add("status", format!("unknown status {s}"));
+                    }
+                    status.map(Some)
+                }
+            };
+            let filters = format!("party={};earning={};status={}", req.party_id, req.earning_id, req.status);
+            let after = paging::decode(&mut v, &req.page_token, &filters);
+            let (size, (party_id, (earning_id, (status, after)))) = v.finish(|| size.zip(party_id.zip(earning_id.zip(status.zip(after)))))?;
+            match party_id {
+                Some(p) => authorize(&caller, Action::Read(p))?,
+                None => authorize(&caller, Action::ReadAll)?,
+            }
+            let filter = RepatriationFilter { party_id, status, earning_id };
+            let page = self.state.repo.list_repatriations(&filter, PageRequest { after, size }).await?;
+            ApiResult::Ok(pb::ListRepatriationsResponse {
+                repatriations: page.items.iter().map(convert::repatriation).collect(),
+                next_page_token: page.next_after.map(|a| paging::encode(a, &filters)).unwrap_or_default(),
+            })
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn record_step(&self, request: Request<pb::RecordStepRequest>) -> Result<Response<pb::RecordStepResponse>, Status> {
+        let caller = caller(&request)?;
+        let run = async {
+            let item = self.prepare_step(&caller, request.into_inner()).await?;
+            let mut results = self.record(std::slice::from_ref(&item)).await?;
+            let recorded = results.pop().ok_or_else(|| ApiError::from(repat_store::StoreError::Internal("no result".into())))??;
+            ApiResult::Ok(step_response(&recorded))
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    type BatchRecordStepsStream = Pin<Box<dyn Stream<Item = Result<pb::BatchItemResult, Status>> + Send>>;
+
+    async fn batch_record_steps(
+        &self,
+        request: Request<Streaming<pb::RecordStepRequest>>,
+    ) -> Result<Response<Self::BatchRecordStepsStream>, Status> {
+        let caller = caller(&request)?;
+        let api = RepatriationApi { state: self.state.clone() };
+        // Commit what has arrived, up to a chunk, in one transaction.
+        let mut input = request.into_inner().enumerate().ready_chunks(BATCH_CHUNK);
+        let output = async_stream(move |tx| async move {
+            while let Some(chunk) = input.next().await {
+                let mut outcomes: Vec<(usize, String, Option<ApiResult<String>>)> = Vec::with_capacity(chunk.len());
+                let mut prepared: Vec<(Idempotency, NewStep)> = Vec::new();
+                let mut slots: Vec<usize> = Vec::new();
+                for (index, item) in chunk {
+                    let item = match item {
+                        Ok(item) => item,
+                        Err(status) => {
+                            let _ = tx.send(Err(status)).await;
+                            return;
+                        }
+                    };
+                    let request_id = item.request_id.clone();
+                    match api.prepare_step(&caller, item).await {
+                        Ok(p) => {
+                            slots.push(outcomes.len());
+                            prepared.push(p);
+                            outcomes.push((index, request_id, None));
+                        }
+                        Err(e) => outcomes.push((index, request_id, Some(Err(e)))),
+                    }
+                }
+                match api.record(&prepared).await {
+                    Ok(results) => {
+                        for (slot, r) in slots.into_iter().zip(results) {
+                            outcomes[slot].2 = Some(r.map(|s| s.step.id.to_string()));
+                        }
+                    }
+                    // The whole chunk failed and nothing of it was stored.
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(e))).await;
+                        return;
+                    }
+                }
+                for (index, request_id, outcome) in outcomes {
+                    let outcome = outcome.unwrap_or_else(|| Err(ApiError::from(repat_store::StoreError::Internal("no result".into()))));
+                    if tx.send(Ok(batch::result(index, request_id, outcome))).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(output))
+    }
+
+    type WatchRepatriationStream = EventStream;
+
+    async fn watch_repatriation(
+        &self,
+        request: Request<pb::WatchRepatriationRequest>,
+    ) -> Result<Response<Self::WatchRepatriationStream>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let mut v = Violations::default();
+        let id = v.required_uuid("id", &req.id);
+        let id = v.finish(|| id).map_err(ApiError::from)?;
+        // Subscribe before the first read so no change falls in between.
+        let mut changes = self.state.changes.subscribe();
+        let first = self.state.repo.get_journey(id).await.map_err(ApiError::from)?;
+        authorize(&caller, Action::Read(first.repatriation.details.party_id))?;
+        let repo = self.state.repo.clone();
+        let (tx, rx) = tokio::sync::mpsc::channel(16);
+        tokio::spawn(async move {
+            let mut last = (first.repatriation.step_count, first.repatriation.update_time);
+            let mut done = first.repatriation.status.is_terminal();
+            if tx.send(Ok(pb::RepatriationEvent { repatriation: Some(convert::journey(&first)) })).await.is_err() {
+                return;
+            }
+            let mut tick = tokio::time::interval(POLL_INTERVAL);
+            while !done {
+                tokio::select! {
+                    changed = changes.recv() => match changed {
+                        Ok(changed) if changed != id => continue,
+                        Ok(_) | Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return,
+                    },
+                    _ = tick.tick() => {}
+                    _ = tx.closed() => return,
+                }
+                match repo.get_journey(id).await {
+                    Ok(j) => {
+                        let now = (j.repatriation.step_count, j.repatriation.update_time);
+                        if now == last {
+                            continue;
+                        }
+                        last = now;
+                        done = j.repatriation.status.is_terminal();
+                        if tx.send(Ok(pb::RepatriationEvent { repatriation: Some(convert::journey(&j)) })).await.is_err() {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(Status::from(ApiError::from(e)))).await;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+    }
+}

@@ -1,0 +1,51 @@
+use clap::Parser;
+use repatd::config::{Cli, Command, LogFormat};
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let filter = EnvFilter::try_from_env("REPAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    match cli.settings.log_format {
+        LogFormat::Text => tracing_subscriber::fmt().with_env_filter(filter).init(),
+        LogFormat::Json => tracing_subscriber::fmt().json().with_env_filter(filter).init(),
+    }
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => {
+            let repo = repat_store::connect(&settings.database_url, &settings.store_options()).await?;
+            tracing::info!(backend = repo.backend(), "migrations applied");
+        }
+        Command::Serve => {
+            let mut server = repatd::start(&settings).await?;
+            tracing::info!(addr = %server.addr, backend = server.repo.backend(), "repatd serving");
+            let stop = server.stopper();
+            tokio::spawn(async move {
+                shutdown_signal().await;
+                if let Some(stop) = stop {
+                    let _ = stop.send(());
+                }
+            });
+            server.wait().await?;
+            tracing::info!("repatd stopped");
+        }
+    }
+    Ok(())
+}
+
+/// SIGTERM (from an orchestrator) or Ctrl-C.
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
