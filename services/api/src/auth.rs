@@ -4,10 +4,15 @@
 //! handler asks [`authorize`] before touching data. A record the caller may
 //! not see is reported as not found, so its existence is not revealed.
 
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tonic::{Request, Status};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::token::TokenVerifier;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
@@ -32,11 +37,60 @@ pub struct Caller {
 }
 
 /// How callers are identified.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum AuthMode {
     /// Every caller is the local administrator. Only for a server bound to
-    /// loopback; the server warns at start.
+    /// loopback, asked for explicitly; the server warns at start.
     LocalAdmin,
+    /// Bearer JWTs in the `authorization` metadata.
+    Tokens(Arc<TokenVerifier>),
+}
+
+/// Identifies callers and holds each to its request rate.
+#[derive(Clone)]
+pub struct Gate {
+    mode: AuthMode,
+    limiter: Option<Arc<DefaultKeyedRateLimiter<String>>>,
+    rate: u32,
+}
+
+impl Gate {
+    /// `rate` requests per second per caller, with bursts of `burst`; no
+    /// limit when `rate` is 0.
+    pub fn new(mode: AuthMode, rate: u32, burst: u32) -> Self {
+        let limiter = NonZeroU32::new(rate).map(|r| {
+            let burst = NonZeroU32::new(burst.max(rate)).unwrap_or(r);
+            Arc::new(RateLimiter::keyed(Quota::per_second(r).allow_burst(burst)))
+        });
+        Gate { mode, limiter, rate }
+    }
+
+    /// The interceptor of every service: puts the [`Caller`] into the
+    /// request, or refuses it.
+    pub fn admit(&self, mut request: Request<()>) -> Result<Request<()>, Status> {
+        let caller = match &self.mode {
+            AuthMode::LocalAdmin => Caller { subject: "local-admin".into(), role: Role::Admin, parties: vec![] },
+            AuthMode::Tokens(verifier) => {
+                let header = request
+                    .metadata()
+                    .get("authorization")
+                    .ok_or_else(|| Status::unauthenticated("missing authorization metadata: send \"authorization: Bearer <token>\""))?;
+                let token = header
+                    .to_str()
+                    .ok()
+                    .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+                    .ok_or_else(|| Status::unauthenticated("authorization metadata must be \"Bearer <token>\""))?;
+                verifier.verify(token.trim()).map_err(Status::unauthenticated)?
+            }
+        };
+        if let Some(limiter) = &self.limiter
+            && limiter.check_key(&caller.subject).is_err()
+        {
+            return Err(Status::resource_exhausted(format!("more than {} requests per second from {}; retry later", self.rate, caller.subject)));
+        }
+        request.extensions_mut().insert(caller);
+        Ok(request)
+    }
 }
 
 /// What a handler is about to do.
@@ -50,15 +104,35 @@ pub enum Action {
     ReadAll,
     /// Manage parties themselves.
     Administer,
+    /// Read the audit trail.
+    Audit,
 }
 
-/// Identifies the caller of a request; used as the services' interceptor.
-pub fn authenticate(mode: &AuthMode, mut request: Request<()>) -> Result<Request<()>, Status> {
-    let caller = match mode {
-        AuthMode::LocalAdmin => Caller { subject: "local-admin".into(), role: Role::Admin, parties: vec![] },
-    };
-    request.extensions_mut().insert(caller);
-    Ok(request)
+/// Which records a list may return to a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Every party's (or the one asked for).
+    All,
+    /// One party's.
+    Party(Uuid),
+}
+
+/// The scope of a list, given the party filter asked for. Firms and
+/// integrators see only their parties: without a filter a caller acting for
+/// one party gets that party's records; one acting for several must choose.
+pub fn list_scope(caller: &Caller, requested: Option<Uuid>) -> Result<Scope, ApiError> {
+    match (caller.role, requested) {
+        (_, Some(p)) => authorize(caller, Action::Read(p)).map(|()| Scope::Party(p)),
+        (Role::Admin | Role::Auditor, None) => Ok(Scope::All),
+        (_, None) => match caller.parties.as_slice() {
+            [only] => Ok(Scope::Party(*only)),
+            [] => Err(ApiError::PermissionDenied("the token names no party to act for".into())),
+            _ => Err(ApiError::Invalid(vec![tonic_types::FieldViolation::new(
+                "party_id",
+                "is required when the caller acts for several parties",
+            )])),
+        },
+    }
 }
 
 /// The caller the interceptor identified.
@@ -72,7 +146,7 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<(), ApiError> {
     let own = |p: &Uuid| caller.parties.contains(p);
     let allowed = match (caller.role, action) {
         (Role::Admin, _) => true,
-        (Role::Auditor, Action::Read(_) | Action::ReadAll) => true,
+        (Role::Auditor, Action::Read(_) | Action::ReadAll | Action::Audit) => true,
         (Role::Firm | Role::Integrator, Action::Read(p) | Action::Write(p)) => own(&p),
         _ => false,
     };

@@ -9,7 +9,7 @@ use repat_proto::v1::earning_service_server::EarningService;
 use repat_store::{EarningFilter, PageRequest};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::auth::{Action, Caller, authorize, caller};
+use crate::auth::{Action, Caller, Scope, authorize, caller, list_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, request_id};
 use crate::{AppState, batch, convert, fingerprint, paging};
@@ -142,10 +142,10 @@ impl EarningService for EarningApi {
             let filters = format!("party={};from={:?};to={:?}", req.party_id, from, to);
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (from, (to, after)))) = v.finish(|| size.zip(party_id.zip(from.zip(to.zip(after)))))?;
-            match party_id {
-                Some(p) => authorize(&caller, Action::Read(p))?,
-                None => authorize(&caller, Action::ReadAll)?,
-            }
+            let party_id = match list_scope(&caller, party_id)? {
+                Scope::All => None,
+                Scope::Party(p) => Some(p),
+            };
             let filter = EarningFilter { party_id, invoice_date_from: from, invoice_date_to: to };
             let page = self.state.repo.list_earnings(&filter, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListEarningsResponse {

@@ -11,5 +11,11 @@ use crate::auth::Caller;
 /// Builds the key; `request` must already have its `request_id` cleared.
 pub fn idempotency<M: Message>(caller: &Caller, method: &'static str, request_id: Uuid, request: &M) -> Idempotency {
     let digest = Sha256::digest(request.encode_to_vec());
-    Idempotency { request_id, principal: caller.subject.clone(), method, fingerprint: hex::encode(digest) }
+    Idempotency {
+        request_id,
+        principal: caller.subject.clone(),
+        role: crate::token::role_name(caller.role).to_string(),
+        method,
+        fingerprint: hex::encode(digest),
+    }
 }

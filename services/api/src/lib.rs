@@ -1,6 +1,7 @@
 //! The repat gRPC services: decode and validate each request, authorize the
 //! caller, call the store, and map errors to a status in one place.
 
+mod audit;
 pub mod auth;
 mod batch;
 mod convert;
@@ -10,6 +11,7 @@ mod fingerprint;
 mod paging;
 mod party;
 mod repatriation;
+pub mod token;
 mod validate;
 pub mod watch;
 
@@ -17,6 +19,7 @@ use std::sync::Arc;
 
 use repat_store::Repository;
 
+pub use audit::AuditApi;
 pub use earning::EarningApi;
 pub use party::PartyApi;
 pub use repatriation::RepatriationApi;

@@ -12,7 +12,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
-use crate::auth::{Action, Caller, Role, authorize, caller};
+use crate::auth::{Action, Caller, Role, Scope, authorize, caller, list_scope};
 use crate::earning::async_stream;
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, request_id};
@@ -21,6 +21,8 @@ use crate::{AppState, batch, convert, fingerprint, paging};
 
 /// Most steps committed in one transaction of a batch.
 const BATCH_CHUNK: usize = 1000;
+/// Longest a partly filled chunk waits for more steps.
+const CHUNK_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 /// Longest end-to-end id ISO 20022 allows.
 const MAX_END_TO_END_ID: usize = 35;
 
@@ -237,10 +239,10 @@ impl RepatriationService for RepatriationApi {
             let filters = format!("party={};earning={};status={}", req.party_id, req.earning_id, req.status);
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (earning_id, (status, after)))) = v.finish(|| size.zip(party_id.zip(earning_id.zip(status.zip(after)))))?;
-            match party_id {
-                Some(p) => authorize(&caller, Action::Read(p))?,
-                None => authorize(&caller, Action::ReadAll)?,
-            }
+            let party_id = match list_scope(&caller, party_id)? {
+                Scope::All => None,
+                Scope::Party(p) => Some(p),
+            };
             let filter = RepatriationFilter { party_id, status, earning_id };
             let page = self.state.repo.list_repatriations(&filter, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListRepatriationsResponse {
@@ -270,8 +272,21 @@ impl RepatriationService for RepatriationApi {
     ) -> Result<Response<Self::BatchRecordStepsStream>, Status> {
         let caller = caller(&request)?;
         let api = RepatriationApi { state: self.state.clone() };
-        // Commit what has arrived, up to a chunk, in one transaction.
-        let mut input = request.into_inner().enumerate().ready_chunks(BATCH_CHUNK);
+        // A reader keeps taking requests off the wire while a chunk commits,
+        // so the client is not held back by flow control between chunks.
+        let (item_tx, item_rx) = tokio::sync::mpsc::channel(BATCH_CHUNK * 4);
+        let mut wire = request.into_inner().enumerate();
+        tokio::spawn(async move {
+            while let Some(item) = wire.next().await {
+                if item_tx.send(item).await.is_err() {
+                    return;
+                }
+            }
+        });
+        // Commit up to a chunk in one transaction, waiting briefly for a
+        // chunk to fill so a fast stream is not cut into tiny transactions.
+        let items = tokio_stream::wrappers::ReceiverStream::new(item_rx);
+        let mut input = Box::pin(tokio_stream::StreamExt::chunks_timeout(items, BATCH_CHUNK, CHUNK_WAIT));
         let output = async_stream(move |tx| async move {
             while let Some(chunk) = input.next().await {
                 let mut outcomes: Vec<(usize, String, Option<ApiResult<String>>)> = Vec::with_capacity(chunk.len());

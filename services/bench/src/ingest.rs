@@ -3,10 +3,11 @@
 //! into the same table, measured in the same run.
 //!
 //! ```sh
-//! cargo run --release -p repat-bench --bin ingest-bench -- [JOURNEYS] [STREAMS]
+//! cargo run --release -p repat-bench --bin ingest-bench -- [JOURNEYS] [STREAMS] [SQLITE_JOURNEYS]
 //! ```
-//! Defaults: 25,000 journeys of 8 steps (200,000 steps), 4 concurrent
-//! streams. PostgreSQL comes from `REPAT_BENCH_DATABASE_URL` (default
+//! Defaults: 25,000 journeys of 8 steps (200,000 steps) on PostgreSQL,
+//! 16 concurrent streams, and 5,000 journeys (40,000 steps) on SQLite, whose
+//! seeding commits one fsync'd transaction per request. PostgreSQL comes from `REPAT_BENCH_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); a fresh database is created
 //! and dropped.
 
@@ -216,10 +217,10 @@ async fn copy_rate(url: &str) -> anyhow::Result<f64> {
     }
     let started = Instant::now();
     let mut copy = conn
-        .copy_in_raw(AssertSqlSafe(
+        .copy_in_raw(
             "COPY steps (id, repatriation_id, kind, occurred_at, recorded_at, institution_bic, amount, currency, fees,
                          fx_source, fx_target, fx_rate, end_to_end_id, uetr, gpi_status, reason_code, note) FROM STDIN (FORMAT csv)",
-        ))
+        )
         .await?;
     copy.send(csv.as_bytes()).await?;
     copy.finish().await?;
@@ -231,7 +232,8 @@ async fn copy_rate(url: &str) -> anyhow::Result<f64> {
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let journeys: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(25_000);
-    let streams: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(4);
+    let streams: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(16);
+    let sqlite_journeys: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5_000);
     let admin = std::env::var("REPAT_BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("repat_bench_{}", Uuid::new_v4().simple());
     let mut admin_conn = PgConnection::connect(&admin).await.context("connecting to REPAT_BENCH_DATABASE_URL")?;
@@ -248,8 +250,8 @@ async fn main() -> anyhow::Result<()> {
 
     let dir = std::env::temp_dir().join(format!("repat-bench-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
-    let (lite_rate, _) = service_rate(&format!("sqlite:{}", dir.join("bench.db").display()), journeys, streams).await?;
-    println!("sqlite    service BatchRecordSteps: {steps} steps, {lite_rate:>10.0} steps/s");
+    let (lite_rate, lite_steps) = service_rate(&format!("sqlite:{}", dir.join("bench.db").display()), sqlite_journeys, streams).await?;
+    println!("sqlite    service BatchRecordSteps: {lite_steps} steps, {lite_rate:>10.0} steps/s");
     std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

@@ -2,6 +2,7 @@
 //! earnings, the journey of a payment and its ordering rules, and the
 //! durations and fees measured along it. No I/O lives here.
 
+pub mod audit;
 pub mod currency;
 pub mod durations;
 pub mod earning;

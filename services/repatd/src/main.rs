@@ -1,5 +1,5 @@
 use clap::Parser;
-use repatd::config::{Cli, Command, LogFormat};
+use repatd::config::{Cli, Command, LogFormat, TokenCommand};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
@@ -12,6 +12,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let settings = cli.settings;
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Token { command: TokenCommand::Issue { role, parties, subject, ttl_secs } } => {
+            let role = repat_api::token::role_from_name(&role).ok_or_else(|| anyhow::anyhow!("--role must be firm, integrator, auditor or admin"))?;
+            let token = settings.token_issuer()?.issue(&subject, role, &parties, std::time::Duration::from_secs(ttl_secs)).map_err(anyhow::Error::msg)?;
+            println!("{token}");
+        }
         Command::Migrate => {
             let repo = repat_store::connect(&settings.database_url, &settings.store_options()).await?;
             tracing::info!(backend = repo.backend(), "migrations applied");

@@ -5,8 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use repat_api::auth::{AuthMode, authenticate};
-use repat_api::{AppState, EarningApi, PartyApi, RepatriationApi};
+use repat_api::auth::{AuthMode, Gate};
+use repat_api::{AppState, AuditApi, EarningApi, PartyApi, RepatriationApi};
+use repat_proto::v1::audit_service_server::AuditServiceServer;
 use repat_proto::v1::earning_service_server::EarningServiceServer;
 use repat_proto::v1::party_service_server::PartyServiceServer;
 use repat_proto::v1::repatriation_service_server::RepatriationServiceServer;
@@ -15,7 +16,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
@@ -23,6 +25,9 @@ use crate::Settings;
 
 /// How often readiness re-checks the database.
 const DB_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+
+const STREAM_WINDOW: u32 = 1 << 20;
+const CONNECTION_WINDOW: u32 = 4 << 20;
 
 /// A server running in the background.
 pub struct RunningServer {
@@ -54,16 +59,15 @@ impl RunningServer {
 
 /// Opens the database (migrating it), binds, and starts serving.
 pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
-    let auth = AuthMode::LocalAdmin;
-    if matches!(auth, AuthMode::LocalAdmin) && !settings.listen.ip().is_loopback() {
-        bail!("refusing to listen on {} without authentication: every caller would be an administrator; listen on loopback", settings.listen);
-    }
+    let auth = auth_mode(settings)?;
     let repo = repat_store::connect(&settings.database_url, &settings.store_options())
         .await
         .with_context(|| format!("opening {}", repat_store::redact(&settings.database_url)))?;
     let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
-    tracing::warn!(%addr, "serving without authentication: every caller is the local administrator (loopback only)");
+    if matches!(auth, AuthMode::LocalAdmin) {
+        tracing::warn!(%addr, "serving WITHOUT AUTHENTICATION: every caller is the administrator (loopback only; --allow-unauthenticated)");
+    }
 
     let state = AppState::new(repo.clone());
     let (health, health_service) = tonic_health::server::health_reporter();
@@ -76,15 +80,40 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let intercept = move |req| authenticate(&auth, req);
-    let router = Server::builder()
+    let gate = Gate::new(auth, settings.rate_limit_per_second, settings.rate_limit_burst);
+    let admit = move |req| gate.admit(req);
+    let max = settings.max_message_bytes;
+    let mut builder = Server::builder();
+    if let Some(tls) = tls_config(settings)? {
+        builder = builder.tls_config(tls)?;
+    }
+    let router = builder
+        // Larger HTTP/2 windows keep streaming ingestion from stalling on
+        // flow control.
+        .initial_stream_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        // A request without a shorter deadline of its own gets this one.
+        .timeout(Duration::from_secs(settings.request_timeout_secs))
+        // Beyond the limit, requests are refused at once with UNAVAILABLE
+        // (safe to retry elsewhere), never queued without bound.
+        .layer(
+            tower::ServiceBuilder::new()
+                .load_shed()
+                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(settings.max_concurrent_requests)),
+        )
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(PartyServiceServer::with_interceptor(PartyApi::new(state.clone()), intercept.clone()))
-        .add_service(EarningServiceServer::with_interceptor(EarningApi::new(state.clone()), intercept.clone()))
-        .add_service(RepatriationServiceServer::with_interceptor(RepatriationApi::new(state.clone()), intercept));
+        .add_service(InterceptedService::new(PartyServiceServer::new(PartyApi::new(state.clone())).max_decoding_message_size(max), admit.clone()))
+        .add_service(InterceptedService::new(EarningServiceServer::new(EarningApi::new(state.clone())).max_decoding_message_size(max), admit.clone()))
+        .add_service(InterceptedService::new(
+            RepatriationServiceServer::new(RepatriationApi::new(state.clone())).max_decoding_message_size(max),
+            admit.clone(),
+        ))
+        .add_service(InterceptedService::new(AuditServiceServer::new(AuditApi::new(state.clone())).max_decoding_message_size(max), admit));
 
+    // Health is known before the first request is accepted.
+    report_database(repo.as_ref(), &health, None).await;
     let watchdog = tokio::spawn(watch_database(repo.clone(), health.clone()));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
@@ -115,21 +144,53 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     Ok(RunningServer { addr, repo, stop: Some(stop_tx), task })
 }
 
-/// Keeps the overall health status in step with the database.
+/// Tokens when a verifying key is configured; the local administrator only
+/// when asked for explicitly, and only on loopback.
+fn auth_mode(settings: &Settings) -> anyhow::Result<AuthMode> {
+    match (settings.token_verifier()?, settings.allow_unauthenticated) {
+        (Some(_), true) => bail!("--jwt-verify-key-file and --allow-unauthenticated exclude each other"),
+        (Some(verifier), false) => Ok(AuthMode::Tokens(Arc::new(verifier))),
+        (None, true) if settings.listen.ip().is_loopback() => Ok(AuthMode::LocalAdmin),
+        (None, true) => bail!(
+            "refusing to listen on {} without authentication: every caller would be an administrator; listen on loopback or configure --jwt-verify-key-file",
+            settings.listen
+        ),
+        (None, false) => bail!("no way to authenticate callers: configure --jwt-verify-key-file, or pass --allow-unauthenticated for local use on loopback"),
+    }
+}
+
+/// TLS from the configured files; mutual TLS when a client CA is given.
+fn tls_config(settings: &Settings) -> anyhow::Result<Option<ServerTlsConfig>> {
+    let (Some(cert), Some(key)) = (&settings.tls_cert_file, &settings.tls_key_file) else { return Ok(None) };
+    let read = |p: &std::path::PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
+    if let Some(ca) = &settings.tls_client_ca_file {
+        tls = tls.client_ca_root(Certificate::from_pem(read(ca)?)).client_auth_optional(false);
+    }
+    Ok(Some(tls))
+}
+
+/// Keeps the health status in step with the database.
 async fn watch_database(repo: Arc<dyn Repository>, health: HealthReporter) {
     let mut serving = None;
     loop {
-        let ok = repo.ping().await.is_ok();
-        if serving != Some(ok) {
-            let status = if ok { ServingStatus::Serving } else { ServingStatus::NotServing };
-            if !ok {
-                tracing::error!("database unreachable: reporting NOT_SERVING");
-            }
-            for name in ["", "repat.v1.PartyService", "repat.v1.EarningService", "repat.v1.RepatriationService"] {
-                health.set_service_status(name, status).await;
-            }
-            serving = Some(ok);
-        }
         tokio::time::sleep(DB_CHECK_INTERVAL).await;
+        serving = Some(report_database(repo.as_ref(), &health, serving).await);
     }
+}
+
+/// Pings the database and, when the answer changed from `before`, reports
+/// every service SERVING or NOT_SERVING. Returns whether it answered.
+async fn report_database(repo: &dyn Repository, health: &HealthReporter, before: Option<bool>) -> bool {
+    let ok = repo.ping().await.is_ok();
+    if before != Some(ok) {
+        let status = if ok { ServingStatus::Serving } else { ServingStatus::NotServing };
+        if !ok {
+            tracing::error!("database unreachable: reporting NOT_SERVING");
+        }
+        for name in ["", "repat.v1.PartyService", "repat.v1.EarningService", "repat.v1.RepatriationService", "repat.v1.AuditService"] {
+            health.set_service_status(name, status).await;
+        }
+    }
+    ok
 }

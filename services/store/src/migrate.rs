@@ -8,8 +8,14 @@ use sqlx::{AssertSqlSafe, SqlSafeStr};
 /// (version, description, SQL) of each migration.
 type Source = (i64, &'static str, &'static str);
 
-const POSTGRES: &[Source] = &[(1, "spine", include_str!("../../../migrations/postgres/0001_spine.sql"))];
-const SQLITE: &[Source] = &[(1, "spine", include_str!("../../../migrations/sqlite/0001_spine.sql"))];
+const POSTGRES: &[Source] = &[
+    (1, "spine", include_str!("../../../migrations/postgres/0001_spine.sql")),
+    (2, "audit", include_str!("../../../migrations/postgres/0002_audit.sql")),
+];
+const SQLITE: &[Source] = &[
+    (1, "spine", include_str!("../../../migrations/sqlite/0001_spine.sql")),
+    (2, "audit", include_str!("../../../migrations/sqlite/0002_audit.sql")),
+];
 
 fn migrator(sources: &[Source]) -> Migrator {
     let migrations = sources

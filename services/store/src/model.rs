@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
+use repat_core::audit::AuditEntry;
 use repat_core::earning::{Earning, NewEarning};
 use repat_core::journey::{NewStep, Step};
 use repat_core::party::{NewParty, Party, PartyKind};
@@ -38,6 +39,8 @@ pub struct Idempotency {
     pub request_id: Uuid,
     /// Who asked; a key is never replayed to another caller.
     pub principal: String,
+    /// The caller's role, recorded in the audit trail.
+    pub role: String,
     /// The RPC, for example "repat.v1.PartyService/CreateParty".
     pub method: &'static str,
     /// A hash of the request without its id.
@@ -75,6 +78,14 @@ pub struct RepatriationFilter {
     pub party_id: Option<Uuid>,
     pub status: Option<RepatriationStatus>,
     pub earning_id: Option<Uuid>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    pub subject: Option<String>,
+    pub method: Option<String>,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
 }
 
 /// A repatriation to open.
@@ -128,4 +139,10 @@ pub trait Repository: Send + Sync + 'static {
     /// another payload) fails alone; the others are stored. A database
     /// failure fails them all and stores nothing.
     async fn record_steps(&self, items: &[(Idempotency, NewStep)]) -> Result<Vec<Result<StepRecorded, StoreError>>, StoreError>;
+
+    /// Audit entries matching `filter`, in chain order.
+    async fn list_audit(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>, StoreError>;
+    /// Up to `limit` entries after sequence `after`, unfiltered, for
+    /// verifying the chain.
+    async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
 }

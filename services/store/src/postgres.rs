@@ -48,25 +48,56 @@ impl PgHasArrayType for DbTime {
     }
 }
 
+/// Appends to the audit chain are serialized by a transaction-scoped lock
+/// (held until commit), so the chain follows commit order.
+async fn lock_audit(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut *conn).await?;
+    Ok(())
+}
+
+async fn insert_audit(conn: &mut PgConnection, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    let r = |f: &dyn Fn(&AuditEntry) -> String| entries.iter().map(f).collect::<Vec<String>>();
+    sqlx::query(
+        "INSERT INTO audit_log (sequence, time, subject, role, method, resource, request_hash, request_id, previous_hash, hash)
+         SELECT * FROM UNNEST($1::int8[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::uuid[], $9::text[], $10::text[])",
+    )
+    .bind(entries.iter().map(|e| e.record.sequence).collect::<Vec<_>>())
+    .bind(entries.iter().map(|e| DbTime(e.record.time)).collect::<Vec<_>>())
+    .bind(r(&|e| e.record.subject.clone()))
+    .bind(r(&|e| e.record.role.clone()))
+    .bind(r(&|e| e.record.method.clone()))
+    .bind(r(&|e| e.record.resource.clone()))
+    .bind(r(&|e| e.record.request_hash.clone()))
+    .bind(entries.iter().map(|e| e.record.request_id).collect::<Vec<_>>())
+    .bind(r(&|e| e.previous_hash.clone()))
+    .bind(r(&|e| e.hash.clone()))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
 async fn begin_write(pool: &PgPool) -> Result<Tx, StoreError> {
     Ok(pool.begin().await?)
 }
 
-async fn claim_keys(conn: &mut PgConnection, keys: &[Idempotency], at: DateTime<Utc>) -> Result<HashSet<Uuid>, StoreError> {
+/// Inserts the keys (with their responses, when known) that are not taken;
+/// returns the ids inserted.
+async fn claim_keys(conn: &mut PgConnection, keys: &[(Idempotency, Option<String>)], at: DateTime<Utc>) -> Result<HashSet<Uuid>, StoreError> {
     if keys.is_empty() {
         return Ok(HashSet::new());
     }
     let rows = sqlx::query(
-        "INSERT INTO idempotency (request_id, principal, method, fingerprint, create_time)
-         SELECT k.id, k.principal, k.method, k.fingerprint, $5
-         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS k(id, principal, method, fingerprint)
+        "INSERT INTO idempotency (request_id, principal, method, fingerprint, response, create_time)
+         SELECT k.id, k.principal, k.method, k.fingerprint, k.response, $6
+         FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(id, principal, method, fingerprint, response)
          ON CONFLICT (request_id) DO NOTHING
          RETURNING request_id",
     )
-    .bind(keys.iter().map(|k| k.request_id).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.principal.clone()).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.method.to_string()).collect::<Vec<_>>())
-    .bind(keys.iter().map(|k| k.fingerprint.clone()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.0.request_id).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.0.principal.clone()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.0.method.to_string()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.0.fingerprint.clone()).collect::<Vec<_>>())
+    .bind(keys.iter().map(|k| k.1.clone()).collect::<Vec<_>>())
     .bind(DbTime(at))
     .fetch_all(&mut *conn)
     .await?;
@@ -79,13 +110,6 @@ async fn fetch_keys(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uui
     }
     let rows = sqlx::query("SELECT * FROM idempotency WHERE request_id = ANY($1)").bind(ids).fetch_all(&mut *conn).await?;
     rows.iter().map(|r| Ok((r.try_get("request_id")?, key_record(r)?))).collect()
-}
-
-async fn release_keys(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
-    if !ids.is_empty() {
-        sqlx::query("DELETE FROM idempotency WHERE request_id = ANY($1)").bind(ids).execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 async fn save_responses(conn: &mut PgConnection, responses: &[(Uuid, String)]) -> Result<(), StoreError> {

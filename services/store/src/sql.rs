@@ -4,8 +4,10 @@
 //! - `begin_write(&pool)`: a transaction that may write;
 //! - `FOR_UPDATE`: the row-lock suffix (empty where the transaction already
 //!   holds the write lock);
-//! - the set operations `claim_keys`, `fetch_keys`, `release_keys`,
-//!   `save_responses`, `lock_repatriations`, `load_steps`,
+//! - `lock_audit` (serializes appends to the audit chain) and
+//!   `insert_audit`;
+//! - the set operations `claim_keys`, `fetch_keys`, `save_responses`,
+//!   `lock_repatriations`, `load_steps`,
 //!   `load_allocations`, `insert_steps`, `update_repatriations`, which
 //!   PostgreSQL does with arrays and SQLite row by row.
 
@@ -15,6 +17,7 @@ macro_rules! shared_sql {
 
         use async_trait::async_trait;
         use chrono::{DateTime, NaiveDate, Utc};
+        use repat_core::audit::{self, AuditEntry, AuditRecord};
         use repat_core::earning::{Earning, NewEarning};
         use repat_core::journey::{self, NewStep, Step};
         use repat_core::party::{NewParty, Party};
@@ -26,7 +29,7 @@ macro_rules! shared_sql {
         use crate::codec::{self, derive_id, from_name, name, now};
         use crate::types::{DbDecimal, DbTime};
         use crate::{
-            EarningFilter, Idempotency, Journey, Page, PageRequest, PartyFilter, RepatriationFilter, RepatriationRequest, Repository,
+            AuditFilter, EarningFilter, Idempotency, Journey, Page, PageRequest, PartyFilter, RepatriationFilter, RepatriationRequest, Repository,
             StepRecorded, StoreError,
         };
 
@@ -63,13 +66,59 @@ macro_rules! shared_sql {
         /// Claims `idem` inside `tx`: `None` when this request is new, the
         /// stored response when it is a retry.
         async fn claim(tx: &mut Tx, idem: &Idempotency, at: DateTime<Utc>) -> Result<Option<String>, StoreError> {
-            let claimed = claim_keys(tx, std::slice::from_ref(idem), at).await?;
+            let claimed = claim_keys(tx, &[(idem.clone(), None)], at).await?;
             if claimed.contains(&idem.request_id) {
                 return Ok(None);
             }
             let mut records = fetch_keys(tx, &[idem.request_id]).await?;
             let record = records.remove(&idem.request_id).ok_or_else(|| StoreError::Aborted("idempotency key vanished".into()))?;
             record.replay(idem).map(Some)
+        }
+
+        /// The audit record of the change `idem` made to `resource`.
+        fn audit_draft(idem: &Idempotency, resource: String, at: DateTime<Utc>) -> AuditRecord {
+            AuditRecord {
+                sequence: 0,
+                time: at,
+                subject: idem.principal.clone(),
+                role: idem.role.clone(),
+                method: idem.method.to_string(),
+                resource,
+                request_hash: idem.fingerprint.clone(),
+                request_id: idem.request_id,
+            }
+        }
+
+        /// Appends entries to the chain inside `tx`, after taking the
+        /// chain's lock, so entries are linked in commit order.
+        async fn append_audit(tx: &mut Tx, drafts: Vec<AuditRecord>) -> Result<(), StoreError> {
+            if drafts.is_empty() {
+                return Ok(());
+            }
+            lock_audit(tx).await?;
+            let head = sqlx::query("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1").fetch_optional(&mut **tx).await?;
+            let (sequence, hash) = match head {
+                Some(row) => (row.try_get::<i64, _>("sequence")?, row.try_get::<String, _>("hash")?),
+                None => (0, audit::GENESIS.to_string()),
+            };
+            insert_audit(tx, &audit::extend(sequence, &hash, drafts)).await
+        }
+
+        fn audit_from_row(row: &Row) -> Result<AuditEntry, StoreError> {
+            Ok(AuditEntry {
+                record: AuditRecord {
+                    sequence: row.try_get("sequence")?,
+                    time: row.try_get::<DbTime, _>("time")?.0,
+                    subject: row.try_get("subject")?,
+                    role: row.try_get("role")?,
+                    method: row.try_get("method")?,
+                    resource: row.try_get("resource")?,
+                    request_hash: row.try_get("request_hash")?,
+                    request_id: row.try_get("request_id")?,
+                },
+                previous_hash: row.try_get("previous_hash")?,
+                hash: row.try_get("hash")?,
+            })
         }
 
         async fn save_response<T: serde::Serialize>(tx: &mut Tx, idem: &Idempotency, value: &T) -> Result<(), StoreError> {
@@ -220,6 +269,7 @@ macro_rules! shared_sql {
                 .bind(DbTime(at))
                 .execute(&mut *tx)
                 .await?;
+                append_audit(&mut tx, vec![audit_draft(idem, format!("parties/{}", party.id), at)]).await?;
                 save_response(&mut tx, idem, &party).await?;
                 tx.commit().await?;
                 Ok(party)
@@ -294,6 +344,7 @@ macro_rules! shared_sql {
                 .bind(DbTime(at))
                 .execute(&mut *tx)
                 .await?;
+                append_audit(&mut tx, vec![audit_draft(idem, format!("earnings/{}", earning.id), at)]).await?;
                 save_response(&mut tx, idem, &earning).await?;
                 tx.commit().await?;
                 Ok(earning)
@@ -398,6 +449,7 @@ macro_rules! shared_sql {
                         .execute(&mut *tx)
                         .await?;
                 }
+                append_audit(&mut tx, vec![audit_draft(idem, format!("repatriations/{}", repatriation.id), at)]).await?;
                 save_response(&mut tx, idem, &repatriation).await?;
                 tx.commit().await?;
                 Ok(repatriation)
@@ -438,7 +490,59 @@ macro_rules! shared_sql {
                 })
             }
 
+            async fn list_audit(&self, filter: &AuditFilter, p: PageRequest) -> Result<Page<AuditEntry>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT *, sequence AS seq FROM audit_log
+                     WHERE sequence > $1 AND ($2 IS NULL OR subject = $2) AND ($3 IS NULL OR method = $3)
+                       AND ($4 IS NULL OR time >= $4) AND ($5 IS NULL OR time < $5)
+                     ORDER BY sequence LIMIT $6",
+                )
+                .bind(p.after)
+                .bind(&filter.subject)
+                .bind(&filter.method)
+                .bind(filter.start.map(DbTime))
+                .bind(filter.end.map(DbTime))
+                .bind(i64::from(p.size) + 1)
+                .fetch_all(&self.pool)
+                .await?;
+                page(rows, p.size, audit_from_row)
+            }
+
+            async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
+                let rows = sqlx::query("SELECT * FROM audit_log WHERE sequence > $1 ORDER BY sequence LIMIT $2")
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.iter().map(audit_from_row).collect()
+            }
+
             async fn record_steps(&self, items: &[(Idempotency, NewStep)]) -> Result<Vec<Result<StepRecorded, StoreError>>, StoreError> {
+                // A concurrent request with one of these ids may commit between
+                // our read of the keys and our insert of them; then the insert
+                // finds it, and the whole batch is redone, which sees it as a retry.
+                for _ in 0..3 {
+                    if let Some(results) = self.try_record_steps(items).await? {
+                        return Ok(results);
+                    }
+                }
+                Err(StoreError::Aborted("request ids kept colliding with concurrent requests".into()))
+            }
+        }
+
+        /// What the idempotency record of a step keeps: steps never change,
+        /// so the step is read back on a retry; the status is the one right
+        /// after the step.
+        #[derive(serde::Serialize, serde::Deserialize)]
+        struct StepReceipt {
+            step: Uuid,
+            status: RepatriationStatus,
+        }
+
+        impl $Repo {
+            /// One attempt at [`Repository::record_steps`]; `None` when a
+            /// concurrent request claimed one of the ids first (nothing stored).
+            async fn try_record_steps(&self, items: &[(Idempotency, NewStep)]) -> Result<Option<Vec<Result<StepRecorded, StoreError>>>, StoreError> {
                 let mut tx = begin_write(&self.pool).await?;
                 let at = now();
                 let mut results: Vec<Option<Result<StepRecorded, StoreError>>> = (0..items.len()).map(|_| None).collect();
@@ -452,57 +556,58 @@ macro_rules! shared_sql {
                         unique.push(i);
                     }
                 }
-                let keys: Vec<Idempotency> = unique.iter().map(|&i| items[i].0.clone()).collect();
-                let claimed = claim_keys(&mut tx, &keys, at).await?;
 
-                // Retries of requests committed earlier replay their response.
-                let earlier: Vec<Uuid> = keys.iter().map(|k| k.request_id).filter(|id| !claimed.contains(id)).collect();
-                let mut records = fetch_keys(&mut tx, &earlier).await?;
-                let mut fresh: Vec<usize> = Vec::new();
-                for &i in &unique {
-                    let idem = &items[i].0;
-                    if claimed.contains(&idem.request_id) {
-                        fresh.push(i);
-                    } else {
-                        let outcome = match records.remove(&idem.request_id) {
-                            Some(record) => record.replay(idem).and_then(|json| codec::from_json(&json)),
-                            None => Err(StoreError::Aborted("idempotency key vanished".into())),
-                        };
-                        results[i] = Some(outcome);
-                    }
-                }
-
-                // Lock the journeys touched, then admit the new steps in order.
-                let mut rep_ids: Vec<Uuid> = fresh.iter().map(|&i| items[i].1.repatriation_id).collect();
+                // Lock the journeys touched (in id order), then read the keys:
+                // a retry of a committed step of these journeys is seen for sure.
+                let mut rep_ids: Vec<Uuid> = unique.iter().map(|&i| items[i].1.repatriation_id).collect();
                 rep_ids.sort();
                 rep_ids.dedup();
                 let step_counts = lock_repatriations(&mut tx, &rep_ids).await?;
                 let mut journeys = load_steps(&mut tx, &rep_ids).await?;
+                let ids: Vec<Uuid> = unique.iter().map(|&i| items[i].0.request_id).collect();
+                let mut records = fetch_keys(&mut tx, &ids).await?;
+
                 let mut stored: Vec<Step> = Vec::new();
-                let mut released: Vec<Uuid> = Vec::new();
+                let mut drafts: Vec<AuditRecord> = Vec::new();
+                let mut keys: Vec<(Idempotency, Option<String>)> = Vec::new();
                 let mut touched: HashSet<Uuid> = HashSet::new();
-                let mut accepted: Vec<(usize, RepatriationStatus)> = Vec::new();
-                for &i in &fresh {
+                for &i in &unique {
                     let (idem, new) = &items[i];
                     let rid = new.repatriation_id;
+                    if let Some(record) = records.remove(&idem.request_id) {
+                        results[i] = Some(record.replay(idem).and_then(|json| {
+                            let receipt: StepReceipt = codec::from_json(&json)?;
+                            let step = journeys.get(&rid).and_then(|steps| steps.iter().find(|s| s.id == receipt.step)).cloned();
+                            let step = step.ok_or_else(|| StoreError::Internal(format!("step {} of a stored response is missing", receipt.step)))?;
+                            Ok(StepRecorded { step, status: receipt.status })
+                        }));
+                        continue;
+                    }
                     if !step_counts.contains_key(&rid) {
                         results[i] = Some(Err(StoreError::NotFound { kind: "repatriation", id: rid.to_string() }));
-                        released.push(idem.request_id);
                         continue;
                     }
                     let steps = journeys.entry(rid).or_default();
                     if let Err(v) = journey::admit(steps, new) {
                         results[i] = Some(Err(v.into()));
-                        released.push(idem.request_id);
                         continue;
                     }
                     let step = Step { id: derive_id(idem.request_id), details: new.clone(), recorded_at: at };
                     steps.push(step.clone());
+                    let status = RepatriationStatus::of(steps);
+                    keys.push((idem.clone(), Some(codec::to_json(&StepReceipt { step: step.id, status })?)));
+                    results[i] = Some(Ok(StepRecorded { step: step.clone(), status }));
+                    drafts.push(audit_draft(idem, format!("repatriations/{rid}/steps/{}", step.id), at));
                     stored.push(step);
                     touched.insert(rid);
-                    accepted.push((i, RepatriationStatus::of(steps)));
                 }
 
+                // Keys first: if any was taken meanwhile, store nothing and redo.
+                let claimed = claim_keys(&mut tx, &keys, at).await?;
+                if claimed.len() != keys.len() {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
                 insert_steps(&mut tx, &stored).await?;
                 let mut updates: Vec<(Uuid, &'static str, i32)> = touched
                     .iter()
@@ -513,16 +618,7 @@ macro_rules! shared_sql {
                     .collect();
                 updates.sort_by_key(|u| u.0);
                 update_repatriations(&mut tx, &updates, at).await?;
-
-                // Each response carries the status right after its own step.
-                let mut responses = Vec::with_capacity(accepted.len());
-                for ((i, status), step) in accepted.into_iter().zip(stored) {
-                    let recorded = StepRecorded { step, status };
-                    responses.push((items[i].0.request_id, codec::to_json(&recorded)?));
-                    results[i] = Some(Ok(recorded));
-                }
-                save_responses(&mut tx, &responses).await?;
-                release_keys(&mut tx, &released).await?;
+                append_audit(&mut tx, drafts).await?;
                 tx.commit().await?;
 
                 // Repeats inside the batch share their first use's outcome.
@@ -538,7 +634,7 @@ macro_rules! shared_sql {
                         results[i] = Some(outcome);
                     }
                 }
-                Ok(results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError::Internal("batch item without an outcome".into())))).collect())
+                Ok(Some(results.into_iter().map(|r| r.unwrap_or_else(|| Err(StoreError::Internal("batch item without an outcome".into())))).collect()))
             }
         }
     };

@@ -48,21 +48,52 @@ impl SqliteRepository {
     }
 }
 
+/// The IMMEDIATE transaction already serializes writers.
+async fn lock_audit(_: &mut SqliteConnection) -> Result<(), StoreError> {
+    Ok(())
+}
+
+async fn insert_audit(conn: &mut SqliteConnection, entries: &[AuditEntry]) -> Result<(), StoreError> {
+    for e in entries {
+        let r = &e.record;
+        sqlx::query(
+            "INSERT INTO audit_log (sequence, time, subject, role, method, resource, request_hash, request_id, previous_hash, hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        )
+        .bind(r.sequence)
+        .bind(DbTime(r.time))
+        .bind(&r.subject)
+        .bind(&r.role)
+        .bind(&r.method)
+        .bind(&r.resource)
+        .bind(&r.request_hash)
+        .bind(r.request_id)
+        .bind(&e.previous_hash)
+        .bind(&e.hash)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn begin_write(pool: &SqlitePool) -> Result<Tx, StoreError> {
     Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
-async fn claim_keys(conn: &mut SqliteConnection, keys: &[Idempotency], at: DateTime<Utc>) -> Result<HashSet<Uuid>, StoreError> {
+/// Inserts the keys (with their responses, when known) that are not taken;
+/// returns the ids inserted.
+async fn claim_keys(conn: &mut SqliteConnection, keys: &[(Idempotency, Option<String>)], at: DateTime<Utc>) -> Result<HashSet<Uuid>, StoreError> {
     let mut claimed = HashSet::new();
-    for k in keys {
+    for (k, response) in keys {
         let done = sqlx::query(
-            "INSERT INTO idempotency (request_id, principal, method, fingerprint, create_time) VALUES ($1, $2, $3, $4, $5)
+            "INSERT INTO idempotency (request_id, principal, method, fingerprint, response, create_time) VALUES ($1, $2, $3, $4, $5, $6)
              ON CONFLICT (request_id) DO NOTHING",
         )
         .bind(k.request_id)
         .bind(&k.principal)
         .bind(k.method)
         .bind(&k.fingerprint)
+        .bind(response)
         .bind(DbTime(at))
         .execute(&mut *conn)
         .await?;
@@ -81,13 +112,6 @@ async fn fetch_keys(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap
         }
     }
     Ok(out)
-}
-
-async fn release_keys(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
-    for id in ids {
-        sqlx::query("DELETE FROM idempotency WHERE request_id = $1").bind(id).execute(&mut *conn).await?;
-    }
-    Ok(())
 }
 
 async fn save_responses(conn: &mut SqliteConnection, responses: &[(Uuid, String)]) -> Result<(), StoreError> {
