@@ -7,6 +7,7 @@
 //! unless `REPAT_REQUIRE_POSTGRES` is set, which makes a skip a failure.
 
 pub mod fixtures;
+pub mod security;
 
 use std::path::PathBuf;
 
@@ -33,6 +34,8 @@ enum TestDb {
 pub struct TestApp {
     pub backend: Backend,
     pub server: RunningServer,
+    /// The database url the server uses (for tests that go behind its back).
+    pub database_url: String,
     pub channel: Channel,
     db: TestDb,
 }
@@ -113,14 +116,25 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, String)> {
 /// Starts repatd on a fresh database; `None` when the backend is not
 /// available (PostgreSQL without `REPAT_TEST_DATABASE_URL`).
 pub async fn spawn(backend: Backend) -> Option<TestApp> {
+    spawn_with(backend, |_| {}).await
+}
+
+/// Like [`spawn`], with settings adjusted by `configure` (tokens, limits).
+/// The channel is plain TCP; TLS tests make their own.
+pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
     let (url, handle) = fresh_database(backend).await?;
-    let server = repatd::start(&Settings::ephemeral(url)).await.expect("server starts");
-    let channel = Channel::from_shared(format!("http://{}", server.addr)).expect("uri").connect().await.expect("connect to server");
+    let mut settings = Settings::ephemeral(url);
+    configure(&mut settings);
+    let server = repatd::start(&settings).await.expect("server starts");
+    let scheme = if settings.tls_cert_file.is_some() { "https" } else { "http" };
+    let endpoint = Channel::from_shared(format!("{scheme}://{}", server.addr)).expect("uri");
+    // A TLS server gets a lazy channel: the test decides how to connect.
+    let channel = if scheme == "https" { endpoint.connect_lazy() } else { endpoint.connect().await.expect("connect to server") };
     let db = match backend {
         Backend::Sqlite => TestDb::Sqlite(PathBuf::from(handle)),
         Backend::Postgres => TestDb::Postgres { admin_url: postgres_url().unwrap_or_default(), name: handle },
     };
-    Some(TestApp { backend, server, channel, db })
+    Some(TestApp { backend, server, channel, db, database_url: settings.database_url })
 }
 
 /// Runs each named `async fn(TestApp)` once per backend, as

@@ -122,7 +122,7 @@ pub struct Settings {
     #[arg(long, env = "REPAT_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
     /// Requests served at once; beyond it, requests are shed with
-    /// UNAVAILABLE at once rather than queued.
+    /// RESOURCE_EXHAUSTED at once rather than queued.
     #[arg(long, env = "REPAT_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
     pub max_concurrent_requests: usize,
     /// Requests per second allowed to each caller (0: no limit); beyond it,

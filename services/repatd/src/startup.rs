@@ -94,8 +94,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .initial_connection_window_size(CONNECTION_WINDOW)
         // A request without a shorter deadline of its own gets this one.
         .timeout(Duration::from_secs(settings.request_timeout_secs))
-        // Beyond the limit, requests are refused at once with UNAVAILABLE
-        // (safe to retry elsewhere), never queued without bound.
+        // Beyond the limit, requests are refused at once with
+        // RESOURCE_EXHAUSTED, never queued without bound.
         .layer(
             tower::ServiceBuilder::new()
                 .load_shed()

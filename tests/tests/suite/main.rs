@@ -1,10 +1,14 @@
 //! Black-box tests: a real repatd, a real database, a real gRPC client.
 //! Each test runs on SQLite and on PostgreSQL.
 
+mod audit;
+mod authz;
 mod batch;
 mod discovery;
 mod idempotency;
 mod journeys;
+mod limits;
 mod parity;
+mod tls;
 mod validation;
 mod watch;

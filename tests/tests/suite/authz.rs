@@ -1,0 +1,264 @@
+//! Who may do what: every role (and every kind of bad token) against every
+//! RPC, on records of party A.
+
+use futures::StreamExt;
+use repat_api::auth::Role;
+use repat_proto::v1 as pb;
+use repat_proto::v1::audit_service_client::AuditServiceClient;
+use repat_proto::v1::earning_service_client::EarningServiceClient;
+use repat_proto::v1::party_service_client::PartyServiceClient;
+use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
+use repat_tests::fixtures::{earning, firm, rid, step};
+use repat_tests::security::{Bearer, KeyDir, Minter, alg_none_token, ed25519_pair};
+use repat_tests::{Backend, spawn_with};
+use tonic::Code;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
+type Ch = InterceptedService<Channel, Bearer>;
+
+/// Records of party A that the calls touch.
+struct World {
+    party_a: String,
+    earning_a: String,
+    repatriation_a: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Rpc {
+    CreateParty,
+    GetParty,
+    ListParties,
+    CreateEarning,
+    BatchCreateEarnings,
+    GetEarning,
+    ListEarnings,
+    CreateRepatriation,
+    GetRepatriation,
+    ListRepatriations,
+    RecordStep,
+    BatchRecordSteps,
+    WatchRepatriation,
+    ListAuditEntries,
+    VerifyAuditChain,
+}
+
+const ALL: [Rpc; 15] = [
+    Rpc::CreateParty,
+    Rpc::GetParty,
+    Rpc::ListParties,
+    Rpc::CreateEarning,
+    Rpc::BatchCreateEarnings,
+    Rpc::GetEarning,
+    Rpc::ListEarnings,
+    Rpc::CreateRepatriation,
+    Rpc::GetRepatriation,
+    Rpc::ListRepatriations,
+    Rpc::RecordStep,
+    Rpc::BatchRecordSteps,
+    Rpc::WatchRepatriation,
+    Rpc::ListAuditEntries,
+    Rpc::VerifyAuditChain,
+];
+
+/// The outcome of one call: its code (for batches, the first item's), and
+/// for lists how many records of party A came back.
+async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
+    let parties = || PartyServiceClient::new(ch.clone());
+    let earnings = || EarningServiceClient::new(ch.clone());
+    let reps = || RepatriationServiceClient::new(ch.clone());
+    let code = |r: Result<usize, tonic::Status>| match r {
+        Ok(k) => (Code::Ok, k),
+        Err(s) => (s.code(), 0),
+    };
+    let new_earning = || pb::CreateEarningRequest { request_id: rid(), earning: Some(earning(&w.party_a, &format!("M-{n}-{}", rid()), "10.00", "USD")) };
+    let new_step = || pb::RecordStepRequest {
+        request_id: rid(),
+        step: Some(step(&w.repatriation_a, pb::StepKind::IntermediaryProcessed, "2024-03-02T00:00:00Z")),
+    };
+    match rpc {
+        Rpc::CreateParty => code(parties().create_party(pb::CreatePartyRequest { request_id: rid(), party: Some(firm("New Ltd")) }).await.map(|_| 1)),
+        Rpc::GetParty => code(parties().get_party(pb::GetPartyRequest { id: w.party_a.clone() }).await.map(|_| 1)),
+        Rpc::ListParties => code(
+            parties()
+                .list_parties(pb::ListPartiesRequest::default())
+                .await
+                .map(|r| r.into_inner().parties.iter().filter(|p| p.id == w.party_a).count()),
+        ),
+        Rpc::CreateEarning => code(earnings().create_earning(new_earning()).await.map(|_| 1)),
+        Rpc::BatchCreateEarnings => match earnings().batch_create_earnings(futures::stream::iter(vec![new_earning()])).await {
+            Ok(r) => {
+                let first = r.into_inner().next().await.expect("a result").expect("an item");
+                (Code::from(first.code), 1)
+            }
+            Err(s) => (s.code(), 0),
+        },
+        Rpc::GetEarning => code(earnings().get_earning(pb::GetEarningRequest { id: w.earning_a.clone() }).await.map(|_| 1)),
+        Rpc::ListEarnings => code(
+            earnings()
+                .list_earnings(pb::ListEarningsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .await
+                .map(|r| r.into_inner().earnings.len()),
+        ),
+        Rpc::CreateRepatriation => code(
+            reps()
+                .create_repatriation(pb::CreateRepatriationRequest {
+                    request_id: rid(),
+                    party_id: w.party_a.clone(),
+                    allocations: vec![pb::Allocation { earning_id: w.earning_a.clone(), amount: repat_tests::fixtures::money("0.01", "USD") }],
+                    channel: pb::Channel::Bank as i32,
+                    payer_country: String::new(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::GetRepatriation => code(reps().get_repatriation(pb::GetRepatriationRequest { id: w.repatriation_a.clone() }).await.map(|_| 1)),
+        Rpc::ListRepatriations => code(
+            reps()
+                .list_repatriations(pb::ListRepatriationsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .await
+                .map(|r| r.into_inner().repatriations.len()),
+        ),
+        Rpc::RecordStep => code(reps().record_step(new_step()).await.map(|_| 1)),
+        Rpc::BatchRecordSteps => match reps().batch_record_steps(futures::stream::iter(vec![new_step()])).await {
+            Ok(r) => {
+                let first = r.into_inner().next().await.expect("a result").expect("an item");
+                (Code::from(first.code), 1)
+            }
+            Err(s) => (s.code(), 0),
+        },
+        Rpc::WatchRepatriation => match reps().watch_repatriation(pb::WatchRepatriationRequest { id: w.repatriation_a.clone() }).await {
+            Ok(r) => match r.into_inner().next().await {
+                Some(Ok(_)) => (Code::Ok, 1),
+                Some(Err(s)) => (s.code(), 0),
+                None => (Code::Unknown, 0),
+            },
+            Err(s) => (s.code(), 0),
+        },
+        Rpc::ListAuditEntries => code(
+            AuditServiceClient::new(ch.clone()).list_audit_entries(pb::ListAuditEntriesRequest::default()).await.map(|r| r.into_inner().entries.len()),
+        ),
+        Rpc::VerifyAuditChain => code(AuditServiceClient::new(ch.clone()).verify_audit_chain(pb::VerifyAuditChainRequest {}).await.map(|_| 1)),
+    }
+}
+
+fn is_write(rpc: Rpc) -> bool {
+    matches!(
+        rpc,
+        Rpc::CreateParty | Rpc::CreateEarning | Rpc::BatchCreateEarnings | Rpc::CreateRepatriation | Rpc::RecordStep | Rpc::BatchRecordSteps
+    )
+}
+
+fn is_audit(rpc: Rpc) -> bool {
+    matches!(rpc, Rpc::ListAuditEntries | Rpc::VerifyAuditChain)
+}
+
+/// What each caller must get.
+fn expected(caller: &str, rpc: Rpc) -> Code {
+    match caller {
+        "admin" => Code::Ok,
+        "auditor" if is_write(rpc) => Code::PermissionDenied,
+        "auditor" => Code::Ok,
+        "firm_a" | "integrator_a" if rpc == Rpc::CreateParty || is_audit(rpc) => Code::PermissionDenied,
+        "firm_a" | "integrator_a" => Code::Ok,
+        // Another firm: no rights, and A's records do not exist for it.
+        "firm_b" | "integrator_b" => match rpc {
+            Rpc::CreateParty | Rpc::CreateEarning | Rpc::BatchCreateEarnings | Rpc::CreateRepatriation | Rpc::ListAuditEntries | Rpc::VerifyAuditChain => {
+                Code::PermissionDenied
+            }
+            Rpc::ListParties => Code::Ok,
+            _ => Code::NotFound,
+        },
+        _ => Code::Unauthenticated,
+    }
+}
+
+async fn matrix(backend: Backend) {
+    let keys = KeyDir::new();
+    let (private, public) = ed25519_pair();
+    let verify = keys.write("verify.pem", &public);
+    let Some(app) = spawn_with(backend, |s| {
+        s.allow_unauthenticated = false;
+        s.jwt_verify_key_file = Some(verify);
+    })
+    .await
+    else {
+        eprintln!("skipped: REPAT_TEST_DATABASE_URL is not set");
+        return;
+    };
+    let minter = Minter::new(&private);
+    let (wrong_private, _) = ed25519_pair();
+    let wrong = Minter::new(&wrong_private);
+    let bearer = |t: Option<String>| InterceptedService::new(app.channel.clone(), Bearer(t));
+
+    let admin = bearer(Some(minter.token("ops@bank", Role::Admin, &[])));
+    let party_a = PartyServiceClient::new(admin.clone()).create_party(pb::CreatePartyRequest { request_id: rid(), party: Some(firm("A Ltd")) }).await.unwrap().into_inner();
+    let party_b = PartyServiceClient::new(admin.clone()).create_party(pb::CreatePartyRequest { request_id: rid(), party: Some(firm("B Ltd")) }).await.unwrap().into_inner();
+    let a: uuid::Uuid = party_a.id.parse().unwrap();
+    let b: uuid::Uuid = party_b.id.parse().unwrap();
+    let e = EarningServiceClient::new(admin.clone())
+        .create_earning(pb::CreateEarningRequest { request_id: rid(), earning: Some(earning(&party_a.id, "A-1", "1000.00", "USD")) })
+        .await
+        .unwrap()
+        .into_inner();
+    let r = RepatriationServiceClient::new(admin.clone())
+        .create_repatriation(pb::CreateRepatriationRequest {
+            request_id: rid(),
+            party_id: party_a.id.clone(),
+            allocations: vec![pb::Allocation { earning_id: e.id.clone(), amount: repat_tests::fixtures::money("500.00", "USD") }],
+            channel: pb::Channel::Bank as i32,
+            payer_country: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let w = World { party_a: party_a.id.clone(), earning_a: e.id, repatriation_a: r.id };
+
+    let callers: Vec<(&str, Ch)> = vec![
+        ("admin", admin.clone()),
+        ("auditor", bearer(Some(minter.token("audit@firm", Role::Auditor, &[])))),
+        ("firm_a", bearer(Some(minter.token("a@firm", Role::Firm, &[a])))),
+        ("integrator_a", bearer(Some(minter.token("mw@bank", Role::Integrator, &[a, b])))),
+        ("firm_b", bearer(Some(minter.token("b@firm", Role::Firm, &[b])))),
+        ("integrator_b", bearer(Some(minter.token("other@bank", Role::Integrator, &[b])))),
+        ("no token", bearer(None)),
+        ("expired", bearer(Some(minter.expired("ops@bank")))),
+        ("wrong key", bearer(Some(wrong.token("ops@bank", Role::Admin, &[])))),
+        ("alg none", bearer(Some(alg_none_token()))),
+    ];
+    let mut failures = Vec::new();
+    let mut n = 0;
+    for (name, ch) in &callers {
+        for rpc in ALL {
+            n += 1;
+            let (got, seen_of_a) = call(rpc, ch, &w, n).await;
+            let want = expected(name, rpc);
+            if got != want {
+                failures.push(format!("{name} {rpc:?}: got {got:?}, want {want:?}"));
+            }
+            // A firm or integrator of B never sees A's records in a list.
+            if name.ends_with("_b") && seen_of_a > 0 && matches!(rpc, Rpc::ListParties) {
+                failures.push(format!("{name} {rpc:?} listed {seen_of_a} records of A"));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "authorization matrix on {backend:?}:\n{}", failures.join("\n"));
+
+    // Lists without a filter are scoped to the caller's own party.
+    let firm_b = bearer(Some(minter.token("b@firm", Role::Firm, &[b])));
+    let mine = EarningServiceClient::new(firm_b.clone()).list_earnings(pb::ListEarningsRequest::default()).await.unwrap().into_inner();
+    assert!(mine.earnings.iter().all(|e| e.party_id == party_b.id));
+    let mine = RepatriationServiceClient::new(firm_b).list_repatriations(pb::ListRepatriationsRequest::default()).await.unwrap().into_inner();
+    assert!(mine.repatriations.is_empty());
+    app.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_matrix_sqlite() {
+    matrix(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn authorization_matrix_postgres() {
+    matrix(Backend::Postgres).await;
+}

@@ -1,0 +1,65 @@
+use repat_proto::v1 as pb;
+use repat_proto::v1::party_service_client::PartyServiceClient;
+use repat_tests::security::{KeyDir, TestCa};
+use repat_tests::{Backend, spawn_with};
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+
+async fn connect(addr: std::net::SocketAddr, tls: ClientTlsConfig) -> Result<Vec<pb::Party>, String> {
+    let channel = Channel::from_shared(format!("https://{addr}"))
+        .unwrap()
+        .tls_config(tls)
+        .map_err(|e| e.to_string())?
+        .connect()
+        .await
+        .map_err(|e| format!("{e:?}"))?;
+    PartyServiceClient::new(channel)
+        .list_parties(pb::ListPartiesRequest::default())
+        .await
+        .map(|r| r.into_inner().parties)
+        .map_err(|e| format!("{e:?}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_and_mutual_tls() {
+    let keys = KeyDir::new();
+    let ca = TestCa::new("repat test CA");
+    let (cert, key) = ca.issue("localhost", &["localhost", "127.0.0.1"]);
+    let (cert, key, ca_file) = (keys.write("server.pem", &cert), keys.write("server.key", &key), keys.write("ca.pem", &ca.cert_pem));
+
+    // TLS: a client that trusts the CA connects; one that does not is refused.
+    let app = spawn_with(Backend::Sqlite, |s| {
+        s.tls_cert_file = Some(cert.clone());
+        s.tls_key_file = Some(key.clone());
+    })
+    .await
+    .unwrap();
+    let trusted = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&ca.cert_pem)).domain_name("localhost");
+    connect(app.server.addr, trusted.clone()).await.expect("a client trusting the CA connects");
+    let stranger = TestCa::new("another CA");
+    let untrusted = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&stranger.cert_pem)).domain_name("localhost");
+    assert!(connect(app.server.addr, untrusted).await.is_err(), "a client not trusting the CA is refused");
+    // Plain TCP to a TLS server gets nowhere.
+    let plain = Channel::from_shared(format!("http://{}", app.server.addr)).unwrap().connect().await;
+    if let Ok(ch) = plain {
+        assert!(PartyServiceClient::new(ch).list_parties(pb::ListPartiesRequest::default()).await.is_err());
+    }
+    app.finish().await;
+
+    // Mutual TLS: a client without a certificate is refused; one with a
+    // certificate from the client CA is served.
+    let client_ca = TestCa::new("integrators CA");
+    let client_ca_file = keys.write("client-ca.pem", &client_ca.cert_pem);
+    let app = spawn_with(Backend::Sqlite, |s| {
+        s.tls_cert_file = Some(cert);
+        s.tls_key_file = Some(key);
+        s.tls_client_ca_file = Some(client_ca_file);
+    })
+    .await
+    .unwrap();
+    assert!(connect(app.server.addr, trusted.clone()).await.is_err(), "no client certificate, no service");
+    let (client_cert, client_key) = client_ca.issue("integrator-bank-1", &["integrator-bank-1"]);
+    let with_identity = trusted.identity(Identity::from_pem(client_cert, client_key));
+    connect(app.server.addr, with_identity).await.expect("a client with a certificate from the client CA connects");
+    let _ = ca_file;
+    app.finish().await;
+}
