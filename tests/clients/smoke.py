@@ -3,7 +3,7 @@ discovering the API by server reflection (v1alpha, what grpcio-reflection
 speaks), checking health, then creating a party, an earning, a repatriation
 and a step through messages built from the reflected descriptors.
 
-Usage: python smoke.py HOST:PORT
+Usage: python smoke.py HOST:PORT [BEARER_TOKEN]
 """
 
 import sys
@@ -15,8 +15,38 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 
-def main(target: str) -> None:
+class Bearer(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor, grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    """Adds `authorization: Bearer <token>` to every call."""
+
+    def __init__(self, token: str) -> None:
+        self.metadata = (("authorization", f"Bearer {token}"),)
+
+    def _with_token(self, details):
+        return details._replace(metadata=tuple(details.metadata or ()) + self.metadata)
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_unary_stream(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_stream_unary(self, continuation, details, requests):
+        return continuation(self._with_token(details), requests)
+
+    def intercept_stream_stream(self, continuation, details, requests):
+        return continuation(self._with_token(details), requests)
+
+
+def main(target: str, token: str | None) -> None:
     channel = grpc.insecure_channel(target)
+    if token:
+        # Without the token the API refuses to talk.
+        try:
+            grpc.insecure_channel(target).unary_unary("/repat.v1.PartyService/ListParties")(b"", timeout=10)
+            raise AssertionError("a call without a token was served")
+        except grpc.RpcError as e:
+            assert e.code() == grpc.StatusCode.UNAUTHENTICATED, e
+        channel = grpc.intercept_channel(channel, Bearer(token))
     health = health_pb2_grpc.HealthStub(channel)
     status = health.Check(health_pb2.HealthCheckRequest(service=""), timeout=10).status
     assert status == health_pb2.HealthCheckResponse.SERVING, status
@@ -76,8 +106,8 @@ def main(target: str) -> None:
     assert done["status"] == "REPATRIATION_STATUS_FUNDS_AVAILABLE", done
     got = call("repat.v1.RepatriationService/GetRepatriation", {"id": rep["id"]})
     assert got["durations"]["initiationToFundsAvailable"] == "354600s", got["durations"]
-    print("python client: reflection v1alpha, health and the journey API work")
+    print("python client: reflection v1alpha, health, tokens and the journey API work")
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else None)
