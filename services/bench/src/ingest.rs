@@ -228,6 +228,16 @@ async fn copy_rate(url: &str) -> anyhow::Result<f64> {
     Ok(rows as f64 / elapsed.as_secs_f64())
 }
 
+/// `url` with its database name replaced (keeping any `?host=` etc.).
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -238,7 +248,7 @@ async fn main() -> anyhow::Result<()> {
     let name = format!("repat_bench_{}", Uuid::new_v4().simple());
     let mut admin_conn = PgConnection::connect(&admin).await.context("connecting to REPAT_BENCH_DATABASE_URL")?;
     sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin_conn).await?;
-    let url = format!("{}/{name}", admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base));
+    let url = with_database(&admin, &name);
 
     println!("ingest benchmark: {journeys} journeys x {} steps, {streams} concurrent streams", JOURNEY.len());
     let (pg_rate, steps) = service_rate(&url, journeys, streams).await?;
