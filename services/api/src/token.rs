@@ -132,3 +132,62 @@ impl TokenIssuer {
         jsonwebtoken::encode(&Header::new(self.algorithm.jwt()), claims, &self.key).map_err(|e| e.to_string())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // A key pair made for these tests only.
+    const ED_PUBLIC: &str = "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAwinpBNhCS++nf+CUi36MvWSgaxObcMnchp9BxjwELO0=\n-----END PUBLIC KEY-----\n";
+    const ED_PRIVATE: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEICTk83Ij2TCkfNm6oqBhc9nkNdwDU9zYATkp+N9QZkfN\n-----END PRIVATE KEY-----\n";
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    fn ed_verifier() -> TokenVerifier {
+        TokenVerifier::new(KeyAlgorithm::EdDsa, ED_PUBLIC.as_bytes(), "repat", "repat").unwrap()
+    }
+
+    #[test]
+    fn eddsa_and_hs256_tokens_round_trip() {
+        let party = Uuid::new_v4();
+        let token = TokenIssuer::new(KeyAlgorithm::EdDsa, ED_PRIVATE.as_bytes(), "repat", "repat")
+            .unwrap()
+            .issue("a@firm", Role::Firm, &[party], Duration::from_secs(60))
+            .unwrap();
+        let caller = ed_verifier().verify(&token).unwrap();
+        assert_eq!((caller.subject.as_str(), caller.role, caller.parties), ("a@firm", Role::Firm, vec![party]));
+
+        let hs = TokenIssuer::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat").unwrap().issue("ops", Role::Admin, &[], Duration::from_secs(60)).unwrap();
+        let verifier = TokenVerifier::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat").unwrap();
+        assert_eq!(verifier.verify(&hs).unwrap().role, Role::Admin);
+    }
+
+    #[test]
+    fn algorithm_confusion_is_refused() {
+        // The classic attack: HMAC-sign with the server's public key as the secret.
+        let forged = TokenIssuer::new(KeyAlgorithm::Hs256, ED_PUBLIC.as_bytes(), "repat", "repat")
+            .unwrap()
+            .issue("mallory", Role::Admin, &[], Duration::from_secs(60))
+            .unwrap();
+        assert!(ed_verifier().verify(&forged).is_err());
+    }
+
+    #[test]
+    fn issuer_audience_and_secrets_are_checked() {
+        let other_aud = TokenIssuer::new(KeyAlgorithm::EdDsa, ED_PRIVATE.as_bytes(), "repat", "someone-else")
+            .unwrap()
+            .issue("a", Role::Admin, &[], Duration::from_secs(60))
+            .unwrap();
+        assert!(ed_verifier().verify(&other_aud).is_err());
+        let other_iss = TokenIssuer::new(KeyAlgorithm::EdDsa, ED_PRIVATE.as_bytes(), "evil", "repat")
+            .unwrap()
+            .issue("a", Role::Admin, &[], Duration::from_secs(60))
+            .unwrap();
+        assert!(ed_verifier().verify(&other_iss).is_err());
+        assert!(TokenVerifier::new(KeyAlgorithm::Hs256, b"short", "repat", "repat").is_err());
+        let unknown_role = TokenIssuer::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat")
+            .unwrap()
+            .issue_claims(&Claims { sub: "x".into(), role: "root".into(), parties: vec![], iss: "repat".into(), aud: "repat".into(), exp: u64::MAX / 2, nbf: 0, iat: 0 })
+            .unwrap();
+        assert!(TokenVerifier::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat").unwrap().verify(&unknown_role).is_err());
+    }
+}
