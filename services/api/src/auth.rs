@@ -80,7 +80,9 @@ impl Gate {
                     .ok()
                     .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
                     .ok_or_else(|| Status::unauthenticated("authorization metadata must be \"Bearer <token>\""))?;
-                verifier.verify(token.trim()).map_err(Status::unauthenticated)?
+                let caller = verifier.verify(token.trim()).map_err(Status::unauthenticated)?;
+                bind_to_certificate(&request, &caller)?;
+                caller
             }
         };
         if let Some(limiter) = &self.limiter
@@ -133,6 +135,23 @@ pub fn list_scope(caller: &Caller, requested: Option<Uuid>) -> Result<Scope, Api
             )])),
         },
     }
+}
+
+/// Over mutual TLS the client certificate identifies the caller: a token is
+/// accepted only from the client its subject names (the certificate's
+/// common name), so a stolen token is useless without the key.
+fn bind_to_certificate(request: &Request<()>, caller: &Caller) -> Result<(), Status> {
+    let Some(certs) = request.peer_certs() else { return Ok(()) };
+    let Some(leaf) = certs.first() else { return Ok(()) };
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).map_err(|_| Status::unauthenticated("unreadable client certificate"))?;
+    let cn = cert.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok()).unwrap_or_default();
+    if cn != caller.subject {
+        return Err(Status::unauthenticated(format!(
+            "the token's subject {:?} is not the client certificate's common name {cn:?}",
+            caller.subject
+        )));
+    }
+    Ok(())
 }
 
 /// The caller the interceptor identified.

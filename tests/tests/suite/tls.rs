@@ -1,6 +1,7 @@
 use repat_proto::v1 as pb;
 use repat_proto::v1::party_service_client::PartyServiceClient;
-use repat_tests::security::{KeyDir, TestCa};
+use repat_api::auth::Role;
+use repat_tests::security::{Bearer, KeyDir, Minter, TestCa, ed25519_pair};
 use repat_tests::{Backend, spawn_with};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
@@ -58,8 +59,37 @@ async fn tls_and_mutual_tls() {
     .unwrap();
     assert!(connect(app.server.addr, trusted.clone()).await.is_err(), "no client certificate, no service");
     let (client_cert, client_key) = client_ca.issue("integrator-bank-1", &["integrator-bank-1"]);
-    let with_identity = trusted.identity(Identity::from_pem(client_cert, client_key));
+    let with_identity = trusted.clone().identity(Identity::from_pem(&client_cert, &client_key));
     connect(app.server.addr, with_identity).await.expect("a client with a certificate from the client CA connects");
     let _ = ca_file;
+    app.finish().await;
+
+    // With tokens over mutual TLS, a token is honoured only from the client
+    // its subject names.
+    let (private, public) = ed25519_pair();
+    let verify = keys.write("verify.pem", &public);
+    let (cert, key) = (keys.dir.join("server.pem"), keys.dir.join("server.key"));
+    let client_ca_file = keys.dir.join("client-ca.pem");
+    let app = spawn_with(Backend::Sqlite, |s| {
+        s.allow_unauthenticated = false;
+        s.jwt_verify_key_file = Some(verify);
+        s.tls_cert_file = Some(cert);
+        s.tls_key_file = Some(key);
+        s.tls_client_ca_file = Some(client_ca_file);
+    })
+    .await
+    .unwrap();
+    let minter = Minter::new(&private);
+    let tls = trusted.identity(Identity::from_pem(&client_cert, &client_key));
+    let channel = Channel::from_shared(format!("https://{}", app.server.addr)).unwrap().tls_config(tls).unwrap().connect().await.unwrap();
+    let call = |token: String| {
+        let channel = channel.clone();
+        async move {
+            let mut client = PartyServiceClient::with_interceptor(channel, Bearer(Some(token)));
+            client.list_parties(pb::ListPartiesRequest::default()).await.map(|_| ()).map_err(|s| s.code())
+        }
+    };
+    assert_eq!(call(minter.token("integrator-bank-1", Role::Auditor, &[])).await, Ok(()));
+    assert_eq!(call(minter.token("someone-else", Role::Auditor, &[])).await, Err(tonic::Code::Unauthenticated));
     app.finish().await;
 }
