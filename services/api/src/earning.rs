@@ -11,7 +11,7 @@ use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{Action, Caller, Scope, authorize, caller, list_scope};
 use crate::error::{ApiError, ApiResult};
-use crate::validate::{Violations, request_id};
+use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, batch, convert, fingerprint, paging};
 
 pub struct EarningApi {
@@ -120,9 +120,7 @@ impl EarningService for EarningApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
-            let mut v = Violations::default();
-            let id = v.required_uuid("id", &req.id);
-            let id = v.finish(|| id)?;
+            let id = id_field("id", &req.id)?;
             let earning = self.state.repo.get_earning(id).await?;
             authorize(&caller, Action::Read(earning.details.party_id))?;
             ApiResult::Ok(convert::earning(&earning))

@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use crate::auth::{Action, authorize, caller};
 use crate::error::ApiResult;
-use crate::validate::{Violations, request_id};
+use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, convert, fingerprint, paging};
 
 pub struct PartyApi {
@@ -92,9 +92,7 @@ impl PartyService for PartyApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
-            let mut v = Violations::default();
-            let id = v.required_uuid("id", &req.id);
-            let id = v.finish(|| id)?;
+            let id = id_field("id", &req.id)?;
             authorize(&caller, Action::Read(id))?;
             let party = self.state.repo.get_party(id).await?;
             ApiResult::Ok(convert::party(&party))

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use crate::auth::{Action, Caller, Role, Scope, authorize, caller, list_scope};
 use crate::earning::async_stream;
 use crate::error::{ApiError, ApiResult};
-use crate::validate::{Violations, request_id};
+use crate::validate::{Violations, id_field, request_id};
 use crate::watch::POLL_INTERVAL;
 use crate::{AppState, batch, convert, fingerprint, paging};
 
@@ -205,9 +205,7 @@ impl RepatriationService for RepatriationApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
-            let mut v = Violations::default();
-            let id = v.required_uuid("id", &req.id);
-            let id = v.finish(|| id)?;
+            let id = id_field("id", &req.id)?;
             let journey = self.state.repo.get_journey(id).await?;
             authorize(&caller, Action::Read(journey.repatriation.details.party_id))?;
             ApiResult::Ok(convert::journey(&journey))
@@ -341,9 +339,7 @@ impl RepatriationService for RepatriationApi {
     ) -> Result<Response<Self::WatchRepatriationStream>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
-        let mut v = Violations::default();
-        let id = v.required_uuid("id", &req.id);
-        let id = v.finish(|| id).map_err(ApiError::from)?;
+        let id = id_field("id", &req.id).map_err(ApiError::from)?;
         // Subscribe before the first read so no change falls in between.
         let mut changes = self.state.changes.subscribe();
         let first = self.state.repo.get_journey(id).await.map_err(ApiError::from)?;

@@ -184,6 +184,13 @@ pub fn uuid(s: &str) -> Result<Uuid, String> {
     Uuid::try_parse(s).map_err(|_| format!("must be a UUID such as \"0b6f8c1e-6f8a-4f1e-9a57-3c2d1e0f9a8b\", got {s:?}"))
 }
 
+/// The one id a Get or Watch request names.
+pub fn id_field(field: &str, s: &str) -> Result<Uuid, Vec<FieldViolation>> {
+    let mut v = Violations::default();
+    let id = v.required_uuid(field, s);
+    v.finish(|| id)
+}
+
 /// A non-empty request id that is a UUID.
 pub fn request_id(v: &mut Violations, s: &str) -> Option<Uuid> {
     v.required_uuid("request_id", s)
