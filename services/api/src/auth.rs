@@ -110,24 +110,16 @@ pub enum Action {
     Audit,
 }
 
-/// Which records a list may return to a caller.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
-    /// Every party's (or the one asked for).
-    All,
-    /// One party's.
-    Party(Uuid),
-}
-
-/// The scope of a list, given the party filter asked for. Firms and
-/// integrators see only their parties: without a filter a caller acting for
-/// one party gets that party's records; one acting for several must choose.
-pub fn list_scope(caller: &Caller, requested: Option<Uuid>) -> Result<Scope, ApiError> {
+/// The party filter of a list, given the one asked for (`None`: every
+/// party). Firms and integrators see only their parties: without a filter a
+/// caller acting for one party gets that party's records; one acting for
+/// several must choose.
+pub fn list_scope(caller: &Caller, requested: Option<Uuid>) -> Result<Option<Uuid>, ApiError> {
     match (caller.role, requested) {
-        (_, Some(p)) => authorize(caller, Action::Read(p)).map(|()| Scope::Party(p)),
-        (Role::Admin | Role::Auditor, None) => Ok(Scope::All),
+        (_, Some(p)) => authorize(caller, Action::Read(p)).map(|()| Some(p)),
+        (Role::Admin | Role::Auditor, None) => Ok(None),
         (_, None) => match caller.parties.as_slice() {
-            [only] => Ok(Scope::Party(*only)),
+            [only] => Ok(Some(*only)),
             [] => Err(ApiError::PermissionDenied("the token names no party to act for".into())),
             _ => Err(ApiError::Invalid(vec![tonic_types::FieldViolation::new(
                 "party_id",

@@ -1,5 +1,8 @@
 //! Per-item results of the batch (streaming) RPCs.
 
+use std::pin::Pin;
+
+use futures::Stream;
 use repat_proto::v1 as pb;
 use tonic::Status;
 use tonic_types::StatusExt;
@@ -30,3 +33,20 @@ pub fn result(index: usize, request_id: String, outcome: Result<String, ApiError
         }
     }
 }
+
+/// The response stream of a batch RPC.
+pub type ResultStream = Pin<Box<dyn Stream<Item = Result<pb::BatchItemResult, Status>> + Send>>;
+
+/// Runs `producer` in a task feeding a bounded channel, and returns the
+/// channel as a response stream (back-pressure: the producer waits for the
+/// client to read).
+pub fn async_stream<F, Fut>(producer: F) -> ResultStream
+where
+    F: FnOnce(tokio::sync::mpsc::Sender<Result<pb::BatchItemResult, Status>>) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(256);
+    tokio::spawn(producer(tx));
+    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
+}
+

@@ -1,17 +1,16 @@
 //! EarningService: what was invoiced abroad.
 
-use std::pin::Pin;
-
-use futures::{Stream, StreamExt};
+use futures::StreamExt;
 use repat_core::earning::NewEarning;
 use repat_proto::v1 as pb;
 use repat_proto::v1::earning_service_server::EarningService;
 use repat_store::{EarningFilter, PageRequest};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::auth::{Action, Caller, Scope, authorize, caller, list_scope};
+use crate::auth::{Action, Caller, authorize, caller, list_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, id_field, request_id};
+use crate::batch::async_stream;
 use crate::{AppState, batch, convert, fingerprint, paging};
 
 pub struct EarningApi {
@@ -74,8 +73,6 @@ fn decode_earning(v: &mut Violations, e: Option<&pb::Earning>) -> Option<NewEarn
     })
 }
 
-type ResultStream = Pin<Box<dyn Stream<Item = Result<pb::BatchItemResult, Status>> + Send>>;
-
 #[tonic::async_trait]
 impl EarningService for EarningApi {
     async fn create_earning(&self, request: Request<pb::CreateEarningRequest>) -> Result<Response<pb::Earning>, Status> {
@@ -83,7 +80,7 @@ impl EarningService for EarningApi {
         Ok(Response::new(self.create(&caller, request.into_inner()).await?))
     }
 
-    type BatchCreateEarningsStream = ResultStream;
+    type BatchCreateEarningsStream = batch::ResultStream;
 
     async fn batch_create_earnings(
         &self,
@@ -140,10 +137,7 @@ impl EarningService for EarningApi {
             let filters = format!("party={};from={:?};to={:?}", req.party_id, from, to);
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (from, (to, after)))) = v.finish(|| size.zip(party_id.zip(from.zip(to.zip(after)))))?;
-            let party_id = match list_scope(&caller, party_id)? {
-                Scope::All => None,
-                Scope::Party(p) => Some(p),
-            };
+            let party_id = list_scope(&caller, party_id)?;
             let filter = EarningFilter { party_id, invoice_date_from: from, invoice_date_to: to };
             let page = self.state.repo.list_earnings(&filter, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListEarningsResponse {
@@ -154,17 +148,3 @@ impl EarningService for EarningApi {
         Ok(Response::new(run.await?))
     }
 }
-
-/// Runs `producer` in a task feeding a bounded channel, and returns the
-/// channel as a response stream (back-pressure: the producer waits for the
-/// client to read).
-pub(crate) fn async_stream<F, Fut>(producer: F) -> ResultStream
-where
-    F: FnOnce(tokio::sync::mpsc::Sender<Result<pb::BatchItemResult, Status>>) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    let (tx, rx) = tokio::sync::mpsc::channel(256);
-    tokio::spawn(producer(tx));
-    Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
-}
-

@@ -12,8 +12,8 @@ use tokio::sync::broadcast::error::RecvError;
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
-use crate::auth::{Action, Caller, Role, Scope, authorize, caller, list_scope};
-use crate::earning::async_stream;
+use crate::auth::{Action, Caller, Role, authorize, caller, list_scope};
+use crate::batch::{ResultStream, async_stream};
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, id_field, request_id};
 use crate::watch::POLL_INTERVAL;
@@ -44,8 +44,7 @@ impl RepatriationApi {
         if caller.role == Role::Admin {
             return Ok(());
         }
-        let journey = self.state.repo.get_journey(id).await?;
-        let party = journey.repatriation.details.party_id;
+        let party = self.state.repo.repatriation_party(id).await?;
         authorize(caller, Action::Read(party))?;
         authorize(caller, Action::Write(party))
     }
@@ -237,10 +236,7 @@ impl RepatriationService for RepatriationApi {
             let filters = format!("party={};earning={};status={}", req.party_id, req.earning_id, req.status);
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (earning_id, (status, after)))) = v.finish(|| size.zip(party_id.zip(earning_id.zip(status.zip(after)))))?;
-            let party_id = match list_scope(&caller, party_id)? {
-                Scope::All => None,
-                Scope::Party(p) => Some(p),
-            };
+            let party_id = list_scope(&caller, party_id)?;
             let filter = RepatriationFilter { party_id, status, earning_id };
             let page = self.state.repo.list_repatriations(&filter, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListRepatriationsResponse {
@@ -262,7 +258,7 @@ impl RepatriationService for RepatriationApi {
         Ok(Response::new(run.await?))
     }
 
-    type BatchRecordStepsStream = Pin<Box<dyn Stream<Item = Result<pb::BatchItemResult, Status>> + Send>>;
+    type BatchRecordStepsStream = ResultStream;
 
     async fn batch_record_steps(
         &self,

@@ -139,7 +139,7 @@ impl Settings {
     /// or rate limits (tests, benchmarks).
     pub fn ephemeral(database_url: impl Into<String>) -> Self {
         Settings {
-            listen: "127.0.0.1:0".parse().expect("literal address"),
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
             db_max_connections: 16,
             db_acquire_timeout_secs: 5,

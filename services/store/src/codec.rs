@@ -2,7 +2,7 @@
 //! backends: enum names, money, and the JSON of nested lists.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use repat_core::journey::{Fee, FxRate};
+use repat_core::journey::FxRate;
 use repat_core::money::parse_currency;
 use repat_core::{Money, Named};
 use rust_decimal::Decimal;
@@ -24,10 +24,6 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-pub fn name<T: Named + PartialEq>(v: T) -> &'static str {
-    v.name()
-}
-
 pub fn from_name<T: Named>(column: &str, s: &str) -> Result<T, StoreError> {
     T::from_name(s).ok_or_else(|| StoreError::Internal(format!("unknown {column} {s:?} in storage")))
 }
@@ -45,10 +41,6 @@ pub fn fx(source: Option<String>, target: Option<String>, rate: Option<Decimal>)
         }
         _ => Ok(None),
     }
-}
-
-pub fn fees_json(fees: &[Fee]) -> Result<String, StoreError> {
-    Ok(serde_json::to_string(fees)?)
 }
 
 pub fn to_json<T: serde::Serialize>(v: &T) -> Result<String, StoreError> {

@@ -132,6 +132,8 @@ pub trait Repository: Send + Sync + 'static {
 
     async fn create_repatriation(&self, idem: &Idempotency, request: &RepatriationRequest) -> Result<Repatriation, StoreError>;
     async fn get_journey(&self, id: Uuid) -> Result<Journey, StoreError>;
+    /// The party a repatriation pays (what authorizing a step needs).
+    async fn repatriation_party(&self, id: Uuid) -> Result<Uuid, StoreError>;
     async fn list_repatriations(&self, filter: &RepatriationFilter, page: PageRequest) -> Result<Page<Repatriation>, StoreError>;
 
     /// Records steps in one transaction, one result per item in order. An

@@ -29,11 +29,6 @@ impl PgRepository {
         }
         Ok(PgRepository { pool })
     }
-
-    /// The pool, for tools that need raw SQL (benchmarks, tests).
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
 }
 
 impl PgHasArrayType for DbDecimal {
@@ -173,7 +168,7 @@ async fn insert_steps(conn: &mut PgConnection, steps: &[Step]) -> Result<(), Sto
         return Ok(());
     }
     let col = |f: &dyn Fn(&Step) -> Option<String>| steps.iter().map(f).collect::<Vec<Option<String>>>();
-    let fees = steps.iter().map(|s| codec::fees_json(&s.details.fees)).collect::<Result<Vec<_>, _>>()?;
+    let fees = steps.iter().map(|s| codec::to_json(&s.details.fees)).collect::<Result<Vec<_>, _>>()?;
     sqlx::query(
         "INSERT INTO steps (id, repatriation_id, kind, occurred_at, recorded_at, institution_bic, amount, currency, fees,
                             fx_source, fx_target, fx_rate, end_to_end_id, uetr, gpi_status, reason_code, note)
@@ -195,7 +190,7 @@ async fn insert_steps(conn: &mut PgConnection, steps: &[Step]) -> Result<(), Sto
     .bind(steps.iter().map(|s| s.details.fx_rate.as_ref().map(|f| DbDecimal(f.rate))).collect::<Vec<_>>())
     .bind(col(&|s| s.details.end_to_end_id.clone()))
     .bind(steps.iter().map(|s| s.details.uetr).collect::<Vec<_>>())
-    .bind(col(&|s| s.details.gpi_status.map(|g| name(g).to_string())))
+    .bind(col(&|s| s.details.gpi_status.map(|g| g.name().to_string())))
     .bind(col(&|s| s.details.reason_code.clone()))
     .bind(col(&|s| Some(s.details.note.clone())))
     .execute(&mut *conn)

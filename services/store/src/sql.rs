@@ -26,7 +26,7 @@ macro_rules! shared_sql {
         use sqlx::{AssertSqlSafe, Row as _};
         use uuid::Uuid;
 
-        use crate::codec::{self, derive_id, from_name, name, now};
+        use crate::codec::{self, derive_id, from_name, now};
         use crate::types::{DbDecimal, DbTime};
         use crate::{
             AuditFilter, EarningFilter, Idempotency, Journey, Page, PageRequest, PartyFilter, RepatriationFilter, RepatriationRequest, Repository,
@@ -260,10 +260,10 @@ macro_rules! shared_sql {
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(party.id)
-                .bind(name(new.kind))
+                .bind(new.kind.name())
                 .bind(&new.legal_name)
                 .bind(&new.country)
-                .bind(name(new.zone))
+                .bind(new.zone.name())
                 .bind(codec::to_json(&new.memberships)?)
                 .bind(codec::to_json(&new.bank_accounts)?)
                 .bind(DbTime(at))
@@ -289,7 +289,7 @@ macro_rules! shared_sql {
                     "SELECT * FROM parties WHERE seq > $1 AND ($2 IS NULL OR kind = $2) ORDER BY seq LIMIT $3",
                 )
                 .bind(p.after)
-                .bind(filter.kind.map(name))
+                .bind(filter.kind.map(Named::name))
                 .bind(i64::from(p.size) + 1)
                 .fetch_all(&self.pool)
                 .await?;
@@ -333,7 +333,7 @@ macro_rules! shared_sql {
                 .bind(new.party_id)
                 .bind(&new.client_name)
                 .bind(&new.client_country)
-                .bind(name(new.service_category))
+                .bind(new.service_category.name())
                 .bind(DbDecimal(new.amount.amount()))
                 .bind(new.amount.currency().code())
                 .bind(DbDecimal(earning.allocated.amount()))
@@ -425,7 +425,7 @@ macro_rules! shared_sql {
                 )
                 .bind(repatriation.id)
                 .bind(req.party_id)
-                .bind(name(req.channel))
+                .bind(req.channel.name())
                 .bind(&repatriation.details.payer_country)
                 .bind(DbDecimal(expected.amount()))
                 .bind(expected.currency().code())
@@ -465,6 +465,15 @@ macro_rules! shared_sql {
                     invoice_dates.push(row.try_get("invoice_date")?);
                 }
                 Ok(Journey { repatriation, steps, invoice_dates })
+            }
+
+            async fn repatriation_party(&self, id: Uuid) -> Result<Uuid, StoreError> {
+                let row = sqlx::query("SELECT party_id FROM repatriations WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound { kind: "repatriation", id: id.to_string() })?;
+                Ok(row.try_get("party_id")?)
             }
 
             async fn list_repatriations(&self, filter: &RepatriationFilter, p: PageRequest) -> Result<Page<Repatriation>, StoreError> {

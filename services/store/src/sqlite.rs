@@ -41,11 +41,6 @@ impl SqliteRepository {
         }
         Ok(SqliteRepository { pool })
     }
-
-    /// The pool, for tools that need raw SQL (benchmarks, tests).
-    pub fn pool(&self) -> &SqlitePool {
-        &self.pool
-    }
 }
 
 /// The IMMEDIATE transaction already serializes writers.
@@ -170,13 +165,13 @@ async fn insert_steps(conn: &mut SqliteConnection, steps: &[Step]) -> Result<(),
         .bind(&d.institution_bic)
         .bind(d.amount.map(|m| DbDecimal(m.amount())))
         .bind(d.amount.map(|m| m.currency().code()))
-        .bind(codec::fees_json(&d.fees)?)
+        .bind(codec::to_json(&d.fees)?)
         .bind(d.fx_rate.as_ref().map(|f| f.source.code()))
         .bind(d.fx_rate.as_ref().map(|f| f.target.code()))
         .bind(d.fx_rate.as_ref().map(|f| DbDecimal(f.rate)))
         .bind(&d.end_to_end_id)
         .bind(d.uetr)
-        .bind(d.gpi_status.map(name))
+        .bind(d.gpi_status.map(Named::name))
         .bind(&d.reason_code)
         .bind(&d.note)
         .execute(&mut *conn)
