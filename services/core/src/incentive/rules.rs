@@ -1,0 +1,284 @@
+//! Rule sets: versioned TOML data, each rule with its source. Loading checks
+//! what the engine relies on (rates in date order, known names), so a bad
+//! edit is refused at start, not at the first assessment.
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+/// The Bangladesh rules shipped with the service.
+pub const BANGLADESH: &str = include_str!("../../../../rules/bangladesh.toml");
+
+/// Decimals in rule files are strings ("0.10"): a TOML float would pass
+/// through binary floating point before it reached us.
+mod exact {
+    use rust_decimal::Decimal;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&d.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        let text = String::deserialize(d)?;
+        crate::money::parse_decimal(&text).map_err(|e| serde::de::Error::custom(format!("decimal {text:?} {e}")))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleSet {
+    pub version: String,
+    pub name: String,
+    pub programmes: Vec<Programme>,
+}
+
+/// Which date selects the rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RateDate {
+    /// BENEFICIARY_CREDITED.
+    Realization,
+    Invoice,
+}
+
+/// What the rate applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Base {
+    /// The amount credited after fees deducted abroad.
+    NetCredited,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RoundingMode {
+    /// Half away from zero, as banks round.
+    HalfUp,
+    /// Half to even.
+    HalfEven,
+    /// Toward zero.
+    Down,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rounding {
+    pub mode: RoundingMode,
+    pub scale: u32,
+}
+
+impl Rounding {
+    pub fn apply(&self, v: Decimal) -> Decimal {
+        use rust_decimal::RoundingStrategy as S;
+        let strategy = match self.mode {
+            RoundingMode::HalfUp => S::MidpointAwayFromZero,
+            RoundingMode::HalfEven => S::MidpointNearestEven,
+            RoundingMode::Down => S::ToZero,
+        };
+        let mut r = v.round_dp_with_strategy(self.scale, strategy);
+        r.rescale(self.scale);
+        r
+    }
+
+    pub fn describe(&self) -> String {
+        let mode = match self.mode {
+            RoundingMode::HalfUp => "half-up",
+            RoundingMode::HalfEven => "half-even",
+            RoundingMode::Down => "down",
+        };
+        format!("rounded {mode} to {} places", self.scale)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rate {
+    pub from: NaiveDate,
+    #[serde(with = "exact")]
+    pub rate: Decimal,
+    pub source: String,
+}
+
+/// A deadline counted in calendar days or in calendar months.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deadline {
+    #[serde(default)]
+    pub days: Option<u32>,
+    #[serde(default)]
+    pub months: Option<u32>,
+    pub source: String,
+}
+
+impl Deadline {
+    /// The last allowed date counted from `start`.
+    pub fn from(&self, start: NaiveDate) -> Option<NaiveDate> {
+        match (self.days, self.months) {
+            (Some(d), None) => start.checked_add_days(chrono::Days::new(u64::from(d))),
+            (None, Some(m)) => start.checked_add_months(chrono::Months::new(m)),
+            _ => None,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match (self.days, self.months) {
+            (Some(d), None) => format!("{d} calendar days"),
+            (None, Some(m)) => format!("{m} calendar months"),
+            _ => "an invalid deadline".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentRule {
+    pub document: String,
+    #[serde(default)]
+    pub required_from: Option<NaiveDate>,
+    #[serde(default)]
+    pub required_until: Option<NaiveDate>,
+    #[serde(default)]
+    pub waived_by_simplified_route: bool,
+    pub source: String,
+}
+
+impl DocumentRule {
+    pub fn required_on(&self, date: NaiveDate) -> bool {
+        self.required_from.is_none_or(|f| date >= f) && self.required_until.is_none_or(|u| date <= u)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SimplifiedRoute {
+    #[serde(with = "exact")]
+    pub max_amount: Decimal,
+    pub currency: String,
+    pub source: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Programme {
+    pub id: String,
+    pub name: String,
+    pub party_kinds: Vec<String>,
+    pub service_categories: Vec<String>,
+    pub rate_date: RateDate,
+    pub base: Base,
+    pub rounding: Rounding,
+    #[serde(default)]
+    pub excluded_zones: Vec<String>,
+    #[serde(default)]
+    pub exclusion_source: String,
+    pub repatriation_deadline: Deadline,
+    pub claim_window: Deadline,
+    pub rates: Vec<Rate>,
+    #[serde(default)]
+    pub documents: Vec<DocumentRule>,
+    #[serde(default)]
+    pub simplified_route: Option<SimplifiedRoute>,
+}
+
+impl Programme {
+    /// The rate in force on `date`: the last one that started on or before it.
+    pub fn rate_on(&self, date: NaiveDate) -> Option<&Rate> {
+        self.rates.iter().rev().find(|r| r.from <= date)
+    }
+
+    /// The highest rate the programme ever has.
+    pub fn highest_rate(&self) -> Decimal {
+        self.rates.iter().map(|r| r.rate).max().unwrap_or(Decimal::ZERO)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuleSetError {
+    #[error("rule set is not valid TOML for this format: {0}")]
+    Parse(String),
+    #[error("programme {programme}: {reason}")]
+    Invalid { programme: String, reason: String },
+}
+
+impl RuleSet {
+    /// Parses and checks a rule set.
+    pub fn from_toml(text: &str) -> Result<RuleSet, RuleSetError> {
+        let set: RuleSet = toml::from_str(text).map_err(|e| RuleSetError::Parse(e.to_string()))?;
+        for p in &set.programmes {
+            let invalid = |reason: String| RuleSetError::Invalid { programme: p.id.clone(), reason };
+            if p.rates.is_empty() {
+                return Err(invalid("has no rates".into()));
+            }
+            if p.rates.windows(2).any(|w| w[0].from >= w[1].from) {
+                return Err(invalid("rates must be in strictly increasing order of `from`".into()));
+            }
+            if let Some(r) = p.rates.iter().find(|r| r.rate < Decimal::ZERO || r.rate > Decimal::ONE) {
+                return Err(invalid(format!("rate {} from {} is not between 0 and 1", r.rate, r.from)));
+            }
+            for d in [&p.repatriation_deadline, &p.claim_window] {
+                if d.days.is_some() == d.months.is_some() {
+                    return Err(invalid("a deadline needs exactly one of `days` or `months`".into()));
+                }
+            }
+            for k in &p.party_kinds {
+                if !["FIRM", "FREELANCER"].contains(&k.as_str()) {
+                    return Err(invalid(format!("unknown party kind {k:?}")));
+                }
+            }
+            for c in &p.service_categories {
+                if !["SOFTWARE", "ITES", "HARDWARE"].contains(&c.as_str()) {
+                    return Err(invalid(format!("unknown service category {c:?}")));
+                }
+            }
+            for z in &p.excluded_zones {
+                if !["EPZ", "ECONOMIC_ZONE", "HI_TECH_PARK"].contains(&z.as_str()) {
+                    return Err(invalid(format!("unknown zone {z:?}")));
+                }
+            }
+        }
+        Ok(set)
+    }
+
+    /// The shipped Bangladesh rules.
+    pub fn bangladesh() -> RuleSet {
+        // Checked by the test below; a broken shipped file fails the build's tests.
+        RuleSet::from_toml(BANGLADESH).unwrap_or_else(|e| panic!("shipped rules/bangladesh.toml is invalid: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_rules_load_and_cite_a_source_for_every_rate() {
+        let set = RuleSet::from_toml(BANGLADESH).unwrap();
+        assert_eq!(set.programmes.len(), 2);
+        assert!(set.programmes.iter().flat_map(|p| &p.rates).all(|r| !r.source.is_empty()));
+        let firm = &set.programmes[0];
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        assert_eq!(firm.rate_on(d("2024-01-31")).unwrap().rate.to_string(), "0.10");
+        assert_eq!(firm.rate_on(d("2024-02-01")).unwrap().rate.to_string(), "0.08");
+        assert_eq!(firm.rate_on(d("2024-07-01")).unwrap().rate.to_string(), "0.06");
+        assert!(firm.rate_on(d("2017-06-30")).is_none());
+    }
+
+    #[test]
+    fn bad_edits_are_refused() {
+        let swapped = BANGLADESH.replacen("from = \"2024-02-01\"", "from = \"2016-01-01\"", 1);
+        assert!(matches!(RuleSet::from_toml(&swapped), Err(RuleSetError::Invalid { .. })));
+        let float = BANGLADESH.replacen("rate = \"0.10\"", "rate = 0.1", 1);
+        assert!(RuleSet::from_toml(&float).is_err(), "a float rate is not accepted");
+        assert!(matches!(RuleSet::from_toml("version = 1"), Err(RuleSetError::Parse(_))));
+    }
+
+    #[test]
+    fn deadlines_in_days_and_months_differ_as_domain_md_says() {
+        let start = NaiveDate::from_ymd_opt(2023, 8, 1).unwrap();
+        let days = Deadline { days: Some(120), months: None, source: String::new() };
+        let months = Deadline { days: None, months: Some(4), source: String::new() };
+        assert_eq!(days.from(start).unwrap().to_string(), "2023-11-29");
+        assert_eq!(months.from(start).unwrap().to_string(), "2023-12-01");
+    }
+}
