@@ -138,6 +138,26 @@ pub struct NewStep {
     pub note: String,
 }
 
+impl NewStep {
+    /// A step with nothing but its journey, kind and time.
+    pub fn new(repatriation_id: Uuid, kind: StepKind, occurred_at: DateTime<Utc>) -> NewStep {
+        NewStep {
+            repatriation_id,
+            kind,
+            occurred_at,
+            institution_bic: None,
+            amount: None,
+            fees: Vec::new(),
+            fx_rate: None,
+            end_to_end_id: None,
+            uetr: None,
+            gpi_status: None,
+            reason_code: None,
+            note: String::new(),
+        }
+    }
+}
+
 /// A recorded step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Step {

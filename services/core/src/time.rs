@@ -25,3 +25,28 @@ pub fn check_event_time(at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), Ins
     }
     Ok(())
 }
+
+/// Bangladesh Standard Time, UTC+06:00 all year (no daylight saving since
+/// 2009): the calendar that deadlines and rate dates are counted in.
+pub const DHAKA: chrono::FixedOffset = match chrono::FixedOffset::east_opt(6 * 3600) {
+    Some(offset) => offset,
+    None => panic!("+06:00 is a valid offset"),
+};
+
+/// The Dhaka calendar date of an instant.
+pub fn dhaka_date(at: DateTime<Utc>) -> chrono::NaiveDate {
+    at.with_timezone(&DHAKA).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn evening_in_utc_is_the_next_day_in_dhaka() {
+        let at: DateTime<Utc> = "2023-09-11T18:00:00Z".parse().unwrap();
+        assert_eq!(dhaka_date(at).to_string(), "2023-09-12");
+        let at: DateTime<Utc> = "2023-09-11T17:59:59Z".parse().unwrap();
+        assert_eq!(dhaka_date(at).to_string(), "2023-09-11");
+    }
+}

@@ -1,12 +1,14 @@
 //! Properties of the incentive engine over generated cases.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use proptest::prelude::*;
 use repat_core::Money;
-use repat_core::earning::ServiceCategory;
-use repat_core::incentive::{Case, RuleSet, assess};
-use repat_core::party::{PartyKind, Zone};
+use repat_core::earning::{Earning, NewEarning, ServiceCategory};
+use repat_core::incentive::{Case, JourneyFacts, RuleSet, Supplied, assess, case_of};
+use repat_core::journey::{FxRate, NewStep, Step, StepKind};
+use repat_core::party::{NewParty, Party, PartyKind, Zone};
 use rust_decimal::Decimal;
+use uuid::Uuid;
 
 fn arb_case() -> impl Strategy<Value = Case> {
     (
@@ -68,6 +70,92 @@ proptest! {
         let mut b = case;
         b.documents = vec!["CONTRACT".into(), "ASSOCIATION_CERTIFICATE".into()];
         if flip { std::mem::swap(&mut a, &mut b); }
+        prop_assert_eq!(assess(&rules, &a), assess(&rules, &b));
+    }
+}
+
+/// A realized journey of a firm's software export: the canonical steps with
+/// increasing gaps (two correspondent hops), a conversion rate, and a claim.
+fn arb_journey() -> impl Strategy<Value = (Party, Earning, Vec<Step>)> {
+    (proptest::collection::vec(60i64..2_000_000, 10), 1i64..10_000_000, 1_000_000i64..1_300_000).prop_flat_map(|(gaps, minor, fx)| {
+        let usd = repat_core::Currency::from_code("USD").unwrap();
+        let bdt = repat_core::Currency::from_code("BDT").unwrap();
+        let rid = Uuid::from_u128(7);
+        let party = Party {
+            id: Uuid::from_u128(1),
+            details: NewParty {
+                kind: PartyKind::Firm,
+                legal_name: "Dhaka Soft Ltd".into(),
+                country: "BD".into(),
+                memberships: vec![],
+                zone: Zone::None,
+                bank_accounts: vec![],
+            },
+            create_time: Utc::now(),
+        };
+        let start: DateTime<Utc> = "2024-03-01T04:00:00Z".parse().unwrap();
+        let earning = Earning {
+            id: Uuid::from_u128(2),
+            details: NewEarning {
+                party_id: party.id,
+                client_name: "Client GmbH".into(),
+                client_country: "DE".into(),
+                service_category: ServiceCategory::Software,
+                amount: Money::new(Decimal::new(minor + 5_000, 2), usd).unwrap(),
+                invoice_date: start.date_naive(),
+                due_date: None,
+                invoice_reference: "INV-1".into(),
+                marketplace: String::new(),
+            },
+            allocated: Money::zero(usd),
+            create_time: Utc::now(),
+        };
+        let kinds = [
+            StepKind::InvoiceIssued,
+            StepKind::PaymentInitiated,
+            StepKind::IntermediaryProcessed,
+            StepKind::IntermediaryProcessed,
+            StepKind::NostroCredited,
+            StepKind::BeneficiaryCredited,
+            StepKind::ConvertedToBdt,
+            StepKind::PrcIssued,
+            StepKind::IncentiveClaimFiled,
+        ];
+        let mut at = start;
+        let steps: Vec<Step> = kinds
+            .iter()
+            .enumerate()
+            .map(|(i, &kind)| {
+                at += chrono::Duration::seconds(gaps[i]);
+                let mut new = NewStep::new(rid, kind, at);
+                if kind == StepKind::BeneficiaryCredited {
+                    new.amount = Some(Money::new(Decimal::new(minor, 2), usd).unwrap());
+                }
+                if kind == StepKind::ConvertedToBdt {
+                    new.fx_rate = Some(FxRate { source: usd, target: bdt, rate: Decimal::new(fx, 4) });
+                }
+                Step { id: Uuid::from_u128(100 + i as u128), details: new, recorded_at: at }
+            })
+            .collect();
+        (Just(party), Just(earning), Just(steps.clone()).prop_shuffle())
+    })
+}
+
+proptest! {
+    #[test]
+    fn the_order_steps_were_recorded_in_changes_nothing((party, earning, shuffled) in arb_journey()) {
+        let rules = RuleSet::bangladesh();
+        let mut in_order = shuffled.clone();
+        in_order.sort_by_key(|s| s.occurred_at());
+        let as_of = in_order.last().unwrap().occurred_at().date_naive();
+        let earnings = [earning];
+        let of = |steps: &[Step]| {
+            let facts = JourneyFacts { party: &party, earnings: &earnings, steps };
+            case_of(&rules, &facts, &Supplied::default(), as_of).unwrap()
+        };
+        let (a, b) = (of(&shuffled), of(&in_order));
+        prop_assert!(a.realized_on.is_some() && a.fx_rate.is_some() && a.claim_filed_on.is_some());
+        prop_assert_eq!(&a, &b);
         prop_assert_eq!(assess(&rules, &a), assess(&rules, &b));
     }
 }

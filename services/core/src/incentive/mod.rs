@@ -1,9 +1,11 @@
-//! The cash incentive: rule sets as data ([`rules`]) and the exact,
-//! explained evaluation of one realized repatriation against them
-//! ([`assess`]).
+//! The cash incentive: rule sets as data ([`rules`]), the case a recorded
+//! journey makes ([`case`]), and the exact, explained evaluation of one
+//! realized repatriation against the rules ([`assess`]).
 
 pub mod assess;
+pub mod case;
 pub mod rules;
 
 pub use assess::{Assessment, Case, Reason, Violation, assess};
+pub use case::{JourneyFacts, Supplied, case_of};
 pub use rules::{RuleSet, RuleSetError};

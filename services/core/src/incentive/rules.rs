@@ -155,6 +155,10 @@ pub struct SimplifiedRoute {
     #[serde(with = "exact")]
     pub max_amount: Decimal,
     pub currency: String,
+    /// The marketplaces recognised for the route, matched without regard
+    /// to case.
+    #[serde(default)]
+    pub marketplaces: Vec<String>,
     pub source: String,
 }
 
@@ -238,6 +242,17 @@ impl RuleSet {
             }
         }
         Ok(set)
+    }
+
+    /// Whether a programme's simplified route recognises `marketplace`.
+    pub fn recognises_marketplace(&self, marketplace: &str) -> bool {
+        let name = marketplace.trim();
+        !name.is_empty()
+            && self
+                .programmes
+                .iter()
+                .filter_map(|p| p.simplified_route.as_ref())
+                .any(|r| r.marketplaces.iter().any(|m| m.eq_ignore_ascii_case(name)))
     }
 
     /// The shipped Bangladesh rules.
