@@ -102,6 +102,10 @@ pub enum Action {
     Read(Uuid),
     /// Create or change a party's records.
     Write(Uuid),
+    /// Record what the bank did with a party's incentive claim (audited,
+    /// disbursed, rejected): the bank's integrator or an administrator,
+    /// never the claimant.
+    Settle(Uuid),
     /// Read across all parties (unfiltered lists).
     ReadAll,
     /// Manage parties themselves.
@@ -159,6 +163,7 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<(), ApiError> {
         (Role::Admin, _) => true,
         (Role::Auditor, Action::Read(_) | Action::ReadAll | Action::Audit) => true,
         (Role::Firm | Role::Integrator, Action::Read(p) | Action::Write(p)) => own(&p),
+        (Role::Integrator, Action::Settle(p)) => own(&p),
         _ => false,
     };
     match (allowed, action) {
@@ -184,5 +189,9 @@ mod tests {
         let auditor = Caller { subject: "a".into(), role: Role::Auditor, parties: vec![] };
         assert!(authorize(&auditor, Action::Read(other)).is_ok());
         assert!(matches!(authorize(&auditor, Action::Write(other)), Err(ApiError::PermissionDenied(_))));
+        assert!(matches!(authorize(&firm, Action::Settle(p)), Err(ApiError::PermissionDenied(_))));
+        let bank = Caller { subject: "b".into(), role: Role::Integrator, parties: vec![p] };
+        assert!(authorize(&bank, Action::Settle(p)).is_ok());
+        assert!(matches!(authorize(&bank, Action::Settle(other)), Err(ApiError::PermissionDenied(_))));
     }
 }

@@ -37,11 +37,15 @@ macro_rules! enum_map {
         pub fn $to_wire(v: $domain) -> $wire {
             match v { $(<$domain>::$d => <$wire>::$w),+ }
         }
+        // Some enums are only ever sent, never read.
+        #[allow(dead_code)]
         pub fn $from_wire(v: i32) -> Option<$domain> {
             match <$wire>::try_from(v).ok()? { $(<$wire>::$w => Some(<$domain>::$d),)+ _ => None }
         }
     };
 }
+
+pub(crate) use enum_map;
 
 enum_map!(party_kind, party_kind_from, pb::PartyKind, PartyKind, { Firm <=> Firm, Freelancer <=> Freelancer });
 enum_map!(zone, zone_from, pb::Zone, Zone, { None <=> None, Epz <=> Epz, EconomicZone <=> EconomicZone, HiTechPark <=> HiTechPark });

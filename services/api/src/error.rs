@@ -57,7 +57,7 @@ impl From<ApiError> for Status {
             ApiError::Store(e) => match e {
                 StoreError::NotFound { .. } => Status::not_found(e.to_string()),
                 StoreError::Duplicate(_) | StoreError::IdempotencyMismatch(_) => Status::already_exists(e.to_string()),
-                StoreError::Journey(_) => Status::failed_precondition(e.to_string()),
+                StoreError::Journey(_) | StoreError::Precondition(_) => Status::failed_precondition(e.to_string()),
                 StoreError::Allocation(ref a) => match a {
                     // Shape errors of the request itself.
                     AllocationError::Empty | AllocationError::Duplicate { .. } | AllocationError::MixedCurrencies { .. } | AllocationError::CurrencyMismatch { .. } => {

@@ -8,6 +8,7 @@ mod convert;
 mod earning;
 pub mod error;
 mod fingerprint;
+mod incentive;
 mod paging;
 mod party;
 mod repatriation;
@@ -18,9 +19,14 @@ pub mod watch;
 use std::sync::Arc;
 
 use repat_store::Repository;
+use uuid::Uuid;
+
+use crate::auth::{Action, Caller, Role, authorize};
+use crate::error::ApiResult;
 
 pub use audit::AuditApi;
 pub use earning::EarningApi;
+pub use incentive::{ActiveRules, IncentiveApi, SHIPPED_RULES};
 pub use party::PartyApi;
 pub use repatriation::RepatriationApi;
 
@@ -34,5 +40,17 @@ pub struct AppState {
 impl AppState {
     pub fn new(repo: Arc<dyn Repository>) -> Self {
         AppState { repo, changes: watch::Changes::new() }
+    }
+
+    /// Authorizes `action` on the party of repatriation `id`: administrators
+    /// need no lookup; others must see the party, then be allowed the action.
+    pub(crate) async fn authorize_repatriation(&self, caller: &Caller, id: Uuid, action: fn(Uuid) -> Action) -> ApiResult<Uuid> {
+        if caller.role == Role::Admin {
+            return Ok(self.repo.repatriation_party(id).await?);
+        }
+        let party = self.repo.repatriation_party(id).await?;
+        authorize(caller, Action::Read(party))?;
+        authorize(caller, action(party))?;
+        Ok(party)
     }
 }

@@ -44,9 +44,7 @@ impl RepatriationApi {
         if caller.role == Role::Admin {
             return Ok(());
         }
-        let party = self.state.repo.repatriation_party(id).await?;
-        authorize(caller, Action::Read(party))?;
-        authorize(caller, Action::Write(party))
+        self.state.authorize_repatriation(caller, id, Action::Write).await.map(|_| ())
     }
 
     /// Validates, authorizes and keys one RecordStep request.

@@ -68,6 +68,10 @@ pub struct Settings {
     /// `sqlite:FILE` (created on first run) or `postgres://...`.
     #[arg(long, env = "REPAT_DATABASE_URL", default_value = "sqlite:repat.db", hide_env_values = true)]
     pub database_url: String,
+    /// Incentive rule set (TOML) new assessments are made under; the
+    /// shipped Bangladesh rules when unset. Stored under its `version`.
+    #[arg(long, env = "REPAT_RULES_FILE")]
+    pub rules_file: Option<PathBuf>,
     /// Most database connections.
     #[arg(long, env = "REPAT_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
@@ -141,6 +145,7 @@ impl Settings {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
+            rules_file: None,
             db_max_connections: 16,
             db_acquire_timeout_secs: 5,
             shutdown_grace_secs: 5,
@@ -172,6 +177,14 @@ impl Settings {
 }
 
 impl Settings {
+    /// The text of the incentive rule set to load.
+    pub fn rules_source(&self) -> anyhow::Result<String> {
+        match &self.rules_file {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display())),
+            None => Ok(repat_api::SHIPPED_RULES.to_string()),
+        }
+    }
+
     fn key_algorithm(&self) -> repat_api::token::KeyAlgorithm {
         use repat_api::token::KeyAlgorithm;
         match self.jwt_algorithm {

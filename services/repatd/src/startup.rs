@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use repat_api::auth::{AuthMode, Gate};
-use repat_api::{AppState, AuditApi, EarningApi, PartyApi, RepatriationApi};
+use repat_api::{ActiveRules, AppState, AuditApi, EarningApi, IncentiveApi, PartyApi, RepatriationApi};
 use repat_proto::v1::audit_service_server::AuditServiceServer;
 use repat_proto::v1::earning_service_server::EarningServiceServer;
+use repat_proto::v1::incentive_service_server::IncentiveServiceServer;
 use repat_proto::v1::party_service_server::PartyServiceServer;
 use repat_proto::v1::repatriation_service_server::RepatriationServiceServer;
 use repat_store::Repository;
@@ -63,6 +64,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let repo = repat_store::connect(&settings.database_url, &settings.store_options())
         .await
         .with_context(|| format!("opening {}", repat_store::redact(&settings.database_url)))?;
+    let rules_source = settings.rules_source()?;
+    let rules = ActiveRules::load(repo.as_ref(), &rules_source).await.map_err(|e| anyhow::anyhow!("incentive rule set: {e}"))?;
+    tracing::info!(version = %rules.stored.version, sha256 = %rules.stored.sha256, "incentive rules in force");
     let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
     if matches!(auth, AuthMode::LocalAdmin) {
@@ -108,6 +112,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .add_service(InterceptedService::new(EarningServiceServer::new(EarningApi::new(state.clone())).max_decoding_message_size(max), admit.clone()))
         .add_service(InterceptedService::new(
             RepatriationServiceServer::new(RepatriationApi::new(state.clone())).max_decoding_message_size(max),
+            admit.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            IncentiveServiceServer::new(IncentiveApi::new(state.clone(), rules)).max_decoding_message_size(max),
             admit.clone(),
         ))
         .add_service(InterceptedService::new(AuditServiceServer::new(AuditApi::new(state.clone())).max_decoding_message_size(max), admit));
@@ -188,7 +196,7 @@ async fn report_database(repo: &dyn Repository, health: &HealthReporter, before:
         if !ok {
             tracing::error!("database unreachable: reporting NOT_SERVING");
         }
-        for name in ["", "repat.v1.PartyService", "repat.v1.EarningService", "repat.v1.RepatriationService", "repat.v1.AuditService"] {
+        for name in ["", "repat.v1.PartyService", "repat.v1.EarningService", "repat.v1.RepatriationService", "repat.v1.IncentiveService", "repat.v1.AuditService"] {
             health.set_service_status(name, status).await;
         }
     }

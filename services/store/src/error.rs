@@ -18,6 +18,10 @@ pub enum StoreError {
     /// The step contradicts the journey.
     #[error(transparent)]
     Journey(#[from] JourneyViolation),
+    /// The request contradicts the state of what it concerns (a claim on
+    /// an unassessed repatriation, a claim step out of order).
+    #[error("{0}")]
+    Precondition(String),
     /// The allocations do not fit the earnings.
     #[error(transparent)]
     Allocation(#[from] AllocationError),

@@ -11,6 +11,7 @@
 
 mod codec;
 mod error;
+mod incentive_sql;
 mod migrate;
 mod model;
 mod postgres;

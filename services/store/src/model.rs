@@ -6,6 +6,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use repat_core::audit::AuditEntry;
 use repat_core::earning::{Earning, NewEarning};
+use repat_core::Money;
+use repat_core::incentive::claim::{Claim, ClaimStatus, ClaimStepKind};
+use repat_core::incentive::totals::LedgerEntry;
+use repat_core::incentive::{Assessment, Case};
 use repat_core::journey::{NewStep, Step};
 use repat_core::party::{NewParty, Party, PartyKind};
 use repat_core::repatriation::{Channel, Repatriation, RepatriationStatus, RequestedAllocation};
@@ -113,10 +117,63 @@ pub struct StepRecorded {
     pub status: RepatriationStatus,
 }
 
+/// A rule set as the service loaded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRuleSet {
+    pub version: String,
+    pub name: String,
+    /// SHA-256 of `source_toml`, hex.
+    pub sha256: String,
+    pub source_toml: String,
+    pub load_time: DateTime<Utc>,
+}
+
+/// An assessment of a recorded repatriation, with the case it was made on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredAssessment {
+    pub id: Uuid,
+    pub repatriation_id: Uuid,
+    pub party_id: Uuid,
+    pub case: Case,
+    pub assessment: Assessment,
+    pub assess_time: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AssessmentFilter {
+    pub party_id: Option<Uuid>,
+    pub repatriation_id: Option<Uuid>,
+}
+
+/// A claim to file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub party_id: Uuid,
+    pub repatriation_ids: Vec<Uuid>,
+    pub filed_at: DateTime<Utc>,
+}
+
+/// The next step of a claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimStepRequest {
+    pub claim_id: Uuid,
+    pub kind: ClaimStepKind,
+    pub occurred_at: DateTime<Utc>,
+    pub reason: Option<String>,
+    /// BDT paid, for a disbursement; defaults to the amount claimed.
+    pub amount: Option<Money>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimFilter {
+    pub party_id: Option<Uuid>,
+    pub status: Option<ClaimStatus>,
+}
+
 /// One interface over PostgreSQL and SQLite. Every mutation takes an
 /// [`Idempotency`] and is all-or-nothing.
 #[async_trait]
-pub trait Repository: Send + Sync + 'static {
+pub trait Repository: IncentiveRepository + Send + Sync + 'static {
     /// "postgres" or "sqlite".
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
@@ -147,4 +204,33 @@ pub trait Repository: Send + Sync + 'static {
     /// Up to `limit` entries after sequence `after`, unfiltered, for
     /// verifying the chain.
     async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// The cash incentive's records: rule sets, assessments, claims.
+#[async_trait]
+pub trait IncentiveRepository: Send + Sync {
+    /// Stores a rule set the first time its version is loaded; loading the
+    /// same version with other content is refused, so a version always
+    /// names one set of rules.
+    async fn register_rule_set(&self, rule_set: &StoredRuleSet) -> Result<StoredRuleSet, StoreError>;
+    /// Newest first.
+    async fn list_rule_sets(&self) -> Result<Vec<StoredRuleSet>, StoreError>;
+    async fn get_rule_set(&self, version: &str) -> Result<StoredRuleSet, StoreError>;
+
+    /// Stores an assessment (its id is derived from the request id).
+    async fn save_assessment(&self, idem: &Idempotency, assessment: &StoredAssessment) -> Result<StoredAssessment, StoreError>;
+    async fn get_assessment(&self, id: Uuid) -> Result<StoredAssessment, StoreError>;
+    async fn list_assessments(&self, filter: &AssessmentFilter, page: PageRequest) -> Result<Page<StoredAssessment>, StoreError>;
+
+    /// Files a claim on the current, eligible assessments of the
+    /// repatriations, and records INCENTIVE_CLAIM_FILED on each journey.
+    async fn file_claim(&self, idem: &Idempotency, request: &ClaimRequest) -> Result<Claim, StoreError>;
+    /// Records the next step of a claim (and its journey step, if any).
+    async fn record_claim_step(&self, idem: &Idempotency, request: &ClaimStepRequest) -> Result<Claim, StoreError>;
+    async fn get_claim(&self, id: Uuid) -> Result<Claim, StoreError>;
+    async fn list_claims(&self, filter: &ClaimFilter, page: PageRequest) -> Result<Page<Claim>, StoreError>;
+
+    /// Every amount the incentive totals sum: current eligible assessments,
+    /// claimed items and disbursements, of one party or all.
+    async fn incentive_ledger(&self, party_id: Option<Uuid>) -> Result<Vec<LedgerEntry>, StoreError>;
 }

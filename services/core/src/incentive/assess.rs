@@ -13,7 +13,7 @@ use crate::party::{PartyKind, Zone};
 use crate::{Money, Named};
 
 /// What the rules need to know about a repatriation.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Case {
     pub party_kind: PartyKind,
     pub zone: Zone,

@@ -4,7 +4,9 @@
 
 pub mod assess;
 pub mod case;
+pub mod claim;
 pub mod rules;
+pub mod totals;
 
 pub use assess::{Assessment, Case, Reason, Violation, assess};
 pub use case::{JourneyFacts, Supplied, case_of};
