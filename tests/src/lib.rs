@@ -12,6 +12,7 @@ pub mod security;
 use std::path::PathBuf;
 
 use repat_proto::v1::earning_service_client::EarningServiceClient;
+use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
 use repat_proto::v1::party_service_client::PartyServiceClient;
 use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
 use repatd::{RunningServer, Settings};
@@ -49,6 +50,9 @@ impl TestApp {
     }
     pub fn repatriations(&self) -> RepatriationServiceClient<Channel> {
         RepatriationServiceClient::new(self.channel.clone())
+    }
+    pub fn incentives(&self) -> IncentiveServiceClient<Channel> {
+        IncentiveServiceClient::new(self.channel.clone())
     }
 
     /// Stops the server and removes its database.

@@ -6,6 +6,7 @@ mod authz;
 mod batch;
 mod discovery;
 mod idempotency;
+mod incentive;
 mod journeys;
 mod limits;
 mod parity;
