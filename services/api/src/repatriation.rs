@@ -3,6 +3,7 @@
 use std::pin::Pin;
 
 use futures::{Stream, StreamExt};
+use repat_core::Named;
 use repat_core::journey::{Fee, FxRate, NewStep};
 use repat_core::repatriation::RequestedAllocation;
 use repat_proto::v1 as pb;
@@ -82,8 +83,13 @@ fn decode_step(v: &mut Violations, s: Option<&pb::Step>, now: chrono::DateTime<c
     };
     let repatriation_id = v.required_uuid("step.repatriation_id", &s.repatriation_id);
     let kind = convert::step_kind_from(s.kind);
-    if kind.is_none() {
-        v.add("step.kind", format!("must be one of the canonical steps, got {}", s.kind));
+    match kind {
+        None => v.add("step.kind", format!("must be one of the canonical steps, got {}", s.kind)),
+        Some(k) if k.belongs_to_claims() => v.add(
+            "step.kind",
+            format!("{} is recorded through IncentiveService (FileClaim, RecordClaimStep), so the claim and the journey agree", k.name()),
+        ),
+        Some(_) => {}
     }
     let occurred_at = v.event_time("step.occurred_at", s.occurred_at.as_ref(), now);
     let institution_bic = v.optional_bic("step.institution_bic", &s.institution_bic);

@@ -60,6 +60,12 @@ impl StepKind {
         matches!(self, StepKind::Returned | StepKind::Rejected)
     }
 
+    /// The incentive claim's steps: recorded by filing and settling claims,
+    /// so that a claim and its journey never disagree.
+    pub fn belongs_to_claims(self) -> bool {
+        matches!(self, StepKind::IncentiveClaimFiled | StepKind::IncentiveAudited | StepKind::IncentiveDisbursed)
+    }
+
     /// Only a correspondent hop may happen several times.
     pub fn may_repeat(self) -> bool {
         self == StepKind::IntermediaryProcessed

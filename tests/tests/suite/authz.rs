@@ -6,6 +6,7 @@ use repat_api::auth::Role;
 use repat_proto::v1 as pb;
 use repat_proto::v1::audit_service_client::AuditServiceClient;
 use repat_proto::v1::earning_service_client::EarningServiceClient;
+use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
 use repat_proto::v1::party_service_client::PartyServiceClient;
 use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
 use repat_tests::fixtures::{earning, firm, rid, step};
@@ -41,9 +42,14 @@ enum Rpc {
     WatchRepatriation,
     ListAuditEntries,
     VerifyAuditChain,
+    AssessRepatriation,
+    ListAssessments,
+    SimulateAssessment,
+    ListRuleSets,
+    GetIncentiveTotals,
 }
 
-const ALL: [Rpc; 15] = [
+const ALL: [Rpc; 20] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -59,6 +65,11 @@ const ALL: [Rpc; 15] = [
     Rpc::WatchRepatriation,
     Rpc::ListAuditEntries,
     Rpc::VerifyAuditChain,
+    Rpc::AssessRepatriation,
+    Rpc::ListAssessments,
+    Rpc::SimulateAssessment,
+    Rpc::ListRuleSets,
+    Rpc::GetIncentiveTotals,
 ];
 
 /// The outcome of one call: its code (for batches, the first item's), and
@@ -67,6 +78,7 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
     let parties = || PartyServiceClient::new(ch.clone());
     let earnings = || EarningServiceClient::new(ch.clone());
     let reps = || RepatriationServiceClient::new(ch.clone());
+    let incentives = || IncentiveServiceClient::new(ch.clone());
     let code = |r: Result<usize, tonic::Status>| match r {
         Ok(k) => (Code::Ok, k),
         Err(s) => (s.code(), 0),
@@ -139,13 +151,52 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
             AuditServiceClient::new(ch.clone()).list_audit_entries(pb::ListAuditEntriesRequest::default()).await.map(|r| r.into_inner().entries.len()),
         ),
         Rpc::VerifyAuditChain => code(AuditServiceClient::new(ch.clone()).verify_audit_chain(pb::VerifyAuditChainRequest {}).await.map(|_| 1)),
+        Rpc::AssessRepatriation => code(
+            incentives()
+                .assess_repatriation(pb::AssessRepatriationRequest { request_id: rid(), repatriation_id: w.repatriation_a.clone(), ..Default::default() })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListAssessments => code(
+            incentives()
+                .list_assessments(pb::ListAssessmentsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .await
+                .map(|r| r.into_inner().assessments.len()),
+        ),
+        Rpc::SimulateAssessment => code(
+            incentives()
+                .simulate_assessment(pb::SimulateAssessmentRequest {
+                    inputs: Some(pb::AssessmentInputs {
+                        party_kind: pb::PartyKind::Freelancer as i32,
+                        service_category: pb::ServiceCategory::Software as i32,
+                        invoice_date: repat_tests::fixtures::date(2024, 1, 1),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListRuleSets => code(incentives().list_rule_sets(pb::ListRuleSetsRequest {}).await.map(|r| r.into_inner().rule_sets.len())),
+        Rpc::GetIncentiveTotals => code(
+            incentives()
+                .get_incentive_totals(pb::GetIncentiveTotalsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .await
+                .map(|r| r.into_inner().totals.len()),
+        ),
     }
 }
 
 fn is_write(rpc: Rpc) -> bool {
     matches!(
         rpc,
-        Rpc::CreateParty | Rpc::CreateEarning | Rpc::BatchCreateEarnings | Rpc::CreateRepatriation | Rpc::RecordStep | Rpc::BatchRecordSteps
+        Rpc::CreateParty
+            | Rpc::CreateEarning
+            | Rpc::BatchCreateEarnings
+            | Rpc::CreateRepatriation
+            | Rpc::RecordStep
+            | Rpc::BatchRecordSteps
+            | Rpc::AssessRepatriation
     )
 }
 
@@ -157,6 +208,8 @@ fn is_audit(rpc: Rpc) -> bool {
 fn expected(caller: &str, rpc: Rpc) -> Code {
     match caller {
         "admin" => Code::Ok,
+        // What-ifs and the rules themselves are open to every authenticated caller.
+        "auditor" | "firm_a" | "integrator_a" | "firm_b" | "integrator_b" if matches!(rpc, Rpc::SimulateAssessment | Rpc::ListRuleSets) => Code::Ok,
         "auditor" if is_write(rpc) => Code::PermissionDenied,
         "auditor" => Code::Ok,
         "firm_a" | "integrator_a" if rpc == Rpc::CreateParty || is_audit(rpc) => Code::PermissionDenied,
@@ -250,6 +303,50 @@ async fn matrix(backend: Backend) {
     assert!(mine.earnings.iter().all(|e| e.party_id == party_b.id));
     let mine = RepatriationServiceClient::new(firm_b).list_repatriations(pb::ListRepatriationsRequest::default()).await.unwrap().into_inner();
     assert!(mine.repatriations.is_empty());
+
+    // Claim steps are the bank's to record, never the claimant's.
+    let reps = RepatriationServiceClient::new(admin.clone());
+    let mut credit = step(&w.repatriation_a, pb::StepKind::BeneficiaryCredited, "2024-03-20T04:00:00Z");
+    credit.amount = repat_tests::fixtures::money("500.00", "USD");
+    let mut convert = step(&w.repatriation_a, pb::StepKind::ConvertedToBdt, "2024-03-20T05:00:00Z");
+    convert.fx_rate = Some(pb::FxRate { source_currency: "USD".into(), target_currency: "BDT".into(), rate: "110".into() });
+    for s in [credit, convert] {
+        reps.clone().record_step(pb::RecordStepRequest { request_id: rid(), step: Some(s) }).await.unwrap();
+    }
+    let incentives = |ch: &Ch| IncentiveServiceClient::new(ch.clone());
+    incentives(&admin)
+        .assess_repatriation(pb::AssessRepatriationRequest { request_id: rid(), repatriation_id: w.repatriation_a.clone(), as_of: repat_tests::fixtures::date(2024, 3, 21), ..Default::default() })
+        .await
+        .unwrap();
+    let firm_a = bearer(Some(minter.token("a@firm", Role::Firm, &[a])));
+    let claim = incentives(&firm_a)
+        .file_claim(pb::FileClaimRequest {
+            request_id: rid(),
+            party_id: party_a.id.clone(),
+            repatriation_ids: vec![w.repatriation_a.clone()],
+            file_time: repat_tests::fixtures::ts("2024-03-22T04:00:00Z"),
+        })
+        .await
+        .expect("the firm files its own claim")
+        .into_inner();
+    let audited = || pb::RecordClaimStepRequest {
+        request_id: rid(),
+        claim_id: claim.id.clone(),
+        kind: pb::ClaimStepKind::Audited as i32,
+        occur_time: repat_tests::fixtures::ts("2024-04-01T04:00:00Z"),
+        ..Default::default()
+    };
+    for (name, ch, want) in [
+        ("firm_a", firm_a.clone(), Code::PermissionDenied),
+        ("auditor", bearer(Some(minter.token("audit@firm", Role::Auditor, &[]))), Code::PermissionDenied),
+        ("integrator_b", bearer(Some(minter.token("other@bank", Role::Integrator, &[b]))), Code::NotFound),
+    ] {
+        let got = incentives(&ch).record_claim_step(audited()).await.unwrap_err().code();
+        assert_eq!(got, want, "{name} recording a claim step");
+    }
+    let bank = bearer(Some(minter.token("mw@bank", Role::Integrator, &[a, b])));
+    let done = incentives(&bank).record_claim_step(audited()).await.expect("the bank records the audit").into_inner();
+    assert_eq!(done.status, pb::ClaimStatus::Audited as i32);
     app.finish().await;
 }
 

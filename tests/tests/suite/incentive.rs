@@ -137,6 +137,17 @@ async fn claims_follow_the_money(app: &TestApp) {
     let err = claims().file_claim(file(vec![fresh.id.clone()], rid(), "2024-09-01T04:00:00Z")).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("has not been assessed"), "{}", err.message());
+    // Assessed, but filed after the 180-day window: refused.
+    let stale = realized(app, &firm, date(2024, 1, 1), "10.00", "10.00", "2024-01-10T04:00:00Z", "110.00").await;
+    assert!(assess(app, &stale, date(2024, 1, 11)).await.eligible);
+    let err = claims().file_claim(file(vec![stale.id.clone()], rid(), "2024-07-09T04:00:00Z")).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("CLAIM_WINDOW_EXPIRED"), "{}", err.message());
+    // On the last day of the window (2024-01-10 + 180 days) it is accepted.
+    claims().file_claim(file(vec![stale.id.clone()], rid(), "2024-07-08T04:00:00Z")).await.unwrap();
+    let err = claims().file_claim(file(vec![fresh.id.clone()], rid(), "2024-09-01T04:00:00Z")).await.unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition);
+    assert!(err.message().contains("has not been assessed"), "{}", err.message());
 
     let request_id = rid();
     let claim = claims().file_claim(file(vec![one.id.clone(), two.id.clone()], request_id.clone(), "2024-09-01T04:00:00Z")).await.unwrap().into_inner();
@@ -149,6 +160,11 @@ async fn claims_follow_the_money(app: &TestApp) {
     let err = claims().file_claim(file(vec![two.id.clone()], rid(), "2024-09-02T04:00:00Z")).await.unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition);
     assert!(err.message().contains("already claimed"), "{}", err.message());
+
+    // The claim's steps are the claim's: RecordStep refuses them.
+    let err = app.record(step(&fresh.id, pb::StepKind::IncentiveClaimFiled, "2024-09-01T04:00:00Z")).await.unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument);
+    assert!(err.message().contains("FileClaim"), "{}", err.message());
 
     // The journey shows the filing.
     let journey = app.repatriations().get_repatriation(pb::GetRepatriationRequest { id: one.id.clone() }).await.unwrap().into_inner();
@@ -207,12 +223,14 @@ async fn claims_follow_the_money(app: &TestApp) {
     assert_eq!(
         rows,
         [
+            ("2024-01".into(), "110.00".into(), "0.00".into(), "0.00".into(), 1),
+            ("2024-07".into(), "0.00".into(), "110.00".into(), "0.00".into(), 0),
             ("2024-08".into(), "21040.05".into(), "0.00".into(), "0.00".into(), 2),
             ("2024-09".into(), "714.00".into(), "21754.05".into(), "0.00".into(), 1),
             ("2024-11".into(), "0.00".into(), "0.00".into(), "21000.00".into(), 0),
         ]
     );
-    assert_eq!((amount(&totals.assessed), amount(&totals.claimed), amount(&totals.disbursed)), ("21754.05".into(), "21754.05".into(), "21000.00".into()));
+    assert_eq!((amount(&totals.assessed), amount(&totals.claimed), amount(&totals.disbursed)), ("21864.05".into(), "21864.05".into(), "21000.00".into()));
     let september = claims()
         .get_incentive_totals(pb::GetIncentiveTotalsRequest { party_id: firm.id.clone(), start_month: date(2024, 9, 1), end_month: date(2024, 9, 30) })
         .await
