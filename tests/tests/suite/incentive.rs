@@ -213,7 +213,7 @@ async fn claims_follow_the_money(app: &TestApp) {
     assert_eq!(rejected.status, pb::ClaimStatus::Rejected as i32);
     assert_eq!(rejected.steps[1].reason, "PRC does not match the invoice");
     let listed = claims().list_claims(pb::ListClaimsRequest { party_id: firm.id.clone(), status: pb::ClaimStatus::Rejected as i32, ..Default::default() }).await.unwrap().into_inner();
-    assert_eq!(listed.claims.iter().map(|c| c.id.clone()).collect::<Vec<_>>(), [other.id.clone()]);
+    assert_eq!(listed.claims.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), [other.id.as_str()]);
 
     // Totals, exactly: assessed by realization month, claimed by filing
     // month, disbursed by payment month.

@@ -217,7 +217,7 @@ pub fn assess(rules: &RuleSet, case: &Case) -> Assessment {
     });
     if let Some(d) = rate_date {
         for doc in &p.documents {
-            if doc.required_on(d) && !(doc.waived_by_simplified_route && simplified) && !case.documents.iter().any(|h| *h == doc.document) {
+            if doc.required_on(d) && !(doc.waived_by_simplified_route && simplified) && !case.documents.contains(&doc.document) {
                 violations.push(violation(Reason::MissingDocument, format!("{} is required for proceeds realized on {d}.", doc.document), &doc.source));
             }
         }
