@@ -8,6 +8,7 @@ mod convert;
 mod earning;
 pub mod error;
 mod fingerprint;
+pub mod observe;
 mod paging;
 mod party;
 mod repatriation;
@@ -29,10 +30,16 @@ pub use repatriation::RepatriationApi;
 pub struct AppState {
     pub repo: Arc<dyn Repository>,
     pub changes: watch::Changes,
+    pub observer: Arc<dyn observe::Observer>,
 }
 
 impl AppState {
     pub fn new(repo: Arc<dyn Repository>) -> Self {
-        AppState { repo, changes: watch::Changes::new() }
+        AppState { repo, changes: watch::Changes::new(), observer: Arc::new(observe::Unobserved) }
+    }
+
+    /// The same state, reporting what goes in to `observer`.
+    pub fn observed_by(self, observer: Arc<dyn observe::Observer>) -> Self {
+        AppState { observer, ..self }
     }
 }
