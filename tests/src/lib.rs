@@ -7,6 +7,7 @@
 //! unless `REPAT_REQUIRE_POSTGRES` is set, which makes a skip a failure.
 
 pub mod fixtures;
+pub mod otlp;
 pub mod security;
 
 use std::path::PathBuf;

@@ -9,6 +9,7 @@ mod idempotency;
 mod journeys;
 mod limits;
 mod parity;
+mod telemetry;
 mod tls;
 mod validation;
 mod watch;
