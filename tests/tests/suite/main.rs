@@ -8,6 +8,7 @@ mod discovery;
 mod idempotency;
 mod journeys;
 mod limits;
+mod outage;
 mod parity;
 mod telemetry;
 mod tls;
