@@ -26,6 +26,10 @@ use crate::telemetry::Telemetry;
 
 /// The services whose health is reported, `""` being the server as a whole.
 const SERVICES: [&str; 5] = ["", "repat.v1.PartyService", "repat.v1.EarningService", "repat.v1.RepatriationService", "repat.v1.AuditService"];
+/// A health service name that is SERVING for as long as the process serves
+/// at all: the liveness probe's, so a database outage (which a restart would
+/// not cure) makes replicas unready, never restarted.
+pub const LIVENESS: &str = "liveness";
 
 const STREAM_WINDOW: u32 = 1 << 20;
 const CONNECTION_WINDOW: u32 = 4 << 20;
@@ -75,6 +79,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let (health, health_service) = tonic_health::server::health_reporter();
     // Not serving until the database has answered.
     set_health(&health, ServingStatus::NotServing).await;
+    health.set_service_status(LIVENESS, ServingStatus::Serving).await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(repat_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

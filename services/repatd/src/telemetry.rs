@@ -301,7 +301,7 @@ impl Drop for Call {
             elapsed.as_secs_f64(),
             &[KeyValue::new("rpc.method", self.method.clone()), KeyValue::new("rpc.grpc.status_code", code_name)],
         );
-        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        let latency_ms = elapsed.as_micros() as f64 / 1000.0;
         self.log_span.record("code", code_name).record("latency_ms", latency_ms);
         let _in = self.log_span.enter();
         if is_server_error(code) {
