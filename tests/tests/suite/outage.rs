@@ -66,6 +66,7 @@ async fn outage_and_recovery(app: &TestApp, proxy: &Proxy) {
     let cut = Instant::now();
     wait_for(app, ServingStatus::NotServing, "NOT_SERVING during the outage").await;
     eprintln!("NOT_SERVING {:?} after the cut", cut.elapsed());
+    assert_eq!(health_of(app, "liveness").await, ServingStatus::Serving, "an outage makes the server unready, not dead");
 
     proxy.restore();
     let restored = Instant::now();
@@ -88,7 +89,11 @@ async fn outage_and_recovery(app: &TestApp, proxy: &Proxy) {
 }
 
 async fn health(app: &TestApp) -> ServingStatus {
-    let response = HealthClient::new(app.channel.clone()).check(HealthCheckRequest { service: String::new() }).await.expect("health answers");
+    health_of(app, "").await
+}
+
+async fn health_of(app: &TestApp, service: &str) -> ServingStatus {
+    let response = HealthClient::new(app.channel.clone()).check(HealthCheckRequest { service: service.into() }).await.expect("health answers");
     response.into_inner().status()
 }
 
