@@ -7,6 +7,8 @@
 //! unless `REPAT_REQUIRE_POSTGRES` is set, which makes a skip a failure.
 
 pub mod fixtures;
+pub mod otlp;
+pub mod proxy;
 pub mod security;
 
 use std::path::PathBuf;
@@ -98,6 +100,17 @@ fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+/// The `host:port` of a `postgres://` url, and a function putting another
+/// address in its place.
+pub fn database_address(url: &str) -> Option<(String, impl Fn(std::net::SocketAddr) -> String + '_)> {
+    let start = url.find("://")? + 3;
+    let start = url[start..].find('@').map_or(start, |at| start + at + 1);
+    let end = url[start..].find(['/', '?']).map_or(url.len(), |i| start + i);
+    let host_port = url[start..end].to_string();
+    let host_port = if host_port.contains(':') { host_port } else { format!("{host_port}:5432") };
+    Some((host_port, move |addr: std::net::SocketAddr| format!("{}{addr}{}", &url[..start], &url[end..])))
+}
+
 /// Creates a fresh database of `backend` and returns its url; `None` when
 /// PostgreSQL is not configured.
 pub async fn fresh_database(backend: Backend) -> Option<(String, String)> {
@@ -176,5 +189,13 @@ mod tests {
         assert_eq!(super::with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
         assert_eq!(super::with_database("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
         assert_eq!(super::with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+    }
+
+    #[test]
+    fn database_address_is_replaced() {
+        let (addr, replace) = super::database_address("postgres://u:p@db.local:6543/x?sslmode=disable").unwrap();
+        assert_eq!(addr, "db.local:6543");
+        assert_eq!(replace("127.0.0.1:9".parse().unwrap()), "postgres://u:p@127.0.0.1:9/x?sslmode=disable");
+        assert_eq!(super::database_address("postgres://h/x").unwrap().0, "h:5432");
     }
 }

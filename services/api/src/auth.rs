@@ -85,6 +85,7 @@ impl Gate {
                 caller
             }
         };
+        crate::observe::note_subject(&caller.subject);
         if let Some(limiter) = &self.limiter
             && limiter.check_key(&caller.subject).is_err()
         {

@@ -32,6 +32,7 @@ impl EarningApi {
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, CREATE, id, &req);
         let stored = self.state.repo.create_earning(&idem, &earning).await?;
+        self.state.observer.earning_recorded();
         Ok(convert::earning(&stored))
     }
 }

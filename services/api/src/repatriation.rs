@@ -62,6 +62,9 @@ impl RepatriationApi {
     /// Records prepared steps in one transaction and announces the changes.
     async fn record(&self, items: &[(Idempotency, NewStep)]) -> ApiResult<Vec<ApiResult<StepRecorded>>> {
         let results = self.state.repo.record_steps(items).await?;
+        for r in results.iter().flatten().filter(|r| !r.replayed) {
+            self.state.observer.step_recorded(r.step.kind().name(), r.wait);
+        }
         let mut changed: Vec<Uuid> = results.iter().filter_map(|r| r.as_ref().ok().map(|s| s.step.details.repatriation_id)).collect();
         changed.sort();
         changed.dedup();

@@ -193,5 +193,6 @@ pub fn id_field(field: &str, s: &str) -> Result<Uuid, Vec<FieldViolation>> {
 
 /// A non-empty request id that is a UUID.
 pub fn request_id(v: &mut Violations, s: &str) -> Option<Uuid> {
+    crate::observe::note_request_id(s);
     v.required_uuid("request_id", s)
 }

@@ -1,14 +1,25 @@
-//! Settings, from flags or `REPAT_*` environment variables.
+//! Settings: flags, `REPAT_*` environment variables, a TOML file, defaults
+//! (in that order of precedence); and the check of `--check-config`.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Clone, Parser)]
 #[command(name = "repatd", version, about = "repat: follow export earnings home, step by step")]
 pub struct Cli {
+    /// TOML file of settings (keys as the flags, with `_` for `-`); flags
+    /// and environment variables take precedence over it.
+    #[arg(long, env = "REPAT_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Check the configuration (files readable, keys and certificates
+    /// usable, settings consistent) and exit: 0 when it is sound.
+    #[arg(long)]
+    pub check_config: bool,
     #[command(flatten)]
     pub settings: Settings,
     #[command(subcommand)]
@@ -21,6 +32,13 @@ pub enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
+    /// Ask the server at the listen address whether it is serving
+    /// (grpc.health.v1); exit 0 when it is. For container health checks.
+    HealthCheck {
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
     /// Manage bearer tokens.
     Token {
         #[command(subcommand)]
@@ -76,15 +94,29 @@ pub struct Settings {
     #[arg(long, env = "REPAT_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
     /// Seconds a request waits for a database connection before it fails
-    /// with UNAVAILABLE.
-    #[arg(long, env = "REPAT_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 5)]
+    /// with UNAVAILABLE (kept short so an outage fails fast).
+    #[arg(long, env = "REPAT_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3)]
     pub db_acquire_timeout_secs: u64,
+    /// Seconds between the readiness checks of the database.
+    #[arg(long, env = "REPAT_DB_CHECK_INTERVAL_SECS", default_value_t = 5)]
+    pub db_check_interval_secs: u64,
+    /// Apply the migrations when serving starts (`false` when a separate
+    /// `repatd migrate` job does it).
+    #[arg(long, env = "REPAT_MIGRATE_AT_START", default_value_t = true, action = clap::ArgAction::Set)]
+    pub migrate_at_start: bool,
     /// Seconds in-flight requests get to finish after SIGTERM or Ctrl-C.
     #[arg(long, env = "REPAT_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
     pub shutdown_grace_secs: u64,
     /// Log format.
     #[arg(long, env = "REPAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// OTLP/gRPC endpoint to export traces and metrics to (e.g.
+    /// `http://otel-collector:4317`); nothing is exported without it.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
+    pub otlp_endpoint: Option<String>,
+    /// Seconds between metric exports.
+    #[arg(long, env = "REPAT_OTLP_METRICS_INTERVAL_SECS", default_value_t = 60)]
+    pub otlp_metrics_interval_secs: u64,
 
     /// Serve without tokens: every caller is the administrator. Refused
     /// unless listening on loopback.
@@ -147,9 +179,13 @@ impl Settings {
             database_url: database_url.into(),
             rules_file: None,
             db_max_connections: 16,
-            db_acquire_timeout_secs: 5,
+            db_acquire_timeout_secs: 3,
+            db_check_interval_secs: 5,
+            migrate_at_start: true,
             shutdown_grace_secs: 5,
             log_format: LogFormat::Text,
+            otlp_endpoint: None,
+            otlp_metrics_interval_secs: 60,
             allow_unauthenticated: true,
             jwt_algorithm: JwtAlgorithm::EdDsa,
             jwt_verify_key_file: None,
@@ -171,7 +207,14 @@ impl Settings {
         repat_store::ConnectOptions {
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs),
-            migrate: true,
+            migrate: self.migrate_at_start,
+        }
+    }
+
+    pub fn export_options(&self) -> crate::telemetry::ExportOptions {
+        crate::telemetry::ExportOptions {
+            endpoint: self.otlp_endpoint.clone().filter(|e| !e.is_empty()),
+            metrics_interval: Duration::from_secs(self.otlp_metrics_interval_secs.max(1)),
         }
     }
 }
@@ -220,4 +263,148 @@ fn read_key(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
         key.pop();
     }
     Ok(key)
+}
+
+/// The command line, with the settings layered: flags over environment
+/// variables over the `--config` file over defaults.
+///
+/// clap reads flags and environment variables and says where each value
+/// came from; a key of the file is applied only to a setting that came from
+/// neither, by adding it as a flag and parsing again, so file values are
+/// parsed and checked exactly as flags are.
+pub fn load_from<I, T>(args: I) -> anyhow::Result<Cli>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let args: Vec<OsString> = args.into_iter().map(Into::into).collect();
+    let command = Cli::command();
+    let matches = command.clone().try_get_matches_from(&args)?;
+    let Some(path) = matches.get_one::<PathBuf>("config") else {
+        return Ok(Cli::from_arg_matches(&matches)?);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading the configuration file {}: {e}", path.display()))?;
+    let file: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let mut from_file: Vec<OsString> = Vec::new();
+    for (key, value) in &file {
+        let arg = command
+            .get_arguments()
+            .find(|a| a.get_id().as_str() == key && a.get_long().is_some() && !NOT_IN_FILE.contains(&key.as_str()))
+            .ok_or_else(|| anyhow::anyhow!("{}: unknown setting {key:?} (see the README for the keys)", path.display()))?;
+        if !matches!(matches.value_source(key), None | Some(ValueSource::DefaultValue)) {
+            continue;
+        }
+        let flag = format!("--{}", arg.get_long().unwrap_or(key));
+        let value = match value {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => anyhow::bail!("{}: {key} must be a string, number or boolean, not {}", path.display(), other.type_str()),
+        };
+        if matches!(arg.get_action(), clap::ArgAction::SetTrue) {
+            // A switch: present or absent.
+            if value == "true" {
+                from_file.push(flag.into());
+            } else if value != "false" {
+                anyhow::bail!("{}: {key} must be true or false", path.display());
+            }
+        } else {
+            from_file.push(format!("{flag}={value}").into());
+        }
+    }
+    // Settings precede any subcommand, so they go right after the program name.
+    let mut layered = args[..1].to_vec();
+    layered.extend(from_file);
+    layered.extend_from_slice(&args[1..]);
+    let matches = command.try_get_matches_from(&layered).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(Cli::from_arg_matches(&matches)?)
+}
+
+/// Flags that are about the invocation, not settings of the server.
+const NOT_IN_FILE: [&str; 2] = ["config", "check_config"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> tempfile_path::TempFile {
+        tempfile_path::TempFile::with(text)
+    }
+
+    /// A file removed when dropped.
+    mod tempfile_path {
+        pub struct TempFile(pub std::path::PathBuf);
+        impl TempFile {
+            pub fn with(text: &str) -> Self {
+                let path = std::env::temp_dir().join(format!("repatd-config-{}.toml", uuid::Uuid::new_v4()));
+                std::fs::write(&path, text).unwrap();
+                TempFile(path)
+            }
+        }
+        impl Drop for TempFile {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_file(&self.0);
+            }
+        }
+    }
+
+    fn load(args: &[&str]) -> anyhow::Result<Settings> {
+        load_from(std::iter::once("repatd").chain(args.iter().copied())).map(|c| c.settings)
+    }
+
+    // Environment variables are process-wide, so the precedence of the
+    // environment is tested in one test, with variables no other test reads.
+    #[test]
+    fn flags_over_environment_over_file_over_defaults() {
+        let f = file("db_max_connections = 7\nrequest_timeout_secs = 9\nrate_limit_per_second = 11\nlog_format = \"json\"\nallow_unauthenticated = true\n");
+        let path = f.0.to_str().unwrap();
+
+        let s = load(&[]).unwrap();
+        assert_eq!((s.db_max_connections, s.request_timeout_secs, s.log_format), (16, 30, LogFormat::Text), "defaults");
+
+        let s = load(&["--config", path]).unwrap();
+        assert_eq!((s.db_max_connections, s.request_timeout_secs, s.rate_limit_per_second), (7, 9, 11), "the file over defaults");
+        assert_eq!(s.log_format, LogFormat::Json);
+        assert!(s.allow_unauthenticated);
+
+        // SAFETY: no other test reads or writes these variables.
+        unsafe {
+            std::env::set_var("REPAT_REQUEST_TIMEOUT_SECS", "21");
+            std::env::set_var("REPAT_RATE_LIMIT_PER_SECOND", "22");
+        }
+        let s = load(&["--config", path, "--rate-limit-per-second", "33"]);
+        unsafe {
+            std::env::remove_var("REPAT_REQUEST_TIMEOUT_SECS");
+            std::env::remove_var("REPAT_RATE_LIMIT_PER_SECOND");
+        }
+        let s = s.unwrap();
+        assert_eq!(s.db_max_connections, 7, "the file, where nothing else sets it");
+        assert_eq!(s.request_timeout_secs, 21, "the environment over the file");
+        assert_eq!(s.rate_limit_per_second, 33, "the flag over the environment and the file");
+    }
+
+    #[test]
+    fn the_file_is_checked_like_flags() {
+        let unknown = file("db_max_conections = 7\n");
+        let e = load(&["--config", unknown.0.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("unknown setting \"db_max_conections\""), "{e}");
+
+        let bad = file("listen = \"not an address\"\n");
+        let e = load(&["--config", bad.0.to_str().unwrap()]).unwrap_err().to_string();
+        assert!(e.contains("listen"), "{e}");
+
+        let broken = file("listen = \n");
+        assert!(load(&["--config", broken.0.to_str().unwrap()]).is_err());
+
+        assert!(load(&["--config", "/nonexistent/repatd.toml"]).unwrap_err().to_string().contains("reading the configuration file"));
+    }
+
+    #[test]
+    fn a_file_may_set_what_a_subcommand_needs() {
+        let f = file("migrate_at_start = false\nlisten = \"127.0.0.1:7000\"\n");
+        let cli = load_from(["repatd", "--config", f.0.to_str().unwrap(), "migrate"]).unwrap();
+        assert!(matches!(cli.command, Some(Command::Migrate)));
+        assert!(!cli.settings.migrate_at_start);
+        assert_eq!(cli.settings.listen.port(), 7000);
+    }
 }

@@ -2,7 +2,9 @@
 //! few lines over [`startup::start`], which tests and benchmarks call too.
 
 pub mod config;
+pub mod health;
 pub mod startup;
+pub mod telemetry;
 
 pub use config::Settings;
 pub use startup::{RunningServer, start};

@@ -23,9 +23,15 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::Settings;
+use crate::telemetry::Telemetry;
 
-/// How often readiness re-checks the database.
-const DB_CHECK_INTERVAL: Duration = Duration::from_secs(5);
+/// The services whose health is reported, `""` being the server as a whole.
+const SERVICES: [&str; 6] =
+    ["", "repat.v1.PartyService", "repat.v1.EarningService", "repat.v1.RepatriationService", "repat.v1.IncentiveService", "repat.v1.AuditService"];
+/// A health service name that is SERVING for as long as the process serves
+/// at all: the liveness probe's, so a database outage (which a restart would
+/// not cure) makes replicas unready, never restarted.
+pub const LIVENESS: &str = "liveness";
 
 const STREAM_WINDOW: u32 = 1 << 20;
 const CONNECTION_WINDOW: u32 = 4 << 20;
@@ -73,8 +79,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         tracing::warn!(%addr, "serving WITHOUT AUTHENTICATION: every caller is the administrator (loopback only; --allow-unauthenticated)");
     }
 
-    let state = AppState::new(repo.clone());
+    let telemetry = Telemetry::new(&settings.export_options(), repo.clone())?;
+    let state = AppState::new(repo.clone()).observed_by(telemetry.observer());
     let (health, health_service) = tonic_health::server::health_reporter();
+    // Not serving until the database has answered.
+    set_health(&health, ServingStatus::NotServing).await;
+    health.set_service_status(LIVENESS, ServingStatus::Serving).await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(repat_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -98,6 +108,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .initial_connection_window_size(CONNECTION_WINDOW)
         // A request without a shorter deadline of its own gets this one.
         .timeout(Duration::from_secs(settings.request_timeout_secs))
+        // Outermost, so calls refused by the layers below are observed too.
+        .layer(telemetry.layer())
         // Beyond the limit, requests are refused at once with
         // RESOURCE_EXHAUSTED, never queued without bound.
         .layer(
@@ -122,17 +134,18 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
 
     // Health is known before the first request is accepted.
     report_database(repo.as_ref(), &health, None).await;
-    let watchdog = tokio::spawn(watch_database(repo.clone(), health.clone()));
+    let watchdog = tokio::spawn(watch_database(repo.clone(), health.clone(), Duration::from_secs(settings.db_check_interval_secs.max(1))));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
     let task = tokio::spawn(async move {
         let (drained_tx, drained_rx) = oneshot::channel::<()>();
         let shutdown = {
-            let health = health.clone();
+            let (health, watchdog) = (health.clone(), watchdog.abort_handle());
             async move {
                 let _ = stop_rx.await;
                 tracing::info!("stopping: draining in-flight requests");
-                health.set_service_status("", ServingStatus::NotServing).await;
+                watchdog.abort();
+                set_health(&health, ServingStatus::NotServing).await;
                 let _ = drained_tx.send(());
             }
         };
@@ -147,6 +160,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
             }
         };
         watchdog.abort();
+        // What the last requests produced leaves before the process does.
+        telemetry.shutdown().await;
         result.context("serving gRPC")
     });
     Ok(RunningServer { addr, repo, stop: Some(stop_tx), task })
@@ -179,10 +194,10 @@ fn tls_config(settings: &Settings) -> anyhow::Result<Option<ServerTlsConfig>> {
 }
 
 /// Keeps the health status in step with the database.
-async fn watch_database(repo: Arc<dyn Repository>, health: HealthReporter) {
+async fn watch_database(repo: Arc<dyn Repository>, health: HealthReporter, interval: Duration) {
     let mut serving = None;
     loop {
-        tokio::time::sleep(DB_CHECK_INTERVAL).await;
+        tokio::time::sleep(interval).await;
         serving = Some(report_database(repo.as_ref(), &health, serving).await);
     }
 }
@@ -195,10 +210,49 @@ async fn report_database(repo: &dyn Repository, health: &HealthReporter, before:
         let status = if ok { ServingStatus::Serving } else { ServingStatus::NotServing };
         if !ok {
             tracing::error!("database unreachable: reporting NOT_SERVING");
+        } else if before.is_some() {
+            tracing::info!("database reachable again: reporting SERVING");
         }
-        for name in ["", "repat.v1.PartyService", "repat.v1.EarningService", "repat.v1.RepatriationService", "repat.v1.IncentiveService", "repat.v1.AuditService"] {
-            health.set_service_status(name, status).await;
-        }
+        set_health(health, status).await;
     }
     ok
+}
+
+async fn set_health(health: &HealthReporter, status: ServingStatus) {
+    for name in SERVICES {
+        health.set_service_status(name, status).await;
+    }
+}
+
+/// Checks the settings as [`start`] would use them, without opening the
+/// database or binding: keys and certificates are read and parsed, and
+/// settings that exclude each other are refused.
+pub fn check(settings: &Settings) -> anyhow::Result<()> {
+    auth_mode(settings)?;
+    if let Some(tls) = tls_config(settings)? {
+        Server::builder().tls_config(tls).context("the TLS certificate and key")?;
+    }
+    if let Some(path) = &settings.jwt_signing_key_file {
+        settings.token_issuer().with_context(|| format!("the signing key {}", path.display()))?;
+    }
+    repat_store::check_url(&settings.database_url)?;
+    ActiveRules::check(&settings.rules_source()?).map_err(|e| anyhow::anyhow!("the incentive rule set: {e}"))?;
+    if let Some(endpoint) = settings.export_options().endpoint {
+        let uri: tonic::codegen::http::Uri = endpoint.parse().with_context(|| format!("the OTLP endpoint {endpoint:?}"))?;
+        if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
+            bail!("the OTLP endpoint {endpoint:?} must be http://HOST:PORT or https://HOST:PORT");
+        }
+    }
+    for (name, value) in [
+        ("db_max_connections", settings.db_max_connections as u64),
+        ("db_acquire_timeout_secs", settings.db_acquire_timeout_secs),
+        ("request_timeout_secs", settings.request_timeout_secs),
+        ("max_concurrent_requests", settings.max_concurrent_requests as u64),
+        ("max_message_bytes", settings.max_message_bytes as u64),
+    ] {
+        if value == 0 {
+            bail!("{name} must be at least 1");
+        }
+    }
+    Ok(())
 }

@@ -38,6 +38,21 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Repo
     }
 }
 
+/// Checks that `url` names a database this store can open, without
+/// connecting to it.
+pub fn check_url(url: &str) -> Result<(), StoreError> {
+    use std::str::FromStr;
+    let bad = |e: sqlx::Error| StoreError::Config(format!("bad database url {:?}: {e}", redact(url)));
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        sqlx::postgres::PgConnectOptions::from_str(url).map_err(bad)?;
+    } else if url.starts_with("sqlite:") {
+        sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(bad)?;
+    } else {
+        return Err(StoreError::Config(format!("database url must start with postgres:// or sqlite:, got {:?}", redact(url))));
+    }
+    Ok(())
+}
+
 /// The url without its password, for messages and logs.
 pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {

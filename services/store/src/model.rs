@@ -110,11 +110,29 @@ pub struct Journey {
     pub invoice_dates: Vec<NaiveDate>,
 }
 
+/// The connection pool at one instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUsage {
+    /// Connections lent out to requests.
+    pub in_use: u32,
+    /// Connections open and waiting.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 /// The outcome of recording a step.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StepRecorded {
     pub step: Step,
     pub status: RepatriationStatus,
+    /// A retry of a request already stored: nothing new went in.
+    #[serde(default)]
+    pub replayed: bool,
+    /// For a new step, the wait since the step before it on the journey's
+    /// timeline (none for the first step, or a retry).
+    #[serde(skip)]
+    pub wait: Option<std::time::Duration>,
 }
 
 /// A rule set as the service loaded it.
@@ -178,6 +196,8 @@ pub trait Repository: IncentiveRepository + Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// How busy the connection pool is.
+    fn pool_usage(&self) -> PoolUsage;
 
     async fn create_party(&self, idem: &Idempotency, party: &NewParty) -> Result<Party, StoreError>;
     async fn get_party(&self, id: Uuid) -> Result<Party, StoreError>;

@@ -248,6 +248,11 @@ macro_rules! shared_sql {
                 Ok(())
             }
 
+            fn pool_usage(&self) -> crate::PoolUsage {
+                let (size, idle) = (self.pool.size(), self.pool.num_idle() as u32);
+                crate::PoolUsage { in_use: size.saturating_sub(idle), idle, max: self.pool.options().get_max_connections() }
+            }
+
             async fn create_party(&self, idem: &Idempotency, new: &NewParty) -> Result<Party, StoreError> {
                 let mut tx = begin_write(&self.pool).await?;
                 let at = now();
@@ -539,6 +544,14 @@ macro_rules! shared_sql {
             }
         }
 
+        /// The time from the step before `id` on the timeline of `steps` to it.
+        fn wait_before(steps: &[Step], id: Uuid) -> Option<std::time::Duration> {
+            let timeline = journey::timeline(steps);
+            let at = timeline.iter().position(|s| s.id == id)?;
+            let (before, step) = (timeline.get(at.checked_sub(1)?)?, timeline[at]);
+            (step.occurred_at() - before.occurred_at()).to_std().ok()
+        }
+
         /// What the idempotency record of a step keeps: steps never change,
         /// so the step is read back on a retry; the status is the one right
         /// after the step.
@@ -588,7 +601,7 @@ macro_rules! shared_sql {
                             let receipt: StepReceipt = codec::from_json(&json)?;
                             let step = journeys.get(&rid).and_then(|steps| steps.iter().find(|s| s.id == receipt.step)).cloned();
                             let step = step.ok_or_else(|| StoreError::Internal(format!("step {} of a stored response is missing", receipt.step)))?;
-                            Ok(StepRecorded { step, status: receipt.status })
+                            Ok(StepRecorded { step, status: receipt.status, replayed: true, wait: None })
                         }));
                         continue;
                     }
@@ -604,8 +617,9 @@ macro_rules! shared_sql {
                     let step = Step { id: derive_id(idem.request_id), details: new.clone(), recorded_at: at };
                     steps.push(step.clone());
                     let status = RepatriationStatus::of(steps);
+                    let wait = wait_before(steps, step.id);
                     keys.push((idem.clone(), Some(codec::to_json(&StepReceipt { step: step.id, status })?)));
-                    results[i] = Some(Ok(StepRecorded { step: step.clone(), status }));
+                    results[i] = Some(Ok(StepRecorded { step: step.clone(), status, replayed: false, wait }));
                     drafts.push(audit_draft(idem, format!("repatriations/{rid}/steps/{}", step.id), at));
                     stored.push(step);
                     touched.insert(rid);

@@ -40,6 +40,11 @@ pub struct ActiveRules {
 }
 
 impl ActiveRules {
+    /// Parses `source` without storing it (for `--check-config`).
+    pub fn check(source: &str) -> Result<(), String> {
+        RuleSet::from_toml(source).map(|_| ()).map_err(|e| e.to_string())
+    }
+
     /// Parses `source` and stores it under its version (refused if that
     /// version is already stored with other content).
     pub async fn load(repo: &dyn Repository, source: &str) -> Result<ActiveRules, String> {
