@@ -9,6 +9,7 @@ mod earning;
 pub mod error;
 mod fingerprint;
 mod incentive;
+mod metrics;
 pub mod observe;
 mod paging;
 mod party;
@@ -28,6 +29,7 @@ use crate::error::ApiResult;
 pub use audit::AuditApi;
 pub use earning::EarningApi;
 pub use incentive::{ActiveRules, IncentiveApi, SHIPPED_RULES};
+pub use metrics::MetricsApi;
 pub use party::PartyApi;
 pub use repatriation::RepatriationApi;
 

@@ -45,6 +45,37 @@ pub fn decode(v: &mut Violations, token: &str, filters: &str) -> Option<i64> {
     }
 }
 
+/// The token for the page after the row with id `after` (lists ordered by
+/// id rather than by an internal sequence).
+pub fn encode_id(after: uuid::Uuid, filters: &str) -> String {
+    URL_SAFE_NO_PAD.encode(format!("2:{after}:{}", filter_tag(filters)))
+}
+
+/// The id to continue after (`None` for the first page).
+pub fn decode_id(v: &mut Violations, token: &str, filters: &str) -> Option<Option<uuid::Uuid>> {
+    if token.is_empty() {
+        return Some(None);
+    }
+    let parsed = URL_SAFE_NO_PAD.decode(token).ok().and_then(|b| String::from_utf8(b).ok()).and_then(|s| {
+        let mut parts = s.splitn(3, ':');
+        match (parts.next(), parts.next().and_then(|a| a.parse::<uuid::Uuid>().ok()), parts.next()) {
+            (Some("2"), Some(after), Some(tag)) => Some((after, tag.to_string())),
+            _ => None,
+        }
+    });
+    match parsed {
+        Some((after, tag)) if tag == filter_tag(filters) => Some(Some(after)),
+        Some(_) => {
+            v.add("page_token", "was issued for a request with different filters");
+            None
+        }
+        None => {
+            v.add("page_token", "is not a token this service issued");
+            None
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

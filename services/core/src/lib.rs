@@ -8,6 +8,7 @@ pub mod durations;
 pub mod earning;
 pub mod incentive;
 pub mod journey;
+pub mod metrics;
 pub mod money;
 pub mod names;
 pub mod party;

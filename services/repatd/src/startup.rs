@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use repat_api::auth::{AuthMode, Gate};
-use repat_api::{ActiveRules, AppState, AuditApi, EarningApi, IncentiveApi, PartyApi, RepatriationApi};
+use repat_api::{ActiveRules, AppState, AuditApi, EarningApi, IncentiveApi, MetricsApi, PartyApi, RepatriationApi};
 use repat_proto::v1::audit_service_server::AuditServiceServer;
 use repat_proto::v1::earning_service_server::EarningServiceServer;
 use repat_proto::v1::incentive_service_server::IncentiveServiceServer;
+use repat_proto::v1::metrics_service_server::MetricsServiceServer;
 use repat_proto::v1::party_service_server::PartyServiceServer;
 use repat_proto::v1::repatriation_service_server::RepatriationServiceServer;
 use repat_store::Repository;
@@ -26,8 +27,15 @@ use crate::Settings;
 use crate::telemetry::Telemetry;
 
 /// The services whose health is reported, `""` being the server as a whole.
-const SERVICES: [&str; 6] =
-    ["", "repat.v1.PartyService", "repat.v1.EarningService", "repat.v1.RepatriationService", "repat.v1.IncentiveService", "repat.v1.AuditService"];
+const SERVICES: [&str; 7] = [
+    "",
+    "repat.v1.PartyService",
+    "repat.v1.EarningService",
+    "repat.v1.RepatriationService",
+    "repat.v1.IncentiveService",
+    "repat.v1.MetricsService",
+    "repat.v1.AuditService",
+];
 /// A health service name that is SERVING for as long as the process serves
 /// at all: the liveness probe's, so a database outage (which a restart would
 /// not cure) makes replicas unready, never restarted.
@@ -71,7 +79,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("opening {}", repat_store::redact(&settings.database_url)))?;
     let rules_source = settings.rules_source()?;
-    let rules = ActiveRules::load(repo.as_ref(), &rules_source).await.map_err(|e| anyhow::anyhow!("incentive rule set: {e}"))?;
+    let rules = Arc::new(ActiveRules::load(repo.as_ref(), &rules_source).await.map_err(|e| anyhow::anyhow!("incentive rule set: {e}"))?);
     tracing::info!(version = %rules.stored.version, sha256 = %rules.stored.sha256, "incentive rules in force");
     let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
@@ -127,7 +135,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
             admit.clone(),
         ))
         .add_service(InterceptedService::new(
-            IncentiveServiceServer::new(IncentiveApi::new(state.clone(), rules)).max_decoding_message_size(max),
+            IncentiveServiceServer::new(IncentiveApi::new(state.clone(), rules.clone())).max_decoding_message_size(max),
+            admit.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            MetricsServiceServer::new(MetricsApi::new(state.clone(), rules)).max_decoding_message_size(max),
             admit.clone(),
         ))
         .add_service(InterceptedService::new(AuditServiceServer::new(AuditApi::new(state.clone())).max_decoding_message_size(max), admit));

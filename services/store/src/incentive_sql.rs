@@ -115,7 +115,8 @@ macro_rules! incentive_sql {
                 stored.push(step);
             }
             insert_steps(tx, &stored).await?;
-            update_repatriations(tx, &updates, recorded).await
+            update_repatriations(tx, &updates, recorded).await?;
+            refresh_metrics(tx, &ids, &journeys).await
         }
 
         #[async_trait]

@@ -12,6 +12,8 @@
 mod codec;
 mod error;
 mod incentive_sql;
+mod metrics_rows;
+mod metrics_sql;
 mod migrate;
 mod model;
 mod postgres;

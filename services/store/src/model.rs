@@ -191,7 +191,7 @@ pub struct ClaimFilter {
 /// One interface over PostgreSQL and SQLite. Every mutation takes an
 /// [`Idempotency`] and is all-or-nothing.
 #[async_trait]
-pub trait Repository: IncentiveRepository + Send + Sync + 'static {
+pub trait Repository: IncentiveRepository + MetricsRepository + Send + Sync + 'static {
     /// "postgres" or "sqlite".
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
@@ -253,4 +253,140 @@ pub trait IncentiveRepository: Send + Sync {
     /// Every amount the incentive totals sum: current eligible assessments,
     /// claimed items and disbursements, of one party or all.
     async fn incentive_ledger(&self, party_id: Option<Uuid>) -> Result<Vec<LedgerEntry>, StoreError>;
+}
+
+/// What delay statistics can be grouped by, beside the measure itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Dimension {
+    /// The payer's country.
+    Corridor,
+    /// Bank, platform or mobile financial service.
+    Channel,
+    /// The BIC of the step waited for (waits only).
+    Institution,
+    PartyKind,
+    /// The Dhaka month the wait or span ended in.
+    Month,
+}
+
+impl Dimension {
+    /// The column holding it, in delay_observations.
+    pub fn column(self) -> &'static str {
+        match self {
+            Dimension::Corridor => "corridor",
+            Dimension::Channel => "channel",
+            Dimension::Institution => "institution",
+            Dimension::PartyKind => "party_kind",
+            Dimension::Month => "month",
+        }
+    }
+}
+
+/// Which observations a delay query covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DelayFilter {
+    /// "YYYY-MM", inclusive.
+    pub start_month: Option<String>,
+    pub end_month: Option<String>,
+    pub party_id: Option<Uuid>,
+    /// A step kind or span name.
+    pub measure: Option<String>,
+}
+
+/// A group's key: the measure, then the requested dimensions in order.
+pub type GroupKey = Vec<Option<String>>;
+
+/// Observations of one group in one duration bucket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelayBucketRow {
+    pub key: GroupKey,
+    pub bucket: i32,
+    pub count: i64,
+    pub sum_micros: i64,
+}
+
+/// One observation, as exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DelayObservation {
+    pub repatriation_id: Uuid,
+    pub position: i32,
+    pub measure: String,
+    pub end_at: DateTime<Utc>,
+    pub micros: i64,
+    pub institution: Option<String>,
+    pub corridor: String,
+    pub channel: String,
+    pub party_kind: String,
+    pub party_id: Uuid,
+    pub month: String,
+}
+
+/// The scorecard's counts for one corridor and month of initiation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScorecardRow {
+    pub corridor: String,
+    pub month: String,
+    /// Initiated payments whose funds became available.
+    pub completed: i64,
+    pub within_hour: i64,
+    pub within_business_day: i64,
+    /// Payments with a known fee share, and the sum of their shares in
+    /// parts per million.
+    pub costed: i64,
+    pub fee_share_ppm_sum: i64,
+}
+
+/// Which deadline a breach is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BreachKind {
+    /// Realized after, or not realized by, the repatriation deadline.
+    RepatriationLate,
+    /// Claimed after, or not claimed by, the end of the claim window.
+    ClaimWindowExpired,
+    /// Initiated, neither credited nor ended, for longer than a threshold.
+    InFlight,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BreachFilter {
+    pub kind: BreachKind,
+    pub party_id: Option<Uuid>,
+    /// Calendar days allowed from invoice to realization.
+    pub repatriation_days: i32,
+    /// Calendar days allowed from realization to the claim.
+    pub claim_days: i32,
+    /// Unrealized invoices dated before this are late.
+    pub invoice_cutoff: NaiveDate,
+    /// Unclaimed realizations dated before this are past the window.
+    pub realization_cutoff: NaiveDate,
+    /// In-flight payments initiated before this are reported.
+    pub initiated_before: DateTime<Utc>,
+}
+
+/// A repatriation past a deadline, with what the deadline concerns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Breach {
+    pub repatriation_id: Uuid,
+    pub party_id: Uuid,
+    pub corridor: String,
+    pub invoice_date: NaiveDate,
+    pub initiated_at: Option<DateTime<Utc>>,
+    pub funds_at: Option<DateTime<Utc>>,
+    pub claim_filed_at: Option<DateTime<Utc>>,
+    pub realized_on: Option<NaiveDate>,
+}
+
+/// The delay metrics' records, kept in step with the journeys.
+#[async_trait]
+pub trait MetricsRepository: Send + Sync {
+    /// How many observations each group has in each duration bucket.
+    async fn delay_buckets(&self, filter: &DelayFilter, dims: &[Dimension]) -> Result<Vec<DelayBucketRow>, StoreError>;
+    /// Every observation's duration with its group key, ordered by key.
+    async fn delay_values(&self, filter: &DelayFilter, dims: &[Dimension]) -> Result<Vec<(GroupKey, i64)>, StoreError>;
+    /// Up to `limit` observations after `(repatriation_id, position)`, in
+    /// that order.
+    async fn export_observations(&self, filter: &DelayFilter, after: Option<(Uuid, i32)>, limit: u32) -> Result<Vec<DelayObservation>, StoreError>;
+    async fn scorecard(&self, start_month: Option<&str>, end_month: Option<&str>, party_id: Option<Uuid>) -> Result<Vec<ScorecardRow>, StoreError>;
+    /// Breaches in repatriation order, after `after` (keyset), at most `limit`.
+    async fn breaches(&self, filter: &BreachFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Breach>, StoreError>;
 }

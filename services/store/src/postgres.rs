@@ -215,5 +215,80 @@ async fn update_repatriations(conn: &mut PgConnection, updates: &[(Uuid, &'stati
     Ok(())
 }
 
+/// The grouping dimensions of the journeys.
+async fn load_journey_dims(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, JourneyDims>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = sqlx::query(AssertSqlSafe(format!("{JOURNEY_DIMS} WHERE r.id = ANY($1)"))).bind(ids).fetch_all(&mut *conn).await?;
+    rows.iter().map(journey_dims_from_row).collect()
+}
+
+/// Replaces the metrics rows of the journeys `ids` (all of them, also those
+/// with no rows now).
+async fn replace_metrics(conn: &mut PgConnection, ids: &[Uuid], dims: &HashMap<Uuid, JourneyDims>, obs: &[ObservationRow], sums: &[SummaryRow]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM delay_observations WHERE repatriation_id = ANY($1)").bind(ids).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = ANY($1)").bind(ids).execute(&mut *conn).await?;
+    let d = |id: &Uuid| dims.get(id).ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")));
+    if !obs.is_empty() {
+        let ds = obs.iter().map(|o| d(&o.repatriation_id)).collect::<Result<Vec<_>, _>>()?;
+        sqlx::query(
+            "INSERT INTO delay_observations (repatriation_id, position, measure, end_at, micros, bucket, institution, corridor, channel, party_kind, party_id, month)
+             SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::timestamptz[], $5::int8[], $6::int4[], $7::text[], $8::text[], $9::text[], $10::text[], $11::uuid[], $12::text[])",
+        )
+        .bind(obs.iter().map(|o| o.repatriation_id).collect::<Vec<_>>())
+        .bind(obs.iter().map(|o| o.position).collect::<Vec<_>>())
+        .bind(obs.iter().map(|o| o.measure.to_string()).collect::<Vec<_>>())
+        .bind(obs.iter().map(|o| DbTime(o.end_at)).collect::<Vec<_>>())
+        .bind(obs.iter().map(|o| o.micros).collect::<Vec<_>>())
+        .bind(obs.iter().map(|o| o.bucket).collect::<Vec<_>>())
+        .bind(obs.iter().map(|o| o.institution.clone()).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.corridor.clone()).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.channel.clone()).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.party_kind.clone()).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.party_id).collect::<Vec<_>>())
+        .bind(obs.iter().map(|o| o.month.clone()).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    if !sums.is_empty() {
+        let ds = sums.iter().map(|s| d(&s.repatriation_id)).collect::<Result<Vec<_>, _>>()?;
+        let t = |f: &dyn Fn(&SummaryRow) -> Option<DateTime<Utc>>| sums.iter().map(|s| f(s).map(DbTime)).collect::<Vec<_>>();
+        sqlx::query(
+            "INSERT INTO journey_summaries (repatriation_id, corridor, channel, party_kind, party_id, invoice_date, initiated_at, funds_at, claim_filed_at,
+                                            disbursed_at, ended_at, realized_on, realized_days, claim_days, initiation_to_funds, within_business_day,
+                                            fee_share_ppm, month)
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::uuid[], $6::date[], $7::timestamptz[], $8::timestamptz[],
+                                  $9::timestamptz[], $10::timestamptz[], $11::timestamptz[], $12::date[], $13::int4[], $14::int4[], $15::int8[],
+                                  $16::bool[], $17::int8[], $18::text[])",
+        )
+        .bind(sums.iter().map(|s| s.repatriation_id).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.corridor.clone()).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.channel.clone()).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.party_kind.clone()).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.party_id).collect::<Vec<_>>())
+        .bind(ds.iter().map(|d| d.invoice_date).collect::<Vec<_>>())
+        .bind(t(&|s| s.initiated_at))
+        .bind(t(&|s| s.funds_at))
+        .bind(t(&|s| s.claim_filed_at))
+        .bind(t(&|s| s.disbursed_at))
+        .bind(t(&|s| s.ended_at))
+        .bind(sums.iter().map(|s| s.realized_on).collect::<Vec<_>>())
+        .bind(sums.iter().map(|s| s.realized_days).collect::<Vec<_>>())
+        .bind(sums.iter().map(|s| s.claim_days).collect::<Vec<_>>())
+        .bind(sums.iter().map(|s| s.initiation_to_funds).collect::<Vec<_>>())
+        .bind(sums.iter().map(|s| s.within_business_day).collect::<Vec<_>>())
+        .bind(sums.iter().map(|s| s.fee_share_ppm).collect::<Vec<_>>())
+        .bind(sums.iter().map(|s| s.month.clone()).collect::<Vec<_>>())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 crate::sql::shared_sql!(PgRepository);
 crate::incentive_sql::incentive_sql!(PgRepository);
+crate::metrics_sql::metrics_sql!(PgRepository);

@@ -454,6 +454,8 @@ macro_rules! shared_sql {
                         .execute(&mut *tx)
                         .await?;
                 }
+                // Its summary exists from the start, so an unpaid invoice can be seen to be late.
+                refresh_metrics(&mut tx, &[repatriation.id], &HashMap::new()).await?;
                 append_audit(&mut tx, vec![audit_draft(idem, format!("repatriations/{}", repatriation.id), at)]).await?;
                 save_response(&mut tx, idem, &repatriation).await?;
                 tx.commit().await?;
@@ -641,6 +643,8 @@ macro_rules! shared_sql {
                     .collect();
                 updates.sort_by_key(|u| u.0);
                 update_repatriations(&mut tx, &updates, at).await?;
+                let changed: Vec<Uuid> = updates.iter().map(|u| u.0).collect();
+                refresh_metrics(&mut tx, &changed, &journeys).await?;
                 append_audit(&mut tx, drafts).await?;
                 tx.commit().await?;
 

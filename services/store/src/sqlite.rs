@@ -193,5 +193,79 @@ async fn update_repatriations(conn: &mut SqliteConnection, updates: &[(Uuid, &'s
     Ok(())
 }
 
+/// The grouping dimensions of the journeys.
+async fn load_journey_dims(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, JourneyDims>, StoreError> {
+    let mut out = HashMap::new();
+    for id in ids {
+        if let Some(row) = sqlx::query(AssertSqlSafe(format!("{JOURNEY_DIMS} WHERE r.id = $1"))).bind(id).fetch_optional(&mut *conn).await? {
+            let (id, dims) = journey_dims_from_row(&row)?;
+            out.insert(id, dims);
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces the metrics rows of the journeys `ids` (all of them, also those
+/// with no rows now).
+async fn replace_metrics(conn: &mut SqliteConnection, ids: &[Uuid], dims: &HashMap<Uuid, JourneyDims>, obs: &[ObservationRow], sums: &[SummaryRow]) -> Result<(), StoreError> {
+    for id in ids {
+        sqlx::query("DELETE FROM delay_observations WHERE repatriation_id = $1").bind(id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = $1").bind(id).execute(&mut *conn).await?;
+    }
+    let d = |id: &Uuid| dims.get(id).ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")));
+    for o in obs {
+        let dims = d(&o.repatriation_id)?;
+        sqlx::query(
+            "INSERT INTO delay_observations (repatriation_id, position, measure, end_at, micros, bucket, institution, corridor, channel, party_kind, party_id, month)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        )
+        .bind(o.repatriation_id)
+        .bind(o.position)
+        .bind(o.measure)
+        .bind(DbTime(o.end_at))
+        .bind(o.micros)
+        .bind(o.bucket)
+        .bind(&o.institution)
+        .bind(&dims.corridor)
+        .bind(&dims.channel)
+        .bind(&dims.party_kind)
+        .bind(dims.party_id)
+        .bind(&o.month)
+        .execute(&mut *conn)
+        .await?;
+    }
+    for s in sums {
+        let dims = d(&s.repatriation_id)?;
+        sqlx::query(
+            "INSERT INTO journey_summaries (repatriation_id, corridor, channel, party_kind, party_id, invoice_date, initiated_at, funds_at, claim_filed_at,
+                                            disbursed_at, ended_at, realized_on, realized_days, claim_days, initiation_to_funds, within_business_day,
+                                            fee_share_ppm, month)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+        )
+        .bind(s.repatriation_id)
+        .bind(&dims.corridor)
+        .bind(&dims.channel)
+        .bind(&dims.party_kind)
+        .bind(dims.party_id)
+        .bind(dims.invoice_date)
+        .bind(s.initiated_at.map(DbTime))
+        .bind(s.funds_at.map(DbTime))
+        .bind(s.claim_filed_at.map(DbTime))
+        .bind(s.disbursed_at.map(DbTime))
+        .bind(s.ended_at.map(DbTime))
+        .bind(s.realized_on)
+        .bind(s.realized_days)
+        .bind(s.claim_days)
+        .bind(s.initiation_to_funds)
+        .bind(s.within_business_day)
+        .bind(s.fee_share_ppm)
+        .bind(&s.month)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 crate::sql::shared_sql!(SqliteRepository);
 crate::incentive_sql::incentive_sql!(SqliteRepository);
+crate::metrics_sql::metrics_sql!(SqliteRepository);

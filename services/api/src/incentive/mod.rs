@@ -67,8 +67,8 @@ pub struct IncentiveApi {
 }
 
 impl IncentiveApi {
-    pub fn new(state: AppState, active: ActiveRules) -> Self {
-        IncentiveApi { state, active: Arc::new(active) }
+    pub fn new(state: AppState, active: Arc<ActiveRules>) -> Self {
+        IncentiveApi { state, active }
     }
 
     fn today() -> chrono::NaiveDate {
@@ -336,24 +336,28 @@ impl IncentiveService for IncentiveApi {
 
     async fn get_incentive_totals(&self, request: Request<pb::GetIncentiveTotalsRequest>) -> Result<Response<pb::GetIncentiveTotalsResponse>, Status> {
         let caller = caller(&request)?;
-        let req = request.into_inner();
-        let run = async {
-            let mut v = Violations::default();
-            let start = v.optional_date("start_month", req.start_month.as_ref());
-            let end = v.optional_date("end_month", req.end_month.as_ref());
-            let party_id = v.optional_uuid("party_id", &req.party_id);
-            let (start, (end, party_id)) = v.finish(|| start.zip(end.zip(party_id)))?;
-            let party_id = list_scope(&caller, party_id)?;
-            let ledger = self.state.repo.incentive_ledger(party_id).await?;
-            let totals = sum_by_month(&ledger, start, end);
-            let sum = |f: fn(&repat_core::incentive::totals::Total) -> Decimal| wire::bdt(totals.iter().map(f).sum());
-            ApiResult::Ok(pb::GetIncentiveTotalsResponse {
-                assessed: Some(sum(|t| t.assessed)),
-                claimed: Some(sum(|t| t.claimed)),
-                disbursed: Some(sum(|t| t.disbursed)),
-                totals: totals.iter().map(wire::total).collect(),
-            })
-        };
-        Ok(Response::new(run.await?))
+        Ok(Response::new(incentive_totals(&self.state, &caller, &request.into_inner()).await?))
     }
+
+}
+
+/// Incentive assessed, claimed and disbursed by month, programme and party,
+/// summed exactly; the caller sees what its role allows. Shared by
+/// IncentiveService and MetricsService.
+pub(crate) async fn incentive_totals(state: &AppState, caller: &crate::auth::Caller, req: &pb::GetIncentiveTotalsRequest) -> ApiResult<pb::GetIncentiveTotalsResponse> {
+    let mut v = Violations::default();
+    let start = v.optional_date("start_month", req.start_month.as_ref());
+    let end = v.optional_date("end_month", req.end_month.as_ref());
+    let party_id = v.optional_uuid("party_id", &req.party_id);
+    let (start, (end, party_id)) = v.finish(|| start.zip(end.zip(party_id)))?;
+    let party_id = list_scope(caller, party_id)?;
+    let ledger = state.repo.incentive_ledger(party_id).await?;
+    let totals = sum_by_month(&ledger, start, end);
+    let sum = |f: fn(&repat_core::incentive::totals::Total) -> Decimal| wire::bdt(totals.iter().map(f).sum());
+    Ok(pb::GetIncentiveTotalsResponse {
+        assessed: Some(sum(|t| t.assessed)),
+        claimed: Some(sum(|t| t.claimed)),
+        disbursed: Some(sum(|t| t.disbursed)),
+        totals: totals.iter().map(wire::total).collect(),
+    })
 }

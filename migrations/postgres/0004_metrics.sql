@@ -1,0 +1,51 @@
+-- Delay metrics, kept in step with the journeys: recomputed for a journey in
+-- the same transaction as every step recorded on it.
+--
+-- One row per observation: each wait between consecutive steps (named for
+-- the step waited for) and each end-to-end span, with the dimensions
+-- auditors group by. `bucket` is the duration's log bucket (computed by the
+-- service, identical on both backends); `month` is the Dhaka month
+-- ('YYYY-MM') the wait or span ended in.
+CREATE TABLE delay_observations (
+    repatriation_id UUID        NOT NULL REFERENCES repatriations (id),
+    position        INTEGER     NOT NULL,
+    measure         TEXT        NOT NULL,
+    end_at          TIMESTAMPTZ NOT NULL,
+    micros          BIGINT      NOT NULL,
+    bucket          INTEGER     NOT NULL,
+    institution     TEXT,
+    corridor        TEXT        NOT NULL,
+    channel         TEXT        NOT NULL,
+    party_kind      TEXT        NOT NULL,
+    party_id        UUID        NOT NULL,
+    month           TEXT        NOT NULL,
+    PRIMARY KEY (repatriation_id, position)
+);
+CREATE INDEX delay_observations_month ON delay_observations (month, measure);
+CREATE INDEX delay_observations_party ON delay_observations (party_id, month);
+
+-- One row per repatriation: the instants the scorecard and the deadline
+-- checks need. The fee share is in parts per million (exact at the six
+-- places it is computed to), so sums are exact integers on both backends.
+CREATE TABLE journey_summaries (
+    repatriation_id       UUID        PRIMARY KEY REFERENCES repatriations (id),
+    corridor              TEXT        NOT NULL,
+    channel               TEXT        NOT NULL,
+    party_kind            TEXT        NOT NULL,
+    party_id              UUID        NOT NULL,
+    invoice_date          DATE        NOT NULL,
+    initiated_at          TIMESTAMPTZ,
+    funds_at              TIMESTAMPTZ,
+    claim_filed_at        TIMESTAMPTZ,
+    disbursed_at          TIMESTAMPTZ,
+    ended_at              TIMESTAMPTZ,
+    realized_on           DATE,
+    realized_days         INTEGER,
+    claim_days            INTEGER,
+    initiation_to_funds   BIGINT,
+    within_business_day   BOOLEAN,
+    fee_share_ppm         BIGINT,
+    month                 TEXT
+);
+CREATE INDEX journey_summaries_month ON journey_summaries (month, corridor);
+CREATE INDEX journey_summaries_party ON journey_summaries (party_id);
