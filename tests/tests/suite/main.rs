@@ -9,6 +9,7 @@ mod idempotency;
 mod incentive;
 mod journeys;
 mod limits;
+mod metrics;
 mod outage;
 mod parity;
 mod telemetry;
