@@ -7,6 +7,7 @@ use repat_proto::v1 as pb;
 use repat_proto::v1::audit_service_client::AuditServiceClient;
 use repat_proto::v1::earning_service_client::EarningServiceClient;
 use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
+use repat_proto::v1::metrics_service_client::MetricsServiceClient;
 use repat_proto::v1::party_service_client::PartyServiceClient;
 use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
 use repat_tests::fixtures::{earning, firm, rid, step};
@@ -47,9 +48,13 @@ enum Rpc {
     SimulateAssessment,
     ListRuleSets,
     GetIncentiveTotals,
+    GetDelayStatistics,
+    GetScorecard,
+    ListDeadlineBreaches,
+    ExportDurations,
 }
 
-const ALL: [Rpc; 20] = [
+const ALL: [Rpc; 24] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -70,6 +75,10 @@ const ALL: [Rpc; 20] = [
     Rpc::SimulateAssessment,
     Rpc::ListRuleSets,
     Rpc::GetIncentiveTotals,
+    Rpc::GetDelayStatistics,
+    Rpc::GetScorecard,
+    Rpc::ListDeadlineBreaches,
+    Rpc::ExportDurations,
 ];
 
 /// The outcome of one call: its code (for batches, the first item's), and
@@ -79,6 +88,7 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
     let earnings = || EarningServiceClient::new(ch.clone());
     let reps = || RepatriationServiceClient::new(ch.clone());
     let incentives = || IncentiveServiceClient::new(ch.clone());
+    let metrics = || MetricsServiceClient::new(ch.clone());
     let code = |r: Result<usize, tonic::Status>| match r {
         Ok(k) => (Code::Ok, k),
         Err(s) => (s.code(), 0),
@@ -184,6 +194,32 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|r| r.into_inner().totals.len()),
         ),
+        Rpc::GetDelayStatistics => code(
+            metrics()
+                .get_delay_statistics(pb::GetDelayStatisticsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .await
+                .map(|r| r.into_inner().groups.len()),
+        ),
+        Rpc::GetScorecard => code(
+            metrics().get_scorecard(pb::GetScorecardRequest { party_id: w.party_a.clone(), ..Default::default() }).await.map(|r| r.into_inner().entries.len()),
+        ),
+        Rpc::ListDeadlineBreaches => code(
+            metrics()
+                .list_deadline_breaches(pb::ListDeadlineBreachesRequest {
+                    kind: pb::BreachKind::RepatriationLate as i32,
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().breaches.len()),
+        ),
+        Rpc::ExportDurations => match metrics().export_durations(pb::ExportDurationsRequest { party_id: w.party_a.clone(), ..Default::default() }).await {
+            Ok(r) => match r.into_inner().next().await {
+                Some(Err(s)) => (s.code(), 0),
+                _ => (Code::Ok, 1),
+            },
+            Err(s) => (s.code(), 0),
+        },
     }
 }
 
