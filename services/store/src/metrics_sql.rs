@@ -207,6 +207,22 @@ macro_rules! metrics_sql {
                     })
                     .collect()
             }
+
+            async fn rebuild_metrics(&self, after: Option<Uuid>, limit: u32) -> Result<Option<Uuid>, StoreError> {
+                let mut tx = begin_write(&self.pool).await?;
+                let rows = sqlx::query("SELECT id FROM repatriations WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2")
+                    .bind(after)
+                    .bind(i64::from(limit))
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let ids: Vec<Uuid> = rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?;
+                let Some(last) = ids.last().copied() else { return Ok(None) };
+                lock_repatriations(&mut tx, &ids).await?;
+                let journeys = load_steps(&mut tx, &ids).await?;
+                refresh_metrics(&mut tx, &ids, &journeys).await?;
+                tx.commit().await?;
+                Ok(Some(last))
+            }
         }
     };
 }

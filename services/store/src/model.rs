@@ -389,4 +389,9 @@ pub trait MetricsRepository: Send + Sync {
     async fn scorecard(&self, start_month: Option<&str>, end_month: Option<&str>, party_id: Option<Uuid>) -> Result<Vec<ScorecardRow>, StoreError>;
     /// Breaches in repatriation order, after `after` (keyset), at most `limit`.
     async fn breaches(&self, filter: &BreachFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Breach>, StoreError>;
+    /// Recomputes the metrics rows of up to `limit` journeys after `after`
+    /// (in id order), each batch in one transaction; returns the last id
+    /// done, `None` when there were none. For data loaded behind the
+    /// service's back, or after the observations' definition changes.
+    async fn rebuild_metrics(&self, after: Option<Uuid>, limit: u32) -> Result<Option<Uuid>, StoreError>;
 }
