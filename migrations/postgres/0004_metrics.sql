@@ -1,5 +1,5 @@
--- Delay metrics, kept in step with the journeys: recomputed for a journey in
--- the same transaction as every step recorded on it.
+-- Delay metrics, kept in step with the journeys: recomputed for a journey
+-- from its steps (see metrics_pending).
 --
 -- One row per observation: each wait between consecutive steps (named for
 -- the step waited for) and each end-to-end span, with the dimensions
@@ -49,3 +49,10 @@ CREATE TABLE journey_summaries (
 );
 CREATE INDEX journey_summaries_month ON journey_summaries (month, corridor);
 CREATE INDEX journey_summaries_party ON journey_summaries (party_id);
+
+-- Journeys whose metrics rows are behind their steps: recording a step only
+-- adds its journey here; the rows are recomputed before any metrics read and
+-- in the background, so ingestion does not pay for them.
+CREATE TABLE metrics_pending (
+    repatriation_id UUID PRIMARY KEY REFERENCES repatriations (id)
+);

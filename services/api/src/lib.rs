@@ -29,7 +29,7 @@ use crate::error::ApiResult;
 pub use audit::AuditApi;
 pub use earning::EarningApi;
 pub use incentive::{ActiveRules, IncentiveApi, SHIPPED_RULES};
-pub use metrics::MetricsApi;
+pub use metrics::{MetricsApi, settle as settle_metrics};
 pub use party::PartyApi;
 pub use repatriation::RepatriationApi;
 

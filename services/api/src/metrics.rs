@@ -30,6 +30,8 @@ use crate::{AppState, convert, paging};
 
 /// Largest query answered exactly.
 pub const EXACT_LIMIT: i64 = 100_000;
+/// Journeys brought up to date per transaction.
+const SETTLE_BATCH: u32 = 1000;
 /// Rows per message batch of the export.
 const EXPORT_CHUNK: u32 = 1000;
 /// Default for "stuck in flight".
@@ -46,6 +48,12 @@ pub struct MetricsApi {
 impl MetricsApi {
     pub fn new(state: AppState, rules: std::sync::Arc<ActiveRules>) -> Self {
         MetricsApi { state, rules }
+    }
+
+    /// Brings every pending journey's metrics up to date, so a read sees
+    /// every step acknowledged before it.
+    async fn settle(&self) -> ApiResult<()> {
+        settle(self.state.repo.as_ref()).await
     }
 
     /// Calendar days from invoice to realization, and from realization to
@@ -152,6 +160,7 @@ impl MetricsService for MetricsApi {
             }
             let filter = delay_filter(&mut v, &caller, &req.start_month, &req.end_month, &req.party_id, &req.measure)?;
             let filter = v.finish(|| filter)?;
+            self.settle().await?;
             let buckets = self.state.repo.delay_buckets(&filter, &dims).await?;
             let total: i64 = buckets.iter().map(|b| b.count).sum();
             let exact = total <= EXACT_LIMIT;
@@ -221,6 +230,7 @@ impl MetricsService for MetricsApi {
                 realization_cutoff: back(claim_days),
                 initiated_before: now - threshold,
             };
+            self.settle().await?;
             let rows = self.state.repo.breaches(&filter, after, size + 1).await?;
             let more = rows.len() > size as usize;
             let page: Vec<_> = rows.into_iter().take(size as usize).collect();
@@ -276,6 +286,7 @@ impl MetricsService for MetricsApi {
             let party_id = v.optional_uuid("party_id", &req.party_id);
             let (start, (end, party_id)) = v.finish(|| start.zip(end.zip(party_id)))?;
             let party_id = list_scope(&caller, party_id)?;
+            self.settle().await?;
             let rows = self.state.repo.scorecard(start.as_deref(), end.as_deref(), party_id).await?;
             let share = |n: i64, d: i64| ratio_half_up(Decimal::from(n), Decimal::from(d), 4).unwrap_or(Decimal::ZERO);
             let entries = rows
@@ -319,10 +330,17 @@ impl MetricsService for MetricsApi {
         let mut v = Violations::default();
         let filter = delay_filter(&mut v, &caller, &req.start_month, &req.end_month, &req.party_id, &req.measure)?;
         let filter = v.finish(|| filter).map_err(ApiError::Invalid)?;
+        self.settle().await?;
         let repo = self.state.repo.clone();
         let stream = export_stream(repo, filter);
         Ok(Response::new(Box::pin(stream)))
     }
+}
+
+/// Drains the journeys whose metrics are behind their steps.
+pub async fn settle(repo: &dyn repat_store::Repository) -> ApiResult<()> {
+    while repo.drain_pending_metrics(SETTLE_BATCH).await? > 0 {}
+    Ok(())
 }
 
 /// Pages through the observations, one message per observation.

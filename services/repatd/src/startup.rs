@@ -41,6 +41,9 @@ const SERVICES: [&str; 7] = [
 /// not cure) makes replicas unready, never restarted.
 pub const LIVENESS: &str = "liveness";
 
+/// How often delay metrics are brought up to date in the background.
+const METRICS_INTERVAL: Duration = Duration::from_secs(1);
+
 const STREAM_WINDOW: u32 = 1 << 20;
 const CONNECTION_WINDOW: u32 = 4 << 20;
 
@@ -147,6 +150,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     // Health is known before the first request is accepted.
     report_database(repo.as_ref(), &health, None).await;
     let watchdog = tokio::spawn(watch_database(repo.clone(), health.clone(), Duration::from_secs(settings.db_check_interval_secs.max(1))));
+    let metrics = tokio::spawn(keep_metrics_current(repo.clone()));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
     let task = tokio::spawn(async move {
@@ -172,11 +176,23 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
             }
         };
         watchdog.abort();
+        metrics.abort();
         // What the last requests produced leaves before the process does.
         telemetry.shutdown().await;
         result.context("serving gRPC")
     });
     Ok(RunningServer { addr, repo, stop: Some(stop_tx), task })
+}
+
+/// Brings journeys' delay metrics up to date in the background, so reads
+/// (which settle what is left) stay quick while steps stream in.
+async fn keep_metrics_current(repo: Arc<dyn Repository>) {
+    loop {
+        tokio::time::sleep(METRICS_INTERVAL).await;
+        if let Err(e) = repat_api::settle_metrics(repo.as_ref()).await {
+            tracing::warn!(error = ?e, "bringing delay metrics up to date failed; retrying");
+        }
+    }
 }
 
 /// Tokens when a verifying key is configured; the local administrator only

@@ -116,7 +116,7 @@ macro_rules! incentive_sql {
             }
             insert_steps(tx, &stored).await?;
             update_repatriations(tx, &updates, recorded).await?;
-            refresh_metrics(tx, &ids, &journeys).await
+            mark_pending(tx, &ids).await
         }
 
         #[async_trait]

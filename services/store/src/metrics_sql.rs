@@ -1,7 +1,7 @@
 //! The delay metrics' SQL, written once and expanded into each backend
-//! module: keeping the metrics rows of a journey in step with its steps
-//! (inside the transaction that records them), and the queries behind
-//! MetricsService. Sums are of integers only (microseconds, parts per
+//! module: recomputing the metrics rows of journeys from their steps (those
+//! a step marked pending, drained before every read and in the background),
+//! and the queries behind MetricsService. Sums are of integers only (microseconds, parts per
 //! million), which both backends add exactly.
 
 macro_rules! metrics_sql {
@@ -222,6 +222,22 @@ macro_rules! metrics_sql {
                 refresh_metrics(&mut tx, &ids, &journeys).await?;
                 tx.commit().await?;
                 Ok(Some(last))
+            }
+
+            async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError> {
+                let mut tx = begin_write(&self.pool).await?;
+                let ids = take_pending(&mut tx, limit).await?;
+                if ids.is_empty() {
+                    return Ok(0);
+                }
+                // The journeys' locks come before their steps are read, so a
+                // step committed meanwhile is seen here or marks them again.
+                lock_repatriations(&mut tx, &ids).await?;
+                let journeys = load_steps(&mut tx, &ids).await?;
+                refresh_metrics(&mut tx, &ids, &journeys).await?;
+                clear_pending(&mut tx, &ids).await?;
+                tx.commit().await?;
+                Ok(ids.len())
             }
         }
     };

@@ -394,4 +394,7 @@ pub trait MetricsRepository: Send + Sync {
     /// done, `None` when there were none. For data loaded behind the
     /// service's back, or after the observations' definition changes.
     async fn rebuild_metrics(&self, after: Option<Uuid>, limit: u32) -> Result<Option<Uuid>, StoreError>;
+    /// Brings the metrics rows of up to `limit` journeys marked pending up
+    /// to date, in one transaction; returns how many.
+    async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError>;
 }

@@ -289,6 +289,32 @@ async fn replace_metrics(conn: &mut PgConnection, ids: &[Uuid], dims: &HashMap<U
     Ok(())
 }
 
+/// Marks journeys whose metrics rows are behind their steps.
+async fn mark_pending(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    sqlx::query("INSERT INTO metrics_pending (repatriation_id) SELECT * FROM UNNEST($1::uuid[]) ON CONFLICT DO NOTHING")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Takes up to `limit` pending journeys that no other drainer holds.
+async fn take_pending(conn: &mut PgConnection, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+    let rows = sqlx::query("SELECT repatriation_id FROM metrics_pending ORDER BY repatriation_id LIMIT $1 FOR UPDATE SKIP LOCKED")
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get("repatriation_id")?)).collect()
+}
+
+async fn clear_pending(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM metrics_pending WHERE repatriation_id = ANY($1)").bind(ids).execute(&mut *conn).await?;
+    Ok(())
+}
+
 crate::sql::shared_sql!(PgRepository);
 crate::incentive_sql::incentive_sql!(PgRepository);
 crate::metrics_sql::metrics_sql!(PgRepository);

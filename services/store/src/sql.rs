@@ -644,7 +644,7 @@ macro_rules! shared_sql {
                 updates.sort_by_key(|u| u.0);
                 update_repatriations(&mut tx, &updates, at).await?;
                 let changed: Vec<Uuid> = updates.iter().map(|u| u.0).collect();
-                refresh_metrics(&mut tx, &changed, &journeys).await?;
+                mark_pending(&mut tx, &changed).await?;
                 append_audit(&mut tx, drafts).await?;
                 tx.commit().await?;
 

@@ -266,6 +266,27 @@ async fn replace_metrics(conn: &mut SqliteConnection, ids: &[Uuid], dims: &HashM
     Ok(())
 }
 
+/// Marks journeys whose metrics rows are behind their steps.
+async fn mark_pending(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+    for id in ids {
+        sqlx::query("INSERT INTO metrics_pending (repatriation_id) VALUES ($1) ON CONFLICT DO NOTHING").bind(id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// Takes up to `limit` pending journeys (the write lock is already held).
+async fn take_pending(conn: &mut SqliteConnection, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+    let rows = sqlx::query("SELECT repatriation_id FROM metrics_pending ORDER BY repatriation_id LIMIT $1").bind(i64::from(limit)).fetch_all(&mut *conn).await?;
+    rows.iter().map(|r| Ok(r.try_get("repatriation_id")?)).collect()
+}
+
+async fn clear_pending(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
+    for id in ids {
+        sqlx::query("DELETE FROM metrics_pending WHERE repatriation_id = $1").bind(id).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 crate::sql::shared_sql!(SqliteRepository);
 crate::incentive_sql::incentive_sql!(SqliteRepository);
 crate::metrics_sql::metrics_sql!(SqliteRepository);
