@@ -11,6 +11,7 @@ pub mod journey;
 pub mod money;
 pub mod names;
 pub mod party;
+pub mod reconcile;
 pub mod repatriation;
 pub mod time;
 
