@@ -15,6 +15,7 @@ mod incentive_sql;
 mod migrate;
 mod model;
 mod postgres;
+mod reconciliation_sql;
 mod sql;
 mod sqlite;
 mod types;

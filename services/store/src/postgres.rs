@@ -217,3 +217,4 @@ async fn update_repatriations(conn: &mut PgConnection, updates: &[(Uuid, &'stati
 
 crate::sql::shared_sql!(PgRepository);
 crate::incentive_sql::incentive_sql!(PgRepository);
+crate::reconciliation_sql::reconciliation_sql!(PgRepository);

@@ -195,3 +195,4 @@ async fn update_repatriations(conn: &mut SqliteConnection, updates: &[(Uuid, &'s
 
 crate::sql::shared_sql!(SqliteRepository);
 crate::incentive_sql::incentive_sql!(SqliteRepository);
+crate::reconciliation_sql::reconciliation_sql!(SqliteRepository);

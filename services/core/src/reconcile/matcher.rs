@@ -416,27 +416,12 @@ impl<'a> Run<'a> {
 
     /// Records a match of `share` (converted) of credit `c` paying invoice
     /// `i`.
+    #[allow(clippy::too_many_arguments)]
     fn settle(&mut self, c: &Credit, i: usize, covered: Decimal, share: Decimal, rate: Option<FxRate>, method: MatchMethod, reference: Option<String>) {
-        let inv = &self.invoices[i];
-        let cur = inv.amount.currency();
-        let gap = covered - share;
-        let fee = if rate.is_some() { gap.clamp(Decimal::ZERO, self.tol.fee_allowance(self.outstanding[i]).max(Decimal::ZERO)) } else { gap };
+        let m = make_match(c, &self.invoices[i], self.outstanding[i], covered, share, rate, method, reference, self.tol);
         self.outstanding[i] -= covered;
         self.touched[i] = true;
-        let days = c.entry.date().map_or(0, |d| (d - inv.invoice_date).num_days());
-        self.out.matches.push(Match {
-            credit: c.id,
-            invoice: inv.id,
-            party: c.party,
-            method,
-            covered: money(covered, cur),
-            converted: money(share, cur),
-            fee_gap: money(fee, cur),
-            fx_gap: money(gap - fee, cur),
-            rate,
-            days,
-            reference,
-        });
+        self.out.matches.push(m);
     }
 
     /// Matches `c` by a reference it carries; false when it carries none
@@ -660,4 +645,57 @@ impl<'a> Run<'a> {
 fn reason_name(r: ExceptionReason) -> &'static str {
     use crate::Named;
     r.name()
+}
+
+/// A match of `share` (converted) of credit `c` covering `covered` of an
+/// invoice with `outstanding` left. With a conversion, the gap is put down
+/// to fees up to the fee allowance and the rest to the conversion.
+#[allow(clippy::too_many_arguments)]
+fn make_match(
+    c: &Credit,
+    inv: &Invoice,
+    outstanding: Decimal,
+    covered: Decimal,
+    share: Decimal,
+    rate: Option<FxRate>,
+    method: MatchMethod,
+    reference: Option<String>,
+    tol: &Tolerances,
+) -> Match {
+    let cur = inv.amount.currency();
+    let gap = covered - share;
+    let fee = if rate.is_some() { gap.clamp(Decimal::ZERO, tol.fee_allowance(outstanding).max(Decimal::ZERO)) } else { gap };
+    Match {
+        credit: c.id,
+        invoice: inv.id,
+        party: c.party,
+        method,
+        covered: money(covered, cur),
+        converted: money(share, cur),
+        fee_gap: money(fee, cur),
+        fx_gap: money(gap - fee, cur),
+        rate,
+        days: c.entry.date().map_or(0, |d| (d - inv.invoice_date).num_days()),
+        reference,
+    }
+}
+
+/// A match decided by hand: `amount` of the invoice settled by the credit,
+/// or, without one, what the whole credit (converted) settles under the
+/// tolerances.
+pub fn manual(c: &Credit, inv: &Invoice, amount: Option<Money>, tol: &Tolerances) -> Result<Match, String> {
+    let cur = inv.amount.currency();
+    let outstanding = inv.amount.amount() - inv.realized;
+    match amount {
+        Some(a) if a.currency() != cur => Err(format!("the amount is in {} but the earning is in {cur}", a.currency())),
+        Some(a) => Ok(make_match(c, inv, outstanding, a.amount(), a.amount(), None, MatchMethod::Manual, None, tol)),
+        None => {
+            let (converted, rate) = convert(&c.entry, cur, &inv.journey_rates).ok_or_else(|| {
+                format!("the credit is in {} and the earning in {cur}, and no rate converts it; give the amount settled", c.entry.amount.currency())
+            })?;
+            let fx = rate.is_some() || c.entry.amount.currency() != cur;
+            let covered = tol.covered(outstanding, converted, fx);
+            Ok(make_match(c, inv, outstanding, covered, converted, rate, MatchMethod::Manual, None, tol))
+        }
+    }
 }
