@@ -12,6 +12,7 @@ mod incentive;
 pub mod observe;
 mod paging;
 mod party;
+mod reconciliation;
 mod repatriation;
 pub mod token;
 mod validate;
@@ -29,6 +30,8 @@ pub use audit::AuditApi;
 pub use earning::EarningApi;
 pub use incentive::{ActiveRules, IncentiveApi, SHIPPED_RULES};
 pub use party::PartyApi;
+pub use reconciliation::{ReconciliationApi, tolerance_value};
+pub use repat_core::reconcile::Tolerances;
 pub use repatriation::RepatriationApi;
 
 /// What every service shares.

@@ -132,7 +132,8 @@ fn statement_line(index: u32, line: u32, value: &str, currency: &str) -> Result<
         Some(c) if c.is_ascii_alphabetic() => &after[1..],
         _ => after,
     };
-    let end = after.find(|c: char| !(c.is_ascii_digit() || c == ',')).unwrap_or(after.len());
+    // The amount runs up to the transaction type, which starts with N, S or F.
+    let end = after.find(['N', 'S', 'F']).unwrap_or(after.len());
     let written = &after[..end];
     let money = amount(&decimal(written), currency).map_err(|e| err("amount", format!("{e} (written {written:?})")))?;
     let rest = &after[end..];
