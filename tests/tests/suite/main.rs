@@ -11,6 +11,7 @@ mod journeys;
 mod limits;
 mod outage;
 mod parity;
+mod reconciliation;
 mod telemetry;
 mod tls;
 mod validation;

@@ -296,16 +296,17 @@ struct Run<'a> {
     invoices: &'a [Invoice],
     tol: &'a Tolerances,
     outstanding: Vec<Decimal>,
-    /// Touched in this run: no longer matched by amount.
+    /// Paid in part by this run: like a partly realized invoice, matched
+    /// by reference only from now on.
     touched: Vec<bool>,
     by_reference: HashMap<String, Vec<usize>>,
-    /// Per party and currency, invoice positions sorted by outstanding
-    /// amount at the start of the run.
+    /// Per party and currency, invoice positions sorted by amount.
     by_amount: HashMap<(Uuid, Currency), Vec<usize>>,
     parties: HashSet<Uuid>,
     out: Outcome,
-    /// Invoices an open credit named as a candidate, and why it missed.
-    near_misses: HashMap<usize, (ExceptionReason, Vec<(Uuid, Money)>)>,
+    /// Invoices open credits named as candidates: how far each missed
+    /// (zero when unknown), why, and the credit.
+    near_misses: HashMap<usize, Vec<(Decimal, ExceptionReason, Uuid, Money)>>,
 }
 
 /// Matches the open credits against the invoices.
@@ -327,7 +328,7 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
     }
     for list in by_amount.values_mut() {
         // Stable: equal amounts stay in date order.
-        list.sort_by_key(|&i| outstanding[i]);
+        list.sort_by_key(|&i| invoices[i].amount.amount());
     }
     let parties = invoices.iter().map(|i| i.party).collect();
     let mut run = Run {
@@ -343,16 +344,24 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
     };
 
     let open = run.set_aside(credits);
-    let mut by_amount_later = Vec::new();
+    let mut unmatched = Vec::new();
     for c in open {
         if !run.by_reference(c) {
-            by_amount_later.push(c);
+            unmatched.push(c);
         }
     }
-    let mut unmatched = Vec::new();
-    for c in by_amount_later {
-        if !run.by_amount_and_date(c) {
-            unmatched.push(c);
+    // By amount until nothing more matches: a match can settle what made
+    // an earlier credit ambiguous. The last round, which matches nothing,
+    // explains what is left against the final state, so that a re-run
+    // finds exactly the same exceptions.
+    let (settled_exceptions, reference_misses) = (run.out.exceptions.len(), run.near_misses.clone());
+    loop {
+        run.out.exceptions.truncate(settled_exceptions);
+        run.near_misses = reference_misses.clone();
+        let before = run.out.matches.len();
+        unmatched.retain(|c| !run.by_amount_and_date(c));
+        if run.out.matches.len() == before {
+            break;
         }
     }
     run.invoice_exceptions(&order, &unmatched);
@@ -455,7 +464,7 @@ impl<'a> Run<'a> {
             let list = candidates(self);
             let message = format!("the credit is in {} and the invoice it names in {cur}; neither the credit nor the journey carries a rate", c.entry.amount.currency());
             for &i in &named {
-                self.near_misses.insert(i, (ExceptionReason::CurrencyMismatch, vec![(c.id, c.entry.amount)]));
+                self.near_misses.entry(i).or_default().push((Decimal::ZERO, ExceptionReason::CurrencyMismatch, c.id, c.entry.amount));
             }
             self.except(c, ExceptionReason::CurrencyMismatch, message, list);
             return true;
@@ -529,15 +538,17 @@ impl<'a> Run<'a> {
             let shrink = hundred - self.tol.fee_percent - if fx { self.tol.fx_percent } else { Decimal::ZERO };
             let by_pct = if shrink > Decimal::ZERO { *value * hundred / shrink } else { Decimal::MAX / Decimal::TWO };
             let high = (*value + self.tol.fee_absolute + if fx { *value * self.tol.fx_percent / hundred * Decimal::TWO } else { Decimal::ZERO }).max(by_pct);
-            let start = list.partition_point(|&i| self.invoices[i].amount.amount() - self.invoices[i].realized < low);
-            let end = list.partition_point(|&i| self.invoices[i].amount.amount() - self.invoices[i].realized <= high);
+            let start = list.partition_point(|&i| self.invoices[i].amount.amount() < low);
+            let end = list.partition_point(|&i| self.invoices[i].amount.amount() <= high);
             for &i in &list[start..end] {
-                if !self.touched[i] && self.outstanding[i] > Decimal::ZERO && self.tol.settles(self.outstanding[i], *value, fx) {
+                // Only invoices nothing has paid yet match by amount.
+                let untouched = !self.touched[i] && self.invoices[i].realized.is_zero();
+                if untouched && self.tol.settles(self.outstanding[i], *value, fx) {
                     fitting_amount.push((i, *value, rate.clone()));
                 }
             }
             // The nearest by amount, for the exception.
-            let at = list.partition_point(|&i| self.invoices[i].amount.amount() - self.invoices[i].realized < *value);
+            let at = list.partition_point(|&i| self.invoices[i].amount.amount() < *value);
             for &i in list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())].iter() {
                 if self.outstanding[i] > Decimal::ZERO {
                     nearest.push(((self.outstanding[i] - *value).abs(), i, *value));
@@ -561,7 +572,10 @@ impl<'a> Run<'a> {
             self.settle(c, i, covered, value, rate, MatchMethod::AmountAndDate, None);
             return true;
         }
+        // Nearest first: by the gap, then the invoice date.
         let described = |run: &Run, list: &[(usize, Decimal, Option<FxRate>)]| -> Vec<Candidate> {
+            let mut list = list.to_vec();
+            list.sort_by_key(|(i, v, _)| ((run.outstanding[*i] - *v).abs(), run.invoices[*i].invoice_date, run.invoices[*i].id));
             list.iter().take(NEAREST * 2).map(|(i, v, _)| run.candidate(c, *i, Some(*v))).collect()
         };
         let (reason, message, candidates) = if fitting.len() > 1 {
@@ -588,7 +602,8 @@ impl<'a> Run<'a> {
             if let Some(i) = self.invoices.iter().position(|inv| inv.id == cand.id)
                 && matches!(reason, ExceptionReason::Ambiguous | ExceptionReason::DateOutsideWindow)
             {
-                self.near_misses.entry(i).or_insert((reason, vec![])).1.push((c.id, e.amount));
+                let gap = cand.amount_difference.map_or(Decimal::ZERO, |d| d.amount().abs());
+                self.near_misses.entry(i).or_default().push((gap, reason, c.id, e.amount));
             }
         }
         self.except(c, reason, message, candidates);
@@ -612,10 +627,13 @@ impl<'a> Run<'a> {
             }
             let cur = inv.amount.currency();
             let (reason, message, candidates) = match self.near_misses.remove(&i) {
-                Some((reason, credits)) => {
-                    let list = credits
+                Some(mut misses) => {
+                    // The nearest miss says why.
+                    misses.sort_by_key(|m| (m.0, m.2));
+                    let reason = misses[0].1;
+                    let list = misses
                         .iter()
-                        .map(|(id, amount)| Candidate { id: *id, amount: *amount, amount_difference: None, days: None })
+                        .map(|(_, _, id, amount)| Candidate { id: *id, amount: *amount, amount_difference: None, days: None })
                         .collect();
                     (reason, format!("a credit that could pay it was left open ({})", reason_name(reason)), list)
                 }
