@@ -302,7 +302,8 @@ struct Run<'a> {
     by_reference: HashMap<String, Vec<usize>>,
     /// Per party and currency, invoice positions sorted by amount.
     by_amount: HashMap<(Uuid, Currency), Vec<usize>>,
-    parties: HashSet<Uuid>,
+    /// Per party, invoice positions in date order.
+    by_party: HashMap<Uuid, Vec<usize>>,
     out: Outcome,
     /// Invoices open credits named as candidates: how far each missed
     /// (zero when unknown), why, and the credit.
@@ -330,7 +331,10 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
         // Stable: equal amounts stay in date order.
         list.sort_by_key(|&i| invoices[i].amount.amount());
     }
-    let parties = invoices.iter().map(|i| i.party).collect();
+    let mut by_party: HashMap<Uuid, Vec<usize>> = HashMap::new();
+    for &i in &order {
+        by_party.entry(invoices[i].party).or_default().push(i);
+    }
     let mut run = Run {
         invoices,
         tol,
@@ -338,7 +342,7 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
         outstanding,
         by_reference,
         by_amount,
-        parties,
+        by_party,
         out: Outcome::default(),
         near_misses: HashMap::new(),
     };
@@ -578,10 +582,17 @@ impl<'a> Run<'a> {
             list.sort_by_key(|(i, v, _)| ((run.outstanding[*i] - *v).abs(), run.invoices[*i].invoice_date, run.invoices[*i].id));
             list.iter().take(NEAREST * 2).map(|(i, v, _)| run.candidate(c, *i, Some(*v))).collect()
         };
+        let near_miss = |run: &mut Run, reason: ExceptionReason, list: &[(usize, Decimal, Option<FxRate>)]| {
+            for (i, v, _) in list {
+                run.near_misses.entry(*i).or_default().push(((run.outstanding[*i] - *v).abs(), reason, c.id, e.amount));
+            }
+        };
         let (reason, message, candidates) = if fitting.len() > 1 {
+            near_miss(self, ExceptionReason::Ambiguous, &fitting);
             let list = described(self, &fitting);
             (ExceptionReason::Ambiguous, format!("{} invoices fit {} equally; match it by hand", fitting.len(), e.amount), list)
         } else if !fitting_amount.is_empty() {
+            near_miss(self, ExceptionReason::DateOutsideWindow, &fitting_amount);
             let list = described(self, &fitting_amount);
             let message = format!("the amount fits, but the credit's date is not within {} days after the invoice date", self.tol.date_window_days);
             (ExceptionReason::DateOutsideWindow, message, list)
@@ -590,22 +601,13 @@ impl<'a> Run<'a> {
             nearest.dedup_by_key(|n| n.1);
             let list: Vec<Candidate> = nearest.iter().take(NEAREST).map(|n| self.candidate(c, n.1, Some(n.2))).collect();
             (ExceptionReason::AmountOutsideTolerance, format!("no open invoice of the party in {} is within the tolerances of {}", e.amount.currency(), e.amount), list)
-        } else if self.parties.contains(&c.party) && !any_currency {
-            let mut others: Vec<usize> = (0..self.invoices.len()).filter(|&i| self.invoices[i].party == c.party && self.outstanding[i] > Decimal::ZERO).collect();
-            others.sort_by_key(|&i| (self.invoices[i].invoice_date, self.invoices[i].id));
-            let list = others.into_iter().take(NEAREST).map(|i| self.candidate(c, i, None)).collect();
+        } else if let Some(others) = self.by_party.get(&c.party).filter(|_| !any_currency) {
+            let open: Vec<usize> = others.iter().copied().filter(|&i| self.outstanding[i] > Decimal::ZERO).take(NEAREST).collect();
+            let list = open.into_iter().map(|i| self.candidate(c, i, None)).collect();
             (ExceptionReason::CurrencyMismatch, format!("the party has no open invoice in {} and the credit carries no rate to convert it", e.amount.currency()), list)
         } else {
             (ExceptionReason::NoCandidate, "the party has no open invoice this could pay".to_string(), vec![])
         };
-        for cand in &candidates {
-            if let Some(i) = self.invoices.iter().position(|inv| inv.id == cand.id)
-                && matches!(reason, ExceptionReason::Ambiguous | ExceptionReason::DateOutsideWindow)
-            {
-                let gap = cand.amount_difference.map_or(Decimal::ZERO, |d| d.amount().abs());
-                self.near_misses.entry(i).or_default().push((gap, reason, c.id, e.amount));
-            }
-        }
         self.except(c, reason, message, candidates);
         false
     }
