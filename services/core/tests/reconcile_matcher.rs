@@ -49,7 +49,7 @@ fn reason(o: &Outcome, subject: Subject) -> Option<ExceptionReason> {
 fn one_credit_one_invoice_by_reference_with_the_fee_as_the_gap() {
     let inv = invoice(1, "INV-1", usd("10000.00"), "2024-03-01");
     let c = credit(1, usd("9975.00"), "2024-03-20", "Invoice INV-1, thank you.");
-    let o = reconcile(&[inv.clone()], &[c], &Tolerances::default());
+    let o = reconcile(&[inv], &[c], &Tolerances::default());
     let m = &o.matches[0];
     assert_eq!((m.method, m.covered, m.fee_gap, m.days), (MatchMethod::Reference, usd("10000.00"), usd("25.00"), 19));
     assert!(o.exceptions.is_empty());

@@ -415,6 +415,19 @@ mod tests {
     }
 
     #[test]
+    fn reconciliation_tolerances_are_exact_decimals() {
+        let s = load(&[]).unwrap().tolerances();
+        assert_eq!((s.fee_absolute.to_string(), s.fee_percent.to_string(), s.fx_percent.to_string(), s.date_window_days), ("50".into(), "2".into(), "1".into(), 180));
+        let f = file("recon_fee_tolerance = \"25.50\"\nrecon_fee_tolerance_percent = \"1.5\"\nrecon_date_window_days = 120\n");
+        let s = load(&["--config", f.0.to_str().unwrap()]).unwrap().tolerances();
+        assert_eq!((s.fee_absolute.to_string(), s.fee_percent.to_string(), s.date_window_days), ("25.50".into(), "1.5".into(), 120));
+        assert!(load(&["--recon-fee-tolerance=-1"]).unwrap_err().to_string().contains("zero or more"));
+        assert!(load(&["--recon-fx-tolerance-percent", "1e2"]).is_err());
+        let float = file("recon_fee_tolerance_percent = 1.5\n");
+        assert!(load(&["--config", float.0.to_str().unwrap()]).is_err(), "a TOML float is refused: decimals are strings");
+    }
+
+    #[test]
     fn the_file_is_checked_like_flags() {
         let unknown = file("db_max_conections = 7\n");
         let e = load(&["--config", unknown.0.to_str().unwrap()]).unwrap_err().to_string();
