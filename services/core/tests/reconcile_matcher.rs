@@ -132,6 +132,14 @@ fn ambiguity_duplicates_reversals_and_currencies() {
     let o = reconcile(&[invoice(9, "INV-9", usd("550.00"), "2024-03-01")], &[eur], &tol);
     assert_eq!(reason(&o, Subject::Credit(Uuid::from_u128(2004))), Some(ExceptionReason::CurrencyMismatch));
 
+    // "No reference" is not a reference, however many journeys carry it.
+    let mut blank = invoice(10, "INV-10", usd("100.00"), "2024-03-01");
+    blank.references.push("NOTPROVIDED".into());
+    let mut c = credit(6, usd("40.00"), "2024-03-05", "NONREF");
+    c.entry.end_to_end_id = Some("NOTPROVIDED".into());
+    let o = reconcile(&[blank], &[c], &tol);
+    assert!(o.matches.is_empty());
+
     let o = reconcile(&[], &[credit(5, usd("1.00"), "2024-03-05", "")], &tol);
     assert_eq!(reason(&o, Subject::Credit(Uuid::from_u128(2005))), Some(ExceptionReason::NoCandidate));
 }

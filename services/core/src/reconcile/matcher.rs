@@ -228,11 +228,14 @@ pub struct Outcome {
 /// How many near candidates an exception lists.
 const NEAREST: usize = 3;
 
+/// Words banks write where there is no reference.
+const NO_REFERENCE: [&str; 2] = ["NOTPROVIDED", "NONREF"];
+
 /// A reference as compared: upper case, and only if long enough not to be
-/// found by chance in free text.
+/// found by chance in free text, and not a bank's "no reference".
 fn normalize(reference: &str) -> Option<String> {
     let r = reference.trim().to_uppercase();
-    (r.len() >= 3).then_some(r)
+    (r.len() >= 3 && !NO_REFERENCE.contains(&r.as_str())).then_some(r)
 }
 
 /// The words of free text that could be references.
@@ -388,7 +391,7 @@ impl<'a> Run<'a> {
             let mut keys = Vec::new();
             keys.extend(e.uetr.map(|u| format!("{}:U:{u}", c.party)));
             keys.extend(e.servicer_reference.as_ref().map(|r| format!("{}:S:{r}:{}", c.party, e.amount)));
-            keys.extend(e.end_to_end_id.as_ref().filter(|r| r.as_str() != "NOTPROVIDED").map(|r| format!("{}:E:{r}:{}", c.party, e.amount)));
+            keys.extend(e.end_to_end_id.as_deref().and_then(normalize).map(|r| format!("{}:E:{r}:{}", c.party, e.amount)));
             keys
         };
         let mut sorted: Vec<&Credit> = credits.iter().collect();
