@@ -243,9 +243,11 @@ macro_rules! reconciliation_sql {
             }
             if !new_steps.is_empty() {
                 insert_steps(tx, &new_steps).await?;
-                let mut updates: Vec<(Uuid, &'static str, i32)> =
-                    journeys.iter().map(|(rid, steps)| (*rid, RepatriationStatus::of(steps).name(), steps.len() as i32)).collect();
-                updates.sort_by_key(|u| u.0);
+                let mut extended: Vec<Uuid> = new_steps.iter().map(|s| s.details.repatriation_id).collect();
+                extended.sort();
+                extended.dedup();
+                let updates: Vec<(Uuid, &'static str, i32)> =
+                    extended.iter().map(|rid| (*rid, RepatriationStatus::of(&journeys[rid]).name(), journeys[rid].len() as i32)).collect();
                 update_repatriations(tx, &updates, at).await?;
             }
             Ok(stored)
