@@ -63,6 +63,7 @@ fn generate(n: usize) -> (Vec<Invoice>, Vec<Credit>) {
             references: vec![reference.clone()],
             realized: Decimal::ZERO,
             journey_rates: vec![],
+            payer: format!("Client {}", k % 7),
         });
         let fee = Decimal::new((rng.next() % 4_000) as i64, 2);
         let money = |v: Decimal| Money::new(v.round_dp(cur.minor_units()), cur).unwrap();

@@ -32,6 +32,7 @@ fn invoice(n: u128, reference: &str, amount: Money, date: &str) -> Invoice {
         references: vec![reference.into()],
         realized: Decimal::ZERO,
         journey_rates: vec![],
+        payer: String::new(),
     }
 }
 
@@ -112,6 +113,14 @@ fn ambiguity_duplicates_reversals_and_currencies() {
     assert_eq!(reason(&o, Subject::Credit(Uuid::from_u128(2001))), Some(ExceptionReason::Ambiguous));
     assert_eq!(reason(&o, Subject::Invoice(invoices[0].id)), Some(ExceptionReason::Ambiguous));
 
+    // Unless the bank names the payer one of them was invoiced to.
+    let mut named = invoices.clone();
+    named[1].payer = "Nordic  Retail AB".into();
+    let mut c = credit(1, usd("760.00"), "2024-03-05", "");
+    c.entry.counterparty = "NORDIC RETAIL AB".into();
+    let o = reconcile(&named, &[c], &tol);
+    assert_eq!(o.matches[0].invoice, named[1].id);
+
     let mut first = credit(1, usd("760.00"), "2024-03-05", "");
     first.entry.servicer_reference = Some("BANK-1".into());
     let mut again = first.clone();
@@ -156,11 +165,12 @@ fn arb_book() -> impl Strategy<Value = (Vec<Invoice>, Vec<Credit>)> {
             let amount = Money::new(Decimal::new(cents, 2), Currency::from_code("USD").unwrap()).unwrap();
             let date = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(u64::from(day));
             let reference = format!("INV-{n}");
-            invoices.push(Invoice { id: Uuid::from_u128(10_000 + n as u128), party, amount, invoice_date: date, references: vec![reference.clone()], realized: Decimal::ZERO, journey_rates: vec![] });
+            invoices.push(Invoice { id: Uuid::from_u128(10_000 + n as u128), party, amount, invoice_date: date, references: vec![reference.clone()], realized: Decimal::ZERO, journey_rates: vec![], payer: format!("Client {}", n % 3) });
             let paid = |value: Decimal, k: u128, text: String| {
                 let m = Money::new(value.max(Decimal::new(1, 2)), amount.currency()).unwrap();
                 let mut e = Entry::credit(0, m, date + chrono::Days::new(10));
                 e.remittance = text;
+                e.counterparty = format!("client {}", n % 3);
                 Credit { id: Uuid::from_u128(50_000 + 10 * n as u128 + k), party, entry: e, state: CreditState::Open }
             };
             let a = amount.amount();

@@ -102,6 +102,7 @@ macro_rules! reconciliation_sql {
                     references: vec![e.details.invoice_reference.clone()],
                     realized: Decimal::ZERO,
                     journey_rates: vec![],
+                    payer: e.details.client_name.clone(),
                 });
             }
             let covered = sqlx::query("SELECT earning_id, covered FROM recon_matches WHERE party_id = $1").bind(party).fetch_all(&mut **tx).await?;

@@ -15,7 +15,8 @@
 //! open credit, oldest first, is matched by a reference it carries (invoice
 //! reference in its remittance text, end-to-end id, UETR), paying one
 //! invoice in full or in part (instalments) or several (a bulk payment);
-//! then the rest by party, amount and date within the tolerances.
+//! then the rest by party, amount and date within the tolerances (the
+//! payer the bank names deciding between invoices that fit equally).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -94,6 +95,9 @@ pub struct Invoice {
     /// Rates recorded on its journeys (CONVERTED_TO_BDT), for a credit in
     /// another currency that carries no rate of its own.
     pub journey_rates: Vec<FxRate>,
+    /// The client invoiced, by name: among invoices that fit a credit
+    /// equally, the one whose client the bank names as the payer.
+    pub payer: String,
 }
 
 /// Where a credit stands before a run.
@@ -227,6 +231,12 @@ pub struct Outcome {
 
 /// How many near candidates an exception lists.
 const NEAREST: usize = 3;
+
+/// A name as compared: upper case, single spaces; none when empty.
+fn same_name(name: &str) -> Option<String> {
+    let n = name.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
+    (!n.is_empty()).then_some(n)
+}
 
 /// Words banks write where there is no reference.
 const NO_REFERENCE: [&str; 2] = ["NOTPROVIDED", "NONREF"];
@@ -568,9 +578,14 @@ impl<'a> Run<'a> {
         };
         let fitting: Vec<(usize, Decimal, Option<FxRate>)> = fitting_amount.iter().filter(|f| in_window(self, f.0)).cloned().collect();
         let exact: Vec<&(usize, Decimal, Option<FxRate>)> = fitting.iter().filter(|f| self.outstanding[f.0] == f.1).collect();
-        let chosen = match (fitting.len(), exact.len()) {
-            (1, _) => Some(fitting[0].clone()),
-            (_, 1) => Some(exact[0].clone()),
+        // Of several that fit, the one invoiced to the payer the bank names.
+        let payer = same_name(&e.counterparty);
+        let named: Vec<&(usize, Decimal, Option<FxRate>)> =
+            fitting.iter().filter(|f| payer.is_some() && same_name(&self.invoices[f.0].payer) == payer).collect();
+        let chosen = match (fitting.len(), exact.len(), named.len()) {
+            (1, _, _) => Some(fitting[0].clone()),
+            (_, 1, _) => Some(exact[0].clone()),
+            (_, _, 1) => Some(named[0].clone()),
             _ => None,
         };
         if let Some((i, value, rate)) = chosen {
