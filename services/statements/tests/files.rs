@@ -105,3 +105,17 @@ fn a_bad_entry_refuses_the_file_and_names_the_entry() {
     assert!(parse(StatementFormat::Csv, b"booking_date,direction,amount\n").unwrap_err().reason.contains("currency is required"));
     assert!(parse(StatementFormat::Camt053, b"<not xml").unwrap_err().reason.contains("well-formed"));
 }
+
+#[test]
+fn every_camt_version_from_02_to_08_is_read_and_no_other() {
+    let v02 = String::from_utf8(file("brac_camt053_v02.xml")).unwrap();
+    for version in 2..=9 {
+        let xml = v02.replace("camt.053.001.02", &format!("camt.053.001.{version:02}"));
+        let got = parse(StatementFormat::Camt053, xml.as_bytes());
+        if version <= 8 {
+            assert_eq!(got.unwrap().entries.len(), 4, "version {version}");
+        } else {
+            assert!(got.unwrap_err().reason.contains("versions .001.02 to .001.08"), "version {version}");
+        }
+    }
+}
