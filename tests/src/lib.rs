@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use repat_proto::v1::earning_service_client::EarningServiceClient;
 use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
 use repat_proto::v1::party_service_client::PartyServiceClient;
+use repat_proto::v1::reconciliation_service_client::ReconciliationServiceClient;
 use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
 use repatd::{RunningServer, Settings};
 use sqlx::Connection;
@@ -55,6 +56,9 @@ impl TestApp {
     }
     pub fn incentives(&self) -> IncentiveServiceClient<Channel> {
         IncentiveServiceClient::new(self.channel.clone())
+    }
+    pub fn reconciliation(&self) -> ReconciliationServiceClient<Channel> {
+        ReconciliationServiceClient::new(self.channel.clone())
     }
 
     /// Stops the server and removes its database.

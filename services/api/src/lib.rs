@@ -13,6 +13,7 @@ mod metrics;
 pub mod observe;
 mod paging;
 mod party;
+mod reconciliation;
 mod repatriation;
 pub mod token;
 mod validate;
@@ -31,6 +32,8 @@ pub use earning::EarningApi;
 pub use incentive::{ActiveRules, IncentiveApi, SHIPPED_RULES};
 pub use metrics::{MetricsApi, settle as settle_metrics};
 pub use party::PartyApi;
+pub use reconciliation::{ReconciliationApi, tolerance_value};
+pub use repat_core::reconcile::Tolerances;
 pub use repatriation::RepatriationApi;
 
 /// What every service shares.

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod money;
 pub mod names;
 pub mod party;
+pub mod reconcile;
 pub mod repatriation;
 pub mod time;
 

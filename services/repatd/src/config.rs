@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::parser::ValueSource;
+use rust_decimal::Decimal;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Clone, Parser)]
@@ -90,6 +91,22 @@ pub struct Settings {
     /// shipped Bangladesh rules when unset. Stored under its `version`.
     #[arg(long, env = "REPAT_RULES_FILE")]
     pub rules_file: Option<PathBuf>,
+    /// Reconciliation: fees deducted abroad a credit may fall short by and
+    /// still pay an invoice in full, in units of the invoice's currency.
+    #[arg(long, env = "REPAT_RECON_FEE_TOLERANCE", default_value = "50", value_parser = repat_api::tolerance_value)]
+    pub recon_fee_tolerance: Decimal,
+    /// Reconciliation: the same as a percentage of the amount outstanding
+    /// (the larger allowance applies).
+    #[arg(long, env = "REPAT_RECON_FEE_TOLERANCE_PERCENT", default_value = "2", value_parser = repat_api::tolerance_value)]
+    pub recon_fee_tolerance_percent: Decimal,
+    /// Reconciliation: further allowance, either way, in percent, for a
+    /// credit converted from another currency.
+    #[arg(long, env = "REPAT_RECON_FX_TOLERANCE_PERCENT", default_value = "1", value_parser = repat_api::tolerance_value)]
+    pub recon_fx_tolerance_percent: Decimal,
+    /// Reconciliation: days after the invoice date within which a credit
+    /// without a reference may match by amount.
+    #[arg(long, env = "REPAT_RECON_DATE_WINDOW_DAYS", default_value_t = 180)]
+    pub recon_date_window_days: u32,
     /// Most database connections.
     #[arg(long, env = "REPAT_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
@@ -178,6 +195,10 @@ impl Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: database_url.into(),
             rules_file: None,
+            recon_fee_tolerance: Decimal::new(50, 0),
+            recon_fee_tolerance_percent: Decimal::new(2, 0),
+            recon_fx_tolerance_percent: Decimal::new(1, 0),
+            recon_date_window_days: 180,
             db_max_connections: 16,
             db_acquire_timeout_secs: 3,
             db_check_interval_secs: 5,
@@ -220,6 +241,16 @@ impl Settings {
 }
 
 impl Settings {
+    /// The reconciliation tolerances.
+    pub fn tolerances(&self) -> repat_api::Tolerances {
+        repat_api::Tolerances {
+            fee_absolute: self.recon_fee_tolerance,
+            fee_percent: self.recon_fee_tolerance_percent,
+            fx_percent: self.recon_fx_tolerance_percent,
+            date_window_days: i64::from(self.recon_date_window_days),
+        }
+    }
+
     /// The text of the incentive rule set to load.
     pub fn rules_source(&self) -> anyhow::Result<String> {
         match &self.rules_file {
@@ -381,6 +412,19 @@ mod tests {
         assert_eq!(s.db_max_connections, 7, "the file, where nothing else sets it");
         assert_eq!(s.request_timeout_secs, 21, "the environment over the file");
         assert_eq!(s.rate_limit_per_second, 33, "the flag over the environment and the file");
+    }
+
+    #[test]
+    fn reconciliation_tolerances_are_exact_decimals() {
+        let s = load(&[]).unwrap().tolerances();
+        assert_eq!((s.fee_absolute.to_string(), s.fee_percent.to_string(), s.fx_percent.to_string(), s.date_window_days), ("50".into(), "2".into(), "1".into(), 180));
+        let f = file("recon_fee_tolerance = \"25.50\"\nrecon_fee_tolerance_percent = \"1.5\"\nrecon_date_window_days = 120\n");
+        let s = load(&["--config", f.0.to_str().unwrap()]).unwrap().tolerances();
+        assert_eq!((s.fee_absolute.to_string(), s.fee_percent.to_string(), s.date_window_days), ("25.50".into(), "1.5".into(), 120));
+        assert!(load(&["--recon-fee-tolerance=-1"]).unwrap_err().to_string().contains("zero or more"));
+        assert!(load(&["--recon-fx-tolerance-percent", "1e2"]).is_err());
+        let float = file("recon_fee_tolerance_percent = 1.5\n");
+        assert!(load(&["--config", float.0.to_str().unwrap()]).is_err(), "a TOML float is refused: decimals are strings");
     }
 
     #[test]

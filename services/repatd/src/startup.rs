@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use repat_api::auth::{AuthMode, Gate};
-use repat_api::{ActiveRules, AppState, AuditApi, EarningApi, IncentiveApi, MetricsApi, PartyApi, RepatriationApi};
+use repat_api::{ActiveRules, AppState, AuditApi, EarningApi, IncentiveApi, MetricsApi, PartyApi, ReconciliationApi, RepatriationApi};
 use repat_proto::v1::audit_service_server::AuditServiceServer;
 use repat_proto::v1::earning_service_server::EarningServiceServer;
 use repat_proto::v1::incentive_service_server::IncentiveServiceServer;
 use repat_proto::v1::metrics_service_server::MetricsServiceServer;
 use repat_proto::v1::party_service_server::PartyServiceServer;
+use repat_proto::v1::reconciliation_service_server::ReconciliationServiceServer;
 use repat_proto::v1::repatriation_service_server::RepatriationServiceServer;
 use repat_store::Repository;
 use tokio::net::TcpListener;
@@ -27,13 +28,14 @@ use crate::Settings;
 use crate::telemetry::Telemetry;
 
 /// The services whose health is reported, `""` being the server as a whole.
-const SERVICES: [&str; 7] = [
+const SERVICES: [&str; 8] = [
     "",
     "repat.v1.PartyService",
     "repat.v1.EarningService",
     "repat.v1.RepatriationService",
     "repat.v1.IncentiveService",
     "repat.v1.MetricsService",
+    "repat.v1.ReconciliationService",
     "repat.v1.AuditService",
 ];
 /// A health service name that is SERVING for as long as the process serves
@@ -143,6 +145,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         ))
         .add_service(InterceptedService::new(
             MetricsServiceServer::new(MetricsApi::new(state.clone(), rules)).max_decoding_message_size(max),
+            admit.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            ReconciliationServiceServer::new(ReconciliationApi::new(state.clone(), settings.tolerances())).max_decoding_message_size(max),
             admit.clone(),
         ))
         .add_service(InterceptedService::new(AuditServiceServer::new(AuditApi::new(state.clone())).max_decoding_message_size(max), admit));

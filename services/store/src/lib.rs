@@ -17,6 +17,7 @@ mod metrics_sql;
 mod migrate;
 mod model;
 mod postgres;
+mod reconciliation_sql;
 mod sql;
 mod sqlite;
 mod types;

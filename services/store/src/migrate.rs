@@ -13,12 +13,14 @@ const POSTGRES: &[Source] = &[
     (2, "audit", include_str!("../../../migrations/postgres/0002_audit.sql")),
     (3, "incentive", include_str!("../../../migrations/postgres/0003_incentive.sql")),
     (4, "metrics", include_str!("../../../migrations/postgres/0004_metrics.sql")),
+    (5, "reconciliation", include_str!("../../../migrations/postgres/0005_reconciliation.sql")),
 ];
 const SQLITE: &[Source] = &[
     (1, "spine", include_str!("../../../migrations/sqlite/0001_spine.sql")),
     (2, "audit", include_str!("../../../migrations/sqlite/0002_audit.sql")),
     (3, "incentive", include_str!("../../../migrations/sqlite/0003_incentive.sql")),
     (4, "metrics", include_str!("../../../migrations/sqlite/0004_metrics.sql")),
+    (5, "reconciliation", include_str!("../../../migrations/sqlite/0005_reconciliation.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {

@@ -12,6 +12,7 @@ use repat_core::incentive::totals::LedgerEntry;
 use repat_core::incentive::{Assessment, Case};
 use repat_core::journey::{NewStep, Step};
 use repat_core::party::{NewParty, Party, PartyKind};
+use repat_core::reconcile::{Entry, Exception, Match, Realization, StatementFormat, Tolerances};
 use repat_core::repatriation::{Channel, Repatriation, RepatriationStatus, RequestedAllocation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -191,7 +192,7 @@ pub struct ClaimFilter {
 /// One interface over PostgreSQL and SQLite. Every mutation takes an
 /// [`Idempotency`] and is all-or-nothing.
 #[async_trait]
-pub trait Repository: IncentiveRepository + MetricsRepository + Send + Sync + 'static {
+pub trait Repository: IncentiveRepository + MetricsRepository + ReconciliationRepository + Send + Sync + 'static {
     /// "postgres" or "sqlite".
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
@@ -397,4 +398,113 @@ pub trait MetricsRepository: Send + Sync {
     /// Brings the metrics rows of up to `limit` journeys marked pending up
     /// to date, in one transaction; returns how many.
     async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError>;
+}
+
+/// A statement read and ready to store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementImport {
+    /// The account holder.
+    pub party_id: Uuid,
+    pub format: StatementFormat,
+    /// SHA-256 of the file, hex: the same file is stored once per party.
+    pub sha256: String,
+    pub message_id: String,
+    pub account: String,
+    pub entries: Vec<Entry>,
+}
+
+/// Where a stored entry stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryStatus {
+    Open,
+    Matched,
+    Exception,
+    NotACredit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEntry {
+    pub id: Uuid,
+    pub entry: Entry,
+    pub status: EntryStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredStatement {
+    pub id: Uuid,
+    pub party_id: Uuid,
+    pub format: StatementFormat,
+    pub sha256: String,
+    pub message_id: String,
+    pub account: String,
+    pub entries: Vec<StoredEntry>,
+    pub import_time: DateTime<Utc>,
+}
+
+/// A match as stored, with the journey it was linked to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredMatch {
+    pub id: Uuid,
+    #[serde(flatten)]
+    pub detail: Match,
+    /// The repatriation of the earning the credit was linked to.
+    pub repatriation_id: Option<Uuid>,
+    /// Its BENEFICIARY_CREDITED step (recorded from the credit, or found).
+    pub step_id: Option<Uuid>,
+    /// Why no step was recorded, when none could be.
+    pub journey_note: Option<String>,
+    pub create_time: DateTime<Utc>,
+}
+
+/// What a matching run did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MatchingRun {
+    pub party_id: Uuid,
+    pub matches: Vec<StoredMatch>,
+    pub exception_count: usize,
+    pub run_time: DateTime<Utc>,
+}
+
+/// An earning and how much of it came home.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarningRealization {
+    pub earning: Earning,
+    pub realization: Realization,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MatchFilter {
+    pub party_id: Option<Uuid>,
+    pub earning_id: Option<Uuid>,
+}
+
+/// A credit matched by hand to earnings; an amount left out is what the
+/// credit settles under the tolerances (one earning only).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ManualMatchRequest {
+    pub credit_id: Uuid,
+    pub allocations: Vec<(Uuid, Option<Money>)>,
+    pub tolerances: Tolerances,
+}
+
+/// Statements, matches and exceptions.
+#[async_trait]
+pub trait ReconciliationRepository: Send + Sync {
+    /// Stores a statement and its entries in one transaction; the same
+    /// file (by SHA-256) of the same party returns the statement stored
+    /// first and stores nothing.
+    async fn import_statement(&self, idem: &Idempotency, statement: &StatementImport) -> Result<StoredStatement, StoreError>;
+    async fn get_statement(&self, id: Uuid) -> Result<StoredStatement, StoreError>;
+    /// The party a statement entry belongs to (what authorizing needs).
+    async fn entry_party(&self, id: Uuid) -> Result<Uuid, StoreError>;
+    /// Matches the party's open credits, stores the new matches (and the
+    /// journey steps they record), and replaces the party's exceptions.
+    async fn run_matching(&self, idem: &Idempotency, party_id: Uuid, tolerances: &Tolerances) -> Result<MatchingRun, StoreError>;
+    async fn list_matches(&self, filter: &MatchFilter, page: PageRequest) -> Result<Page<StoredMatch>, StoreError>;
+    async fn list_exceptions(&self, party_id: Option<Uuid>, page: PageRequest) -> Result<Page<Exception>, StoreError>;
+    async fn list_realizations(&self, party_id: Option<Uuid>, page: PageRequest) -> Result<Page<EarningRealization>, StoreError>;
+    /// Matches a credit by hand (it must have no match yet).
+    async fn manual_match(&self, idem: &Idempotency, request: &ManualMatchRequest) -> Result<Vec<StoredMatch>, StoreError>;
+    /// Removes a credit's matches and holds it for a manual match.
+    async fn unmatch(&self, idem: &Idempotency, credit_id: Uuid) -> Result<Vec<StoredMatch>, StoreError>;
 }

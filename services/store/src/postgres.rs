@@ -318,3 +318,4 @@ async fn clear_pending(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), Stor
 crate::sql::shared_sql!(PgRepository);
 crate::incentive_sql::incentive_sql!(PgRepository);
 crate::metrics_sql::metrics_sql!(PgRepository);
+crate::reconciliation_sql::reconciliation_sql!(PgRepository);

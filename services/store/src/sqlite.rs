@@ -290,3 +290,4 @@ async fn clear_pending(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), 
 crate::sql::shared_sql!(SqliteRepository);
 crate::incentive_sql::incentive_sql!(SqliteRepository);
 crate::metrics_sql::metrics_sql!(SqliteRepository);
+crate::reconciliation_sql::reconciliation_sql!(SqliteRepository);

@@ -9,6 +9,7 @@ use repat_proto::v1::earning_service_client::EarningServiceClient;
 use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
 use repat_proto::v1::metrics_service_client::MetricsServiceClient;
 use repat_proto::v1::party_service_client::PartyServiceClient;
+use repat_proto::v1::reconciliation_service_client::ReconciliationServiceClient;
 use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
 use repat_tests::fixtures::{earning, firm, rid, step};
 use repat_tests::security::{Bearer, KeyDir, Minter, alg_none_token, ed25519_pair};
@@ -52,9 +53,14 @@ enum Rpc {
     GetScorecard,
     ListDeadlineBreaches,
     ExportDurations,
+    ImportStatement,
+    RunMatching,
+    ListMatches,
+    ListExceptions,
+    ListRealizations,
 }
 
-const ALL: [Rpc; 24] = [
+const ALL: [Rpc; 29] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -79,7 +85,15 @@ const ALL: [Rpc; 24] = [
     Rpc::GetScorecard,
     Rpc::ListDeadlineBreaches,
     Rpc::ExportDurations,
+    Rpc::ImportStatement,
+    Rpc::RunMatching,
+    Rpc::ListMatches,
+    Rpc::ListExceptions,
+    Rpc::ListRealizations,
 ];
+
+/// A statement of party A's account.
+const STATEMENT_A: &str = "booking_date,direction,amount,currency,remittance\n2024-03-20,CREDIT,500.00,USD,payout\n";
 
 /// The outcome of one call: its code (for batches, the first item's), and
 /// for lists how many records of party A came back.
@@ -89,6 +103,7 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
     let reps = || RepatriationServiceClient::new(ch.clone());
     let incentives = || IncentiveServiceClient::new(ch.clone());
     let metrics = || MetricsServiceClient::new(ch.clone());
+    let recon = || ReconciliationServiceClient::new(ch.clone());
     let code = |r: Result<usize, tonic::Status>| match r {
         Ok(k) => (Code::Ok, k),
         Err(s) => (s.code(), 0),
@@ -220,6 +235,36 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
             },
             Err(s) => (s.code(), 0),
         },
+        Rpc::ImportStatement => code(
+            recon()
+                .import_statement(pb::ImportStatementRequest {
+                    request_id: rid(),
+                    party_id: w.party_a.clone(),
+                    format: pb::StatementFormat::Csv as i32,
+                    content: STATEMENT_A.into(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::RunMatching => code(recon().run_matching(pb::RunMatchingRequest { request_id: rid(), party_id: w.party_a.clone() }).await.map(|_| 1)),
+        Rpc::ListMatches => code(
+            recon()
+                .list_matches(pb::ListMatchesRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .await
+                .map(|r| r.into_inner().matches.len()),
+        ),
+        Rpc::ListExceptions => code(
+            recon()
+                .list_exceptions(pb::ListExceptionsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .await
+                .map(|r| r.into_inner().exceptions.len()),
+        ),
+        Rpc::ListRealizations => code(
+            recon()
+                .list_realizations(pb::ListRealizationsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .await
+                .map(|r| r.into_inner().realizations.len()),
+        ),
     }
 }
 
@@ -233,6 +278,8 @@ fn is_write(rpc: Rpc) -> bool {
             | Rpc::RecordStep
             | Rpc::BatchRecordSteps
             | Rpc::AssessRepatriation
+            | Rpc::ImportStatement
+            | Rpc::RunMatching
     )
 }
 
@@ -252,9 +299,14 @@ fn expected(caller: &str, rpc: Rpc) -> Code {
         "firm_a" | "integrator_a" => Code::Ok,
         // Another firm: no rights, and A's records do not exist for it.
         "firm_b" | "integrator_b" => match rpc {
-            Rpc::CreateParty | Rpc::CreateEarning | Rpc::BatchCreateEarnings | Rpc::CreateRepatriation | Rpc::ListAuditEntries | Rpc::VerifyAuditChain => {
-                Code::PermissionDenied
-            }
+            Rpc::CreateParty
+            | Rpc::CreateEarning
+            | Rpc::BatchCreateEarnings
+            | Rpc::CreateRepatriation
+            | Rpc::ListAuditEntries
+            | Rpc::VerifyAuditChain
+            | Rpc::ImportStatement
+            | Rpc::RunMatching => Code::PermissionDenied,
             Rpc::ListParties => Code::Ok,
             _ => Code::NotFound,
         },
@@ -383,6 +435,31 @@ async fn matrix(backend: Backend) {
     let bank = bearer(Some(minter.token("mw@bank", Role::Integrator, &[a, b])));
     let done = incentives(&bank).record_claim_step(audited()).await.expect("the bank records the audit").into_inner();
     assert_eq!(done.status, pb::ClaimStatus::Audited as i32);
+
+    // A credit of A is matched and unmatched by hand only by those who act
+    // for A; to others it does not exist.
+    let recon = |ch: &Ch| ReconciliationServiceClient::new(ch.clone());
+    let statement = recon(&admin)
+        .import_statement(pb::ImportStatementRequest { request_id: rid(), party_id: w.party_a.clone(), format: pb::StatementFormat::Csv as i32, content: STATEMENT_A.into() })
+        .await
+        .unwrap()
+        .into_inner();
+    let credit = statement.entries[0].id.clone();
+    let manual = || pb::ManualMatchRequest {
+        request_id: rid(),
+        credit_id: credit.clone(),
+        allocations: vec![pb::ManualAllocation { earning_id: w.earning_a.clone(), amount: repat_tests::fixtures::money("500.00", "USD") }],
+        note: String::new(),
+    };
+    let unmatch = || pb::UnmatchRequest { request_id: rid(), credit_id: credit.clone(), note: String::new() };
+    let auditor = bearer(Some(minter.token("audit@firm", Role::Auditor, &[])));
+    let firm_b = bearer(Some(minter.token("b@firm", Role::Firm, &[b])));
+    for (name, ch, want) in [("auditor", auditor.clone(), Code::PermissionDenied), ("firm_b", firm_b.clone(), Code::NotFound)] {
+        assert_eq!(recon(&ch).manual_match(manual()).await.unwrap_err().code(), want, "{name} matching by hand");
+        assert_eq!(recon(&ch).unmatch(unmatch()).await.unwrap_err().code(), want, "{name} unmatching");
+    }
+    recon(&firm_a).manual_match(manual()).await.expect("the firm matches its own credit");
+    recon(&bank).unmatch(unmatch()).await.expect("its bank unmatches it");
     app.finish().await;
 }
 

@@ -7,7 +7,7 @@ on_both_backends!(health_reports_serving);
 
 async fn health_reports_serving(app: &TestApp) {
     let mut health = HealthClient::new(app.channel.clone());
-    for service in ["", "repat.v1.RepatriationService"] {
+    for service in ["", "repat.v1.RepatriationService", "repat.v1.ReconciliationService"] {
         let status = health.check(HealthCheckRequest { service: service.into() }).await.unwrap().into_inner().status;
         assert_eq!(status, ServingStatus::Serving as i32, "{service:?}");
     }

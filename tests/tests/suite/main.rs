@@ -12,6 +12,7 @@ mod limits;
 mod metrics;
 mod outage;
 mod parity;
+mod reconciliation;
 mod telemetry;
 mod tls;
 mod validation;

@@ -1,0 +1,152 @@
+//! Reconciliation benchmark: the pure matcher on generated books of N
+//! invoices and about N credits (exact payments by reference, fees deducted
+//! abroad, converted credits, instalments, bulk payments, strays and unpaid
+//! invoices mixed), at 10,000, 100,000 and 1,000,000, with how the time
+//! grows; then the rate at which a large generated camt.053 is read.
+//!
+//! ```sh
+//! cargo run --release -p repat-bench --bin recon-bench -- [N ...]
+//! ```
+//! Default: 10000 100000 1000000.
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::time::Instant;
+
+use chrono::NaiveDate;
+use repat_core::journey::FxRate;
+use repat_core::reconcile::matcher::CreditState;
+use repat_core::reconcile::{Credit, Entry, Invoice, StatementFormat, Tolerances, reconcile};
+use repat_core::{Currency, Money};
+use rust_decimal::Decimal;
+use uuid::Uuid;
+
+/// A small linear congruential generator: reproducible, no extra crate.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+}
+
+fn generate(n: usize) -> (Vec<Invoice>, Vec<Credit>) {
+    let mut rng = Lcg(0x2545_f491_4f6c_dd1d);
+    let currencies = ["USD", "EUR", "GBP"].map(|c| Currency::from_code(c).unwrap());
+    let bdt = Currency::from_code("BDT").unwrap();
+    let start = NaiveDate::from_ymd_opt(2023, 1, 1).unwrap();
+    let parties = (n / 50).max(1);
+    let mut invoices = Vec::with_capacity(n);
+    let mut credits = Vec::with_capacity(n + n / 10);
+    let mut next_credit = 0u128;
+    let mut credit = |party: Uuid, amount: Money, date: NaiveDate, text: String, fx: Option<FxRate>| {
+        next_credit += 1;
+        let mut e = Entry::credit(0, amount, date);
+        e.remittance = text;
+        e.fx_rate = fx;
+        Credit { id: Uuid::from_u128(1 << 64 | next_credit), party, entry: e, state: CreditState::Open }
+    };
+    for k in 0..n {
+        let party = Uuid::from_u128((k % parties) as u128 + 1);
+        let cur = currencies[k % 3];
+        let cents = 10_000 + (rng.next() % 5_000_000) as i64;
+        let amount = Money::new(Decimal::new(cents, 2), cur).unwrap();
+        let date = start + chrono::Days::new(rng.next() % 600);
+        let paid_on = date + chrono::Days::new(5 + rng.next() % 60);
+        let reference = format!("INV-{k}");
+        invoices.push(Invoice {
+            id: Uuid::from_u128(k as u128 + 1),
+            party,
+            amount,
+            invoice_date: date,
+            references: vec![reference.clone()],
+            realized: Decimal::ZERO,
+            journey_rates: vec![],
+            payer: format!("Client {}", k % 7),
+        });
+        let fee = Decimal::new((rng.next() % 4_000) as i64, 2);
+        let money = |v: Decimal| Money::new(v.round_dp(cur.minor_units()), cur).unwrap();
+        match k % 10 {
+            0..=3 => credits.push(credit(party, amount, paid_on, format!("Invoice {reference}"), None)),
+            4 => credits.push(credit(party, money(amount.amount() - fee), paid_on, "payment".into(), None)),
+            5 => {
+                let rate = Decimal::new(11_000 + (rng.next() % 2_000) as i64, 2);
+                let booked = Money::new(((amount.amount() - fee) * rate).round_dp(2), bdt).unwrap();
+                credits.push(credit(party, booked, paid_on, String::new(), Some(FxRate { source: cur, target: bdt, rate })));
+            }
+            6 => {
+                let half = money(amount.amount() / Decimal::TWO);
+                credits.push(credit(party, half, paid_on, format!("{reference} 1/2"), None));
+                credits.push(credit(party, money(amount.amount() - half.amount() - fee), paid_on + chrono::Days::new(30), format!("{reference} 2/2"), None));
+            }
+            // A bulk payment of this invoice and the next (whose own mode
+            // is then a stray credit or an unpaid invoice).
+            7 => credits.push(credit(party, money(amount.amount() * Decimal::TWO), paid_on, format!("{reference}/INV-{}", k + 1), None)),
+            8 => credits.push(credit(party, money(Decimal::new(1 + (rng.next() % 9_999) as i64, 2)), paid_on, "refund".into(), None)),
+            _ => {}
+        }
+    }
+    (invoices, credits)
+}
+
+fn seconds(f: impl FnOnce()) -> f64 {
+    let t = Instant::now();
+    f();
+    t.elapsed().as_secs_f64()
+}
+
+/// A camt.053.001.08 of `n` credits, as a bank would send it.
+fn camt053(n: usize) -> String {
+    let mut s = String::with_capacity(n * 800);
+    s.push_str(r#"<?xml version="1.0" encoding="UTF-8"?><Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.08"><BkToCstmrStmt><GrpHdr><MsgId>BENCH-1</MsgId><CreDtTm>2024-04-11T07:15:00+06:00</CreDtTm></GrpHdr><Stmt><Id>BENCH</Id><Acct><Id><IBAN>BD00CIBL1234567890123456</IBAN></Id><Ccy>BDT</Ccy></Acct>"#);
+    for k in 0..n {
+        let _ = write!(
+            s,
+            "\n<Ntry><Amt Ccy=\"BDT\">{}.{:02}</Amt><CdtDbtInd>CRDT</CdtDbtInd><Sts><Cd>BOOK</Cd></Sts><BookgDt><Dt>2024-04-10</Dt></BookgDt><ValDt><Dt>2024-04-10</Dt></ValDt><AcctSvcrRef>B-{k}</AcctSvcrRef><NtryDtls><TxDtls><Refs><EndToEndId>E2E-{k}</EndToEndId><UETR>8a562c67-ca16-48ba-b074-{k:012}</UETR></Refs><AmtDtls><InstdAmt><Amt Ccy=\"USD\">{}.00</Amt><CcyXchg><SrcCcy>USD</SrcCcy><TrgtCcy>BDT</TrgtCcy><XchgRate>110.00</XchgRate></CcyXchg></InstdAmt></AmtDtls><RltdPties><Dbtr><Pty><Nm>Client {k}</Nm></Pty></Dbtr></RltdPties><RmtInf><Ustrd>Invoice INV-{k}</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>",
+            110 * (100 + k % 9000),
+            k % 100,
+            100 + k % 9000
+        );
+    }
+    s.push_str("</Stmt></BkToCstmrStmt></Document>");
+    s
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let sizes = if sizes.is_empty() { vec![10_000, 100_000, 1_000_000] } else { sizes };
+    let tol = Tolerances::default();
+    println!("{:>10} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12}", "invoices", "credits", "matches", "excepts", "match time", "ns/invoice", "vs previous");
+    let mut previous: Option<(usize, f64)> = None;
+    for n in sizes {
+        let (invoices, credits) = generate(n);
+        let mut outcome = None;
+        let t = seconds(|| outcome = Some(reconcile(black_box(&invoices), black_box(&credits), &tol)));
+        let o = outcome.unwrap_or_default();
+        let growth = previous.map_or(String::from("-"), |(m, p)| format!("x{:.1} for x{:.0}", t / p, n as f64 / m as f64));
+        println!(
+            "{n:>10} {:>10} {:>9} {:>9} {:>10.3}s {:>10.0} {:>12}",
+            credits.len(),
+            o.matches.len(),
+            o.exceptions.len(),
+            t,
+            t * 1e9 / n as f64,
+            growth
+        );
+        previous = Some((n, t));
+    }
+
+    let entries = 100_000;
+    let xml = camt053(entries);
+    let mut read = 0;
+    let t = seconds(|| read = repat_statements::parse(StatementFormat::Camt053, black_box(xml.as_bytes())).map(|s| s.entries.len()).unwrap_or(0));
+    assert_eq!(read, entries);
+    println!(
+        "camt.053: {entries} entries, {:.1} MB read in {:.3}s: {:.0} entries/s, {:.0} MB/s",
+        xml.len() as f64 / 1e6,
+        t,
+        entries as f64 / t,
+        xml.len() as f64 / 1e6 / t
+    );
+}

@@ -1,0 +1,739 @@
+//! The matcher: which credit pays which invoice, or exactly why a credit or
+//! an invoice matched nothing.
+//!
+//! Invariants:
+//! - deterministic: the same invoices, credits and tolerances give the same
+//!   outcome, whatever order they are given in;
+//! - settled credits (matched before, automatically or by hand) and held
+//!   credits (unmatched by hand) are never matched again, so re-running
+//!   changes nothing already settled;
+//! - candidates are found through indexes (by reference, and by party and
+//!   currency with amounts sorted), never by comparing every credit with
+//!   every invoice: a run is O((n + m) log n).
+//!
+//! Order of work: duplicates and reversed credits are set aside; then each
+//! open credit, oldest first, is matched by a reference it carries (invoice
+//! reference in its remittance text, end-to-end id, UETR), paying one
+//! invoice in full or in part (instalments) or several (a bulk payment);
+//! then the rest by party, amount and date within the tolerances (the
+//! payer the bank names deciding between invoices that fit equally).
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::entry::{Entry, EntryKind};
+use crate::journey::FxRate;
+use crate::money::ratio_half_up;
+use crate::{Currency, Money};
+
+/// How far a credit may fall short of, or (converted) stray from, what it
+/// pays. Percentages are of the amount outstanding (5 means 5%).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tolerances {
+    /// Fees deducted abroad accepted whatever the amount, in units of the
+    /// invoice's currency.
+    pub fee_absolute: Decimal,
+    /// Fees deducted abroad accepted as a share of the amount outstanding;
+    /// the larger of the two allowances applies.
+    pub fee_percent: Decimal,
+    /// Further allowance, either way, when the credit was converted from
+    /// another currency.
+    pub fx_percent: Decimal,
+    /// Days after the invoice date within which a credit may match by
+    /// amount (a credit carrying the invoice's reference matches whenever it
+    /// comes).
+    pub date_window_days: i64,
+}
+
+impl Default for Tolerances {
+    fn default() -> Self {
+        Tolerances { fee_absolute: Decimal::new(50, 0), fee_percent: Decimal::new(2, 0), fx_percent: Decimal::new(1, 0), date_window_days: 180 }
+    }
+}
+
+impl Tolerances {
+    fn fee_allowance(&self, outstanding: Decimal) -> Decimal {
+        self.fee_absolute.max(outstanding * self.fee_percent / Decimal::ONE_HUNDRED)
+    }
+
+    fn fx_allowance(&self, outstanding: Decimal, converted: bool) -> Decimal {
+        if converted { outstanding * self.fx_percent / Decimal::ONE_HUNDRED } else { Decimal::ZERO }
+    }
+
+    /// Whether `converted` pays `outstanding` in full: short by no more than
+    /// the fee (and FX) allowance, over by no more than the FX allowance.
+    pub fn settles(&self, outstanding: Decimal, converted: Decimal, fx: bool) -> bool {
+        let gap = outstanding - converted;
+        let fx_allowance = self.fx_allowance(outstanding, fx);
+        gap >= -fx_allowance && gap <= self.fee_allowance(outstanding) + fx_allowance
+    }
+
+    /// What of `outstanding` a credit worth `converted` settles: all of it
+    /// when within the tolerances (the gap being fees or FX), else exactly
+    /// what came (an instalment, or an overpayment).
+    pub fn covered(&self, outstanding: Decimal, converted: Decimal, fx: bool) -> Decimal {
+        if outstanding > Decimal::ZERO && self.settles(outstanding, converted, fx) { outstanding } else { converted }
+    }
+}
+
+/// An invoice as the matcher sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    pub id: Uuid,
+    pub party: Uuid,
+    pub amount: Money,
+    pub invoice_date: NaiveDate,
+    /// Its invoice reference, and the end-to-end ids and UETRs of the
+    /// journeys paying it.
+    pub references: Vec<String>,
+    /// What settled matches already cover.
+    pub realized: Decimal,
+    /// Rates recorded on its journeys (CONVERTED_TO_BDT), for a credit in
+    /// another currency that carries no rate of its own.
+    pub journey_rates: Vec<FxRate>,
+    /// The client invoiced, by name: among invoices that fit a credit
+    /// equally, the one whose client the bank names as the payer.
+    pub payer: String,
+}
+
+/// Where a credit stands before a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CreditState {
+    /// Not matched yet.
+    Open,
+    /// Matched in an earlier run or by hand: left as it is.
+    Settled,
+    /// Unmatched by hand: left for a person to match.
+    Held,
+}
+
+/// A stored statement entry of a party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Credit {
+    pub id: Uuid,
+    pub party: Uuid,
+    pub entry: Entry,
+    pub state: CreditState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum MatchMethod {
+    /// The credit carries the invoice's reference, end-to-end id or UETR.
+    Reference,
+    /// Same party, amount within the tolerances, date within the window.
+    AmountAndDate,
+    /// Decided by a person.
+    Manual,
+}
+
+crate::names::named!(MatchMethod { Reference => "REFERENCE", AmountAndDate => "AMOUNT_AND_DATE", Manual => "MANUAL" });
+
+/// One credit paying (part of) one invoice.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Match {
+    pub credit: Uuid,
+    pub invoice: Uuid,
+    pub party: Uuid,
+    pub method: MatchMethod,
+    /// What of the invoice this settles, in its currency.
+    pub covered: Money,
+    /// The share of the credit counted, converted into the invoice's
+    /// currency.
+    pub converted: Money,
+    /// Covered minus converted put down to fees deducted abroad.
+    pub fee_gap: Money,
+    /// The rest of the gap, put down to conversion (zero without one).
+    pub fx_gap: Money,
+    /// The rate the credit was converted at, if it was.
+    pub rate: Option<FxRate>,
+    /// From the invoice date to the credit's date.
+    pub days: i64,
+    /// The reference that matched, for a match by reference.
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ExceptionReason {
+    /// Nothing of the party could be this.
+    NoCandidate,
+    /// Invoices of the party and currency exist, none within the amount
+    /// tolerances.
+    AmountOutsideTolerance,
+    /// The amount fits, the date is outside the window.
+    DateOutsideWindow,
+    /// The currencies differ and no rate converts one to the other.
+    CurrencyMismatch,
+    /// The same credit was reported before (another statement, a
+    /// notification and then the statement).
+    DuplicateCredit,
+    /// Several invoices fit equally.
+    Ambiguous,
+    /// A reversal on the account takes the credit back.
+    Reversed,
+    /// Unmatched by hand: left for a person to match.
+    HeldForManualMatch,
+}
+
+crate::names::named!(ExceptionReason {
+    NoCandidate => "NO_CANDIDATE",
+    AmountOutsideTolerance => "AMOUNT_OUTSIDE_TOLERANCE",
+    DateOutsideWindow => "DATE_OUTSIDE_WINDOW",
+    CurrencyMismatch => "CURRENCY_MISMATCH",
+    DuplicateCredit => "DUPLICATE_CREDIT",
+    Ambiguous => "AMBIGUOUS",
+    Reversed => "REVERSED",
+    HeldForManualMatch => "HELD_FOR_MANUAL_MATCH",
+});
+
+/// What an exception is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Subject {
+    Credit(Uuid),
+    Invoice(Uuid),
+}
+
+/// Something near that was not taken, and by how far it missed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Candidate {
+    /// An invoice (for a credit's exception) or a credit (for an
+    /// invoice's, or the earlier credit a duplicate repeats).
+    pub id: Uuid,
+    /// Its amount (an invoice's outstanding amount).
+    pub amount: Money,
+    /// The credit (converted) minus the invoice's outstanding amount, when
+    /// they share a currency.
+    pub amount_difference: Option<Money>,
+    /// From the invoice date to the credit's date.
+    pub days: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exception {
+    pub subject: Subject,
+    pub party: Uuid,
+    pub reason: ExceptionReason,
+    pub message: String,
+    /// Nearest first.
+    pub candidates: Vec<Candidate>,
+}
+
+/// The outcome of a run: new matches, and an exception for every credit
+/// and invoice left open.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub matches: Vec<Match>,
+    pub exceptions: Vec<Exception>,
+}
+
+/// How many near candidates an exception lists.
+const NEAREST: usize = 3;
+
+/// A name as compared: upper case, single spaces; none when empty.
+fn same_name(name: &str) -> Option<String> {
+    let n = name.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
+    (!n.is_empty()).then_some(n)
+}
+
+/// Words banks write where there is no reference.
+const NO_REFERENCE: [&str; 2] = ["NOTPROVIDED", "NONREF"];
+
+/// A reference as compared: upper case, and only if long enough not to be
+/// found by chance in free text, and not a bank's "no reference".
+fn normalize(reference: &str) -> Option<String> {
+    let r = reference.trim().to_uppercase();
+    (r.len() >= 3 && !NO_REFERENCE.contains(&r.as_str())).then_some(r)
+}
+
+/// The words of free text that could be references.
+fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '/' || c == '.'))
+        .flat_map(|w| {
+            // "INV-7/INV-8" names two invoices; "INV-7." ends a sentence.
+            let w = w.trim_matches(|c| c == '.' || c == '/' || c == '-');
+            std::iter::once(w).chain(w.split('/'))
+        })
+        .filter_map(normalize)
+}
+
+/// The references a credit carries: its remittance words, end-to-end id
+/// and UETR.
+fn credit_references(e: &Entry) -> Vec<String> {
+    let mut refs: Vec<String> = tokens(&e.remittance).collect();
+    refs.extend(e.end_to_end_id.as_deref().and_then(normalize));
+    refs.extend(e.uetr.map(|u| u.to_string().to_uppercase()));
+    refs
+}
+
+/// The credit's amount in `currency`, and the rate used (none when it is
+/// already in that currency). The credit's own rate first, then its
+/// instructed amount, then a rate of the invoice's journey.
+fn convert(e: &Entry, currency: Currency, journey_rates: &[FxRate]) -> Option<(Decimal, Option<FxRate>)> {
+    let booked = e.amount.currency();
+    if booked == currency {
+        return Some((e.amount.amount(), None));
+    }
+    let minor = currency.minor_units();
+    let by_rate = |r: &FxRate| -> Option<Decimal> {
+        if r.source == currency && r.target == booked {
+            ratio_half_up(e.amount.amount(), r.rate, minor)
+        } else if r.source == booked && r.target == currency {
+            ratio_half_up(e.amount.amount() * r.rate, Decimal::ONE, minor)
+        } else {
+            None
+        }
+    };
+    if let Some(r) = &e.fx_rate
+        && let Some(v) = by_rate(r)
+    {
+        return Some((v, Some(r.clone())));
+    }
+    if let Some(i) = e.instructed.filter(|i| i.currency() == currency) {
+        return Some((i.amount(), None));
+    }
+    journey_rates.iter().find_map(|r| by_rate(r).map(|v| (v, Some(r.clone()))))
+}
+
+fn money(amount: Decimal, currency: Currency) -> Money {
+    let mut a = amount;
+    a.rescale(currency.minor_units());
+    // Every amount here is a sum or difference of amounts of `currency`, or
+    // rounded to its minor units: the scale always fits.
+    Money::new(a, currency).unwrap_or_else(|_| Money::zero(currency))
+}
+
+struct Run<'a> {
+    invoices: &'a [Invoice],
+    tol: &'a Tolerances,
+    outstanding: Vec<Decimal>,
+    /// Paid in part by this run: like a partly realized invoice, matched
+    /// by reference only from now on.
+    touched: Vec<bool>,
+    by_reference: HashMap<String, Vec<usize>>,
+    /// Per party and currency, invoice positions sorted by amount.
+    by_amount: HashMap<(Uuid, Currency), Vec<usize>>,
+    /// Per party, invoice positions in date order.
+    by_party: HashMap<Uuid, Vec<usize>>,
+    out: Outcome,
+    /// Invoices open credits named as candidates: how far each missed
+    /// (zero when unknown), why, and the credit.
+    near_misses: HashMap<usize, Vec<(Decimal, ExceptionReason, Uuid, Money)>>,
+}
+
+/// Matches the open credits against the invoices.
+pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> Outcome {
+    let mut order: Vec<usize> = (0..invoices.len()).collect();
+    order.sort_by_key(|&i| (invoices[i].invoice_date, invoices[i].id));
+    let outstanding: Vec<Decimal> = invoices.iter().map(|i| i.amount.amount() - i.realized).collect();
+    let mut by_reference: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut by_amount: HashMap<(Uuid, Currency), Vec<usize>> = HashMap::new();
+    for &i in &order {
+        let inv = &invoices[i];
+        let mut refs: Vec<String> = inv.references.iter().filter_map(|r| normalize(r)).collect();
+        refs.sort();
+        refs.dedup();
+        for r in refs {
+            by_reference.entry(r).or_default().push(i);
+        }
+        by_amount.entry((inv.party, inv.amount.currency())).or_default().push(i);
+    }
+    for list in by_amount.values_mut() {
+        // Stable: equal amounts stay in date order.
+        list.sort_by_key(|&i| invoices[i].amount.amount());
+    }
+    let mut by_party: HashMap<Uuid, Vec<usize>> = HashMap::new();
+    for &i in &order {
+        by_party.entry(invoices[i].party).or_default().push(i);
+    }
+    let mut run = Run {
+        invoices,
+        tol,
+        touched: vec![false; invoices.len()],
+        outstanding,
+        by_reference,
+        by_amount,
+        by_party,
+        out: Outcome::default(),
+        near_misses: HashMap::new(),
+    };
+
+    let open = run.set_aside(credits);
+    let mut unmatched = Vec::new();
+    for c in open {
+        if !run.by_reference(c) {
+            unmatched.push(c);
+        }
+    }
+    // By amount until nothing more matches: a match can settle what made
+    // an earlier credit ambiguous. The last round, which matches nothing,
+    // explains what is left against the final state, so that a re-run
+    // finds exactly the same exceptions.
+    let (settled_exceptions, reference_misses) = (run.out.exceptions.len(), run.near_misses.clone());
+    loop {
+        run.out.exceptions.truncate(settled_exceptions);
+        run.near_misses = reference_misses.clone();
+        let before = run.out.matches.len();
+        unmatched.retain(|c| !run.by_amount_and_date(c));
+        if run.out.matches.len() == before {
+            break;
+        }
+    }
+    run.invoice_exceptions(&order, &unmatched);
+    let mut out = run.out;
+    out.matches.sort_by_key(|m| (m.credit, m.invoice));
+    out.exceptions.sort_by_key(|e| e.subject);
+    out
+}
+
+impl<'a> Run<'a> {
+    fn except(&mut self, c: &Credit, reason: ExceptionReason, message: String, candidates: Vec<Candidate>) {
+        self.out.exceptions.push(Exception { subject: Subject::Credit(c.id), party: c.party, reason, message, candidates });
+    }
+
+    /// Holds back duplicates, reversed and held credits (with their
+    /// exceptions) and returns the open credits to match, oldest first.
+    fn set_aside<'c>(&mut self, credits: &'c [Credit]) -> Vec<&'c Credit> {
+        let identity = |c: &Credit| -> Vec<String> {
+            let e = &c.entry;
+            let mut keys = Vec::new();
+            keys.extend(e.uetr.map(|u| format!("{}:U:{u}", c.party)));
+            keys.extend(e.servicer_reference.as_ref().map(|r| format!("{}:S:{r}:{}", c.party, e.amount)));
+            keys.extend(e.end_to_end_id.as_deref().and_then(normalize).map(|r| format!("{}:E:{r}:{}", c.party, e.amount)));
+            keys
+        };
+        let mut sorted: Vec<&Credit> = credits.iter().collect();
+        sorted.sort_by_key(|c| (c.state != CreditState::Settled, c.entry.date(), c.entry.amount.amount(), c.id));
+        let reversals: HashSet<String> =
+            sorted.iter().filter(|c| c.entry.kind == EntryKind::CreditReversal).flat_map(|c| identity(c)).collect();
+        let mut seen: HashMap<String, &Credit> = HashMap::new();
+        let mut open = Vec::new();
+        for c in sorted {
+            if c.entry.kind != EntryKind::Credit {
+                continue;
+            }
+            let keys = identity(c);
+            let earlier = keys.iter().find_map(|k| seen.get(k).copied());
+            for k in &keys {
+                seen.entry(k.clone()).or_insert(c);
+            }
+            match c.state {
+                CreditState::Settled => continue,
+                CreditState::Held => {
+                    self.except(c, ExceptionReason::HeldForManualMatch, "unmatched by hand; it waits for a manual match".into(), vec![]);
+                    continue;
+                }
+                CreditState::Open => {}
+            }
+            if let Some(first) = earlier {
+                let candidate = Candidate { id: first.id, amount: first.entry.amount, amount_difference: None, days: None };
+                let message = format!("the same credit ({}) was reported before as entry {}", c.entry.amount, first.id);
+                self.except(c, ExceptionReason::DuplicateCredit, message, vec![candidate]);
+            } else if keys.iter().any(|k| reversals.contains(k)) {
+                self.except(c, ExceptionReason::Reversed, format!("a reversal on the account takes back this credit of {}", c.entry.amount), vec![]);
+            } else {
+                open.push(c);
+            }
+        }
+        open
+    }
+
+    /// Records a match of `share` (converted) of credit `c` paying invoice
+    /// `i`.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(&mut self, c: &Credit, i: usize, covered: Decimal, share: Decimal, rate: Option<FxRate>, method: MatchMethod, reference: Option<String>) {
+        let m = make_match(c, &self.invoices[i], self.outstanding[i], covered, share, rate, method, reference, self.tol);
+        self.outstanding[i] -= covered;
+        self.touched[i] = true;
+        self.out.matches.push(m);
+    }
+
+    /// Matches `c` by a reference it carries; false when it carries none
+    /// of the party's.
+    fn by_reference(&mut self, c: &Credit) -> bool {
+        let mut found: BTreeSet<(NaiveDate, Uuid, usize)> = BTreeSet::new();
+        let mut matched_ref = None;
+        for r in credit_references(&c.entry) {
+            if let Some(list) = self.by_reference.get(&r) {
+                for &i in list {
+                    let inv = &self.invoices[i];
+                    if inv.party == c.party {
+                        found.insert((inv.invoice_date, inv.id, i));
+                        matched_ref.get_or_insert(r.clone());
+                    }
+                }
+            }
+        }
+        let named: Vec<usize> = found.into_iter().map(|(_, _, i)| i).collect();
+        let Some(&first) = named.first() else { return false };
+        let cur = self.invoices[first].amount.currency();
+        let candidates = |run: &Run| -> Vec<Candidate> {
+            named.iter().map(|&i| run.candidate(c, i, None)).collect()
+        };
+        if named.iter().any(|&i| self.invoices[i].amount.currency() != cur) {
+            let list = candidates(self);
+            self.except(c, ExceptionReason::Ambiguous, "its references name invoices in different currencies".into(), list);
+            return true;
+        }
+        let Some((total, rate)) = convert(&c.entry, cur, &self.invoices[first].journey_rates) else {
+            let list = candidates(self);
+            let message = format!("the credit is in {} and the invoice it names in {cur}; neither the credit nor the journey carries a rate", c.entry.amount.currency());
+            for &i in &named {
+                self.near_misses.entry(i).or_default().push((Decimal::ZERO, ExceptionReason::CurrencyMismatch, c.id, c.entry.amount));
+            }
+            self.except(c, ExceptionReason::CurrencyMismatch, message, list);
+            return true;
+        };
+        let fx = rate.is_some();
+        let open: Vec<Decimal> = named.iter().map(|&i| self.outstanding[i].max(Decimal::ZERO)).collect();
+        let sum: Decimal = open.iter().sum();
+        let last = named.len() - 1;
+        if sum > Decimal::ZERO && self.tol.settles(sum, total, fx) {
+            // Paid in full: the shortfall (fees) falls on the last invoice.
+            let mut left = total;
+            for (k, &i) in named.iter().enumerate() {
+                let share = if k == last { left } else { open[k].min(left) };
+                left -= share;
+                self.settle(c, i, open[k], share, rate.clone(), MatchMethod::Reference, matched_ref.clone());
+            }
+        } else {
+            // An instalment, a short bulk payment, or an overpayment (which
+            // the last invoice takes).
+            let mut left = total;
+            for (k, &i) in named.iter().enumerate() {
+                let share = if k == last { left } else { open[k].min(left) };
+                if share <= Decimal::ZERO {
+                    continue;
+                }
+                left -= share;
+                let covered = self.tol.covered(open[k], share, fx);
+                self.settle(c, i, covered, share, rate.clone(), MatchMethod::Reference, matched_ref.clone());
+            }
+        }
+        true
+    }
+
+    fn candidate(&self, c: &Credit, i: usize, converted: Option<Decimal>) -> Candidate {
+        let inv = &self.invoices[i];
+        let cur = inv.amount.currency();
+        let converted = converted.or_else(|| convert(&c.entry, cur, &inv.journey_rates).map(|v| v.0));
+        Candidate {
+            id: inv.id,
+            amount: money(self.outstanding[i], cur),
+            amount_difference: converted.map(|v| money(v - self.outstanding[i], cur)),
+            days: c.entry.date().map(|d| (d - inv.invoice_date).num_days()),
+        }
+    }
+
+    /// Matches `c` by party, amount and date; false (with an exception)
+    /// when nothing, or more than one invoice, fits.
+    fn by_amount_and_date(&mut self, c: &Credit) -> bool {
+        let e = &c.entry;
+        // The credit's currency, and the currency it was converted from.
+        let mut keys: Vec<(Currency, Decimal, Option<FxRate>)> = vec![(e.amount.currency(), e.amount.amount(), None)];
+        if let Some(r) = &e.fx_rate {
+            let other = if r.target == e.amount.currency() { r.source } else { r.target };
+            if let Some((v, rate)) = convert(e, other, &[]) {
+                keys.push((other, v, rate));
+            }
+        } else if let Some(i) = e.instructed {
+            keys.push((i.currency(), i.amount(), None));
+        }
+        let date = e.date();
+        let mut fitting_amount: Vec<(usize, Decimal, Option<FxRate>)> = Vec::new();
+        let mut nearest: Vec<(Decimal, usize, Decimal)> = Vec::new();
+        let mut any_currency = false;
+        for (cur, value, rate) in &keys {
+            let Some(list) = self.by_amount.get(&(c.party, *cur)) else { continue };
+            any_currency = true;
+            let fx = rate.is_some() || *cur != e.amount.currency();
+            // Invoices that could fit lie between these outstanding amounts.
+            let hundred = Decimal::ONE_HUNDRED;
+            let low = if fx { *value * hundred / (hundred + self.tol.fx_percent) } else { *value };
+            let shrink = hundred - self.tol.fee_percent - if fx { self.tol.fx_percent } else { Decimal::ZERO };
+            let by_pct = if shrink > Decimal::ZERO { *value * hundred / shrink } else { Decimal::MAX / Decimal::TWO };
+            let high = (*value + self.tol.fee_absolute + if fx { *value * self.tol.fx_percent / hundred * Decimal::TWO } else { Decimal::ZERO }).max(by_pct);
+            let start = list.partition_point(|&i| self.invoices[i].amount.amount() < low);
+            let end = list.partition_point(|&i| self.invoices[i].amount.amount() <= high);
+            for &i in &list[start..end] {
+                // Only invoices nothing has paid yet match by amount.
+                let untouched = !self.touched[i] && self.invoices[i].realized.is_zero();
+                if untouched && self.tol.settles(self.outstanding[i], *value, fx) {
+                    fitting_amount.push((i, *value, rate.clone()));
+                }
+            }
+            // The nearest by amount, for the exception.
+            let at = list.partition_point(|&i| self.invoices[i].amount.amount() < *value);
+            for &i in list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())].iter() {
+                if self.outstanding[i] > Decimal::ZERO {
+                    nearest.push(((self.outstanding[i] - *value).abs(), i, *value));
+                }
+            }
+        }
+        let in_window = |run: &Run, i: usize| {
+            let inv_date = run.invoices[i].invoice_date;
+            date.is_some_and(|d| d >= inv_date && (d - inv_date).num_days() <= run.tol.date_window_days)
+        };
+        let fitting: Vec<(usize, Decimal, Option<FxRate>)> = fitting_amount.iter().filter(|f| in_window(self, f.0)).cloned().collect();
+        let exact: Vec<&(usize, Decimal, Option<FxRate>)> = fitting.iter().filter(|f| self.outstanding[f.0] == f.1).collect();
+        // Of several that fit, the one invoiced to the payer the bank names.
+        let payer = same_name(&e.counterparty);
+        let named: Vec<&(usize, Decimal, Option<FxRate>)> =
+            fitting.iter().filter(|f| payer.is_some() && same_name(&self.invoices[f.0].payer) == payer).collect();
+        let chosen = match (fitting.len(), exact.len(), named.len()) {
+            (1, _, _) => Some(fitting[0].clone()),
+            (_, 1, _) => Some(exact[0].clone()),
+            (_, _, 1) => Some(named[0].clone()),
+            _ => None,
+        };
+        if let Some((i, value, rate)) = chosen {
+            let fx = rate.is_some() || self.invoices[i].amount.currency() != e.amount.currency();
+            let covered = self.tol.covered(self.outstanding[i], value, fx);
+            self.settle(c, i, covered, value, rate, MatchMethod::AmountAndDate, None);
+            return true;
+        }
+        // Nearest first: by the gap, then the invoice date.
+        let described = |run: &Run, list: &[(usize, Decimal, Option<FxRate>)]| -> Vec<Candidate> {
+            let mut list = list.to_vec();
+            list.sort_by_key(|(i, v, _)| ((run.outstanding[*i] - *v).abs(), run.invoices[*i].invoice_date, run.invoices[*i].id));
+            list.iter().take(NEAREST * 2).map(|(i, v, _)| run.candidate(c, *i, Some(*v))).collect()
+        };
+        let near_miss = |run: &mut Run, reason: ExceptionReason, list: &[(usize, Decimal, Option<FxRate>)]| {
+            for (i, v, _) in list {
+                run.near_misses.entry(*i).or_default().push(((run.outstanding[*i] - *v).abs(), reason, c.id, e.amount));
+            }
+        };
+        let (reason, message, candidates) = if fitting.len() > 1 {
+            near_miss(self, ExceptionReason::Ambiguous, &fitting);
+            let list = described(self, &fitting);
+            (ExceptionReason::Ambiguous, format!("{} invoices fit {} equally; match it by hand", fitting.len(), e.amount), list)
+        } else if !fitting_amount.is_empty() {
+            near_miss(self, ExceptionReason::DateOutsideWindow, &fitting_amount);
+            let list = described(self, &fitting_amount);
+            let message = format!("the amount fits, but the credit's date is not within {} days after the invoice date", self.tol.date_window_days);
+            (ExceptionReason::DateOutsideWindow, message, list)
+        } else if any_currency && !nearest.is_empty() {
+            nearest.sort_by_key(|n| (n.0, self.invoices[n.1].invoice_date, self.invoices[n.1].id));
+            nearest.dedup_by_key(|n| n.1);
+            let list: Vec<Candidate> = nearest.iter().take(NEAREST).map(|n| self.candidate(c, n.1, Some(n.2))).collect();
+            (ExceptionReason::AmountOutsideTolerance, format!("no open invoice of the party in {} is within the tolerances of {}", e.amount.currency(), e.amount), list)
+        } else if let Some(others) = self.by_party.get(&c.party).filter(|_| !any_currency) {
+            let open: Vec<usize> = others.iter().copied().filter(|&i| self.outstanding[i] > Decimal::ZERO).take(NEAREST).collect();
+            let list = open.into_iter().map(|i| self.candidate(c, i, None)).collect();
+            (ExceptionReason::CurrencyMismatch, format!("the party has no open invoice in {} and the credit carries no rate to convert it", e.amount.currency()), list)
+        } else {
+            (ExceptionReason::NoCandidate, "the party has no open invoice this could pay".to_string(), vec![])
+        };
+        self.except(c, reason, message, candidates);
+        false
+    }
+
+    /// An exception for every invoice nothing has paid: why, and the
+    /// nearest unmatched credits of its party and currency.
+    fn invoice_exceptions(&mut self, order: &[usize], unmatched: &[&Credit]) {
+        let mut by_key: HashMap<(Uuid, Currency), Vec<&Credit>> = HashMap::new();
+        for c in unmatched {
+            by_key.entry((c.party, c.entry.amount.currency())).or_default().push(c);
+        }
+        for list in by_key.values_mut() {
+            list.sort_by_key(|c| (c.entry.amount.amount(), c.id));
+        }
+        for &i in order {
+            let inv = &self.invoices[i];
+            if inv.realized != Decimal::ZERO || self.touched[i] {
+                continue;
+            }
+            let cur = inv.amount.currency();
+            let (reason, message, candidates) = match self.near_misses.remove(&i) {
+                Some(mut misses) => {
+                    // The nearest miss says why.
+                    misses.sort_by_key(|m| (m.0, m.2));
+                    let reason = misses[0].1;
+                    let list = misses
+                        .iter()
+                        .map(|(_, _, id, amount)| Candidate { id: *id, amount: *amount, amount_difference: None, days: None })
+                        .collect();
+                    (reason, format!("a credit that could pay it was left open ({})", reason_name(reason)), list)
+                }
+                None => {
+                    let list = by_key.get(&(inv.party, cur)).map(Vec::as_slice).unwrap_or_default();
+                    let at = list.partition_point(|c| c.entry.amount.amount() < inv.amount.amount());
+                    let mut near: Vec<&Credit> = list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())].to_vec();
+                    near.sort_by_key(|c| ((c.entry.amount.amount() - inv.amount.amount()).abs(), c.id));
+                    let list = near
+                        .iter()
+                        .take(NEAREST)
+                        .map(|c| Candidate {
+                            id: c.id,
+                            amount: c.entry.amount,
+                            amount_difference: Some(money(c.entry.amount.amount() - inv.amount.amount(), cur)),
+                            days: c.entry.date().map(|d| (d - inv.invoice_date).num_days()),
+                        })
+                        .collect();
+                    (ExceptionReason::NoCandidate, "no credit paying it has arrived".to_string(), list)
+                }
+            };
+            self.out.exceptions.push(Exception { subject: Subject::Invoice(inv.id), party: inv.party, reason, message, candidates });
+        }
+    }
+}
+
+fn reason_name(r: ExceptionReason) -> &'static str {
+    use crate::Named;
+    r.name()
+}
+
+/// A match of `share` (converted) of credit `c` covering `covered` of an
+/// invoice with `outstanding` left. With a conversion, the gap is put down
+/// to fees up to the fee allowance and the rest to the conversion.
+#[allow(clippy::too_many_arguments)]
+fn make_match(
+    c: &Credit,
+    inv: &Invoice,
+    outstanding: Decimal,
+    covered: Decimal,
+    share: Decimal,
+    rate: Option<FxRate>,
+    method: MatchMethod,
+    reference: Option<String>,
+    tol: &Tolerances,
+) -> Match {
+    let cur = inv.amount.currency();
+    let gap = covered - share;
+    let fee = if rate.is_some() { gap.clamp(Decimal::ZERO, tol.fee_allowance(outstanding).max(Decimal::ZERO)) } else { gap };
+    Match {
+        credit: c.id,
+        invoice: inv.id,
+        party: c.party,
+        method,
+        covered: money(covered, cur),
+        converted: money(share, cur),
+        fee_gap: money(fee, cur),
+        fx_gap: money(gap - fee, cur),
+        rate,
+        days: c.entry.date().map_or(0, |d| (d - inv.invoice_date).num_days()),
+        reference,
+    }
+}
+
+/// A match decided by hand: `amount` of the invoice settled by the credit,
+/// or, without one, what the whole credit (converted) settles under the
+/// tolerances.
+pub fn manual(c: &Credit, inv: &Invoice, amount: Option<Money>, tol: &Tolerances) -> Result<Match, String> {
+    let cur = inv.amount.currency();
+    let outstanding = inv.amount.amount() - inv.realized;
+    match amount {
+        Some(a) if a.currency() != cur => Err(format!("the amount is in {} but the earning is in {cur}", a.currency())),
+        Some(a) => Ok(make_match(c, inv, outstanding, a.amount(), a.amount(), None, MatchMethod::Manual, None, tol)),
+        None => {
+            let (converted, rate) = convert(&c.entry, cur, &inv.journey_rates).ok_or_else(|| {
+                format!("the credit is in {} and the earning in {cur}, and no rate converts it; give the amount settled", c.entry.amount.currency())
+            })?;
+            let fx = rate.is_some() || c.entry.amount.currency() != cur;
+            let covered = tol.covered(outstanding, converted, fx);
+            Ok(make_match(c, inv, outstanding, covered, converted, rate, MatchMethod::Manual, None, tol))
+        }
+    }
+}

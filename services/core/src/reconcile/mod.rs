@@ -1,0 +1,11 @@
+//! Reconciliation: what the bank says arrived ([`entry`]) matched against
+//! what was invoiced ([`matcher`]), and where each invoice stands as a
+//! result ([`status`]). Pure: the store feeds it and keeps what it decides.
+
+pub mod entry;
+pub mod matcher;
+pub mod status;
+
+pub use entry::{Entry, EntryKind, StatementFormat};
+pub use matcher::{Candidate, Credit, Exception, ExceptionReason, Invoice, Match, MatchMethod, Outcome, Subject, Tolerances, reconcile};
+pub use status::{RealizationStatus, Realization, realization};
