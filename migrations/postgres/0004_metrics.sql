@@ -56,3 +56,19 @@ CREATE INDEX journey_summaries_party ON journey_summaries (party_id);
 CREATE TABLE metrics_pending (
     repatriation_id UUID PRIMARY KEY REFERENCES repatriations (id)
 );
+
+-- The observations counted by (measure, corridor, month, bucket): what the
+-- common grouped question reads instead of every observation. Written as
+-- signed deltas when a journey's observations change (append-only, so
+-- concurrent writers never wait on each other) and compacted in the
+-- background.
+CREATE TABLE delay_rollup (
+    id       BIGSERIAL PRIMARY KEY,
+    measure  TEXT    NOT NULL,
+    corridor TEXT    NOT NULL,
+    month    TEXT    NOT NULL,
+    bucket   INTEGER NOT NULL,
+    n        BIGINT  NOT NULL,
+    total    BIGINT  NOT NULL
+);
+CREATE INDEX delay_rollup_month ON delay_rollup (month, measure);

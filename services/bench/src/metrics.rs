@@ -137,7 +137,12 @@ async fn main() -> anyhow::Result<()> {
     sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin_conn).await?;
     let url = with_database(&admin, &name);
     let result = run(&url, n).await;
-    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&mut admin_conn).await?;
+    // REPAT_BENCH_KEEP=1 keeps the database for a closer look (EXPLAIN).
+    if std::env::var_os("REPAT_BENCH_KEEP").is_some() {
+        println!("kept database {name}");
+    } else {
+        sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&mut admin_conn).await?;
+    }
     result
 }
 
@@ -154,6 +159,7 @@ async fn run(url: &str, n: i64) -> anyhow::Result<()> {
     while let Some(last) = server.repo.rebuild_metrics(after, 5000).await? {
         after = Some(last);
     }
+    server.repo.compact_delay_rollup().await?;
     sqlx::query("ANALYZE").execute(&mut conn).await?;
     let built = started.elapsed();
     let observations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delay_observations").fetch_one(&mut conn).await?;

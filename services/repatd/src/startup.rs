@@ -45,6 +45,8 @@ pub const LIVENESS: &str = "liveness";
 
 /// How often delay metrics are brought up to date in the background.
 const METRICS_INTERVAL: Duration = Duration::from_secs(1);
+/// Every this many intervals, the delay rollup's deltas are folded.
+const ROLLUP_COMPACTION_ROUNDS: u64 = 60;
 
 const STREAM_WINDOW: u32 = 1 << 20;
 const CONNECTION_WINDOW: u32 = 4 << 20;
@@ -193,10 +195,17 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
 /// Brings journeys' delay metrics up to date in the background, so reads
 /// (which settle what is left) stay quick while steps stream in.
 async fn keep_metrics_current(repo: Arc<dyn Repository>) {
+    let mut round: u64 = 0;
     loop {
         tokio::time::sleep(METRICS_INTERVAL).await;
         if let Err(e) = repat_api::settle_metrics(repo.as_ref()).await {
             tracing::warn!(error = ?e, "bringing delay metrics up to date failed; retrying");
+        }
+        round += 1;
+        if round % ROLLUP_COMPACTION_ROUNDS == 0
+            && let Err(e) = repo.compact_delay_rollup().await
+        {
+            tracing::warn!(error = ?e, "compacting the delay rollup failed; retrying");
         }
     }
 }

@@ -94,3 +94,36 @@ pub fn rows_for(id: Uuid, dims: &JourneyDims, steps: &[Step]) -> (Vec<Observatio
     };
     (obs, row)
 }
+
+/// A signed change to the count and sum of one rollup key (measure,
+/// corridor, month, bucket).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupDelta {
+    pub measure: String,
+    pub corridor: String,
+    pub month: String,
+    pub bucket: i32,
+    pub n: i64,
+    pub total: i64,
+}
+
+/// The net change from `removed` observations (already negative) and the
+/// `added` ones; keys whose changes cancel out are left out.
+pub fn rollup_deltas(removed: Vec<RollupDelta>, added: &[ObservationRow], dims: &std::collections::HashMap<Uuid, JourneyDims>) -> Vec<RollupDelta> {
+    let mut net: std::collections::BTreeMap<(String, String, String, i32), (i64, i64)> = std::collections::BTreeMap::new();
+    for d in removed {
+        let e = net.entry((d.measure, d.corridor, d.month, d.bucket)).or_default();
+        e.0 += d.n;
+        e.1 += d.total;
+    }
+    for o in added {
+        let Some(d) = dims.get(&o.repatriation_id) else { continue };
+        let e = net.entry((o.measure.to_string(), d.corridor.clone(), o.month.clone(), o.bucket)).or_default();
+        e.0 += 1;
+        e.1 += o.micros;
+    }
+    net.into_iter()
+        .filter(|(_, (n, total))| *n != 0 || *total != 0)
+        .map(|((measure, corridor, month, bucket), (n, total))| RollupDelta { measure, corridor, month, bucket, n, total })
+        .collect()
+}

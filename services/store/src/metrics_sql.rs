@@ -6,7 +6,7 @@
 
 macro_rules! metrics_sql {
     ($Repo:ident) => {
-        use crate::metrics_rows::{JourneyDims, ObservationRow, SummaryRow, rows_for};
+        use crate::metrics_rows::{JourneyDims, ObservationRow, RollupDelta, SummaryRow, rollup_deltas, rows_for};
         use crate::{Breach, BreachFilter, BreachKind, DelayBucketRow, DelayFilter, DelayObservation, Dimension, GroupKey, MetricsRepository, ScorecardRow};
 
         /// The dimensions of a journey: its repatriation, party and earliest invoice.
@@ -43,7 +43,20 @@ macro_rules! metrics_sql {
                 obs.extend(o);
                 sums.push(s);
             }
-            replace_metrics(tx, ids, &dims, &obs, &sums).await
+            let removed = replace_metrics(tx, ids, &dims, &obs, &sums).await?;
+            insert_rollup(tx, &rollup_deltas(removed, &obs, &dims)).await
+        }
+
+        /// A removed observation, as a negative rollup delta.
+        fn removed_observation(row: &Row) -> Result<RollupDelta, StoreError> {
+            Ok(RollupDelta {
+                measure: row.try_get("measure")?,
+                corridor: row.try_get("corridor")?,
+                month: row.try_get("month")?,
+                bucket: row.try_get("bucket")?,
+                n: -1,
+                total: -row.try_get::<i64, _>("micros")?,
+            })
         }
 
         /// `WHERE` clause and its parameters for a delay filter; parameters
@@ -85,8 +98,28 @@ macro_rules! metrics_sql {
         #[async_trait]
         impl MetricsRepository for $Repo {
             async fn delay_buckets(&self, filter: &DelayFilter, dims: &[Dimension]) -> Result<Vec<DelayBucketRow>, StoreError> {
-                let (clause, texts, party) = delay_where(filter);
                 let keys = key_columns(dims);
+                if filter.party_id.is_none() && dims.iter().all(|d| matches!(d, Dimension::Corridor | Dimension::Month)) {
+                    // The rollup holds these keys already counted.
+                    let sql = format!(
+                        "SELECT {keys}, bucket, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(total) AS BIGINT) AS total FROM delay_rollup
+                         WHERE ($1 IS NULL OR month >= $1) AND ($2 IS NULL OR month <= $2) AND ($3 IS NULL OR measure = $3)
+                         GROUP BY {keys}, bucket HAVING SUM(n) > 0"
+                    );
+                    let rows = sqlx::query(AssertSqlSafe(sql))
+                        .bind(&filter.start_month)
+                        .bind(&filter.end_month)
+                        .bind(&filter.measure)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    return rows
+                        .iter()
+                        .map(|r| {
+                            Ok(DelayBucketRow { key: key_of(r, dims)?, bucket: r.try_get("bucket")?, count: r.try_get("n")?, sum_micros: r.try_get("total")? })
+                        })
+                        .collect();
+                }
+                let (clause, texts, party) = delay_where(filter);
                 // Per bucket, the values are of one magnitude, so their sum
                 // stays far inside 64 bits.
                 let sql = format!(
@@ -222,6 +255,13 @@ macro_rules! metrics_sql {
                 refresh_metrics(&mut tx, &ids, &journeys).await?;
                 tx.commit().await?;
                 Ok(Some(last))
+            }
+
+            async fn compact_delay_rollup(&self) -> Result<(), StoreError> {
+                let mut tx = begin_write(&self.pool).await?;
+                compact_rollup(&mut tx).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError> {

@@ -226,11 +226,21 @@ async fn load_journey_dims(conn: &mut PgConnection, ids: &[Uuid]) -> Result<Hash
 
 /// Replaces the metrics rows of the journeys `ids` (all of them, also those
 /// with no rows now).
-async fn replace_metrics(conn: &mut PgConnection, ids: &[Uuid], dims: &HashMap<Uuid, JourneyDims>, obs: &[ObservationRow], sums: &[SummaryRow]) -> Result<(), StoreError> {
+async fn replace_metrics(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    dims: &HashMap<Uuid, JourneyDims>,
+    obs: &[ObservationRow],
+    sums: &[SummaryRow],
+) -> Result<Vec<RollupDelta>, StoreError> {
     if ids.is_empty() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    sqlx::query("DELETE FROM delay_observations WHERE repatriation_id = ANY($1)").bind(ids).execute(&mut *conn).await?;
+    let removed = sqlx::query("DELETE FROM delay_observations WHERE repatriation_id = ANY($1) RETURNING measure, corridor, month, bucket, micros")
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    let removed = removed.iter().map(removed_observation).collect::<Result<Vec<_>, _>>()?;
     sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = ANY($1)").bind(ids).execute(&mut *conn).await?;
     let d = |id: &Uuid| dims.get(id).ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")));
     if !obs.is_empty() {
@@ -286,7 +296,7 @@ async fn replace_metrics(conn: &mut PgConnection, ids: &[Uuid], dims: &HashMap<U
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// Marks journeys whose metrics rows are behind their steps.
@@ -308,6 +318,39 @@ async fn take_pending(conn: &mut PgConnection, limit: u32) -> Result<Vec<Uuid>, 
         .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(|r| Ok(r.try_get("repatriation_id")?)).collect()
+}
+
+async fn insert_rollup(conn: &mut PgConnection, deltas: &[RollupDelta]) -> Result<(), StoreError> {
+    if deltas.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total)
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[])",
+    )
+    .bind(deltas.iter().map(|d| d.measure.clone()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.corridor.clone()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.month.clone()).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.bucket).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.n).collect::<Vec<_>>())
+    .bind(deltas.iter().map(|d| d.total).collect::<Vec<_>>())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Folds the deltas into one row per key. Rows committed while this runs
+/// are not in its snapshot and stay as they are; each row is folded once.
+async fn compact_rollup(conn: &mut PgConnection) -> Result<(), StoreError> {
+    sqlx::query(
+        "WITH gone AS (DELETE FROM delay_rollup RETURNING measure, corridor, month, bucket, n, total)
+         INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total)
+         SELECT measure, corridor, month, bucket, SUM(n), SUM(total) FROM gone
+         GROUP BY measure, corridor, month, bucket HAVING SUM(n) <> 0 OR SUM(total) <> 0",
+    )
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 async fn clear_pending(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {

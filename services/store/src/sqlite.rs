@@ -207,9 +207,22 @@ async fn load_journey_dims(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<
 
 /// Replaces the metrics rows of the journeys `ids` (all of them, also those
 /// with no rows now).
-async fn replace_metrics(conn: &mut SqliteConnection, ids: &[Uuid], dims: &HashMap<Uuid, JourneyDims>, obs: &[ObservationRow], sums: &[SummaryRow]) -> Result<(), StoreError> {
+async fn replace_metrics(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+    dims: &HashMap<Uuid, JourneyDims>,
+    obs: &[ObservationRow],
+    sums: &[SummaryRow],
+) -> Result<Vec<RollupDelta>, StoreError> {
+    let mut removed = Vec::new();
     for id in ids {
-        sqlx::query("DELETE FROM delay_observations WHERE repatriation_id = $1").bind(id).execute(&mut *conn).await?;
+        let rows = sqlx::query("DELETE FROM delay_observations WHERE repatriation_id = $1 RETURNING measure, corridor, month, bucket, micros")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+        for r in &rows {
+            removed.push(removed_observation(r)?);
+        }
         sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = $1").bind(id).execute(&mut *conn).await?;
     }
     let d = |id: &Uuid| dims.get(id).ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")));
@@ -263,7 +276,7 @@ async fn replace_metrics(conn: &mut SqliteConnection, ids: &[Uuid], dims: &HashM
         .execute(&mut *conn)
         .await?;
     }
-    Ok(())
+    Ok(removed)
 }
 
 /// Marks journeys whose metrics rows are behind their steps.
@@ -278,6 +291,46 @@ async fn mark_pending(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), S
 async fn take_pending(conn: &mut SqliteConnection, limit: u32) -> Result<Vec<Uuid>, StoreError> {
     let rows = sqlx::query("SELECT repatriation_id FROM metrics_pending ORDER BY repatriation_id LIMIT $1").bind(i64::from(limit)).fetch_all(&mut *conn).await?;
     rows.iter().map(|r| Ok(r.try_get("repatriation_id")?)).collect()
+}
+
+async fn insert_rollup(conn: &mut SqliteConnection, deltas: &[RollupDelta]) -> Result<(), StoreError> {
+    for d in deltas {
+        sqlx::query("INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&d.measure)
+            .bind(&d.corridor)
+            .bind(&d.month)
+            .bind(d.bucket)
+            .bind(d.n)
+            .bind(d.total)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Folds the deltas into one row per key (the write lock is held).
+async fn compact_rollup(conn: &mut SqliteConnection) -> Result<(), StoreError> {
+    let rows = sqlx::query(
+        "SELECT measure, corridor, month, bucket, SUM(n) AS n, SUM(total) AS total FROM delay_rollup
+         GROUP BY measure, corridor, month, bucket HAVING SUM(n) <> 0 OR SUM(total) <> 0",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let folded = rows
+        .iter()
+        .map(|r| {
+            Ok(RollupDelta {
+                measure: r.try_get("measure")?,
+                corridor: r.try_get("corridor")?,
+                month: r.try_get("month")?,
+                bucket: r.try_get("bucket")?,
+                n: r.try_get("n")?,
+                total: r.try_get("total")?,
+            })
+        })
+        .collect::<Result<Vec<_>, StoreError>>()?;
+    sqlx::query("DELETE FROM delay_rollup").execute(&mut *conn).await?;
+    insert_rollup(conn, &folded).await
 }
 
 async fn clear_pending(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
