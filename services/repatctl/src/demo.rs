@@ -91,11 +91,14 @@ struct Writers {
 }
 
 /// A step row: repatriation, kind, occurred_at, institution_bic, amount,
-/// currency, fee_amount, fee_kind, fx_rate, reason_code, note.
-type StepRow = [String; 11];
+/// currency, fee_amount, fee_kind, fx_rate, reason_code, note,
+/// fee_charged_by.
+type StepRow = [String; 12];
 
 fn step(r: &str, kind: &str, t: DateTime<Utc>) -> StepRow {
-    [r.into(), kind.into(), at(t), String::new(), String::new(), String::new(), String::new(), String::new(), String::new(), String::new(), String::new()]
+    let mut row = StepRow::default();
+    (row[0], row[1], row[2]) = (r.into(), kind.into(), at(t));
+    row
 }
 
 pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Report> {
@@ -105,7 +108,7 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
     w.parties.write_record(["key", "kind", "legal_name", "country", "zone", "association", "membership_number", "bank_bic", "account_number", "account_currency"])?;
     w.earnings.write_record(["party", "client_name", "client_country", "service_category", "amount", "currency", "invoice_date", "due_date", "invoice_reference", "marketplace"])?;
     w.repatriations.write_record(["key", "party", "earnings", "channel", "payer_country"])?;
-    w.steps.write_record(["repatriation", "kind", "occurred_at", "institution_bic", "amount", "currency", "fee_amount", "fee_kind", "fx_rate", "reason_code", "note"])?;
+    w.steps.write_record(["repatriation", "kind", "occurred_at", "institution_bic", "amount", "currency", "fee_amount", "fee_kind", "fx_rate", "reason_code", "note", "fee_charged_by"])?;
     w.claims.write_record(["repatriation", "filed_at", "audited_at", "disbursed_at", "rejected_at", "reason"])?;
 
     let mut rng = Rng(seed);
@@ -251,6 +254,7 @@ impl Journey<'_> {
             withdrawn[6] = cents(fee);
             withdrawn[5] = self.currency.into();
             withdrawn[7] = "PLATFORM".into();
+            withdrawn[11] = (*rng.pick(&["Payoneer", "Upwork", "Fiverr"])).into();
             credited -= fee;
             out.push(withdrawn);
         } else {

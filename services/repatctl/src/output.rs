@@ -3,7 +3,8 @@
 //!
 //! A report is a list of named sections, each a list of fields or a table.
 //! JSON keeps every section (a report of one section is just that section);
-//! CSV holds one table, so it prints the report's main table.
+//! CSV holds one table, so it prints the report's main table. Columns named
+//! `*_secs` (exact seconds, for scripts) are left out of the tables.
 
 use std::io::Write;
 
@@ -80,9 +81,10 @@ impl Report {
             }
             match &section.block {
                 Block::Fields(fields) => {
+                    // Keys are snake_case for scripts, words for people.
                     let width = fields.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
-                    for (k, v) in fields {
-                        writeln!(out, "{k:<width$}  {}", plain(v))?;
+                    for (k, v) in fields.iter().filter(|(k, _)| !k.ends_with("_secs")) {
+                        writeln!(out, "{:<width$}  {}", k.replace('_', " "), plain(v))?;
                     }
                 }
                 Block::Table { columns, rows } => {
@@ -93,10 +95,16 @@ impl Report {
                         writeln!(out, "(none)")?;
                         continue;
                     }
+                    // Exact seconds are for scripts; people read the human
+                    // durations beside them.
+                    let shown: Vec<usize> = (0..columns.len()).filter(|&i| !columns[i].ends_with("_secs")).collect();
                     let mut table = Table::new();
-                    table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic).set_header(columns);
+                    table
+                        .load_style(UTF8_FULL_CONDENSED)
+                        .set_content_arrangement(ContentArrangement::Dynamic)
+                        .set_header(shown.iter().map(|&i| &columns[i]));
                     for row in rows {
-                        table.add_row(row.iter().map(plain));
+                        table.add_row(shown.iter().map(|&i| row.get(i).map(plain).unwrap_or_default()));
                     }
                     writeln!(out, "{table}")?;
                 }

@@ -16,7 +16,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 use repat_proto::v1 as pb;
 
-use crate::wire::{STEP_KINDS, human_micros, micros};
+use crate::wire::{STEP_KINDS, micros};
 
 /// DejaVu Sans, cut down to the characters a plot uses (assets/FONT-LICENSE).
 static FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
@@ -117,6 +117,17 @@ pub fn draw(path: &Path, size: (u32, u32), summaries: &[Summary], title: &str) -
 /// Ticks a person reads on a time axis: 1s, 1m, 10m, 1h, 6h, 1d, 1w, 30d...
 const TICKS: &[f64] = &[1.0, 10.0, 60.0, 600.0, HOUR, 6.0 * HOUR, DAY, 7.0 * DAY, 30.0 * DAY, 120.0 * DAY, 365.0 * DAY];
 
+/// A tick in the largest whole unit: 10s, 1m, 6h, 30d.
+fn tick_label(secs: f64) -> String {
+    let s = secs.round() as i64;
+    match s {
+        s if s < 60 => format!("{s}s"),
+        s if s < 3600 => format!("{}m", s / 60),
+        s if s < 86_400 => format!("{}h", s / 3600),
+        s => format!("{}d", s / 86_400),
+    }
+}
+
 fn render<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, summaries: &[Summary], title: &str) -> anyhow::Result<()>
 where
     DB::ErrorType: 'static,
@@ -144,7 +155,7 @@ where
         .disable_y_mesh()
         .y_labels(0)
         .x_desc("waiting time (log scale)")
-        .x_label_formatter(&|v| human_micros((*v * 1e6).round() as i64))
+        .x_label_formatter(&|v| tick_label(*v))
         .label_style((FAMILY, 13))
         .axis_desc_style((FAMILY, 14))
         .draw()

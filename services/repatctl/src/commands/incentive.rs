@@ -21,17 +21,17 @@ pub fn assessment_report(a: &pb::Assessment) -> Report {
     fields.extend([
         ("eligible", json!(a.eligible)),
         ("incentive", json!(money(&a.incentive))),
-        ("computed incentive", text(money(&a.computed_incentive))),
+        ("computed_incentive", text(money(&a.computed_incentive))),
         ("base", text(money(&a.base))),
         ("programme", text(a.programme.clone())),
         ("rate", text(a.rate.clone())),
-        ("rate source", text(a.rate_source.clone())),
-        ("repatriation deadline", text(date(&a.repatriation_deadline))),
-        ("claim deadline", text(date(&a.claim_deadline))),
-        ("rule set", json!(a.rule_set_version)),
+        ("rate_source", text(a.rate_source.clone())),
+        ("repatriation_deadline", text(date(&a.repatriation_deadline))),
+        ("claim_deadline", text(date(&a.claim_deadline))),
+        ("rule_set", json!(a.rule_set_version)),
     ]);
     if let Some(i) = &a.inputs {
-        fields.push(("as of", text(date(&i.as_of))));
+        fields.push(("as_of", text(date(&i.as_of))));
     }
     let violations = a.violations.iter().map(|v| vec![json!(v.code), json!(v.message), text(v.source.clone())]).collect();
     let arithmetic = a.arithmetic.iter().map(|c| vec![json!(c.description), json!(c.expression), json!(c.result)]).collect();

@@ -229,13 +229,16 @@ pub async fn show(repat: &Repat, id: String) -> anyhow::Result<Report> {
         ("corridor", json!(r.payer_country)),
         ("expected", json!(money(&r.expected_amount))),
         ("earnings", json!(r.allocations.iter().map(|a| format!("{} ({})", a.earning_id, money(&a.amount))).collect::<Vec<_>>().join(", "))),
-        ("initiation to funds available", json!(human_duration(&d.initiation_to_funds_available))),
-        ("invoice to realization", json!(human_duration(&d.invoice_to_realization))),
-        ("invoice to realization (days)", if d.invoice_to_realization.is_some() { json!(d.invoice_to_realization_days) } else { Value::Null }),
+        ("initiation_to_funds_available", json!(human_duration(&d.initiation_to_funds_available))),
+        ("invoice_to_realization", json!(human_duration(&d.invoice_to_realization))),
+        ("invoice_to_realization_days", if d.invoice_to_realization.is_some() { json!(d.invoice_to_realization_days) } else { Value::Null }),
         ("total", json!(human_duration(&d.total))),
+        ("initiation_to_funds_available_secs", seconds(&d.initiation_to_funds_available)),
+        ("invoice_to_realization_secs", seconds(&d.invoice_to_realization)),
+        ("total_secs", seconds(&d.total)),
         ("fees", json!(fees.total_fees.iter().map(|m| money(&Some(m.clone()))).collect::<Vec<_>>().join(", "))),
-        ("fee share of initiated", share),
-        ("initiated minus credited", json!(money(&fees.initiated_minus_credited))),
+        ("fee_share_of_initiated", share),
+        ("initiated_minus_credited", json!(money(&fees.initiated_minus_credited))),
     ];
     let rows = r
         .timeline

@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
+use futures::StreamExt;
 use repat_proto::google::r#type::Date;
 use repat_proto::v1 as pb;
 
@@ -68,13 +69,25 @@ pub async fn run(repat: &Repat, path: &Path, repatriation_ids: Option<&Path>, no
         Some(Prepared { line: row.line, key: String::new(), request: claim })
     })?;
     let bar = super::progress(prepared.ready.len(), no_progress);
+    // A few rows at a time: each is a chain of calls that wait on each other.
+    let outcomes: Vec<_> = futures::stream::iter(&prepared.ready)
+        .map(|p| {
+            let bar = &bar;
+            async move {
+                let outcome = claim(repat, &p.request).await;
+                bar.inc(1);
+                (p.line, outcome)
+            }
+        })
+        .buffer_unordered(4)
+        .collect()
+        .await;
     let mut sent = Sent::default();
-    for p in &prepared.ready {
-        match claim(repat, &p.request).await {
+    for (line, outcome) in outcomes {
+        match outcome {
             Ok(_) => sent.stored += 1,
-            Err((field, reason)) => sent.errors.push(RowError { line: p.line, field: field.into(), reason }),
+            Err((field, reason)) => sent.errors.push(RowError { line, field: field.into(), reason }),
         }
-        bar.inc(1);
     }
     bar.finish_and_clear();
     super::finish(path, prepared.rows, prepared.errors, sent, false)

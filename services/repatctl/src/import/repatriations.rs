@@ -7,6 +7,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
+use futures::StreamExt;
 use repat_proto::v1 as pb;
 use tonic::Code;
 
@@ -63,9 +64,11 @@ pub async fn run(repat: &Repat, path: &Path, party_ids: Option<&Path>, no_progre
     })?;
     named.sort();
     named.dedup();
+    let listed: Vec<(String, Result<Invoices, tonic::Status>)> =
+        futures::stream::iter(named).map(|party| async move { (party.clone(), earnings_of(repat, &party).await) }).buffer_unordered(8).collect().await;
     let mut invoices: HashMap<String, Invoices> = HashMap::new();
-    for party in named {
-        match earnings_of(repat, &party).await {
+    for (party, listing) in listed {
+        match listing {
             Ok(refs) => {
                 invoices.insert(party, refs);
             }
