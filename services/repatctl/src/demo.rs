@@ -337,4 +337,18 @@ mod tests {
         }
         let _ = (std::fs::remove_dir_all(a), std::fs::remove_dir_all(b));
     }
+
+    /// The files shipped in demo/ are what `demo generate` writes with its
+    /// defaults, so the generator and the data never drift apart.
+    #[test]
+    fn the_shipped_demo_is_the_generators() {
+        let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo");
+        let fresh = std::env::temp_dir().join(format!("repatctl-demo-{}", uuid::Uuid::new_v4()));
+        super::generate(&fresh, 240, 2024).unwrap();
+        for f in ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv"] {
+            let same = std::fs::read(fresh.join(f)).unwrap() == std::fs::read(shipped.join(f)).unwrap();
+            assert!(same, "demo/{f} differs from `repatctl demo generate demo`: regenerate and commit it");
+        }
+        let _ = std::fs::remove_dir_all(fresh);
+    }
 }

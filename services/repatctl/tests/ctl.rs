@@ -443,3 +443,28 @@ async fn mutual_tls_and_a_token_from_the_configuration_file() {
     assert!(stderr(&o).contains("cannot reach"), "{}", stderr(&o));
     app.finish().await;
 }
+
+/// demo/run.sh loads the shipped demo into a fresh server with not one row
+/// refused, and ends with the delay plot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_loads_without_a_refused_row() {
+    let app = repat_tests::spawn(Backend::Sqlite).await.unwrap();
+    let dir = Dir::new();
+    let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo");
+    for f in ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv", "run.sh"] {
+        std::fs::copy(demo.join(f), dir.path(f)).unwrap();
+    }
+    let o = tokio::process::Command::new("bash")
+        .arg(dir.path("run.sh"))
+        .env("REPATCTL", env!("CARGO_BIN_EXE_repatctl"))
+        .env("REPATCTL_SERVER", format!("http://{}", app.server.addr))
+        .env_remove("REPATCTL_TOKEN")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let refused: Vec<_> = std::fs::read_dir(&dir.0).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".errors.csv")).collect();
+    assert!(refused.is_empty(), "{refused:?}");
+    assert_eq!(svg_size(&std::fs::read_to_string(dir.path("delays.svg")).unwrap()), (1000, 600));
+    app.finish().await;
+}
