@@ -55,8 +55,11 @@ const FIRST_NAMES: &[&str] = &["Rahim", "Karim", "Nusrat", "Farhana", "Tanvir", 
 const SURNAMES: &[&str] = &["Ahmed", "Hossain", "Islam", "Rahman", "Chowdhury", "Khan", "Akter", "Uddin", "Sarkar", "Das", "Roy", "Begum", "Talukder", "Mia"];
 /// Banks at home, by BIC.
 const BANKS: &[&str] = &["BRAKBDDH", "EBLDBDDH", "DBBLBDDH", "CIBLBDDH", "PRBLBDDH", "SCBLBDDX", "MTBLBDDH"];
-/// Corridors: (country, currency, clients, correspondents, BDT per unit).
-const CORRIDORS: &[(&str, &str, &[&str], &[&str], (i64, i64))] = &[
+/// A corridor: country, currency, clients, correspondents, and the range of
+/// BDT per unit in poisha.
+type Corridor = (&'static str, &'static str, &'static [&'static str], &'static [&'static str], (i64, i64));
+
+const CORRIDORS: &[Corridor] = &[
     ("US", "USD", &["Hudson Retail Inc", "Lakeview Health LLC", "Brightpath Logistics", "Cedar Analytics Inc"], &["CITIUS33", "CHASUS33", "BOFAUS3N"], (11_700, 12_200)),
     ("GB", "GBP", &["Thames Insurance Ltd", "Northgate Media Ltd"], &["HSBCGB2L", "BARCGB22"], (14_800, 15_300)),
     ("DE", "EUR", &["Rheinwerk GmbH", "Isar Mobility GmbH"], &["DEUTDEFF", "COBADEFF"], (12_700, 13_200)),

@@ -218,7 +218,7 @@ pub async fn show(repat: &Repat, id: String) -> anyhow::Result<Report> {
         async move { c.get_repatriation(pb::GetRepatriationRequest { id }).await.map(|r| r.into_inner()) }
     })
     .await?;
-    let d = r.durations.clone().unwrap_or_default();
+    let d = r.durations.unwrap_or_default();
     let fees = r.fees.clone().unwrap_or_default();
     let share = if fees.fee_share_of_initiated.is_empty() { Value::Null } else { json!(fees.fee_share_of_initiated) };
     let summary = vec![
