@@ -140,10 +140,17 @@ where
     let hi = summaries.iter().map(|s| secs(s.max)).fold(DAY, f64::max);
     let (lo, hi) = (10f64.powf(lo.log10().floor()), 10f64.powf(hi.log10().ceil()));
     let n = summaries.len();
-    let label_width = (root.dim_in_pixel().0 / 4).clamp(120, 260);
+    // A strip at the bottom for the legend, below the axis and its title.
+    let (w, h) = root.dim_in_pixel();
+    let (area, footer) = root.split_vertically(h.saturating_sub(22));
+    // Room on the left for the longest label, up to half the width.
+    let label = |s: &Summary| format!("{} (n={})", s.measure, s.count);
+    let font: TextStyle = (FAMILY, 12).into();
+    let longest = summaries.iter().filter_map(|s| area.estimate_text_size(&label(s), &font).ok()).map(|(w, _)| w).max().unwrap_or(100);
+    let label_width = (longest + 20).min(w / 2);
     let ticks: Vec<f64> = TICKS.iter().copied().filter(|t| *t >= lo && *t <= hi).collect();
 
-    let mut chart = ChartBuilder::on(root)
+    let mut chart = ChartBuilder::on(&area)
         .caption(title, (FAMILY, 20))
         .margin(12)
         .x_label_area_size(48)
@@ -162,10 +169,11 @@ where
         .map_err(err)?;
 
     // The G20 targets: funds available within one hour; within a day.
-    for (at, label, color) in [(HOUR, "1 hour (G20 target)", RGBColor(0, 128, 0)), (DAY, "1 day", RGBColor(200, 120, 0))] {
+    // The labels are staggered so they never overlap on a narrow plot.
+    for (at, label, color, dy) in [(HOUR, "1 hour (G20 target)", RGBColor(0, 128, 0), 4), (DAY, "1 day", RGBColor(200, 120, 0), 20)] {
         chart.draw_series(std::iter::once(PathElement::new(vec![(at, -0.5), (at, n as f64 - 0.5)], color.stroke_width(2)))).map_err(err)?;
         let (x, y) = chart.backend_coord(&(at, n as f64 - 0.5));
-        root.draw(&Text::new(label, (x + 4, y + 4), (FAMILY, 12).into_font().color(&color))).map_err(err)?;
+        root.draw(&Text::new(label, (x + 4, y + dy), (FAMILY, 12).into_font().color(&color))).map_err(err)?;
     }
 
     let blue = RGBColor(52, 101, 164);
@@ -188,11 +196,11 @@ where
         // The measure's name and count, right-aligned left of the axis.
         let (x, py) = chart.backend_coord(&(lo, y));
         let style = (FAMILY, 12).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
-        root.draw(&Text::new(format!("{} (n={})", s.measure, s.count), (x - 8, py), style)).map_err(err)?;
+        root.draw(&Text::new(label(s), (x - 8, py), style)).map_err(err)?;
     }
-    let (w, h) = root.dim_in_pixel();
     let legend = "box: p25-p75 · red: median · whiskers: p10-p90 · dots: min and max";
-    root.draw(&Text::new(legend, (w as i32 - 12, h as i32 - 14), (FAMILY, 11).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center)))).map_err(err)?;
+    let style = (FAMILY, 11).into_font().color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+    footer.draw(&Text::new(legend, (w as i32 - 12, 11), style)).map_err(err)?;
     Ok(())
 }
 
