@@ -130,7 +130,8 @@ fn errors(path: &Path) -> Vec<(u64, String, String)> {
 /// each repatriation by key.
 async fn load(app: &TestApp) -> (Dir, std::collections::HashMap<String, String>) {
     let dir = Dir::new();
-    let parties = dir.write("parties.csv", PARTIES);
+    // As a spreadsheet saves it: with a byte-order mark.
+    let parties = dir.write("parties.csv", &format!("\u{feff}{PARTIES}"));
     let earnings = dir.write("earnings.csv", EARNINGS);
     let repatriations = dir.write("repatriations.csv", REPATRIATIONS);
     let steps = dir.write("steps.csv", STEPS);

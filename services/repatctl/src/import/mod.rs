@@ -131,7 +131,8 @@ pub struct Prepare<R> {
 pub fn read<R>(path: &Path, required: &[&str], optional: &[&str], mut prepare: impl FnMut(&mut Row) -> Option<Prepared<R>>) -> anyhow::Result<Prepare<R>> {
     let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(path).with_context(|| format!("reading {}", path.display()))?;
     let headers = reader.headers().with_context(|| format!("reading the header of {}", path.display()))?.clone();
-    let columns: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim().to_ascii_lowercase(), i)).collect();
+    // Spreadsheets often start a UTF-8 file with a byte-order mark.
+    let columns: HashMap<String, usize> = headers.iter().enumerate().map(|(i, h)| (h.trim_start_matches('\u{feff}').trim().to_ascii_lowercase(), i)).collect();
     if let Some(unknown) = columns.keys().find(|c| !required.contains(&c.as_str()) && !optional.contains(&c.as_str())) {
         anyhow::bail!("{}: unknown column {unknown:?} (columns: {}; optional: {})", path.display(), required.join(", "), optional.join(", "));
     }
