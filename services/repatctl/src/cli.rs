@@ -11,12 +11,12 @@ use crate::config::Connection;
 pub struct Cli {
     /// TOML file of connection settings (keys as the flags, with `_` for
     /// `-`); flags and environment variables take precedence over it.
-    #[arg(long, env = "REPATCTL_CONFIG", global = true)]
+    #[arg(long, env = "REPATCTL_CONFIG", global = true, help_heading = "Connection")]
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub connection: Connection,
     /// How to print results: a table for people, JSON or CSV for scripts.
-    #[arg(long, short, env = "REPATCTL_OUTPUT", value_enum, default_value_t = OutputFormat::Table, global = true)]
+    #[arg(long, short, env = "REPATCTL_OUTPUT", value_enum, default_value_t = OutputFormat::Table, global = true, help_heading = "Output")]
     pub output: OutputFormat,
     #[command(subcommand)]
     pub command: Command,
@@ -94,12 +94,17 @@ pub struct ImportArgs {
 pub enum PartiesCommand {
     /// Register one party (administrators).
     Create {
+        /// Firm or freelancer.
         #[arg(long, value_enum)]
         kind: PartyKindArg,
+        /// Registered legal name.
         #[arg(long)]
         legal_name: String,
+        /// ISO 3166-1 alpha-2 country of registration.
         #[arg(long, default_value = "BD")]
         country: String,
+        /// Special zone the unit operates in (units in one are excluded from
+        /// the incentive).
         #[arg(long, value_enum, default_value_t = ZoneArg::None)]
         zone: ZoneArg,
         /// Association membership as ASSOCIATION:NUMBER, e.g. BASIS:G-1024.
@@ -114,6 +119,7 @@ pub enum PartiesCommand {
     },
     /// List the parties the caller may see.
     List {
+        /// Only parties of this kind.
         #[arg(long, value_enum)]
         kind: Option<PartyKindArg>,
     },
@@ -135,6 +141,7 @@ pub enum EarningsCommand {
     },
     /// List earnings.
     List {
+        /// Only this party (its id).
         #[arg(long)]
         party: Option<String>,
     },
@@ -144,25 +151,32 @@ pub enum EarningsCommand {
 pub enum RepatriationsCommand {
     /// A journey as a timeline: each step, when it occurred and the wait
     /// before it.
-    Show { id: String },
+    Show {
+        /// The repatriation's id.
+        id: String,
+    },
     /// Open a repatriation for earnings of one party.
     Open {
+        /// The party paid (its id).
         #[arg(long)]
         party: String,
         /// An earning paid, as ID or ID:AMOUNT (repeat for several).
         #[arg(long = "earning", required = true)]
         earnings: Vec<String>,
+        /// How the money travels.
         #[arg(long, value_enum, default_value_t = ChannelArg::Bank)]
         channel: ChannelArg,
         /// Country the payment comes from; the first earning's client
         /// country when unset.
         #[arg(long)]
         payer_country: Option<String>,
+        /// Request id (UUID) making a retry safe; a fresh one when unset.
         #[arg(long)]
         request_id: Option<uuid::Uuid>,
     },
     /// List repatriations (without timelines).
     List {
+        /// Only this party (its id).
         #[arg(long)]
         party: Option<String>,
     },
@@ -206,6 +220,7 @@ pub enum IncentiveCommand {
         /// conversion rate.
         #[arg(long)]
         fx_rate: Option<String>,
+        /// Request id (UUID) making a retry safe; a fresh one when unset.
         #[arg(long)]
         request_id: Option<uuid::Uuid>,
     },
@@ -262,6 +277,7 @@ pub struct SimulateArgs {
 pub enum ClaimsCommand {
     /// File a claim for assessed, eligible repatriations of one party.
     File {
+        /// The exporter (its id).
         #[arg(long)]
         party: String,
         /// A repatriation claimed (repeat).
@@ -270,6 +286,7 @@ pub enum ClaimsCommand {
         /// When it was filed (RFC 3339); now when unset.
         #[arg(long)]
         at: Option<String>,
+        /// Request id (UUID) making a retry safe; a fresh one when unset.
         #[arg(long)]
         request_id: Option<uuid::Uuid>,
     },
@@ -277,6 +294,7 @@ pub enum ClaimsCommand {
     Step {
         /// The claim.
         id: String,
+        /// What happened.
         #[arg(long, value_enum)]
         kind: ClaimStepArg,
         /// When it happened (RFC 3339); now when unset.
@@ -288,11 +306,15 @@ pub enum ClaimsCommand {
         /// BDT paid, for a disbursement; the amount claimed when unset.
         #[arg(long)]
         amount: Option<String>,
+        /// Request id (UUID) making a retry safe; a fresh one when unset.
         #[arg(long)]
         request_id: Option<uuid::Uuid>,
     },
     /// Show a claim and its steps.
-    Show { id: String },
+    Show {
+        /// The claim's id.
+        id: String,
+    },
     /// Assess, file and follow the claims of a CSV file; safe to re-run.
     Import {
         #[command(flatten)]
@@ -314,13 +336,16 @@ pub enum MetricsCommand {
     Scorecard {
         #[command(flatten)]
         range: MonthRange,
+        /// Only this party (its id).
         #[arg(long)]
         party: Option<String>,
     },
     /// Repatriations past a deadline.
     Breaches {
+        /// Which deadline.
         #[arg(long, value_enum)]
         kind: BreachKindArg,
+        /// Only this party (its id).
         #[arg(long)]
         party: Option<String>,
         /// Day to judge as of (YYYY-MM-DD); today in Dhaka when unset.
@@ -351,6 +376,7 @@ pub struct DelaysArgs {
     pub group_by: Vec<String>,
     #[command(flatten)]
     pub range: MonthRange,
+    /// Only this party (its id).
     #[arg(long)]
     pub party: Option<String>,
     /// Only this measure: a step (NOSTRO_CREDITED) or a span

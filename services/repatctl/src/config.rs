@@ -11,6 +11,7 @@ use crate::cli::Cli;
 
 /// Where the server is and how to prove who we are.
 #[derive(Debug, Clone, clap::Args)]
+#[command(next_help_heading = "Connection")]
 pub struct Connection {
     /// The server: `http://HOST:PORT`, or `https://HOST:PORT` for TLS.
     #[arg(long, env = "REPATCTL_SERVER", default_value = "http://127.0.0.1:50051", global = true)]
