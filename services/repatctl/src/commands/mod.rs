@@ -1,0 +1,5 @@
+//! One module per area of the API; each command returns a report to print.
+
+pub mod incentive;
+pub mod journey;
+pub mod metrics;

@@ -1,0 +1,146 @@
+//! repatctl: the command-line client of repat.
+//!
+//! Exit codes: 0 done; 1 failed (the server's code and reason are printed);
+//! 2 bad usage or configuration; 3 an import stored what it could but
+//! refused some rows (see FILE.errors.csv); 4 the audit chain is broken.
+
+mod cli;
+mod client;
+mod commands;
+mod config;
+mod demo;
+mod import;
+mod output;
+mod plot;
+mod wire;
+
+use std::process::ExitCode;
+
+use cli::{AuditCommand, ClaimsCommand, Cli, Command, DemoCommand, EarningsCommand, IncentiveCommand, MetricsCommand, PartiesCommand, RepatriationsCommand, StepsCommand};
+use client::Repat;
+use commands::{incentive, journey, metrics};
+use output::Report;
+
+/// What a command ends with: a report, and whether it fully succeeded.
+enum Outcome {
+    Done(Report),
+    /// Some rows were refused; the report says where they are.
+    Partial(Report),
+    /// The audit chain does not verify.
+    Broken(Report),
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> ExitCode {
+    let cli = match config::load_from(std::env::args_os()) {
+        Ok(cli) => cli,
+        Err(config::LoadError::Usage(e)) => e.exit(),
+        Err(config::LoadError::File(message)) => {
+            eprintln!("repatctl: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    let format = cli.output;
+    match run(cli).await {
+        Ok(outcome) => {
+            let (report, code) = match outcome {
+                Outcome::Done(r) => (r, 0),
+                Outcome::Partial(r) => (r, 3),
+                Outcome::Broken(r) => (r, 4),
+            };
+            if let Err(e) = report.print(format) {
+                // A closed pipe (`| head`) is not a failure of the command.
+                if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+                    return ExitCode::from(code);
+                }
+                eprintln!("repatctl: {e}");
+                return ExitCode::FAILURE;
+            }
+            ExitCode::from(code)
+        }
+        Err(e) => {
+            eprintln!("repatctl: {}", explain(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error as a person reads it: a failed call as its code and the
+/// server's reason, anything else with its causes.
+fn explain(e: &anyhow::Error) -> String {
+    match e.downcast_ref::<tonic::Status>() {
+        Some(status) => client::describe(status),
+        None => format!("{e:#}"),
+    }
+}
+
+fn imported((report, clean): (Report, bool)) -> Outcome {
+    if clean { Outcome::Done(report) } else { Outcome::Partial(report) }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<Outcome> {
+    // Commands that need no server.
+    if let Command::Demo { command: DemoCommand::Generate { dir, parties, seed } } = &cli.command {
+        return Ok(Outcome::Done(demo::generate(dir, *parties, *seed)?));
+    }
+    let repat = Repat::connect(&cli.connection).await?;
+    let r = &repat;
+    let outcome = match cli.command {
+        Command::Demo { .. } => unreachable!("handled above"),
+        Command::Parties { command } => match command {
+            PartiesCommand::Create { kind, legal_name, country, zone, membership, bank_account, request_id } => {
+                Outcome::Done(journey::create_party(r, kind, legal_name, country, zone, membership, bank_account, request_id).await?)
+            }
+            PartiesCommand::List { kind } => Outcome::Done(journey::list_parties(r, kind).await?),
+            PartiesCommand::Import(args) => imported(import::parties::run(r, &args.file, args.no_progress).await?),
+        },
+        Command::Earnings { command } => match command {
+            EarningsCommand::Import { args, party_ids } => imported(import::earnings::run(r, &args.file, party_ids.as_deref(), args.no_progress).await?),
+            EarningsCommand::List { party } => Outcome::Done(journey::list_earnings(r, party).await?),
+        },
+        Command::Repatriations { command } => match command {
+            RepatriationsCommand::Show { id } => Outcome::Done(journey::show(r, id).await?),
+            RepatriationsCommand::Open { party, earnings, channel, payer_country, request_id } => Outcome::Done(journey::open(r, party, earnings, channel, payer_country, request_id).await?),
+            RepatriationsCommand::List { party } => Outcome::Done(journey::list_repatriations(r, party).await?),
+            RepatriationsCommand::Import { args, party_ids } => imported(import::repatriations::run(r, &args.file, party_ids.as_deref(), args.no_progress).await?),
+        },
+        Command::Steps { command: StepsCommand::Import { args, repatriation_ids } } => {
+            imported(import::steps::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress).await?)
+        }
+        Command::Incentive { command } => match command {
+            IncentiveCommand::Assess { id, as_of, documents, fx_rate, request_id } => Outcome::Done(incentive::assess(r, id, as_of, documents, fx_rate, request_id).await?),
+            IncentiveCommand::Simulate(args) => Outcome::Done(incentive::simulate(r, args).await?),
+        },
+        Command::Claims { command } => match command {
+            ClaimsCommand::File { party, repatriations, at, request_id } => Outcome::Done(incentive::file_claim(r, party, repatriations, at, request_id).await?),
+            ClaimsCommand::Step { id, kind, at, reason, amount, request_id } => Outcome::Done(incentive::claim_step(r, id, kind, at, reason, amount, request_id).await?),
+            ClaimsCommand::Show { id } => Outcome::Done(incentive::show_claim(r, id).await?),
+            ClaimsCommand::Import { args, repatriation_ids } => imported(import::claims::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress).await?),
+        },
+        Command::Metrics { command } => match command {
+            MetricsCommand::Delays(args) => {
+                // Check the plot's arguments before asking the server anything.
+                let size = args.plot.as_ref().map(|_| plot::parse_size(&args.plot_size)).transpose()?;
+                let mut report = metrics::delays(r, &args).await?;
+                if let (Some(path), Some(size)) = (&args.plot, size) {
+                    let records = metrics::export(r, &args.range, &args.party, &args.measure).await?;
+                    let summaries = plot::summarize(&records);
+                    let title = match (&args.range.from, &args.range.to) {
+                        (None, None) => "Waiting time before each step".to_string(),
+                        (from, to) => format!("Waiting time before each step, {} to {}", from.as_deref().unwrap_or("start"), to.as_deref().unwrap_or("now")),
+                    };
+                    plot::draw(path, size, &summaries, &title)?;
+                    report = report.note(format!("plot of {} observations written to {}", records.len(), path.display()));
+                }
+                Outcome::Done(report)
+            }
+            MetricsCommand::Scorecard { range, party } => Outcome::Done(metrics::scorecard(r, &range, party).await?),
+            MetricsCommand::Breaches { kind, party, as_of, threshold_hours } => Outcome::Done(metrics::breaches(r, kind, party, as_of, threshold_hours).await?),
+        },
+        Command::Audit { command: AuditCommand::Verify } => match metrics::verify_audit(r).await? {
+            (report, true) => Outcome::Done(report),
+            (report, false) => Outcome::Broken(report),
+        },
+    };
+    Ok(outcome)
+}
