@@ -67,6 +67,16 @@ pub enum Command {
         #[command(subcommand)]
         command: MetricsCommand,
     },
+    /// Bank statements (camt.053/054, MT940, CSV).
+    Statements {
+        #[command(subcommand)]
+        command: StatementsCommand,
+    },
+    /// Match what arrived against what was invoiced.
+    Reconcile {
+        #[command(subcommand)]
+        command: ReconcileCommand,
+    },
     /// The tamper-evident audit trail.
     Audit {
         #[command(subcommand)]
@@ -389,6 +399,58 @@ pub struct DelaysArgs {
     /// Size of the plot in pixels, WIDTHxHEIGHT.
     #[arg(long, default_value = "1000x600")]
     pub plot_size: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StatementsCommand {
+    /// Import one statement file for the account holder; importing the
+    /// same file again adds nothing.
+    Import {
+        file: PathBuf,
+        /// The account holder's party id.
+        #[arg(long)]
+        party: String,
+        /// The file's format; guessed from the extension or content when
+        /// left out.
+        #[arg(long, value_enum)]
+        format: Option<StatementFormatArg>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StatementFormatArg {
+    Camt053,
+    Camt054,
+    Mt940,
+    Csv,
+}
+
+impl StatementFormatArg {
+    pub fn wire(self) -> repat_proto::v1::StatementFormat {
+        use repat_proto::v1::StatementFormat as F;
+        match self {
+            StatementFormatArg::Camt053 => F::Camt053,
+            StatementFormatArg::Camt054 => F::Camt054,
+            StatementFormatArg::Mt940 => F::Mt940,
+            StatementFormatArg::Csv => F::Csv,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReconcileCommand {
+    /// Run the matching for a party (deterministic; a re-run changes
+    /// nothing already settled).
+    Run {
+        #[arg(long)]
+        party: String,
+    },
+    /// Credits and invoices that matched nothing, why, and the nearest
+    /// candidates.
+    Exceptions {
+        #[arg(long)]
+        party: Option<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use repat_proto::v1::reconciliation_service_client::ReconciliationServiceClient;
 use repat_proto::v1::audit_service_client::AuditServiceClient;
 use repat_proto::v1::earning_service_client::EarningServiceClient;
 use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
@@ -81,6 +82,9 @@ impl Repat {
     }
     pub fn metrics(&self) -> MetricsServiceClient<Svc> {
         MetricsServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+    pub fn reconciliation(&self) -> ReconciliationServiceClient<Svc> {
+        ReconciliationServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
     pub fn audit(&self) -> AuditServiceClient<Svc> {
         AuditServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())

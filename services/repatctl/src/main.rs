@@ -16,9 +16,12 @@ mod wire;
 
 use std::process::ExitCode;
 
-use cli::{AuditCommand, ClaimsCommand, Cli, Command, DemoCommand, EarningsCommand, IncentiveCommand, MetricsCommand, PartiesCommand, RepatriationsCommand, StepsCommand};
+use cli::{
+    AuditCommand, ClaimsCommand, Cli, Command, DemoCommand, EarningsCommand, IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand, RepatriationsCommand,
+    StatementsCommand, StepsCommand,
+};
 use client::Repat;
-use commands::{incentive, journey, metrics};
+use commands::{incentive, journey, metrics, reconcile};
 use output::Report;
 
 /// What a command ends with: a report, and whether it fully succeeded.
@@ -136,6 +139,11 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             MetricsCommand::Scorecard { range, party } => Outcome::Done(metrics::scorecard(r, &range, party).await?),
             MetricsCommand::Breaches { kind, party, as_of, threshold_hours } => Outcome::Done(metrics::breaches(r, kind, party, as_of, threshold_hours).await?),
+        },
+        Command::Statements { command: StatementsCommand::Import { file, party, format } } => Outcome::Done(reconcile::import(r, &file, party, format).await?),
+        Command::Reconcile { command } => match command {
+            ReconcileCommand::Run { party } => Outcome::Done(reconcile::run(r, party).await?),
+            ReconcileCommand::Exceptions { party } => Outcome::Done(reconcile::exceptions(r, party).await?),
         },
         Command::Audit { command: AuditCommand::Verify } => match metrics::verify_audit(r).await? {
             (report, true) => Outcome::Done(report),

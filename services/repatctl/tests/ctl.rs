@@ -11,7 +11,12 @@ use repat_proto::v1 as pb;
 use repat_tests::{Backend, TestApp, on_both_backends};
 use serde_json::Value;
 
-on_both_backends!(imports_are_safe_to_rerun_and_report_bad_rows, journeys_incentives_and_metrics, plots_are_svg_and_png_of_the_size_asked);
+on_both_backends!(
+    imports_are_safe_to_rerun_and_report_bad_rows,
+    journeys_incentives_and_metrics,
+    plots_are_svg_and_png_of_the_size_asked,
+    statements_import_once_and_reconcile
+);
 
 /// A scratch directory, removed on drop.
 struct Dir(PathBuf);
@@ -468,4 +473,40 @@ async fn the_demo_loads_without_a_refused_row() {
     assert!(refused.is_empty(), "{refused:?}");
     assert_eq!(svg_size(&std::fs::read_to_string(dir.path("delays.svg")).unwrap()), (1000, 600));
     app.finish().await;
+}
+
+/// A bank's CSV statement imported twice (the second adds nothing), then
+/// matched: 950.00 pays INV-3001 within the fee allowance; 1,149.99 is
+/// 50.01 short of INV-3002 and is explained.
+async fn statements_import_once_and_reconcile(app: &TestApp) {
+    let party = json(app, &["parties", "create", "--kind", "firm", "--legal-name", "Padma Payouts Ltd"]).await;
+    let party = party[0]["id"].as_str().unwrap().to_string();
+    for (reference, amount) in [("INV-3001", "1000.00"), ("INV-3002", "1200.00")] {
+        let mut e = repat_tests::fixtures::earning(&party, reference, amount, "USD");
+        e.invoice_date = repat_tests::fixtures::date(2024, 3, 1);
+        e.due_date = None;
+        app.earnings().create_earning(pb::CreateEarningRequest { request_id: repat_tests::fixtures::rid(), earning: Some(e) }).await.unwrap();
+    }
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/data/statements/credits.csv");
+    let first = json(app, &["statements", "import", s(&file), "--party", &party]).await;
+    assert_eq!(first["statement"]["format"], "CSV");
+    assert_eq!(first["statement"]["entries"], 11);
+    let again = json(app, &["statements", "import", s(&file), "--party", &party]).await;
+    assert_eq!(again["statement"]["id"], first["statement"]["id"], "the same file is stored once");
+
+    let matching = json(app, &["reconcile", "run", "--party", &party]).await;
+    let matches = matching["matches"].as_array().unwrap();
+    assert_eq!(matches.len(), 1, "{matching}");
+    // The invoice is settled in full; the 50.00 short is the fee taken abroad.
+    assert_eq!((matches[0]["covered"].as_str(), matches[0]["fee_gap"].as_str()), (Some("1000.00 USD"), Some("50.00 USD")));
+    let exceptions = json(app, &["reconcile", "exceptions", "--party", &party]).await;
+    let reasons: Vec<&str> = exceptions.as_array().unwrap().iter().map(|e| e["reason"].as_str().unwrap()).collect();
+    assert!(reasons.contains(&"AMOUNT_OUTSIDE_TOLERANCE"), "{exceptions}");
+    // A format that cannot be told is refused before anything is sent.
+    let unknown = std::env::temp_dir().join(format!("statement-{}.bin", repat_tests::fixtures::rid()));
+    std::fs::write(&unknown, b"nothing to see").unwrap();
+    let o = run(app, &["statements", "import", s(&unknown), "--party", &party]).await;
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("--format"), "{}", stderr(&o));
+    let _ = std::fs::remove_file(unknown);
 }

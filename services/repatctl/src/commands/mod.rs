@@ -3,3 +3,4 @@
 pub mod incentive;
 pub mod journey;
 pub mod metrics;
+pub mod reconcile;
