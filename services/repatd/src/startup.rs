@@ -202,7 +202,7 @@ async fn keep_metrics_current(repo: Arc<dyn Repository>) {
             tracing::warn!(error = ?e, "bringing delay metrics up to date failed; retrying");
         }
         round += 1;
-        if round % ROLLUP_COMPACTION_ROUNDS == 0
+        if round.is_multiple_of(ROLLUP_COMPACTION_ROUNDS)
             && let Err(e) = repo.compact_delay_rollup().await
         {
             tracing::warn!(error = ?e, "compacting the delay rollup failed; retrying");
