@@ -64,7 +64,7 @@ impl AuditService for AuditApi {
             let page = self.state.repo.list_audit(&filter, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListAuditEntriesResponse {
                 entries: page.items.iter().map(entry).collect(),
-                next_page_token: page.next_after.map(|a| paging::encode(a, &filters)).unwrap_or_default(),
+                next_page_token: paging::next_token(page.next_after, &filters),
             })
         };
         Ok(Response::new(run.await?))

@@ -143,7 +143,7 @@ impl EarningService for EarningApi {
             let page = self.state.repo.list_earnings(&filter, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListEarningsResponse {
                 earnings: page.items.iter().map(convert::earning).collect(),
-                next_page_token: page.next_after.map(|a| paging::encode(a, &filters)).unwrap_or_default(),
+                next_page_token: paging::next_token(page.next_after, &filters),
             })
         };
         Ok(Response::new(run.await?))

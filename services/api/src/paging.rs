@@ -16,6 +16,11 @@ pub fn encode(after: i64, filters: &str) -> String {
     URL_SAFE_NO_PAD.encode(format!("1:{after}:{}", filter_tag(filters)))
 }
 
+/// The token of the next page; empty on the last page.
+pub fn next_token(next_after: Option<i64>, filters: &str) -> String {
+    next_after.map(|a| encode(a, filters)).unwrap_or_default()
+}
+
 /// The sequence to continue after (0 for the first page).
 pub fn decode(v: &mut Violations, token: &str, filters: &str) -> Option<i64> {
     if token.is_empty() {

@@ -134,7 +134,7 @@ impl PartyService for PartyApi {
             let page = self.state.repo.list_parties(&PartyFilter { kind }, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListPartiesResponse {
                 parties: page.items.iter().map(convert::party).collect(),
-                next_page_token: page.next_after.map(|a| paging::encode(a, &filters)).unwrap_or_default(),
+                next_page_token: paging::next_token(page.next_after, &filters),
             })
         };
         Ok(Response::new(run.await?))

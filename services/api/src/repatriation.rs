@@ -248,7 +248,7 @@ impl RepatriationService for RepatriationApi {
             let page = self.state.repo.list_repatriations(&filter, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListRepatriationsResponse {
                 repatriations: page.items.iter().map(convert::repatriation).collect(),
-                next_page_token: page.next_after.map(|a| paging::encode(a, &filters)).unwrap_or_default(),
+                next_page_token: paging::next_token(page.next_after, &filters),
             })
         };
         Ok(Response::new(run.await?))

@@ -231,7 +231,7 @@ impl IncentiveService for IncentiveApi {
             let page = self.state.repo.list_assessments(&filter, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListAssessmentsResponse {
                 assessments: page.items.iter().map(wire::stored_assessment).collect(),
-                next_page_token: page.next_after.map(|a| paging::encode(a, &filters)).unwrap_or_default(),
+                next_page_token: paging::next_token(page.next_after, &filters),
             })
         };
         Ok(Response::new(run.await?))
@@ -328,7 +328,7 @@ impl IncentiveService for IncentiveApi {
             let page = self.state.repo.list_claims(&ClaimFilter { party_id, status }, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListClaimsResponse {
                 claims: page.items.iter().map(wire::claim).collect(),
-                next_page_token: page.next_after.map(|a| paging::encode(a, &filters)).unwrap_or_default(),
+                next_page_token: paging::next_token(page.next_after, &filters),
             })
         };
         Ok(Response::new(run.await?))

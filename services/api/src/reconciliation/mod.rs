@@ -209,7 +209,7 @@ impl ReconciliationService for ReconciliationApi {
             let page = self.state.repo.list_matches(&MatchFilter { party_id, earning_id }, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListMatchesResponse {
                 matches: page.items.iter().map(wire::stored_match).collect(),
-                next_page_token: page.next_after.map(|a| paging::encode(a, &filters)).unwrap_or_default(),
+                next_page_token: paging::next_token(page.next_after, &filters),
             })
         };
         Ok(Response::new(run.await?))
@@ -229,7 +229,7 @@ impl ReconciliationService for ReconciliationApi {
             let page = self.state.repo.list_exceptions(party_id, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListExceptionsResponse {
                 exceptions: page.items.iter().map(wire::exception).collect(),
-                next_page_token: page.next_after.map(|a| paging::encode(a, &filters)).unwrap_or_default(),
+                next_page_token: paging::next_token(page.next_after, &filters),
             })
         };
         Ok(Response::new(run.await?))
@@ -249,7 +249,7 @@ impl ReconciliationService for ReconciliationApi {
             let page = self.state.repo.list_realizations(party_id, PageRequest { after, size }).await?;
             ApiResult::Ok(pb::ListRealizationsResponse {
                 realizations: page.items.iter().map(wire::realization).collect(),
-                next_page_token: page.next_after.map(|a| paging::encode(a, &filters)).unwrap_or_default(),
+                next_page_token: paging::next_token(page.next_after, &filters),
             })
         };
         Ok(Response::new(run.await?))
