@@ -10,15 +10,15 @@
 //!   SQLite, summed in Rust).
 
 mod codec;
+mod db;
+mod dialect;
 mod error;
-mod incentive_sql;
 mod metrics_rows;
-mod metrics_sql;
 mod migrate;
 mod model;
 mod postgres;
-mod reconciliation_sql;
-mod sql;
+mod repo;
+mod rows;
 mod sqlite;
 mod types;
 
@@ -26,16 +26,15 @@ use std::sync::Arc;
 
 pub use error::StoreError;
 pub use model::*;
-pub use postgres::PgRepository;
-pub use sqlite::SqliteRepository;
+pub use repo::SqlRepository;
 
 /// Opens the database named by `url` (`postgres://...` or `sqlite:...`),
 /// creating a SQLite file if needed, and applies the migrations.
 pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Repository>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Ok(Arc::new(PgRepository::connect(url, options).await?))
+        Ok(Arc::new(SqlRepository::postgres(url, options).await?))
     } else if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteRepository::connect(url, options).await?))
+        Ok(Arc::new(SqlRepository::sqlite(url, options).await?))
     } else {
         Err(StoreError::Config(format!("database url must start with postgres:// or sqlite:, got {:?}", redact(url))))
     }

@@ -8,6 +8,12 @@ use repat_core::time::dhaka_date;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+/// The dimensions of a journey: its repatriation, party and earliest
+/// invoice (each backend adds its own `WHERE` on `r.id`).
+pub const JOURNEY_DIMS: &str = "SELECT r.id, r.channel, r.payer_country, r.party_id, p.kind,
+        (SELECT MIN(e.invoice_date) FROM allocations a JOIN earnings e ON e.id = a.earning_id WHERE a.repatriation_id = r.id) AS invoice_date
+     FROM repatriations r JOIN parties p ON p.id = r.party_id";
+
 /// What a journey is grouped by, from its repatriation and party.
 #[derive(Debug, Clone)]
 pub struct JourneyDims {

@@ -1,0 +1,301 @@
+//! The delay metrics: recomputing the metrics rows of journeys from their
+//! steps (those a step marked pending, drained before every read and in
+//! the background), and the queries behind MetricsService. Sums are of
+//! integers only (microseconds, parts per million), which both backends
+//! add exactly.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use repat_core::journey::Step;
+use uuid::Uuid;
+
+use super::SqlRepository;
+use crate::db::{Conn, Sql};
+use crate::metrics_rows::{ObservationRow, SummaryRow, rollup_deltas, rows_for};
+use crate::rows::{
+    BreachRow, BucketRow, GroupKeyRow, ObservationRow as StoredObservation, ScorecardCounts,
+    ValueRow,
+};
+use crate::types::DbTime;
+use crate::{
+    Breach, BreachFilter, BreachKind, DelayBucketRow, DelayFilter, DelayObservation, Dimension,
+    GroupKey, MetricsRepository, ScorecardRow, StoreError,
+};
+
+/// Every dimension, in the order of [`GroupKeyRow`].
+const DIMENSIONS: [Dimension; 5] = [
+    Dimension::Corridor,
+    Dimension::Channel,
+    Dimension::Institution,
+    Dimension::PartyKind,
+    Dimension::Month,
+];
+
+/// Recomputes the metrics rows of the journeys `ids`, whose steps (as
+/// they now stand) are in `journeys`.
+pub(super) async fn refresh_metrics(
+    c: &mut Conn<'_>,
+    ids: &[Uuid],
+    journeys: &HashMap<Uuid, Vec<Step>>,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let dims = c.dialect().load_journey_dims(ids).await?;
+    let mut obs: Vec<ObservationRow> = Vec::new();
+    let mut sums: Vec<SummaryRow> = Vec::with_capacity(ids.len());
+    for id in ids {
+        let Some(d) = dims.get(id) else { continue };
+        let steps = journeys.get(id).map(Vec::as_slice).unwrap_or_default();
+        let (o, s) = rows_for(*id, d, steps);
+        obs.extend(o);
+        sums.push(s);
+    }
+    let removed = c.dialect().replace_metrics(ids, &dims, &obs, &sums).await?;
+    c.dialect()
+        .insert_rollup(&rollup_deltas(removed, &obs, &dims))
+        .await
+}
+
+/// The select list of a group key: the measure, then each dimension's
+/// column where grouped by it, NULL where not (so every key reads as one
+/// [`GroupKeyRow`]).
+fn key_select(dims: &[Dimension]) -> String {
+    let mut cols = vec!["measure".to_string()];
+    for d in DIMENSIONS {
+        cols.push(if dims.contains(&d) {
+            d.column().to_string()
+        } else {
+            format!("CAST(NULL AS TEXT) AS {}", d.column())
+        });
+    }
+    cols.join(", ")
+}
+
+/// The `GROUP BY` columns of a group key.
+fn key_group(dims: &[Dimension]) -> String {
+    std::iter::once("measure")
+        .chain(dims.iter().map(|d| d.column()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The group key of a row: the measure, then the requested dimensions in
+/// the requested order.
+fn key_of(row: GroupKeyRow, dims: &[Dimension]) -> GroupKey {
+    let mut key = vec![Some(row.measure)];
+    for d in dims {
+        key.push(match d {
+            Dimension::Corridor => row.corridor.clone(),
+            Dimension::Channel => row.channel.clone(),
+            Dimension::Institution => row.institution.clone(),
+            Dimension::PartyKind => row.party_kind.clone(),
+            Dimension::Month => row.month.clone(),
+        });
+    }
+    key
+}
+
+/// Appends the conditions of a delay filter (after a `WHERE ...`).
+fn delay_where(q: &mut Sql<'_>, f: &DelayFilter) {
+    q.and("month", ">=", f.start_month.as_deref())
+        .and("month", "<=", f.end_month.as_deref())
+        .and_eq("measure", f.measure.as_deref())
+        .and_eq("party_id", f.party_id);
+}
+
+#[async_trait]
+impl MetricsRepository for SqlRepository {
+    async fn delay_buckets(
+        &self,
+        filter: &DelayFilter,
+        dims: &[Dimension],
+    ) -> Result<Vec<DelayBucketRow>, StoreError> {
+        let (select, group) = (key_select(dims), key_group(dims));
+        let mut pooled = self.pool.acquire().await?;
+        let mut c = pooled.conn();
+        let rows: Vec<BucketRow> = if filter.party_id.is_none()
+            && dims
+                .iter()
+                .all(|d| matches!(d, Dimension::Corridor | Dimension::Month))
+        {
+            // The rollup holds these keys already counted.
+            let mut q = c.sql(&format!(
+                "SELECT {select}, bucket, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(total) AS BIGINT) AS total FROM delay_rollup WHERE TRUE"
+            ));
+            delay_where(&mut q, filter);
+            q.push(&format!(" GROUP BY {group}, bucket HAVING SUM(n) > 0"));
+            q.fetch_all().await?
+        } else {
+            // Per bucket, the values are of one magnitude, so their sum
+            // stays far inside 64 bits.
+            let mut q = c.sql(&format!("SELECT {select}, bucket, COUNT(*) AS n, CAST(SUM(micros) AS BIGINT) AS total FROM delay_observations WHERE TRUE"));
+            delay_where(&mut q, filter);
+            q.push(&format!(" GROUP BY {group}, bucket"));
+            q.fetch_all().await?
+        };
+        Ok(rows
+            .into_iter()
+            .map(|r| DelayBucketRow {
+                key: key_of(r.key, dims),
+                bucket: r.bucket,
+                count: r.n,
+                sum_micros: r.total,
+            })
+            .collect())
+    }
+
+    async fn delay_values(
+        &self,
+        filter: &DelayFilter,
+        dims: &[Dimension],
+    ) -> Result<Vec<(GroupKey, i64)>, StoreError> {
+        let mut pooled = self.pool.acquire().await?;
+        let mut c = pooled.conn();
+        let mut q = c.sql(&format!(
+            "SELECT {}, micros FROM delay_observations WHERE TRUE",
+            key_select(dims)
+        ));
+        delay_where(&mut q, filter);
+        let rows: Vec<ValueRow> = q.fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .map(|r| (key_of(r.key, dims), r.micros))
+            .collect())
+    }
+
+    async fn export_observations(
+        &self,
+        filter: &DelayFilter,
+        after: Option<(Uuid, i32)>,
+        limit: u32,
+    ) -> Result<Vec<DelayObservation>, StoreError> {
+        let mut pooled = self.pool.acquire().await?;
+        let mut c = pooled.conn();
+        let mut q = c.sql("SELECT * FROM delay_observations WHERE TRUE");
+        delay_where(&mut q, filter);
+        if let Some((rid, position)) = after {
+            q.push(" AND (repatriation_id > ")
+                .bind(rid)
+                .push(" OR (repatriation_id = ")
+                .bind(rid)
+                .push(" AND position > ")
+                .bind(position)
+                .push("))");
+        }
+        q.push(" ORDER BY repatriation_id, position LIMIT ")
+            .bind(i64::from(limit));
+        let rows: Vec<StoredObservation> = q.fetch_all().await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn scorecard(
+        &self,
+        start_month: Option<&str>,
+        end_month: Option<&str>,
+        party_id: Option<Uuid>,
+    ) -> Result<Vec<ScorecardRow>, StoreError> {
+        let mut pooled = self.pool.acquire().await?;
+        let mut c = pooled.conn();
+        let mut q = c.sql(
+            "SELECT corridor, month,
+                    COUNT(*) AS completed,
+                    SUM(CASE WHEN initiation_to_funds <= 3600000000 THEN 1 ELSE 0 END) AS within_hour,
+                    SUM(CASE WHEN within_business_day THEN 1 ELSE 0 END) AS within_business_day,
+                    COUNT(fee_share_ppm) AS costed,
+                    CAST(COALESCE(SUM(fee_share_ppm), 0) AS BIGINT) AS fee_share_ppm_sum
+             FROM journey_summaries
+             WHERE month IS NOT NULL AND funds_at IS NOT NULL",
+        );
+        q.and("month", ">=", start_month)
+            .and("month", "<=", end_month)
+            .and_eq("party_id", party_id)
+            .push(" GROUP BY corridor, month ORDER BY corridor, month");
+        let rows: Vec<ScorecardCounts> = q.fetch_all().await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn breaches(
+        &self,
+        f: &BreachFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Breach>, StoreError> {
+        let mut pooled = self.pool.acquire().await?;
+        let mut c = pooled.conn();
+        let mut q = c.sql("SELECT * FROM journey_summaries WHERE TRUE");
+        q.and_eq("party_id", f.party_id)
+            .and("repatriation_id", ">", after);
+        match f.kind {
+            BreachKind::RepatriationLate => {
+                q.push(" AND (realized_days > ")
+                    .bind(f.repatriation_days)
+                    .push(" OR (funds_at IS NULL AND ended_at IS NULL AND invoice_date < ")
+                    .bind(f.invoice_cutoff)
+                    .push("))");
+            }
+            BreachKind::ClaimWindowExpired => {
+                q.push(" AND (claim_days > ")
+                    .bind(f.claim_days)
+                    .push(" OR (funds_at IS NOT NULL AND claim_filed_at IS NULL AND realized_on < ")
+                    .bind(f.realization_cutoff)
+                    .push("))");
+            }
+            BreachKind::InFlight => {
+                q.push(" AND initiated_at IS NOT NULL AND funds_at IS NULL AND ended_at IS NULL AND initiated_at < ").bind(DbTime(f.initiated_before));
+            }
+        }
+        q.push(" ORDER BY repatriation_id LIMIT ")
+            .bind(i64::from(limit));
+        let rows: Vec<BreachRow> = q.fetch_all().await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn rebuild_metrics(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let mut tx = self.pool.begin_write().await?;
+        let mut c = tx.conn();
+        let mut q = c.sql("SELECT id FROM repatriations WHERE TRUE");
+        q.and("id", ">", after)
+            .push(" ORDER BY id LIMIT ")
+            .bind(i64::from(limit));
+        let ids: Vec<(Uuid,)> = q.fetch_all().await?;
+        let ids: Vec<Uuid> = ids.into_iter().map(|(id,)| id).collect();
+        let Some(last) = ids.last().copied() else {
+            return Ok(None);
+        };
+        c.dialect().lock_repatriations(&ids).await?;
+        let journeys = c.dialect().load_steps(&ids).await?;
+        refresh_metrics(&mut c, &ids, &journeys).await?;
+        tx.commit().await?;
+        Ok(Some(last))
+    }
+
+    async fn compact_delay_rollup(&self) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_write().await?;
+        tx.conn().dialect().compact_rollup().await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin_write().await?;
+        let mut c = tx.conn();
+        let ids = c.dialect().take_pending(limit).await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        // The journeys' locks come before their steps are read, so a step
+        // committed meanwhile is seen here or marks them again.
+        c.dialect().lock_repatriations(&ids).await?;
+        let journeys = c.dialect().load_steps(&ids).await?;
+        refresh_metrics(&mut c, &ids, &journeys).await?;
+        c.dialect().clear_pending(&ids).await?;
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+}
