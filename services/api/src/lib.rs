@@ -9,6 +9,7 @@ mod earning;
 pub mod error;
 mod fingerprint;
 mod incentive;
+mod incident;
 mod metrics;
 pub mod observe;
 mod paging;
@@ -30,6 +31,7 @@ use crate::error::ApiResult;
 pub use audit::AuditApi;
 pub use earning::EarningApi;
 pub use incentive::{ActiveRules, IncentiveApi, SHIPPED_RULES};
+pub use incident::{incident, incident_status};
 pub use metrics::{MetricsApi, settle as settle_metrics};
 pub use party::PartyApi;
 pub use reconciliation::{ReconciliationApi, tolerance_value};
@@ -46,7 +48,11 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(repo: Arc<dyn Repository>) -> Self {
-        AppState { repo, changes: watch::Changes::new(), observer: Arc::new(observe::Unobserved) }
+        AppState {
+            repo,
+            changes: watch::Changes::new(),
+            observer: Arc::new(observe::Unobserved),
+        }
     }
 
     /// The same state, reporting what goes in to `observer`.
@@ -56,7 +62,12 @@ impl AppState {
 
     /// Authorizes `action` on the party of repatriation `id`: the caller
     /// must see the party, then be allowed the action. Returns the party.
-    pub(crate) async fn authorize_repatriation(&self, caller: &Caller, id: Uuid, action: fn(Uuid) -> Action) -> ApiResult<Uuid> {
+    pub(crate) async fn authorize_repatriation(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        action: fn(Uuid) -> Action,
+    ) -> ApiResult<Uuid> {
         let party = self.repo.repatriation_party(id).await?;
         authorize(caller, Action::Read(party))?;
         authorize(caller, action(party))?;

@@ -133,7 +133,7 @@ macro_rules! incentive_sql {
                 .bind(&rs.sha256)
                 .bind(&rs.source_toml)
                 .bind(DbTime(rs.load_time))
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 let stored = self.get_rule_set(&rs.version).await?;
                 if stored.sha256 != rs.sha256 {
@@ -160,7 +160,7 @@ macro_rules! incentive_sql {
             }
 
             async fn save_assessment(&self, idem: &Idempotency, a: &StoredAssessment) -> Result<StoredAssessment, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
                     return codec::from_json(&json);
@@ -214,7 +214,7 @@ macro_rules! incentive_sql {
             }
 
             async fn file_claim(&self, idem: &Idempotency, req: &ClaimRequest) -> Result<Claim, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
                     return codec::from_json(&json);
@@ -315,7 +315,7 @@ macro_rules! incentive_sql {
             }
 
             async fn record_claim_step(&self, idem: &Idempotency, req: &ClaimStepRequest) -> Result<Claim, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
                     return codec::from_json(&json);

@@ -242,7 +242,7 @@ macro_rules! metrics_sql {
             }
 
             async fn rebuild_metrics(&self, after: Option<Uuid>, limit: u32) -> Result<Option<Uuid>, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let rows = sqlx::query("SELECT id FROM repatriations WHERE ($1 IS NULL OR id > $1) ORDER BY id LIMIT $2")
                     .bind(after)
                     .bind(i64::from(limit))
@@ -258,14 +258,14 @@ macro_rules! metrics_sql {
             }
 
             async fn compact_delay_rollup(&self) -> Result<(), StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 compact_rollup(&mut tx).await?;
                 tx.commit().await?;
                 Ok(())
             }
 
             async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let ids = take_pending(&mut tx, limit).await?;
                 if ids.is_empty() {
                     return Ok(0);

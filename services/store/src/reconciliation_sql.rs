@@ -258,7 +258,7 @@ macro_rules! reconciliation_sql {
         #[async_trait]
         impl ReconciliationRepository for $Repo {
             async fn import_statement(&self, idem: &Idempotency, s: &StatementImport) -> Result<StoredStatement, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
                     let id: Uuid = codec::from_json(&json)?;
@@ -329,7 +329,7 @@ macro_rules! reconciliation_sql {
             }
 
             async fn run_matching(&self, idem: &Idempotency, party: Uuid, tolerances: &recon::Tolerances) -> Result<MatchingRun, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
                     return codec::from_json(&json);
@@ -412,7 +412,7 @@ macro_rules! reconciliation_sql {
             }
 
             async fn manual_match(&self, idem: &Idempotency, req: &ManualMatchRequest) -> Result<Vec<StoredMatch>, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
                     return codec::from_json(&json);
@@ -449,7 +449,7 @@ macro_rules! reconciliation_sql {
             }
 
             async fn unmatch(&self, idem: &Idempotency, credit: Uuid) -> Result<Vec<StoredMatch>, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
                     return codec::from_json(&json);

@@ -1,7 +1,8 @@
 //! The SQL both backends share, written once and expanded into each backend
 //! module by [`shared_sql!`]. The expanding module supplies:
 //! - `type Db` (the sqlx database) and `BACKEND` (its name);
-//! - `begin_write(&pool)`: a transaction that may write;
+//! - `begin_write(&writer)`: a transaction that may write, on the pool
+//!   writes go through (`self.writer`: SQLite's one writer);
 //! - `FOR_UPDATE`: the row-lock suffix (empty where the transaction already
 //!   holds the write lock);
 //! - `lock_audit` (serializes appends to the audit chain) and
@@ -254,7 +255,7 @@ macro_rules! shared_sql {
             }
 
             async fn create_party(&self, idem: &Idempotency, new: &NewParty) -> Result<Party, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
                     return codec::from_json(&json);
@@ -302,7 +303,7 @@ macro_rules! shared_sql {
             }
 
             async fn create_earning(&self, idem: &Idempotency, new: &NewEarning) -> Result<Earning, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
                     return codec::from_json(&json);
@@ -382,7 +383,7 @@ macro_rules! shared_sql {
             }
 
             async fn create_repatriation(&self, idem: &Idempotency, req: &RepatriationRequest) -> Result<Repatriation, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
                     return codec::from_json(&json);
@@ -567,7 +568,7 @@ macro_rules! shared_sql {
             /// One attempt at [`Repository::record_steps`]; `None` when a
             /// concurrent request claimed one of the ids first (nothing stored).
             async fn try_record_steps(&self, items: &[(Idempotency, NewStep)]) -> Result<Option<Vec<Result<StepRecorded, StoreError>>>, StoreError> {
-                let mut tx = begin_write(&self.pool).await?;
+                let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 let mut results: Vec<Option<Result<StepRecorded, StoreError>>> = (0..items.len()).map(|_| None).collect();
 

@@ -1,10 +1,16 @@
-//! SQLite: the embedded default. Writers take the database lock up front
-//! (`BEGIN IMMEDIATE`), so set operations are plain loops of prepared
-//! statements inside that one transaction.
+//! SQLite: the embedded default. Every write, the server's own background
+//! work included, goes through one writer connection: requests queue for it
+//! in order instead of racing for the database lock (which SQLite would
+//! answer with "database is locked" once the busy timeout ran out). Readers
+//! have a pool of their own and go on beside the writer (WAL). The writer
+//! takes the lock up front (`BEGIN IMMEDIATE`), so set operations are plain
+//! loops of prepared statements inside that one transaction.
 
 use std::str::FromStr;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Sqlite, SqlitePool};
 
 use crate::{ConnectOptions, migrate};
@@ -14,10 +20,19 @@ const BACKEND: &str = "sqlite";
 /// The IMMEDIATE transaction already holds the write lock.
 const FOR_UPDATE: &str = "";
 
+/// How long a write waits for its turn at the one writer before the
+/// database is reported unavailable: far beyond any queue of short
+/// transactions, so only a stuck writer (or another process holding the
+/// file) ends a request this way.
+const WRITER_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// The repository on SQLite.
 #[derive(Clone)]
 pub struct SqliteRepository {
+    /// Readers.
     pool: SqlitePool,
+    /// The one connection that writes.
+    writer: SqlitePool,
 }
 
 impl SqliteRepository {
@@ -31,15 +46,20 @@ impl SqliteRepository {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .busy_timeout(options.acquire_timeout);
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(WRITER_QUEUE_TIMEOUT)
+            .connect_with(connect.clone())
+            .await?;
+        if options.migrate {
+            migrate::sqlite().run(&writer).await?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-        if options.migrate {
-            migrate::sqlite().run(&pool).await?;
-        }
-        Ok(SqliteRepository { pool })
+        Ok(SqliteRepository { pool, writer })
     }
 }
 
@@ -48,7 +68,10 @@ async fn lock_audit(_: &mut SqliteConnection) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn insert_audit(conn: &mut SqliteConnection, entries: &[AuditEntry]) -> Result<(), StoreError> {
+async fn insert_audit(
+    conn: &mut SqliteConnection,
+    entries: &[AuditEntry],
+) -> Result<(), StoreError> {
     for e in entries {
         let r = &e.record;
         sqlx::query(
@@ -77,7 +100,11 @@ async fn begin_write(pool: &SqlitePool) -> Result<Tx, StoreError> {
 
 /// Inserts the keys (with their responses, when known) that are not taken;
 /// returns the ids inserted.
-async fn claim_keys(conn: &mut SqliteConnection, keys: &[(Idempotency, Option<String>)], at: DateTime<Utc>) -> Result<HashSet<Uuid>, StoreError> {
+async fn claim_keys(
+    conn: &mut SqliteConnection,
+    keys: &[(Idempotency, Option<String>)],
+    at: DateTime<Utc>,
+) -> Result<HashSet<Uuid>, StoreError> {
     let mut claimed = HashSet::new();
     for (k, response) in keys {
         let done = sqlx::query(
@@ -99,48 +126,85 @@ async fn claim_keys(conn: &mut SqliteConnection, keys: &[(Idempotency, Option<St
     Ok(claimed)
 }
 
-async fn fetch_keys(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, KeyRecord>, StoreError> {
+async fn fetch_keys(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, KeyRecord>, StoreError> {
     let mut out = HashMap::new();
     for id in ids {
-        if let Some(r) = sqlx::query("SELECT * FROM idempotency WHERE request_id = $1").bind(id).fetch_optional(&mut *conn).await? {
+        if let Some(r) = sqlx::query("SELECT * FROM idempotency WHERE request_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
             out.insert(*id, key_record(&r)?);
         }
     }
     Ok(out)
 }
 
-async fn save_responses(conn: &mut SqliteConnection, responses: &[(Uuid, String)]) -> Result<(), StoreError> {
+async fn save_responses(
+    conn: &mut SqliteConnection,
+    responses: &[(Uuid, String)],
+) -> Result<(), StoreError> {
     for (id, response) in responses {
-        sqlx::query("UPDATE idempotency SET response = $2 WHERE request_id = $1").bind(id).bind(response).execute(&mut *conn).await?;
+        sqlx::query("UPDATE idempotency SET response = $2 WHERE request_id = $1")
+            .bind(id)
+            .bind(response)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
 
 /// The write lock is already held; returns the step counts.
-async fn lock_repatriations(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, StoreError> {
+async fn lock_repatriations(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, i32>, StoreError> {
     let mut out = HashMap::new();
     for id in ids {
-        if let Some(r) = sqlx::query("SELECT step_count FROM repatriations WHERE id = $1").bind(id).fetch_optional(&mut *conn).await? {
+        if let Some(r) = sqlx::query("SELECT step_count FROM repatriations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
             out.insert(*id, r.try_get("step_count")?);
         }
     }
     Ok(out)
 }
 
-async fn load_steps(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
+async fn load_steps(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
     let mut out: HashMap<Uuid, Vec<Step>> = HashMap::new();
     for id in ids {
-        let rows = sqlx::query("SELECT * FROM steps WHERE repatriation_id = $1").bind(id).fetch_all(&mut *conn).await?;
-        let steps = rows.iter().map(step_from_row).collect::<Result<Vec<_>, _>>()?;
+        let rows = sqlx::query("SELECT * FROM steps WHERE repatriation_id = $1")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+        let steps = rows
+            .iter()
+            .map(step_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         out.insert(*id, steps);
     }
     Ok(out)
 }
 
-async fn load_allocations(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Allocation>>, StoreError> {
+async fn load_allocations(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Allocation>>, StoreError> {
     let mut out: HashMap<Uuid, Vec<Allocation>> = HashMap::new();
     for id in ids {
-        let rows = sqlx::query("SELECT * FROM allocations WHERE repatriation_id = $1 ORDER BY position").bind(id).fetch_all(&mut *conn).await?;
+        let rows =
+            sqlx::query("SELECT * FROM allocations WHERE repatriation_id = $1 ORDER BY position")
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
         for r in &rows {
             let (rid, a) = allocation_from_row(r)?;
             out.entry(rid).or_default().push(a);
@@ -180,24 +244,37 @@ async fn insert_steps(conn: &mut SqliteConnection, steps: &[Step]) -> Result<(),
     Ok(())
 }
 
-async fn update_repatriations(conn: &mut SqliteConnection, updates: &[(Uuid, &'static str, i32)], at: DateTime<Utc>) -> Result<(), StoreError> {
+async fn update_repatriations(
+    conn: &mut SqliteConnection,
+    updates: &[(Uuid, &'static str, i32)],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     for (id, status, count) in updates {
-        sqlx::query("UPDATE repatriations SET status = $2, step_count = $3, update_time = $4 WHERE id = $1")
-            .bind(id)
-            .bind(*status)
-            .bind(count)
-            .bind(DbTime(at))
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "UPDATE repatriations SET status = $2, step_count = $3, update_time = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(*status)
+        .bind(count)
+        .bind(DbTime(at))
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
 
 /// The grouping dimensions of the journeys.
-async fn load_journey_dims(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, JourneyDims>, StoreError> {
+async fn load_journey_dims(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, JourneyDims>, StoreError> {
     let mut out = HashMap::new();
     for id in ids {
-        if let Some(row) = sqlx::query(AssertSqlSafe(format!("{JOURNEY_DIMS} WHERE r.id = $1"))).bind(id).fetch_optional(&mut *conn).await? {
+        if let Some(row) = sqlx::query(AssertSqlSafe(format!("{JOURNEY_DIMS} WHERE r.id = $1")))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
             let (id, dims) = journey_dims_from_row(&row)?;
             out.insert(id, dims);
         }
@@ -223,9 +300,15 @@ async fn replace_metrics(
         for r in &rows {
             removed.push(removed_observation(r)?);
         }
-        sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = $1").bind(id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     }
-    let d = |id: &Uuid| dims.get(id).ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")));
+    let d = |id: &Uuid| {
+        dims.get(id)
+            .ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")))
+    };
     for o in obs {
         let dims = d(&o.repatriation_id)?;
         sqlx::query(
@@ -282,18 +365,33 @@ async fn replace_metrics(
 /// Marks journeys whose metrics rows are behind their steps.
 async fn mark_pending(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
     for id in ids {
-        sqlx::query("INSERT INTO metrics_pending (repatriation_id) VALUES ($1) ON CONFLICT DO NOTHING").bind(id).execute(&mut *conn).await?;
+        sqlx::query(
+            "INSERT INTO metrics_pending (repatriation_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
 
 /// Takes up to `limit` pending journeys (the write lock is already held).
 async fn take_pending(conn: &mut SqliteConnection, limit: u32) -> Result<Vec<Uuid>, StoreError> {
-    let rows = sqlx::query("SELECT repatriation_id FROM metrics_pending ORDER BY repatriation_id LIMIT $1").bind(i64::from(limit)).fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok(r.try_get("repatriation_id")?)).collect()
+    let rows = sqlx::query(
+        "SELECT repatriation_id FROM metrics_pending ORDER BY repatriation_id LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get("repatriation_id")?))
+        .collect()
 }
 
-async fn insert_rollup(conn: &mut SqliteConnection, deltas: &[RollupDelta]) -> Result<(), StoreError> {
+async fn insert_rollup(
+    conn: &mut SqliteConnection,
+    deltas: &[RollupDelta],
+) -> Result<(), StoreError> {
     for d in deltas {
         sqlx::query("INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&d.measure)
@@ -329,13 +427,18 @@ async fn compact_rollup(conn: &mut SqliteConnection) -> Result<(), StoreError> {
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    sqlx::query("DELETE FROM delay_rollup").execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM delay_rollup")
+        .execute(&mut *conn)
+        .await?;
     insert_rollup(conn, &folded).await
 }
 
 async fn clear_pending(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
     for id in ids {
-        sqlx::query("DELETE FROM metrics_pending WHERE repatriation_id = $1").bind(id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM metrics_pending WHERE repatriation_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

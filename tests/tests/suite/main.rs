@@ -7,6 +7,7 @@ mod batch;
 mod discovery;
 mod idempotency;
 mod incentive;
+mod invariants;
 mod journeys;
 mod limits;
 mod metrics;
