@@ -103,12 +103,27 @@ impl EarningService for EarningApi {
         request: Request<Streaming<pb::CreateEarningRequest>>,
     ) -> Result<Response<Self::BatchCreateEarningsStream>, Status> {
         let caller = caller(&request)?;
+        let slot = self.state.streams.open(&caller.subject)?;
+        let closed = self.state.changes.closed();
         let api = EarningApi {
             state: self.state.clone(),
         };
         let mut input = request.into_inner().enumerate();
         let output = async_stream(move |tx| async move {
-            while let Some((index, item)) = input.next().await {
+            let _slot = slot;
+            tokio::pin!(closed);
+            loop {
+                // A stopping server ends the stream between items; the client
+                // re-sends the rest elsewhere (request ids make that safe).
+                let next = tokio::select! {
+                    biased;
+                    _ = &mut closed => {
+                        let _ = tx.send(Err(crate::watch::closing_status())).await;
+                        return;
+                    }
+                    next = input.next() => next,
+                };
+                let Some((index, item)) = next else { return };
                 let item = match item {
                     Ok(item) => item,
                     Err(status) => {

@@ -14,6 +14,8 @@ pub enum ApiError {
     NotFound(String),
     PermissionDenied(String),
     Unauthenticated(String),
+    /// A limit of the caller's was reached (open streams).
+    Exhausted(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -63,6 +65,7 @@ impl From<ApiError> for Status {
             ApiError::NotFound(m) => Status::not_found(m),
             ApiError::PermissionDenied(m) => Status::permission_denied(m),
             ApiError::Unauthenticated(m) => Status::unauthenticated(m),
+            ApiError::Exhausted(m) => Status::resource_exhausted(m),
             ApiError::Store(e) => match e {
                 StoreError::NotFound { .. } => Status::not_found(e.to_string()),
                 StoreError::Duplicate(_) | StoreError::IdempotencyMismatch(_) => {

@@ -16,6 +16,7 @@ mod paging;
 mod party;
 mod reconciliation;
 mod repatriation;
+pub mod streams;
 pub mod token;
 mod validate;
 pub mod watch;
@@ -44,6 +45,7 @@ pub struct AppState {
     pub repo: Arc<dyn Repository>,
     pub changes: watch::Changes,
     pub observer: Arc<dyn observe::Observer>,
+    pub streams: streams::StreamSlots,
 }
 
 impl AppState {
@@ -52,6 +54,29 @@ impl AppState {
             repo,
             changes: watch::Changes::new(),
             observer: Arc::new(observe::Unobserved),
+            streams: streams::StreamSlots::new(streams::DEFAULT_STREAMS_PER_CALLER),
+        }
+    }
+
+    /// The same state, holding each caller to `limit` open streams.
+    pub fn with_streams_per_caller(self, limit: usize) -> Self {
+        AppState {
+            streams: streams::StreamSlots::new(limit),
+            ..self
+        }
+    }
+
+    /// Announces committed changes of repatriations: to this replica's
+    /// watchers at once, and through the database to the other replicas'.
+    pub(crate) async fn announce(&self, mut ids: Vec<Uuid>) {
+        ids.sort();
+        ids.dedup();
+        for id in &ids {
+            self.changes.notify(*id);
+        }
+        if let Err(e) = self.repo.publish_changes(&ids).await {
+            // Other replicas' watchers re-read on their interval.
+            tracing::warn!(error = %e, "announcing changes to other replicas failed");
         }
     }
 

@@ -82,15 +82,11 @@ impl RepatriationApi {
                 .observer
                 .step_recorded(r.step.kind().name(), r.wait);
         }
-        let mut changed: Vec<Uuid> = results
+        let changed: Vec<Uuid> = results
             .iter()
             .filter_map(|r| r.as_ref().ok().map(|s| s.step.details.repatriation_id))
             .collect();
-        changed.sort();
-        changed.dedup();
-        for id in changed {
-            self.state.changes.notify(id);
-        }
+        self.state.announce(changed).await;
         Ok(results
             .into_iter()
             .map(|r| r.map_err(ApiError::from))
@@ -358,6 +354,8 @@ impl RepatriationService for RepatriationApi {
         request: Request<Streaming<pb::RecordStepRequest>>,
     ) -> Result<Response<Self::BatchRecordStepsStream>, Status> {
         let caller = caller(&request)?;
+        let slot = self.state.streams.open(&caller.subject)?;
+        let closed = self.state.changes.closed();
         let api = RepatriationApi {
             state: self.state.clone(),
         };
@@ -381,7 +379,21 @@ impl RepatriationService for RepatriationApi {
             CHUNK_WAIT,
         ));
         let output = async_stream(move |tx| async move {
-            while let Some(chunk) = input.next().await {
+            let _slot = slot;
+            tokio::pin!(closed);
+            loop {
+                // A stopping server ends the stream between chunks: what was
+                // acknowledged is committed, the client re-sends the rest
+                // to another replica (request ids make that safe).
+                let chunk = tokio::select! {
+                    biased;
+                    _ = &mut closed => {
+                        let _ = tx.send(Err(crate::watch::closing_status())).await;
+                        return;
+                    }
+                    chunk = input.next() => chunk,
+                };
+                let Some(chunk) = chunk else { return };
                 let mut outcomes: Vec<(usize, String, Option<ApiResult<String>>)> =
                     Vec::with_capacity(chunk.len());
                 let mut prepared: Vec<(Idempotency, NewStep)> = Vec::new();
@@ -453,9 +465,13 @@ impl RepatriationService for RepatriationApi {
             .await
             .map_err(ApiError::from)?;
         authorize(&caller, Action::Read(first.repatriation.details.party_id))?;
+        let slot = self.state.streams.open(&caller.subject)?;
+        let closed = self.state.changes.closed();
         let repo = self.state.repo.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         crate::incident::spawn_stream_task(tx.clone(), async move {
+            let _slot = slot;
+            tokio::pin!(closed);
             let mut last = (
                 first.repatriation.step_count,
                 first.repatriation.update_time,
@@ -473,8 +489,12 @@ impl RepatriationService for RepatriationApi {
             let mut tick = tokio::time::interval(POLL_INTERVAL);
             while !done {
                 tokio::select! {
+                    _ = &mut closed => {
+                        let _ = tx.send(Err(crate::watch::closing_status())).await;
+                        return;
+                    }
                     changed = changes.recv() => match changed {
-                        Ok(changed) if changed != id => continue,
+                        Ok(changed) if changed != id && changed != crate::watch::EVERYTHING => continue,
                         Ok(_) | Err(RecvError::Lagged(_)) => {}
                         Err(RecvError::Closed) => return,
                     },

@@ -187,6 +187,10 @@ pub struct Settings {
     /// RESOURCE_EXHAUSTED at once rather than queued.
     #[arg(long, env = "REPAT_MAX_CONCURRENT_REQUESTS", default_value_t = 256)]
     pub max_concurrent_requests: usize,
+    /// Streams (watches, batches, exports) each caller may hold open;
+    /// beyond it, RESOURCE_EXHAUSTED.
+    #[arg(long, env = "REPAT_MAX_STREAMS_PER_CALLER", default_value_t = repat_api::streams::DEFAULT_STREAMS_PER_CALLER)]
+    pub max_streams_per_caller: usize,
     /// Requests per second allowed to each caller (0: no limit); beyond it,
     /// RESOURCE_EXHAUSTED.
     #[arg(long, env = "REPAT_RATE_LIMIT_PER_SECOND", default_value_t = 200)]
@@ -228,6 +232,7 @@ impl Settings {
             max_message_bytes: 4 << 20,
             request_timeout_secs: 30,
             max_concurrent_requests: 256,
+            max_streams_per_caller: repat_api::streams::DEFAULT_STREAMS_PER_CALLER,
             rate_limit_per_second: 0,
             rate_limit_burst: 0,
         }

@@ -47,6 +47,8 @@ const SERVICES: [&str; 8] = [
 /// not cure) makes replicas unready, never restarted.
 pub const LIVENESS: &str = "liveness";
 
+/// Pause before listening again after the change feed failed.
+const CHANGE_FEED_RETRY: Duration = Duration::from_secs(1);
 /// How often delay metrics are brought up to date in the background.
 const METRICS_INTERVAL: Duration = Duration::from_secs(1);
 /// Every this many intervals, the delay rollup's deltas are folded.
@@ -105,7 +107,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     }
 
     let telemetry = Telemetry::new(&settings.export_options(), repo.clone())?;
-    let state = AppState::new(repo.clone()).observed_by(telemetry.observer());
+    let state = AppState::new(repo.clone())
+        .observed_by(telemetry.observer())
+        .with_streams_per_caller(settings.max_streams_per_caller);
     let (health, health_service) = tonic_health::server::health_reporter();
     // Not serving until the database has answered.
     set_health(&health, ServingStatus::NotServing).await;
@@ -195,16 +199,20 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         Duration::from_secs(settings.db_check_interval_secs.max(1)),
     ));
     let metrics = tokio::spawn(keep_metrics_current(repo.clone()));
+    let feed = tokio::spawn(relay_changes(repo.clone(), state.changes.clone()));
+    let changes = state.changes.clone();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
     let task = tokio::spawn(async move {
         let (drained_tx, drained_rx) = oneshot::channel::<()>();
         let shutdown = {
-            let (health, watchdog) = (health.clone(), watchdog.abort_handle());
+            let (health, watchdog, changes) =
+                (health.clone(), watchdog.abort_handle(), changes.clone());
             async move {
                 let _ = stop_rx.await;
-                tracing::info!("stopping: draining in-flight requests");
+                tracing::info!("stopping: draining in-flight requests, ending open streams");
                 watchdog.abort();
+                changes.close();
                 set_health(&health, ServingStatus::NotServing).await;
                 let _ = drained_tx.send(());
             }
@@ -221,6 +229,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         };
         watchdog.abort();
         metrics.abort();
+        feed.abort();
         // What the last requests produced leaves before the process does.
         telemetry.shutdown().await;
         result.context("serving gRPC")
@@ -247,6 +256,39 @@ async fn keep_metrics_current(repo: Arc<dyn Repository>) {
             && let Err(e) = repo.compact_delay_rollup().await
         {
             tracing::warn!(error = ?e, "compacting the delay rollup failed; retrying");
+        }
+    }
+}
+
+/// Relays the changes other replicas announce to this replica's watchers;
+/// when the feed reconnects (announcements may have been lost) every
+/// watcher re-reads. Without a feed (SQLite), there is nothing to relay.
+async fn relay_changes(repo: Arc<dyn Repository>, changes: repat_api::watch::Changes) {
+    let mut feed = None;
+    loop {
+        if feed.is_none() {
+            match repo.change_feed().await {
+                Ok(None) => return,
+                Ok(Some(f)) => {
+                    feed = Some(f);
+                    changes.notify(repat_api::watch::EVERYTHING);
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for other replicas' changes failed; retrying");
+                    tokio::time::sleep(CHANGE_FEED_RETRY).await;
+                    continue;
+                }
+            }
+        }
+        let Some(f) = feed.as_mut() else { continue };
+        match f.next().await {
+            Ok(Some(ids)) => ids.into_iter().for_each(|id| changes.notify(id)),
+            Ok(None) => changes.notify(repat_api::watch::EVERYTHING),
+            Err(e) => {
+                tracing::warn!(error = %e, "the feed of other replicas' changes failed; reconnecting");
+                feed = None;
+                tokio::time::sleep(CHANGE_FEED_RETRY).await;
+            }
         }
     }
 }
@@ -361,6 +403,10 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
             settings.max_concurrent_requests as u64,
         ),
         ("max_message_bytes", settings.max_message_bytes as u64),
+        (
+            "max_streams_per_caller",
+            settings.max_streams_per_caller as u64,
+        ),
     ] {
         if value == 0 {
             bail!("{name} must be at least 1");

@@ -205,6 +205,13 @@ pub trait Repository:
     async fn ping(&self) -> Result<(), StoreError>;
     /// How busy the connection pool is.
     fn pool_usage(&self) -> PoolUsage;
+    /// Tells every replica on this database that these repatriations
+    /// changed (PostgreSQL `NOTIFY`; nothing on SQLite, which has one
+    /// process).
+    async fn publish_changes(&self, ids: &[Uuid]) -> Result<(), StoreError>;
+    /// The changes other replicas announce, where the database carries them
+    /// (PostgreSQL `LISTEN`); `None` on SQLite.
+    async fn change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError>;
 
     async fn create_party(&self, idem: &Idempotency, party: &NewParty)
     -> Result<Party, StoreError>;
@@ -625,4 +632,12 @@ pub trait ReconciliationRepository: Send + Sync {
         idem: &Idempotency,
         credit_id: Uuid,
     ) -> Result<Vec<StoredMatch>, StoreError>;
+}
+
+/// Repatriations changed by any replica, as the database announces them.
+#[async_trait]
+pub trait ChangeFeed: Send {
+    /// The next ids announced; `Ok(None)` when the feed reconnected and
+    /// announcements may have been missed (everything may have changed).
+    async fn next(&mut self) -> Result<Option<Vec<Uuid>>, StoreError>;
 }

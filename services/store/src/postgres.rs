@@ -50,6 +50,57 @@ impl PgHasArrayType for DbTime {
     }
 }
 
+/// The channel replicas announce changed repatriations on.
+const CHANGES_CHANNEL: &str = "repat_changes";
+/// Ids per notification: a payload stays well under PostgreSQL's 8,000 bytes.
+const IDS_PER_NOTIFICATION: usize = 150;
+
+/// Announces changed repatriations to every replica's listener, as
+/// comma-separated ids.
+async fn publish_changes(pool: &PgPool, ids: &[Uuid]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(IDS_PER_NOTIFICATION) {
+        let payload = chunk
+            .iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A listener on the changes channel, on a connection of its own.
+async fn change_feed(pool: &PgPool) -> Result<Option<Box<dyn crate::ChangeFeed>>, StoreError> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen(CHANGES_CHANNEL).await?;
+    Ok(Some(Box::new(PgChangeFeed { listener })))
+}
+
+struct PgChangeFeed {
+    listener: sqlx::postgres::PgListener,
+}
+
+#[async_trait]
+impl crate::ChangeFeed for PgChangeFeed {
+    async fn next(&mut self) -> Result<Option<Vec<Uuid>>, StoreError> {
+        // `try_recv` answers `None` when the connection was lost; the next
+        // call reconnects and listens again.
+        match self.listener.try_recv().await? {
+            None => Ok(None),
+            Some(n) => Ok(Some(
+                n.payload()
+                    .split(',')
+                    .filter_map(|id| id.parse().ok())
+                    .collect(),
+            )),
+        }
+    }
+}
+
 /// Appends to the audit chain are serialized by a transaction-scoped lock
 /// (held until commit), so the chain follows commit order.
 async fn lock_audit(conn: &mut PgConnection) -> Result<(), StoreError> {

@@ -249,6 +249,14 @@ macro_rules! shared_sql {
                 Ok(())
             }
 
+            async fn publish_changes(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+                publish_changes(&self.pool, ids).await
+            }
+
+            async fn change_feed(&self) -> Result<Option<Box<dyn crate::ChangeFeed>>, StoreError> {
+                change_feed(&self.pool).await
+            }
+
             fn pool_usage(&self) -> crate::PoolUsage {
                 let (size, idle) = (self.pool.size(), self.pool.num_idle() as u32);
                 crate::PoolUsage { in_use: size.saturating_sub(idle), idle, max: self.pool.options().get_max_connections() }

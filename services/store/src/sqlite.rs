@@ -63,6 +63,16 @@ impl SqliteRepository {
     }
 }
 
+/// One process writes a SQLite file: its own watchers hear of changes
+/// directly, so there is nothing to tell other replicas.
+async fn publish_changes(_: &SqlitePool, _: &[Uuid]) -> Result<(), StoreError> {
+    Ok(())
+}
+
+async fn change_feed(_: &SqlitePool) -> Result<Option<Box<dyn crate::ChangeFeed>>, StoreError> {
+    Ok(None)
+}
+
 /// The IMMEDIATE transaction already serializes writers.
 async fn lock_audit(_: &mut SqliteConnection) -> Result<(), StoreError> {
     Ok(())

@@ -208,9 +208,7 @@ impl IncentiveApi {
                 },
             )
             .await?;
-        for rid in ids {
-            self.state.changes.notify(rid);
-        }
+        self.state.announce(ids).await;
         Ok(wire::claim(&claim))
     }
 
@@ -260,9 +258,9 @@ impl IncentiveApi {
             amount,
         };
         let claim = self.state.repo.record_claim_step(&idem, &request).await?;
-        for item in &claim.items {
-            self.state.changes.notify(item.repatriation_id);
-        }
+        self.state
+            .announce(claim.items.iter().map(|i| i.repatriation_id).collect())
+            .await;
         Ok(wire::claim(&claim))
     }
 }

@@ -107,17 +107,15 @@ impl ReconciliationApi {
             .repo
             .run_matching(&idem, party_id, &self.tolerances)
             .await?;
-        self.notify(&run.matches);
+        self.notify(&run.matches).await;
         Ok(wire::run(&run))
     }
 
     /// Journeys a match extended have changed: their watchers hear of it.
-    fn notify(&self, matches: &[repat_store::StoredMatch]) {
-        for m in matches {
-            if let Some(rid) = m.repatriation_id {
-                self.state.changes.notify(rid);
-            }
-        }
+    async fn notify(&self, matches: &[repat_store::StoredMatch]) {
+        self.state
+            .announce(matches.iter().filter_map(|m| m.repatriation_id).collect())
+            .await;
     }
 
     /// Authorizes a write on the party of a statement entry.
@@ -176,7 +174,7 @@ impl ReconciliationApi {
             tolerances: self.tolerances.clone(),
         };
         let matches = self.state.repo.manual_match(&idem, &request).await?;
-        self.notify(&matches);
+        self.notify(&matches).await;
         Ok(pb::ManualMatchResponse {
             matches: matches.iter().map(wire::stored_match).collect(),
         })
