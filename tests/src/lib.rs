@@ -57,6 +57,11 @@ impl TestApp {
     pub fn incentives(&self) -> IncentiveServiceClient<Channel> {
         IncentiveServiceClient::new(self.channel.clone())
     }
+    pub fn metrics(
+        &self,
+    ) -> repat_proto::v1::metrics_service_client::MetricsServiceClient<Channel> {
+        repat_proto::v1::metrics_service_client::MetricsServiceClient::new(self.channel.clone())
+    }
     pub fn reconciliation(&self) -> ReconciliationServiceClient<Channel> {
         ReconciliationServiceClient::new(self.channel.clone())
     }

@@ -32,6 +32,8 @@ use crate::{AppState, convert, paging};
 pub const EXACT_LIMIT: i64 = 100_000;
 /// Journeys brought up to date per transaction.
 const SETTLE_BATCH: u32 = 1000;
+/// Longest a read spends bringing pending journeys into the figures.
+const SETTLE_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
 /// Rows per message batch of the export.
 const EXPORT_CHUNK: u32 = 1000;
 /// Default for "stuck in flight".
@@ -51,23 +53,52 @@ impl MetricsApi {
         MetricsApi { state, rules }
     }
 
-    /// Brings every pending journey's metrics up to date, so a read sees
-    /// every step acknowledged before it.
-    async fn settle(&self) -> ApiResult<()> {
-        settle(self.state.repo.as_ref()).await
+    /// Brings pending journeys' metrics up to date, for at most
+    /// [`SETTLE_BUDGET`], so a read sees the steps acknowledged before it
+    /// without waiting on a backlog under sustained ingestion (the
+    /// background task drains the rest). Says how many are still pending.
+    async fn settle(&self) -> ApiResult<pb::Freshness> {
+        let started = std::time::Instant::now();
+        while started.elapsed() < SETTLE_BUDGET
+            && self.state.repo.drain_pending_metrics(SETTLE_BATCH).await? > 0
+        {}
+        let pending_journeys = self.state.repo.pending_metrics().await?;
+        Ok(pb::Freshness {
+            pending_journeys,
+            read_time: Some(convert::timestamp(chrono::Utc::now())),
+        })
     }
 
-    /// Calendar days from invoice to realization, and from realization to
-    /// the claim, of the rules in force (the first programme's; months
-    /// are counted as 30 days here).
-    fn deadline_days(&self) -> (i32, i32) {
-        let days = |d: &repat_core::incentive::rules::Deadline| {
-            d.days
-                .map_or_else(|| d.months.unwrap_or(0) as i32 * 30, |d| d as i32)
-        };
-        self.rules.rules.programmes.first().map_or((120, 180), |p| {
-            (days(&p.repatriation_deadline), days(&p.claim_window))
-        })
+    /// The deadline `b` is held to, and the days past it (counted to
+    /// `today` while the awaited event has not happened), by its own
+    /// programme's deadline rule; `None` when no programme covers it.
+    fn breach_of(
+        &self,
+        kind: BreachKind,
+        b: &repat_store::Breach,
+        today: NaiveDate,
+    ) -> Option<(NaiveDate, i64)> {
+        let programme = self
+            .rules
+            .rules
+            .programme_for(&b.party_kind, &b.service_category)?;
+        match kind {
+            BreachKind::RepatriationLate => {
+                let deadline = programme.repatriation_deadline.from(b.invoice_date)?;
+                Some((
+                    deadline,
+                    (b.realized_on.unwrap_or(today) - deadline).num_days(),
+                ))
+            }
+            BreachKind::ClaimWindowExpired => {
+                let deadline = programme.claim_window.from(b.realized_on?)?;
+                Some((
+                    deadline,
+                    (b.claim_filed_at.map(dhaka_date).unwrap_or(today) - deadline).num_days(),
+                ))
+            }
+            BreachKind::InFlight => None,
+        }
     }
 }
 
@@ -198,7 +229,7 @@ impl MetricsService for MetricsApi {
                 &req.measure,
             )?;
             let filter = v.finish(|| filter)?;
-            self.settle().await?;
+            let freshness = self.settle().await?;
             let buckets = self.state.repo.delay_buckets(&filter, &dims).await?;
             let total: i64 = buckets.iter().map(|b| b.count).sum();
             let exact = total <= EXACT_LIMIT;
@@ -237,6 +268,7 @@ impl MetricsService for MetricsApi {
                     sketch::RELATIVE_ERROR.into()
                 },
                 percentile_definition: PERCENTILE_DEFINITION.into(),
+                freshness: Some(freshness),
             })
         };
         Ok(Response::new(run.await?))
@@ -282,15 +314,15 @@ impl MetricsService for MetricsApi {
                 v.finish(|| kind.zip(party_id.zip(as_of.zip(threshold.zip(size.zip(after))))))?;
             let party_id = list_scope(&caller, party_id)?;
             let today = as_of.unwrap_or_else(|| dhaka_date(Utc::now()));
-            let (rep_days, claim_days) = self.deadline_days();
+            let (rep_days, claim_days) = self.rules.rules.shortest_deadlines();
+            let (rep_days, claim_days) = (rep_days as i32, claim_days as i32);
             let back = |days: i32| {
                 today
                     .checked_sub_days(Days::new(days.max(0) as u64))
                     .unwrap_or(today)
             };
-            let now = as_of.map_or_else(Utc::now, |d| {
-                d.and_time(chrono::NaiveTime::MIN).and_utc() + Duration::days(1)
-            });
+            // "As of" a day means at its end, in Dhaka.
+            let now = as_of.map_or_else(Utc::now, repat_core::time::dhaka_day_end);
             let filter = BreachFilter {
                 kind,
                 party_id,
@@ -300,7 +332,7 @@ impl MetricsService for MetricsApi {
                 realization_cutoff: back(claim_days),
                 initiated_before: now - threshold,
             };
-            self.settle().await?;
+            let freshness = self.settle().await?;
             let rows = self.state.repo.breaches(&filter, after, size + 1).await?;
             let more = rows.len() > size as usize;
             let page: Vec<_> = rows.into_iter().take(size as usize).collect();
@@ -311,30 +343,19 @@ impl MetricsService for MetricsApi {
             let date = |d: NaiveDate| Some(convert::date(d));
             let breaches = page
                 .iter()
-                .map(|b| {
+                .filter_map(|b| {
+                    // Candidates are found by the shortest deadline of any
+                    // programme; each is held to its own here.
                     let (deadline, late) = match kind {
-                        BreachKind::RepatriationLate => {
-                            let deadline = b.invoice_date + Days::new(rep_days as u64);
-                            (
-                                deadline,
-                                (b.realized_on.unwrap_or(today) - deadline).num_days(),
-                            )
-                        }
-                        BreachKind::ClaimWindowExpired => {
-                            let realized = b.realized_on.unwrap_or(today);
-                            let deadline = realized + Days::new(claim_days as u64);
-                            (
-                                deadline,
-                                (b.claim_filed_at.map(dhaka_date).unwrap_or(today) - deadline)
-                                    .num_days(),
-                            )
-                        }
                         BreachKind::InFlight => {
                             let since = b.initiated_at.map_or(today, |i| dhaka_date(i + threshold));
                             (since, (today - since).num_days())
                         }
+                        _ => self
+                            .breach_of(kind, b, today)
+                            .filter(|(_, late)| *late > 0)?,
                     };
-                    pb::DeadlineBreach {
+                    Some(pb::DeadlineBreach {
                         kind: req.kind,
                         repatriation_id: b.repatriation_id.to_string(),
                         party_id: b.party_id.to_string(),
@@ -345,12 +366,13 @@ impl MetricsService for MetricsApi {
                         funds_available_time: b.funds_at.map(convert::timestamp),
                         claim_file_time: b.claim_filed_at.map(convert::timestamp),
                         days_late: late,
-                    }
+                    })
                 })
                 .collect();
             ApiResult::Ok(pb::ListDeadlineBreachesResponse {
                 breaches,
                 next_page_token: next,
+                freshness: Some(freshness),
             })
         };
         Ok(Response::new(run.await?))
@@ -369,7 +391,7 @@ impl MetricsService for MetricsApi {
             let party_id = v.optional_uuid("party_id", &req.party_id);
             let (start, (end, party_id)) = v.finish(|| start.zip(end.zip(party_id)))?;
             let party_id = list_scope(&caller, party_id)?;
-            self.settle().await?;
+            let freshness = self.settle().await?;
             let rows = self
                 .state
                 .repo
@@ -408,6 +430,7 @@ impl MetricsService for MetricsApi {
             ApiResult::Ok(pb::GetScorecardResponse {
                 entries,
                 targets: TARGETS.into(),
+                freshness: Some(freshness),
             })
         };
         Ok(Response::new(run.await?))

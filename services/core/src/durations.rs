@@ -9,6 +9,7 @@ use rust_decimal::Decimal;
 use crate::Money;
 use crate::journey::{Step, StepKind, timeline};
 use crate::money::ratio_half_up;
+use crate::time::{dhaka_date, dhaka_day_start};
 
 /// Decimal places of the fee share ("0.012500" is 1.25%).
 pub const FEE_SHARE_SCALE: u32 = 6;
@@ -26,11 +27,11 @@ pub struct TimelineEntry<'a> {
 pub struct Spans {
     /// PAYMENT_INITIATED to BENEFICIARY_CREDITED.
     pub initiation_to_funds_available: Option<Duration>,
-    /// Invoice (INVOICE_ISSUED, else the earliest invoice date at 00:00 UTC)
-    /// to BENEFICIARY_CREDITED.
+    /// Invoice (INVOICE_ISSUED, else the start of the earliest invoice's
+    /// Dhaka date) to BENEFICIARY_CREDITED.
     pub invoice_to_realization: Option<Duration>,
-    /// Calendar days from the earliest invoice date to the (UTC) date of
-    /// BENEFICIARY_CREDITED.
+    /// Calendar days from the earliest invoice date to the Dhaka date of
+    /// BENEFICIARY_CREDITED, as the repatriation deadline counts them.
     pub invoice_to_realization_days: Option<i64>,
     /// First step to last step.
     pub total: Option<Duration>,
@@ -75,8 +76,7 @@ pub fn spans(steps: &[Step], invoice_dates: &[NaiveDate]) -> Spans {
     let at = |k| first_of(steps, k).map(Step::occurred_at);
     let credited = at(StepKind::BeneficiaryCredited);
     let earliest_invoice = invoice_dates.iter().min().copied();
-    let invoice_at = at(StepKind::InvoiceIssued)
-        .or_else(|| earliest_invoice.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()));
+    let invoice_at = at(StepKind::InvoiceIssued).or_else(|| earliest_invoice.map(dhaka_day_start));
     let first = steps.iter().map(Step::occurred_at).min();
     let last = steps.iter().map(Step::occurred_at).max();
     Spans {
@@ -86,7 +86,7 @@ pub fn spans(steps: &[Step], invoice_dates: &[NaiveDate]) -> Spans {
         invoice_to_realization: invoice_at.zip(credited).map(|(i, c)| c - i),
         invoice_to_realization_days: earliest_invoice
             .zip(credited)
-            .map(|(d, c)| (c.date_naive() - d).num_days()),
+            .map(|(d, c)| (dhaka_date(c) - d).num_days()),
         total: first.zip(last).map(|(f, l)| l - f),
     }
 }

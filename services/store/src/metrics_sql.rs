@@ -205,7 +205,10 @@ macro_rules! metrics_sql {
             }
 
             async fn breaches(&self, f: &BreachFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Breach>, StoreError> {
-                let base = "SELECT * FROM journey_summaries WHERE ($1 IS NULL OR party_id = $1) AND ($2 IS NULL OR repatriation_id > $2) AND";
+                // The earliest invoice's category chooses the programme.
+                let base = "SELECT js.*, (SELECT e.service_category FROM allocations a JOIN earnings e ON e.id = a.earning_id
+                                          WHERE a.repatriation_id = js.repatriation_id ORDER BY e.invoice_date, e.id LIMIT 1) AS service_category
+                            FROM journey_summaries js WHERE ($1 IS NULL OR party_id = $1) AND ($2 IS NULL OR repatriation_id > $2) AND";
                 let order = "ORDER BY repatriation_id LIMIT $3";
                 let q = match f.kind {
                     BreachKind::RepatriationLate => sqlx::query(AssertSqlSafe(format!(
@@ -230,6 +233,8 @@ macro_rules! metrics_sql {
                         Ok(Breach {
                             repatriation_id: r.try_get("repatriation_id")?,
                             party_id: r.try_get("party_id")?,
+                            party_kind: r.try_get("party_kind")?,
+                            service_category: r.try_get::<Option<String>, _>("service_category")?.unwrap_or_default(),
                             corridor: r.try_get("corridor")?,
                             invoice_date: r.try_get("invoice_date")?,
                             initiated_at: r.try_get::<Option<DbTime>, _>("initiated_at")?.map(|t| t.0),
@@ -262,6 +267,11 @@ macro_rules! metrics_sql {
                 compact_rollup(&mut tx).await?;
                 tx.commit().await?;
                 Ok(())
+            }
+
+            async fn pending_metrics(&self) -> Result<i64, StoreError> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM metrics_pending").fetch_one(&self.pool).await?;
+                Ok(row.try_get("n")?)
             }
 
             async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError> {

@@ -419,13 +419,16 @@ pub enum BreachKind {
 pub struct BreachFilter {
     pub kind: BreachKind,
     pub party_id: Option<Uuid>,
-    /// Calendar days allowed from invoice to realization.
+    /// Candidates only: the fewest calendar days any programme allows from
+    /// invoice to realization (each candidate is then held to its own
+    /// programme's deadline, computed by the rules).
     pub repatriation_days: i32,
-    /// Calendar days allowed from realization to the claim.
+    /// Candidates only: the fewest days any programme allows from
+    /// realization to the claim.
     pub claim_days: i32,
-    /// Unrealized invoices dated before this are late.
+    /// Candidates only: unrealized invoices dated before this.
     pub invoice_cutoff: NaiveDate,
-    /// Unclaimed realizations dated before this are past the window.
+    /// Candidates only: unclaimed realizations dated before this.
     pub realization_cutoff: NaiveDate,
     /// In-flight payments initiated before this are reported.
     pub initiated_before: DateTime<Utc>,
@@ -436,6 +439,10 @@ pub struct BreachFilter {
 pub struct Breach {
     pub repatriation_id: Uuid,
     pub party_id: Uuid,
+    /// The party's kind and the earliest invoice's service category: what
+    /// chooses the programme whose deadlines apply.
+    pub party_kind: String,
+    pub service_category: String,
     pub corridor: String,
     pub invoice_date: NaiveDate,
     pub initiated_at: Option<DateTime<Utc>>,
@@ -447,6 +454,8 @@ pub struct Breach {
 /// The delay metrics' records, kept in step with the journeys.
 #[async_trait]
 pub trait MetricsRepository: Send + Sync {
+    /// Journeys whose metrics are behind their steps.
+    async fn pending_metrics(&self) -> Result<i64, StoreError>;
     /// How many observations each group has in each duration bucket.
     async fn delay_buckets(
         &self,

@@ -13,7 +13,8 @@ on_both_backends!(
     worked_examples_come_out_exactly,
     claims_follow_the_money,
     simulation_stores_nothing,
-    old_assessments_keep_their_rules
+    old_assessments_keep_their_rules,
+    one_clock_for_the_deadline
 );
 
 async fn party(app: &TestApp, kind: pb::PartyKind, zone: pb::Zone) -> pb::Party {
@@ -881,4 +882,80 @@ async fn old_assessments_keep_their_rules(app: &TestApp) {
         .expect("a changed rule set under an old version is refused");
     assert!(format!("{err:#}").contains("raise `version`"), "{err:#}");
     let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A credit that lands in the evening, UTC, is on the next day in Dhaka,
+/// the calendar the 120-day deadline counts in: GetRepatriation's days,
+/// the assessment and the breach listing all say the same.
+async fn one_clock_for_the_deadline(app: &TestApp) {
+    let firm = party(app, pb::PartyKind::Firm, pb::Zone::None).await;
+    // Invoiced 2024-03-01: the 120th day is 2024-06-29. Credited at 19:00
+    // UTC that day, which is 01:00 on 2024-06-30 in Dhaka: a day late.
+    let late = realized(
+        app,
+        &firm,
+        date(2024, 3, 1),
+        "1000.00",
+        "1000.00",
+        "2024-06-29T19:00:00Z",
+        "118.00",
+    )
+    .await;
+    // Credited at 17:59 UTC: still 2024-06-29 in Dhaka, in time.
+    let in_time = realized(
+        app,
+        &firm,
+        date(2024, 3, 1),
+        "1000.00",
+        "1000.00",
+        "2024-06-29T17:59:00Z",
+        "118.00",
+    )
+    .await;
+
+    let get = |id: String| {
+        let mut c = app.repatriations();
+        async move {
+            c.get_repatriation(pb::GetRepatriationRequest { id })
+                .await
+                .unwrap()
+                .into_inner()
+        }
+    };
+    let days = |r: &pb::Repatriation| r.durations.as_ref().unwrap().invoice_to_realization_days;
+    assert_eq!(days(&get(late.id.clone()).await), 121);
+    assert_eq!(days(&get(in_time.id.clone()).await), 120);
+
+    let a = assess(app, &late, date(2024, 7, 1)).await;
+    assert!(
+        codes(&a).contains(&"REPATRIATION_LATE".to_string()),
+        "{:?}",
+        codes(&a)
+    );
+    assert_eq!(a.repatriation_deadline, date(2024, 6, 29));
+    let b = assess(app, &in_time, date(2024, 7, 1)).await;
+    assert!(
+        !codes(&b).contains(&"REPATRIATION_LATE".to_string()),
+        "{:?}",
+        codes(&b)
+    );
+
+    let breaches = app
+        .metrics()
+        .list_deadline_breaches(pb::ListDeadlineBreachesRequest {
+            kind: pb::BreachKind::RepatriationLate as i32,
+            party_id: firm.id.clone(),
+            as_of: date(2024, 7, 1),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let listed: Vec<(&str, Option<Date>, i64)> = breaches
+        .breaches
+        .iter()
+        .map(|b| (b.repatriation_id.as_str(), b.deadline, b.days_late))
+        .collect();
+    assert_eq!(listed, [(late.id.as_str(), date(2024, 6, 29), 1)]);
+    assert_eq!(breaches.freshness.unwrap().pending_journeys, 0);
 }

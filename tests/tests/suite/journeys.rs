@@ -131,8 +131,9 @@ async fn durations_and_fees_are_exact(app: &TestApp) {
         secs(&d.initiation_to_funds_available),
         (2 * 86400 + 3599, 750_000_000)
     );
-    // Invoice dated 2024-03-01 (00:00 UTC) to credit on 2024-03-06T10:00Z.
-    assert_eq!(secs(&d.invoice_to_realization), (5 * 86400 + 10 * 3600, 0));
+    // Invoice dated 2024-03-01 (its Dhaka day starts 2024-02-29T18:00Z) to
+    // credit on 2024-03-06T10:00Z.
+    assert_eq!(secs(&d.invoice_to_realization), (5 * 86400 + 16 * 3600, 0));
     assert_eq!(d.invoice_to_realization_days, 5);
     assert_eq!(secs(&d.total), (2 * 86400 + 7199, 750_000_000));
     let f = got.fees.unwrap();

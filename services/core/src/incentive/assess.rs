@@ -104,12 +104,7 @@ pub struct Assessment {
 }
 
 fn programme_for<'a>(rules: &'a RuleSet, case: &Case) -> Option<&'a Programme> {
-    rules.programmes.iter().find(|p| {
-        p.party_kinds.iter().any(|k| k == case.party_kind.name())
-            && p.service_categories
-                .iter()
-                .any(|c| c == case.category.name())
-    })
+    rules.programme_for(case.party_kind.name(), case.category.name())
 }
 
 fn violation(reason: Reason, message: String, source: &str) -> Violation {

@@ -122,6 +122,15 @@ impl Deadline {
         }
     }
 
+    /// The fewest days this deadline can allow (a month has at least 28).
+    pub fn fewest_days(&self) -> u32 {
+        match (self.days, self.months) {
+            (Some(d), None) => d,
+            (None, Some(m)) => m.saturating_mul(28),
+            _ => 0,
+        }
+    }
+
     pub fn describe(&self) -> String {
         match (self.days, self.months) {
             (Some(d), None) => format!("{d} calendar days"),
@@ -212,6 +221,33 @@ pub enum RuleSetError {
 }
 
 impl RuleSet {
+    /// The programme that covers a party of `party_kind` exporting
+    /// `category` (names as in the rule file): the one place that choice is
+    /// made, for assessment and for deadlines alike.
+    pub fn programme_for(&self, party_kind: &str, category: &str) -> Option<&Programme> {
+        self.programmes.iter().find(|p| {
+            p.party_kinds.iter().any(|k| k == party_kind)
+                && p.service_categories.iter().any(|c| c == category)
+        })
+    }
+
+    /// The fewest days any programme allows from invoice to realization and
+    /// from realization to claim: a bound to find candidates by (in SQL)
+    /// before each is checked against its own programme's deadline.
+    pub fn shortest_deadlines(&self) -> (u32, u32) {
+        let shortest = |d: fn(&Programme) -> &Deadline| {
+            self.programmes
+                .iter()
+                .map(|p| d(p).fewest_days())
+                .min()
+                .unwrap_or(0)
+        };
+        (
+            shortest(|p| &p.repatriation_deadline),
+            shortest(|p| &p.claim_window),
+        )
+    }
+
     /// Parses and checks a rule set.
     pub fn from_toml(text: &str) -> Result<RuleSet, RuleSetError> {
         let set: RuleSet = toml::from_str(text).map_err(|e| RuleSetError::Parse(e.to_string()))?;

@@ -164,7 +164,8 @@ mod tests {
                 ("BENEFICIARY_CREDITED", 88_200),
                 ("CONVERTED_TO_BDT", 1_800),
                 (INITIATION_TO_FUNDS_AVAILABLE, 88_200),
-                (INVOICE_TO_REALIZATION, 4 * 86_400 + 9 * 3_600 + 1_800),
+                // From the start of 2024-03-01 in Dhaka (18:00 UTC the day before).
+                (INVOICE_TO_REALIZATION, 4 * 86_400 + 15 * 3_600 + 1_800),
             ]
         );
     }
