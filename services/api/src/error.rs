@@ -45,12 +45,23 @@ fn allocation_field(e: &AllocationError) -> String {
     }
 }
 
+/// Violations named in the status message; all of them (already bounded
+/// in number and length) are in the `BadRequest` details.
+const VIOLATIONS_IN_MESSAGE: usize = 4;
+
 fn invalid(violations: Vec<FieldViolation>) -> Status {
-    let message = violations
+    let mut message = violations
         .iter()
+        .take(VIOLATIONS_IN_MESSAGE)
         .map(|v| format!("{}: {}", v.field, v.description))
         .collect::<Vec<_>>()
         .join("; ");
+    if violations.len() > VIOLATIONS_IN_MESSAGE {
+        message.push_str(&format!(
+            "; and {} more in the details",
+            violations.len() - VIOLATIONS_IN_MESSAGE
+        ));
+    }
     Status::with_error_details(
         Code::InvalidArgument,
         message,
@@ -85,6 +96,15 @@ impl From<ApiError> for Status {
                             a.to_string(),
                         )])
                     }
+                    // Another party's earning is answered exactly as an
+                    // absent one: its existence is not revealed.
+                    AllocationError::OtherParty { earning, .. } => Status::not_found(
+                        StoreError::NotFound {
+                            kind: "earning",
+                            id: earning.to_string(),
+                        }
+                        .to_string(),
+                    ),
                     // Contradicts what is stored.
                     _ => Status::failed_precondition(format!("{}: {a}", allocation_field(a))),
                 },

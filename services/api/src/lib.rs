@@ -38,6 +38,7 @@ pub use party::PartyApi;
 pub use reconciliation::{ReconciliationApi, tolerance_value};
 pub use repat_core::reconcile::Tolerances;
 pub use repatriation::RepatriationApi;
+pub use validate::{MAX_DESCRIPTION, MAX_VIOLATIONS};
 
 /// What every service shares.
 #[derive(Clone)]

@@ -141,26 +141,6 @@ impl PartyService for PartyApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
-            if authorize(&caller, Action::ReadAll).is_err() {
-                // Firms and integrators list just the parties they act for.
-                let mut parties = Vec::new();
-                for id in &caller.parties {
-                    match self.state.repo.get_party(*id).await {
-                        Ok(p)
-                            if convert::party_kind_from(req.kind)
-                                .is_none_or(|k| k == p.details.kind) =>
-                        {
-                            parties.push(convert::party(&p))
-                        }
-                        Ok(_) | Err(repat_store::StoreError::NotFound { .. }) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                return ApiResult::Ok(pb::ListPartiesResponse {
-                    parties,
-                    next_page_token: String::new(),
-                });
-            }
             let mut v = Violations::default();
             let size = v.page_size(req.page_size);
             let kind = match req.kind {
@@ -174,6 +154,40 @@ impl PartyService for PartyApi {
                 }
             };
             let filters = format!("kind={}", req.kind);
+            if authorize(&caller, Action::ReadAll).is_err() {
+                // Firms and integrators list just the parties they act for,
+                // in id order, paged like everyone else.
+                let after = paging::decode_id(&mut v, &req.page_token, &filters);
+                let (size, (kind, after)) = v.finish(|| size.zip(kind.zip(after)))?;
+                let mut ids = caller.parties.clone();
+                ids.sort();
+                ids.dedup();
+                let mut parties = Vec::new();
+                let mut last = None;
+                let mut rest = ids
+                    .into_iter()
+                    .filter(|id| after.is_none_or(|a| *id > a))
+                    .peekable();
+                while parties.len() < size as usize {
+                    let Some(id) = rest.next() else { break };
+                    last = Some(id);
+                    match self.state.repo.get_party(id).await {
+                        Ok(p) if kind.is_none_or(|k| k == p.details.kind) => {
+                            parties.push(convert::party(&p))
+                        }
+                        Ok(_) | Err(repat_store::StoreError::NotFound { .. }) => {}
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                let next_page_token = match (rest.peek(), last) {
+                    (Some(_), Some(last)) => paging::encode_id(last, &filters),
+                    _ => String::new(),
+                };
+                return ApiResult::Ok(pb::ListPartiesResponse {
+                    parties,
+                    next_page_token,
+                });
+            }
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (kind, after)) = v.finish(|| size.zip(kind.zip(after)))?;
             let page = self

@@ -102,6 +102,7 @@ impl TokenVerifier {
         let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map_err(|e| format!("invalid token: {e}"))?;
         let c = data.claims;
+        check_subject(&c.sub).map_err(|e| format!("invalid token: {e}"))?;
         let role = role_from_name(&c.role)
             .ok_or_else(|| format!("invalid token: unknown role {:?}", c.role))?;
         Ok(Caller {
@@ -110,6 +111,27 @@ impl TokenVerifier {
             parties: c.parties,
         })
     }
+}
+
+/// Longest subject accepted: an identity, not a document.
+const MAX_SUBJECT: usize = 256;
+
+/// A subject names who made every change in the audit trail: it must be
+/// there, printable, and short.
+pub fn check_subject(subject: &str) -> Result<(), String> {
+    if subject.trim().is_empty() {
+        return Err("the subject (sub) is empty; it must name the caller".into());
+    }
+    if subject.len() > MAX_SUBJECT {
+        return Err(format!(
+            "the subject (sub) is {} bytes long; at most {MAX_SUBJECT} are allowed",
+            subject.len()
+        ));
+    }
+    if subject.chars().any(char::is_control) {
+        return Err("the subject (sub) contains control characters".into());
+    }
+    Ok(())
 }
 
 /// Mints tokens (for local use and tests).
@@ -153,6 +175,7 @@ impl TokenIssuer {
         parties: &[Uuid],
         ttl: Duration,
     ) -> Result<String, String> {
+        check_subject(subject)?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_err(|e| e.to_string())?
@@ -258,5 +281,35 @@ mod tests {
                 .verify(&unknown_role)
                 .is_err()
         );
+    }
+
+    #[test]
+    fn an_empty_or_unprintable_subject_is_refused() {
+        let issuer = TokenIssuer::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat").unwrap();
+        for bad in ["", "  ", "a\nb"] {
+            assert!(
+                issuer
+                    .issue(bad, Role::Admin, &[], Duration::from_secs(60))
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
+        let verifier = TokenVerifier::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat").unwrap();
+        for bad in ["", " ", "\u{0}"] {
+            let token = issuer
+                .issue_claims(&Claims {
+                    sub: bad.into(),
+                    role: "admin".into(),
+                    parties: vec![],
+                    iss: "repat".into(),
+                    aud: "repat".into(),
+                    exp: u64::MAX / 2,
+                    nbf: 0,
+                    iat: 0,
+                })
+                .unwrap();
+            let err = verifier.verify(&token).unwrap_err();
+            assert!(err.contains("subject"), "{err}");
+        }
     }
 }

@@ -12,19 +12,47 @@ use rust_decimal::Decimal;
 use tonic_types::FieldViolation;
 use uuid::Uuid;
 
+/// `s` cut to [`MAX_DESCRIPTION`] bytes (at a character boundary), saying
+/// how long it was.
+fn bounded(s: String) -> String {
+    if s.len() <= MAX_DESCRIPTION {
+        return s;
+    }
+    let mut end = MAX_DESCRIPTION;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &s[..end], s.len())
+}
+
 /// Default and maximum page sizes of every list.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Longest free-text field accepted.
 pub const MAX_TEXT: usize = 1024;
 
+/// Most violations reported for one request, and the longest description:
+/// an answer that echoes input stays small enough for any client to read
+/// (gRPC clients refuse metadata beyond a few kilobytes by default).
+pub const MAX_VIOLATIONS: usize = 16;
+pub const MAX_DESCRIPTION: usize = 160;
+
 /// Collects field violations.
 #[derive(Debug, Default)]
-pub struct Violations(pub Vec<FieldViolation>);
+pub struct Violations(pub Vec<FieldViolation>, usize);
 
 impl Violations {
+    /// Records a violation; beyond [`MAX_VIOLATIONS`] only counts it, and a
+    /// long description (which may quote the input) is cut short.
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation::new(field, description));
+        if self.0.len() >= MAX_VIOLATIONS {
+            self.1 += 1;
+            return;
+        }
+        self.0.push(FieldViolation::new(
+            bounded(field.into()),
+            bounded(description.into()),
+        ));
     }
 
     /// Keeps the value or records why it was refused.
@@ -40,8 +68,15 @@ impl Violations {
 
     /// `Ok(v)` when nothing was refused.
     pub fn finish<T>(self, v: impl FnOnce() -> Option<T>) -> Result<T, Vec<FieldViolation>> {
-        if !self.0.is_empty() {
-            return Err(self.0);
+        let Violations(mut found, more) = self;
+        if more > 0 {
+            found.push(FieldViolation::new(
+                "",
+                format!("and {more} more violations not listed"),
+            ));
+        }
+        if !found.is_empty() {
+            return Err(found);
         }
         v().ok_or_else(|| vec![FieldViolation::new("", "invalid request")])
     }
@@ -71,6 +106,10 @@ impl Violations {
     }
 
     pub fn text(&mut self, field: &str, s: &str) -> Option<String> {
+        if s.contains('\0') {
+            self.add(field, "contains a NUL byte, which text may not hold");
+            return None;
+        }
         if s.len() > MAX_TEXT {
             self.add(
                 field,

@@ -1,5 +1,7 @@
-//! Generated code for the `repat.v1` API. Nothing hand-written lives here.
-//! Modules mirror the proto packages so cross-package paths resolve.
+//! Generated code for the `repat.v1` API, and the codec it is generated
+//! with. Modules mirror the proto packages so cross-package paths resolve.
+
+pub mod codec;
 
 #[allow(clippy::all, missing_docs)]
 pub mod google {

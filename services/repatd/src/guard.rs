@@ -92,16 +92,38 @@ where
             // The permit is held until the handler answered; a stream's
             // body is then bounded by the per-caller stream limits.
             drop(permit);
-            response.map(|r| r.map(tonic::body::Body::new))
+            response.map(|r| oversize_is_exhausted(r.map(tonic::body::Body::new)))
         })
     }
 }
 
+/// A request larger than the server takes is a resource the client asked
+/// too much of (RESOURCE_EXHAUSTED, as gRPC clients report their own
+/// limits), not OUT_OF_RANGE as tonic answers.
+fn oversize_is_exhausted(
+    mut response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let headers = response.headers_mut();
+    let oversize = headers.get("grpc-status").is_some_and(|s| s == "11")
+        && headers
+            .get("grpc-message")
+            .and_then(|m| m.to_str().ok())
+            .is_some_and(|m| {
+                m.contains("message%20length%20too%20large")
+                    || m.contains("message length too large")
+            });
+    if oversize {
+        headers.insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    response
+}
+
+/// How a panic is answered.
+type PanicAnswer = fn(Box<dyn Any + Send + 'static>) -> http::Response<tonic::body::Body>;
+
 /// The panic guard: a panic while a request is handled is logged with an
 /// incident id and answered INTERNAL naming that id; the server goes on.
-pub fn panic_guard() -> tower_http::catch_panic::CatchPanicLayer<
-    fn(Box<dyn Any + Send + 'static>) -> http::Response<tonic::body::Body>,
-> {
+pub fn panic_guard() -> tower_http::catch_panic::CatchPanicLayer<PanicAnswer> {
     tower_http::catch_panic::CatchPanicLayer::custom(
         on_panic as fn(Box<dyn Any + Send + 'static>) -> http::Response<tonic::body::Body>,
     )

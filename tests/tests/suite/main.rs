@@ -15,6 +15,7 @@ mod outage;
 mod parity;
 mod reconciliation;
 mod telemetry;
+mod tenancy;
 mod tls;
 mod validation;
 mod watch;

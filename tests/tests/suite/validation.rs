@@ -424,8 +424,9 @@ async fn allocations_are_checked(app: &TestApp) {
         matches!(err.code(), Code::InvalidArgument | Code::FailedPrecondition),
         "{err:?}"
     );
+    // Another party's earning is answered as an absent one.
     let err = open(vec![alloc(&foreign.id, None)]).await.unwrap_err();
-    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert_eq!(err.code(), Code::NotFound, "{err:?}");
     let err = open(vec![]).await.unwrap_err();
     assert_violation(&err, Code::InvalidArgument, "allocations");
     let list = app
