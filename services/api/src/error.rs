@@ -14,6 +14,8 @@ pub enum ApiError {
     NotFound(String),
     PermissionDenied(String),
     Unauthenticated(String),
+    /// A limit of the caller's was reached (open streams).
+    Exhausted(String),
 }
 
 impl From<StoreError> for ApiError {
@@ -36,15 +38,35 @@ fn allocation_field(e: &AllocationError) -> String {
         | AllocationError::OtherParty { index, .. }
         | AllocationError::MixedCurrencies { index, .. }
         | AllocationError::NothingLeft { index, .. } => format!("allocations[{index}].earning_id"),
-        AllocationError::CurrencyMismatch { index, .. } | AllocationError::OverAllocated { index, .. } => {
+        AllocationError::CurrencyMismatch { index, .. }
+        | AllocationError::OverAllocated { index, .. } => {
             format!("allocations[{index}].amount")
         }
     }
 }
 
+/// Violations named in the status message; all of them (already bounded
+/// in number and length) are in the `BadRequest` details.
+const VIOLATIONS_IN_MESSAGE: usize = 4;
+
 fn invalid(violations: Vec<FieldViolation>) -> Status {
-    let message = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ");
-    Status::with_error_details(Code::InvalidArgument, message, ErrorDetails::with_bad_request(violations))
+    let mut message = violations
+        .iter()
+        .take(VIOLATIONS_IN_MESSAGE)
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if violations.len() > VIOLATIONS_IN_MESSAGE {
+        message.push_str(&format!(
+            "; and {} more in the details",
+            violations.len() - VIOLATIONS_IN_MESSAGE
+        ));
+    }
+    Status::with_error_details(
+        Code::InvalidArgument,
+        message,
+        ErrorDetails::with_bad_request(violations),
+    )
 }
 
 impl From<ApiError> for Status {
@@ -54,15 +76,35 @@ impl From<ApiError> for Status {
             ApiError::NotFound(m) => Status::not_found(m),
             ApiError::PermissionDenied(m) => Status::permission_denied(m),
             ApiError::Unauthenticated(m) => Status::unauthenticated(m),
+            ApiError::Exhausted(m) => Status::resource_exhausted(m),
             ApiError::Store(e) => match e {
                 StoreError::NotFound { .. } => Status::not_found(e.to_string()),
-                StoreError::Duplicate(_) | StoreError::IdempotencyMismatch(_) => Status::already_exists(e.to_string()),
-                StoreError::Journey(_) | StoreError::Precondition(_) => Status::failed_precondition(e.to_string()),
+                StoreError::Duplicate(_) | StoreError::IdempotencyMismatch(_) => {
+                    Status::already_exists(e.to_string())
+                }
+                StoreError::Journey(_) | StoreError::Precondition(_) => {
+                    Status::failed_precondition(e.to_string())
+                }
                 StoreError::Allocation(ref a) => match a {
                     // Shape errors of the request itself.
-                    AllocationError::Empty | AllocationError::Duplicate { .. } | AllocationError::MixedCurrencies { .. } | AllocationError::CurrencyMismatch { .. } => {
-                        invalid(vec![FieldViolation::new(allocation_field(a), a.to_string())])
+                    AllocationError::Empty
+                    | AllocationError::Duplicate { .. }
+                    | AllocationError::MixedCurrencies { .. }
+                    | AllocationError::CurrencyMismatch { .. } => {
+                        invalid(vec![FieldViolation::new(
+                            allocation_field(a),
+                            a.to_string(),
+                        )])
                     }
+                    // Another party's earning is answered exactly as an
+                    // absent one: its existence is not revealed.
+                    AllocationError::OtherParty { earning, .. } => Status::not_found(
+                        StoreError::NotFound {
+                            kind: "earning",
+                            id: earning.to_string(),
+                        }
+                        .to_string(),
+                    ),
                     // Contradicts what is stored.
                     _ => Status::failed_precondition(format!("{}: {a}", allocation_field(a))),
                 },

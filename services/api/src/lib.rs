@@ -9,12 +9,14 @@ mod earning;
 pub mod error;
 mod fingerprint;
 mod incentive;
+mod incident;
 mod metrics;
 pub mod observe;
 mod paging;
 mod party;
 mod reconciliation;
 mod repatriation;
+pub mod streams;
 pub mod token;
 mod validate;
 pub mod watch;
@@ -30,11 +32,13 @@ use crate::error::ApiResult;
 pub use audit::AuditApi;
 pub use earning::EarningApi;
 pub use incentive::{ActiveRules, IncentiveApi, SHIPPED_RULES};
+pub use incident::{incident, incident_status};
 pub use metrics::{MetricsApi, settle as settle_metrics};
 pub use party::PartyApi;
 pub use reconciliation::{ReconciliationApi, tolerance_value};
 pub use repat_core::reconcile::Tolerances;
 pub use repatriation::RepatriationApi;
+pub use validate::{MAX_DESCRIPTION, MAX_VIOLATIONS};
 
 /// What every service shares.
 #[derive(Clone)]
@@ -42,11 +46,39 @@ pub struct AppState {
     pub repo: Arc<dyn Repository>,
     pub changes: watch::Changes,
     pub observer: Arc<dyn observe::Observer>,
+    pub streams: streams::StreamSlots,
 }
 
 impl AppState {
     pub fn new(repo: Arc<dyn Repository>) -> Self {
-        AppState { repo, changes: watch::Changes::new(), observer: Arc::new(observe::Unobserved) }
+        AppState {
+            repo,
+            changes: watch::Changes::new(),
+            observer: Arc::new(observe::Unobserved),
+            streams: streams::StreamSlots::new(streams::DEFAULT_STREAMS_PER_CALLER),
+        }
+    }
+
+    /// The same state, holding each caller to `limit` open streams.
+    pub fn with_streams_per_caller(self, limit: usize) -> Self {
+        AppState {
+            streams: streams::StreamSlots::new(limit),
+            ..self
+        }
+    }
+
+    /// Announces committed changes of repatriations: to this replica's
+    /// watchers at once, and through the database to the other replicas'.
+    pub(crate) async fn announce(&self, mut ids: Vec<Uuid>) {
+        ids.sort();
+        ids.dedup();
+        for id in &ids {
+            self.changes.notify(*id);
+        }
+        if let Err(e) = self.repo.publish_changes(&ids).await {
+            // Other replicas' watchers re-read on their interval.
+            tracing::warn!(error = %e, "announcing changes to other replicas failed");
+        }
     }
 
     /// The same state, reporting what goes in to `observer`.
@@ -56,7 +88,12 @@ impl AppState {
 
     /// Authorizes `action` on the party of repatriation `id`: the caller
     /// must see the party, then be allowed the action. Returns the party.
-    pub(crate) async fn authorize_repatriation(&self, caller: &Caller, id: Uuid, action: fn(Uuid) -> Action) -> ApiResult<Uuid> {
+    pub(crate) async fn authorize_repatriation(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        action: fn(Uuid) -> Action,
+    ) -> ApiResult<Uuid> {
         let party = self.repo.repatriation_party(id).await?;
         authorize(caller, Action::Read(party))?;
         authorize(caller, action(party))?;

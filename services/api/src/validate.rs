@@ -12,19 +12,47 @@ use rust_decimal::Decimal;
 use tonic_types::FieldViolation;
 use uuid::Uuid;
 
+/// `s` cut to [`MAX_DESCRIPTION`] bytes (at a character boundary), saying
+/// how long it was.
+fn bounded(s: String) -> String {
+    if s.len() <= MAX_DESCRIPTION {
+        return s;
+    }
+    let mut end = MAX_DESCRIPTION;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes in all)", &s[..end], s.len())
+}
+
 /// Default and maximum page sizes of every list.
 pub const DEFAULT_PAGE_SIZE: u32 = 50;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Longest free-text field accepted.
 pub const MAX_TEXT: usize = 1024;
 
+/// Most violations reported for one request, and the longest description:
+/// an answer that echoes input stays small enough for any client to read
+/// (gRPC clients refuse metadata beyond a few kilobytes by default).
+pub const MAX_VIOLATIONS: usize = 16;
+pub const MAX_DESCRIPTION: usize = 160;
+
 /// Collects field violations.
 #[derive(Debug, Default)]
-pub struct Violations(pub Vec<FieldViolation>);
+pub struct Violations(pub Vec<FieldViolation>, usize);
 
 impl Violations {
+    /// Records a violation; beyond [`MAX_VIOLATIONS`] only counts it, and a
+    /// long description (which may quote the input) is cut short.
     pub fn add(&mut self, field: impl Into<String>, description: impl Into<String>) {
-        self.0.push(FieldViolation::new(field, description));
+        if self.0.len() >= MAX_VIOLATIONS {
+            self.1 += 1;
+            return;
+        }
+        self.0.push(FieldViolation::new(
+            bounded(field.into()),
+            bounded(description.into()),
+        ));
     }
 
     /// Keeps the value or records why it was refused.
@@ -40,8 +68,15 @@ impl Violations {
 
     /// `Ok(v)` when nothing was refused.
     pub fn finish<T>(self, v: impl FnOnce() -> Option<T>) -> Result<T, Vec<FieldViolation>> {
-        if !self.0.is_empty() {
-            return Err(self.0);
+        let Violations(mut found, more) = self;
+        if more > 0 {
+            found.push(FieldViolation::new(
+                "",
+                format!("and {more} more violations not listed"),
+            ));
+        }
+        if !found.is_empty() {
+            return Err(found);
         }
         v().ok_or_else(|| vec![FieldViolation::new("", "invalid request")])
     }
@@ -55,7 +90,11 @@ impl Violations {
     }
 
     pub fn optional_uuid(&mut self, field: &str, s: &str) -> Option<Option<Uuid>> {
-        if s.is_empty() { Some(None) } else { self.check(field, uuid(s)).map(Some) }
+        if s.is_empty() {
+            Some(None)
+        } else {
+            self.check(field, uuid(s)).map(Some)
+        }
     }
 
     pub fn required_text(&mut self, field: &str, s: &str) -> Option<String> {
@@ -67,8 +106,15 @@ impl Violations {
     }
 
     pub fn text(&mut self, field: &str, s: &str) -> Option<String> {
+        if s.contains('\0') {
+            self.add(field, "contains a NUL byte, which text may not hold");
+            return None;
+        }
         if s.len() > MAX_TEXT {
-            self.add(field, format!("is {} bytes long; at most {MAX_TEXT} are allowed", s.len()));
+            self.add(
+                field,
+                format!("is {} bytes long; at most {MAX_TEXT} are allowed", s.len()),
+            );
             return None;
         }
         Some(s.to_string())
@@ -76,7 +122,10 @@ impl Violations {
 
     pub fn country(&mut self, field: &str, s: &str) -> Option<String> {
         if !is_country_code(s) {
-            self.add(field, format!("must be an ISO 3166-1 alpha-2 code such as \"US\", got {s:?}"));
+            self.add(
+                field,
+                format!("must be an ISO 3166-1 alpha-2 code such as \"US\", got {s:?}"),
+            );
             return None;
         }
         Some(s.to_string())
@@ -87,7 +136,10 @@ impl Violations {
             return Some(None);
         }
         if !is_bic(s) {
-            self.add(field, format!("must be a BIC of 8 or 11 characters such as \"CITIUS33\", got {s:?}"));
+            self.add(
+                field,
+                format!("must be a BIC of 8 or 11 characters such as \"CITIUS33\", got {s:?}"),
+            );
             return None;
         }
         Some(Some(s.to_string()))
@@ -121,10 +173,13 @@ impl Violations {
     }
 
     pub fn rate(&mut self, field: &str, s: &str) -> Option<Decimal> {
-        self.check(field, parse_rate(s).map_err(|e| match e {
-            MoneyError::Missing => "is required".to_string(),
-            other => other.to_string(),
-        }))
+        self.check(
+            field,
+            parse_rate(s).map_err(|e| match e {
+                MoneyError::Missing => "is required".to_string(),
+                other => other.to_string(),
+            }),
+        )
     }
 
     /// A full calendar date.
@@ -133,11 +188,20 @@ impl Violations {
             self.add(field, "is required");
             return None;
         };
-        let valid = u32::try_from(d.month).ok().zip(u32::try_from(d.day).ok()).and_then(|(m, day)| NaiveDate::from_ymd_opt(d.year, m, day));
+        let valid = u32::try_from(d.month)
+            .ok()
+            .zip(u32::try_from(d.day).ok())
+            .and_then(|(m, day)| NaiveDate::from_ymd_opt(d.year, m, day));
         match valid {
             Some(v) if d.year >= 1970 && d.year <= 9999 => Some(v),
             _ => {
-                self.add(field, format!("must be a full calendar date from 1970 on, got {}-{}-{}", d.year, d.month, d.day));
+                self.add(
+                    field,
+                    format!(
+                        "must be a full calendar date from 1970 on, got {}-{}-{}",
+                        d.year, d.month, d.day
+                    ),
+                );
                 None
             }
         }
@@ -152,16 +216,25 @@ impl Violations {
 
     /// An event time: from 1970 to a day ahead of `now`, kept to the
     /// microsecond (what both databases store).
-    pub fn event_time(&mut self, field: &str, t: Option<&prost_types::Timestamp>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn event_time(
+        &mut self,
+        field: &str,
+        t: Option<&prost_types::Timestamp>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         let Some(t) = t else {
             self.add(field, "is required");
             return None;
         };
-        let Some(at) = u32::try_from(t.nanos).ok().and_then(|n| DateTime::from_timestamp(t.seconds, n)) else {
+        let Some(at) = u32::try_from(t.nanos)
+            .ok()
+            .and_then(|n| DateTime::from_timestamp(t.seconds, n))
+        else {
             self.add(field, "is not a valid timestamp");
             return None;
         };
-        self.check(field, check_event_time(at, now)).map(|()| at.trunc_subsecs(6))
+        self.check(field, check_event_time(at, now))
+            .map(|()| at.trunc_subsecs(6))
     }
 
     pub fn page_size(&mut self, size: i32) -> Option<u32> {
@@ -172,7 +245,10 @@ impl Violations {
                 None
             }
             s if s as u32 > MAX_PAGE_SIZE => {
-                self.add("page_size", format!("must be at most {MAX_PAGE_SIZE}, got {s}"));
+                self.add(
+                    "page_size",
+                    format!("must be at most {MAX_PAGE_SIZE}, got {s}"),
+                );
                 None
             }
             s => Some(s as u32),
@@ -181,7 +257,9 @@ impl Violations {
 }
 
 pub fn uuid(s: &str) -> Result<Uuid, String> {
-    Uuid::try_parse(s).map_err(|_| format!("must be a UUID such as \"0b6f8c1e-6f8a-4f1e-9a57-3c2d1e0f9a8b\", got {s:?}"))
+    Uuid::try_parse(s).map_err(|_| {
+        format!("must be a UUID such as \"0b6f8c1e-6f8a-4f1e-9a57-3c2d1e0f9a8b\", got {s:?}")
+    })
 }
 
 /// The one id a Get or Watch request names.

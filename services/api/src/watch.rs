@@ -1,26 +1,37 @@
-//! Change notification for WatchRepatriation.
+//! Change notification for WatchRepatriation, and the server's closing.
 //!
 //! A replica announces the repatriations it changed to its own watchers at
-//! once; watchers also re-read on a short interval, so changes made by other
-//! replicas reach them too. Nothing a replica needs lives only in another's
+//! once and, on PostgreSQL, to every other replica through the database
+//! (`NOTIFY`, delivered on commit to each replica's listener). Watchers also
+//! re-read on a long interval, in case an announcement was lost while a
+//! listener reconnected. Nothing a replica needs lives only in another's
 //! memory: every event sent is read back from the database.
 
 use std::time::Duration;
 
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, watch};
 use uuid::Uuid;
 
-/// How often a watcher re-reads when no local change was announced.
-pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+/// How often a watcher re-reads when no change was announced: a safety net
+/// only, announcements carry every change.
+pub const POLL_INTERVAL: Duration = Duration::from_secs(15);
+
+/// Announced in place of an id when announcements may have been missed:
+/// every watcher re-reads.
+pub const EVERYTHING: Uuid = Uuid::nil();
 
 #[derive(Clone)]
 pub struct Changes {
     tx: broadcast::Sender<Uuid>,
+    closing: watch::Sender<bool>,
 }
 
 impl Changes {
     pub fn new() -> Self {
-        Changes { tx: broadcast::channel(4096).0 }
+        Changes {
+            tx: broadcast::channel(4096).0,
+            closing: watch::channel(false).0,
+        }
     }
 
     /// Announces that `id` changed (after the change committed).
@@ -32,10 +43,31 @@ impl Changes {
     pub fn subscribe(&self) -> broadcast::Receiver<Uuid> {
         self.tx.subscribe()
     }
+
+    /// The server is stopping: open streams end with UNAVAILABLE so their
+    /// clients reconnect to another replica at once.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Resolves once the server is stopping.
+    pub fn closed(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.closing.subscribe();
+        async move {
+            let _ = rx.wait_for(|closing| *closing).await;
+        }
+    }
 }
 
 impl Default for Changes {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The status that ends a stream when the server stops.
+pub fn closing_status() -> tonic::Status {
+    tonic::Status::unavailable(
+        "the server is shutting down; reconnect (another replica will serve)",
+    )
 }

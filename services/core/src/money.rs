@@ -15,6 +15,10 @@ use crate::Currency;
 pub const MAX_INTEGER_DIGITS: usize = 15;
 /// Most digits allowed after the decimal point of a rate.
 pub const MAX_RATE_SCALE: u32 = 10;
+/// Largest rate accepted: above any exchange rate between real currencies
+/// (the weakest trade near 100,000 to the US dollar), and small enough that
+/// an amount at [`MAX_INTEGER_DIGITS`] times a rate never overflows.
+pub const MAX_RATE: Decimal = Decimal::from_parts(1_000_000, 0, 0, false, 0);
 
 /// Why an amount, currency or rate was refused. Each message names the
 /// reason in words a client can act on.
@@ -22,14 +26,24 @@ pub const MAX_RATE_SCALE: u32 = 10;
 pub enum MoneyError {
     #[error("is required")]
     Missing,
-    #[error("must be a plain decimal such as \"1250.00\" (digits, an optional '-' and '.'; no exponent, spaces or separators), got {0:?}")]
+    #[error(
+        "must be a plain decimal such as \"1250.00\" (digits, an optional '-' and '.'; no exponent, spaces or separators), got {0:?}"
+    )]
     Malformed(String),
     #[error("has {0} digits before the decimal point; at most {MAX_INTEGER_DIGITS} are allowed")]
     TooManyDigits(usize),
     #[error("has {scale} decimal places but {currency} has {minor}")]
-    ScaleTooLarge { scale: u32, currency: Currency, minor: u32 },
+    ScaleTooLarge {
+        scale: u32,
+        currency: Currency,
+        minor: u32,
+    },
     #[error("has {0} decimal places; at most {MAX_RATE_SCALE} are allowed for a rate")]
     RateScaleTooLarge(u32),
+    #[error("is {0}; a rate may be at most {MAX_RATE}")]
+    RateTooLarge(Decimal),
+    #[error("gives a product too large to hold exactly: {0}")]
+    Overflow(String),
     #[error("must be greater than zero, got {0}")]
     NotPositive(Decimal),
     #[error("must be zero or more, got {0}")]
@@ -81,6 +95,9 @@ pub fn parse_rate(s: &str) -> Result<Decimal, MoneyError> {
     if r <= Decimal::ZERO {
         return Err(MoneyError::NotPositive(r));
     }
+    if r > MAX_RATE {
+        return Err(MoneyError::RateTooLarge(r.normalize()));
+    }
     Ok(r.normalize())
 }
 
@@ -97,7 +114,11 @@ impl Money {
         let minor = currency.minor_units();
         let amount = amount.normalize();
         if amount.scale() > minor {
-            return Err(MoneyError::ScaleTooLarge { scale: amount.scale(), currency, minor });
+            return Err(MoneyError::ScaleTooLarge {
+                scale: amount.scale(),
+                currency,
+                minor,
+            });
         }
         let mut amount = amount;
         amount.rescale(minor);
@@ -113,7 +134,14 @@ impl Money {
         let written_scale = value.scale();
         let minor = currency.minor_units();
         if written_scale > minor {
-            return Err((MoneyField::Amount, MoneyError::ScaleTooLarge { scale: written_scale, currency, minor }));
+            return Err((
+                MoneyField::Amount,
+                MoneyError::ScaleTooLarge {
+                    scale: written_scale,
+                    currency,
+                    minor,
+                },
+            ));
         }
         Money::new(value, currency).map_err(|e| (MoneyField::Amount, e))
     }
@@ -149,7 +177,10 @@ impl Money {
             return None;
         }
         let amount = self.amount.checked_add(other.amount)?;
-        Some(Money { amount, currency: self.currency })
+        Some(Money {
+            amount,
+            currency: self.currency,
+        })
     }
 
     /// Subtracts money of the same currency; `None` on a mismatch.
@@ -158,7 +189,10 @@ impl Money {
             return None;
         }
         let amount = self.amount.checked_sub(other.amount)?;
-        Some(Money { amount, currency: self.currency })
+        Some(Money {
+            amount,
+            currency: self.currency,
+        })
     }
 
     /// The amount as the canonical decimal string at the currency's minor
@@ -190,6 +224,21 @@ impl MoneyField {
     }
 }
 
+/// `a × b` exactly, or `None` when the product does not fit a decimal
+/// without losing digits (`rust_decimal`'s `*` panics on the first and
+/// silently rounds on the second).
+pub fn exact_product(a: Decimal, b: Decimal) -> Option<Decimal> {
+    if let Some(p) = a.checked_mul(b)
+        && p.scale() == a.scale() + b.scale()
+    {
+        return Some(p);
+    }
+    // Trailing zeros of the factors may be what did not fit.
+    let (a, b) = (a.normalize(), b.normalize());
+    a.checked_mul(b)
+        .filter(|p| p.scale() == a.scale() + b.scale())
+}
+
 /// Divides and rounds half away from zero ("half-up" as banks say) to
 /// exactly `scale` places. The one rounding rule for shares and ratios.
 pub fn ratio_half_up(numerator: Decimal, denominator: Decimal, scale: u32) -> Option<Decimal> {
@@ -209,17 +258,36 @@ mod tests {
 
     #[test]
     fn canonical_scale_is_the_currency_minor_units() {
-        assert_eq!(Money::parse("12.5", "USD").unwrap().amount_string(), "12.50");
+        assert_eq!(
+            Money::parse("12.5", "USD").unwrap().amount_string(),
+            "12.50"
+        );
         assert_eq!(Money::parse("12", "USD").unwrap().amount_string(), "12.00");
         assert_eq!(Money::parse("1000", "JPY").unwrap().amount_string(), "1000");
-        assert_eq!(Money::parse("1.234", "KWD").unwrap().amount_string(), "1.234");
+        assert_eq!(
+            Money::parse("1.234", "KWD").unwrap().amount_string(),
+            "1.234"
+        );
     }
 
     #[test]
     fn bad_amounts_are_refused_with_a_reason() {
-        assert!(matches!(err("12.345", "USD"), MoneyError::ScaleTooLarge { scale: 3, minor: 2, .. }));
-        assert!(matches!(err("12.340", "USD"), MoneyError::ScaleTooLarge { .. }));
-        assert!(matches!(err("1.5", "JPY"), MoneyError::ScaleTooLarge { .. }));
+        assert!(matches!(
+            err("12.345", "USD"),
+            MoneyError::ScaleTooLarge {
+                scale: 3,
+                minor: 2,
+                ..
+            }
+        ));
+        assert!(matches!(
+            err("12.340", "USD"),
+            MoneyError::ScaleTooLarge { .. }
+        ));
+        assert!(matches!(
+            err("1.5", "JPY"),
+            MoneyError::ScaleTooLarge { .. }
+        ));
         assert!(matches!(err("1e3", "USD"), MoneyError::Malformed(_)));
         assert!(matches!(err("NaN", "USD"), MoneyError::Malformed(_)));
         assert!(matches!(err("inf", "USD"), MoneyError::Malformed(_)));
@@ -231,7 +299,10 @@ mod tests {
         assert!(matches!(err("", "USD"), MoneyError::Missing));
         assert!(matches!(err("0", "USD"), MoneyError::NotPositive(_)));
         assert!(matches!(err("-1.00", "USD"), MoneyError::NotPositive(_)));
-        assert!(matches!(err(&"9".repeat(40), "USD"), MoneyError::TooManyDigits(40)));
+        assert!(matches!(
+            err(&"9".repeat(40), "USD"),
+            MoneyError::TooManyDigits(40)
+        ));
         assert!(matches!(err("5", "ABC"), MoneyError::UnknownCurrency(_)));
     }
 
@@ -253,9 +324,31 @@ mod tests {
     }
 
     #[test]
+    fn products_are_exact_or_refused() {
+        let d = |s: &str| Decimal::from_str_exact(s).unwrap();
+        assert_eq!(
+            exact_product(d("12.50"), d("110.00")).unwrap().to_string(),
+            "1375.0000"
+        );
+        let biggest = d(&format!("{}.999", "9".repeat(MAX_INTEGER_DIGITS)));
+        assert!(exact_product(biggest, MAX_RATE).is_some());
+        // 29 significant digits cannot be held.
+        assert_eq!(exact_product(biggest, d("999999.9999999999")), None);
+        assert_eq!(exact_product(Decimal::MAX, d("2")), None);
+    }
+
+    #[test]
     fn rates_are_positive_and_bounded() {
+        assert!(matches!(
+            parse_rate("1000000.5"),
+            Err(MoneyError::RateTooLarge(_))
+        ));
+        assert!(parse_rate("1000000").is_ok());
         assert_eq!(parse_rate("110.00").unwrap().to_string(), "110");
         assert!(matches!(parse_rate("0"), Err(MoneyError::NotPositive(_))));
-        assert!(matches!(parse_rate("1.12345678901"), Err(MoneyError::RateScaleTooLarge(11))));
+        assert!(matches!(
+            parse_rate("1.12345678901"),
+            Err(MoneyError::RateScaleTooLarge(11))
+        ));
     }
 }

@@ -33,10 +33,24 @@ pub const DHAKA: chrono::FixedOffset = match chrono::FixedOffset::east_opt(6 * 3
     None => panic!("+06:00 is a valid offset"),
 };
 
-/// The Dhaka calendar date of an instant.
+/// The Dhaka calendar date of an instant: the one function by which an
+/// instant becomes a date that decides money (deadlines, rate dates, the
+/// day a payment was realized).
 pub fn dhaka_date(at: DateTime<Utc>) -> chrono::NaiveDate {
     at.with_timezone(&DHAKA).date_naive()
 }
+
+/// The instant a Dhaka calendar date begins (18:00 UTC the day before).
+pub fn dhaka_day_start(date: chrono::NaiveDate) -> DateTime<Utc> {
+    (date.and_time(chrono::NaiveTime::MIN) - DHAKA_OFFSET).and_utc()
+}
+
+/// The instant a Dhaka calendar date ends: the next day's start.
+pub fn dhaka_day_end(date: chrono::NaiveDate) -> DateTime<Utc> {
+    dhaka_day_start(date) + Duration::days(1)
+}
+
+const DHAKA_OFFSET: Duration = Duration::hours(6);
 
 #[cfg(test)]
 mod tests {
@@ -48,5 +62,14 @@ mod tests {
         assert_eq!(dhaka_date(at).to_string(), "2023-09-12");
         let at: DateTime<Utc> = "2023-09-11T17:59:59Z".parse().unwrap();
         assert_eq!(dhaka_date(at).to_string(), "2023-09-11");
+    }
+
+    #[test]
+    fn a_dhaka_day_runs_from_18_00_utc_to_18_00_utc() {
+        let d: chrono::NaiveDate = "2023-09-12".parse().unwrap();
+        assert_eq!(dhaka_day_start(d).to_rfc3339(), "2023-09-11T18:00:00+00:00");
+        assert_eq!(dhaka_day_end(d).to_rfc3339(), "2023-09-12T18:00:00+00:00");
+        assert_eq!(dhaka_date(dhaka_day_start(d)), d);
+        assert_eq!(dhaka_date(dhaka_day_end(d) - Duration::nanoseconds(1)), d);
     }
 }

@@ -1,5 +1,7 @@
-//! Generated code for the `repat.v1` API. Nothing hand-written lives here.
-//! Modules mirror the proto packages so cross-package paths resolve.
+//! Generated code for the `repat.v1` API, and the codec it is generated
+//! with. Modules mirror the proto packages so cross-package paths resolve.
+
+pub mod codec;
 
 #[allow(clippy::all, missing_docs)]
 pub mod google {
@@ -18,4 +20,5 @@ pub mod repat {
 pub use repat::v1;
 
 /// The encoded `FileDescriptorSet` of the API, for server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/repat_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/repat_descriptor.bin"));

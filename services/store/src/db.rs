@@ -15,8 +15,10 @@ use sqlx::query::Query;
 use sqlx::sqlite::{SqliteArguments, SqliteConnection, SqliteRow};
 use sqlx::{Encode, FromRow, PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool, Type};
 
-use crate::StoreError;
+use uuid::Uuid;
+
 use crate::dialect::Dialect;
+use crate::{ChangeFeed, StoreError};
 use crate::{postgres, sqlite};
 
 /// A value both backends bind.
@@ -73,6 +75,24 @@ impl Pool {
             Pool::Postgres(p) => Tx::Postgres(postgres::begin_write(p).await?),
             Pool::Sqlite(p) => Tx::Sqlite(sqlite::begin_write(p).await?),
         })
+    }
+
+    /// Tells every replica on this database that these repatriations
+    /// changed (SQLite has one process: its watchers hear directly).
+    pub async fn publish_changes(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        match self {
+            Pool::Postgres(p) => postgres::publish_changes(p, ids).await,
+            Pool::Sqlite(_) => Ok(()),
+        }
+    }
+
+    /// The changes other replicas announce, where the database carries
+    /// them.
+    pub async fn change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
+        match self {
+            Pool::Postgres(p) => Ok(Some(postgres::change_feed(p).await?)),
+            Pool::Sqlite(_) => Ok(None),
+        }
     }
 
     /// (size, idle, max) of the pool.

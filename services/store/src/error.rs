@@ -43,18 +43,62 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         use sqlx::Error as E;
         match &e {
-            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
+                StoreError::Unavailable(e.to_string())
+            }
+            // Another transaction committed the same key first: the
+            // client's conflict, not a defect.
+            E::Database(db) if db.kind() == sqlx::error::ErrorKind::UniqueViolation => {
+                StoreError::Duplicate(unique_conflict(db.as_ref()))
+            }
+            E::Database(db)
+                if matches!(
+                    db.kind(),
+                    sqlx::error::ErrorKind::CheckViolation
+                        | sqlx::error::ErrorKind::ForeignKeyViolation
+                ) =>
+            {
+                StoreError::Precondition(format!(
+                    "the change conflicts with what is stored ({})",
+                    constraint_of(db.as_ref())
+                ))
+            }
             E::Database(db) => match db.code().as_deref() {
                 // PostgreSQL: serialization failure, deadlock.
                 Some("40001") | Some("40P01") => StoreError::Aborted(db.message().to_string()),
                 // PostgreSQL: admin shutdown, cannot connect now; SQLite: busy, locked.
-                Some("57P01") | Some("57P02") | Some("57P03") | Some("5") | Some("6") | Some("517") => {
-                    StoreError::Unavailable(db.message().to_string())
-                }
+                Some("57P01") | Some("57P02") | Some("57P03") | Some("5") | Some("6")
+                | Some("517") => StoreError::Unavailable(db.message().to_string()),
                 _ => StoreError::Internal(e.to_string()),
             },
             _ => StoreError::Internal(e.to_string()),
         }
+    }
+}
+
+/// The constraint a database error names: PostgreSQL gives its name,
+/// SQLite the columns in its message.
+fn constraint_of(db: &dyn sqlx::error::DatabaseError) -> String {
+    match db.constraint() {
+        Some(name) => name.to_string(),
+        None => db
+            .message()
+            .trim_start_matches("UNIQUE constraint failed: ")
+            .to_string(),
+    }
+}
+
+/// What a unique violation means to the client, for the keys a client can
+/// race on; the constraint otherwise.
+fn unique_conflict(db: &dyn sqlx::error::DatabaseError) -> String {
+    let constraint = constraint_of(db);
+    if constraint.contains("invoice_reference") {
+        "invoice_reference is already recorded for this party (by a request that committed first)"
+            .into()
+    } else {
+        format!(
+            "a record with the same key was stored by a request that committed first ({constraint})"
+        )
     }
 }
 

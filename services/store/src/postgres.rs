@@ -10,7 +10,9 @@ use repat_core::Named;
 use repat_core::audit::AuditEntry;
 use repat_core::journey::Step;
 use repat_core::repatriation::Allocation;
-use sqlx::postgres::{PgConnectOptions, PgConnection, PgHasArrayType, PgPoolOptions, PgTypeInfo};
+use sqlx::postgres::{
+    PgConnectOptions, PgConnection, PgHasArrayType, PgListener, PgPoolOptions, PgTypeInfo,
+};
 use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
@@ -19,7 +21,7 @@ use crate::dialect::{Dialect, JourneyUpdate};
 use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, StepCount, StepRow};
 use crate::types::{DbDecimal, DbTime};
-use crate::{ConnectOptions, Idempotency, StoreError, migrate};
+use crate::{ChangeFeed, ConnectOptions, Idempotency, StoreError, migrate};
 
 /// The row-lock suffix of a SELECT whose rows the transaction will change.
 pub const FOR_UPDATE: &str = " FOR UPDATE";
@@ -54,6 +56,57 @@ impl PgHasArrayType for DbDecimal {
 impl PgHasArrayType for DbTime {
     fn array_type_info() -> PgTypeInfo {
         <DateTime<Utc> as PgHasArrayType>::array_type_info()
+    }
+}
+
+/// The channel replicas announce changed repatriations on.
+const CHANGES_CHANNEL: &str = "repat_changes";
+/// Ids per notification: a payload stays well under PostgreSQL's 8,000 bytes.
+const IDS_PER_NOTIFICATION: usize = 150;
+
+/// Announces changed repatriations to every replica's listener, as
+/// comma-separated ids.
+pub async fn publish_changes(pool: &PgPool, ids: &[Uuid]) -> Result<(), StoreError> {
+    for chunk in ids.chunks(IDS_PER_NOTIFICATION) {
+        let payload = chunk
+            .iter()
+            .map(Uuid::to_string)
+            .collect::<Vec<_>>()
+            .join(",");
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(CHANGES_CHANNEL)
+            .bind(payload)
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A listener on the changes channel, on a connection of its own.
+pub async fn change_feed(pool: &PgPool) -> Result<Box<dyn ChangeFeed>, StoreError> {
+    let mut listener = PgListener::connect_with(pool).await?;
+    listener.listen(CHANGES_CHANNEL).await?;
+    Ok(Box::new(PgChangeFeed { listener }))
+}
+
+struct PgChangeFeed {
+    listener: PgListener,
+}
+
+#[async_trait]
+impl ChangeFeed for PgChangeFeed {
+    async fn next(&mut self) -> Result<Option<Vec<Uuid>>, StoreError> {
+        // `try_recv` answers `None` when the connection was lost; the next
+        // call reconnects and listens again.
+        match self.listener.try_recv().await? {
+            None => Ok(None),
+            Some(n) => Ok(Some(
+                n.payload()
+                    .split(',')
+                    .filter_map(|id| id.parse().ok())
+                    .collect(),
+            )),
+        }
     }
 }
 

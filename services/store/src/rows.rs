@@ -618,6 +618,8 @@ impl From<ScorecardCounts> for ScorecardRow {
 pub struct BreachRow {
     pub repatriation_id: Uuid,
     pub party_id: Uuid,
+    pub party_kind: String,
+    pub service_category: Option<String>,
     pub corridor: String,
     pub invoice_date: NaiveDate,
     pub initiated_at: Option<DbTime>,
@@ -631,6 +633,8 @@ impl From<BreachRow> for Breach {
         Breach {
             repatriation_id: r.repatriation_id,
             party_id: r.party_id,
+            party_kind: r.party_kind,
+            service_category: r.service_category.unwrap_or_default(),
             corridor: r.corridor,
             invoice_date: r.invoice_date,
             initiated_at: r.initiated_at.map(|t| t.0),

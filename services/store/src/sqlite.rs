@@ -1,7 +1,11 @@
-//! SQLite: the embedded default. Writers take the database lock up front
-//! (`BEGIN IMMEDIATE`), so nothing needs a row lock, and set operations are
-//! plain loops of prepared statements inside that one transaction.
-
+//! SQLite: the embedded default. Every write, the server's own background
+//! work included, goes through one writer connection: requests queue for it
+//! in order instead of racing for the database lock (which SQLite would
+//! answer with "database is locked" once the busy timeout ran out). Readers
+//! have a pool of their own and go on beside the writer (WAL). The writer
+//! takes the lock up front (`BEGIN IMMEDIATE`), so nothing needs a row lock,
+//! and set operations are plain loops of prepared statements inside that one
+//! transaction.
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -27,8 +31,18 @@ use crate::{ConnectOptions, Idempotency, StoreError, migrate};
 /// The write transaction already holds the database: no row locks.
 pub const FOR_UPDATE: &str = "";
 
-/// Opens the pool (and migrates, when asked), creating the file if needed.
-pub async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlitePool, StoreError> {
+/// How long a write waits for its turn at the one writer before the
+/// database is reported unavailable: far beyond any queue of short
+/// transactions, so only a stuck writer (or another process holding the
+/// file) ends a request this way.
+const WRITER_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Opens the readers' pool and the one writer (migrating, when asked),
+/// creating the file if needed.
+pub async fn connect(
+    url: &str,
+    options: &ConnectOptions,
+) -> Result<(SqlitePool, SqlitePool), StoreError> {
     let connect = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("bad database url: {e}")))?
         .create_if_missing(true)
@@ -38,15 +52,20 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<SqlitePool, 
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(options.acquire_timeout);
-    let pool = SqlitePoolOptions::new()
+    let writer = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(WRITER_QUEUE_TIMEOUT)
+        .connect_with(connect.clone())
+        .await?;
+    if options.migrate {
+        migrate::sqlite().run(&writer).await?;
+    }
+    let readers = SqlitePoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect)
         .await?;
-    if options.migrate {
-        migrate::sqlite().run(&pool).await?;
-    }
-    Ok(pool)
+    Ok((readers, writer))
 }
 
 /// A transaction that may write: it takes the database's write lock at

@@ -8,6 +8,6 @@ pub mod claim;
 pub mod rules;
 pub mod totals;
 
-pub use assess::{Assessment, Case, Reason, Violation, assess};
+pub use assess::{Assessment, Case, Overflow, Reason, Violation, assess};
 pub use case::{JourneyFacts, Supplied, case_of};
 pub use rules::{RuleSet, RuleSetError};

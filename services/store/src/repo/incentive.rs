@@ -159,7 +159,7 @@ impl IncentiveRepository for SqlRepository {
     async fn register_rule_set(&self, rs: &StoredRuleSet) -> Result<StoredRuleSet, StoreError> {
         // Replicas starting together may race: the first insert wins, and
         // every replica then compares with what is stored.
-        let mut pooled = self.pool.acquire().await?;
+        let mut pooled = self.writer.acquire().await?;
         pooled
             .conn()
             .query(
@@ -214,7 +214,7 @@ impl IncentiveRepository for SqlRepository {
         idem: &Idempotency,
         a: &StoredAssessment,
     ) -> Result<StoredAssessment, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -289,7 +289,7 @@ impl IncentiveRepository for SqlRepository {
         idem: &Idempotency,
         req: &ClaimRequest,
     ) -> Result<Claim, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -408,7 +408,7 @@ impl IncentiveRepository for SqlRepository {
         idem: &Idempotency,
         req: &ClaimStepRequest,
     ) -> Result<Claim, StoreError> {
-        let mut tx: Tx = self.pool.begin_write().await?;
+        let mut tx: Tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);

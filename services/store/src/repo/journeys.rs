@@ -22,8 +22,8 @@ use crate::dialect::JourneyUpdate;
 use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
-    AuditFilter, EarningFilter, Idempotency, Journey, Page, PageRequest, PartyFilter, PoolUsage,
-    RepatriationFilter, RepatriationRequest, Repository, StepRecorded, StoreError,
+    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, Page, PageRequest, PartyFilter,
+    PoolUsage, RepatriationFilter, RepatriationRequest, Repository, StepRecorded, StoreError,
 };
 
 #[async_trait]
@@ -38,6 +38,14 @@ impl Repository for SqlRepository {
         Ok(())
     }
 
+    async fn publish_changes(&self, ids: &[Uuid]) -> Result<(), StoreError> {
+        self.pool.publish_changes(ids).await
+    }
+
+    async fn change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
+        self.pool.change_feed().await
+    }
+
     fn pool_usage(&self) -> PoolUsage {
         let (size, idle, max) = self.pool.usage();
         PoolUsage {
@@ -48,7 +56,7 @@ impl Repository for SqlRepository {
     }
 
     async fn create_party(&self, idem: &Idempotency, new: &NewParty) -> Result<Party, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -119,7 +127,7 @@ impl Repository for SqlRepository {
         idem: &Idempotency,
         new: &NewEarning,
     ) -> Result<Earning, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -222,7 +230,7 @@ impl Repository for SqlRepository {
         idem: &Idempotency,
         req: &RepatriationRequest,
     ) -> Result<Repatriation, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -476,7 +484,7 @@ impl SqlRepository {
         &self,
         items: &[(Idempotency, NewStep)],
     ) -> Result<Option<Vec<Result<StepRecorded, StoreError>>>, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let at = now();
         let mut results: Vec<Option<Result<StepRecorded, StoreError>>> =
             (0..items.len()).map(|_| None).collect();

@@ -107,6 +107,16 @@ fn delay_where(q: &mut Sql<'_>, f: &DelayFilter) {
 
 #[async_trait]
 impl MetricsRepository for SqlRepository {
+    async fn pending_metrics(&self) -> Result<i64, StoreError> {
+        let mut pooled = self.pool.acquire().await?;
+        let (n,): (i64,) = pooled
+            .conn()
+            .query("SELECT COUNT(*) FROM metrics_pending")
+            .fetch_one()
+            .await?;
+        Ok(n)
+    }
+
     async fn delay_buckets(
         &self,
         filter: &DelayFilter,
@@ -224,7 +234,12 @@ impl MetricsRepository for SqlRepository {
     ) -> Result<Vec<Breach>, StoreError> {
         let mut pooled = self.pool.acquire().await?;
         let mut c = pooled.conn();
-        let mut q = c.sql("SELECT * FROM journey_summaries WHERE TRUE");
+        // The earliest invoice's category chooses the programme.
+        let mut q = c.sql(
+            "SELECT js.*, (SELECT e.service_category FROM allocations a JOIN earnings e ON e.id = a.earning_id
+                           WHERE a.repatriation_id = js.repatriation_id ORDER BY e.invoice_date, e.id LIMIT 1) AS service_category
+             FROM journey_summaries js WHERE TRUE",
+        );
         q.and_eq("party_id", f.party_id)
             .and("repatriation_id", ">", after);
         match f.kind {
@@ -257,7 +272,7 @@ impl MetricsRepository for SqlRepository {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Option<Uuid>, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let mut c = tx.conn();
         let mut q = c.sql("SELECT id FROM repatriations WHERE TRUE");
         q.and("id", ">", after)
@@ -276,14 +291,14 @@ impl MetricsRepository for SqlRepository {
     }
 
     async fn compact_delay_rollup(&self) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         tx.conn().dialect().compact_rollup().await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let mut c = tx.conn();
         let ids = c.dialect().take_pending(limit).await?;
         if ids.is_empty() {

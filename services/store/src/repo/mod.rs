@@ -24,19 +24,27 @@ use crate::{ConnectOptions, Idempotency, Page, StoreError, codec, postgres, sqli
 /// The repository on PostgreSQL or SQLite.
 #[derive(Clone)]
 pub struct SqlRepository {
+    /// Reads.
     pool: Pool,
+    /// Writes: the same pool on PostgreSQL, which has many writers;
+    /// SQLite's one writer connection.
+    writer: Pool,
 }
 
 impl SqlRepository {
     pub async fn postgres(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let pool = Pool::Postgres(postgres::connect(url, options).await?);
         Ok(SqlRepository {
-            pool: Pool::Postgres(postgres::connect(url, options).await?),
+            writer: pool.clone(),
+            pool,
         })
     }
 
     pub async fn sqlite(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let (readers, writer) = sqlite::connect(url, options).await?;
         Ok(SqlRepository {
-            pool: Pool::Sqlite(sqlite::connect(url, options).await?),
+            pool: Pool::Sqlite(readers),
+            writer: Pool::Sqlite(writer),
         })
     }
 }

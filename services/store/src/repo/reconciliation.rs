@@ -344,7 +344,7 @@ impl ReconciliationRepository for SqlRepository {
         idem: &Idempotency,
         s: &StatementImport,
     ) -> Result<StoredStatement, StoreError> {
-        let mut tx: Tx = self.pool.begin_write().await?;
+        let mut tx: Tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             let id: Uuid = codec::from_json(&json)?;
@@ -419,7 +419,7 @@ impl ReconciliationRepository for SqlRepository {
         party: Uuid,
         tolerances: &recon::Tolerances,
     ) -> Result<MatchingRun, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -552,7 +552,7 @@ impl ReconciliationRepository for SqlRepository {
         idem: &Idempotency,
         req: &ManualMatchRequest,
     ) -> Result<Vec<StoredMatch>, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -611,7 +611,7 @@ impl ReconciliationRepository for SqlRepository {
         idem: &Idempotency,
         credit: Uuid,
     ) -> Result<Vec<StoredMatch>, StoreError> {
-        let mut tx = self.pool.begin_write().await?;
+        let mut tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
