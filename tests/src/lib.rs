@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod otlp;
 pub mod proxy;
 pub mod security;
+pub mod store;
 
 use std::path::PathBuf;
 
@@ -69,7 +70,24 @@ impl TestApp {
     /// Stops the server and removes its database.
     pub async fn finish(self) {
         self.server.stop().await.expect("server stops cleanly");
-        match self.db {
+        self.db.remove().await;
+    }
+}
+
+impl TestDb {
+    fn new(backend: Backend, handle: String) -> Self {
+        match backend {
+            Backend::Sqlite => TestDb::Sqlite(PathBuf::from(handle)),
+            Backend::Postgres => TestDb::Postgres {
+                admin_url: postgres_url().unwrap_or_default(),
+                name: handle,
+            },
+        }
+    }
+
+    /// Removes the database (its files, or the PostgreSQL database).
+    async fn remove(self) {
+        match self {
             TestDb::Sqlite(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -194,13 +212,7 @@ pub async fn spawn_with(
     } else {
         endpoint.connect().await.expect("connect to server")
     };
-    let db = match backend {
-        Backend::Sqlite => TestDb::Sqlite(PathBuf::from(handle)),
-        Backend::Postgres => TestDb::Postgres {
-            admin_url: postgres_url().unwrap_or_default(),
-            name: handle,
-        },
-    };
+    let db = TestDb::new(backend, handle);
     Some(TestApp {
         backend,
         server,

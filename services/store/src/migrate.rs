@@ -61,6 +61,11 @@ const SQLITE: &[Source] = &[
         "reconciliation",
         include_str!("../../../migrations/sqlite/0005_reconciliation.sql"),
     ),
+    (
+        6,
+        "amount checks",
+        include_str!("../../../migrations/sqlite/0006_amount_checks.sql"),
+    ),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {
@@ -72,7 +77,9 @@ fn migrator(sources: &[Source]) -> Migrator {
                 Cow::Borrowed(*description),
                 MigrationType::Simple,
                 AssertSqlSafe(*sql).into_sql_str(),
-                false,
+                // sqlx's marker for a migration that manages its own
+                // transaction.
+                sql.starts_with("-- no-transaction"),
             )
         })
         .collect::<Vec<_>>();
