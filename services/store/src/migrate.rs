@@ -62,9 +62,9 @@ const SQLITE: &[Source] = &[
         include_str!("../../../migrations/sqlite/0005_reconciliation.sql"),
     ),
     (
-        6,
+        7,
         "amount checks",
-        include_str!("../../../migrations/sqlite/0006_amount_checks.sql"),
+        include_str!("../../../migrations/sqlite/0007_amount_checks.sql"),
     ),
 ];
 

@@ -45,6 +45,7 @@ FROM earnings;
 DROP TABLE earnings;
 ALTER TABLE earnings_new RENAME TO earnings;
 CREATE INDEX earnings_party ON earnings (party_id, seq);
+CREATE INDEX earnings_invoice_reference ON earnings (invoice_reference);
 
 DROP TABLE IF EXISTS allocations_new;
 CREATE TABLE allocations_new (
