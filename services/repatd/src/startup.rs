@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -47,6 +48,8 @@ const SERVICES: [&str; 8] = [
 /// not cure) makes replicas unready, never restarted.
 pub const LIVENESS: &str = "liveness";
 
+/// Longest a readiness ping may take before the database counts as down.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
 /// Pause before listening again after the change feed failed.
 const CHANGE_FEED_RETRY: Duration = Duration::from_secs(1);
 /// How often delay metrics are brought up to date in the background.
@@ -125,6 +128,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
+    // The breaker: requests that need the database fail at once while the
+    // readiness check finds it down.
+    let database_up = Arc::new(AtomicBool::new(false));
     let gate = Gate::new(
         auth,
         settings.rate_limit_per_second,
@@ -141,13 +147,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         // flow control.
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        // A request without a shorter deadline of its own gets this one.
-        .timeout(Duration::from_secs(settings.request_timeout_secs))
         // Outermost, so calls refused by the layers below are observed too.
         .layer(telemetry.layer())
         // Beyond the limit, requests are refused at once with
         // RESOURCE_EXHAUSTED, never queued without bound; probes always pass.
-        .layer(guard::AdmissionLayer::new(settings.max_concurrent_requests))
+        .layer(guard::AdmissionLayer::new(
+            settings.max_concurrent_requests,
+            Duration::from_secs(settings.request_timeout_secs),
+            database_up.clone(),
+        ))
         // A panic is one request's INTERNAL with a logged incident id.
         .layer(guard::panic_guard())
         .layer(guard::fault_injection())
@@ -192,10 +200,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         ));
 
     // Health is known before the first request is accepted.
-    report_database(repo.as_ref(), &health, None).await;
+    report_database(repo.as_ref(), &health, &database_up, None).await;
     let watchdog = tokio::spawn(watch_database(
         repo.clone(),
         health.clone(),
+        database_up,
         Duration::from_secs(settings.db_check_interval_secs.max(1)),
     ));
     let metrics = tokio::spawn(keep_metrics_current(repo.clone()));
@@ -329,12 +338,21 @@ fn tls_config(settings: &Settings) -> anyhow::Result<Option<ServerTlsConfig>> {
     Ok(Some(tls))
 }
 
-/// Keeps the health status in step with the database.
-async fn watch_database(repo: Arc<dyn Repository>, health: HealthReporter, interval: Duration) {
+/// Keeps the health status (and the breaker) in step with the database,
+/// checking at a fixed rate however long a check takes.
+async fn watch_database(
+    repo: Arc<dyn Repository>,
+    health: HealthReporter,
+    up: Arc<AtomicBool>,
+    interval: Duration,
+) {
     let mut serving = None;
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
     loop {
-        tokio::time::sleep(interval).await;
-        serving = Some(report_database(repo.as_ref(), &health, serving).await);
+        tick.tick().await;
+        serving = Some(report_database(repo.as_ref(), &health, &up, serving).await);
     }
 }
 
@@ -343,9 +361,16 @@ async fn watch_database(repo: Arc<dyn Repository>, health: HealthReporter, inter
 async fn report_database(
     repo: &dyn Repository,
     health: &HealthReporter,
+    up: &AtomicBool,
     before: Option<bool>,
 ) -> bool {
-    let ok = repo.ping().await.is_ok();
+    // A database that does not answer within the ping timeout is down, as
+    // one that refuses is.
+    let ok = matches!(
+        tokio::time::timeout(PING_TIMEOUT, repo.ping()).await,
+        Ok(Ok(()))
+    );
+    up.store(ok, Ordering::Relaxed);
     if before != Some(ok) {
         let status = if ok {
             ServingStatus::Serving

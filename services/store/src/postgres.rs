@@ -16,13 +16,25 @@ pub struct PgRepository {
     pool: PgPool,
     /// Writes share the pool: PostgreSQL has many writers.
     writer: PgPool,
+    /// One connection of its own for the readiness ping, so a busy pool is
+    /// never mistaken for a database that is down.
+    health: PgPool,
 }
 
 impl PgRepository {
     pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
+        let timeout = format!("{}ms", options.statement_timeout.as_millis());
         let connect: PgConnectOptions = url
-            .parse()
-            .map_err(|e| StoreError::Config(format!("bad database url: {e}")))?;
+            .parse::<PgConnectOptions>()
+            .map_err(|e| StoreError::Config(format!("bad database url: {e}")))?
+            .options([
+                ("statement_timeout", timeout.as_str()),
+                ("idle_in_transaction_session_timeout", timeout.as_str()),
+            ]);
+        let health = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect.clone());
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -34,6 +46,7 @@ impl PgRepository {
         Ok(PgRepository {
             writer: pool.clone(),
             pool,
+            health,
         })
     }
 }

@@ -245,7 +245,7 @@ macro_rules! shared_sql {
             }
 
             async fn ping(&self) -> Result<(), StoreError> {
-                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                sqlx::query("SELECT 1").execute(&self.health).await?;
                 Ok(())
             }
 

@@ -33,6 +33,9 @@ pub struct SqliteRepository {
     pool: SqlitePool,
     /// The one connection that writes.
     writer: SqlitePool,
+    /// One connection of its own for the readiness ping, so busy readers
+    /// are never mistaken for a database that is gone.
+    health: SqlitePool,
 }
 
 impl SqliteRepository {
@@ -54,12 +57,20 @@ impl SqliteRepository {
         if options.migrate {
             migrate::sqlite().run(&writer).await?;
         }
+        let health = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(options.acquire_timeout)
+            .connect_lazy_with(connect.clone());
         let pool = SqlitePoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
             .connect_with(connect)
             .await?;
-        Ok(SqliteRepository { pool, writer })
+        Ok(SqliteRepository {
+            pool,
+            writer,
+            health,
+        })
     }
 }
 
