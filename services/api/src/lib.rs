@@ -15,6 +15,7 @@ mod paging;
 mod party;
 mod reconciliation;
 mod repatriation;
+mod search;
 pub mod token;
 mod validate;
 pub mod watch;

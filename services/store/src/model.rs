@@ -192,7 +192,7 @@ pub struct ClaimFilter {
 /// One interface over PostgreSQL and SQLite. Every mutation takes an
 /// [`Idempotency`] and is all-or-nothing.
 #[async_trait]
-pub trait Repository: IncentiveRepository + MetricsRepository + ReconciliationRepository + Send + Sync + 'static {
+pub trait Repository: IncentiveRepository + MetricsRepository + ReconciliationRepository + crate::SearchRepository + Send + Sync + 'static {
     /// "postgres" or "sqlite".
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
