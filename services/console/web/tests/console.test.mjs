@@ -7,7 +7,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, cpSync, rmSync } from "node:fs";
+import { mkdtempSync, mkdirSync, openSync, readFileSync, writeFileSync, cpSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve, dirname } from "node:path";
@@ -69,17 +69,17 @@ before(async () => {
     "--jwt-algorithm", "hs256", "--jwt-verify-key-file", secret,
     "--listen", grpcAddr, "--console-listen", `127.0.0.1:${consolePort}`,
     "--database-url", `sqlite:${join(work, "repat.db")}`, "--rate-limit-per-second", "0",
-  ], { stdio: ["ignore", "ignore", "pipe"] });
-  let log = "";
-  server.stderr.on("data", (d) => (log += d));
-  server.on("exit", (code) => { if (code) console.error(`repatd exited ${code}\n${log}`); });
+  // Its log goes to a file: the event loop is blocked while the demo loads,
+  // and a pipe nobody reads would stall the server once full.
+  ], { stdio: ["ignore", "ignore", openSync(join(work, "repatd.log"), "w")] });
+  server.on("exit", (code) => { if (code) console.error(`repatd exited ${code}\n${readFileSync(join(work, "repatd.log"), "utf8").slice(-4000)}`); });
   await waitFor(consoleUrl);
   tokens.admin = token("admin", "console-admin@repat");
   tokens.auditor = token("auditor", "auditor@audit-firm");
 
   // The demo dataset, loaded as the README says, from a copy.
   cpSync(join(root, "demo"), join(work, "demo"), { recursive: true, filter: (p) => !/\.(ids|errors)\.csv$|\.svg$|\.png$/.test(p) });
-  execFileSync(join(work, "demo/run.sh"), { stdio: "ignore", env: { ...process.env, REPATCTL: repatctl, REPATCTL_SERVER: `http://${grpcAddr}`, REPATCTL_TOKEN: tokens.admin } });
+  execFileSync(join(work, "demo/run.sh"), { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, REPATCTL: repatctl, REPATCTL_SERVER: `http://${grpcAddr}`, REPATCTL_TOKEN: tokens.admin } });
   ids = Object.fromEntries(readFileSync(join(work, "demo/parties.csv.ids.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(",")));
   // A bank statement of Rajshahi Data Ltd (firm-001): one credit paying
   // INV-2024-0003 by reference, one too short for any invoice.
