@@ -1,7 +1,8 @@
-//! Finding records by the references people have at hand (an invoice
-//! number, a UETR, an end-to-end id), for the console's search.
+//! Finding records by what people have at hand (an invoice number, a
+//! UETR, an end-to-end id, an entry id), for the console.
 
 use async_trait::async_trait;
+use repat_core::reconcile::Entry;
 use repat_core::repatriation::Repatriation;
 use uuid::Uuid;
 
@@ -23,4 +24,7 @@ pub struct RepatriationSearch {
 pub trait SearchRepository: Send + Sync {
     /// Repatriations carrying the references, oldest first.
     async fn search_repatriations(&self, search: &RepatriationSearch, page: PageRequest) -> Result<Page<Repatriation>, StoreError>;
+    /// Statement entries by id, as their statements have them (to show
+    /// the credit an exception is about); unknown ids are left out.
+    async fn statement_entries(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Entry)>, StoreError>;
 }

@@ -33,6 +33,17 @@ macro_rules! search_sql {
                     repatriation_from_row(row, allocations.remove(&id).unwrap_or_default())
                 })
             }
+
+            async fn statement_entries(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, repat_core::reconcile::Entry)>, StoreError> {
+                let mut conn = self.pool.acquire().await?;
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    if let Some(row) = sqlx::query("SELECT detail FROM statement_entries WHERE id = $1").bind(id).fetch_optional(&mut *conn).await? {
+                        out.push((*id, codec::from_json(row.try_get("detail")?)?));
+                    }
+                }
+                Ok(out)
+            }
         }
     };
 }

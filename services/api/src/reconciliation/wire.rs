@@ -33,7 +33,7 @@ fn fx(r: &FxRate) -> pb::FxRate {
     pb::FxRate { source_currency: r.source.code().into(), target_currency: r.target.code().into(), rate: r.rate.to_string() }
 }
 
-fn entry(s: &StoredEntry) -> pb::StatementEntry {
+pub fn entry(s: &StoredEntry) -> pb::StatementEntry {
     let e = &s.entry;
     pb::StatementEntry {
         id: s.id.to_string(),
@@ -121,6 +121,7 @@ pub fn exception(x: &Exception) -> pb::ReconciliationException {
         code: x.reason.name().to_string(),
         message: x.message.clone(),
         candidates: x.candidates.iter().map(candidate).collect(),
+        credit: None,
     }
 }
 

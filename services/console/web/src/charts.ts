@@ -128,7 +128,7 @@ export function delayChart(canvas: HTMLCanvasElement, labels: string[], series: 
 }
 
 /** Plain bars, one dataset per series, with optional target lines. */
-export function barChart(canvas: HTMLCanvasElement, labels: string[], series: { name: string; values: (number | null)[] }[], yTitle: string, lines: { value: number; label: string; color: string }[] = []): void {
+export function barChart(canvas: HTMLCanvasElement, labels: string[], series: { name: string; values: (number | null)[] }[], yTitle: string, lines: { value: number; label: string; color: string }[] = [], log = false): void {
   new Chart(canvas, {
     type: "bar",
     data: {
@@ -138,7 +138,7 @@ export function barChart(canvas: HTMLCanvasElement, labels: string[], series: { 
     options: {
       responsive: true,
       maintainAspectRatio: false,
-      scales: { y: { beginAtZero: true, title: { display: true, text: yTitle } } },
+      scales: { y: log ? { type: "logarithmic", title: { display: true, text: yTitle } } : { beginAtZero: true, title: { display: true, text: yTitle } } },
       plugins: {
         legend: { position: "bottom" },
         annotation: {

@@ -152,3 +152,16 @@ export function shortId(id: string): string {
 export function moneyOf(amount: string, currency: string): string {
   return currency === "" ? amount : `${currency} ${groupDigits(amount)}`;
 }
+
+/** The days of a rule set's deadline ("120 calendar days" -> 120); null
+ * for one counted in months, which only the server counts. */
+export function ruleDays(rule: string | undefined): number | null {
+  const m = /^(\d+)\s+(calendar\s+)?days?$/i.exec(rule?.trim() ?? "");
+  return m ? Number(m[1]) : null;
+}
+
+/** `value` with as many decimal places as `like` ("0" like "41001.60" -> "0.00"). */
+export function atScaleOf(value: string, like: string): string {
+  const want = like.includes(".") ? like.length - like.indexOf(".") - 1 : 0;
+  return addDecimal(value, want > 0 ? `0.${"0".repeat(want)}` : "0");
+}

@@ -30,7 +30,7 @@ export function table<T>(rows: T[], columns: Column<T>[], options: TableOptions)
     "div",
     { class: "table-wrap", "data-table": options.name },
     h("div", { class: "table-bar" }, h("span", { class: "count" }, options.caption ?? `${rows.length} ${rows.length === 1 ? "row" : "rows"}`), export_),
-    rows.length === 0 ? h("p", { class: "empty" }, options.empty ?? "Nothing to show.") : h("table", {}, h("thead", {}, head), body),
+    rows.length === 0 ? h("p", { class: "empty" }, options.empty ?? "Nothing to show.") : h("div", { class: "table-scroll" }, h("table", {}, h("thead", {}, head), body)),
   );
   return el;
 }

@@ -195,7 +195,7 @@ test("an exception is resolved by a manual match: gone from the worklist, in the
   await row.locator(".match-note").fill("short payment agreed with the client, email of 11 March");
   await row.locator("button[type=submit]").click();
   await page.waitForSelector(".note.ok");
-  assert.match(await page.textContent(".note.ok"), /Matched credit .* to INV-2024-0001/);
+  assert.match(await page.textContent(".note.ok"), /Matched the credit of USD 36,000.00 on 2024-03-10 from Harbour Education Pty Ltd .* to INV-2024-0001/);
   await page.waitForSelector('[data-table="exceptions"] .empty, [data-table="exceptions"] tbody');
   assert.equal(await page.locator('[data-table="exceptions"] tbody tr', { hasText: "AMOUNT_OUTSIDE_TOLERANCE" }).count(), 0, "gone from the worklist");
   await page.waitForSelector('[data-table="manual-matches"] tbody tr');
@@ -215,6 +215,7 @@ test("an auditor filters delays by corridor and month and the chart changes; tab
   const pixelsBefore = await page.locator("#chart-waits canvas").evaluate((c) => c.toDataURL());
   assert.match(before, /Period: .* to .*\. Scope: every corridor.*Count: \d+ observations/);
   await page.screenshot({ path: join(shots, "auditor.png"), fullPage: true });
+  await page.screenshot({ path: join(shots, "console.png") });
 
   await page.selectOption("#filter-corridor", "US");
   await page.selectOption("#filter-from", "2024-06");

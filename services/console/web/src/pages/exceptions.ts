@@ -4,7 +4,7 @@
 import { api, all, describeError } from "../api.js";
 import { EXCEPTION_REASONS } from "../codes.js";
 import { h, clear, note, section, loading } from "../dom.js";
-import { money, timestamp, humanize } from "../format.js";
+import { money, timestamp, humanize, date } from "../format.js";
 import { MatchMethod, type ReconciliationException, type Match } from "../gen/repat/v1/reconciliation_pb.js";
 import { listParties, partyName, earning, mapLimited, forget } from "../names.js";
 import { table } from "../table.js";
@@ -25,6 +25,7 @@ export function exceptionsPage(params: URLSearchParams): HTMLElement {
 interface Row {
   x: ReconciliationException;
   party: string;
+  about: string;
   candidates: { id: string; label: string; amount: string; difference: string; days: string }[];
 }
 
@@ -43,6 +44,7 @@ async function render(el: HTMLElement, partyId: string): Promise<void> {
   const rows: Row[] = await mapLimited(exceptions, async (x) => ({
     x,
     party: await partyName(x.partyId),
+    about: x.creditId ? creditText(x) : `invoice ${(await earning(x.earningId))?.invoiceReference ?? x.earningId.slice(0, 8)}`,
     candidates: await Promise.all(x.candidates.map(async (c) => {
       const e = x.creditId ? await earning(c.id) : null;
       return {
@@ -67,7 +69,7 @@ async function render(el: HTMLElement, partyId: string): Promise<void> {
       "Open exceptions",
       table(rows, [
         { title: "Party", cell: (r) => r.party },
-        { title: "About", cell: (r) => (r.x.creditId ? `credit ${r.x.creditId.slice(0, 8)}` : "an invoice"), csv: (r) => r.x.creditId || r.x.earningId },
+        { title: "About", cell: (r) => r.about },
         { title: "Reason", cell: (r) => h("span", { title: EXCEPTION_REASONS[r.x.code] ?? "" }, `${r.x.code} — ${EXCEPTION_REASONS[r.x.code] ?? humanize(r.x.code)}`), csv: (r) => r.x.code },
         { title: "What the matcher says", cell: (r) => r.x.message },
         { title: "Nearest candidates", cell: (r) => h("ul", { class: "plain" }, r.candidates.map((c) => h("li", {}, `${c.label}: ${c.amount}, difference ${c.difference}${c.days ? `, ${c.days}` : ""}`))), csv: (r) => r.candidates.map((c) => `${c.label} ${c.amount}`).join("; ") },
@@ -92,6 +94,15 @@ async function render(el: HTMLElement, partyId: string): Promise<void> {
   }
 }
 
+/** "credit of USD 36,000.00 on 2024-03-10 from Harbour Education (PAYMENT FOR SERVICES)". */
+function creditText(x: ReconciliationException): string {
+  const c = x.credit;
+  if (!c) return `credit ${x.creditId.slice(0, 8)}`;
+  const when = date(c.valueDate) || date(c.bookingDate);
+  const refs = [c.remittance, c.servicerReference && `ref ${c.servicerReference}`, c.endToEndId && `e2e ${c.endToEndId}`].filter(Boolean).join("; ");
+  return `credit of ${money(c.amount)}${when ? ` on ${when}` : ""}${c.counterparty ? ` from ${c.counterparty}` : ""}${refs ? ` (${refs})` : ""}`;
+}
+
 function matchForm(r: Row): HTMLElement {
   const choice = h("select", { "aria-label": "invoice to match", class: "match-choice" }, r.candidates.map((c) => h("option", { value: c.id }, c.label)));
   const why = h("input", { type: "text", placeholder: "why (kept in the audit trail)", "aria-label": "note", class: "match-note", required: true });
@@ -104,7 +115,7 @@ function matchForm(r: Row): HTMLElement {
       const res = await api.reconciliation.manualMatch({ requestId: crypto.randomUUID(), creditId: r.x.creditId, allocations: [{ earningId: choice.value }], note: why.value.trim() });
       forget();
       const label = r.candidates.find((c) => c.id === choice.value)?.label ?? "";
-      reloadWith(`Matched credit ${r.x.creditId.slice(0, 8)} to ${label}: ${res.matches.map((m) => money(m.covered)).join(", ")} covered.`);
+      reloadWith(`Matched the ${creditText(r.x)} to ${label}: ${res.matches.map((m) => money(m.covered)).join(", ")} covered.`);
     } catch (err) {
       clear(out, note(describeError(err), "error"));
     }

@@ -2,7 +2,7 @@
 // up, its claims, and its incentive by month.
 import { api, all, describeError } from "../api.js";
 import { h, clear, note, section, link, badge, loading } from "../dom.js";
-import { money, moneyOf, date, todayDhaka, addDays, daysBetween, relativeDays, humanize, enumName, addDecimal, compareDecimal, timestamp } from "../format.js";
+import { money, moneyOf, atScaleOf, ruleDays, date, todayDhaka, addDays, daysBetween, relativeDays, humanize, enumName, addDecimal, compareDecimal, timestamp } from "../format.js";
 import { RepatriationStatus, type Repatriation } from "../gen/repat/v1/repatriation_pb.js";
 import { RealizationStatus, type Realization } from "../gen/repat/v1/reconciliation_pb.js";
 import { ClaimStatus, ClaimStepKind, type Assessment } from "../gen/repat/v1/incentive_pb.js";
@@ -59,7 +59,7 @@ async function renderHome(el: HTMLElement, p: Party): Promise<void> {
   remember(earnings);
   const today = todayDhaka();
   const programme = rules?.programmes.find((x) => x.partyKinds.includes(enumName(PartyKind, p.kind))) ?? rules?.programmes[0];
-  const repDays = Number(/^(\d+)/.exec(programme?.repatriationDeadline ?? "")?.[1] ?? 120);
+  const repDays = ruleDays(programme?.repatriationDeadline) ?? 120;
   const lateRepatriations = new Set(late.map((b) => b.repatriationId));
   const recon = new Map(realizations.map((r) => [r.earningId, r]));
   const rows: InvoiceRow[] = earnings.map((e) => {
@@ -121,7 +121,7 @@ async function renderHome(el: HTMLElement, p: Party): Promise<void> {
       { title: "Amount", cell: (r) => money(r.e.amount), numeric: true },
       { title: "Invoiced", cell: (r) => date(r.e.invoiceDate) },
       { title: "Due", cell: (r) => date(r.e.dueDate) },
-      { title: "Realized", cell: (r) => moneyOf(r.realized, r.e.amount?.currency ?? ""), numeric: true, csv: (r) => r.realized },
+      { title: "Realized", cell: (r) => moneyOf(atScaleOf(r.realized, r.e.amount?.amount ?? ""), r.e.amount?.currency ?? ""), numeric: true, csv: (r) => r.realized },
       { title: "Status", cell: statusCell, csv: (r) => `${r.status}${r.late ? ", late" : ""}` },
       { title: "120-day deadline", cell: (r) => r.deadline },
     ], { name: "invoices", caption: `${rows.length} invoices` })),
@@ -133,7 +133,7 @@ async function renderHome(el: HTMLElement, p: Party): Promise<void> {
       { title: "Disbursed", cell: (c) => money(c.disbursed), numeric: true },
       { title: "Steps", cell: (c) => c.steps.map((s) => `${humanize(enumName(ClaimStepKind, s.kind))} ${timestamp(s.occurTime)}${s.reason ? ` (${s.reason})` : ""}`).join("; ") },
     ], { name: "claims", empty: "No claim filed." })),
-    section("Incentive by month", chart.frame, table(months, [
+    section("Incentive by month", months.length > 0 ? chart.frame : null, table(months, [
       { title: "Month", cell: (m) => m },
       { title: "Assessed", cell: (m) => moneyOf(monthly.get(m)!.assessed, monthly.get(m)!.currency), csv: (m) => monthly.get(m)!.assessed, numeric: true },
       { title: "Claimed", cell: (m) => moneyOf(monthly.get(m)!.claimed, monthly.get(m)!.currency), csv: (m) => monthly.get(m)!.claimed, numeric: true },

@@ -3,7 +3,7 @@
 import { api, all, describeError } from "../api.js";
 import { GPI_STATUS, reasonText } from "../codes.js";
 import { h, clear, note, section, link, badge, loading } from "../dom.js";
-import { money, duration, timestamp, date, enumName, humanize, todayDhaka, addDays, daysBetween, relativeDays, dhakaDate, share, seconds } from "../format.js";
+import { money, duration, timestamp, date, enumName, humanize, todayDhaka, addDays, daysBetween, relativeDays, dhakaDate, share, seconds, ruleDays } from "../format.js";
 import { GpiStatus, RepatriationStatus, StepKind, Channel, type Repatriation, type Step } from "../gen/repat/v1/repatriation_pb.js";
 import { MatchMethod } from "../gen/repat/v1/reconciliation_pb.js";
 import type { Assessment, RuleSet } from "../gen/repat/v1/incentive_pb.js";
@@ -205,12 +205,6 @@ function spans(r: Repatriation): HTMLElement {
   );
 }
 
-/** "120 days" -> 120; "4 months" -> null (counted by the server). */
-function days(rule: string | undefined): number | null {
-  const m = /^(\d+)\s*days?$/i.exec(rule?.trim() ?? "");
-  return m ? Number(m[1]) : null;
-}
-
 function deadlines(r: Repatriation, invoices: Earning[], a: Assessment | undefined, rules: RuleSet | null, kind: PartyKind): HTMLElement {
   const today = todayDhaka();
   const kindName = enumName(PartyKind, kind);
@@ -219,8 +213,8 @@ function deadlines(r: Repatriation, invoices: Earning[], a: Assessment | undefin
   const credited = r.timeline.find((s) => s.kind === StepKind.BENEFICIARY_CREDITED);
   const realized = credited ? dhakaDate(credited.occurredAt) : "";
   const claimed = r.timeline.find((s) => s.kind === StepKind.INCENTIVE_CLAIM_FILED);
-  const repDays = days(programme?.repatriationDeadline);
-  const claimDays = days(programme?.claimWindow);
+  const repDays = ruleDays(programme?.repatriationDeadline);
+  const claimDays = ruleDays(programme?.claimWindow);
   const repDeadline = date(a?.repatriationDeadline) || (earliest && repDays !== null ? addDays(earliest, repDays) : "");
   const claimDeadline = date(a?.claimDeadline) || (realized && claimDays !== null ? addDays(realized, claimDays) : "");
   const rows: { name: string; rule: string; deadline: string; met: string; standing: HTMLElement }[] = [];
