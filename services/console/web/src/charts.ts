@@ -14,6 +14,9 @@ Chart.defaults.animation = false;
 
 const HOUR = 3600;
 const DAY = 86400;
+const NICE_TICKS: [number, string][] = [
+  [60, "1 min"], [600, "10 min"], [HOUR, "1 hour"], [6 * HOUR, "6 hours"], [DAY, "1 day"], [7 * DAY, "7 days"], [30 * DAY, "30 days"], [120 * DAY, "120 days"], [365 * DAY, "1 year"],
+];
 export const PALETTE = ["#0b5d4b", "#c2410c", "#1d4ed8", "#7c3aed", "#b45309", "#0e7490", "#be123c", "#4d7c0f", "#6b7280", "#a21caf"];
 
 /** One group of a delay distribution, in seconds. */
@@ -101,13 +104,11 @@ export function delayChart(canvas: HTMLCanvasElement, labels: string[], series: 
           min: 1 / 60,
           suggestedMax: (top * 1.5) / HOUR,
           title: { display: true, text: "time (log scale)" },
-          ticks: {
-            callback: (v) => {
-              const s = Number(v) * HOUR;
-              const nice = [60, 600, HOUR, 6 * HOUR, DAY, 7 * DAY, 30 * DAY, 120 * DAY, 365 * DAY];
-              return nice.some((n) => Math.abs(n - s) / n < 0.01) ? duration(s) : "";
-            },
+          // Ticks at durations people think in, labelled as durations.
+          afterBuildTicks: (axis) => {
+            axis.ticks = NICE_TICKS.map(([t]) => t / HOUR).filter((v) => v >= axis.min && v <= axis.max).map((value) => ({ value }));
           },
+          ticks: { callback: (v) => NICE_TICKS.find(([t]) => Math.abs(t / HOUR - Number(v)) < 1e-9)?.[1] ?? duration(Number(v) * HOUR) },
         },
       },
       plugins: {

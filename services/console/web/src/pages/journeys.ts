@@ -178,13 +178,13 @@ function drawWaits(el: HTMLElement, r: Repatriation, refs: string): void {
   if (!holder || steps.length === 0) return;
   const first = r.timeline[0], last = r.timeline.at(-1)!;
   const { frame, canvas } = chartFrame(
-    `Wait before each hop, hours. Period: ${timestamp(first.occurredAt)} to ${timestamp(last.occurredAt)}. Scope: the journey of ${refs}. Count: ${steps.length} waits.`,
+    `Wait before each hop. Period: ${timestamp(first.occurredAt)} to ${timestamp(last.occurredAt)}. Scope: the journey of ${refs}. Count: ${steps.length} waits.`,
   );
   holder.append(frame);
-  barChart(canvas, steps.map((s) => humanize(enumName(StepKind, s.kind))), [{ name: "wait (hours)", values: steps.map((s) => (seconds(s.waitBefore) ?? 0) / 3600) }], "hours", [
-    { value: 1, label: "1 hour", color: "#15803d" },
+  barChart(canvas, steps.map((s) => humanize(enumName(StepKind, s.kind))), [{ name: "wait (hours)", values: steps.map((s) => (seconds(s.waitBefore) ?? 0) / 3600) }], "hours (log scale)", [
+    { value: 1, label: "G20: 1 hour", color: "#15803d" },
     { value: 24, label: "1 day", color: "#b45309" },
-  ]);
+  ], true);
 }
 
 function spans(r: Repatriation): HTMLElement {
