@@ -130,25 +130,25 @@ fn content_type(path: &str) -> &'static str {
     }
 }
 
-/// The built files, by path (what the build check compares).
-pub fn files() -> Vec<(&'static str, &'static [u8])> {
-    fn walk(dir: &'static Dir<'static>, out: &mut Vec<(&'static str, &'static [u8])>) {
-        for f in dir.files() {
-            out.push((f.path().to_str().unwrap_or_default(), f.contents()));
-        }
-        for d in dir.dirs() {
-            walk(d, out);
-        }
-    }
-    let mut out = Vec::new();
-    walk(&DIST, &mut out);
-    out.sort();
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The built files, by path.
+    fn files() -> Vec<(&'static str, &'static [u8])> {
+        fn walk(dir: &'static Dir<'static>, out: &mut Vec<(&'static str, &'static [u8])>) {
+            for f in dir.files() {
+                out.push((f.path().to_str().unwrap_or_default(), f.contents()));
+            }
+            for d in dir.dirs() {
+                walk(d, out);
+            }
+        }
+        let mut out = Vec::new();
+        walk(&DIST, &mut out);
+        out.sort();
+        out
+    }
 
     fn host(h: &str) -> HeaderMap {
         let mut m = HeaderMap::new();

@@ -247,3 +247,25 @@ test("an auditor filters delays by corridor and month and the chart changes; tab
   assert.match(await page.textContent("#audit-result"), /Intact: \d+ entries checked/);
   await page.close();
 });
+
+test("without tokens, the console prints its address and signs in the local administrator", async () => {
+  const [grpcPort, consolePort] = [await freePort(), await freePort()];
+  const log = join(work, "local.log");
+  const local = spawn(repatd, ["--allow-unauthenticated", "--listen", `127.0.0.1:${grpcPort}`, "--console-listen", `127.0.0.1:${consolePort}`, "--database-url", `sqlite:${join(work, "local.db")}`],
+    { stdio: ["ignore", "ignore", openSync(log, "w")] });
+  try {
+    const url = `http://127.0.0.1:${consolePort}/`;
+    await waitFor(url);
+    const printed = () => readFileSync(log, "utf8").replace(/\x1b\[[0-9;]*m/g, "").includes(`url=${url}`);
+    for (let i = 0; i < 50 && !printed(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(printed(), "the console's address is printed at start");
+    const page = await context.newPage();
+    await page.goto(url);
+    await page.click("#local-admin");
+    await page.waitForSelector('nav a[href="#/auditor"]');
+    assert.match(await page.textContent(".who"), /local-admin · admin/);
+    await page.close();
+  } finally {
+    local.kill("SIGTERM");
+  }
+});
