@@ -34,7 +34,10 @@ const SECURITY_HEADERS: [(&str, &str); 7] = [
     ("referrer-policy", "no-referrer"),
     ("cross-origin-opener-policy", "same-origin"),
     ("cross-origin-resource-policy", "same-origin"),
-    ("permissions-policy", "camera=(), microphone=(), geolocation=(), payment=(), usb=()"),
+    (
+        "permissions-policy",
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=()",
+    ),
 ];
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -63,7 +66,11 @@ where
         let api = api.clone();
         async move {
             let mut response = if hosts == Hosts::Loopback && !loopback_host(request.headers()) {
-                (StatusCode::MISDIRECTED_REQUEST, "this console answers to loopback names only (localhost, 127.0.0.1, [::1])\n").into_response()
+                (
+                    StatusCode::MISDIRECTED_REQUEST,
+                    "this console answers to loopback names only (localhost, 127.0.0.1, [::1])\n",
+                )
+                    .into_response()
             } else if is_grpc(request.headers()) {
                 match api.oneshot(request).await {
                     Ok(r) => r.map(Body::new),
@@ -72,12 +79,19 @@ where
             } else if matches!(*request.method(), Method::GET | Method::HEAD) {
                 asset(request.uri().path())
             } else {
-                let mut r = (StatusCode::METHOD_NOT_ALLOWED, "the console serves GET, HEAD and gRPC-Web\n").into_response();
-                r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+                let mut r = (
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "the console serves GET, HEAD and gRPC-Web\n",
+                )
+                    .into_response();
+                r.headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
                 r
             };
             for (name, value) in SECURITY_HEADERS {
-                response.headers_mut().insert(name, HeaderValue::from_static(value));
+                response
+                    .headers_mut()
+                    .insert(name, HeaderValue::from_static(value));
             }
             response
         }
@@ -85,18 +99,32 @@ where
 }
 
 fn is_grpc(headers: &HeaderMap) -> bool {
-    headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/grpc"))
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/grpc"))
 }
 
 fn loopback_host(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
+    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
+        return false;
+    };
     // Drop the port: "[::1]:8080" -> "[::1]", "localhost:8080" -> "localhost".
     let name = match host.rsplit_once(':') {
-        Some((name, port)) if !name.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) && !name.ends_with(':') => name,
+        Some((name, port))
+            if !name.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && !name.ends_with(':') =>
+        {
+            name
+        }
         _ => host,
     };
     let name = name.trim_start_matches('[').trim_end_matches(']');
-    name.eq_ignore_ascii_case("localhost") || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// A file of the built console; `/` is `index.html`. Hashed assets are
@@ -109,9 +137,16 @@ fn asset(path: &str) -> Response {
     let Some(file) = DIST.get_file(path) else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
-    let cache = if path.starts_with("assets/") { "public, max-age=31536000, immutable" } else { "no-cache" };
+    let cache = if path.starts_with("assets/") {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
     (
-        [(header::CONTENT_TYPE, content_type(path)), (header::CACHE_CONTROL, cache)],
+        [
+            (header::CONTENT_TYPE, content_type(path)),
+            (header::CACHE_CONTROL, cache),
+        ],
         Body::from(Bytes::from_static(file.contents())),
     )
         .into_response()
@@ -158,10 +193,24 @@ mod tests {
 
     #[test]
     fn loopback_names_only() {
-        for h in ["localhost", "localhost:50052", "LOCALHOST:1", "127.0.0.1:50052", "127.1.2.3", "[::1]:50052", "[::1]"] {
+        for h in [
+            "localhost",
+            "localhost:50052",
+            "LOCALHOST:1",
+            "127.0.0.1:50052",
+            "127.1.2.3",
+            "[::1]:50052",
+            "[::1]",
+        ] {
             assert!(loopback_host(&host(h)), "{h}");
         }
-        for h in ["evil.example:50052", "10.0.0.1:50052", "localhost.evil.example", "[::2]:1", "0.0.0.0:50052"] {
+        for h in [
+            "evil.example:50052",
+            "10.0.0.1:50052",
+            "localhost.evil.example",
+            "[::2]:1",
+            "0.0.0.0:50052",
+        ] {
             assert!(!loopback_host(&host(h)), "{h}");
         }
         assert!(!loopback_host(&HeaderMap::new()), "no Host at all");
@@ -170,9 +219,20 @@ mod tests {
     #[test]
     fn the_page_and_its_assets_are_built_in() {
         let files = files();
-        assert!(files.iter().any(|(p, _)| *p == "index.html"), "{:?}", files.iter().map(|f| f.0).collect::<Vec<_>>());
+        assert!(
+            files.iter().any(|(p, _)| *p == "index.html"),
+            "{:?}",
+            files.iter().map(|f| f.0).collect::<Vec<_>>()
+        );
         let index = std::str::from_utf8(DIST.get_file("index.html").unwrap().contents()).unwrap();
-        assert!(!index.contains("<script>") && !index.contains("style="), "no inline script or style in index.html");
-        assert!(files.iter().any(|(p, _)| p.starts_with("assets/") && p.ends_with(".js")));
+        assert!(
+            !index.contains("<script>") && !index.contains("style="),
+            "no inline script or style in index.html"
+        );
+        assert!(
+            files
+                .iter()
+                .any(|(p, _)| p.starts_with("assets/") && p.ends_with(".js"))
+        );
     }
 }

@@ -38,9 +38,13 @@ impl Console {
         timeout: Duration,
     ) -> anyhow::Result<Console> {
         if hosts == Hosts::Loopback && !addr.ip().is_loopback() {
-            anyhow::bail!("refusing to serve the console on {addr} without authentication: every caller would be an administrator; use a loopback address or tokens");
+            anyhow::bail!(
+                "refusing to serve the console on {addr} without authentication: every caller would be an administrator; use a loopback address or tokens"
+            );
         }
-        let listener = TcpListener::bind(addr).await.with_context(|| format!("binding the console to {addr}"))?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding the console to {addr}"))?;
         let addr = listener.local_addr()?;
         // gRPC-Web outermost, so the telemetry inside sees plain gRPC (its
         // status in headers and trailers, as on the main port).
@@ -51,9 +55,12 @@ impl Console {
             builder = builder.tls_config(tls)?;
         }
         let (stop, stopped) = oneshot::channel::<()>();
-        let serve = builder.add_routes(routes).serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
-            let _ = stopped.await;
-        });
+        let serve = builder.add_routes(routes).serve_with_incoming_shutdown(
+            TcpListenerStream::new(listener),
+            async {
+                let _ = stopped.await;
+            },
+        );
         let task = tokio::spawn(async move { serve.await.context("serving the console") });
         Ok(Console { addr, stop, task })
     }
@@ -65,7 +72,11 @@ impl Console {
             std::net::IpAddr::V6(ip) => format!("[{ip}]"),
             ip => ip.to_string(),
         };
-        format!("{}://{host}:{}/", if tls { "https" } else { "http" }, self.addr.port())
+        format!(
+            "{}://{host}:{}/",
+            if tls { "https" } else { "http" },
+            self.addr.port()
+        )
     }
 
     /// Stops accepting and waits for open requests.

@@ -23,7 +23,11 @@ pub struct RepatriationSearch {
 #[async_trait]
 pub trait SearchRepository: Send + Sync {
     /// Repatriations carrying the references, oldest first.
-    async fn search_repatriations(&self, search: &RepatriationSearch, page: PageRequest) -> Result<Page<Repatriation>, StoreError>;
+    async fn search_repatriations(
+        &self,
+        search: &RepatriationSearch,
+        page: PageRequest,
+    ) -> Result<Page<Repatriation>, StoreError>;
     /// Statement entries by id, as their statements have them (to show
     /// the credit an exception is about); unknown ids are left out.
     async fn statement_entries(&self, ids: &[Uuid]) -> Result<Vec<(Uuid, Entry)>, StoreError>;

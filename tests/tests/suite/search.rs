@@ -286,18 +286,55 @@ async fn exceptions_show_their_credit(app: &TestApp) {
     app.create_earning(&a.id, "INV-1", "1000.00", "USD").await;
     let csv = "booking_date,direction,amount,currency,reference,remittance,counterparty\n2024-03-10,CREDIT,400.00,USD,BANK-REF-9,PAYMENT FOR SERVICES,Harbour Education\n";
     app.reconciliation()
-        .import_statement(pb::ImportStatementRequest { request_id: rid(), party_id: a.id.clone(), format: pb::StatementFormat::Csv as i32, content: csv.as_bytes().to_vec() })
+        .import_statement(pb::ImportStatementRequest {
+            request_id: rid(),
+            party_id: a.id.clone(),
+            format: pb::StatementFormat::Csv as i32,
+            content: csv.as_bytes().to_vec(),
+        })
         .await
         .expect("import");
-    app.reconciliation().run_matching(pb::RunMatchingRequest { request_id: rid(), party_id: a.id.clone() }).await.expect("run");
-    let listed = app.reconciliation().list_exceptions(pb::ListExceptionsRequest { party_id: a.id.clone(), ..Default::default() }).await.unwrap().into_inner();
-    let about_credit = listed.exceptions.iter().find(|x| !x.credit_id.is_empty()).expect("the short credit is an exception");
+    app.reconciliation()
+        .run_matching(pb::RunMatchingRequest {
+            request_id: rid(),
+            party_id: a.id.clone(),
+        })
+        .await
+        .expect("run");
+    let listed = app
+        .reconciliation()
+        .list_exceptions(pb::ListExceptionsRequest {
+            party_id: a.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let about_credit = listed
+        .exceptions
+        .iter()
+        .find(|x| !x.credit_id.is_empty())
+        .expect("the short credit is an exception");
     let credit = about_credit.credit.as_ref().expect("the credit is shown");
     assert_eq!(credit.id, about_credit.credit_id);
     assert_eq!(credit.amount, money("400.00", "USD"));
-    assert_eq!((credit.counterparty.as_str(), credit.remittance.as_str(), credit.servicer_reference.as_str()), ("Harbour Education", "PAYMENT FOR SERVICES", "BANK-REF-9"));
+    assert_eq!(
+        (
+            credit.counterparty.as_str(),
+            credit.remittance.as_str(),
+            credit.servicer_reference.as_str()
+        ),
+        ("Harbour Education", "PAYMENT FOR SERVICES", "BANK-REF-9")
+    );
     assert_eq!(credit.status, pb::EntryStatus::Exception as i32);
-    assert!(listed.exceptions.iter().filter(|x| x.credit_id.is_empty()).all(|x| x.credit.is_none()), "an exception about an invoice has no credit");
+    assert!(
+        listed
+            .exceptions
+            .iter()
+            .filter(|x| x.credit_id.is_empty())
+            .all(|x| x.credit.is_none()),
+        "an exception about an invoice has no credit"
+    );
 }
 
 on_both_backends!(exceptions_show_their_credit);
