@@ -18,6 +18,8 @@ mod migrate;
 mod model;
 mod postgres;
 mod reconciliation_sql;
+mod search;
+mod search_sql;
 mod sql;
 mod sqlite;
 mod types;
@@ -27,6 +29,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use model::*;
 pub use postgres::PgRepository;
+pub use search::{RepatriationSearch, SearchRepository};
 pub use sqlite::SqliteRepository;
 
 /// Opens the database named by `url` (`postgres://...` or `sqlite:...`),

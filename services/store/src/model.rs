@@ -202,7 +202,13 @@ pub struct ClaimFilter {
 /// [`Idempotency`] and is all-or-nothing.
 #[async_trait]
 pub trait Repository:
-    IncentiveRepository + MetricsRepository + ReconciliationRepository + Send + Sync + 'static
+    IncentiveRepository
+    + MetricsRepository
+    + ReconciliationRepository
+    + crate::SearchRepository
+    + Send
+    + Sync
+    + 'static
 {
     /// "postgres" or "sqlite".
     fn backend(&self) -> &'static str;

@@ -508,3 +508,4 @@ crate::sql::shared_sql!(PgRepository);
 crate::incentive_sql::incentive_sql!(PgRepository);
 crate::metrics_sql::metrics_sql!(PgRepository);
 crate::reconciliation_sql::reconciliation_sql!(PgRepository);
+crate::search_sql::search_sql!(PgRepository);

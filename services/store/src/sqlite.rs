@@ -468,3 +468,4 @@ crate::sql::shared_sql!(SqliteRepository);
 crate::incentive_sql::incentive_sql!(SqliteRepository);
 crate::metrics_sql::metrics_sql!(SqliteRepository);
 crate::reconciliation_sql::reconciliation_sql!(SqliteRepository);
+crate::search_sql::search_sql!(SqliteRepository);
