@@ -16,6 +16,7 @@ mod paging;
 mod party;
 mod reconciliation;
 mod repatriation;
+mod search;
 pub mod streams;
 pub mod token;
 mod validate;

@@ -331,6 +331,16 @@ impl RepatriationService for RepatriationApi {
         Ok(Response::new(run.await?))
     }
 
+    async fn search_repatriations(
+        &self,
+        request: Request<pb::SearchRepatriationsRequest>,
+    ) -> Result<Response<pb::SearchRepatriationsResponse>, Status> {
+        let caller = caller(&request)?;
+        Ok(Response::new(
+            crate::search::search_repatriations(&self.state, &caller, request.into_inner()).await?,
+        ))
+    }
+
     async fn record_step(
         &self,
         request: Request<pb::RecordStepRequest>,

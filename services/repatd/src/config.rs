@@ -88,6 +88,10 @@ pub struct Settings {
     /// Address to listen on. Without tokens, only loopback is allowed.
     #[arg(long, env = "REPAT_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
+    /// Address of the browser console (its pages, and the API over
+    /// gRPC-Web for them); `off` for none. Without tokens, only loopback.
+    #[arg(long, env = "REPAT_CONSOLE_LISTEN", default_value = "127.0.0.1:50052", value_parser = console_listen)]
+    pub console_listen: ConsoleListen,
     /// `sqlite:FILE` (created on first run) or `postgres://...`.
     #[arg(
         long,
@@ -206,6 +210,7 @@ impl Settings {
     pub fn ephemeral(database_url: impl Into<String>) -> Self {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            console_listen: ConsoleListen(None),
             database_url: database_url.into(),
             rules_file: None,
             recon_fee_tolerance: Decimal::new(50, 0),
@@ -243,6 +248,9 @@ impl Settings {
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs),
             migrate: self.migrate_at_start,
+            // A little past the request deadline, so the request's own
+            // DEADLINE_EXCEEDED is what the client hears.
+            statement_timeout: Duration::from_secs(self.request_timeout_secs + 5),
         }
     }
 
@@ -313,6 +321,20 @@ impl Settings {
             &self.jwt_audience,
         )
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+/// Where the console listens, if anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsoleListen(pub Option<SocketAddr>);
+
+fn console_listen(value: &str) -> Result<ConsoleListen, String> {
+    match value {
+        "off" => Ok(ConsoleListen(None)),
+        _ => value
+            .parse()
+            .map(|a| ConsoleListen(Some(a)))
+            .map_err(|e| format!("{e}: give HOST:PORT, or off")),
     }
 }
 

@@ -6,7 +6,9 @@ use std::any::Any;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tonic::codegen::http;
@@ -16,20 +18,29 @@ use tower::{Layer, Service};
 /// liveness probe fails, so shedding a probe would turn a spike into an
 /// outage. Health checks are cheap (no database access) and unauthenticated.
 const PROBE_PREFIX: &str = "/grpc.health.v1.Health/";
+/// Server reflection needs no database either.
+const REFLECTION_PREFIX: &str = "/grpc.reflection.";
 
-/// Refuses requests beyond `limit` in flight with RESOURCE_EXHAUSTED at
-/// once (never queued without bound); health probes always pass.
+/// Admits requests: refuses those beyond `limit` in flight with
+/// RESOURCE_EXHAUSTED at once (never queued without bound), those that
+/// need the database while it is known down with UNAVAILABLE at once (the
+/// breaker, fed by the readiness check), and answers DEADLINE_EXCEEDED for
+/// a handler that outlives `deadline`. Health probes always pass.
 #[derive(Clone)]
 pub struct AdmissionLayer {
     permits: Arc<Semaphore>,
     limit: usize,
+    deadline: Duration,
+    database_up: Arc<AtomicBool>,
 }
 
 impl AdmissionLayer {
-    pub fn new(limit: usize) -> Self {
+    pub fn new(limit: usize, deadline: Duration, database_up: Arc<AtomicBool>) -> Self {
         AdmissionLayer {
             permits: Arc::new(Semaphore::new(limit)),
             limit,
+            deadline,
+            database_up,
         }
     }
 }
@@ -40,8 +51,7 @@ impl<S> Layer<S> for AdmissionLayer {
     fn layer(&self, inner: S) -> Self::Service {
         Admission {
             inner,
-            permits: self.permits.clone(),
-            limit: self.limit,
+            layer: self.clone(),
         }
     }
 }
@@ -49,16 +59,23 @@ impl<S> Layer<S> for AdmissionLayer {
 #[derive(Clone)]
 pub struct Admission<S> {
     inner: S,
-    permits: Arc<Semaphore>,
-    limit: usize,
+    layer: AdmissionLayer,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
+
+/// An answer given without calling the handler.
+fn refuse<E: Send + 'static>(
+    status: tonic::Status,
+) -> BoxFuture<http::Response<tonic::body::Body>, E> {
+    Box::pin(async move { Ok(status.into_http()) })
+}
 
 impl<S, B, RB> Service<http::Request<B>> for Admission<S>
 where
     S: Service<http::Request<B>, Response = http::Response<RB>> + Send + 'static,
     S::Future: Send + 'static,
+    S::Error: Send + 'static,
     RB: http_body::Body<Data = tonic::codegen::Bytes> + Send + 'static,
     RB::Error: Into<tonic::codegen::StdError>,
 {
@@ -71,28 +88,46 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let permit: Option<OwnedSemaphorePermit> = if request.uri().path().starts_with(PROBE_PREFIX)
-        {
+        let path = request.uri().path();
+        let permit: Option<OwnedSemaphorePermit> = if path.starts_with(PROBE_PREFIX) {
             None
         } else {
-            match self.permits.clone().try_acquire_owned() {
+            if !path.starts_with(REFLECTION_PREFIX)
+                && !self.layer.database_up.load(Ordering::Relaxed)
+            {
+                return refuse(tonic::Status::unavailable(
+                    "the database is unreachable (readiness is NOT_SERVING); retry with backoff",
+                ));
+            }
+            match self.layer.permits.clone().try_acquire_owned() {
                 Ok(permit) => Some(permit),
                 Err(_) => {
-                    let status = tonic::Status::resource_exhausted(format!(
+                    return refuse(tonic::Status::resource_exhausted(format!(
                         "the server has {} requests in flight, its limit; retry with backoff",
-                        self.limit
-                    ));
-                    return Box::pin(async move { Ok(status.into_http()) });
+                        self.layer.limit
+                    )));
                 }
             }
         };
+        let deadline = self.layer.deadline;
         let call = self.inner.call(request);
         Box::pin(async move {
-            let response = call.await;
             // The permit is held until the handler answered; a stream's
             // body is then bounded by the per-caller stream limits.
+            let response = tokio::time::timeout(deadline, call).await;
             drop(permit);
-            response.map(|r| oversize_is_exhausted(r.map(tonic::body::Body::new)))
+            match response {
+                Ok(response) => {
+                    response.map(|r| oversize_is_exhausted(r.map(tonic::body::Body::new)))
+                }
+                // Said as the deadline it is, so clients neither retry a
+                // cancelled call blindly nor mistake it for their own.
+                Err(_) => Ok(tonic::Status::deadline_exceeded(format!(
+                    "the request outlived the server's deadline of {} s",
+                    deadline.as_secs()
+                ))
+                .into_http()),
+            }
         })
     }
 }
@@ -139,7 +174,8 @@ fn on_panic(payload: Box<dyn Any + Send + 'static>) -> http::Response<tonic::bod
 
 /// Test builds: a request carrying `x-repat-fault: panic` panics in its
 /// handler; one carrying `x-repat-fault: stall` is held for a second before
-/// its handler runs (a slow request, to fill the server). See the
+/// its handler runs (a slow request, to fill the server), `stall-long` for
+/// five. See the
 /// `fault-injection` feature.
 #[cfg(feature = "fault-injection")]
 #[derive(Clone, Default)]
@@ -193,6 +229,7 @@ where
             match fault.as_str() {
                 "panic" => panic!("fault injected by the request's x-repat-fault metadata"),
                 "stall" => tokio::time::sleep(std::time::Duration::from_secs(1)).await,
+                "stall-long" => tokio::time::sleep(std::time::Duration::from_secs(5)).await,
                 _ => {}
             }
             inner.call(request).await

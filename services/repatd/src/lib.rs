@@ -2,6 +2,7 @@
 //! few lines over [`startup::start`], which tests and benchmarks call too.
 
 pub mod config;
+pub mod console;
 mod guard;
 pub mod health;
 pub mod startup;

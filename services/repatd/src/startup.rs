@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -10,6 +11,7 @@ use repat_api::{
     ActiveRules, AppState, AuditApi, EarningApi, IncentiveApi, MetricsApi, PartyApi,
     ReconciliationApi, RepatriationApi,
 };
+use repat_console::Hosts;
 use repat_proto::v1::audit_service_server::AuditServiceServer;
 use repat_proto::v1::earning_service_server::EarningServiceServer;
 use repat_proto::v1::incentive_service_server::IncentiveServiceServer;
@@ -22,12 +24,14 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tokio_stream::wrappers::TcpListenerStream;
+use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::{Certificate, Identity, Server, ServerTlsConfig};
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 use crate::Settings;
+use crate::console::Console;
 use crate::guard;
 use crate::telemetry::Telemetry;
 
@@ -47,6 +51,8 @@ const SERVICES: [&str; 8] = [
 /// not cure) makes replicas unready, never restarted.
 pub const LIVENESS: &str = "liveness";
 
+/// Longest a readiness ping may take before the database counts as down.
+const PING_TIMEOUT: Duration = Duration::from_secs(1);
 /// Pause before listening again after the change feed failed.
 const CHANGE_FEED_RETRY: Duration = Duration::from_secs(1);
 /// How often delay metrics are brought up to date in the background.
@@ -60,6 +66,8 @@ const CONNECTION_WINDOW: u32 = 4 << 20;
 /// A server running in the background.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// Where the browser console is served, if it is.
+    pub console_addr: Option<SocketAddr>,
     pub repo: Arc<dyn Repository>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -125,13 +133,42 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let gate = Gate::new(
-        auth,
-        settings.rate_limit_per_second,
-        settings.rate_limit_burst,
+    // The breaker: requests that need the database fail at once while the
+    // readiness check finds it down.
+    let database_up = Arc::new(AtomicBool::new(false));
+    let api = api_routes(
+        &state,
+        &rules,
+        settings,
+        Gate::new(
+            auth.clone(),
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+        ),
     );
-    let admit = move |req| gate.admit(req);
-    let max = settings.max_message_bytes;
+    let console = match settings.console_listen.0 {
+        Some(at) => {
+            let hosts = if matches!(auth, AuthMode::LocalAdmin) {
+                Hosts::Loopback
+            } else {
+                Hosts::Any
+            };
+            let timeout = Duration::from_secs(settings.request_timeout_secs);
+            let console = Console::start(
+                at,
+                api.clone(),
+                telemetry.layer(),
+                hosts,
+                tls_config(settings)?,
+                timeout,
+            )
+            .await?;
+            tracing::info!(url = %console.url(settings.tls_cert_file.is_some()), "console serving: open it in a browser");
+            Some(console)
+        }
+        None => None,
+    };
+    let console_addr = console.as_ref().map(|c| c.addr);
     let mut builder = Server::builder();
     if let Some(tls) = tls_config(settings)? {
         builder = builder.tls_config(tls)?;
@@ -141,61 +178,29 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         // flow control.
         .initial_stream_window_size(STREAM_WINDOW)
         .initial_connection_window_size(CONNECTION_WINDOW)
-        // A request without a shorter deadline of its own gets this one.
-        .timeout(Duration::from_secs(settings.request_timeout_secs))
         // Outermost, so calls refused by the layers below are observed too.
         .layer(telemetry.layer())
         // Beyond the limit, requests are refused at once with
         // RESOURCE_EXHAUSTED, never queued without bound; probes always pass.
-        .layer(guard::AdmissionLayer::new(settings.max_concurrent_requests))
+        .layer(guard::AdmissionLayer::new(
+            settings.max_concurrent_requests,
+            Duration::from_secs(settings.request_timeout_secs),
+            database_up.clone(),
+        ))
         // A panic is one request's INTERNAL with a logged incident id.
         .layer(guard::panic_guard())
         .layer(guard::fault_injection())
+        .add_routes(api.clone())
         .add_service(health_service)
         .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(InterceptedService::new(
-            PartyServiceServer::new(PartyApi::new(state.clone())).max_decoding_message_size(max),
-            admit.clone(),
-        ))
-        .add_service(InterceptedService::new(
-            EarningServiceServer::new(EarningApi::new(state.clone()))
-                .max_decoding_message_size(max),
-            admit.clone(),
-        ))
-        .add_service(InterceptedService::new(
-            RepatriationServiceServer::new(RepatriationApi::new(state.clone()))
-                .max_decoding_message_size(max),
-            admit.clone(),
-        ))
-        .add_service(InterceptedService::new(
-            IncentiveServiceServer::new(IncentiveApi::new(state.clone(), rules.clone()))
-                .max_decoding_message_size(max),
-            admit.clone(),
-        ))
-        .add_service(InterceptedService::new(
-            MetricsServiceServer::new(MetricsApi::new(state.clone(), rules))
-                .max_decoding_message_size(max),
-            admit.clone(),
-        ))
-        .add_service(InterceptedService::new(
-            ReconciliationServiceServer::new(ReconciliationApi::new(
-                state.clone(),
-                settings.tolerances(),
-            ))
-            .max_decoding_message_size(max),
-            admit.clone(),
-        ))
-        .add_service(InterceptedService::new(
-            AuditServiceServer::new(AuditApi::new(state.clone())).max_decoding_message_size(max),
-            admit,
-        ));
+        .add_service(reflection_v1alpha);
 
     // Health is known before the first request is accepted.
-    report_database(repo.as_ref(), &health, None).await;
+    report_database(repo.as_ref(), &health, &database_up, None).await;
     let watchdog = tokio::spawn(watch_database(
         repo.clone(),
         health.clone(),
+        database_up,
         Duration::from_secs(settings.db_check_interval_secs.max(1)),
     ));
     let metrics = tokio::spawn(keep_metrics_current(repo.clone()));
@@ -230,16 +235,67 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         watchdog.abort();
         metrics.abort();
         feed.abort();
+        if let Some(console) = console {
+            console.stop().await?;
+        }
         // What the last requests produced leaves before the process does.
         telemetry.shutdown().await;
         result.context("serving gRPC")
     });
     Ok(RunningServer {
         addr,
+        console_addr,
         repo,
         stop: Some(stop_tx),
         task,
     })
+}
+
+/// The API's services, each behind the gate (caller identity, rate limit):
+/// served on the main port and, over gRPC-Web, on the console's.
+fn api_routes(
+    state: &AppState,
+    rules: &Arc<ActiveRules>,
+    settings: &Settings,
+    gate: Gate,
+) -> Routes {
+    let admit = move |req| gate.admit(req);
+    let max = settings.max_message_bytes;
+    Routes::new(InterceptedService::new(
+        PartyServiceServer::new(PartyApi::new(state.clone())).max_decoding_message_size(max),
+        admit.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        EarningServiceServer::new(EarningApi::new(state.clone())).max_decoding_message_size(max),
+        admit.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        RepatriationServiceServer::new(RepatriationApi::new(state.clone()))
+            .max_decoding_message_size(max),
+        admit.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        IncentiveServiceServer::new(IncentiveApi::new(state.clone(), rules.clone()))
+            .max_decoding_message_size(max),
+        admit.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        MetricsServiceServer::new(MetricsApi::new(state.clone(), rules.clone()))
+            .max_decoding_message_size(max),
+        admit.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        ReconciliationServiceServer::new(ReconciliationApi::new(
+            state.clone(),
+            settings.tolerances(),
+        ))
+        .max_decoding_message_size(max),
+        admit.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        AuditServiceServer::new(AuditApi::new(state.clone())).max_decoding_message_size(max),
+        admit,
+    ))
 }
 
 /// Brings journeys' delay metrics up to date in the background, so reads
@@ -329,12 +385,21 @@ fn tls_config(settings: &Settings) -> anyhow::Result<Option<ServerTlsConfig>> {
     Ok(Some(tls))
 }
 
-/// Keeps the health status in step with the database.
-async fn watch_database(repo: Arc<dyn Repository>, health: HealthReporter, interval: Duration) {
+/// Keeps the health status (and the breaker) in step with the database,
+/// checking at a fixed rate however long a check takes.
+async fn watch_database(
+    repo: Arc<dyn Repository>,
+    health: HealthReporter,
+    up: Arc<AtomicBool>,
+    interval: Duration,
+) {
     let mut serving = None;
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
     loop {
-        tokio::time::sleep(interval).await;
-        serving = Some(report_database(repo.as_ref(), &health, serving).await);
+        tick.tick().await;
+        serving = Some(report_database(repo.as_ref(), &health, &up, serving).await);
     }
 }
 
@@ -343,9 +408,16 @@ async fn watch_database(repo: Arc<dyn Repository>, health: HealthReporter, inter
 async fn report_database(
     repo: &dyn Repository,
     health: &HealthReporter,
+    up: &AtomicBool,
     before: Option<bool>,
 ) -> bool {
-    let ok = repo.ping().await.is_ok();
+    // A database that does not answer within the ping timeout is down, as
+    // one that refuses is.
+    let ok = matches!(
+        tokio::time::timeout(PING_TIMEOUT, repo.ping()).await,
+        Ok(Ok(()))
+    );
+    up.store(ok, Ordering::Relaxed);
     if before != Some(ok) {
         let status = if ok {
             ServingStatus::Serving

@@ -45,7 +45,15 @@ impl<T> Record for T where
 {
 }
 
-/// The connection pool.
+/// The pools of a store: for reads, for writes (SQLite's one writer), and
+/// the readiness ping's own.
+pub struct Pools {
+    pub reads: Pool,
+    pub writes: Pool,
+    pub health: Pool,
+}
+
+/// A connection pool.
 #[derive(Clone)]
 pub enum Pool {
     Postgres(PgPool),

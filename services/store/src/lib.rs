@@ -19,6 +19,7 @@ mod model;
 mod postgres;
 mod repo;
 mod rows;
+mod search;
 mod sqlite;
 mod types;
 
@@ -27,6 +28,7 @@ use std::sync::Arc;
 pub use error::StoreError;
 pub use model::*;
 pub use repo::SqlRepository;
+pub use search::{RepatriationSearch, SearchRepository};
 
 /// Opens the database named by `url` (`postgres://...` or `sqlite:...`),
 /// creating a SQLite file if needed, and applies the migrations.

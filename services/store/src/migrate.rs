@@ -34,6 +34,11 @@ const POSTGRES: &[Source] = &[
         "reconciliation",
         include_str!("../../../migrations/postgres/0005_reconciliation.sql"),
     ),
+    (
+        6,
+        "search",
+        include_str!("../../../migrations/postgres/0006_search.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -60,6 +65,11 @@ const SQLITE: &[Source] = &[
         5,
         "reconciliation",
         include_str!("../../../migrations/sqlite/0005_reconciliation.sql"),
+    ),
+    (
+        6,
+        "search",
+        include_str!("../../../migrations/sqlite/0006_search.sql"),
     ),
     (
         7,

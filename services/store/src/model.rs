@@ -29,6 +29,10 @@ pub struct ConnectOptions {
     pub acquire_timeout: Duration,
     /// Apply the migrations on connect.
     pub migrate: bool,
+    /// Longest a statement may run (PostgreSQL's `statement_timeout`, and
+    /// for transactions left idle): a connection is never held by a query
+    /// that cannot finish.
+    pub statement_timeout: Duration,
 }
 
 impl Default for ConnectOptions {
@@ -37,6 +41,7 @@ impl Default for ConnectOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             migrate: true,
+            statement_timeout: Duration::from_secs(60),
         }
     }
 }
@@ -197,7 +202,13 @@ pub struct ClaimFilter {
 /// [`Idempotency`] and is all-or-nothing.
 #[async_trait]
 pub trait Repository:
-    IncentiveRepository + MetricsRepository + ReconciliationRepository + Send + Sync + 'static
+    IncentiveRepository
+    + MetricsRepository
+    + ReconciliationRepository
+    + crate::SearchRepository
+    + Send
+    + Sync
+    + 'static
 {
     /// "postgres" or "sqlite".
     fn backend(&self) -> &'static str;

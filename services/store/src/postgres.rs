@@ -17,6 +17,7 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::codec;
+use crate::db::{Pool, Pools};
 use crate::dialect::{Dialect, JourneyUpdate};
 use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, StepCount, StepRow};
@@ -26,11 +27,23 @@ use crate::{ChangeFeed, ConnectOptions, Idempotency, StoreError, migrate};
 /// The row-lock suffix of a SELECT whose rows the transaction will change.
 pub const FOR_UPDATE: &str = " FOR UPDATE";
 
-/// Opens the pool (and migrates, when asked).
-pub async fn connect(url: &str, options: &ConnectOptions) -> Result<PgPool, StoreError> {
+/// Opens the pools (and migrates, when asked): reads and writes share one,
+/// PostgreSQL having many writers; the readiness ping has a connection of
+/// its own, so a busy pool is never mistaken for a database that is down.
+pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, StoreError> {
+    // No statement, and no transaction left idle, holds a connection longer.
+    let timeout = format!("{}ms", options.statement_timeout.as_millis());
     let connect: PgConnectOptions = url
-        .parse()
-        .map_err(|e| StoreError::Config(format!("bad database url: {e}")))?;
+        .parse::<PgConnectOptions>()
+        .map_err(|e| StoreError::Config(format!("bad database url: {e}")))?
+        .options([
+            ("statement_timeout", timeout.as_str()),
+            ("idle_in_transaction_session_timeout", timeout.as_str()),
+        ]);
+    let health = PgPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_lazy_with(connect.clone());
     let pool = PgPoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
@@ -39,7 +52,11 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<PgPool, Stor
     if options.migrate {
         migrate::postgres().run(&pool).await?;
     }
-    Ok(pool)
+    Ok(Pools {
+        reads: Pool::Postgres(pool.clone()),
+        writes: Pool::Postgres(pool),
+        health: Pool::Postgres(health),
+    })
 }
 
 /// A transaction that may write: PostgreSQL has many writers at once.

@@ -22,6 +22,7 @@ use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
 use uuid::Uuid;
 
 use crate::codec;
+use crate::db::{Pool, Pools};
 use crate::dialect::{Dialect, JourneyUpdate};
 use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RollupRow, StepRow};
@@ -37,12 +38,9 @@ pub const FOR_UPDATE: &str = "";
 /// file) ends a request this way.
 const WRITER_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
-/// Opens the readers' pool and the one writer (migrating, when asked),
-/// creating the file if needed.
-pub async fn connect(
-    url: &str,
-    options: &ConnectOptions,
-) -> Result<(SqlitePool, SqlitePool), StoreError> {
+/// Opens the readers' pool, the one writer and the readiness ping's own
+/// connection (migrating, when asked), creating the file if needed.
+pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, StoreError> {
     let connect = SqliteConnectOptions::from_str(url)
         .map_err(|e| StoreError::Config(format!("bad database url: {e}")))?
         .create_if_missing(true)
@@ -60,12 +58,20 @@ pub async fn connect(
     if options.migrate {
         migrate::sqlite().run(&writer).await?;
     }
+    let health = SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(options.acquire_timeout)
+        .connect_lazy_with(connect.clone());
     let readers = SqlitePoolOptions::new()
         .max_connections(options.max_connections)
         .acquire_timeout(options.acquire_timeout)
         .connect_with(connect)
         .await?;
-    Ok((readers, writer))
+    Ok(Pools {
+        reads: Pool::Sqlite(readers),
+        writes: Pool::Sqlite(writer),
+        health: Pool::Sqlite(health),
+    })
 }
 
 /// A transaction that may write: it takes the database's write lock at

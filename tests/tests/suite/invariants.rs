@@ -75,7 +75,7 @@ async fn sixty_four_writers_are_all_served(app: &TestApp) {
                 let stored = match stored {
                     Ok(r) => r.into_inner(),
                     Err(e) => {
-                        codes.push(e.code());
+                        codes.push((e.code(), e.message().to_string()));
                         continue;
                     }
                 };
@@ -91,21 +91,27 @@ async fn sixty_four_writers_are_all_served(app: &TestApp) {
                         ..Default::default()
                     })
                     .await;
-                codes.push(opened.map(|_| Code::Ok).unwrap_or_else(|s| s.code()));
+                codes.push(
+                    opened
+                        .map(|_| (Code::Ok, String::new()))
+                        .unwrap_or_else(|s| (s.code(), s.message().to_string())),
+                );
             }
             codes
         }
     });
-    let codes: Vec<Code> = futures::future::join_all(writers)
+    let codes: Vec<(Code, String)> = futures::future::join_all(writers)
         .await
         .into_iter()
         .flatten()
         .collect();
     assert_eq!(codes.len(), 64 * 5);
+    let failed: Vec<_> = codes.iter().filter(|(c, _)| *c != Code::Ok).collect();
     assert!(
-        codes.iter().all(|c| *c == Code::Ok),
-        "{:?}",
-        codes.iter().filter(|c| **c != Code::Ok).collect::<Vec<_>>()
+        failed.is_empty(),
+        "{} failed, e.g. {:?}",
+        failed.len(),
+        failed.first()
     );
 }
 
@@ -279,5 +285,25 @@ async fn probes_answer_when_calls_are_shed() {
         4,
         "{codes:?}"
     );
+    app.finish().await;
+}
+
+/// A handler that outlives the server's deadline is DEADLINE_EXCEEDED (not
+/// CANCELLED), and the server goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_past_the_servers_deadline_is_deadline_exceeded() {
+    let app = spawn_with(Backend::Sqlite, |s| s.request_timeout_secs = 1)
+        .await
+        .unwrap();
+    let mut request = tonic::Request::new(pb::ListPartiesRequest::default());
+    request
+        .metadata_mut()
+        .insert("x-repat-fault", "stall-long".parse().unwrap());
+    let err = app.parties().list_parties(request).await.unwrap_err();
+    assert_eq!(err.code(), Code::DeadlineExceeded, "{err:?}");
+    app.parties()
+        .list_parties(pb::ListPartiesRequest::default())
+        .await
+        .expect("served after");
     app.finish().await;
 }

@@ -4,6 +4,7 @@
 mod audit;
 mod authz;
 mod batch;
+mod console;
 mod discovery;
 mod idempotency;
 mod incentive;
@@ -14,6 +15,7 @@ mod metrics;
 mod outage;
 mod parity;
 mod reconciliation;
+mod search;
 mod telemetry;
 mod tenancy;
 mod tls;

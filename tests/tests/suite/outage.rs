@@ -109,6 +109,21 @@ async fn outage_and_recovery(app: &TestApp, proxy: &Proxy) {
         ServingStatus::Serving,
         "an outage makes the server unready, not dead"
     );
+    // Once readiness knows, requests fail at once, without a connection
+    // attempt (the breaker).
+    let status = app
+        .parties()
+        .get_party(pb::GetPartyRequest {
+            id: party.id.clone(),
+        })
+        .await
+        .expect_err("the breaker is open");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert!(
+        status.message().contains("readiness"),
+        "{}",
+        status.message()
+    );
 
     proxy.restore();
     let restored = Instant::now();

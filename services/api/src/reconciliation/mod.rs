@@ -8,11 +8,15 @@
 
 mod wire;
 
+use std::collections::HashMap;
+
 use repat_core::money::parse_decimal;
-use repat_core::reconcile::Tolerances;
+use repat_core::reconcile::{Exception, Subject, Tolerances};
 use repat_proto::v1 as pb;
 use repat_proto::v1::reconciliation_service_server::ReconciliationService;
-use repat_store::{ManualMatchRequest, MatchFilter, PageRequest, StatementImport};
+use repat_store::{
+    EntryStatus, ManualMatchRequest, MatchFilter, PageRequest, StatementImport, StoredEntry,
+};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
@@ -299,8 +303,16 @@ impl ReconciliationService for ReconciliationApi {
                 .repo
                 .list_exceptions(party_id, PageRequest { after, size })
                 .await?;
+            let credits = exception_credits(self.state.repo.as_ref(), &page.items).await?;
             ApiResult::Ok(pb::ListExceptionsResponse {
-                exceptions: page.items.iter().map(wire::exception).collect(),
+                exceptions: page
+                    .items
+                    .iter()
+                    .map(|x| pb::ReconciliationException {
+                        credit: credits.get(&x.subject).map(wire::entry),
+                        ..wire::exception(x)
+                    })
+                    .collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
             })
         };
@@ -353,4 +365,35 @@ impl ReconciliationService for ReconciliationApi {
             self.unmatch(&caller, request.into_inner()).await?,
         ))
     }
+}
+
+/// The credits the exceptions are about, as their statements show them.
+async fn exception_credits(
+    repo: &dyn repat_store::Repository,
+    exceptions: &[Exception],
+) -> ApiResult<HashMap<Subject, StoredEntry>> {
+    let ids: Vec<uuid::Uuid> = exceptions
+        .iter()
+        .filter_map(|x| {
+            if let Subject::Credit(c) = x.subject {
+                Some(c)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let entries = repo.statement_entries(&ids).await?;
+    Ok(entries
+        .into_iter()
+        .map(|(id, entry)| {
+            (
+                Subject::Credit(id),
+                StoredEntry {
+                    id,
+                    entry,
+                    status: EntryStatus::Exception,
+                },
+            )
+        })
+        .collect())
 }

@@ -42,7 +42,7 @@ fn fx(r: &FxRate) -> pb::FxRate {
     }
 }
 
-fn entry(s: &StoredEntry) -> pb::StatementEntry {
+pub fn entry(s: &StoredEntry) -> pb::StatementEntry {
     let e = &s.entry;
     pb::StatementEntry {
         id: s.id.to_string(),
@@ -130,6 +130,7 @@ pub fn exception(x: &Exception) -> pb::ReconciliationException {
         code: x.reason.name().to_string(),
         message: x.message.clone(),
         candidates: x.candidates.iter().map(candidate).collect(),
+        credit: None,
     }
 }
 

@@ -33,7 +33,7 @@ impl Repository for SqlRepository {
     }
 
     async fn ping(&self) -> Result<(), StoreError> {
-        let mut c = self.pool.acquire().await?;
+        let mut c = self.health.acquire().await?;
         c.conn().query("SELECT 1").execute().await?;
         Ok(())
     }

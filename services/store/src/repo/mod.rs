@@ -5,19 +5,21 @@
 //! - `journeys`: parties, earnings, repatriations, steps, the audit trail;
 //! - `incentive`: rule sets, assessments, claims;
 //! - `metrics`: the delay metrics' rows and queries;
-//! - `reconciliation`: statements, matches, exceptions.
+//! - `reconciliation`: statements, matches, exceptions;
+//! - `search`: finding records by the references people have at hand.
 
 mod incentive;
 mod journeys;
 mod metrics;
 mod reconciliation;
+mod search;
 
 use chrono::{DateTime, Utc};
 use repat_core::audit::{self, AuditRecord};
 use repat_core::repatriation::Repatriation;
 use uuid::Uuid;
 
-use crate::db::{Conn, Pool, Tx};
+use crate::db::{Conn, Pool, Pools, Tx};
 use crate::rows::{ChainHead, KeyRow, RepatriationRow};
 use crate::{ConnectOptions, Idempotency, Page, StoreError, codec, postgres, sqlite};
 
@@ -29,23 +31,25 @@ pub struct SqlRepository {
     /// Writes: the same pool on PostgreSQL, which has many writers;
     /// SQLite's one writer connection.
     writer: Pool,
+    /// The readiness ping's own connection.
+    health: Pool,
 }
 
 impl SqlRepository {
     pub async fn postgres(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        let pool = Pool::Postgres(postgres::connect(url, options).await?);
-        Ok(SqlRepository {
-            writer: pool.clone(),
-            pool,
-        })
+        Ok(Self::new(postgres::connect(url, options).await?))
     }
 
     pub async fn sqlite(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        let (readers, writer) = sqlite::connect(url, options).await?;
-        Ok(SqlRepository {
-            pool: Pool::Sqlite(readers),
-            writer: Pool::Sqlite(writer),
-        })
+        Ok(Self::new(sqlite::connect(url, options).await?))
+    }
+
+    fn new(pools: Pools) -> Self {
+        SqlRepository {
+            pool: pools.reads,
+            writer: pools.writes,
+            health: pools.health,
+        }
     }
 }
 
