@@ -19,6 +19,19 @@ use tonic::{Request, Response, Status};
 struct Received {
     spans: Mutex<Vec<Span>>,
     metrics: Mutex<Vec<Metric>>,
+    /// The `service.name` of every resource sent, each once.
+    service_names: Mutex<Vec<String>>,
+}
+
+impl Received {
+    fn resource(&self, resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) {
+        if let Some(name) = resource.and_then(|r| attribute(&r.attributes, "service.name")) {
+            let mut names = self.service_names.lock().unwrap();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
 }
 
 /// A receiver listening on an ephemeral loopback port.
@@ -56,6 +69,11 @@ impl Receiver {
     pub fn metrics(&self) -> Vec<Metric> {
         self.received.metrics.lock().unwrap().clone()
     }
+
+    /// The `service.name` of the resources spans and metrics came from.
+    pub fn service_names(&self) -> Vec<String> {
+        self.received.service_names.lock().unwrap().clone()
+    }
 }
 
 impl Drop for Receiver {
@@ -70,7 +88,9 @@ struct Collector(Arc<Received>);
 #[tonic::async_trait]
 impl TraceService for Collector {
     async fn export(&self, request: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
+        let resources = request.into_inner().resource_spans;
+        resources.iter().for_each(|r| self.0.resource(r.resource.as_ref()));
+        let spans = resources.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
         self.0.spans.lock().unwrap().extend(spans);
         Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
     }
@@ -79,9 +99,19 @@ impl TraceService for Collector {
 #[tonic::async_trait]
 impl MetricsService for Collector {
     async fn export(&self, request: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let metrics = request.into_inner().resource_metrics.into_iter().flat_map(|r| r.scope_metrics).flat_map(|s| s.metrics);
+        let resources = request.into_inner().resource_metrics;
+        resources.iter().for_each(|r| self.0.resource(r.resource.as_ref()));
+        let metrics = resources.into_iter().flat_map(|r| r.scope_metrics).flat_map(|s| s.metrics);
         self.0.metrics.lock().unwrap().extend(metrics);
         Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
+    }
+}
+
+/// The value of attribute `key` when it is an integer.
+pub fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    match attributes.iter().find(|a| a.key == key)?.value.as_ref()? {
+        AnyValue { value: Some(any_value::Value::IntValue(i)) } => Some(*i),
+        _ => None,
     }
 }
 

@@ -54,6 +54,8 @@ const CONNECTION_WINDOW: u32 = 4 << 20;
 /// A server running in the background.
 pub struct RunningServer {
     pub addr: SocketAddr,
+    /// The plaintext health-only listener's address, when configured.
+    pub health_addr: Option<SocketAddr>,
     pub repo: Arc<dyn Repository>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -86,10 +88,19 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("opening {}", repat_store::redact(&settings.database_url)))?;
     let rules_source = settings.rules_source()?;
-    let rules = Arc::new(ActiveRules::load(repo.as_ref(), &rules_source).await.map_err(|e| anyhow::anyhow!("incentive rule set: {e}"))?);
+    let rules = Arc::new(ActiveRules::load(repo.as_ref(), &rules_source).await.map_err(|e| match settings.migrate_at_start {
+        true => anyhow::anyhow!("incentive rule set: {e}"),
+        // The first table read at start: on an empty database, say why.
+        false => anyhow::anyhow!("incentive rule set: {e} (migrate_at_start is false: run `repatd migrate` on this database first)"),
+    })?);
     tracing::info!(version = %rules.stored.version, sha256 = %rules.stored.sha256, "incentive rules in force");
     let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    let health_listener = match settings.health_listen {
+        Some(at) => Some(TcpListener::bind(at).await.with_context(|| format!("binding the health listener {at}"))?),
+        None => None,
+    };
+    let health_addr = health_listener.as_ref().map(TcpListener::local_addr).transpose()?;
     if matches!(auth, AuthMode::LocalAdmin) {
         tracing::warn!(%addr, "serving WITHOUT AUTHENTICATION: every caller is the administrator (loopback only; --allow-unauthenticated)");
     }
@@ -100,6 +111,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     // Not serving until the database has answered.
     set_health(&health, ServingStatus::NotServing).await;
     health.set_service_status(LIVENESS, ServingStatus::Serving).await;
+    let (probes_stop, probes_stopped) = oneshot::channel::<()>();
+    let probes = health_listener.map(|l| crate::health::serve(l, health_service.clone(), async { let _ = probes_stopped.await; }));
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(repat_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -185,11 +198,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         };
         watchdog.abort();
         metrics.abort();
+        // Probes see NOT_SERVING until the main server has stopped.
+        let _ = probes_stop.send(());
+        if let Some(probes) = probes {
+            let _ = probes.await;
+        }
         // What the last requests produced leaves before the process does.
         telemetry.shutdown().await;
         result.context("serving gRPC")
     });
-    Ok(RunningServer { addr, repo, stop: Some(stop_tx), task })
+    Ok(RunningServer { addr, health_addr, repo, stop: Some(stop_tx), task })
 }
 
 /// Brings journeys' delay metrics up to date in the background, so reads
