@@ -88,13 +88,15 @@ impl IncentiveApi {
 
     async fn assess_repatriation(&self, caller: &crate::auth::Caller, mut req: pb::AssessRepatriationRequest) -> ApiResult<pb::Assessment> {
         let mut v = Violations::default();
-        let id = request_id(&mut v, &req.request_id);
+        // A look (validate_only) stores nothing, so needs no request id.
+        let looking = req.validate_only;
+        let id = if looking && req.request_id.is_empty() { Some(Uuid::nil()) } else { request_id(&mut v, &req.request_id) };
         let repatriation_id = v.required_uuid("repatriation_id", &req.repatriation_id);
         let as_of = v.optional_date("as_of", req.as_of.as_ref());
         let documents = wire::documents(&mut v, "documents", &req.documents);
         let fx_rate = if req.fx_rate.is_empty() { Some(None) } else { v.rate("fx_rate", &req.fx_rate).map(Some) };
         let (id, (rid, (as_of, (documents, fx_rate)))) = v.finish(|| id.zip(repatriation_id.zip(as_of.zip(documents.zip(fx_rate)))))?;
-        self.state.authorize_repatriation(caller, rid, Action::Write).await?;
+        self.state.authorize_repatriation(caller, rid, if looking { Action::Read } else { Action::Write }).await?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, ASSESS, id, &req);
 
@@ -109,6 +111,12 @@ impl IncentiveApi {
         let case = case_of(rules, &facts, &Supplied { documents, fx_rate }, as_of.unwrap_or_else(Self::today))
             .ok_or_else(|| ApiError::Store(repat_store::StoreError::Internal(format!("repatriation {rid} pays no earning"))))?;
         let assessment = assess(rules, &case);
+        if looking {
+            let mut looked = wire::assessment(&assessment, &case);
+            looked.repatriation_id = rid.to_string();
+            looked.party_id = party.id.to_string();
+            return Ok(looked);
+        }
         let draft = StoredAssessment {
             id: Uuid::nil(),
             repatriation_id: rid,
