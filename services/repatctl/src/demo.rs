@@ -199,7 +199,7 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
         f.flush()?;
     }
     let files = ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv"];
-    let rows = files.iter().zip(counts).map(|(f, n)| vec![json!(dir.join(f).display().to_string()), json!(n)]).collect();
+    let rows = files.iter().zip(counts).map(|(f, n)| vec![crate::output::text(dir.join(f).display().to_string()), crate::output::v(json!(n))]).collect();
     Ok(Report::default().table("files", &["file", "rows"], rows))
 }
 

@@ -1,6 +1,7 @@
 //! `earnings import FILE.csv`: one invoice a row, streamed through
 //! BatchCreateEarnings. A row is identified by its party and invoice
-//! reference (unique per party), so re-running adds nothing.
+//! reference (unique per party), so re-running adds nothing. The new ids go
+//! to FILE.ids.csv, keyed `party/invoice_reference` as written.
 
 use std::path::Path;
 
@@ -48,7 +49,8 @@ pub async fn run(repat: &Repat, path: &Path, party_ids: Option<&Path>, no_progre
             ..Default::default()
         };
         let id = request_id("earning", &[&party_id, &reference]);
-        Some(Prepared { line: row.line, key: String::new(), request: pb::CreateEarningRequest { request_id: id.to_string(), earning: Some(earning) } })
+        let key = format!("{}/{reference}", row.get("party").unwrap_or_default());
+        Some(Prepared { line: row.line, key, request: pb::CreateEarningRequest { request_id: id.to_string(), earning: Some(earning) } })
     })?;
     let bar = super::progress(prepared.ready.len(), no_progress);
     let column = |path: &str, _: Code| column_of(path, COLUMNS);
@@ -59,5 +61,5 @@ pub async fn run(repat: &Repat, path: &Path, party_ids: Option<&Path>, no_progre
     })
     .await?;
     bar.finish_and_clear();
-    super::finish(path, prepared.rows, prepared.errors, sent, false)
+    super::finish(path, prepared.rows, prepared.errors, sent, true)
 }

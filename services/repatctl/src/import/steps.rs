@@ -1,7 +1,9 @@
 //! `steps import FILE.csv`: one step of a journey a row, streamed through
 //! BatchRecordSteps (the server commits them in chunks). A step is
 //! identified by its repatriation, kind, instant and institution, so
-//! re-running adds nothing, and files may overlap.
+//! re-running adds nothing, and files may overlap. The new steps' ids go to
+//! FILE.ids.csv, keyed `repatriation/kind/occurred_at[/institution_bic]` as
+//! written.
 
 use std::path::Path;
 
@@ -81,6 +83,7 @@ pub async fn run(repat: &Repat, path: &Path, repatriation_ids: Option<&Path>, no
         let gpi_status = row.parse("gpi_status", |g| parse_enum(g, "GPI_STATUS_", "gpi status", pb::GpiStatus::from_str_name, &["ACSP", "ACCC", "RJCT"]));
         let (repatriation_id, kind, occurred_at) = (repatriation_id?, kind?, occurred_at?);
         let id = request_id("step", &[&repatriation_id, kind.as_str_name(), &canonical_instant(&occurred_at), &institution]);
+        let key = [row.get("repatriation"), row.get("kind"), row.get("occurred_at"), row.get("institution_bic")].into_iter().flatten().collect::<Vec<_>>().join("/");
         let step = pb::Step {
             repatriation_id,
             kind: kind as i32,
@@ -96,7 +99,7 @@ pub async fn run(repat: &Repat, path: &Path, repatriation_ids: Option<&Path>, no
             note: row.get("note").unwrap_or_default().into(),
             ..Default::default()
         };
-        Some(Prepared { line: row.line, key: String::new(), request: pb::RecordStepRequest { request_id: id.to_string(), step: Some(step) } })
+        Some(Prepared { line: row.line, key, request: pb::RecordStepRequest { request_id: id.to_string(), step: Some(step) } })
     })?;
     let bar = super::progress(prepared.ready.len(), no_progress);
     let client = repat.repatriations();
@@ -106,5 +109,5 @@ pub async fn run(repat: &Repat, path: &Path, repatriation_ids: Option<&Path>, no
     })
     .await?;
     bar.finish_and_clear();
-    super::finish(path, prepared.rows, prepared.errors, sent, false)
+    super::finish(path, prepared.rows, prepared.errors, sent, true)
 }
