@@ -281,7 +281,7 @@ pub enum StepsCommand {
         repatriation_ids: Option<PathBuf>,
     },
     /// Record one step of a journey.
-    Record(StepArgs),
+    Record(Box<StepArgs>),
 }
 
 #[derive(Debug, Args)]

@@ -152,19 +152,6 @@ pub fn retryable(status: &Status) -> bool {
     matches!(status.code(), Code::Unavailable | Code::ResourceExhausted)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn api_fields_read_as_the_flags_typed() {
-        let s = Status::invalid_argument("start_month: \"2024-13\" is not a month; inputs.net_credited.amount: has 3 decimal places but USD has 2");
-        let s = in_flag_terms(s, &[("start_month", "--from"), ("inputs.net_credited", "--net-credited"), ("inputs.", "--")]);
-        assert_eq!(s.message(), "--from: \"2024-13\" is not a month; --net-credited: has 3 decimal places but USD has 2");
-        assert_eq!(in_flag_terms(Status::invalid_argument("inputs.as_of: bad"), &[("inputs.", "--")]).message(), "--as-of: bad");
-    }
-}
-
 /// Runs `call` until it succeeds, fails for good, or five tries are spent,
 /// backing off between tries. Only for calls carrying a request id (or
 /// reads).
@@ -184,4 +171,17 @@ where
         }
     }
     call().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_fields_read_as_the_flags_typed() {
+        let s = Status::invalid_argument("start_month: \"2024-13\" is not a month; inputs.net_credited.amount: has 3 decimal places but USD has 2");
+        let s = in_flag_terms(s, &[("start_month", "--from"), ("inputs.net_credited", "--net-credited"), ("inputs.", "--")]);
+        assert_eq!(s.message(), "--from: \"2024-13\" is not a month; --net-credited: has 3 decimal places but USD has 2");
+        assert_eq!(in_flag_terms(Status::invalid_argument("inputs.as_of: bad"), &[("inputs.", "--")]).message(), "--as-of: bad");
+    }
 }

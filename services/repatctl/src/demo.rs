@@ -144,6 +144,8 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
     }
 
     let start = NaiveDate::from_ymd_opt(2024, 1, 1).context("date")?;
+    // The first firm's invoices, for the bank statement written last.
+    let mut statement_invoices: Vec<(String, &'static str, i64, NaiveDate)> = Vec::new();
     for p in &parties {
         let invoices = if p.firm { rng.range(2, 5) } else { rng.range(1, 3) };
         let mut pending: Vec<Invoice> = Vec::new();
@@ -161,6 +163,9 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
             };
             w.earnings.write_record([p.key.as_str(), client, country, category, &cents(amount), currency, &invoice_date.to_string(), &due.to_string(), &reference, marketplace])?;
             counts[1] += 1;
+            if p.firm && parties.iter().find(|q| q.firm).is_some_and(|first| first.key == p.key) {
+                statement_invoices.push((reference.clone(), currency, amount, invoice_date));
+            }
             pending.push(Invoice { reference, country, currency, amount, date: invoice_date, correspondents, fx, marketplace: !marketplace.is_empty() });
         }
         // A firm sometimes has one payment cover two invoices of the same
@@ -198,9 +203,40 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
     for f in [&mut w.parties, &mut w.earnings, &mut w.repatriations, &mut w.steps, &mut w.claims] {
         f.flush()?;
     }
-    let files = ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv"];
+    let statement_rows = statement(&dir.join("statement.csv"), &statement_invoices)?;
+    let counts = [counts[0], counts[1], counts[2], counts[3], counts[4], statement_rows];
+    let files = ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv", "statement.csv"];
     let rows = files.iter().zip(counts).map(|(f, n)| vec![crate::output::text(dir.join(f).display().to_string()), crate::output::v(json!(n))]).collect();
     Ok(Report::default().table("files", &["file", "rows"], rows))
+}
+
+/// The first firm's bank statement (the statement CSV format): a credit for
+/// each invoice, 25.00 short for the correspondent's fee and naming the
+/// invoice; a credit nothing was invoiced for; and the account's fee, a
+/// debit. Reconciling it matches the invoices and explains the stranger.
+/// Written from the invoices alone (no draws), so the other files stay as
+/// they were.
+fn statement(path: &Path, invoices: &[(String, &'static str, i64, NaiveDate)]) -> anyhow::Result<usize> {
+    let mut w = csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    w.write_record(["booking_date", "value_date", "direction", "amount", "currency", "reference", "remittance", "counterparty", "charges"])?;
+    let mut rows = 0;
+    let mut last = None;
+    for (n, (reference, currency, amount, date)) in invoices.iter().enumerate() {
+        let booked = *date + Duration::days(35 + 3 * n as i64);
+        let remittance = format!("Payment of invoice {reference}");
+        w.write_record([booked.to_string().as_str(), &booked.to_string(), "CREDIT", &cents(amount - 2500), currency, &format!("DEMO-{:05}", n + 1), &remittance, "Client abroad", "25.00"])?;
+        rows += 1;
+        last = Some((booked, *currency));
+    }
+    if let Some((booked, currency)) = last {
+        let later = (booked + Duration::days(9)).to_string();
+        w.write_record([later.as_str(), &later, "CREDIT", "1234.56", currency, "DEMO-90001", "TRANSFER", "Unknown Trading FZE", ""])?;
+        let month_end = (booked + Duration::days(12)).to_string();
+        w.write_record([month_end.as_str(), &month_end, "DEBIT", "5.00", currency, "DEMO-90002", "Account maintenance fee", "", ""])?;
+        rows += 2;
+    }
+    w.flush()?;
+    Ok(rows)
 }
 
 /// One invoice, kept until its payment is written.
@@ -335,7 +371,7 @@ mod tests {
         let (a, b) = (dir("a"), dir("b"));
         super::generate(&a, 30, 7).unwrap();
         super::generate(&b, 30, 7).unwrap();
-        for f in ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv"] {
+        for f in ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv", "statement.csv"] {
             assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
         }
         let _ = (std::fs::remove_dir_all(a), std::fs::remove_dir_all(b));
@@ -348,7 +384,7 @@ mod tests {
         let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo");
         let fresh = std::env::temp_dir().join(format!("repatctl-demo-{}", uuid::Uuid::new_v4()));
         super::generate(&fresh, 240, 2024).unwrap();
-        for f in ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv"] {
+        for f in ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv", "statement.csv"] {
             let same = std::fs::read(fresh.join(f)).unwrap() == std::fs::read(shipped.join(f)).unwrap();
             assert!(same, "demo/{f} differs from `repatctl demo generate demo`: regenerate and commit it");
         }

@@ -109,7 +109,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
         },
         Command::Steps { command } => match command {
             StepsCommand::Import { args, repatriation_ids } => imported(import::steps::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress).await?),
-            StepsCommand::Record(args) => Outcome::Done(journey::record_step(r, args).await?),
+            StepsCommand::Record(args) => Outcome::Done(journey::record_step(r, *args).await?),
         },
         Command::Incentive { command } => match command {
             IncentiveCommand::Assess { id, as_of, documents, fx_rate, record, request_id } => Outcome::Done(incentive::assess(r, id, as_of, documents, fx_rate, record, request_id).await?),

@@ -5,8 +5,9 @@
 //! table. JSON keeps every section (a report of one section is just that
 //! section: an object for one record, an array for a table); CSV holds one
 //! table, so it prints the report's main section (one record as a header
-//! and one row). Columns named `*_secs` (exact seconds, for scripts) are
-//! left out of the tables.
+//! and one row). Columns named `*_secs` (exact seconds) and `*_id` (the
+//! ids of what a row names beside its name) are for scripts and left out of
+//! the tables.
 //!
 //! Cells know what they hold, so each format writes it its own way: money
 //! is `{"amount": "65952.26", "currency": "USD"}` in JSON, two columns
@@ -193,6 +194,10 @@ impl Report {
     /// Prints the report to stdout. A reader that stops reading (`| head`)
     /// is not a failure: what it did not read is dropped.
     pub fn print(&self, format: OutputFormat) -> anyhow::Result<()> {
+        // A command that printed as it went (watch) has nothing left to say.
+        if self.sections.is_empty() && self.notes.is_empty() {
+            return Ok(());
+        }
         let mut out = Vec::new();
         match format {
             OutputFormat::Table => self.write_table(&mut out, table_width())?,
@@ -225,7 +230,7 @@ impl Report {
             match &section.block {
                 Block::Fields(fields) => {
                     // Keys are snake_case for scripts, words for people.
-                    let shown: Vec<_> = fields.iter().filter(|(k, v)| !k.ends_with("_secs") && *v != Cell::Null).collect();
+                    let shown: Vec<_> = fields.iter().filter(|(k, v)| !for_scripts(k) && *v != Cell::Null).collect();
                     let key_width = shown.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
                     for (k, v) in shown {
                         writeln!(out, "{:<key_width$}  {}", k.replace('_', " "), v.for_table())?;
@@ -239,9 +244,10 @@ impl Report {
                         writeln!(out, "(none)")?;
                         continue;
                     }
-                    // Exact seconds are for scripts; people read the human
-                    // durations beside them.
-                    let shown: Vec<usize> = (0..columns.len()).filter(|&i| !columns[i].ends_with("_secs")).collect();
+                    // Exact seconds are for scripts, people read the human
+                    // durations beside them; the ids of what a row names
+                    // (`party_id`) are for scripts, people read the names.
+                    let shown: Vec<usize> = (0..columns.len()).filter(|&i| !for_scripts(&columns[i])).collect();
                     let mut table = Table::new();
                     table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
                     if let Some(w) = width {
@@ -298,6 +304,12 @@ impl Report {
         w.flush()?;
         Ok(())
     }
+}
+
+/// Columns only scripts need: exact seconds beside human durations, ids
+/// beside names.
+fn for_scripts(column: &str) -> bool {
+    column.ends_with("_secs") || column.ends_with("_id") || column.ends_with("_ids")
 }
 
 /// How a column is written to CSV.

@@ -230,6 +230,9 @@ fn embed_font(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What plotters divides an SVG text's size by.
+const SVG_SIZE_FACTOR: f64 = 1.24;
+
 /// Sets text: as SVG `<text>` (laid out by the viewer with the embedded
 /// font), or rasterized here from the font's outlines.
 #[derive(Clone)]
@@ -266,7 +269,9 @@ impl Ink {
         DB::ErrorType: 'static,
     {
         if self.svg {
-            let style = (FAMILY, size).into_font().color(&color).pos(Pos::new(anchor.0, anchor.1));
+            // plotters writes font-size as the size over 1.24; undo it, so
+            // the em is `size` pixels, as the PNG sets it.
+            let style = (FAMILY, size * SVG_SIZE_FACTOR).into_font().color(&color).pos(Pos::new(anchor.0, anchor.1));
             return root.draw(&Text::new(text.to_string(), at, style)).map_err(|e| anyhow::anyhow!("drawing the plot: {e}"));
         }
         let font = self.font.as_scaled(self.scale(size));
@@ -375,7 +380,9 @@ impl Canvas {
         let err = |e: DrawingAreaErrorKind<DB::ErrorType>| anyhow::anyhow!("drawing the plot: {e}");
         let (pw, _) = area.dim_in_pixel();
         let (ox, oy) = area.get_base_pixel();
-        let top = if name.is_empty() { (fs * 2.5) as u32 } else { (fs * 4.0) as u32 };
+        // Above the frame: the panel's name, then the reference lines' labels.
+        let lines_band = fs * 1.15 * LINES.len() as f64 + fs * 0.3;
+        let top = if name.is_empty() { lines_band as u32 } else { (lines_band + fs * 1.9) as u32 };
         if !name.is_empty() {
             ink.draw(root, name, (ox + pw as i32 / 2, oy + (fs * 0.5) as i32), fs * 1.1, BLACK, (HPos::Center, VPos::Top))?;
         }
@@ -405,10 +412,17 @@ impl Canvas {
 
         // Grid and ticks, drawn here so their labels are set like all text.
         let grey = RGBColor(225, 225, 225);
+        // A tick whose label would touch the one before keeps its line only.
+        let mut free_from = f64::MIN;
         for &t in TICKS.iter().filter(|t| **t >= lo && **t <= hi) {
             chart.draw_series(std::iter::once(PathElement::new(vec![(t, y_bottom), (t, y_top)], grey.stroke_width(1)))).map_err(err)?;
             let (x, y) = chart.backend_coord(&(t, y_bottom));
-            ink.draw(root, &tick_label(t), (x, y + (fs * 0.4) as i32), fs * 0.9, BLACK, (HPos::Center, VPos::Top))?;
+            let (text, size) = (tick_label(t), fs * 0.9);
+            let half = ink.width(&text, size) / 2.0;
+            if f64::from(x) - half >= free_from {
+                ink.draw(root, &text, (x, y + (fs * 0.4) as i32), size, BLACK, (HPos::Center, VPos::Top))?;
+                free_from = f64::from(x) + half + fs * 0.5;
+            }
         }
         let (x0, yb) = chart.backend_coord(&(lo, y_bottom));
         let (x1, yt) = chart.backend_coord(&(hi, y_top));

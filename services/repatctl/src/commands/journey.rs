@@ -280,16 +280,8 @@ pub async fn show(repat: &Repat, id: String) -> anyhow::Result<Report> {
 }
 
 fn journey_report(r: &pb::Repatriation, names: &Names) -> Report {
-    let d = r.durations.clone().unwrap_or_default();
+    let d = r.durations.unwrap_or_default();
     let fees = r.fees.clone().unwrap_or_default();
-    let earnings = r
-        .allocations
-        .iter()
-        .map(|a| {
-            let m = a.amount.clone().unwrap_or_default();
-            json!({"invoice_reference": names.invoice(&a.earning_id), "earning_id": a.earning_id, "amount": m.amount, "currency": m.currency})
-        })
-        .collect::<Vec<_>>();
     let summary = vec![
         ("id", text(r.id.clone())),
         ("party", text(names.party(&r.party_id))),
@@ -299,7 +291,7 @@ fn journey_report(r: &pb::Repatriation, names: &Names) -> Report {
         ("corridor", text(r.payer_country.clone())),
         ("expected", Cell::money(&r.expected_amount)),
         ("invoices", text(r.allocations.iter().map(|a| names.invoice(&a.earning_id)).filter(|i| !i.is_empty()).collect::<Vec<_>>().join("; "))),
-        ("earnings", v(json!(earnings))),
+        ("earning_ids", text(r.allocations.iter().map(|a| a.earning_id.as_str()).collect::<Vec<_>>().join("; "))),
         ("initiation_to_funds_available", text(human_duration(&d.initiation_to_funds_available))),
         ("invoice_to_realization", text(human_duration(&d.invoice_to_realization))),
         ("invoice_to_realization_days", if d.invoice_to_realization.is_some() { v(json!(d.invoice_to_realization_days)) } else { Cell::Null }),
@@ -328,8 +320,6 @@ fn journey_report(r: &pb::Repatriation, names: &Names) -> Report {
             ]
         })
         .collect();
-    // Earnings are listed in the summary for scripts; people read the
-    // invoice references.
     Report::default()
         .fields("repatriation", summary)
         .table("timeline", &["step", "occurred_at", "wait", "wait_secs", "institution", "amount", "fees", "fx", "note"], rows)

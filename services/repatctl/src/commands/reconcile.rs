@@ -84,7 +84,7 @@ pub async fn import(repat: &Repat, file: &Path, party: String, format: Option<St
                 ("sha256", text(s.sha256.clone())),
             ],
         )
-        .table("entries", &["index", "kind", "amount", "booked", "value", "bank_reference", "counterparty", "end_to_end_id", "remittance", "id"], rows)
+        .table("entries", &["index", "kind", "amount", "booked", "value", "bank_reference", "counterparty", "end_to_end", "remittance", "id"], rows)
         .main())
 }
 
