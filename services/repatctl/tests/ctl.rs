@@ -532,7 +532,13 @@ async fn the_demo_loads_without_a_refused_row() {
         .output()
         .await
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}", stdout(&o), stderr(&o));
+    let errors_files: String = std::fs::read_dir(&out.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".errors.csv"))
+        .map(|e| format!("{}:\n{}", e.file_name().to_string_lossy(), std::fs::read_to_string(e.path()).unwrap_or_default()))
+        .collect();
+    assert_eq!(o.status.code(), Some(0), "stdout:\n{}\nstderr:\n{}\n{errors_files}", stdout(&o), stderr(&o));
     let refused: Vec<_> = std::fs::read_dir(&out.0).unwrap().filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().ends_with(".errors.csv")).collect();
     assert!(refused.is_empty(), "{refused:?}");
     assert_eq!(svg_size(&std::fs::read_to_string(out.path("delays.svg")).unwrap()), (1000, 600));
