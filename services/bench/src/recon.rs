@@ -26,7 +26,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -40,13 +43,19 @@ fn generate(n: usize) -> (Vec<Invoice>, Vec<Credit>) {
     let mut invoices = Vec::with_capacity(n);
     let mut credits = Vec::with_capacity(n + n / 10);
     let mut next_credit = 0u128;
-    let mut credit = |party: Uuid, amount: Money, date: NaiveDate, text: String, fx: Option<FxRate>| {
-        next_credit += 1;
-        let mut e = Entry::credit(0, amount, date);
-        e.remittance = text;
-        e.fx_rate = fx;
-        Credit { id: Uuid::from_u128(1 << 64 | next_credit), party, entry: e, state: CreditState::Open }
-    };
+    let mut credit =
+        |party: Uuid, amount: Money, date: NaiveDate, text: String, fx: Option<FxRate>| {
+            next_credit += 1;
+            let mut e = Entry::credit(0, amount, date);
+            e.remittance = text;
+            e.fx_rate = fx;
+            Credit {
+                id: Uuid::from_u128(1 << 64 | next_credit),
+                party,
+                entry: e,
+                state: CreditState::Open,
+            }
+        };
     for k in 0..n {
         let party = Uuid::from_u128((k % parties) as u128 + 1);
         let cur = currencies[k % 3];
@@ -68,22 +77,68 @@ fn generate(n: usize) -> (Vec<Invoice>, Vec<Credit>) {
         let fee = Decimal::new((rng.next() % 4_000) as i64, 2);
         let money = |v: Decimal| Money::new(v.round_dp(cur.minor_units()), cur).unwrap();
         match k % 10 {
-            0..=3 => credits.push(credit(party, amount, paid_on, format!("Invoice {reference}"), None)),
-            4 => credits.push(credit(party, money(amount.amount() - fee), paid_on, "payment".into(), None)),
+            0..=3 => credits.push(credit(
+                party,
+                amount,
+                paid_on,
+                format!("Invoice {reference}"),
+                None,
+            )),
+            4 => credits.push(credit(
+                party,
+                money(amount.amount() - fee),
+                paid_on,
+                "payment".into(),
+                None,
+            )),
             5 => {
                 let rate = Decimal::new(11_000 + (rng.next() % 2_000) as i64, 2);
                 let booked = Money::new(((amount.amount() - fee) * rate).round_dp(2), bdt).unwrap();
-                credits.push(credit(party, booked, paid_on, String::new(), Some(FxRate { source: cur, target: bdt, rate })));
+                credits.push(credit(
+                    party,
+                    booked,
+                    paid_on,
+                    String::new(),
+                    Some(FxRate {
+                        source: cur,
+                        target: bdt,
+                        rate,
+                    }),
+                ));
             }
             6 => {
                 let half = money(amount.amount() / Decimal::TWO);
-                credits.push(credit(party, half, paid_on, format!("{reference} 1/2"), None));
-                credits.push(credit(party, money(amount.amount() - half.amount() - fee), paid_on + chrono::Days::new(30), format!("{reference} 2/2"), None));
+                credits.push(credit(
+                    party,
+                    half,
+                    paid_on,
+                    format!("{reference} 1/2"),
+                    None,
+                ));
+                credits.push(credit(
+                    party,
+                    money(amount.amount() - half.amount() - fee),
+                    paid_on + chrono::Days::new(30),
+                    format!("{reference} 2/2"),
+                    None,
+                ));
             }
             // A bulk payment of this invoice and the next (whose own mode
             // is then a stray credit or an unpaid invoice).
-            7 => credits.push(credit(party, money(amount.amount() * Decimal::TWO), paid_on, format!("{reference}/INV-{}", k + 1), None)),
-            8 => credits.push(credit(party, money(Decimal::new(1 + (rng.next() % 9_999) as i64, 2)), paid_on, "refund".into(), None)),
+            7 => credits.push(credit(
+                party,
+                money(amount.amount() * Decimal::TWO),
+                paid_on,
+                format!("{reference}/INV-{}", k + 1),
+                None,
+            )),
+            8 => credits.push(credit(
+                party,
+                money(Decimal::new(1 + (rng.next() % 9_999) as i64, 2)),
+                paid_on,
+                "refund".into(),
+                None,
+            )),
             _ => {}
         }
     }
@@ -114,17 +169,30 @@ fn camt053(n: usize) -> String {
 }
 
 fn main() {
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let sizes = if sizes.is_empty() { vec![10_000, 100_000, 1_000_000] } else { sizes };
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000, 1_000_000]
+    } else {
+        sizes
+    };
     let tol = Tolerances::default();
-    println!("{:>10} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12}", "invoices", "credits", "matches", "excepts", "match time", "ns/invoice", "vs previous");
+    println!(
+        "{:>10} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12}",
+        "invoices", "credits", "matches", "excepts", "match time", "ns/invoice", "vs previous"
+    );
     let mut previous: Option<(usize, f64)> = None;
     for n in sizes {
         let (invoices, credits) = generate(n);
         let mut outcome = None;
-        let t = seconds(|| outcome = Some(reconcile(black_box(&invoices), black_box(&credits), &tol)));
+        let t =
+            seconds(|| outcome = Some(reconcile(black_box(&invoices), black_box(&credits), &tol)));
         let o = outcome.unwrap_or_default();
-        let growth = previous.map_or(String::from("-"), |(m, p)| format!("x{:.1} for x{:.0}", t / p, n as f64 / m as f64));
+        let growth = previous.map_or(String::from("-"), |(m, p)| {
+            format!("x{:.1} for x{:.0}", t / p, n as f64 / m as f64)
+        });
         println!(
             "{n:>10} {:>10} {:>9} {:>9} {:>10.3}s {:>10.0} {:>12}",
             credits.len(),
@@ -140,7 +208,11 @@ fn main() {
     let entries = 100_000;
     let xml = camt053(entries);
     let mut read = 0;
-    let t = seconds(|| read = repat_statements::parse(StatementFormat::Camt053, black_box(xml.as_bytes())).map(|s| s.entries.len()).unwrap_or(0));
+    let t = seconds(|| {
+        read = repat_statements::parse(StatementFormat::Camt053, black_box(xml.as_bytes()))
+            .map(|s| s.entries.len())
+            .unwrap_or(0)
+    });
     assert_eq!(read, entries);
     println!(
         "camt.053: {entries} entries, {:.1} MB read in {:.3}s: {:.0} entries/s, {:.0} MB/s",

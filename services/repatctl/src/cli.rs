@@ -7,11 +7,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::Connection;
 
 #[derive(Debug, Parser)]
-#[command(name = "repatctl", version, about = "repatctl: import earnings and journeys into repat, read incentives, delays and the audit trail")]
+#[command(
+    name = "repatctl",
+    version,
+    about = "repatctl: import earnings and journeys into repat, read incentives, delays and the audit trail"
+)]
 pub struct Cli {
     /// TOML file of connection settings (keys as the flags, with `_` for
     /// `-`); flags and environment variables take precedence over it.
-    #[arg(long, env = "REPATCTL_CONFIG", global = true, help_heading = "Connection")]
+    #[arg(
+        long,
+        env = "REPATCTL_CONFIG",
+        global = true,
+        help_heading = "Connection"
+    )]
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub connection: Connection,
@@ -92,7 +101,8 @@ pub enum Command {
 /// A month as the flags take it: YYYY-MM.
 pub fn month(s: &str) -> Result<String, String> {
     let s = s.trim();
-    chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d").map_err(|_| format!("{s:?} is not a month YYYY-MM, e.g. 2024-06"))?;
+    chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a month YYYY-MM, e.g. 2024-06"))?;
     Ok(s.to_string())
 }
 
@@ -155,7 +165,6 @@ pub enum PartiesCommand {
     /// Register the parties of a CSV file; writes FILE.ids.csv (key,id).
     Import(ImportArgs),
 }
-
 
 #[derive(Debug, Subcommand)]
 pub enum EarningsCommand {
@@ -345,7 +354,13 @@ pub struct StepArgs {
 
 fn step_kind(s: &str) -> Result<String, String> {
     use repat_proto::v1::StepKind;
-    let k = crate::wire::parse_enum(s, "STEP_KIND_", "step kind", StepKind::from_str_name, crate::wire::STEP_KINDS)?;
+    let k = crate::wire::parse_enum(
+        s,
+        "STEP_KIND_",
+        "step kind",
+        StepKind::from_str_name,
+        crate::wire::STEP_KINDS,
+    )?;
     Ok(k.as_str_name().to_string())
 }
 
@@ -762,7 +777,10 @@ mod tests {
         fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
             for arg in cmd.get_arguments() {
                 let id = arg.get_id().as_str();
-                if arg.get_help().is_none() && arg.get_long_help().is_none() && !["help", "version"].contains(&id) {
+                if arg.get_help().is_none()
+                    && arg.get_long_help().is_none()
+                    && !["help", "version"].contains(&id)
+                {
                     missing.push(format!("{path} {id}"));
                 }
             }

@@ -18,8 +18,9 @@ mod wire;
 use std::process::ExitCode;
 
 use cli::{
-    AuditCommand, ClaimsCommand, Cli, Command, DelaysArgs, DemoCommand, EarningsCommand, IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand,
-    RepatriationsCommand, StatementsCommand, StepsCommand,
+    AuditCommand, ClaimsCommand, Cli, Command, DelaysArgs, DemoCommand, EarningsCommand,
+    IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand, RepatriationsCommand,
+    StatementsCommand, StepsCommand,
 };
 use client::Repat;
 use commands::{incentive, journey, metrics, reconcile};
@@ -76,12 +77,19 @@ fn explain(e: &anyhow::Error) -> String {
 }
 
 fn imported((report, clean): (Report, bool)) -> Outcome {
-    if clean { Outcome::Done(report) } else { Outcome::Partial(report) }
+    if clean {
+        Outcome::Done(report)
+    } else {
+        Outcome::Partial(report)
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     // Commands that need no server.
-    if let Command::Demo { command: DemoCommand::Generate { dir, parties, seed } } = &cli.command {
+    if let Command::Demo {
+        command: DemoCommand::Generate { dir, parties, seed },
+    } = &cli.command
+    {
         return Ok(Outcome::Done(demo::generate(dir, *parties, *seed)?));
     }
     let repat = Repat::connect(&cli.connection).await?;
@@ -89,58 +97,165 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let outcome = match cli.command {
         Command::Demo { .. } => unreachable!("handled above"),
         Command::Parties { command } => match command {
-            PartiesCommand::Create { kind, legal_name, country, zone, membership, bank_account, request_id } => {
-                Outcome::Done(journey::create_party(r, kind, legal_name, country, zone, membership, bank_account, request_id).await?)
-            }
+            PartiesCommand::Create {
+                kind,
+                legal_name,
+                country,
+                zone,
+                membership,
+                bank_account,
+                request_id,
+            } => Outcome::Done(
+                journey::create_party(
+                    r,
+                    kind,
+                    legal_name,
+                    country,
+                    zone,
+                    membership,
+                    bank_account,
+                    request_id,
+                )
+                .await?,
+            ),
             PartiesCommand::List { kind } => Outcome::Done(journey::list_parties(r, kind).await?),
-            PartiesCommand::Import(args) => imported(import::parties::run(r, &args.file, args.no_progress).await?),
+            PartiesCommand::Import(args) => {
+                imported(import::parties::run(r, &args.file, args.no_progress).await?)
+            }
         },
         Command::Earnings { command } => match command {
-            EarningsCommand::Import { args, party_ids } => imported(import::earnings::run(r, &args.file, party_ids.as_deref(), args.no_progress).await?),
-            EarningsCommand::List { party } => Outcome::Done(journey::list_earnings(r, party).await?),
+            EarningsCommand::Import { args, party_ids } => imported(
+                import::earnings::run(r, &args.file, party_ids.as_deref(), args.no_progress)
+                    .await?,
+            ),
+            EarningsCommand::List { party } => {
+                Outcome::Done(journey::list_earnings(r, party).await?)
+            }
             EarningsCommand::Create(args) => Outcome::Done(journey::create_earning(r, args).await?),
         },
         Command::Repatriations { command } => match command {
             RepatriationsCommand::Show { id } => Outcome::Done(journey::show(r, id).await?),
-            RepatriationsCommand::Open { party, earnings, channel, payer_country, request_id } => Outcome::Done(journey::open(r, party, earnings, channel, payer_country, request_id).await?),
-            RepatriationsCommand::List { party } => Outcome::Done(journey::list_repatriations(r, party).await?),
-            RepatriationsCommand::Watch { id } => Outcome::Done(journey::watch(r, id, cli.output).await?),
-            RepatriationsCommand::Import { args, party_ids } => imported(import::repatriations::run(r, &args.file, party_ids.as_deref(), args.no_progress).await?),
+            RepatriationsCommand::Open {
+                party,
+                earnings,
+                channel,
+                payer_country,
+                request_id,
+            } => Outcome::Done(
+                journey::open(r, party, earnings, channel, payer_country, request_id).await?,
+            ),
+            RepatriationsCommand::List { party } => {
+                Outcome::Done(journey::list_repatriations(r, party).await?)
+            }
+            RepatriationsCommand::Watch { id } => {
+                Outcome::Done(journey::watch(r, id, cli.output).await?)
+            }
+            RepatriationsCommand::Import { args, party_ids } => imported(
+                import::repatriations::run(r, &args.file, party_ids.as_deref(), args.no_progress)
+                    .await?,
+            ),
         },
         Command::Steps { command } => match command {
-            StepsCommand::Import { args, repatriation_ids } => imported(import::steps::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress).await?),
+            StepsCommand::Import {
+                args,
+                repatriation_ids,
+            } => imported(
+                import::steps::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress)
+                    .await?,
+            ),
             StepsCommand::Record(args) => Outcome::Done(journey::record_step(r, *args).await?),
         },
         Command::Incentive { command } => match command {
-            IncentiveCommand::Assess { id, as_of, documents, fx_rate, record, request_id } => Outcome::Done(incentive::assess(r, id, as_of, documents, fx_rate, record, request_id).await?),
+            IncentiveCommand::Assess {
+                id,
+                as_of,
+                documents,
+                fx_rate,
+                record,
+                request_id,
+            } => Outcome::Done(
+                incentive::assess(r, id, as_of, documents, fx_rate, record, request_id).await?,
+            ),
             IncentiveCommand::Simulate(args) => Outcome::Done(incentive::simulate(r, args).await?),
-            IncentiveCommand::Totals { range, party } => Outcome::Done(incentive::totals(r, &range, party).await?),
+            IncentiveCommand::Totals { range, party } => {
+                Outcome::Done(incentive::totals(r, &range, party).await?)
+            }
         },
         Command::Claims { command } => match command {
-            ClaimsCommand::File { party, repatriations, at, request_id } => Outcome::Done(incentive::file_claim(r, party, repatriations, at, request_id).await?),
-            ClaimsCommand::Step { id, kind, at, reason, amount, request_id } => Outcome::Done(incentive::claim_step(r, id, kind, at, reason, amount, request_id).await?),
+            ClaimsCommand::File {
+                party,
+                repatriations,
+                at,
+                request_id,
+            } => {
+                Outcome::Done(incentive::file_claim(r, party, repatriations, at, request_id).await?)
+            }
+            ClaimsCommand::Step {
+                id,
+                kind,
+                at,
+                reason,
+                amount,
+                request_id,
+            } => Outcome::Done(
+                incentive::claim_step(r, id, kind, at, reason, amount, request_id).await?,
+            ),
             ClaimsCommand::Show { id } => Outcome::Done(incentive::show_claim(r, id).await?),
-            ClaimsCommand::List { party, status } => Outcome::Done(incentive::list_claims(r, party, status).await?),
-            ClaimsCommand::Import { args, repatriation_ids } => imported(import::claims::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress).await?),
+            ClaimsCommand::List { party, status } => {
+                Outcome::Done(incentive::list_claims(r, party, status).await?)
+            }
+            ClaimsCommand::Import {
+                args,
+                repatriation_ids,
+            } => imported(
+                import::claims::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress)
+                    .await?,
+            ),
         },
         Command::Metrics { command } => match command {
             MetricsCommand::Delays(args) => Outcome::Done(delays(r, &args).await?),
-            MetricsCommand::Scorecard { range, party } => Outcome::Done(metrics::scorecard(r, &range, party).await?),
-            MetricsCommand::Breaches { kind, party, as_of, threshold_hours } => Outcome::Done(metrics::breaches(r, kind, party, as_of, threshold_hours).await?),
+            MetricsCommand::Scorecard { range, party } => {
+                Outcome::Done(metrics::scorecard(r, &range, party).await?)
+            }
+            MetricsCommand::Breaches {
+                kind,
+                party,
+                as_of,
+                threshold_hours,
+            } => Outcome::Done(metrics::breaches(r, kind, party, as_of, threshold_hours).await?),
         },
-        Command::Statements { command: StatementsCommand::Import { file, party, format } } => Outcome::Done(reconcile::import(r, &file, party, format).await?),
+        Command::Statements {
+            command:
+                StatementsCommand::Import {
+                    file,
+                    party,
+                    format,
+                },
+        } => Outcome::Done(reconcile::import(r, &file, party, format).await?),
         Command::Reconcile { command } => match command {
             ReconcileCommand::Run { party } => Outcome::Done(reconcile::run(r, party).await?),
-            ReconcileCommand::Exceptions { party } => Outcome::Done(reconcile::exceptions(r, party).await?),
-            ReconcileCommand::Matches { party } => Outcome::Done(reconcile::matches(r, party).await?),
-            ReconcileCommand::Realizations { party } => Outcome::Done(reconcile::realizations(r, party).await?),
+            ReconcileCommand::Exceptions { party } => {
+                Outcome::Done(reconcile::exceptions(r, party).await?)
+            }
+            ReconcileCommand::Matches { party } => {
+                Outcome::Done(reconcile::matches(r, party).await?)
+            }
+            ReconcileCommand::Realizations { party } => {
+                Outcome::Done(reconcile::realizations(r, party).await?)
+            }
         },
         Command::Audit { command } => match command {
             AuditCommand::Verify => match metrics::verify_audit(r).await? {
                 (report, true) => Outcome::Done(report),
                 (report, false) => Outcome::Broken(report),
             },
-            AuditCommand::List { subject, method, since, until, limit } => Outcome::Done(metrics::list_audit(r, subject, method, since, until, limit).await?),
+            AuditCommand::List {
+                subject,
+                method,
+                since,
+                until,
+                limit,
+            } => Outcome::Done(metrics::list_audit(r, subject, method, since, until, limit).await?),
         },
     };
     Ok(outcome)
@@ -149,7 +264,11 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
 /// Delay statistics, and with --plot their box plots (one panel per group).
 async fn delays(r: &Repat, args: &DelaysArgs) -> anyhow::Result<Report> {
     // Check the plot's arguments before asking the server anything.
-    let size = args.plot.as_ref().map(|path| plot::check(path, &args.plot_size)).transpose()?;
+    let size = args
+        .plot
+        .as_ref()
+        .map(|path| plot::check(path, &args.plot_size))
+        .transpose()?;
     let party = names::optional_party(r, &args.party).await?;
     let mut report = metrics::delays(r, args, &party).await?;
     if let (Some(path), Some(size)) = (&args.plot, size) {
@@ -163,9 +282,16 @@ async fn delays(r: &Repat, args: &DelaysArgs) -> anyhow::Result<Report> {
             }
             None => "all parties".to_string(),
         };
-        let plot = plot::Plot { title: plot::title(&records, &args.range, &scope, args.measure.as_deref()), dimensions: metrics::dimensions(&args.group_by) };
+        let plot = plot::Plot {
+            title: plot::title(&records, &args.range, &scope, args.measure.as_deref()),
+            dimensions: metrics::dimensions(&args.group_by),
+        };
         let panels = plot.draw(path, size, &records)?;
-        report = report.note(format!("plot of {} observations ({panels} panel(s)) written to {}", records.len(), path.display()));
+        report = report.note(format!(
+            "plot of {} observations ({panels} panel(s)) written to {}",
+            records.len(),
+            path.display()
+        ));
     }
     Ok(report)
 }

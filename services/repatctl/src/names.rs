@@ -25,7 +25,11 @@ pub struct Names {
 
 impl Names {
     /// Legal names of `ids`.
-    pub async fn load_parties<'a>(&mut self, repat: &Repat, ids: impl IntoIterator<Item = &'a str>) -> anyhow::Result<()> {
+    pub async fn load_parties<'a>(
+        &mut self,
+        repat: &Repat,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> anyhow::Result<()> {
         let missing = wanted(ids, &self.parties);
         if missing.len() > ONE_BY_ONE {
             for p in list_parties(repat).await? {
@@ -35,7 +39,11 @@ impl Names {
         }
         let found = fetch(&missing, |id| {
             let mut c = repat.parties();
-            async move { c.get_party(pb::GetPartyRequest { id }).await.map(|r| r.into_inner().legal_name) }
+            async move {
+                c.get_party(pb::GetPartyRequest { id })
+                    .await
+                    .map(|r| r.into_inner().legal_name)
+            }
         })
         .await;
         self.parties.extend(found);
@@ -43,19 +51,31 @@ impl Names {
     }
 
     /// Invoice references of the earnings `ids`.
-    pub async fn load_earnings<'a>(&mut self, repat: &Repat, ids: impl IntoIterator<Item = &'a str>) -> anyhow::Result<()> {
+    pub async fn load_earnings<'a>(
+        &mut self,
+        repat: &Repat,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> anyhow::Result<()> {
         let missing = wanted(ids, &self.earnings);
         if missing.len() > ONE_BY_ONE {
             let mut token = String::new();
             loop {
-                let request = pb::ListEarningsRequest { page_size: 1000, page_token: token.clone(), ..Default::default() };
+                let request = pb::ListEarningsRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                    ..Default::default()
+                };
                 let page = with_retry(|| {
                     let mut c = repat.earnings();
                     let r = request.clone();
                     async move { c.list_earnings(r).await.map(|r| r.into_inner()) }
                 })
                 .await?;
-                self.earnings.extend(page.earnings.into_iter().map(|e| (e.id, e.invoice_reference)));
+                self.earnings.extend(
+                    page.earnings
+                        .into_iter()
+                        .map(|e| (e.id, e.invoice_reference)),
+                );
                 if page.next_page_token.is_empty() {
                     return Ok(());
                 }
@@ -64,7 +84,11 @@ impl Names {
         }
         let found = fetch(&missing, |id| {
             let mut c = repat.earnings();
-            async move { c.get_earning(pb::GetEarningRequest { id }).await.map(|r| r.into_inner().invoice_reference) }
+            async move {
+                c.get_earning(pb::GetEarningRequest { id })
+                    .await
+                    .map(|r| r.into_inner().invoice_reference)
+            }
         })
         .await;
         self.earnings.extend(found);
@@ -73,19 +97,38 @@ impl Names {
 
     /// What the repatriations `ids` pay: their earnings and those
     /// earnings' invoice references.
-    pub async fn load_repatriations<'a>(&mut self, repat: &Repat, ids: impl IntoIterator<Item = &'a str>) -> anyhow::Result<()> {
-        let missing: Vec<String> = ids.into_iter().filter(|id| !id.is_empty() && !self.pays.contains_key(*id)).map(str::to_string).collect::<HashSet<_>>().into_iter().collect();
+    pub async fn load_repatriations<'a>(
+        &mut self,
+        repat: &Repat,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> anyhow::Result<()> {
+        let missing: Vec<String> = ids
+            .into_iter()
+            .filter(|id| !id.is_empty() && !self.pays.contains_key(*id))
+            .map(str::to_string)
+            .collect::<HashSet<_>>()
+            .into_iter()
+            .collect();
         if missing.len() > ONE_BY_ONE {
             let mut token = String::new();
             loop {
-                let request = pb::ListRepatriationsRequest { page_size: 1000, page_token: token.clone(), ..Default::default() };
+                let request = pb::ListRepatriationsRequest {
+                    page_size: 1000,
+                    page_token: token.clone(),
+                    ..Default::default()
+                };
                 let page = with_retry(|| {
                     let mut c = repat.repatriations();
                     let r = request.clone();
                     async move { c.list_repatriations(r).await.map(|r| r.into_inner()) }
                 })
                 .await?;
-                self.pays.extend(page.repatriations.into_iter().map(|r| (r.id, r.allocations.into_iter().map(|a| a.earning_id).collect())));
+                self.pays.extend(page.repatriations.into_iter().map(|r| {
+                    (
+                        r.id,
+                        r.allocations.into_iter().map(|a| a.earning_id).collect(),
+                    )
+                }));
                 if page.next_page_token.is_empty() {
                     break;
                 }
@@ -94,13 +137,24 @@ impl Names {
         } else {
             let found = fetch(&missing, |id| {
                 let mut c = repat.repatriations();
-                async move { c.get_repatriation(pb::GetRepatriationRequest { id }).await.map(|r| r.into_inner().allocations.into_iter().map(|a| a.earning_id).collect()) }
+                async move {
+                    c.get_repatriation(pb::GetRepatriationRequest { id })
+                        .await
+                        .map(|r| {
+                            r.into_inner()
+                                .allocations
+                                .into_iter()
+                                .map(|a| a.earning_id)
+                                .collect()
+                        })
+                }
             })
             .await;
             self.pays.extend(found);
         }
         let earnings: Vec<String> = self.pays.values().flatten().cloned().collect();
-        self.load_earnings(repat, earnings.iter().map(String::as_str)).await
+        self.load_earnings(repat, earnings.iter().map(String::as_str))
+            .await
     }
 
     /// The party's legal name; empty when unknown.
@@ -115,12 +169,29 @@ impl Names {
 
     /// The invoice references a repatriation pays, `;`-separated.
     pub fn invoices_of(&self, repatriation: &str) -> String {
-        self.pays.get(repatriation).map(|ids| ids.iter().map(|e| self.invoice(e)).filter(|i| !i.is_empty()).collect::<Vec<_>>().join("; ")).unwrap_or_default()
+        self.pays
+            .get(repatriation)
+            .map(|ids| {
+                ids.iter()
+                    .map(|e| self.invoice(e))
+                    .filter(|i| !i.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            })
+            .unwrap_or_default()
     }
 }
 
-fn wanted<'a>(ids: impl IntoIterator<Item = &'a str>, known: &HashMap<String, String>) -> Vec<String> {
-    ids.into_iter().filter(|id| !id.is_empty() && !known.contains_key(*id)).map(str::to_string).collect::<HashSet<_>>().into_iter().collect()
+fn wanted<'a>(
+    ids: impl IntoIterator<Item = &'a str>,
+    known: &HashMap<String, String>,
+) -> Vec<String> {
+    ids.into_iter()
+        .filter(|id| !id.is_empty() && !known.contains_key(*id))
+        .map(str::to_string)
+        .collect::<HashSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// `get` for each id, a few at a time; the ids it failed for are left out.
@@ -142,7 +213,11 @@ async fn list_parties(repat: &Repat) -> anyhow::Result<Vec<pb::Party>> {
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
-        let request = pb::ListPartiesRequest { page_size: 1000, page_token: token.clone(), ..Default::default() };
+        let request = pb::ListPartiesRequest {
+            page_size: 1000,
+            page_token: token.clone(),
+            ..Default::default()
+        };
         let page = with_retry(|| {
             let mut c = repat.parties();
             let r = request.clone();
@@ -164,11 +239,22 @@ pub async fn party_id(repat: &Repat, given: &str) -> anyhow::Result<String> {
         return Ok(id.to_string());
     }
     let wanted = given.trim().to_lowercase();
-    let named: Vec<pb::Party> = list_parties(repat).await?.into_iter().filter(|p| p.legal_name.trim().to_lowercase() == wanted).collect();
+    let named: Vec<pb::Party> = list_parties(repat)
+        .await?
+        .into_iter()
+        .filter(|p| p.legal_name.trim().to_lowercase() == wanted)
+        .collect();
     match named.as_slice() {
         [one] => Ok(one.id.clone()),
         [] => anyhow::bail!("--party: no party is named {given:?} (give its id or its legal name)"),
-        many => anyhow::bail!("--party: {} parties are named {given:?}; give the id of one: {}", many.len(), many.iter().map(|p| p.id.as_str()).collect::<Vec<_>>().join(", ")),
+        many => anyhow::bail!(
+            "--party: {} parties are named {given:?}; give the id of one: {}",
+            many.len(),
+            many.iter()
+                .map(|p| p.id.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     }
 }
 

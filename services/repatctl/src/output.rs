@@ -43,7 +43,11 @@ pub enum Cell {
 
 impl From<Value> for Cell {
     fn from(v: Value) -> Cell {
-        if v.is_null() { Cell::Null } else { Cell::Json(v) }
+        if v.is_null() {
+            Cell::Null
+        } else {
+            Cell::Json(v)
+        }
     }
 }
 
@@ -51,7 +55,11 @@ impl Cell {
     /// Text, `Null` when empty.
     pub fn text(s: impl Into<String>) -> Cell {
         let s = s.into();
-        if s.is_empty() { Cell::Null } else { Cell::Json(Value::String(s)) }
+        if s.is_empty() {
+            Cell::Null
+        } else {
+            Cell::Json(Value::String(s))
+        }
     }
 
     pub fn money(m: &Option<pb::Money>) -> Cell {
@@ -62,7 +70,11 @@ impl Cell {
     }
 
     pub fn share(s: &str) -> Cell {
-        if s.is_empty() { Cell::Null } else { Cell::Share(s.to_string()) }
+        if s.is_empty() {
+            Cell::Null
+        } else {
+            Cell::Share(s.to_string())
+        }
     }
 
     pub fn fx(f: &Option<pb::FxRate>) -> Cell {
@@ -78,7 +90,11 @@ impl Cell {
             Cell::Null => String::new(),
             Cell::Json(v) => plain(v),
             Cell::Money(m) => format!("{} {}", group_digits(&m.amount), m.currency),
-            Cell::Monies(ms) => ms.iter().map(|m| format!("{} {}", group_digits(&m.amount), m.currency)).collect::<Vec<_>>().join(", "),
+            Cell::Monies(ms) => ms
+                .iter()
+                .map(|m| format!("{} {}", group_digits(&m.amount), m.currency))
+                .collect::<Vec<_>>()
+                .join(", "),
             Cell::Share(s) => percent(s),
             Cell::Fees(fees) => fees.iter().map(fee_text).collect::<Vec<_>>().join("; "),
             Cell::Fx(f) => format!("{}/{} {}", f.source_currency, f.target_currency, f.rate),
@@ -124,7 +140,9 @@ fn fee_text(f: &pb::Fee) -> String {
 /// "1097250.00" as "1,097,250.00"; anything not a plain decimal as it is.
 pub fn group_digits(amount: &str) -> String {
     let (sign, rest) = amount.strip_prefix('-').map_or(("", amount), |r| ("-", r));
-    let (int, frac) = rest.split_once('.').map_or((rest, None), |(i, f)| (i, Some(f)));
+    let (int, frac) = rest
+        .split_once('.')
+        .map_or((rest, None), |(i, f)| (i, Some(f)));
     if int.is_empty() || !int.bytes().all(|b| b.is_ascii_digit()) {
         return amount.to_string();
     }
@@ -152,7 +170,10 @@ pub fn percent(fraction: &str) -> String {
 
 pub enum Block {
     Fields(Vec<(String, Cell)>),
-    Table { columns: Vec<String>, rows: Vec<Vec<Cell>> },
+    Table {
+        columns: Vec<String>,
+        rows: Vec<Vec<Cell>>,
+    },
 }
 
 pub struct Section {
@@ -171,12 +192,26 @@ pub struct Report {
 
 impl Report {
     pub fn fields(mut self, name: &str, fields: Vec<(&str, Cell)>) -> Self {
-        self.sections.push(Section { name: name.into(), block: Block::Fields(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()) });
+        self.sections.push(Section {
+            name: name.into(),
+            block: Block::Fields(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
+        });
         self
     }
 
     pub fn table(mut self, name: &str, columns: &[&str], rows: Vec<Vec<Cell>>) -> Self {
-        self.sections.push(Section { name: name.into(), block: Block::Table { columns: columns.iter().map(|c| c.to_string()).collect(), rows } });
+        self.sections.push(Section {
+            name: name.into(),
+            block: Block::Table {
+                columns: columns.iter().map(|c| c.to_string()).collect(),
+                rows,
+            },
+        });
         self
     }
 
@@ -230,10 +265,22 @@ impl Report {
             match &section.block {
                 Block::Fields(fields) => {
                     // Keys are snake_case for scripts, words for people.
-                    let shown: Vec<_> = fields.iter().filter(|(k, v)| !for_scripts(k) && *v != Cell::Null).collect();
-                    let key_width = shown.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+                    let shown: Vec<_> = fields
+                        .iter()
+                        .filter(|(k, v)| !for_scripts(k) && *v != Cell::Null)
+                        .collect();
+                    let key_width = shown
+                        .iter()
+                        .map(|(k, _)| k.chars().count())
+                        .max()
+                        .unwrap_or(0);
                     for (k, v) in shown {
-                        writeln!(out, "{:<key_width$}  {}", k.replace('_', " "), v.for_table())?;
+                        writeln!(
+                            out,
+                            "{:<key_width$}  {}",
+                            k.replace('_', " "),
+                            v.for_table()
+                        )?;
                     }
                 }
                 Block::Table { columns, rows } => {
@@ -247,9 +294,13 @@ impl Report {
                     // Exact seconds are for scripts, people read the human
                     // durations beside them; the ids of what a row names
                     // (`party_id`) are for scripts, people read the names.
-                    let shown: Vec<usize> = (0..columns.len()).filter(|&i| !for_scripts(&columns[i])).collect();
+                    let shown: Vec<usize> = (0..columns.len())
+                        .filter(|&i| !for_scripts(&columns[i]))
+                        .collect();
                     let mut table = Table::new();
-                    table.load_style(UTF8_FULL_CONDENSED).set_content_arrangement(ContentArrangement::Dynamic);
+                    table
+                        .load_style(UTF8_FULL_CONDENSED)
+                        .set_content_arrangement(ContentArrangement::Dynamic);
                     if let Some(w) = width {
                         table.set_width(w);
                     }
@@ -258,7 +309,11 @@ impl Report {
                         table.add_row(shown.iter().map(|&i| {
                             let text = row.get(i).map(Cell::for_table).unwrap_or_default();
                             // A hash is told apart by its first digits.
-                            if columns[i].ends_with("hash") && text.len() > 12 { format!("{}…", &text[..12]) } else { text }
+                            if columns[i].ends_with("hash") && text.len() > 12 {
+                                format!("{}…", &text[..12])
+                            } else {
+                                text
+                            }
                         }));
                     }
                     writeln!(out, "{table}")?;
@@ -273,10 +328,25 @@ impl Report {
 
     fn to_json(&self) -> Value {
         let section = |s: &Section| match &s.block {
-            Block::Fields(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), v.to_json())).collect()),
-            Block::Table { columns, rows } => {
-                Value::Array(rows.iter().map(|row| Value::Object(columns.iter().cloned().zip(row.iter().map(Cell::to_json)).collect::<Map<_, _>>())).collect())
-            }
+            Block::Fields(fields) => Value::Object(
+                fields
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.to_json()))
+                    .collect(),
+            ),
+            Block::Table { columns, rows } => Value::Array(
+                rows.iter()
+                    .map(|row| {
+                        Value::Object(
+                            columns
+                                .iter()
+                                .cloned()
+                                .zip(row.iter().map(Cell::to_json))
+                                .collect::<Map<_, _>>(),
+                        )
+                    })
+                    .collect(),
+            ),
         };
         match self.sections.as_slice() {
             [one] => section(one),
@@ -285,20 +355,41 @@ impl Report {
     }
 
     fn write_csv(&self, out: &mut impl Write) -> anyhow::Result<()> {
-        let index = self.main.or_else(|| self.sections.iter().position(|s| matches!(s.block, Block::Table { .. }))).unwrap_or(0);
-        let (columns, rows): (Vec<String>, Vec<Vec<Cell>>) = match self.sections.get(index).map(|s| &s.block) {
-            Some(Block::Table { columns, rows }) => (columns.clone(), rows.clone()),
-            Some(Block::Fields(fields)) => (fields.iter().map(|(k, _)| k.clone()).collect(), vec![fields.iter().map(|(_, v)| v.clone()).collect()]),
-            None => return Ok(()),
-        };
+        let index = self
+            .main
+            .or_else(|| {
+                self.sections
+                    .iter()
+                    .position(|s| matches!(s.block, Block::Table { .. }))
+            })
+            .unwrap_or(0);
+        let (columns, rows): (Vec<String>, Vec<Vec<Cell>>) =
+            match self.sections.get(index).map(|s| &s.block) {
+                Some(Block::Table { columns, rows }) => (columns.clone(), rows.clone()),
+                Some(Block::Fields(fields)) => (
+                    fields.iter().map(|(k, _)| k.clone()).collect(),
+                    vec![fields.iter().map(|(_, v)| v.clone()).collect()],
+                ),
+                None => return Ok(()),
+            };
         // Money splits into an amount and a currency column, a rate into
         // the rate and its pair, whatever the row.
-        let kinds: Vec<CsvKind> = (0..columns.len()).map(|i| CsvKind::of(rows.iter().filter_map(|r| r.get(i)))).collect();
+        let kinds: Vec<CsvKind> = (0..columns.len())
+            .map(|i| CsvKind::of(rows.iter().filter_map(|r| r.get(i))))
+            .collect();
         let mut w = csv::Writer::from_writer(out);
-        let header: Vec<String> = columns.iter().zip(&kinds).flat_map(|(c, k)| k.header(c)).collect();
+        let header: Vec<String> = columns
+            .iter()
+            .zip(&kinds)
+            .flat_map(|(c, k)| k.header(c))
+            .collect();
         w.write_record(&header)?;
         for row in &rows {
-            let record: Vec<String> = kinds.iter().enumerate().flat_map(|(i, k)| k.values(row.get(i).unwrap_or(&Cell::Null))).collect();
+            let record: Vec<String> = kinds
+                .iter()
+                .enumerate()
+                .flat_map(|(i, k)| k.values(row.get(i).unwrap_or(&Cell::Null)))
+                .collect();
             w.write_record(&record)?;
         }
         w.flush()?;
@@ -340,17 +431,27 @@ impl CsvKind {
     fn values(self, cell: &Cell) -> Vec<String> {
         match (self, cell) {
             (CsvKind::Money, Cell::Money(m)) => vec![m.amount.clone(), m.currency.clone()],
-            (CsvKind::Fx, Cell::Fx(f)) => vec![f.rate.clone(), format!("{}/{}", f.source_currency, f.target_currency)],
+            (CsvKind::Fx, Cell::Fx(f)) => vec![
+                f.rate.clone(),
+                format!("{}/{}", f.source_currency, f.target_currency),
+            ],
             (CsvKind::Money | CsvKind::Fx, _) => vec![String::new(), String::new()],
             (CsvKind::Plain, Cell::Json(v)) => vec![plain(v)],
             // Exact for scripts: fractions as they are, fees as text.
             (CsvKind::Plain, Cell::Share(s)) => vec![s.clone()],
-            (CsvKind::Plain, Cell::Monies(ms)) => vec![ms.iter().map(|m| format!("{} {}", m.amount, m.currency)).collect::<Vec<_>>().join("; ")],
+            (CsvKind::Plain, Cell::Monies(ms)) => vec![
+                ms.iter()
+                    .map(|m| format!("{} {}", m.amount, m.currency))
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ],
             (CsvKind::Plain, Cell::Fees(fees)) => vec![
                 fees.iter()
                     .map(|f| {
                         let m = f.amount.clone().unwrap_or_default();
-                        format!("{} {} {} {}", m.amount, m.currency, f.charged_by, f.kind).trim().to_string()
+                        format!("{} {} {} {}", m.amount, m.currency, f.charged_by, f.kind)
+                            .trim()
+                            .to_string()
                     })
                     .collect::<Vec<_>>()
                     .join("; "),
@@ -377,7 +478,10 @@ fn table_width() -> Option<u16> {
     if std::io::stdout().is_terminal() {
         return None;
     }
-    std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse().ok()).filter(|w| *w >= 20)
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse().ok())
+        .filter(|w| *w >= 20)
 }
 
 /// A value as text: strings without quotes, null as nothing.
@@ -404,19 +508,32 @@ mod tests {
     use super::*;
 
     fn usd(a: &str) -> Cell {
-        Cell::Money(pb::Money { amount: a.into(), currency: "USD".into() })
+        Cell::Money(pb::Money {
+            amount: a.into(),
+            currency: "USD".into(),
+        })
     }
 
     #[test]
     fn money_is_an_object_for_scripts_two_columns_in_csv_grouped_for_people() {
-        assert_eq!(usd("65952.26").to_json(), json!({"amount": "65952.26", "currency": "USD"}));
+        assert_eq!(
+            usd("65952.26").to_json(),
+            json!({"amount": "65952.26", "currency": "USD"})
+        );
         assert_eq!(usd("1097250.00").for_table(), "1,097,250.00 USD");
         assert_eq!(group_digits("-999.5"), "-999.5");
         assert_eq!(group_digits("1000"), "1,000");
-        let report = Report::default().table("t", &["id", "expected"], vec![vec![text("a"), usd("10.00")], vec![text("b"), Cell::Null]]);
+        let report = Report::default().table(
+            "t",
+            &["id", "expected"],
+            vec![vec![text("a"), usd("10.00")], vec![text("b"), Cell::Null]],
+        );
         let mut out = Vec::new();
         report.write_csv(&mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "id,expected,expected_currency\na,10.00,USD\nb,,\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id,expected,expected_currency\na,10.00,USD\nb,,\n"
+        );
     }
 
     #[test]
@@ -429,17 +546,27 @@ mod tests {
 
     #[test]
     fn one_record_is_one_object_and_one_csv_row() {
-        let report = Report::default().fields("party", vec![("id", text("p-1")), ("name", text("Dhaka Soft Ltd"))]);
-        assert_eq!(report.to_json(), json!({"id": "p-1", "name": "Dhaka Soft Ltd"}));
+        let report = Report::default().fields(
+            "party",
+            vec![("id", text("p-1")), ("name", text("Dhaka Soft Ltd"))],
+        );
+        assert_eq!(
+            report.to_json(),
+            json!({"id": "p-1", "name": "Dhaka Soft Ltd"})
+        );
         let mut out = Vec::new();
         report.write_csv(&mut out).unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "id,name\np-1,Dhaka Soft Ltd\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "id,name\np-1,Dhaka Soft Ltd\n"
+        );
     }
 
     #[test]
     fn tables_fit_the_width_asked() {
         let long = "a rather long sentence that will not fit on one narrow line of a terminal";
-        let report = Report::default().table("t", &["id", "why"], vec![vec![text("x"), text(long)]; 3]);
+        let report =
+            Report::default().table("t", &["id", "why"], vec![vec![text("x"), text(long)]; 3]);
         let mut out = Vec::new();
         report.write_table(&mut out, Some(40)).unwrap();
         let text = String::from_utf8(out).unwrap();

@@ -22,8 +22,14 @@ use crate::Settings;
 /// Serves `health` alone, in plaintext, on `listener` until `stop`
 /// resolves: the probes' port when the main one speaks TLS. It reports what
 /// the main server's reporter says, so draining shows here too.
-pub fn serve<H: Health>(listener: TcpListener, health: HealthServer<H>, stop: impl Future<Output = ()> + Send + 'static) -> JoinHandle<Result<(), tonic::transport::Error>> {
-    let serve = Server::builder().add_service(health).serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop);
+pub fn serve<H: Health>(
+    listener: TcpListener,
+    health: HealthServer<H>,
+    stop: impl Future<Output = ()> + Send + 'static,
+) -> JoinHandle<Result<(), tonic::transport::Error>> {
+    let serve = Server::builder()
+        .add_service(health)
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), stop);
     tokio::spawn(serve)
 }
 
@@ -33,11 +39,23 @@ pub async fn check(settings: &Settings, timeout: Duration) -> anyhow::Result<()>
     let addr = match (settings.health_listen, &settings.tls_cert_file) {
         (Some(health), _) => local(health),
         (None, None) => local(settings.listen),
-        (None, Some(_)) => bail!("the health check speaks plaintext gRPC and the server serves TLS: set health_listen (e.g. 0.0.0.0:8081) for a plaintext health-only port"),
+        (None, Some(_)) => bail!(
+            "the health check speaks plaintext gRPC and the server serves TLS: set health_listen (e.g. 0.0.0.0:8081) for a plaintext health-only port"
+        ),
     };
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))?.connect_timeout(timeout).timeout(timeout);
-    let channel = endpoint.connect().await.with_context(|| format!("connecting to {addr}"))?;
-    let response = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await.context("grpc.health.v1.Health/Check")?;
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
+        .connect_timeout(timeout)
+        .timeout(timeout);
+    let channel = endpoint
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    let response = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .context("grpc.health.v1.Health/Check")?;
     match response.into_inner().status() {
         ServingStatus::Serving => Ok(()),
         status => bail!("{addr} reports {}", status.as_str_name()),
@@ -47,8 +65,12 @@ pub async fn check(settings: &Settings, timeout: Duration) -> anyhow::Result<()>
 /// The address to reach a server listening on `listen` from the same host.
 fn local(listen: SocketAddr) -> SocketAddr {
     match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port()),
-        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), listen.port()),
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), listen.port())
+        }
         _ => listen,
     }
 }

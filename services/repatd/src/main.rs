@@ -20,11 +20,20 @@ async fn main() -> ExitCode {
     let filter = EnvFilter::try_from_env("REPAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     // Colour only for a person at a terminal, never into files or
     // collectors (and never when NO_COLOR asks for none).
-    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     match cli.settings.log_format {
         // Logs go to stderr; stdout carries what a command prints (a token).
-        LogFormat::Text => tracing_subscriber::fmt().with_writer(std::io::stderr).with_ansi(colour).with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt().json().with_writer(std::io::stderr).with_env_filter(filter).init(),
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_ansi(colour)
+            .with_env_filter(filter)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter)
+            .init(),
     }
     match run(cli).await {
         Ok(code) => code,
@@ -50,18 +59,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         });
     }
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Token { command: TokenCommand::Issue { role, parties, subject, ttl_secs } } => {
-            let role = repat_api::token::role_from_name(&role).ok_or_else(|| anyhow::anyhow!("--role must be firm, integrator, auditor or admin"))?;
-            let token = settings.token_issuer()?.issue(&subject, role, &parties, std::time::Duration::from_secs(ttl_secs)).map_err(anyhow::Error::msg)?;
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    role,
+                    parties,
+                    subject,
+                    ttl_secs,
+                },
+        } => {
+            let role = repat_api::token::role_from_name(&role).ok_or_else(|| {
+                anyhow::anyhow!("--role must be firm, integrator, auditor or admin")
+            })?;
+            let token = settings
+                .token_issuer()?
+                .issue(
+                    &subject,
+                    role,
+                    &parties,
+                    std::time::Duration::from_secs(ttl_secs),
+                )
+                .map_err(anyhow::Error::msg)?;
             println!("{token}");
         }
         Command::Migrate => {
-            let options = repat_store::ConnectOptions { migrate: true, ..settings.store_options() };
+            let options = repat_store::ConnectOptions {
+                migrate: true,
+                ..settings.store_options()
+            };
             let repo = repat_store::connect(&settings.database_url, &options).await?;
             tracing::info!(backend = repo.backend(), "migrations applied");
         }
         Command::HealthCheck { timeout_secs } => {
-            let serving = repatd::health::check(&settings, std::time::Duration::from_secs(timeout_secs)).await;
+            let serving =
+                repatd::health::check(&settings, std::time::Duration::from_secs(timeout_secs))
+                    .await;
             return Ok(match serving {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -73,8 +105,12 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Serve => {
             let mut server = repatd::start(&settings).await?;
             match server.health_addr {
-                Some(health) => tracing::info!(addr = %server.addr, %health, backend = server.repo.backend(), "repatd serving (health also on the plaintext health listener)"),
-                None => tracing::info!(addr = %server.addr, backend = server.repo.backend(), "repatd serving"),
+                Some(health) => {
+                    tracing::info!(addr = %server.addr, %health, backend = server.repo.backend(), "repatd serving (health also on the plaintext health listener)")
+                }
+                None => {
+                    tracing::info!(addr = %server.addr, backend = server.repo.backend(), "repatd serving")
+                }
             }
             let stop = server.stopper();
             tokio::spawn(async move {

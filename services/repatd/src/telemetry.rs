@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{Span as _, SpanKind, Status as SpanStatus, Tracer as _, TracerProvider as _};
+use opentelemetry::trace::{
+    Span as _, SpanKind, Status as SpanStatus, Tracer as _, TracerProvider as _,
+};
 use opentelemetry::{Key, KeyValue};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
@@ -61,8 +63,14 @@ pub fn service_name(configured: Option<&str>) -> String {
     if let Some(name) = configured {
         return name.to_string();
     }
-    let from_attributes = Resource::builder_empty().with_detector(Box::new(EnvResourceDetector::new())).build();
-    from_attributes.get(&Key::from_static_str("service.name")).map(|v| v.to_string()).filter(|n| !n.is_empty()).unwrap_or_else(|| "repatd".to_string())
+    let from_attributes = Resource::builder_empty()
+        .with_detector(Box::new(EnvResourceDetector::new()))
+        .build();
+    from_attributes
+        .get(&Key::from_static_str("service.name"))
+        .map(|v| v.to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "repatd".to_string())
 }
 
 /// One server's telemetry: providers (kept to flush them at shutdown) and
@@ -93,23 +101,48 @@ impl Telemetry {
         let mut metrics = SdkMeterProvider::builder().with_resource(resource);
         if let Some(endpoint) = &options.endpoint {
             let collector = Arc::new(Collector::new(endpoint));
-            let spans = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
-            traces = traces.with_batch_exporter(Watched { inner: spans, collector: collector.clone(), signal: "traces" });
-            let exporter = opentelemetry_otlp::MetricExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
-            let exporter = Watched { inner: exporter, collector, signal: "metrics" };
-            metrics = metrics.with_reader(PeriodicReader::builder(exporter).with_interval(options.metrics_interval).build());
+            let spans = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()?;
+            traces = traces.with_batch_exporter(Watched {
+                inner: spans,
+                collector: collector.clone(),
+                signal: "traces",
+            });
+            let exporter = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()?;
+            let exporter = Watched {
+                inner: exporter,
+                collector,
+                signal: "metrics",
+            };
+            metrics = metrics.with_reader(
+                PeriodicReader::builder(exporter)
+                    .with_interval(options.metrics_interval)
+                    .build(),
+            );
             tracing::info!(%endpoint, service_name = %name, metrics_interval_secs = options.metrics_interval.as_secs(), "exporting traces and metrics over OTLP");
         }
         let tracer_provider = traces.build();
         let meter_provider = metrics.build();
         let meter = meter_provider.meter("repatd");
         let instruments = Instruments::new(&meter, repo);
-        Ok(Telemetry { tracer: Arc::new(tracer_provider.tracer("repatd")), tracer_provider, meter_provider, instruments: Arc::new(instruments) })
+        Ok(Telemetry {
+            tracer: Arc::new(tracer_provider.tracer("repatd")),
+            tracer_provider,
+            meter_provider,
+            instruments: Arc::new(instruments),
+        })
     }
 
     /// The tower layer that observes every RPC.
     pub fn layer(&self) -> RpcLayer {
-        RpcLayer { telemetry: self.clone() }
+        RpcLayer {
+            telemetry: self.clone(),
+        }
     }
 
     /// The observer the services report ingestion to.
@@ -175,7 +208,9 @@ impl ExportState {
             Some(at) if now.duration_since(at) < UNREACHABLE_LOG_EVERY => None,
             _ => {
                 self.logged_at = Some(now);
-                Some(ExportEvent::Unreachable { failures: std::mem::take(&mut self.failures) })
+                Some(ExportEvent::Unreachable {
+                    failures: std::mem::take(&mut self.failures),
+                })
             }
         }
     }
@@ -183,16 +218,25 @@ impl ExportState {
 
 impl Collector {
     fn new(endpoint: &str) -> Collector {
-        Collector { endpoint: endpoint.to_string(), state: Mutex::default() }
+        Collector {
+            endpoint: endpoint.to_string(),
+            state: Mutex::default(),
+        }
     }
 
     fn record(&self, signal: &'static str, result: &OTelSdkResult) {
-        let event = self.state.lock().unwrap_or_else(PoisonError::into_inner).after(result.is_ok(), Instant::now());
+        let event = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .after(result.is_ok(), Instant::now());
         match (event, result) {
             (Some(ExportEvent::Unreachable { failures }), Err(e)) => {
                 tracing::warn!(endpoint = %self.endpoint, signal, failed_exports = failures, error = %e, "OTLP collector unreachable: telemetry is dropped until it answers")
             }
-            (Some(ExportEvent::Recovered), _) => tracing::info!(endpoint = %self.endpoint, signal, "OTLP collector reachable again"),
+            (Some(ExportEvent::Recovered), _) => {
+                tracing::info!(endpoint = %self.endpoint, signal, "OTLP collector reachable again")
+            }
             _ => {}
         }
     }
@@ -241,11 +285,25 @@ impl<E: PushMetricExporter> PushMetricExporter for Watched<E> {
 }
 
 /// Latency buckets in seconds, from a cached read to a slow batch.
-const RPC_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const RPC_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 /// Step waits in seconds: a minute to a quarter (payments take days; the
 /// incentive steps months).
-const WAIT_BUCKETS: [f64; 12] =
-    [60.0, 600.0, 3600.0, 6.0 * 3600.0, 86_400.0, 2.0 * 86_400.0, 3.0 * 86_400.0, 7.0 * 86_400.0, 14.0 * 86_400.0, 30.0 * 86_400.0, 60.0 * 86_400.0, 120.0 * 86_400.0];
+const WAIT_BUCKETS: [f64; 12] = [
+    60.0,
+    600.0,
+    3600.0,
+    6.0 * 3600.0,
+    86_400.0,
+    2.0 * 86_400.0,
+    3.0 * 86_400.0,
+    7.0 * 86_400.0,
+    14.0 * 86_400.0,
+    30.0 * 86_400.0,
+    60.0 * 86_400.0,
+    120.0 * 86_400.0,
+];
 
 impl Instruments {
     fn new(meter: &Meter, repo: Arc<dyn Repository>) -> Instruments {
@@ -258,8 +316,14 @@ impl Instruments {
             .with_unit("{connection}")
             .with_callback(move |o| {
                 let u = pool.pool_usage();
-                o.observe(u64::from(u.in_use), &[KeyValue::new("db.client.connection.state", "used")]);
-                o.observe(u64::from(u.idle), &[KeyValue::new("db.client.connection.state", "idle")]);
+                o.observe(
+                    u64::from(u.in_use),
+                    &[KeyValue::new("db.client.connection.state", "used")],
+                );
+                o.observe(
+                    u64::from(u.idle),
+                    &[KeyValue::new("db.client.connection.state", "idle")],
+                );
             })
             .build();
         meter
@@ -275,11 +339,21 @@ impl Instruments {
                 .with_unit("s")
                 .with_boundaries(RPC_BUCKETS.to_vec())
                 .build(),
-            earnings: meter.u64_counter("repat.earnings.recorded").with_description("Earnings acknowledged").with_unit("{earning}").build(),
-            steps: meter.u64_counter("repat.steps.recorded").with_description("New journey steps stored, by kind").with_unit("{step}").build(),
+            earnings: meter
+                .u64_counter("repat.earnings.recorded")
+                .with_description("Earnings acknowledged")
+                .with_unit("{earning}")
+                .build(),
+            steps: meter
+                .u64_counter("repat.steps.recorded")
+                .with_description("New journey steps stored, by kind")
+                .with_unit("{step}")
+                .build(),
             step_wait: meter
                 .f64_histogram("repat.step.wait")
-                .with_description("Time from the previous step of the journey to this one, by step kind")
+                .with_description(
+                    "Time from the previous step of the journey to this one, by step kind",
+                )
                 .with_unit("s")
                 .with_boundaries(WAIT_BUCKETS.to_vec())
                 .build(),
@@ -310,7 +384,10 @@ pub struct RpcLayer {
 impl<S> tower::Layer<S> for RpcLayer {
     type Service = RpcService<S>;
     fn layer(&self, inner: S) -> RpcService<S> {
-        RpcService { inner, telemetry: self.telemetry.clone() }
+        RpcService {
+            inner,
+            telemetry: self.telemetry.clone(),
+        }
     }
 }
 
@@ -347,12 +424,20 @@ where
         // Probes every few seconds would drown everything else.
         if method.starts_with("grpc.health.v1.") {
             let future = self.inner.call(request);
-            return Box::pin(async move { future.await.map(|r| r.map(|body| ObservedBody { inner: body, call: None })) });
+            return Box::pin(async move {
+                future.await.map(|r| {
+                    r.map(|body| ObservedBody {
+                        inner: body,
+                        call: None,
+                    })
+                })
+            });
         }
         let call = Call::start(&self.telemetry, method, request.headers());
         let span = call.log_span.clone();
         let ids = call.ids.clone();
-        let future = span.in_scope(|| observe::in_call_sync(ids.clone(), || self.inner.call(request)));
+        let future =
+            span.in_scope(|| observe::in_call_sync(ids.clone(), || self.inner.call(request)));
         let future = observe::in_call(ids, future);
         Box::pin(
             async move {
@@ -367,7 +452,10 @@ where
                 if let Some(code) = header_code(response.headers()) {
                     call.code = Some(code);
                 }
-                Ok(response.map(|body| ObservedBody { inner: body, call: Some(call) }))
+                Ok(response.map(|body| ObservedBody {
+                    inner: body,
+                    call: Some(call),
+                }))
             }
             .instrument(span),
         )
@@ -408,7 +496,16 @@ impl Call {
             code = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
-        Call { telemetry: telemetry.clone(), service, name, started: Instant::now(), otel_span, log_span, ids: Arc::default(), code: None }
+        Call {
+            telemetry: telemetry.clone(),
+            service,
+            name,
+            started: Instant::now(),
+            otel_span,
+            log_span,
+            ids: Arc::default(),
+            code: None,
+        }
     }
 }
 
@@ -420,10 +517,12 @@ impl Drop for Call {
         let code_name = code_name(code);
         self.otel_span.set_attribute(status_code(code));
         if let Some(request_id) = self.ids.request_id.get() {
-            self.otel_span.set_attribute(KeyValue::new("repat.request_id", request_id.clone()));
+            self.otel_span
+                .set_attribute(KeyValue::new("repat.request_id", request_id.clone()));
         }
         if let Some(subject) = self.ids.subject.get() {
-            self.otel_span.set_attribute(KeyValue::new("enduser.id", subject.clone()));
+            self.otel_span
+                .set_attribute(KeyValue::new("enduser.id", subject.clone()));
         }
         if is_server_error(code) {
             self.otel_span.set_status(SpanStatus::error(code_name));
@@ -431,9 +530,14 @@ impl Drop for Call {
         self.otel_span.end();
         let mut attributes = rpc_attributes(&self.service, &self.name).to_vec();
         attributes.push(status_code(code));
-        self.telemetry.instruments.rpc_duration.record(elapsed.as_secs_f64(), &attributes);
+        self.telemetry
+            .instruments
+            .rpc_duration
+            .record(elapsed.as_secs_f64(), &attributes);
         let latency_ms = elapsed.as_micros() as f64 / 1000.0;
-        self.log_span.record("code", code_name).record("latency_ms", latency_ms);
+        self.log_span
+            .record("code", code_name)
+            .record("latency_ms", latency_ms);
         let _in = self.log_span.enter();
         if is_server_error(code) {
             tracing::warn!("rpc failed");
@@ -445,7 +549,11 @@ impl Drop for Call {
 
 /// What identifies an RPC, in spans and metrics alike.
 fn rpc_attributes(service: &str, method: &str) -> [KeyValue; 3] {
-    [KeyValue::new("rpc.system", "grpc"), KeyValue::new("rpc.service", service.to_string()), KeyValue::new("rpc.method", method.to_string())]
+    [
+        KeyValue::new("rpc.system", "grpc"),
+        KeyValue::new("rpc.service", service.to_string()),
+        KeyValue::new("rpc.method", method.to_string()),
+    ]
 }
 
 /// `rpc.grpc.status_code`: the integer code, as the conventions say.
@@ -455,12 +563,25 @@ fn status_code(code: Code) -> KeyValue {
 
 /// Codes that say the server, not the request, is at fault.
 fn is_server_error(code: Code) -> bool {
-    matches!(code, Code::Unknown | Code::Internal | Code::Unavailable | Code::DataLoss | Code::DeadlineExceeded | Code::Unimplemented)
+    matches!(
+        code,
+        Code::Unknown
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+    )
 }
 
 /// The status in the response headers (a response that is only a status).
 fn header_code(headers: &HeaderMap) -> Option<Code> {
-    let value = headers.get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
+    let value = headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .parse::<i32>()
+        .ok()?;
     Some(Code::from_i32(value))
 }
 
@@ -509,7 +630,10 @@ impl HttpBody for ObservedBody {
     type Data = Bytes;
     type Error = tonic::Status;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
@@ -553,14 +677,32 @@ mod tests {
     fn an_unreachable_collector_is_logged_once_a_minute_and_its_return_once() {
         let mut s = ExportState::default();
         let t0 = Instant::now();
-        assert_eq!(s.after(true, t0), None, "nothing to say while exports succeed");
-        assert_eq!(s.after(false, t0), Some(ExportEvent::Unreachable { failures: 1 }));
+        assert_eq!(
+            s.after(true, t0),
+            None,
+            "nothing to say while exports succeed"
+        );
+        assert_eq!(
+            s.after(false, t0),
+            Some(ExportEvent::Unreachable { failures: 1 })
+        );
         assert_eq!(s.after(false, t0 + Duration::from_secs(10)), None);
         assert_eq!(s.after(false, t0 + Duration::from_secs(59)), None);
-        assert_eq!(s.after(false, t0 + Duration::from_secs(61)), Some(ExportEvent::Unreachable { failures: 3 }), "the failures since the last line");
-        assert_eq!(s.after(true, t0 + Duration::from_secs(62)), Some(ExportEvent::Recovered));
+        assert_eq!(
+            s.after(false, t0 + Duration::from_secs(61)),
+            Some(ExportEvent::Unreachable { failures: 3 }),
+            "the failures since the last line"
+        );
+        assert_eq!(
+            s.after(true, t0 + Duration::from_secs(62)),
+            Some(ExportEvent::Recovered)
+        );
         assert_eq!(s.after(true, t0 + Duration::from_secs(63)), None);
-        assert_eq!(s.after(false, t0 + Duration::from_secs(64)), Some(ExportEvent::Unreachable { failures: 1 }), "a new outage is logged at once");
+        assert_eq!(
+            s.after(false, t0 + Duration::from_secs(64)),
+            Some(ExportEvent::Unreachable { failures: 1 }),
+            "a new outage is logged at once"
+        );
     }
 
     #[test]

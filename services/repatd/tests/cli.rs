@@ -14,7 +14,11 @@ fn repatd(args: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// A scratch directory removed when dropped.
@@ -42,7 +46,10 @@ impl Drop for Scratch {
 #[test]
 fn check_config_accepts_a_sound_configuration() {
     let dir = Scratch::new();
-    let secret = dir.file("hs256.secret", "a-secret-of-at-least-thirty-two-bytes-long\n");
+    let secret = dir.file(
+        "hs256.secret",
+        "a-secret-of-at-least-thirty-two-bytes-long\n",
+    );
     let config = dir.file(
         "repatd.toml",
         &format!(
@@ -59,10 +66,37 @@ fn check_config_refuses_what_would_not_start() {
     let dir = Scratch::new();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (vec![], "no way to authenticate callers"),
-        (vec!["--allow-unauthenticated".into(), "--listen".into(), "0.0.0.0:50051".into()], "without authentication"),
-        (vec!["--jwt-verify-key-file".into(), "/nonexistent/verify.pem".into()], "/nonexistent/verify.pem"),
-        (vec!["--allow-unauthenticated".into(), "--database-url".into(), "mysql://x".into()], "database url"),
-        (vec!["--allow-unauthenticated".into(), "--otlp-endpoint".into(), "collector:4317".into()], "OTLP endpoint"),
+        (
+            vec![
+                "--allow-unauthenticated".into(),
+                "--listen".into(),
+                "0.0.0.0:50051".into(),
+            ],
+            "without authentication",
+        ),
+        (
+            vec![
+                "--jwt-verify-key-file".into(),
+                "/nonexistent/verify.pem".into(),
+            ],
+            "/nonexistent/verify.pem",
+        ),
+        (
+            vec![
+                "--allow-unauthenticated".into(),
+                "--database-url".into(),
+                "mysql://x".into(),
+            ],
+            "database url",
+        ),
+        (
+            vec![
+                "--allow-unauthenticated".into(),
+                "--otlp-endpoint".into(),
+                "collector:4317".into(),
+            ],
+            "OTLP endpoint",
+        ),
         (
             vec![
                 "--allow-unauthenticated".into(),
@@ -73,8 +107,17 @@ fn check_config_refuses_what_would_not_start() {
             ],
             "TLS",
         ),
-        (vec!["--config".into(), dir.file("typo.toml", "listen_address = \"127.0.0.1:1\"\n")], "unknown setting"),
-        (vec!["--config".into(), "/nonexistent/repatd.toml".into()], "reading the configuration file"),
+        (
+            vec![
+                "--config".into(),
+                dir.file("typo.toml", "listen_address = \"127.0.0.1:1\"\n"),
+            ],
+            "unknown setting",
+        ),
+        (
+            vec!["--config".into(), "/nonexistent/repatd.toml".into()],
+            "reading the configuration file",
+        ),
     ];
     for (args, expected) in cases {
         let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -82,16 +125,29 @@ fn check_config_refuses_what_would_not_start() {
         let out = repatd(&all);
         assert!(!out.status.success(), "{all:?} passed the check");
         assert_eq!(out.status.code(), Some(2), "{all:?}: {}", text(&out));
-        assert!(text(&out).contains(expected), "{all:?}: expected {expected:?} in {}", text(&out));
+        assert!(
+            text(&out).contains(expected),
+            "{all:?}: expected {expected:?} in {}",
+            text(&out)
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_check_exits_zero_only_while_serving() {
     let db = std::env::temp_dir().join(format!("repatd-health-{}.db", uuid::Uuid::new_v4()));
-    let server = repatd::start(&repatd::Settings::ephemeral(format!("sqlite:{}", db.display()))).await.expect("server starts");
+    let server = repatd::start(&repatd::Settings::ephemeral(format!(
+        "sqlite:{}",
+        db.display()
+    )))
+    .await
+    .expect("server starts");
     let listen = server.addr.to_string();
-    let check = |listen: String| tokio::task::spawn_blocking(move || repatd(&["--listen", &listen, "health-check", "--timeout-secs", "2"]));
+    let check = |listen: String| {
+        tokio::task::spawn_blocking(move || {
+            repatd(&["--listen", &listen, "health-check", "--timeout-secs", "2"])
+        })
+    };
     let out = check(listen.clone()).await.unwrap();
     assert!(out.status.success(), "{}", text(&out));
     server.stop().await.expect("stops");
@@ -108,7 +164,13 @@ fn serve_for(args: &[&str], running: std::time::Duration) -> Output {
     let dir = Scratch::new();
     let db = format!("sqlite:{}", dir.0.join("repat.db").display());
     let mut child = Command::new(env!("CARGO_BIN_EXE_repatd"))
-        .args(["--allow-unauthenticated", "--listen", "127.0.0.1:0", "--database-url", &db])
+        .args([
+            "--allow-unauthenticated",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db,
+        ])
         .args(args)
         .arg("serve")
         .env_clear()
@@ -123,7 +185,9 @@ fn serve_for(args: &[&str], running: std::time::Duration) -> Output {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
     if !exited {
-        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
     }
     child.wait_with_output().expect("repatd output")
 }
@@ -133,9 +197,16 @@ fn serve_for(args: &[&str], running: std::time::Duration) -> Output {
 /// missing table.
 #[test]
 fn an_unmigrated_database_is_refused_with_what_to_do() {
-    let out = serve_for(&["--migrate-at-start", "false"], std::time::Duration::from_secs(20));
+    let out = serve_for(
+        &["--migrate-at-start", "false"],
+        std::time::Duration::from_secs(20),
+    );
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("run `repatd migrate` on this database first"), "{}", text(&out));
+    assert!(
+        text(&out).contains("run `repatd migrate` on this database first"),
+        "{}",
+        text(&out)
+    );
 }
 
 /// Telemetry to a collector that is not there: export is announced once
@@ -144,12 +215,39 @@ fn an_unmigrated_database_is_refused_with_what_to_do() {
 #[test]
 fn an_unreachable_collector_is_logged_once_and_logs_are_plain_in_a_pipe() {
     // Nothing listens on port 9 (discard) of loopback here.
-    let out = serve_for(&["--otlp-endpoint", "http://127.0.0.1:9", "--otlp-metrics-interval-secs", "1"], std::time::Duration::from_millis(4500));
+    let out = serve_for(
+        &[
+            "--otlp-endpoint",
+            "http://127.0.0.1:9",
+            "--otlp-metrics-interval-secs",
+            "1",
+        ],
+        std::time::Duration::from_millis(4500),
+    );
     let log = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "stops cleanly on SIGTERM: {log}");
-    assert_eq!(log.matches("exporting traces and metrics over OTLP").count(), 1, "{log}");
-    assert!(log.contains("http://127.0.0.1:9") && log.contains("service_name=repatd"), "{log}");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stops cleanly on SIGTERM: {log}"
+    );
+    assert_eq!(
+        log.matches("exporting traces and metrics over OTLP")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("http://127.0.0.1:9") && log.contains("service_name=repatd"),
+        "{log}"
+    );
     // Three or four metric exports failed (and the flush at the end): one line.
-    assert_eq!(log.matches("OTLP collector unreachable").count(), 1, "{log}");
-    assert!(!log.contains('\u{1b}'), "no ANSI escapes when stderr is not a terminal: {log:?}");
+    assert_eq!(
+        log.matches("OTLP collector unreachable").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "no ANSI escapes when stderr is not a terminal: {log:?}"
+    );
 }

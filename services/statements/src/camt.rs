@@ -15,11 +15,13 @@ use crate::{Statement, StatementError, amount, rate};
 
 /// The first child element named `name`.
 fn child<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
-    n.children().find(|c| c.is_element() && c.tag_name().name() == name)
+    n.children()
+        .find(|c| c.is_element() && c.tag_name().name() == name)
 }
 
 fn children<'a, 'i: 'a>(n: Node<'a, 'i>, name: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
-    n.children().filter(move |c| c.is_element() && c.tag_name().name() == name)
+    n.children()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
 }
 
 /// The element at `path` below `n`.
@@ -28,12 +30,18 @@ fn at<'a, 'i>(n: Node<'a, 'i>, path: &[&str]) -> Option<Node<'a, 'i>> {
 }
 
 fn text<'a>(n: Option<Node<'a, '_>>) -> Option<&'a str> {
-    n.and_then(|n| n.text()).map(str::trim).filter(|t| !t.is_empty())
+    n.and_then(|n| n.text())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
 }
 
 /// Every element named `name` below `n`, in document order.
-fn descendants<'a, 'i: 'a>(n: Node<'a, 'i>, name: &'a str) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
-    n.descendants().filter(move |c| c.is_element() && c.tag_name().name() == name)
+fn descendants<'a, 'i: 'a>(
+    n: Node<'a, 'i>,
+    name: &'a str,
+) -> impl Iterator<Item = Node<'a, 'i>> + 'a {
+    n.descendants()
+        .filter(move |c| c.is_element() && c.tag_name().name() == name)
 }
 
 /// The message type and version of the namespace, e.g. ("053", 8).
@@ -45,8 +53,13 @@ fn message_type(doc: &Document) -> Option<(String, u32)> {
 }
 
 pub fn parse(format: StatementFormat, xml: &str) -> Result<Statement, StatementError> {
-    let doc = Document::parse(xml).map_err(|e| StatementError::file(format!("is not well-formed XML: {e}")))?;
-    let want = if format == StatementFormat::Camt053 { "053" } else { "054" };
+    let doc = Document::parse(xml)
+        .map_err(|e| StatementError::file(format!("is not well-formed XML: {e}")))?;
+    let want = if format == StatementFormat::Camt053 {
+        "053"
+    } else {
+        "054"
+    };
     match message_type(&doc) {
         Some((kind, version)) if kind == want && (2..=8).contains(&version) => {}
         Some((kind, version)) => {
@@ -54,37 +67,76 @@ pub fn parse(format: StatementFormat, xml: &str) -> Result<Statement, StatementE
                 "is camt.{kind}.001.{version:02}; declared camt.{want}, versions .001.02 to .001.08 are read"
             )));
         }
-        None => return Err(StatementError::file("is not an ISO 20022 camt document (no camt namespace on the root element)")),
+        None => {
+            return Err(StatementError::file(
+                "is not an ISO 20022 camt document (no camt namespace on the root element)",
+            ));
+        }
     }
-    let body_name = if want == "053" { "BkToCstmrStmt" } else { "BkToCstmrDbtCdtNtfctn" };
+    let body_name = if want == "053" {
+        "BkToCstmrStmt"
+    } else {
+        "BkToCstmrDbtCdtNtfctn"
+    };
     let part_name = if want == "053" { "Stmt" } else { "Ntfctn" };
-    let body = child(doc.root_element(), body_name).ok_or_else(|| StatementError::file(format!("has no {body_name}")))?;
-    let message_id = text(at(body, &["GrpHdr", "MsgId"])).unwrap_or_default().to_string();
+    let body = child(doc.root_element(), body_name)
+        .ok_or_else(|| StatementError::file(format!("has no {body_name}")))?;
+    let message_id = text(at(body, &["GrpHdr", "MsgId"]))
+        .unwrap_or_default()
+        .to_string();
     let mut account = String::new();
     let mut entries = Vec::new();
     for part in children(body, part_name) {
         if account.is_empty() {
-            account = text(at(part, &["Acct", "Id", "IBAN"])).or_else(|| text(at(part, &["Acct", "Id", "Othr", "Id"]))).unwrap_or_default().to_string();
+            account = text(at(part, &["Acct", "Id", "IBAN"]))
+                .or_else(|| text(at(part, &["Acct", "Id", "Othr", "Id"])))
+                .unwrap_or_default()
+                .to_string();
         }
         for ntry in children(part, "Ntry") {
             let index = entries.len() as u32;
             entries.push(entry(index, ntry)?);
         }
     }
-    Ok(Statement { format, message_id, account, entries })
+    Ok(Statement {
+        format,
+        message_id,
+        account,
+        entries,
+    })
 }
 
-fn date(index: u32, n: Option<Node>, field: &str) -> Result<(Option<NaiveDate>, Option<DateTime<Utc>>), StatementError> {
+fn date(
+    index: u32,
+    n: Option<Node>,
+    field: &str,
+) -> Result<(Option<NaiveDate>, Option<DateTime<Utc>>), StatementError> {
     let Some(n) = n else { return Ok((None, None)) };
     if let Some(d) = text(child(n, "Dt")) {
-        let d = NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| StatementError::at(index, None, field, format!("{field} {d:?} is not a date (YYYY-MM-DD)")))?;
+        let d = NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+            StatementError::at(
+                index,
+                None,
+                field,
+                format!("{field} {d:?} is not a date (YYYY-MM-DD)"),
+            )
+        })?;
         return Ok((Some(d), None));
     }
     if let Some(t) = text(child(n, "DtTm")) {
         let at = DateTime::parse_from_rfc3339(t)
             .map(|t| t.with_timezone(&Utc))
-            .or_else(|_| NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc()))
-            .map_err(|_| StatementError::at(index, None, field, format!("{field} {t:?} is not a date-time")))?;
+            .or_else(|_| {
+                NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
+            })
+            .map_err(|_| {
+                StatementError::at(
+                    index,
+                    None,
+                    field,
+                    format!("{field} {t:?} is not a date-time"),
+                )
+            })?;
         return Ok((Some(repat_core::time::dhaka_date(at)), Some(at)));
     }
     Ok((None, None))
@@ -93,16 +145,25 @@ fn date(index: u32, n: Option<Node>, field: &str) -> Result<(Option<NaiveDate>, 
 /// An `<Amt Ccy="...">` element.
 fn money(index: u32, n: Node, field: &str) -> Result<Money, StatementError> {
     let ccy = n.attribute("Ccy").unwrap_or_default();
-    amount(n.text().unwrap_or_default(), ccy).map_err(|e| StatementError::at(index, None, field, format!("{field}: {e}")))
+    amount(n.text().unwrap_or_default(), ccy)
+        .map_err(|e| StatementError::at(index, None, field, format!("{field}: {e}")))
 }
 
 fn entry(index: u32, ntry: Node) -> Result<Entry, StatementError> {
-    let amt = child(ntry, "Amt").ok_or_else(|| StatementError::at(index, None, "Amt", "Amt is missing"))?;
+    let amt = child(ntry, "Amt")
+        .ok_or_else(|| StatementError::at(index, None, "Amt", "Amt is missing"))?;
     let booked = money(index, amt, "Amt")?;
     let credit = match text(child(ntry, "CdtDbtInd")) {
         Some("CRDT") => true,
         Some("DBIT") => false,
-        other => return Err(StatementError::at(index, None, "CdtDbtInd", format!("CdtDbtInd must be CRDT or DBIT, got {other:?}"))),
+        other => {
+            return Err(StatementError::at(
+                index,
+                None,
+                "CdtDbtInd",
+                format!("CdtDbtInd must be CRDT or DBIT, got {other:?}"),
+            ));
+        }
     };
     let reversal = text(child(ntry, "RvslInd")).is_some_and(|r| r == "true" || r == "1");
     let kind = match (credit, reversal) {
@@ -117,42 +178,79 @@ fn entry(index: u32, ntry: Node) -> Result<Entry, StatementError> {
 
     // A batch entry has several transactions: all their references count.
     let txs: Vec<Node> = descendants(ntry, "TxDtls").collect();
-    let first_ref = |name: &str| txs.iter().find_map(|t| text(at(*t, &["Refs", name]))).map(str::to_string);
+    let first_ref = |name: &str| {
+        txs.iter()
+            .find_map(|t| text(at(*t, &["Refs", name])))
+            .map(str::to_string)
+    };
     let end_to_end_id = first_ref("EndToEndId").filter(|r| r != "NOTPROVIDED");
     let uetr = match first_ref("UETR") {
-        Some(u) => Some(uuid::Uuid::try_parse(&u).map_err(|_| StatementError::at(index, None, "UETR", format!("UETR {u:?} is not a UUID")))?),
+        Some(u) => Some(uuid::Uuid::try_parse(&u).map_err(|_| {
+            StatementError::at(index, None, "UETR", format!("UETR {u:?} is not a UUID"))
+        })?),
         None => None,
     };
     let mut remittance: Vec<String> = Vec::new();
     for t in &txs {
         if txs.len() > 1 {
-            remittance.extend(text(at(*t, &["Refs", "EndToEndId"])).filter(|r| *r != "NOTPROVIDED").map(str::to_string));
+            remittance.extend(
+                text(at(*t, &["Refs", "EndToEndId"]))
+                    .filter(|r| *r != "NOTPROVIDED")
+                    .map(str::to_string),
+            );
         }
         for rmt in children(*t, "RmtInf") {
-            remittance.extend(children(rmt, "Ustrd").filter_map(|u| text(Some(u))).map(str::to_string));
-            remittance.extend(descendants(rmt, "Ref").chain(descendants(rmt, "Nb")).filter_map(|r| text(Some(r))).map(str::to_string));
+            remittance.extend(
+                children(rmt, "Ustrd")
+                    .filter_map(|u| text(Some(u)))
+                    .map(str::to_string),
+            );
+            remittance.extend(
+                descendants(rmt, "Ref")
+                    .chain(descendants(rmt, "Nb"))
+                    .filter_map(|r| text(Some(r)))
+                    .map(str::to_string),
+            );
         }
     }
     remittance.extend(text(child(ntry, "AddtlNtryInf")).map(str::to_string));
     let counterparty = txs
         .iter()
-        .find_map(|t| child(*t, "RltdPties").and_then(|p| child(p, "Dbtr")).and_then(|d| descendants(d, "Nm").next()).and_then(|n| text(Some(n))))
+        .find_map(|t| {
+            child(*t, "RltdPties")
+                .and_then(|p| child(p, "Dbtr"))
+                .and_then(|d| descendants(d, "Nm").next())
+                .and_then(|n| text(Some(n)))
+        })
         .unwrap_or_default()
         .to_string();
 
     // Charges: every amount of every Chrgs block (entry or transactions).
     let mut charges: Option<Money> = None;
     for chrgs in descendants(ntry, "Chrgs") {
-        for a in chrgs.descendants().filter(|c| c.is_element() && c.tag_name().name() == "Amt") {
+        for a in chrgs
+            .descendants()
+            .filter(|c| c.is_element() && c.tag_name().name() == "Amt")
+        {
             let m = money(index, a, "Chrgs/Amt")?;
             charges = Some(match charges {
                 None => m,
-                Some(sum) => sum.checked_add(m).ok_or_else(|| StatementError::at(index, None, "Chrgs", "charges are in more than one currency"))?,
+                Some(sum) => sum.checked_add(m).ok_or_else(|| {
+                    StatementError::at(
+                        index,
+                        None,
+                        "Chrgs",
+                        "charges are in more than one currency",
+                    )
+                })?,
             });
         }
     }
 
-    let instructed = match descendants(ntry, "InstdAmt").next().and_then(|i| child(i, "Amt")) {
+    let instructed = match descendants(ntry, "InstdAmt")
+        .next()
+        .and_then(|i| child(i, "Amt"))
+    {
         Some(a) => Some(money(index, a, "AmtDtls/InstdAmt/Amt")?),
         None => None,
     };
@@ -160,10 +258,22 @@ fn entry(index: u32, ntry: Node) -> Result<Entry, StatementError> {
         Some(x) => {
             let cur = |name: &str| -> Result<repat_core::Currency, StatementError> {
                 let code = text(child(x, name)).unwrap_or_default();
-                parse_currency(code).map_err(|e| StatementError::at(index, None, &format!("CcyXchg/{name}"), format!("CcyXchg/{name} {e}")))
+                parse_currency(code).map_err(|e| {
+                    StatementError::at(
+                        index,
+                        None,
+                        &format!("CcyXchg/{name}"),
+                        format!("CcyXchg/{name} {e}"),
+                    )
+                })
             };
-            let r = rate(text(child(x, "XchgRate")).unwrap_or_default()).map_err(|e| StatementError::at(index, None, "CcyXchg/XchgRate", e))?;
-            Some(FxRate { source: cur("SrcCcy")?, target: cur("TrgtCcy")?, rate: r })
+            let r = rate(text(child(x, "XchgRate")).unwrap_or_default())
+                .map_err(|e| StatementError::at(index, None, "CcyXchg/XchgRate", e))?;
+            Some(FxRate {
+                source: cur("SrcCcy")?,
+                target: cur("TrgtCcy")?,
+                rate: r,
+            })
         }
         None => None,
     };
@@ -175,7 +285,9 @@ fn entry(index: u32, ntry: Node) -> Result<Entry, StatementError> {
         booking_date,
         value_date,
         booked_at,
-        servicer_reference: text(child(ntry, "AcctSvcrRef")).map(str::to_string).or_else(|| first_ref("AcctSvcrRef")),
+        servicer_reference: text(child(ntry, "AcctSvcrRef"))
+            .map(str::to_string)
+            .or_else(|| first_ref("AcctSvcrRef")),
         end_to_end_id,
         uetr,
         remittance: remittance.join(" "),

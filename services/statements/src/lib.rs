@@ -58,11 +58,21 @@ fn position(entry: Option<u32>, line: Option<u32>) -> String {
 
 impl StatementError {
     fn file(reason: impl Into<String>) -> Self {
-        StatementError { entry: None, line: None, field: None, reason: reason.into() }
+        StatementError {
+            entry: None,
+            line: None,
+            field: None,
+            reason: reason.into(),
+        }
     }
 
     fn at(entry: u32, line: Option<u32>, field: &str, reason: impl Into<String>) -> Self {
-        StatementError { entry: Some(entry), line, field: Some(field.to_string()), reason: reason.into() }
+        StatementError {
+            entry: Some(entry),
+            line,
+            field: Some(field.to_string()),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -71,7 +81,8 @@ pub const MAX_ENTRIES: usize = 100_000;
 
 /// Reads `content` as a statement of `format`.
 pub fn parse(format: StatementFormat, content: &[u8]) -> Result<Statement, StatementError> {
-    let text = std::str::from_utf8(content).map_err(|e| StatementError::file(format!("is not UTF-8 text: {e}")))?;
+    let text = std::str::from_utf8(content)
+        .map_err(|e| StatementError::file(format!("is not UTF-8 text: {e}")))?;
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let statement = match format {
         StatementFormat::Camt053 | StatementFormat::Camt054 => camt::parse(format, text)?,
@@ -79,14 +90,18 @@ pub fn parse(format: StatementFormat, content: &[u8]) -> Result<Statement, State
         StatementFormat::Csv => csv_format::parse(text)?,
     };
     if statement.entries.len() > MAX_ENTRIES {
-        return Err(StatementError::file(format!("has {} entries; at most {MAX_ENTRIES} in one statement", statement.entries.len())));
+        return Err(StatementError::file(format!(
+            "has {} entries; at most {MAX_ENTRIES} in one statement",
+            statement.entries.len()
+        )));
     }
     Ok(statement)
 }
 
 /// An amount as written in a statement, checked against its currency.
 fn amount(text: &str, currency: &str) -> Result<Money, String> {
-    let currency: Currency = parse_currency(currency.trim()).map_err(|e| format!("currency {e}"))?;
+    let currency: Currency =
+        parse_currency(currency.trim()).map_err(|e| format!("currency {e}"))?;
     Money::parse_positive(text.trim(), currency.code()).map_err(|(_, e)| match e {
         MoneyError::Missing => "amount is missing".to_string(),
         e => format!("amount {:?} {e}", text.trim()),
@@ -95,5 +110,6 @@ fn amount(text: &str, currency: &str) -> Result<Money, String> {
 
 /// A rate as written: positive, at most ten decimal places.
 fn rate(text: &str) -> Result<rust_decimal::Decimal, String> {
-    repat_core::money::parse_rate(text.trim()).map_err(|e| format!("exchange rate {:?} {e}", text.trim()))
+    repat_core::money::parse_rate(text.trim())
+        .map_err(|e| format!("exchange rate {:?} {e}", text.trim()))
 }

@@ -29,7 +29,11 @@ fn fields(text: &str) -> Vec<Field<'_>> {
             && (2..=3).contains(&end)
             && rest[..2].bytes().all(|b| b.is_ascii_digit())
         {
-            out.push(Field { tag: &rest[..end], value: rest[end + 1..].to_string(), line: n as u32 + 1 });
+            out.push(Field {
+                tag: &rest[..end],
+                value: rest[end + 1..].to_string(),
+                line: n as u32 + 1,
+            });
         } else if let Some(last) = out.last_mut() {
             last.value.push('\n');
             last.value.push_str(line);
@@ -44,7 +48,11 @@ fn yymmdd(s: &str) -> Option<NaiveDate> {
     if s.len() != 6 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    NaiveDate::from_ymd_opt(2000 + s[..2].parse::<i32>().ok()?, s[2..4].parse().ok()?, s[4..].parse().ok()?)
+    NaiveDate::from_ymd_opt(
+        2000 + s[..2].parse::<i32>().ok()?,
+        s[2..4].parse().ok()?,
+        s[4..].parse().ok()?,
+    )
 }
 
 /// An MT940 amount ("1234,56", "1234,") as a decimal string.
@@ -56,7 +64,9 @@ fn decimal(s: &str) -> String {
 pub fn parse(text: &str) -> Result<Statement, StatementError> {
     let fields = fields(text);
     if !fields.iter().any(|f| f.tag == "20") {
-        return Err(StatementError::file("is not an MT940 statement (no :20: field)"));
+        return Err(StatementError::file(
+            "is not an MT940 statement (no :20: field)",
+        ));
     }
     let mut message_id = String::new();
     let mut account = String::new();
@@ -76,7 +86,12 @@ pub fn parse(text: &str) -> Result<Statement, StatementError> {
             "61" => {
                 let index = entries.len() as u32;
                 if currency.is_empty() {
-                    return Err(StatementError::at(index, line, ":61:", "comes before an opening balance (:60F:) naming the currency"));
+                    return Err(StatementError::at(
+                        index,
+                        line,
+                        ":61:",
+                        "comes before an opening balance (:60F:) naming the currency",
+                    ));
                 }
                 entries.push(statement_line(index, f.line, &f.value, &currency)?);
                 last_was_entry = true;
@@ -85,34 +100,65 @@ pub fn parse(text: &str) -> Result<Statement, StatementError> {
             "86" if last_was_entry => {
                 if let Some(e) = entries.last_mut() {
                     let info = f.value.split_whitespace().collect::<Vec<_>>().join(" ");
-                    e.remittance = if e.remittance.is_empty() { info } else { format!("{} {info}", e.remittance) };
+                    e.remittance = if e.remittance.is_empty() {
+                        info
+                    } else {
+                        format!("{} {info}", e.remittance)
+                    };
                 }
             }
             _ => {}
         }
         last_was_entry = false;
     }
-    Ok(Statement { format: StatementFormat::Mt940, message_id, account, entries })
+    Ok(Statement {
+        format: StatementFormat::Mt940,
+        message_id,
+        account,
+        entries,
+    })
 }
 
 /// `:61:` value date, optional entry date, mark (C, D, RC, RD), optional
 /// funds code, amount, transaction type, customer reference, `//` bank
 /// reference, and on a second line supplementary details.
-fn statement_line(index: u32, line: u32, value: &str, currency: &str) -> Result<Entry, StatementError> {
+fn statement_line(
+    index: u32,
+    line: u32,
+    value: &str,
+    currency: &str,
+) -> Result<Entry, StatementError> {
     let err = |field: &str, reason: String| StatementError::at(index, Some(line), field, reason);
     let (first, details) = value.split_once('\n').unwrap_or((value, ""));
     let s = first.trim();
-    let value_date = s.get(..6).and_then(yymmdd).ok_or_else(|| err("value date", format!(":61: must start with a value date YYMMDD, got {s:?}")))?;
+    let value_date = s.get(..6).and_then(yymmdd).ok_or_else(|| {
+        err(
+            "value date",
+            format!(":61: must start with a value date YYMMDD, got {s:?}"),
+        )
+    })?;
     let mut rest = &s[6..];
     let mut booking_date = None;
     if rest.len() >= 4 && rest[..4].bytes().all(|b| b.is_ascii_digit()) {
-        let (m, d) = (rest[..2].parse().unwrap_or(0), rest[2..4].parse().unwrap_or(0));
+        let (m, d) = (
+            rest[..2].parse().unwrap_or(0),
+            rest[2..4].parse().unwrap_or(0),
+        );
         // The entry date may fall in the year before or after the value date.
-        let near = [value_date.year(), value_date.year() - 1, value_date.year() + 1]
-            .into_iter()
-            .filter_map(|y| NaiveDate::from_ymd_opt(y, m, d))
-            .min_by_key(|d| (*d - value_date).num_days().abs());
-        booking_date = Some(near.ok_or_else(|| err("entry date", format!("entry date {:?} is not a date", &rest[..4])))?);
+        let near = [
+            value_date.year(),
+            value_date.year() - 1,
+            value_date.year() + 1,
+        ]
+        .into_iter()
+        .filter_map(|y| NaiveDate::from_ymd_opt(y, m, d))
+        .min_by_key(|d| (*d - value_date).num_days().abs());
+        booking_date = Some(near.ok_or_else(|| {
+            err(
+                "entry date",
+                format!("entry date {:?} is not a date", &rest[..4]),
+            )
+        })?);
         rest = &rest[4..];
     }
     // RD: a reversal of a debit (money in); RC: of a credit (money out).
@@ -125,7 +171,13 @@ fn statement_line(index: u32, line: u32, value: &str, currency: &str) -> Result<
     } else if let Some(r) = rest.strip_prefix('D') {
         (EntryKind::Debit, r)
     } else {
-        return Err(err("mark", format!("debit/credit mark must be C, D, RC or RD, got {:?}", rest.get(..2).unwrap_or(rest))));
+        return Err(err(
+            "mark",
+            format!(
+                "debit/credit mark must be C, D, RC or RD, got {:?}",
+                rest.get(..2).unwrap_or(rest)
+            ),
+        ));
     };
     // An optional funds code (the third letter of the currency code).
     let after = match after.chars().next() {
@@ -135,14 +187,20 @@ fn statement_line(index: u32, line: u32, value: &str, currency: &str) -> Result<
     // The amount runs up to the transaction type, which starts with N, S or F.
     let end = after.find(['N', 'S', 'F']).unwrap_or(after.len());
     let written = &after[..end];
-    let money = amount(&decimal(written), currency).map_err(|e| err("amount", format!("{e} (written {written:?})")))?;
+    let money = amount(&decimal(written), currency)
+        .map_err(|e| err("amount", format!("{e} (written {written:?})")))?;
     let rest = &after[end..];
     let kind_code = rest.get(..4).unwrap_or_default();
     if !(kind_code.starts_with(['N', 'S', 'F']) && kind_code.len() == 4) {
-        return Err(err("transaction type", format!("transaction type must be N, S or F and three characters, got {kind_code:?}")));
+        return Err(err(
+            "transaction type",
+            format!("transaction type must be N, S or F and three characters, got {kind_code:?}"),
+        ));
     }
     let refs = &rest[4..];
-    let (customer, bank) = refs.split_once("//").map_or((refs, None), |(c, b)| (c, Some(b.trim())));
+    let (customer, bank) = refs
+        .split_once("//")
+        .map_or((refs, None), |(c, b)| (c, Some(b.trim())));
     let customer = customer.trim();
     let mut remittance = Vec::new();
     if !customer.is_empty() && customer != "NONREF" {

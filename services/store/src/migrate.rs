@@ -9,28 +9,77 @@ use sqlx::{AssertSqlSafe, SqlSafeStr};
 type Source = (i64, &'static str, &'static str);
 
 const POSTGRES: &[Source] = &[
-    (1, "spine", include_str!("../../../migrations/postgres/0001_spine.sql")),
-    (2, "audit", include_str!("../../../migrations/postgres/0002_audit.sql")),
-    (3, "incentive", include_str!("../../../migrations/postgres/0003_incentive.sql")),
-    (4, "metrics", include_str!("../../../migrations/postgres/0004_metrics.sql")),
-    (5, "reconciliation", include_str!("../../../migrations/postgres/0005_reconciliation.sql")),
+    (
+        1,
+        "spine",
+        include_str!("../../../migrations/postgres/0001_spine.sql"),
+    ),
+    (
+        2,
+        "audit",
+        include_str!("../../../migrations/postgres/0002_audit.sql"),
+    ),
+    (
+        3,
+        "incentive",
+        include_str!("../../../migrations/postgres/0003_incentive.sql"),
+    ),
+    (
+        4,
+        "metrics",
+        include_str!("../../../migrations/postgres/0004_metrics.sql"),
+    ),
+    (
+        5,
+        "reconciliation",
+        include_str!("../../../migrations/postgres/0005_reconciliation.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
-    (1, "spine", include_str!("../../../migrations/sqlite/0001_spine.sql")),
-    (2, "audit", include_str!("../../../migrations/sqlite/0002_audit.sql")),
-    (3, "incentive", include_str!("../../../migrations/sqlite/0003_incentive.sql")),
-    (4, "metrics", include_str!("../../../migrations/sqlite/0004_metrics.sql")),
-    (5, "reconciliation", include_str!("../../../migrations/sqlite/0005_reconciliation.sql")),
+    (
+        1,
+        "spine",
+        include_str!("../../../migrations/sqlite/0001_spine.sql"),
+    ),
+    (
+        2,
+        "audit",
+        include_str!("../../../migrations/sqlite/0002_audit.sql"),
+    ),
+    (
+        3,
+        "incentive",
+        include_str!("../../../migrations/sqlite/0003_incentive.sql"),
+    ),
+    (
+        4,
+        "metrics",
+        include_str!("../../../migrations/sqlite/0004_metrics.sql"),
+    ),
+    (
+        5,
+        "reconciliation",
+        include_str!("../../../migrations/sqlite/0005_reconciliation.sql"),
+    ),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {
     let migrations = sources
         .iter()
         .map(|(version, description, sql)| {
-            Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, AssertSqlSafe(*sql).into_sql_str(), false)
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                AssertSqlSafe(*sql).into_sql_str(),
+                false,
+            )
         })
         .collect::<Vec<_>>();
-    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
 }
 
 pub fn postgres() -> Migrator {

@@ -28,9 +28,19 @@ pub fn assessment_report(a: &pb::Assessment, names: &Names, stored: bool) -> Rep
         ("base", Cell::money(&a.base)),
         ("programme", text(a.programme.clone())),
         ("rate", text(a.rate.clone())),
-        ("rate_as_percent", if a.rate.is_empty() { Cell::Null } else { Cell::share(&a.rate) }),
+        (
+            "rate_as_percent",
+            if a.rate.is_empty() {
+                Cell::Null
+            } else {
+                Cell::share(&a.rate)
+            },
+        ),
         ("rate_source", text(a.rate_source.clone())),
-        ("repatriation_deadline", text(date(&a.repatriation_deadline))),
+        (
+            "repatriation_deadline",
+            text(date(&a.repatriation_deadline)),
+        ),
         ("claim_deadline", text(date(&a.claim_deadline))),
         ("rule_set", text(a.rule_set_version.clone())),
     ]);
@@ -41,27 +51,66 @@ pub fn assessment_report(a: &pb::Assessment, names: &Names, stored: bool) -> Rep
     if stored {
         fields.push(("assessment", text(a.id.clone())));
     }
-    let violations = a.violations.iter().map(|v| vec![text(v.code.clone()), text(v.message.clone()), text(v.source.clone())]).collect();
-    let arithmetic = a.arithmetic.iter().map(|c| vec![text(c.description.clone()), text(c.expression.clone()), text(c.result.clone())]).collect();
+    let violations = a
+        .violations
+        .iter()
+        .map(|v| {
+            vec![
+                text(v.code.clone()),
+                text(v.message.clone()),
+                text(v.source.clone()),
+            ]
+        })
+        .collect();
+    let arithmetic = a
+        .arithmetic
+        .iter()
+        .map(|c| {
+            vec![
+                text(c.description.clone()),
+                text(c.expression.clone()),
+                text(c.result.clone()),
+            ]
+        })
+        .collect();
     let mut report = Report::default()
         .fields("assessment", fields)
         .table("violations", &["code", "message", "source"], violations)
         .table("arithmetic", &["step", "expression", "result"], arithmetic)
         .main();
     if !a.repatriation_id.is_empty() && !stored {
-        report = report.note("A look: nothing was stored (--record stores it as the journey's current assessment).");
+        report = report.note(
+            "A look: nothing was stored (--record stores it as the journey's current assessment).",
+        );
     }
     report
 }
 
 #[allow(clippy::too_many_arguments)]
-pub async fn assess(repat: &Repat, id: String, as_of: Option<String>, documents: Vec<String>, fx_rate: Option<String>, record: bool, request_id: Option<uuid::Uuid>) -> anyhow::Result<Report> {
-    let as_of = as_of.map(|d| parse_date(&d).map_err(|e| anyhow::anyhow!("--as-of: {e}"))).transpose()?;
+pub async fn assess(
+    repat: &Repat,
+    id: String,
+    as_of: Option<String>,
+    documents: Vec<String>,
+    fx_rate: Option<String>,
+    record: bool,
+    request_id: Option<uuid::Uuid>,
+) -> anyhow::Result<Report> {
+    let as_of = as_of
+        .map(|d| parse_date(&d).map_err(|e| anyhow::anyhow!("--as-of: {e}")))
+        .transpose()?;
     let request = pb::AssessRepatriationRequest {
-        request_id: if record { request_id.unwrap_or_else(uuid::Uuid::new_v4).to_string() } else { String::new() },
+        request_id: if record {
+            request_id.unwrap_or_else(uuid::Uuid::new_v4).to_string()
+        } else {
+            String::new()
+        },
         repatriation_id: id,
         as_of,
-        documents: documents.into_iter().map(|d| d.to_ascii_uppercase()).collect(),
+        documents: documents
+            .into_iter()
+            .map(|d| d.to_ascii_uppercase())
+            .collect(),
         fx_rate: fx_rate.unwrap_or_default(),
         validate_only: !record,
     };
@@ -73,7 +122,9 @@ pub async fn assess(repat: &Repat, id: String, as_of: Option<String>, documents:
     .await?;
     let mut names = Names::default();
     names.load_parties(repat, [a.party_id.as_str()]).await?;
-    names.load_repatriations(repat, [a.repatriation_id.as_str()]).await?;
+    names
+        .load_repatriations(repat, [a.repatriation_id.as_str()])
+        .await?;
     Ok(assessment_report(&a, &names, record))
 }
 
@@ -86,11 +137,16 @@ pub fn category(c: ServiceCategoryArg) -> pb::ServiceCategory {
 }
 
 pub async fn simulate(repat: &Repat, args: SimulateArgs) -> anyhow::Result<Report> {
-    let date_flag = |flag: &str, v: &Option<String>| -> anyhow::Result<Option<repat_proto::google::r#type::Date>> {
-        v.as_deref().map(|d| parse_date(d).map_err(|e| anyhow::anyhow!("--{flag}: {e}"))).transpose()
+    let date_flag = |flag: &str,
+                     v: &Option<String>|
+     -> anyhow::Result<Option<repat_proto::google::r#type::Date>> {
+        v.as_deref()
+            .map(|d| parse_date(d).map_err(|e| anyhow::anyhow!("--{flag}: {e}")))
+            .transpose()
     };
     let rule_set_toml = match &args.rules {
-        Some(path) => std::fs::read_to_string(path).with_context(|| format!("reading the rule set {}", path.display()))?,
+        Some(path) => std::fs::read_to_string(path)
+            .with_context(|| format!("reading the rule set {}", path.display()))?,
         None => String::new(),
     };
     let inputs = pb::AssessmentInputs {
@@ -100,14 +156,25 @@ pub async fn simulate(repat: &Repat, args: SimulateArgs) -> anyhow::Result<Repor
         formal_channel: args.formal_channel,
         invoice_date: date_flag("invoice-date", &Some(args.invoice_date.clone()))?,
         realized_on: date_flag("realized-on", &args.realized_on)?,
-        net_credited: args.net_credited.clone().map(|amount| pb::Money { amount, currency: args.currency.to_ascii_uppercase() }),
+        net_credited: args.net_credited.clone().map(|amount| pb::Money {
+            amount,
+            currency: args.currency.to_ascii_uppercase(),
+        }),
         fx_rate: args.fx_rate.clone().unwrap_or_default(),
         claim_filed_on: date_flag("claim-filed-on", &args.claim_filed_on)?,
         as_of: date_flag("as-of", &args.as_of)?,
-        documents: args.documents.iter().map(|d| d.to_ascii_uppercase()).collect(),
+        documents: args
+            .documents
+            .iter()
+            .map(|d| d.to_ascii_uppercase())
+            .collect(),
         recognised_marketplace: args.recognised_marketplace,
     };
-    let request = pb::SimulateAssessmentRequest { inputs: Some(inputs), rule_set_version: args.rule_set_version.clone().unwrap_or_default(), rule_set_toml };
+    let request = pb::SimulateAssessmentRequest {
+        inputs: Some(inputs),
+        rule_set_version: args.rule_set_version.clone().unwrap_or_default(),
+        rule_set_toml,
+    };
     let a = with_retry(|| {
         let mut c = repat.incentives();
         let r = request.clone();
@@ -115,17 +182,40 @@ pub async fn simulate(repat: &Repat, args: SimulateArgs) -> anyhow::Result<Repor
     })
     .await
     // The flags' names, not the API's, in what went wrong.
-    .map_err(|s| crate::client::in_flag_terms(s, &[("inputs.net_credited", "--net-credited"), ("inputs.fx_rate", "--fx-rate"), ("inputs.", "--"), ("rule_set_toml", "--rules")]))?;
+    .map_err(|s| {
+        crate::client::in_flag_terms(
+            s,
+            &[
+                ("inputs.net_credited", "--net-credited"),
+                ("inputs.fx_rate", "--fx-rate"),
+                ("inputs.", "--"),
+                ("rule_set_toml", "--rules"),
+            ],
+        )
+    })?;
     Ok(assessment_report(&a, &Names::default(), false))
 }
 
 /// A month flag as the API's first day of that month.
-fn month_date(flag: &str, m: &Option<String>) -> anyhow::Result<Option<repat_proto::google::r#type::Date>> {
-    m.as_deref().map(|m| parse_date(&format!("{m}-01")).map_err(|e| anyhow::anyhow!("{flag}: {e}"))).transpose()
+fn month_date(
+    flag: &str,
+    m: &Option<String>,
+) -> anyhow::Result<Option<repat_proto::google::r#type::Date>> {
+    m.as_deref()
+        .map(|m| parse_date(&format!("{m}-01")).map_err(|e| anyhow::anyhow!("{flag}: {e}")))
+        .transpose()
 }
 
-pub async fn totals(repat: &Repat, range: &MonthRange, party: Option<String>) -> anyhow::Result<Report> {
-    let request = pb::GetIncentiveTotalsRequest { start_month: month_date("--from", &range.from)?, end_month: month_date("--to", &range.to)?, party_id: optional_party(repat, &party).await? };
+pub async fn totals(
+    repat: &Repat,
+    range: &MonthRange,
+    party: Option<String>,
+) -> anyhow::Result<Report> {
+    let request = pb::GetIncentiveTotalsRequest {
+        start_month: month_date("--from", &range.from)?,
+        end_month: month_date("--to", &range.to)?,
+        party_id: optional_party(repat, &party).await?,
+    };
     let r = with_retry(|| {
         let mut c = repat.incentives();
         let req = request.clone();
@@ -133,7 +223,9 @@ pub async fn totals(repat: &Repat, range: &MonthRange, party: Option<String>) ->
     })
     .await?;
     let mut names = Names::default();
-    names.load_parties(repat, r.totals.iter().map(|t| t.party_id.as_str())).await?;
+    names
+        .load_parties(repat, r.totals.iter().map(|t| t.party_id.as_str()))
+        .await?;
     let rows = r
         .totals
         .iter()
@@ -151,13 +243,39 @@ pub async fn totals(repat: &Repat, range: &MonthRange, party: Option<String>) ->
         })
         .collect();
     Ok(Report::default()
-        .table("totals", &["month", "programme", "party", "assessed", "assessed_count", "claimed", "disbursed", "party_id"], rows)
+        .table(
+            "totals",
+            &[
+                "month",
+                "programme",
+                "party",
+                "assessed",
+                "assessed_count",
+                "claimed",
+                "disbursed",
+                "party_id",
+            ],
+            rows,
+        )
         .main()
-        .fields("sum", vec![("assessed", Cell::money(&r.assessed)), ("claimed", Cell::money(&r.claimed)), ("disbursed", Cell::money(&r.disbursed))]))
+        .fields(
+            "sum",
+            vec![
+                ("assessed", Cell::money(&r.assessed)),
+                ("claimed", Cell::money(&r.claimed)),
+                ("disbursed", Cell::money(&r.disbursed)),
+            ],
+        ))
 }
 
 fn claim_status(status: i32) -> String {
-    pb::ClaimStatus::try_from(status).map(|s| s.as_str_name().trim_start_matches("CLAIM_STATUS_").to_string()).unwrap_or_default()
+    pb::ClaimStatus::try_from(status)
+        .map(|s| {
+            s.as_str_name()
+                .trim_start_matches("CLAIM_STATUS_")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
 fn claim_report(c: &pb::Claim, names: &Names) -> Report {
@@ -165,14 +283,32 @@ fn claim_report(c: &pb::Claim, names: &Names) -> Report {
         .steps
         .iter()
         .map(|s| {
-            let kind = pb::ClaimStepKind::try_from(s.kind).map(|k| k.as_str_name().trim_start_matches("CLAIM_STEP_KIND_").to_string()).unwrap_or_default();
-            vec![text(kind), text(timestamp(&s.occur_time)), Cell::money(&s.amount), text(s.reason.clone())]
+            let kind = pb::ClaimStepKind::try_from(s.kind)
+                .map(|k| {
+                    k.as_str_name()
+                        .trim_start_matches("CLAIM_STEP_KIND_")
+                        .to_string()
+                })
+                .unwrap_or_default();
+            vec![
+                text(kind),
+                text(timestamp(&s.occur_time)),
+                Cell::money(&s.amount),
+                text(s.reason.clone()),
+            ]
         })
         .collect();
     let items = c
         .items
         .iter()
-        .map(|i| vec![text(names.invoices_of(&i.repatriation_id)), Cell::money(&i.incentive), text(i.repatriation_id.clone()), text(i.assessment_id.clone())])
+        .map(|i| {
+            vec![
+                text(names.invoices_of(&i.repatriation_id)),
+                Cell::money(&i.incentive),
+                text(i.repatriation_id.clone()),
+                text(i.assessment_id.clone()),
+            ]
+        })
         .collect();
     Report::default()
         .fields(
@@ -186,35 +322,70 @@ fn claim_report(c: &pb::Claim, names: &Names) -> Report {
                 ("disbursed", Cell::money(&c.disbursed)),
             ],
         )
-        .table("items", &["invoices", "incentive", "repatriation", "assessment"], items)
+        .table(
+            "items",
+            &["invoices", "incentive", "repatriation", "assessment"],
+            items,
+        )
         .table("steps", &["step", "occurred_at", "amount", "reason"], steps)
         .main()
 }
 
 async fn claim_names(repat: &Repat, claims: &[pb::Claim]) -> anyhow::Result<Names> {
     let mut names = Names::default();
-    names.load_parties(repat, claims.iter().map(|c| c.party_id.as_str())).await?;
-    names.load_repatriations(repat, claims.iter().flat_map(|c| c.items.iter().map(|i| i.repatriation_id.as_str()))).await?;
+    names
+        .load_parties(repat, claims.iter().map(|c| c.party_id.as_str()))
+        .await?;
+    names
+        .load_repatriations(
+            repat,
+            claims
+                .iter()
+                .flat_map(|c| c.items.iter().map(|i| i.repatriation_id.as_str())),
+        )
+        .await?;
     Ok(names)
 }
 
-pub async fn file_claim(repat: &Repat, party: String, repatriations: Vec<String>, at: Option<String>, request_id: Option<uuid::Uuid>) -> anyhow::Result<Report> {
+pub async fn file_claim(
+    repat: &Repat,
+    party: String,
+    repatriations: Vec<String>,
+    at: Option<String>,
+    request_id: Option<uuid::Uuid>,
+) -> anyhow::Result<Report> {
     let file_time = match at {
         Some(t) => parse_timestamp(&t).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
         None => crate::wire::now(),
     };
     let party_id = party_id(repat, &party).await?;
-    let request = pb::FileClaimRequest { request_id: request_id.unwrap_or_else(uuid::Uuid::new_v4).to_string(), party_id, repatriation_ids: repatriations, file_time: Some(file_time) };
+    let request = pb::FileClaimRequest {
+        request_id: request_id.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
+        party_id,
+        repatriation_ids: repatriations,
+        file_time: Some(file_time),
+    };
     let c = with_retry(|| {
         let mut c = repat.incentives();
         let r = request.clone();
         async move { c.file_claim(r).await.map(|r| r.into_inner()) }
     })
     .await?;
-    Ok(claim_report(&c, &claim_names(repat, std::slice::from_ref(&c)).await?))
+    Ok(claim_report(
+        &c,
+        &claim_names(repat, std::slice::from_ref(&c)).await?,
+    ))
 }
 
-pub async fn claim_step(repat: &Repat, id: String, kind: ClaimStepArg, at: Option<String>, reason: Option<String>, amount: Option<String>, request_id: Option<uuid::Uuid>) -> anyhow::Result<Report> {
+pub async fn claim_step(
+    repat: &Repat,
+    id: String,
+    kind: ClaimStepArg,
+    at: Option<String>,
+    reason: Option<String>,
+    amount: Option<String>,
+    request_id: Option<uuid::Uuid>,
+) -> anyhow::Result<Report> {
     let occur_time = match at {
         Some(t) => parse_timestamp(&t).map_err(|e| anyhow::anyhow!("--at: {e}"))?,
         None => crate::wire::now(),
@@ -230,7 +401,10 @@ pub async fn claim_step(repat: &Repat, id: String, kind: ClaimStepArg, at: Optio
         kind: kind as i32,
         occur_time: Some(occur_time),
         reason: reason.unwrap_or_default(),
-        amount: amount.map(|amount| pb::Money { amount, currency: "BDT".into() }),
+        amount: amount.map(|amount| pb::Money {
+            amount,
+            currency: "BDT".into(),
+        }),
     };
     let c = with_retry(|| {
         let mut c = repat.incentives();
@@ -238,20 +412,34 @@ pub async fn claim_step(repat: &Repat, id: String, kind: ClaimStepArg, at: Optio
         async move { c.record_claim_step(r).await.map(|r| r.into_inner()) }
     })
     .await?;
-    Ok(claim_report(&c, &claim_names(repat, std::slice::from_ref(&c)).await?))
+    Ok(claim_report(
+        &c,
+        &claim_names(repat, std::slice::from_ref(&c)).await?,
+    ))
 }
 
 pub async fn show_claim(repat: &Repat, id: String) -> anyhow::Result<Report> {
     let c = with_retry(|| {
         let mut c = repat.incentives();
         let id = id.clone();
-        async move { c.get_claim(pb::GetClaimRequest { id }).await.map(|r| r.into_inner()) }
+        async move {
+            c.get_claim(pb::GetClaimRequest { id })
+                .await
+                .map(|r| r.into_inner())
+        }
     })
     .await?;
-    Ok(claim_report(&c, &claim_names(repat, std::slice::from_ref(&c)).await?))
+    Ok(claim_report(
+        &c,
+        &claim_names(repat, std::slice::from_ref(&c)).await?,
+    ))
 }
 
-pub async fn list_claims(repat: &Repat, party: Option<String>, status: Option<ClaimStatusArg>) -> anyhow::Result<Report> {
+pub async fn list_claims(
+    repat: &Repat,
+    party: Option<String>,
+    status: Option<ClaimStatusArg>,
+) -> anyhow::Result<Report> {
     let party = optional_party(repat, &party).await?;
     let status = status.map_or(0, |s| {
         (match s {
@@ -264,7 +452,12 @@ pub async fn list_claims(repat: &Repat, party: Option<String>, status: Option<Cl
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
-        let request = pb::ListClaimsRequest { page_size: 1000, page_token: token.clone(), party_id: party.clone(), status };
+        let request = pb::ListClaimsRequest {
+            page_size: 1000,
+            page_token: token.clone(),
+            party_id: party.clone(),
+            status,
+        };
         let page = with_retry(|| {
             let mut c = repat.incentives();
             let r = request.clone();
@@ -281,10 +474,21 @@ pub async fn list_claims(repat: &Repat, party: Option<String>, status: Option<Cl
     let rows = all
         .iter()
         .map(|c| {
-            let filed = c.steps.first().map(|s| timestamp(&s.occur_time)).unwrap_or_default();
+            let filed = c
+                .steps
+                .first()
+                .map(|s| timestamp(&s.occur_time))
+                .unwrap_or_default();
             vec![
                 text(names.party(&c.party_id)),
-                text(c.items.iter().map(|i| names.invoices_of(&i.repatriation_id)).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("; ")),
+                text(
+                    c.items
+                        .iter()
+                        .map(|i| names.invoices_of(&i.repatriation_id))
+                        .filter(|s| !s.is_empty())
+                        .collect::<Vec<_>>()
+                        .join("; "),
+                ),
                 text(claim_status(c.status)),
                 text(filed),
                 Cell::money(&c.claimed),
@@ -294,5 +498,18 @@ pub async fn list_claims(repat: &Repat, party: Option<String>, status: Option<Cl
             ]
         })
         .collect();
-    Ok(Report::default().table("claims", &["party", "invoices", "status", "filed_at", "claimed", "disbursed", "id", "party_id"], rows))
+    Ok(Report::default().table(
+        "claims",
+        &[
+            "party",
+            "invoices",
+            "status",
+            "filed_at",
+            "claimed",
+            "disbursed",
+            "id",
+            "party_id",
+        ],
+        rows,
+    ))
 }

@@ -10,7 +10,10 @@ use crate::client::{Repat, with_retry};
 use crate::import::request_id;
 use crate::names::{Names, optional_party, party_id};
 use crate::output::{Cell, Report, text, v};
-use crate::wire::{canonical_instant, channel_name, date, human_duration, parse_date, parse_enum, parse_timestamp, party_kind_name, reason, seconds, status_name, step_kind_name, timestamp, zone_name};
+use crate::wire::{
+    canonical_instant, channel_name, date, human_duration, parse_date, parse_enum, parse_timestamp,
+    party_kind_name, reason, seconds, status_name, step_kind_name, timestamp, zone_name,
+};
 
 pub fn party_kind_arg(k: PartyKindArg) -> pb::PartyKind {
     match k {
@@ -42,13 +45,39 @@ fn party_fields(p: &pb::Party) -> Vec<(&'static str, Cell)> {
         ("kind", text(party_kind_name(p.kind))),
         ("country", text(p.country.clone())),
         ("zone", text(zone_name(p.zone))),
-        ("memberships", text(p.memberships.iter().map(|m| format!("{} {}", m.association, m.membership_number)).collect::<Vec<_>>().join(", "))),
-        ("bank_accounts", text(p.bank_accounts.iter().map(|a| format!("{} {} {}", a.bank_bic, a.account_number, a.currency)).collect::<Vec<_>>().join(", "))),
+        (
+            "memberships",
+            text(
+                p.memberships
+                    .iter()
+                    .map(|m| format!("{} {}", m.association, m.membership_number))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        ),
+        (
+            "bank_accounts",
+            text(
+                p.bank_accounts
+                    .iter()
+                    .map(|a| format!("{} {} {}", a.bank_bic, a.account_number, a.currency))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+        ),
         ("id", text(p.id.clone())),
     ]
 }
 
-const PARTY_COLUMNS: &[&str] = &["legal_name", "kind", "country", "zone", "memberships", "bank_accounts", "id"];
+const PARTY_COLUMNS: &[&str] = &[
+    "legal_name",
+    "kind",
+    "country",
+    "zone",
+    "memberships",
+    "bank_accounts",
+    "id",
+];
 
 #[allow(clippy::too_many_arguments)]
 pub async fn create_party(
@@ -63,22 +92,43 @@ pub async fn create_party(
 ) -> anyhow::Result<Report> {
     let memberships = match membership {
         Some(m) => {
-            let (a, n) = m.split_once(':').ok_or_else(|| anyhow::anyhow!("--membership is ASSOCIATION:NUMBER, e.g. BASIS:G-1024"))?;
-            vec![pb::AssociationMembership { association: a.to_ascii_uppercase(), membership_number: n.into() }]
+            let (a, n) = m.split_once(':').ok_or_else(|| {
+                anyhow::anyhow!("--membership is ASSOCIATION:NUMBER, e.g. BASIS:G-1024")
+            })?;
+            vec![pb::AssociationMembership {
+                association: a.to_ascii_uppercase(),
+                membership_number: n.into(),
+            }]
         }
         None => vec![],
     };
     let bank_accounts = match bank_account {
         Some(b) => {
             let parts: Vec<&str> = b.split(':').collect();
-            let [bic, number, currency] = parts[..] else { anyhow::bail!("--bank-account is BIC:ACCOUNT:CURRENCY, e.g. BRAKBDDH:1501202900001:USD") };
-            vec![pb::BankAccount { bank_bic: bic.to_ascii_uppercase(), account_number: number.into(), currency: currency.to_ascii_uppercase() }]
+            let [bic, number, currency] = parts[..] else {
+                anyhow::bail!(
+                    "--bank-account is BIC:ACCOUNT:CURRENCY, e.g. BRAKBDDH:1501202900001:USD"
+                )
+            };
+            vec![pb::BankAccount {
+                bank_bic: bic.to_ascii_uppercase(),
+                account_number: number.into(),
+                currency: currency.to_ascii_uppercase(),
+            }]
         }
         None => vec![],
     };
     let request = pb::CreatePartyRequest {
         request_id: request_id.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
-        party: Some(pb::Party { kind: party_kind_arg(kind) as i32, legal_name, country: country.to_ascii_uppercase(), zone: zone(zone_arg) as i32, memberships, bank_accounts, ..Default::default() }),
+        party: Some(pb::Party {
+            kind: party_kind_arg(kind) as i32,
+            legal_name,
+            country: country.to_ascii_uppercase(),
+            zone: zone(zone_arg) as i32,
+            memberships,
+            bank_accounts,
+            ..Default::default()
+        }),
     };
     let p = with_retry(|| {
         let mut c = repat.parties();
@@ -93,14 +143,22 @@ pub async fn list_parties(repat: &Repat, kind: Option<PartyKindArg>) -> anyhow::
     let mut rows = Vec::new();
     let mut page_token = String::new();
     loop {
-        let request = pb::ListPartiesRequest { page_size: 1000, page_token: page_token.clone(), kind: kind.map_or(0, |k| party_kind_arg(k) as i32) };
+        let request = pb::ListPartiesRequest {
+            page_size: 1000,
+            page_token: page_token.clone(),
+            kind: kind.map_or(0, |k| party_kind_arg(k) as i32),
+        };
         let page = with_retry(|| {
             let mut c = repat.parties();
             let r = request.clone();
             async move { c.list_parties(r).await.map(|r| r.into_inner()) }
         })
         .await?;
-        rows.extend(page.parties.iter().map(|p| party_fields(p).into_iter().map(|(_, c)| c).collect()));
+        rows.extend(
+            page.parties
+                .iter()
+                .map(|p| party_fields(p).into_iter().map(|(_, c)| c).collect()),
+        );
         if page.next_page_token.is_empty() {
             break;
         }
@@ -109,7 +167,17 @@ pub async fn list_parties(repat: &Repat, kind: Option<PartyKindArg>) -> anyhow::
     Ok(Report::default().table("parties", PARTY_COLUMNS, rows))
 }
 
-const EARNING_COLUMNS: &[&str] = &["invoice_reference", "party", "client", "client_country", "invoice_date", "amount", "allocated", "id", "party_id"];
+const EARNING_COLUMNS: &[&str] = &[
+    "invoice_reference",
+    "party",
+    "client",
+    "client_country",
+    "invoice_date",
+    "amount",
+    "allocated",
+    "id",
+    "party_id",
+];
 
 fn earning_row(e: &pb::Earning, names: &Names) -> Vec<Cell> {
     vec![
@@ -130,7 +198,12 @@ pub async fn list_earnings(repat: &Repat, party: Option<String>) -> anyhow::Resu
     let mut all = Vec::new();
     let mut page_token = String::new();
     loop {
-        let request = pb::ListEarningsRequest { page_size: 1000, page_token: page_token.clone(), party_id: party.clone(), ..Default::default() };
+        let request = pb::ListEarningsRequest {
+            page_size: 1000,
+            page_token: page_token.clone(),
+            party_id: party.clone(),
+            ..Default::default()
+        };
         let page = with_retry(|| {
             let mut c = repat.earnings();
             let r = request.clone();
@@ -144,8 +217,14 @@ pub async fn list_earnings(repat: &Repat, party: Option<String>) -> anyhow::Resu
         page_token = page.next_page_token;
     }
     let mut names = Names::default();
-    names.load_parties(repat, all.iter().map(|e| e.party_id.as_str())).await?;
-    Ok(Report::default().table("earnings", EARNING_COLUMNS, all.iter().map(|e| earning_row(e, &names)).collect()))
+    names
+        .load_parties(repat, all.iter().map(|e| e.party_id.as_str()))
+        .await?;
+    Ok(Report::default().table(
+        "earnings",
+        EARNING_COLUMNS,
+        all.iter().map(|e| earning_row(e, &names)).collect(),
+    ))
 }
 
 pub async fn create_earning(repat: &Repat, args: EarningArgs) -> anyhow::Result<Report> {
@@ -156,16 +235,29 @@ pub async fn create_earning(repat: &Repat, args: EarningArgs) -> anyhow::Result<
         client_name: args.client_name,
         client_country: args.client_country.to_ascii_uppercase(),
         service_category: category as i32,
-        amount: Some(pb::Money { amount: args.amount, currency: args.currency.to_ascii_uppercase() }),
+        amount: Some(pb::Money {
+            amount: args.amount,
+            currency: args.currency.to_ascii_uppercase(),
+        }),
         invoice_date: Some(parse_date(&args.invoice_date).map_err(anyhow::Error::msg)?),
-        due_date: args.due_date.as_deref().map(parse_date).transpose().map_err(anyhow::Error::msg)?,
+        due_date: args
+            .due_date
+            .as_deref()
+            .map(parse_date)
+            .transpose()
+            .map_err(anyhow::Error::msg)?,
         invoice_reference: args.invoice_reference.clone(),
         marketplace: args.marketplace.unwrap_or_default(),
         ..Default::default()
     };
     // The same id as an import of the same invoice: either way, once.
-    let id = args.request_id.unwrap_or_else(|| request_id("earning", &[&party, &args.invoice_reference]));
-    let request = pb::CreateEarningRequest { request_id: id.to_string(), earning: Some(earning) };
+    let id = args
+        .request_id
+        .unwrap_or_else(|| request_id("earning", &[&party, &args.invoice_reference]));
+    let request = pb::CreateEarningRequest {
+        request_id: id.to_string(),
+        earning: Some(earning),
+    };
     let e = with_retry(|| {
         let mut c = repat.earnings();
         let r = request.clone();
@@ -175,10 +267,20 @@ pub async fn create_earning(repat: &Repat, args: EarningArgs) -> anyhow::Result<
     let mut names = Names::default();
     names.load_parties(repat, [e.party_id.as_str()]).await?;
     let row = earning_row(&e, &names);
-    Ok(Report::default().fields("earning", EARNING_COLUMNS.iter().copied().zip(row).collect()))
+    Ok(Report::default().fields(
+        "earning",
+        EARNING_COLUMNS.iter().copied().zip(row).collect(),
+    ))
 }
 
-pub async fn open(repat: &Repat, party: String, earnings: Vec<String>, channel_arg: ChannelArg, payer_country: Option<String>, request_id: Option<uuid::Uuid>) -> anyhow::Result<Report> {
+pub async fn open(
+    repat: &Repat,
+    party: String,
+    earnings: Vec<String>,
+    channel_arg: ChannelArg,
+    payer_country: Option<String>,
+    request_id: Option<uuid::Uuid>,
+) -> anyhow::Result<Report> {
     let party = party_id(repat, &party).await?;
     let mut allocations = Vec::new();
     for e in earnings {
@@ -189,12 +291,22 @@ pub async fn open(repat: &Repat, party: String, earnings: Vec<String>, channel_a
         // The currency of part of an earning is the earning's own.
         let amount = match amount {
             Some(a) => {
-                let earning = repat.earnings().get_earning(pb::GetEarningRequest { id: id.clone() }).await?.into_inner();
-                Some(pb::Money { amount: a, currency: earning.amount.map(|m| m.currency).unwrap_or_default() })
+                let earning = repat
+                    .earnings()
+                    .get_earning(pb::GetEarningRequest { id: id.clone() })
+                    .await?
+                    .into_inner();
+                Some(pb::Money {
+                    amount: a,
+                    currency: earning.amount.map(|m| m.currency).unwrap_or_default(),
+                })
             }
             None => None,
         };
-        allocations.push(pb::Allocation { earning_id: id, amount });
+        allocations.push(pb::Allocation {
+            earning_id: id,
+            amount,
+        });
     }
     let request = pb::CreateRepatriationRequest {
         request_id: request_id.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
@@ -210,15 +322,32 @@ pub async fn open(repat: &Repat, party: String, earnings: Vec<String>, channel_a
     })
     .await?;
     let names = names_of(repat, std::slice::from_ref(&r)).await?;
-    Ok(Report::default().fields("repatriation", REPATRIATION_COLUMNS.iter().copied().zip(repatriation_row(&r, &names)).collect()))
+    Ok(Report::default().fields(
+        "repatriation",
+        REPATRIATION_COLUMNS
+            .iter()
+            .copied()
+            .zip(repatriation_row(&r, &names))
+            .collect(),
+    ))
 }
 
-const REPATRIATION_COLUMNS: &[&str] = &["party", "invoices", "status", "channel", "corridor", "expected", "steps", "opened", "id", "party_id"];
+const REPATRIATION_COLUMNS: &[&str] = &[
+    "party", "invoices", "status", "channel", "corridor", "expected", "steps", "opened", "id",
+    "party_id",
+];
 
 fn repatriation_row(r: &pb::Repatriation, names: &Names) -> Vec<Cell> {
     vec![
         text(names.party(&r.party_id)),
-        text(r.allocations.iter().map(|a| names.invoice(&a.earning_id)).filter(|i| !i.is_empty()).collect::<Vec<_>>().join("; ")),
+        text(
+            r.allocations
+                .iter()
+                .map(|a| names.invoice(&a.earning_id))
+                .filter(|i| !i.is_empty())
+                .collect::<Vec<_>>()
+                .join("; "),
+        ),
         text(status_name(r.status)),
         text(channel_name(r.channel)),
         text(r.payer_country.clone()),
@@ -233,8 +362,17 @@ fn repatriation_row(r: &pb::Repatriation, names: &Names) -> Vec<Cell> {
 /// The party names and invoice references of `repatriations`.
 async fn names_of(repat: &Repat, repatriations: &[pb::Repatriation]) -> anyhow::Result<Names> {
     let mut names = Names::default();
-    names.load_parties(repat, repatriations.iter().map(|r| r.party_id.as_str())).await?;
-    names.load_earnings(repat, repatriations.iter().flat_map(|r| r.allocations.iter().map(|a| a.earning_id.as_str()))).await?;
+    names
+        .load_parties(repat, repatriations.iter().map(|r| r.party_id.as_str()))
+        .await?;
+    names
+        .load_earnings(
+            repat,
+            repatriations
+                .iter()
+                .flat_map(|r| r.allocations.iter().map(|a| a.earning_id.as_str())),
+        )
+        .await?;
     Ok(names)
 }
 
@@ -243,7 +381,12 @@ pub async fn list_repatriations(repat: &Repat, party: Option<String>) -> anyhow:
     let mut all = Vec::new();
     let mut page_token = String::new();
     loop {
-        let request = pb::ListRepatriationsRequest { page_size: 1000, page_token: page_token.clone(), party_id: party.clone(), ..Default::default() };
+        let request = pb::ListRepatriationsRequest {
+            page_size: 1000,
+            page_token: page_token.clone(),
+            party_id: party.clone(),
+            ..Default::default()
+        };
         let page = with_retry(|| {
             let mut c = repat.repatriations();
             let r = request.clone();
@@ -257,13 +400,34 @@ pub async fn list_repatriations(repat: &Repat, party: Option<String>) -> anyhow:
         page_token = page.next_page_token;
     }
     let names = names_of(repat, &all).await?;
-    Ok(Report::default().table("repatriations", REPATRIATION_COLUMNS, all.iter().map(|r| repatriation_row(r, &names)).collect()))
+    Ok(Report::default().table(
+        "repatriations",
+        REPATRIATION_COLUMNS,
+        all.iter().map(|r| repatriation_row(r, &names)).collect(),
+    ))
 }
 
 /// A step's reason code (with its meaning) and note, in one line.
 fn step_note(s: &pb::Step) -> String {
-    let gpi = pb::GpiStatus::try_from(s.gpi_status).ok().filter(|g| *g != pb::GpiStatus::Unspecified).map(|g| g.as_str_name().trim_start_matches("GPI_STATUS_").to_string());
-    [gpi, Some(s.reason_code.clone()).filter(|c| !c.is_empty()).map(|c| reason(&c)), Some(s.note.clone()).filter(|n| !n.is_empty())].into_iter().flatten().collect::<Vec<_>>().join(" ")
+    let gpi = pb::GpiStatus::try_from(s.gpi_status)
+        .ok()
+        .filter(|g| *g != pb::GpiStatus::Unspecified)
+        .map(|g| {
+            g.as_str_name()
+                .trim_start_matches("GPI_STATUS_")
+                .to_string()
+        });
+    [
+        gpi,
+        Some(s.reason_code.clone())
+            .filter(|c| !c.is_empty())
+            .map(|c| reason(&c)),
+        Some(s.note.clone()).filter(|n| !n.is_empty()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect::<Vec<_>>()
+    .join(" ")
 }
 
 /// The journey: what it is, then each step with when it occurred and how
@@ -272,7 +436,11 @@ pub async fn show(repat: &Repat, id: String) -> anyhow::Result<Report> {
     let r = with_retry(|| {
         let mut c = repat.repatriations();
         let id = id.clone();
-        async move { c.get_repatriation(pb::GetRepatriationRequest { id }).await.map(|r| r.into_inner()) }
+        async move {
+            c.get_repatriation(pb::GetRepatriationRequest { id })
+                .await
+                .map(|r| r.into_inner())
+        }
     })
     .await?;
     let names = names_of(repat, std::slice::from_ref(&r)).await?;
@@ -290,18 +458,69 @@ fn journey_report(r: &pb::Repatriation, names: &Names) -> Report {
         ("channel", text(channel_name(r.channel))),
         ("corridor", text(r.payer_country.clone())),
         ("expected", Cell::money(&r.expected_amount)),
-        ("invoices", text(r.allocations.iter().map(|a| names.invoice(&a.earning_id)).filter(|i| !i.is_empty()).collect::<Vec<_>>().join("; "))),
-        ("earning_ids", text(r.allocations.iter().map(|a| a.earning_id.as_str()).collect::<Vec<_>>().join("; "))),
-        ("initiation_to_funds_available", text(human_duration(&d.initiation_to_funds_available))),
-        ("invoice_to_realization", text(human_duration(&d.invoice_to_realization))),
-        ("invoice_to_realization_days", if d.invoice_to_realization.is_some() { v(json!(d.invoice_to_realization_days)) } else { Cell::Null }),
+        (
+            "invoices",
+            text(
+                r.allocations
+                    .iter()
+                    .map(|a| names.invoice(&a.earning_id))
+                    .filter(|i| !i.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        ),
+        (
+            "earning_ids",
+            text(
+                r.allocations
+                    .iter()
+                    .map(|a| a.earning_id.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ),
+        ),
+        (
+            "initiation_to_funds_available",
+            text(human_duration(&d.initiation_to_funds_available)),
+        ),
+        (
+            "invoice_to_realization",
+            text(human_duration(&d.invoice_to_realization)),
+        ),
+        (
+            "invoice_to_realization_days",
+            if d.invoice_to_realization.is_some() {
+                v(json!(d.invoice_to_realization_days))
+            } else {
+                Cell::Null
+            },
+        ),
         ("total", text(human_duration(&d.total))),
-        ("initiation_to_funds_available_secs", v(seconds(&d.initiation_to_funds_available))),
-        ("invoice_to_realization_secs", v(seconds(&d.invoice_to_realization))),
+        (
+            "initiation_to_funds_available_secs",
+            v(seconds(&d.initiation_to_funds_available)),
+        ),
+        (
+            "invoice_to_realization_secs",
+            v(seconds(&d.invoice_to_realization)),
+        ),
         ("total_secs", v(seconds(&d.total))),
-        ("fees", if fees.total_fees.is_empty() { Cell::Null } else { Cell::Monies(fees.total_fees.clone()) }),
-        ("fee_share_of_initiated", Cell::share(&fees.fee_share_of_initiated)),
-        ("initiated_minus_credited", Cell::money(&fees.initiated_minus_credited)),
+        (
+            "fees",
+            if fees.total_fees.is_empty() {
+                Cell::Null
+            } else {
+                Cell::Monies(fees.total_fees.clone())
+            },
+        ),
+        (
+            "fee_share_of_initiated",
+            Cell::share(&fees.fee_share_of_initiated),
+        ),
+        (
+            "initiated_minus_credited",
+            Cell::money(&fees.initiated_minus_credited),
+        ),
     ];
     let rows = r
         .timeline
@@ -314,7 +533,11 @@ fn journey_report(r: &pb::Repatriation, names: &Names) -> Report {
                 v(seconds(&s.wait_before)),
                 text(s.institution_bic.clone()),
                 Cell::money(&s.amount),
-                if s.fees.is_empty() { Cell::Null } else { Cell::Fees(s.fees.clone()) },
+                if s.fees.is_empty() {
+                    Cell::Null
+                } else {
+                    Cell::Fees(s.fees.clone())
+                },
                 Cell::fx(&s.fx_rate),
                 text(step_note(s)),
             ]
@@ -322,20 +545,44 @@ fn journey_report(r: &pb::Repatriation, names: &Names) -> Report {
         .collect();
     Report::default()
         .fields("repatriation", summary)
-        .table("timeline", &["step", "occurred_at", "wait", "wait_secs", "institution", "amount", "fees", "fx", "note"], rows)
+        .table(
+            "timeline",
+            &[
+                "step",
+                "occurred_at",
+                "wait",
+                "wait_secs",
+                "institution",
+                "amount",
+                "fees",
+                "fx",
+                "note",
+            ],
+            rows,
+        )
         .main()
 }
 
 /// Follows a journey: prints its state, then each change, until it ends.
 /// Each change is printed as it comes (a line, a CSV row or a JSON object),
 /// so the output can be piped while it runs.
-pub async fn watch(repat: &Repat, id: String, format: crate::cli::OutputFormat) -> anyhow::Result<Report> {
-    let mut stream = repat.repatriations().watch_repatriation(pb::WatchRepatriationRequest { id }).await?.into_inner();
+pub async fn watch(
+    repat: &Repat,
+    id: String,
+    format: crate::cli::OutputFormat,
+) -> anyhow::Result<Report> {
+    let mut stream = repat
+        .repatriations()
+        .watch_repatriation(pb::WatchRepatriationRequest { id })
+        .await?
+        .into_inner();
     let mut names = Names::default();
     let mut seen = 0usize;
     let mut changes = 0usize;
     while let Some(event) = stream.next().await {
-        let Some(r) = event?.repatriation else { continue };
+        let Some(r) = event?.repatriation else {
+            continue;
+        };
         if names.party(&r.party_id).is_empty() {
             names = names_of(repat, std::slice::from_ref(&r)).await?;
         }
@@ -352,7 +599,10 @@ pub async fn watch(repat: &Repat, id: String, format: crate::cli::OutputFormat) 
         });
         let text = match format {
             crate::cli::OutputFormat::Json => serde_json::to_string(&line)?,
-            crate::cli::OutputFormat::Csv if changes == 0 => format!("repatriation,party,status,steps,latest,latest_at\n{}", csv_line(&line)),
+            crate::cli::OutputFormat::Csv if changes == 0 => format!(
+                "repatriation,party,status,steps,latest,latest_at\n{}",
+                csv_line(&line)
+            ),
             crate::cli::OutputFormat::Csv => csv_line(&line),
             crate::cli::OutputFormat::Table => format!(
                 "{}  {}  {} ({} steps){}",
@@ -360,7 +610,13 @@ pub async fn watch(repat: &Repat, id: String, format: crate::cli::OutputFormat) 
                 names.party(&r.party_id),
                 status_name(r.status),
                 r.step_count,
-                new.last().map(|s| format!(", latest {} at {}", step_kind_name(s.kind), timestamp(&s.occurred_at))).unwrap_or_default()
+                new.last()
+                    .map(|s| format!(
+                        ", latest {} at {}",
+                        step_kind_name(s.kind),
+                        timestamp(&s.occurred_at)
+                    ))
+                    .unwrap_or_default()
             ),
         };
         if !crate::output::emit_line(&text)? {
@@ -372,23 +628,52 @@ pub async fn watch(repat: &Repat, id: String, format: crate::cli::OutputFormat) 
 }
 
 fn csv_line(line: &serde_json::Value) -> String {
-    let mut w = csv::WriterBuilder::new().terminator(csv::Terminator::Any(b'\n')).from_writer(Vec::new());
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
     let field = |k: &str| crate::output::plain(&line[k]);
-    let _ = w.write_record(["repatriation", "party", "status", "steps", "latest", "latest_at"].map(field));
+    let _ = w.write_record(
+        [
+            "repatriation",
+            "party",
+            "status",
+            "steps",
+            "latest",
+            "latest_at",
+        ]
+        .map(field),
+    );
     let bytes = w.into_inner().unwrap_or_default();
     String::from_utf8_lossy(&bytes).trim_end().to_string()
 }
 
 /// Records one step; the same id as an import of the same step.
 pub async fn record_step(repat: &Repat, args: StepArgs) -> anyhow::Result<Report> {
-    let kind = pb::StepKind::from_str_name(&args.kind).ok_or_else(|| anyhow::anyhow!("--kind: {}", args.kind))?;
+    let kind = pb::StepKind::from_str_name(&args.kind)
+        .ok_or_else(|| anyhow::anyhow!("--kind: {}", args.kind))?;
     let occurred_at = parse_timestamp(&args.at).map_err(|e| anyhow::anyhow!("--at: {e}"))?;
-    let institution = args.institution.clone().unwrap_or_default().to_ascii_uppercase();
-    let currency = args.currency.clone().unwrap_or_default().to_ascii_uppercase();
+    let institution = args
+        .institution
+        .clone()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
+    let currency = args
+        .currency
+        .clone()
+        .unwrap_or_default()
+        .to_ascii_uppercase();
     let gpi_status = args
         .gpi_status
         .as_deref()
-        .map(|g| parse_enum(g, "GPI_STATUS_", "gpi status", pb::GpiStatus::from_str_name, &["ACSP", "ACCC", "RJCT"]))
+        .map(|g| {
+            parse_enum(
+                g,
+                "GPI_STATUS_",
+                "gpi status",
+                pb::GpiStatus::from_str_name,
+                &["ACSP", "ACCC", "RJCT"],
+            )
+        })
         .transpose()
         .map_err(|e| anyhow::anyhow!("--gpi-status: {e}"))?;
     let step = pb::Step {
@@ -396,27 +681,57 @@ pub async fn record_step(repat: &Repat, args: StepArgs) -> anyhow::Result<Report
         kind: kind as i32,
         occurred_at: Some(occurred_at),
         institution_bic: institution.clone(),
-        amount: args.amount.clone().map(|amount| pb::Money { amount, currency: currency.clone() }),
+        amount: args.amount.clone().map(|amount| pb::Money {
+            amount,
+            currency: currency.clone(),
+        }),
         fees: args
             .fee
             .clone()
             .map(|fee| pb::Fee {
-                amount: Some(pb::Money { amount: fee, currency: currency.clone() }),
-                charged_by: args.fee_charged_by.clone().unwrap_or_else(|| institution.clone()),
+                amount: Some(pb::Money {
+                    amount: fee,
+                    currency: currency.clone(),
+                }),
+                charged_by: args
+                    .fee_charged_by
+                    .clone()
+                    .unwrap_or_else(|| institution.clone()),
                 kind: args.fee_kind.clone().unwrap_or_default(),
             })
             .into_iter()
             .collect(),
-        fx_rate: args.fx_rate.clone().map(|rate| pb::FxRate { source_currency: currency.clone(), target_currency: args.fx_to.to_ascii_uppercase(), rate }),
+        fx_rate: args.fx_rate.clone().map(|rate| pb::FxRate {
+            source_currency: currency.clone(),
+            target_currency: args.fx_to.to_ascii_uppercase(),
+            rate,
+        }),
         end_to_end_id: args.end_to_end_id.clone().unwrap_or_default(),
         uetr: args.uetr.clone().unwrap_or_default(),
         gpi_status: gpi_status.map_or(0, |g| g as i32),
-        reason_code: args.reason_code.clone().unwrap_or_default().to_ascii_uppercase(),
+        reason_code: args
+            .reason_code
+            .clone()
+            .unwrap_or_default()
+            .to_ascii_uppercase(),
         note: args.note.clone().unwrap_or_default(),
         ..Default::default()
     };
-    let id = args.request_id.unwrap_or_else(|| request_id("step", &[&args.repatriation, kind.as_str_name(), &canonical_instant(&occurred_at), &institution]));
-    let request = pb::RecordStepRequest { request_id: id.to_string(), step: Some(step) };
+    let id = args.request_id.unwrap_or_else(|| {
+        request_id(
+            "step",
+            &[
+                &args.repatriation,
+                kind.as_str_name(),
+                &canonical_instant(&occurred_at),
+                &institution,
+            ],
+        )
+    });
+    let request = pb::RecordStepRequest {
+        request_id: id.to_string(),
+        step: Some(step),
+    };
     let recorded = with_retry(|| {
         let mut c = repat.repatriations();
         let r = request.clone();

@@ -12,7 +12,13 @@ use crate::output::{Cell, Report, text, v};
 use crate::wire::{date, human_duration, parse_date, parse_timestamp, seconds, timestamp};
 
 /// The API's names of the filters, as the flags the user typed.
-const FILTER_FLAGS: &[(&str, &str)] = &[("start_month", "--from"), ("end_month", "--to"), ("party_id", "--party"), ("measure", "--measure"), ("as_of", "--as-of")];
+const FILTER_FLAGS: &[(&str, &str)] = &[
+    ("start_month", "--from"),
+    ("end_month", "--to"),
+    ("party_id", "--party"),
+    ("measure", "--measure"),
+    ("as_of", "--as-of"),
+];
 
 /// A dimension's name in the output, its wire value, and the field of a
 /// group (or an observation) it fills.
@@ -69,7 +75,11 @@ pub async fn delays(repat: &Repat, args: &DelaysArgs, party: &str) -> anyhow::Re
         start_month: args.range.from.clone().unwrap_or_default(),
         end_month: args.range.to.clone().unwrap_or_default(),
         party_id: party.to_string(),
-        measure: args.measure.clone().unwrap_or_default().to_ascii_uppercase(),
+        measure: args
+            .measure
+            .clone()
+            .unwrap_or_default()
+            .to_ascii_uppercase(),
     };
     let r = with_retry(|| {
         let mut c = repat.metrics();
@@ -80,7 +90,23 @@ pub async fn delays(repat: &Repat, args: &DelaysArgs, party: &str) -> anyhow::Re
     .map_err(|s| in_flag_terms(s, FILTER_FLAGS))?;
     let mut columns = vec!["step"];
     columns.extend(dims.iter().map(|(n, _)| *n));
-    columns.extend(["count", "min", "p50", "p90", "p95", "p99", "max", "mean", "min_secs", "p50_secs", "p90_secs", "p95_secs", "p99_secs", "max_secs", "mean_secs"]);
+    columns.extend([
+        "count",
+        "min",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "max",
+        "mean",
+        "min_secs",
+        "p50_secs",
+        "p90_secs",
+        "p95_secs",
+        "p99_secs",
+        "max_secs",
+        "mean_secs",
+    ]);
     let rows = r
         .groups
         .iter()
@@ -105,14 +131,24 @@ pub async fn delays(repat: &Repat, args: &DelaysArgs, party: &str) -> anyhow::Re
 }
 
 /// Every raw observation of the measures asked for, for the plot.
-pub async fn export(repat: &Repat, range: &MonthRange, party: &str, measure: &Option<String>) -> anyhow::Result<Vec<pb::DurationRecord>> {
+pub async fn export(
+    repat: &Repat,
+    range: &MonthRange,
+    party: &str,
+    measure: &Option<String>,
+) -> anyhow::Result<Vec<pb::DurationRecord>> {
     let request = pb::ExportDurationsRequest {
         start_month: range.from.clone().unwrap_or_default(),
         end_month: range.to.clone().unwrap_or_default(),
         party_id: party.to_string(),
         measure: measure.clone().unwrap_or_default().to_ascii_uppercase(),
     };
-    let mut stream = repat.metrics().export_durations(request).await.map_err(|s| in_flag_terms(s, FILTER_FLAGS))?.into_inner();
+    let mut stream = repat
+        .metrics()
+        .export_durations(request)
+        .await
+        .map_err(|s| in_flag_terms(s, FILTER_FLAGS))?
+        .into_inner();
     let mut records = Vec::new();
     while let Some(r) = stream.next().await {
         records.push(r.map_err(|s| in_flag_terms(s, FILTER_FLAGS))?);
@@ -120,8 +156,16 @@ pub async fn export(repat: &Repat, range: &MonthRange, party: &str, measure: &Op
     Ok(records)
 }
 
-pub async fn scorecard(repat: &Repat, range: &MonthRange, party: Option<String>) -> anyhow::Result<Report> {
-    let request = pb::GetScorecardRequest { start_month: range.from.clone().unwrap_or_default(), end_month: range.to.clone().unwrap_or_default(), party_id: optional_party(repat, &party).await? };
+pub async fn scorecard(
+    repat: &Repat,
+    range: &MonthRange,
+    party: Option<String>,
+) -> anyhow::Result<Report> {
+    let request = pb::GetScorecardRequest {
+        start_month: range.from.clone().unwrap_or_default(),
+        end_month: range.to.clone().unwrap_or_default(),
+        party_id: optional_party(repat, &party).await?,
+    };
     let r = with_retry(|| {
         let mut c = repat.metrics();
         let req = request.clone();
@@ -152,14 +196,34 @@ pub async fn scorecard(repat: &Repat, range: &MonthRange, party: Option<String>)
     Ok(Report::default()
         .table(
             "scorecard",
-            &["corridor", "month", "completed", "within_1h", "within_1_business_day", "share_1h", "share_1_business_day", "average_cost", "speed_target", "cost_target", "cost_cap"],
+            &[
+                "corridor",
+                "month",
+                "completed",
+                "within_1h",
+                "within_1_business_day",
+                "share_1h",
+                "share_1_business_day",
+                "average_cost",
+                "speed_target",
+                "cost_target",
+                "cost_cap",
+            ],
             rows,
         )
         .note(r.targets))
 }
 
-pub async fn breaches(repat: &Repat, kind: BreachKindArg, party: Option<String>, as_of: Option<String>, threshold_hours: Option<u32>) -> anyhow::Result<Report> {
-    let as_of = as_of.map(|d| parse_date(&d).map_err(|e| anyhow::anyhow!("--as-of: {e}"))).transpose()?;
+pub async fn breaches(
+    repat: &Repat,
+    kind: BreachKindArg,
+    party: Option<String>,
+    as_of: Option<String>,
+    threshold_hours: Option<u32>,
+) -> anyhow::Result<Report> {
+    let as_of = as_of
+        .map(|d| parse_date(&d).map_err(|e| anyhow::anyhow!("--as-of: {e}")))
+        .transpose()?;
     let party = optional_party(repat, &party).await?;
     let kind = match kind {
         BreachKindArg::RepatriationLate => pb::BreachKind::RepatriationLate,
@@ -173,7 +237,10 @@ pub async fn breaches(repat: &Repat, kind: BreachKindArg, party: Option<String>,
             kind: kind as i32,
             party_id: party.clone(),
             as_of,
-            in_flight_threshold: threshold_hours.map(|h| prost_types::Duration { seconds: i64::from(h) * 3600, nanos: 0 }),
+            in_flight_threshold: threshold_hours.map(|h| prost_types::Duration {
+                seconds: i64::from(h) * 3600,
+                nanos: 0,
+            }),
             page_size: 1000,
             page_token: page_token.clone(),
         };
@@ -191,8 +258,12 @@ pub async fn breaches(repat: &Repat, kind: BreachKindArg, party: Option<String>,
         page_token = page.next_page_token;
     }
     let mut names = Names::default();
-    names.load_parties(repat, all.iter().map(|b| b.party_id.as_str())).await?;
-    names.load_repatriations(repat, all.iter().map(|b| b.repatriation_id.as_str())).await?;
+    names
+        .load_parties(repat, all.iter().map(|b| b.party_id.as_str()))
+        .await?;
+    names
+        .load_repatriations(repat, all.iter().map(|b| b.repatriation_id.as_str()))
+        .await?;
     let rows = all
         .iter()
         .map(|b| {
@@ -213,7 +284,19 @@ pub async fn breaches(repat: &Repat, kind: BreachKindArg, party: Option<String>,
         .collect();
     Ok(Report::default().table(
         "breaches",
-        &["party", "invoices", "corridor", "invoice_date", "deadline", "days_late", "initiated", "funds_available", "claim_filed", "repatriation", "party_id"],
+        &[
+            "party",
+            "invoices",
+            "corridor",
+            "invoice_date",
+            "deadline",
+            "days_late",
+            "initiated",
+            "funds_available",
+            "claim_filed",
+            "repatriation",
+            "party_id",
+        ],
         rows,
     ))
 }
@@ -222,10 +305,18 @@ pub async fn breaches(repat: &Repat, kind: BreachKindArg, party: Option<String>,
 pub async fn verify_audit(repat: &Repat) -> anyhow::Result<(Report, bool)> {
     let r = with_retry(|| {
         let mut c = repat.audit();
-        async move { c.verify_audit_chain(pb::VerifyAuditChainRequest {}).await.map(|r| r.into_inner()) }
+        async move {
+            c.verify_audit_chain(pb::VerifyAuditChainRequest {})
+                .await
+                .map(|r| r.into_inner())
+        }
     })
     .await?;
-    let mut fields = vec![("intact", v(json!(r.intact))), ("entries_checked", v(json!(r.entries_checked))), ("head_hash", text(r.head_hash.clone()))];
+    let mut fields = vec![
+        ("intact", v(json!(r.intact))),
+        ("entries_checked", v(json!(r.entries_checked))),
+        ("head_hash", text(r.head_hash.clone())),
+    ];
     if !r.intact {
         fields.push(("first_broken_sequence", v(json!(r.first_broken_sequence))));
         fields.push(("reason", text(r.reason.clone())));
@@ -234,8 +325,19 @@ pub async fn verify_audit(repat: &Repat) -> anyhow::Result<(Report, bool)> {
 }
 
 /// The audit trail, oldest first.
-pub async fn list_audit(repat: &Repat, subject: Option<String>, method: Option<String>, since: Option<String>, until: Option<String>, limit: usize) -> anyhow::Result<Report> {
-    let instant = |flag: &str, t: &Option<String>| t.as_deref().map(|t| parse_timestamp(t).map_err(|e| anyhow::anyhow!("{flag}: {e}"))).transpose();
+pub async fn list_audit(
+    repat: &Repat,
+    subject: Option<String>,
+    method: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    limit: usize,
+) -> anyhow::Result<Report> {
+    let instant = |flag: &str, t: &Option<String>| {
+        t.as_deref()
+            .map(|t| parse_timestamp(t).map_err(|e| anyhow::anyhow!("{flag}: {e}")))
+            .transpose()
+    };
     let (start_time, end_time) = (instant("--since", &since)?, instant("--until", &until)?);
     let mut rows = Vec::new();
     let mut token = String::new();
@@ -274,5 +376,20 @@ pub async fn list_audit(repat: &Repat, subject: Option<String>, method: Option<S
         token = page.next_page_token;
     }
     rows.truncate(limit);
-    Ok(Report::default().table("audit", &["sequence", "time", "subject", "role", "method", "resource", "request_id", "request_hash", "previous_hash", "hash"], rows))
+    Ok(Report::default().table(
+        "audit",
+        &[
+            "sequence",
+            "time",
+            "subject",
+            "role",
+            "method",
+            "resource",
+            "request_id",
+            "request_hash",
+            "previous_hash",
+            "hash",
+        ],
+        rows,
+    ))
 }

@@ -18,32 +18,53 @@ use crate::wire::{date, money};
 const STATEMENTS: Uuid = Uuid::from_u128(0x6c0e_51a2_7d4b_4f0e_9b13_5a8e_c2d7_4f61);
 
 /// The format named, else the one the file shows (extension, then content).
-fn format_of(path: &Path, content: &[u8], named: Option<StatementFormatArg>) -> anyhow::Result<pb::StatementFormat> {
+fn format_of(
+    path: &Path,
+    content: &[u8],
+    named: Option<StatementFormatArg>,
+) -> anyhow::Result<pb::StatementFormat> {
     if let Some(f) = named {
         return Ok(f.wire());
     }
     let head = String::from_utf8_lossy(&content[..content.len().min(4096)]);
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     Ok(match ext.as_str() {
         "csv" => pb::StatementFormat::Csv,
         "sta" | "mt940" | "940" => pb::StatementFormat::Mt940,
         _ if head.contains("camt.053") => pb::StatementFormat::Camt053,
         _ if head.contains("camt.054") => pb::StatementFormat::Camt054,
         _ if head.contains(":20:") && head.contains(":61:") => pb::StatementFormat::Mt940,
-        _ => anyhow::bail!("cannot tell the format of {}; say --format camt053, camt054, mt940 or csv", path.display()),
+        _ => anyhow::bail!(
+            "cannot tell the format of {}; say --format camt053, camt054, mt940 or csv",
+            path.display()
+        ),
     })
 }
 
 /// Imports a statement. The request id follows the party and the file's
 /// bytes, so importing the same file again adds nothing.
-pub async fn import(repat: &Repat, file: &Path, party: String, format: Option<StatementFormatArg>) -> anyhow::Result<Report> {
+pub async fn import(
+    repat: &Repat,
+    file: &Path,
+    party: String,
+    format: Option<StatementFormatArg>,
+) -> anyhow::Result<Report> {
     let party = party_id(repat, &party).await?;
     let content = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let format = format_of(file, &content, format)?;
     let mut name = party.as_bytes().to_vec();
     name.push(0x1f);
     name.extend_from_slice(&content);
-    let request = pb::ImportStatementRequest { request_id: Uuid::new_v5(&STATEMENTS, &name).to_string(), party_id: party, format: format as i32, content };
+    let request = pb::ImportStatementRequest {
+        request_id: Uuid::new_v5(&STATEMENTS, &name).to_string(),
+        party_id: party,
+        format: format as i32,
+        content,
+    };
     let s = with_retry(|| {
         let mut c = repat.reconciliation();
         let req = request.clone();
@@ -56,7 +77,15 @@ pub async fn import(repat: &Repat, file: &Path, party: String, format: Option<St
         .map(|e| {
             vec![
                 v(json!(e.index)),
-                text(pb::EntryKind::try_from(e.kind).map(|k| k.as_str_name().trim_start_matches("ENTRY_KIND_").to_string()).unwrap_or_default()),
+                text(
+                    pb::EntryKind::try_from(e.kind)
+                        .map(|k| {
+                            k.as_str_name()
+                                .trim_start_matches("ENTRY_KIND_")
+                                .to_string()
+                        })
+                        .unwrap_or_default(),
+                ),
                 Cell::money(&e.amount),
                 text(date(&e.booking_date)),
                 text(date(&e.value_date)),
@@ -77,22 +106,65 @@ pub async fn import(repat: &Repat, file: &Path, party: String, format: Option<St
                 ("id", text(s.id.clone())),
                 ("party", text(names.party(&s.party_id))),
                 ("party_id", text(s.party_id.clone())),
-                ("format", text(format.as_str_name().trim_start_matches("STATEMENT_FORMAT_").to_string())),
+                (
+                    "format",
+                    text(
+                        format
+                            .as_str_name()
+                            .trim_start_matches("STATEMENT_FORMAT_")
+                            .to_string(),
+                    ),
+                ),
                 ("message", text(s.message_id.clone())),
                 ("account", text(s.account.clone())),
                 ("entries", v(json!(s.entries.len()))),
                 ("sha256", text(s.sha256.clone())),
             ],
         )
-        .table("entries", &["index", "kind", "amount", "booked", "value", "bank_reference", "counterparty", "end_to_end", "remittance", "id"], rows)
+        .table(
+            "entries",
+            &[
+                "index",
+                "kind",
+                "amount",
+                "booked",
+                "value",
+                "bank_reference",
+                "counterparty",
+                "end_to_end",
+                "remittance",
+                "id",
+            ],
+            rows,
+        )
         .main())
 }
 
 fn method(m: i32) -> String {
-    pb::MatchMethod::try_from(m).map(|k| k.as_str_name().trim_start_matches("MATCH_METHOD_").to_string()).unwrap_or_default()
+    pb::MatchMethod::try_from(m)
+        .map(|k| {
+            k.as_str_name()
+                .trim_start_matches("MATCH_METHOD_")
+                .to_string()
+        })
+        .unwrap_or_default()
 }
 
-const MATCH_COLUMNS: &[&str] = &["party", "invoice", "method", "reference", "covered", "fee_gap", "fx_gap", "fx", "days", "journey_note", "credit", "earning", "repatriation"];
+const MATCH_COLUMNS: &[&str] = &[
+    "party",
+    "invoice",
+    "method",
+    "reference",
+    "covered",
+    "fee_gap",
+    "fx_gap",
+    "fx",
+    "days",
+    "journey_note",
+    "credit",
+    "earning",
+    "repatriation",
+];
 
 fn match_row(m: &pb::Match, names: &Names) -> Vec<Cell> {
     vec![
@@ -114,15 +186,22 @@ fn match_row(m: &pb::Match, names: &Names) -> Vec<Cell> {
 
 async fn match_names(repat: &Repat, matches: &[pb::Match]) -> anyhow::Result<Names> {
     let mut names = Names::default();
-    names.load_parties(repat, matches.iter().map(|m| m.party_id.as_str())).await?;
-    names.load_earnings(repat, matches.iter().map(|m| m.earning_id.as_str())).await?;
+    names
+        .load_parties(repat, matches.iter().map(|m| m.party_id.as_str()))
+        .await?;
+    names
+        .load_earnings(repat, matches.iter().map(|m| m.earning_id.as_str()))
+        .await?;
     Ok(names)
 }
 
 /// Runs the matching for a party (re-running changes nothing settled).
 pub async fn run(repat: &Repat, party: String) -> anyhow::Result<Report> {
     let party = party_id(repat, &party).await?;
-    let request = pb::RunMatchingRequest { request_id: Uuid::new_v4().to_string(), party_id: party };
+    let request = pb::RunMatchingRequest {
+        request_id: Uuid::new_v4().to_string(),
+        party_id: party,
+    };
     let r = with_retry(|| {
         let mut c = repat.reconciliation();
         let req = request.clone();
@@ -135,9 +214,18 @@ pub async fn run(repat: &Repat, party: String) -> anyhow::Result<Report> {
     Ok(Report::default()
         .fields(
             "run",
-            vec![("party", text(parties.party(&r.party_id))), ("party_id", text(r.party_id.clone())), ("matches", v(json!(r.matches.len()))), ("exceptions", v(json!(r.exception_count)))],
+            vec![
+                ("party", text(parties.party(&r.party_id))),
+                ("party_id", text(r.party_id.clone())),
+                ("matches", v(json!(r.matches.len()))),
+                ("exceptions", v(json!(r.exception_count))),
+            ],
         )
-        .table("matches", MATCH_COLUMNS, r.matches.iter().map(|m| match_row(m, &names)).collect())
+        .table(
+            "matches",
+            MATCH_COLUMNS,
+            r.matches.iter().map(|m| match_row(m, &names)).collect(),
+        )
         .main())
 }
 
@@ -147,7 +235,12 @@ pub async fn matches(repat: &Repat, party: Option<String>) -> anyhow::Result<Rep
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
-        let request = pb::ListMatchesRequest { page_size: 1000, page_token: token.clone(), party_id: party.clone(), ..Default::default() };
+        let request = pb::ListMatchesRequest {
+            page_size: 1000,
+            page_token: token.clone(),
+            party_id: party.clone(),
+            ..Default::default()
+        };
         let page = with_retry(|| {
             let mut c = repat.reconciliation();
             let req = request.clone();
@@ -161,7 +254,11 @@ pub async fn matches(repat: &Repat, party: Option<String>) -> anyhow::Result<Rep
         token = page.next_page_token;
     }
     let names = match_names(repat, &all).await?;
-    Ok(Report::default().table("matches", MATCH_COLUMNS, all.iter().map(|m| match_row(m, &names)).collect()))
+    Ok(Report::default().table(
+        "matches",
+        MATCH_COLUMNS,
+        all.iter().map(|m| match_row(m, &names)).collect(),
+    ))
 }
 
 /// Each earning and how much of it came home.
@@ -170,7 +267,11 @@ pub async fn realizations(repat: &Repat, party: Option<String>) -> anyhow::Resul
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
-        let request = pb::ListRealizationsRequest { page_size: 1000, page_token: token.clone(), party_id: party.clone() };
+        let request = pb::ListRealizationsRequest {
+            page_size: 1000,
+            page_token: token.clone(),
+            party_id: party.clone(),
+        };
         let page = with_retry(|| {
             let mut c = repat.reconciliation();
             let req = request.clone();
@@ -188,7 +289,15 @@ pub async fn realizations(repat: &Repat, party: Option<String>) -> anyhow::Resul
         .map(|r| {
             vec![
                 text(r.invoice_reference.clone()),
-                text(pb::RealizationStatus::try_from(r.status).map(|s| s.as_str_name().trim_start_matches("REALIZATION_STATUS_").to_string()).unwrap_or_default()),
+                text(
+                    pb::RealizationStatus::try_from(r.status)
+                        .map(|s| {
+                            s.as_str_name()
+                                .trim_start_matches("REALIZATION_STATUS_")
+                                .to_string()
+                        })
+                        .unwrap_or_default(),
+                ),
                 Cell::money(&r.amount),
                 Cell::money(&r.realized),
                 Cell::money(&r.outstanding),
@@ -196,7 +305,18 @@ pub async fn realizations(repat: &Repat, party: Option<String>) -> anyhow::Resul
             ]
         })
         .collect();
-    Ok(Report::default().table("realizations", &["invoice", "status", "invoiced", "realized", "outstanding", "earning"], rows))
+    Ok(Report::default().table(
+        "realizations",
+        &[
+            "invoice",
+            "status",
+            "invoiced",
+            "realized",
+            "outstanding",
+            "earning",
+        ],
+        rows,
+    ))
 }
 
 /// Every credit and invoice that matched nothing, with the reason and the
@@ -206,7 +326,11 @@ pub async fn exceptions(repat: &Repat, party: Option<String>) -> anyhow::Result<
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
-        let request = pb::ListExceptionsRequest { page_size: 1000, page_token: token.clone(), party_id: party.clone() };
+        let request = pb::ListExceptionsRequest {
+            page_size: 1000,
+            page_token: token.clone(),
+            party_id: party.clone(),
+        };
         let page = with_retry(|| {
             let mut c = repat.reconciliation();
             let req = request.clone();
@@ -220,10 +344,21 @@ pub async fn exceptions(repat: &Repat, party: Option<String>) -> anyhow::Result<
         token = page.next_page_token;
     }
     let mut names = Names::default();
-    names.load_parties(repat, all.iter().map(|e| e.party_id.as_str())).await?;
+    names
+        .load_parties(repat, all.iter().map(|e| e.party_id.as_str()))
+        .await?;
     // A credit's candidates are earnings: they read as invoice references.
-    let earnings = all.iter().flat_map(|e| std::iter::once(e.earning_id.as_str()).chain(e.candidates.iter().filter(|_| !e.credit_id.is_empty()).map(|c| c.id.as_str())));
-    names.load_earnings(repat, earnings.collect::<Vec<_>>()).await?;
+    let earnings = all.iter().flat_map(|e| {
+        std::iter::once(e.earning_id.as_str()).chain(
+            e.candidates
+                .iter()
+                .filter(|_| !e.credit_id.is_empty())
+                .map(|c| c.id.as_str()),
+        )
+    });
+    names
+        .load_earnings(repat, earnings.collect::<Vec<_>>())
+        .await?;
     let rows = all
         .iter()
         .map(|e| {
@@ -231,7 +366,11 @@ pub async fn exceptions(repat: &Repat, party: Option<String>) -> anyhow::Result<
                 .candidates
                 .iter()
                 .map(|c| {
-                    let days = if c.has_days { format!(", {} days", c.days) } else { String::new() };
+                    let days = if c.has_days {
+                        format!(", {} days", c.days)
+                    } else {
+                        String::new()
+                    };
                     let who = match names.invoice(&c.id) {
                         known if !known.is_empty() => known,
                         _ => c.id.clone(),
@@ -251,5 +390,13 @@ pub async fn exceptions(repat: &Repat, party: Option<String>) -> anyhow::Result<
             ]
         })
         .collect();
-    Ok(Report::default().table("exceptions", &["reason", "party", "invoice", "why", "nearest", "credit", "earning"], rows).main())
+    Ok(Report::default()
+        .table(
+            "exceptions",
+            &[
+                "reason", "party", "invoice", "why", "nearest", "credit", "earning",
+            ],
+            rows,
+        )
+        .main())
 }
