@@ -85,7 +85,12 @@ pub fn party(p: &Party) -> pb::Party {
         bank_accounts: d
             .bank_accounts
             .iter()
-            .map(|a| pb::BankAccount { bank_bic: a.bank_bic.clone(), account_number: a.account_number.clone(), currency: a.currency.code().into() })
+            .map(|a| pb::BankAccount {
+                bank_bic: a.bank_bic.clone(),
+                account_number: a.account_number.clone(),
+                currency: a.currency.code().into(),
+                utc_offset: a.utc_offset.clone().unwrap_or_default(),
+            })
             .collect(),
         create_time: Some(timestamp(p.create_time)),
     }

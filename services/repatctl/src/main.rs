@@ -140,7 +140,9 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             MetricsCommand::Scorecard { range, party } => Outcome::Done(metrics::scorecard(r, &range, party).await?),
             MetricsCommand::Breaches { kind, party, as_of, threshold_hours } => Outcome::Done(metrics::breaches(r, kind, party, as_of, threshold_hours).await?),
         },
-        Command::Statements { command: StatementsCommand::Import { file, party, format } } => Outcome::Done(reconcile::import(r, &file, party, format).await?),
+        Command::Statements { command: StatementsCommand::Import { file, party, format, charset } } => {
+            Outcome::Done(reconcile::import(r, &file, party, format, charset.unwrap_or_default()).await?)
+        },
         Command::Reconcile { command } => match command {
             ReconcileCommand::Run { party } => Outcome::Done(reconcile::run(r, party).await?),
             ReconcileCommand::Exceptions { party } => Outcome::Done(reconcile::exceptions(r, party).await?),

@@ -14,6 +14,7 @@ const POSTGRES: &[Source] = &[
     (3, "incentive", include_str!("../../../migrations/postgres/0003_incentive.sql")),
     (4, "metrics", include_str!("../../../migrations/postgres/0004_metrics.sql")),
     (5, "reconciliation", include_str!("../../../migrations/postgres/0005_reconciliation.sql")),
+    (6, "statement files", include_str!("../../../migrations/postgres/0006_statement_files.sql")),
 ];
 const SQLITE: &[Source] = &[
     (1, "spine", include_str!("../../../migrations/sqlite/0001_spine.sql")),
@@ -21,13 +22,16 @@ const SQLITE: &[Source] = &[
     (3, "incentive", include_str!("../../../migrations/sqlite/0003_incentive.sql")),
     (4, "metrics", include_str!("../../../migrations/sqlite/0004_metrics.sql")),
     (5, "reconciliation", include_str!("../../../migrations/sqlite/0005_reconciliation.sql")),
+    (6, "statement files", include_str!("../../../migrations/sqlite/0006_statement_files.sql")),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {
     let migrations = sources
         .iter()
         .map(|(version, description, sql)| {
-            Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, AssertSqlSafe(*sql).into_sql_str(), false)
+            // A migration that manages its own transaction says so on its first line.
+            let no_tx = sql.starts_with("-- no-transaction");
+            Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, AssertSqlSafe(*sql).into_sql_str(), no_tx)
         })
         .collect::<Vec<_>>();
     Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }

@@ -242,6 +242,7 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                     party_id: w.party_a.clone(),
                     format: pb::StatementFormat::Csv as i32,
                     content: STATEMENT_A.into(),
+                    ..Default::default()
                 })
                 .await
                 .map(|_| 1),
@@ -440,7 +441,7 @@ async fn matrix(backend: Backend) {
     // for A; to others it does not exist.
     let recon = |ch: &Ch| ReconciliationServiceClient::new(ch.clone());
     let statement = recon(&admin)
-        .import_statement(pb::ImportStatementRequest { request_id: rid(), party_id: w.party_a.clone(), format: pb::StatementFormat::Csv as i32, content: STATEMENT_A.into() })
+        .import_statement(pb::ImportStatementRequest { request_id: rid(), party_id: w.party_a.clone(), format: pb::StatementFormat::Csv as i32, content: STATEMENT_A.into(), ..Default::default() })
         .await
         .unwrap()
         .into_inner();

@@ -22,7 +22,7 @@ fn file(name: &str) -> Vec<u8> {
 
 async fn import(app: &TestApp, party: &str, format: pb::StatementFormat, name: &str) -> Result<pb::Statement, tonic::Status> {
     app.reconciliation()
-        .import_statement(pb::ImportStatementRequest { request_id: rid(), party_id: party.into(), format: format as i32, content: file(name) })
+        .import_statement(pb::ImportStatementRequest { request_id: rid(), party_id: party.into(), format: format as i32, content: file(name), ..Default::default() })
         .await
         .map(|r| r.into_inner())
 }
@@ -257,7 +257,7 @@ async fn refused_files_store_nothing(app: &TestApp) {
     let err = import(app, p, pb::StatementFormat::Camt054, "brac_camt053_v02.xml").await.unwrap_err();
     assert_eq!(err.code(), Code::InvalidArgument);
     assert!(err.message().contains("camt.053.001.02"), "{}", err.message());
-    let err = import(app, p, pb::StatementFormat::Unspecified, "credits.csv").await.unwrap_err();
+    let err = import(app, p, pb::StatementFormat::Unspecified, "README.md").await.unwrap_err();
     assert_eq!(err.get_details_bad_request().unwrap().field_violations[0].field, "format");
 
     // The same file twice: one statement, its credits counted once.
@@ -265,7 +265,7 @@ async fn refused_files_store_nothing(app: &TestApp) {
     let b = import(app, p, pb::StatementFormat::Csv, "credits.csv").await.unwrap();
     assert_eq!((a.id.as_str(), a.entries.len()), (b.id.as_str(), 11));
     // A retry of the same request: the same answer.
-    let req = pb::ImportStatementRequest { request_id: rid(), party_id: p.into(), format: pb::StatementFormat::Mt940 as i32, content: file("dbbl_mt940.sta") };
+    let req = pb::ImportStatementRequest { request_id: rid(), party_id: p.into(), format: pb::StatementFormat::Mt940 as i32, content: file("dbbl_mt940.sta"), ..Default::default() };
     let once = app.reconciliation().import_statement(req.clone()).await.unwrap().into_inner();
     let twice = app.reconciliation().import_statement(req.clone()).await.unwrap().into_inner();
     assert_eq!(once, twice);

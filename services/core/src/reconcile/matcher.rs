@@ -25,7 +25,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::entry::{Entry, EntryKind};
+use super::entry::{BookingStatus, Entry, EntryKind};
 use crate::journey::FxRate;
 use crate::money::ratio_half_up;
 use crate::{Currency, Money};
@@ -176,6 +176,9 @@ pub enum ExceptionReason {
     Reversed,
     /// Unmatched by hand: left for a person to match.
     HeldForManualMatch,
+    /// The amount fits, but the bank gave the credit no date (neither
+    /// booking nor value date), so no window can be checked.
+    Undated,
 }
 
 crate::names::named!(ExceptionReason {
@@ -187,6 +190,7 @@ crate::names::named!(ExceptionReason {
     Ambiguous => "AMBIGUOUS",
     Reversed => "REVERSED",
     HeldForManualMatch => "HELD_FOR_MANUAL_MATCH",
+    Undated => "UNDATED",
 });
 
 /// What an exception is about.
@@ -406,12 +410,17 @@ impl<'a> Run<'a> {
         };
         let mut sorted: Vec<&Credit> = credits.iter().collect();
         sorted.sort_by_key(|c| (c.state != CreditState::Settled, c.entry.date(), c.entry.amount.amount(), c.id));
-        let reversals: HashSet<String> =
-            sorted.iter().filter(|c| c.entry.kind == EntryKind::CreditReversal).flat_map(|c| identity(c)).collect();
+        // Only what the bank booked counts: a pending reversal takes nothing back.
+        let reversals: HashSet<String> = sorted
+            .iter()
+            .filter(|c| c.entry.kind == EntryKind::CreditReversal && c.entry.status == BookingStatus::Booked)
+            .flat_map(|c| identity(c))
+            .collect();
         let mut seen: HashMap<String, &Credit> = HashMap::new();
         let mut open = Vec::new();
         for c in sorted {
-            if c.entry.kind != EntryKind::Credit {
+            // Debits, reversals, pending and zero-amount entries pay nothing.
+            if c.entry.not_payable().is_some() {
                 continue;
             }
             let keys = identity(c);
@@ -609,6 +618,10 @@ impl<'a> Run<'a> {
             near_miss(self, ExceptionReason::Ambiguous, &fitting);
             let list = described(self, &fitting);
             (ExceptionReason::Ambiguous, format!("{} invoices fit {} equally; match it by hand", fitting.len(), e.amount), list)
+        } else if !fitting_amount.is_empty() && date.is_none() {
+            near_miss(self, ExceptionReason::Undated, &fitting_amount);
+            let list = described(self, &fitting_amount);
+            (ExceptionReason::Undated, "the amount fits, but the bank gave the credit no booking or value date; match it by hand".to_string(), list)
         } else if !fitting_amount.is_empty() {
             near_miss(self, ExceptionReason::DateOutsideWindow, &fitting_amount);
             let list = described(self, &fitting_amount);
@@ -722,6 +735,9 @@ fn make_match(
 /// or, without one, what the whole credit (converted) settles under the
 /// tolerances.
 pub fn manual(c: &Credit, inv: &Invoice, amount: Option<Money>, tol: &Tolerances) -> Result<Match, String> {
+    if let Some(why) = c.entry.not_payable() {
+        return Err(format!("the entry {why}; only a booked credit of more than zero pays an earning"));
+    }
     let cur = inv.amount.currency();
     let outstanding = inv.amount.amount() - inv.realized;
     match amount {

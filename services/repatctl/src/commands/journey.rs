@@ -73,7 +73,7 @@ pub async fn create_party(
         Some(b) => {
             let parts: Vec<&str> = b.split(':').collect();
             let [bic, number, currency] = parts[..] else { anyhow::bail!("--bank-account is BIC:ACCOUNT:CURRENCY, e.g. BRAKBDDH:1501202900001:USD") };
-            vec![pb::BankAccount { bank_bic: bic.to_ascii_uppercase(), account_number: number.into(), currency: currency.to_ascii_uppercase() }]
+            vec![pb::BankAccount { bank_bic: bic.to_ascii_uppercase(), account_number: number.into(), currency: currency.to_ascii_uppercase(), ..Default::default() }]
         }
         None => vec![],
     };

@@ -25,23 +25,23 @@ fn format_of(path: &Path, content: &[u8], named: Option<StatementFormatArg>) -> 
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     Ok(match ext.as_str() {
         "csv" => pb::StatementFormat::Csv,
-        "sta" | "mt940" | "940" => pb::StatementFormat::Mt940,
+        _ if head.contains("camt.052") => pb::StatementFormat::Camt052,
         _ if head.contains("camt.053") => pb::StatementFormat::Camt053,
         _ if head.contains("camt.054") => pb::StatementFormat::Camt054,
-        _ if head.contains(":20:") && head.contains(":61:") => pb::StatementFormat::Mt940,
-        _ => anyhow::bail!("cannot tell the format of {}; say --format camt053, camt054, mt940 or csv", path.display()),
+        // MT940 or MT942 (and anything else): the server tells from the content.
+        _ => pb::StatementFormat::Unspecified,
     })
 }
 
 /// Imports a statement. The request id follows the party and the file's
 /// bytes, so importing the same file again adds nothing.
-pub async fn import(repat: &Repat, file: &Path, party: String, format: Option<StatementFormatArg>) -> anyhow::Result<Report> {
+pub async fn import(repat: &Repat, file: &Path, party: String, format: Option<StatementFormatArg>, charset: String) -> anyhow::Result<Report> {
     let content = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let format = format_of(file, &content, format)?;
     let mut name = party.as_bytes().to_vec();
     name.push(0x1f);
     name.extend_from_slice(&content);
-    let request = pb::ImportStatementRequest { request_id: Uuid::new_v5(&STATEMENTS, &name).to_string(), party_id: party, format: format as i32, content };
+    let request = pb::ImportStatementRequest { request_id: Uuid::new_v5(&STATEMENTS, &name).to_string(), party_id: party, format: format as i32, content, charset };
     let s = with_retry(|| {
         let mut c = repat.reconciliation();
         let req = request.clone();
@@ -71,7 +71,7 @@ pub async fn import(repat: &Repat, file: &Path, party: String, format: Option<St
             vec![
                 ("id", text(s.id.clone())),
                 ("party", text(s.party_id.clone())),
-                ("format", text(format.as_str_name().trim_start_matches("STATEMENT_FORMAT_").to_string())),
+                ("format", text(pb::StatementFormat::try_from(s.format).unwrap_or(format).as_str_name().trim_start_matches("STATEMENT_FORMAT_").to_string())),
                 ("message", text(s.message_id.clone())),
                 ("account", text(s.account.clone())),
                 ("entries", json!(s.entries.len())),

@@ -55,6 +55,7 @@ pub async fn run(repat: &Repat, path: &Path, no_progress: bool) -> anyhow::Resul
                 bank_bic: bic.to_ascii_uppercase(),
                 account_number: number.into(),
                 currency: row.get("account_currency").unwrap_or("BDT").to_ascii_uppercase(),
+                ..Default::default()
             }],
             (None, None) => vec![],
             _ => {
