@@ -1,5 +1,6 @@
 //! ISO 20022 camt.052 (intraday account report), camt.053 (statement) and
-//! camt.054 (debit/credit notification), versions `.001.02` to `.001.13`.
+//! camt.054 (debit/credit notification), versions from `.001.02` (to
+//! `.001.13`, the latest published).
 //! Elements are found by local name, so the namespace of each version
 //! needs no code of its own; where versions differ both places are read:
 //! `Chrgs/Amt` (.02) or `Chrgs/Rcrd/Amt` and `Chrgs/TtlChrgsAndTaxAmt`
@@ -22,9 +23,11 @@ use roxmltree::{Document, Node};
 
 use crate::{ReadOptions, Statement, StatementError, amount, rate};
 
-/// Versions of the `.001` message read: every published one of the same
-/// shape (.01 predates it).
-const VERSIONS: std::ops::RangeInclusive<u32> = 2..=13;
+/// Versions of the `.001` message read: from .02, the first of the shape
+/// every later version keeps (.01 predates it); .13 is the latest
+/// published as this is written, and later ones of the same shape read
+/// alike (elements are found by name).
+const VERSIONS: std::ops::RangeFrom<u32> = 2..;
 
 /// The first child element named `name`.
 fn child<'a, 'i>(n: Node<'a, 'i>, name: &str) -> Option<Node<'a, 'i>> {
@@ -92,10 +95,8 @@ pub fn parse(format: StatementFormat, xml: &str, options: &ReadOptions) -> Resul
     }
     if !VERSIONS.contains(&version) {
         return Err(StatementError::file(format!(
-            "is camt.{}.001.{version:02}; versions .001.{:02} to .001.{:02} are read",
-            kind.number,
-            VERSIONS.start(),
-            VERSIONS.end()
+            "is camt.{}.001.{version:02}, which predates the shape read (versions from .001.{:02})",
+            kind.number, VERSIONS.start
         )));
     }
     let body = child(doc.root_element(), kind.body).ok_or_else(|| StatementError::file(format!("has no {} (the camt.{} message body)", kind.body, kind.number)))?;

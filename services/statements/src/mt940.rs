@@ -215,6 +215,9 @@ fn statement_line(pos: u32, index: u32, line: u32, value: &str, currency: &str) 
             .min_by_key(|d| (*d - value_date).num_days().abs());
         booking_date = Some(near.ok_or_else(|| err("entry date", format!(":61: entry date {md:?} is not a date (MMDD)")))?);
         rest = &rest[4..];
+    } else if let Some(blank) = rest.strip_prefix("    ") {
+        // Some banks write the absent entry date as four spaces.
+        rest = blank;
     }
     // RD: a reversal of a debit (money in); RC: of a credit (money out).
     let (kind, after) = if let Some(r) = rest.strip_prefix("RC") {
@@ -235,17 +238,24 @@ fn statement_line(pos: u32, index: u32, line: u32, value: &str, currency: &str) 
         (Some(c), Some(d)) if c.is_ascii_alphabetic() && (d.is_ascii_digit() || d == ',') => &after[1..],
         _ => after,
     };
-    // The amount: digits and a decimal comma, up to the transaction type
-    // (N, S or F).
-    let digits = after.find(|c: char| !(c.is_ascii_digit() || c == ',')).unwrap_or(after.len());
-    let type_at = after.find(['N', 'S', 'F']).unwrap_or(after.len());
-    if digits == 0 && type_at == 0 {
+    // The amount: digits and a decimal comma (some banks write a point),
+    // up to the transaction type (N, S or F). A complete amount followed by
+    // something else is a bad transaction type; an amount broken by a
+    // letter ("1O0,00") is a bad amount.
+    let digits = after.find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.')).unwrap_or(after.len());
+    let written = match after[digits..].chars().next() {
+        None | Some('N' | 'S' | 'F' | '/') => &after[..digits],
+        Some(_) if after[..digits].contains([',', '.']) => &after[..digits],
+        Some(_) => &after[..after.find(['N', 'S', 'F']).unwrap_or(after.len())],
+    };
+    if written.is_empty() {
         return Err(missing("amount", "digits with a decimal comma", after));
     }
-    let written = &after[..if digits == type_at { digits } else { type_at.max(digits) }];
     let money = amount(&decimal(written), currency).map_err(|e| err("amount", format!(":61: {e} (written {written:?})")))?;
-    let rest = &after[written.len()..];
-    let kind_code = rest.get(..4).filter(|k| k.starts_with(['N', 'S', 'F']) && k.chars().all(|c| c.is_ascii_alphanumeric()));
+    // Some banks put a space before the transaction type.
+    let rest = after[written.len()..].trim_start_matches(' ');
+    // N, S or F and three characters (banks pad short codes with spaces).
+    let kind_code = rest.get(..4).filter(|k| k.starts_with(['N', 'S', 'F']) && k.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '));
     let Some(kind_code) = kind_code else {
         return Err(missing("transaction type", "N, S or F and three characters", rest));
     };
@@ -287,6 +297,14 @@ mod tests {
         assert!(line("240301").unwrap_err().reason.contains("mandatory debit/credit mark"));
         assert!(line("240301CNTRF").unwrap_err().reason.contains("mandatory amount"));
         assert!(line("240301C10,00").unwrap_err().reason.contains("mandatory transaction type"));
+        assert!(line("240301C10,00//REF").unwrap_err().reason.contains("mandatory transaction type"));
+        assert!(line("240301C10,00MCI0NONREF").unwrap_err().reason.contains("mandatory transaction type"));
+        // Bank variants: a point for the comma, no decimals, a padded type, no entry date.
+        assert_eq!(line("240301C000000000300.00NMSC1").unwrap().amount.to_string(), "300.00 EUR");
+        assert_eq!(line("240301C500NTRFX").unwrap().amount.to_string(), "500.00 EUR");
+        assert_eq!(line("240301DF2402,00S   X").unwrap().kind, EntryKind::Debit);
+        assert_eq!(line("240301    D65,00NOV NONREF").unwrap().amount.to_string(), "65.00 EUR");
+        assert_eq!(line("2006080608D12,35 NRTIKREF+//2016").unwrap().servicer_reference.as_deref(), Some("2016"));
         assert!(line("24030").unwrap_err().reason.contains("mandatory value date"));
         assert!(line("240230C1,NTRF").unwrap_err().reason.contains("not a date"));
         assert!(line("240301C1O0,00NTRF").unwrap_err().reason.contains("\"1O0,00\""));
