@@ -13,6 +13,7 @@ mod metrics;
 mod outage;
 mod parity;
 mod reconciliation;
+mod statement_files;
 mod telemetry;
 mod tls;
 mod validation;
