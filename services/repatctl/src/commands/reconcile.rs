@@ -28,8 +28,9 @@ fn format_of(path: &Path, content: &[u8], named: Option<StatementFormatArg>) -> 
         _ if head.contains("camt.052") => pb::StatementFormat::Camt052,
         _ if head.contains("camt.053") => pb::StatementFormat::Camt053,
         _ if head.contains("camt.054") => pb::StatementFormat::Camt054,
-        // MT940 or MT942 (and anything else): the server tells from the content.
-        _ => pb::StatementFormat::Unspecified,
+        // MT940 or MT942: the server tells which from the fields.
+        _ if head.contains(":20:") => pb::StatementFormat::Unspecified,
+        _ => anyhow::bail!("cannot tell the format of {}; say --format camt052, camt053, camt054, mt940, mt942 or csv", path.display()),
     })
 }
 
