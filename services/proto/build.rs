@@ -5,10 +5,22 @@ use prost::Message;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["repat/v1/money.proto", "repat/v1/party.proto", "repat/v1/earning.proto", "repat/v1/repatriation.proto", "repat/v1/audit.proto", "repat/v1/incentive.proto", "repat/v1/metrics.proto", "repat/v1/reconciliation.proto"];
+    let files = [
+        "repat/v1/money.proto",
+        "repat/v1/party.proto",
+        "repat/v1/earning.proto",
+        "repat/v1/repatriation.proto",
+        "repat/v1/audit.proto",
+        "repat/v1/incentive.proto",
+        "repat/v1/metrics.proto",
+        "repat/v1/reconciliation.proto",
+    ];
     let descriptors = protox::compile(files, [&root])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);
-    fs::write(out.join("repat_descriptor.bin"), descriptors.encode_to_vec())?;
+    fs::write(
+        out.join("repat_descriptor.bin"),
+        descriptors.encode_to_vec(),
+    )?;
     tonic_prost_build::configure()
         .build_server(true)
         .build_client(true)

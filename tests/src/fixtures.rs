@@ -12,7 +12,10 @@ pub fn rid() -> String {
 }
 
 pub fn money(amount: &str, currency: &str) -> Option<pb::Money> {
-    Some(pb::Money { amount: amount.into(), currency: currency.into() })
+    Some(pb::Money {
+        amount: amount.into(),
+        currency: currency.into(),
+    })
 }
 
 pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
@@ -21,7 +24,10 @@ pub fn date(year: i32, month: i32, day: i32) -> Option<Date> {
 
 pub fn ts(rfc3339: &str) -> Option<prost_types::Timestamp> {
     let t: DateTime<Utc> = rfc3339.parse().expect("test timestamp");
-    Some(prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 })
+    Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    })
 }
 
 pub fn firm(name: &str) -> pb::Party {
@@ -30,11 +36,29 @@ pub fn firm(name: &str) -> pb::Party {
         legal_name: name.into(),
         country: "BD".into(),
         zone: pb::Zone::None as i32,
-        memberships: vec![pb::AssociationMembership { association: "BASIS".into(), membership_number: "G-1024".into() }],
+        memberships: vec![pb::AssociationMembership {
+            association: "BASIS".into(),
+            membership_number: "G-1024".into(),
+        }],
         bank_accounts: vec![
-            pb::BankAccount { bank_bic: "BRAKBDDH".into(), account_number: "1501202900001".into(), currency: "USD".into(), ..Default::default() },
-            pb::BankAccount { bank_bic: "CIBLBDDH".into(), account_number: "BD00CIBL1234567890123456".into(), currency: "BDT".into(), ..Default::default() },
-            pb::BankAccount { bank_bic: "DBBLBDDH".into(), account_number: "1051100023456".into(), currency: "USD".into(), ..Default::default() },
+            pb::BankAccount {
+                bank_bic: "BRAKBDDH".into(),
+                account_number: "1501202900001".into(),
+                currency: "USD".into(),
+                ..Default::default()
+            },
+            pb::BankAccount {
+                bank_bic: "CIBLBDDH".into(),
+                account_number: "BD00CIBL1234567890123456".into(),
+                currency: "BDT".into(),
+                ..Default::default()
+            },
+            pb::BankAccount {
+                bank_bic: "DBBLBDDH".into(),
+                account_number: "1051100023456".into(),
+                currency: "USD".into(),
+                ..Default::default()
+            },
         ],
         ..Default::default()
     }
@@ -55,33 +79,60 @@ pub fn earning(party_id: &str, reference: &str, amount: &str, currency: &str) ->
 }
 
 pub fn step(repatriation_id: &str, kind: pb::StepKind, at: &str) -> pb::Step {
-    pb::Step { repatriation_id: repatriation_id.into(), kind: kind as i32, occurred_at: ts(at), ..Default::default() }
+    pb::Step {
+        repatriation_id: repatriation_id.into(),
+        kind: kind as i32,
+        occurred_at: ts(at),
+        ..Default::default()
+    }
 }
 
 impl TestApp {
     pub async fn create_firm(&self, name: &str) -> pb::Party {
         self.parties()
-            .create_party(pb::CreatePartyRequest { request_id: rid(), party: Some(firm(name)) })
+            .create_party(pb::CreatePartyRequest {
+                request_id: rid(),
+                party: Some(firm(name)),
+            })
             .await
             .expect("create party")
             .into_inner()
     }
 
-    pub async fn create_earning(&self, party_id: &str, reference: &str, amount: &str, currency: &str) -> pb::Earning {
+    pub async fn create_earning(
+        &self,
+        party_id: &str,
+        reference: &str,
+        amount: &str,
+        currency: &str,
+    ) -> pb::Earning {
         self.earnings()
-            .create_earning(pb::CreateEarningRequest { request_id: rid(), earning: Some(earning(party_id, reference, amount, currency)) })
+            .create_earning(pb::CreateEarningRequest {
+                request_id: rid(),
+                earning: Some(earning(party_id, reference, amount, currency)),
+            })
             .await
             .expect("create earning")
             .into_inner()
     }
 
     /// Opens a repatriation paying the whole of each earning.
-    pub async fn open_repatriation(&self, party_id: &str, earning_ids: &[&str]) -> pb::Repatriation {
+    pub async fn open_repatriation(
+        &self,
+        party_id: &str,
+        earning_ids: &[&str],
+    ) -> pb::Repatriation {
         self.repatriations()
             .create_repatriation(pb::CreateRepatriationRequest {
                 request_id: rid(),
                 party_id: party_id.into(),
-                allocations: earning_ids.iter().map(|e| pb::Allocation { earning_id: (*e).into(), amount: None }).collect(),
+                allocations: earning_ids
+                    .iter()
+                    .map(|e| pb::Allocation {
+                        earning_id: (*e).into(),
+                        amount: None,
+                    })
+                    .collect(),
                 channel: pb::Channel::Bank as i32,
                 payer_country: String::new(),
             })
@@ -91,6 +142,12 @@ impl TestApp {
     }
 
     pub async fn record(&self, step: pb::Step) -> Result<pb::RecordStepResponse, tonic::Status> {
-        self.repatriations().record_step(pb::RecordStepRequest { request_id: rid(), step: Some(step) }).await.map(|r| r.into_inner())
+        self.repatriations()
+            .record_step(pb::RecordStepRequest {
+                request_id: rid(),
+                step: Some(step),
+            })
+            .await
+            .map(|r| r.into_inner())
     }
 }

@@ -72,7 +72,11 @@ impl TestApp {
             }
             TestDb::Postgres { admin_url, name } => {
                 if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
-                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut conn).await;
+                    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut conn)
+                    .await;
                 }
             }
         }
@@ -84,7 +88,10 @@ pub fn postgres_url() -> Option<String> {
     match std::env::var("REPAT_TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => Some(url),
         _ => {
-            assert!(std::env::var_os("REPAT_REQUIRE_POSTGRES").is_none(), "REPAT_REQUIRE_POSTGRES is set but REPAT_TEST_DATABASE_URL is not");
+            assert!(
+                std::env::var_os("REPAT_REQUIRE_POSTGRES").is_none(),
+                "REPAT_REQUIRE_POSTGRES is set but REPAT_TEST_DATABASE_URL is not"
+            );
             None
         }
     }
@@ -92,7 +99,9 @@ pub fn postgres_url() -> Option<String> {
 
 /// `url` with its database name replaced.
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let authority_end = base.find("://").map_or(0, |i| i + 3);
     let base = match base[authority_end..].find('/') {
         Some(i) => &base[..authority_end + i],
@@ -106,13 +115,23 @@ fn with_database(url: &str, name: &str) -> String {
 
 /// The `host:port` of a `postgres://` url, and a function putting another
 /// address in its place.
-pub fn database_address(url: &str) -> Option<(String, impl Fn(std::net::SocketAddr) -> String + '_)> {
+pub fn database_address(
+    url: &str,
+) -> Option<(String, impl Fn(std::net::SocketAddr) -> String + '_)> {
     let start = url.find("://")? + 3;
     let start = url[start..].find('@').map_or(start, |at| start + at + 1);
-    let end = url[start..].find(['/', '?']).map_or(url.len(), |i| start + i);
+    let end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |i| start + i);
     let host_port = url[start..end].to_string();
-    let host_port = if host_port.contains(':') { host_port } else { format!("{host_port}:5432") };
-    Some((host_port, move |addr: std::net::SocketAddr| format!("{}{addr}{}", &url[..start], &url[end..])))
+    let host_port = if host_port.contains(':') {
+        host_port
+    } else {
+        format!("{host_port}:5432")
+    };
+    Some((host_port, move |addr: std::net::SocketAddr| {
+        format!("{}{addr}{}", &url[..start], &url[end..])
+    }))
 }
 
 /// Creates a fresh database of `backend` and returns its url; `None` when
@@ -122,13 +141,21 @@ pub async fn fresh_database(backend: Backend) -> Option<(String, String)> {
     match backend {
         Backend::Sqlite => {
             let path = std::env::temp_dir().join(format!("repat-test-{id}.db"));
-            Some((format!("sqlite:{}", path.display()), path.display().to_string()))
+            Some((
+                format!("sqlite:{}", path.display()),
+                path.display().to_string(),
+            ))
         }
         Backend::Postgres => {
             let admin = postgres_url()?;
             let name = format!("repat_t_{id}");
-            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to REPAT_TEST_DATABASE_URL");
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut conn).await.expect("create test database");
+            let mut conn = sqlx::PgConnection::connect(&admin)
+                .await
+                .expect("connect to REPAT_TEST_DATABASE_URL");
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
             Some((with_database(&admin, &name), name))
         }
     }
@@ -142,20 +169,40 @@ pub async fn spawn(backend: Backend) -> Option<TestApp> {
 
 /// Like [`spawn`], with settings adjusted by `configure` (tokens, limits).
 /// The channel is plain TCP; TLS tests make their own.
-pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> Option<TestApp> {
+pub async fn spawn_with(
+    backend: Backend,
+    configure: impl FnOnce(&mut Settings),
+) -> Option<TestApp> {
     let (url, handle) = fresh_database(backend).await?;
     let mut settings = Settings::ephemeral(url);
     configure(&mut settings);
     let server = repatd::start(&settings).await.expect("server starts");
-    let scheme = if settings.tls_cert_file.is_some() { "https" } else { "http" };
+    let scheme = if settings.tls_cert_file.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let endpoint = Channel::from_shared(format!("{scheme}://{}", server.addr)).expect("uri");
     // A TLS server gets a lazy channel: the test decides how to connect.
-    let channel = if scheme == "https" { endpoint.connect_lazy() } else { endpoint.connect().await.expect("connect to server") };
+    let channel = if scheme == "https" {
+        endpoint.connect_lazy()
+    } else {
+        endpoint.connect().await.expect("connect to server")
+    };
     let db = match backend {
         Backend::Sqlite => TestDb::Sqlite(PathBuf::from(handle)),
-        Backend::Postgres => TestDb::Postgres { admin_url: postgres_url().unwrap_or_default(), name: handle },
+        Backend::Postgres => TestDb::Postgres {
+            admin_url: postgres_url().unwrap_or_default(),
+            name: handle,
+        },
     };
-    Some(TestApp { backend, server, channel, db, database_url: settings.database_url })
+    Some(TestApp {
+        backend,
+        server,
+        channel,
+        db,
+        database_url: settings.database_url,
+    })
 }
 
 /// Runs each named `async fn(TestApp)` once per backend, as
@@ -190,16 +237,32 @@ macro_rules! on_both_backends {
 mod tests {
     #[test]
     fn database_name_is_replaced() {
-        assert_eq!(super::with_database("postgres://u@h:5432/test", "x"), "postgres://u@h:5432/x");
-        assert_eq!(super::with_database("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
-        assert_eq!(super::with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
+        assert_eq!(
+            super::with_database("postgres://u@h:5432/test", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h:5432", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
     }
 
     #[test]
     fn database_address_is_replaced() {
-        let (addr, replace) = super::database_address("postgres://u:p@db.local:6543/x?sslmode=disable").unwrap();
+        let (addr, replace) =
+            super::database_address("postgres://u:p@db.local:6543/x?sslmode=disable").unwrap();
         assert_eq!(addr, "db.local:6543");
-        assert_eq!(replace("127.0.0.1:9".parse().unwrap()), "postgres://u:p@127.0.0.1:9/x?sslmode=disable");
-        assert_eq!(super::database_address("postgres://h/x").unwrap().0, "h:5432");
+        assert_eq!(
+            replace("127.0.0.1:9".parse().unwrap()),
+            "postgres://u:p@127.0.0.1:9/x?sslmode=disable"
+        );
+        assert_eq!(
+            super::database_address("postgres://h/x").unwrap().0,
+            "h:5432"
+        );
     }
 }

@@ -5,10 +5,18 @@
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{MetricsService, MetricsServiceServer};
-use opentelemetry_proto::tonic::collector::metrics::v1::{ExportMetricsServiceRequest, ExportMetricsServiceResponse};
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{TraceService, TraceServiceServer};
-use opentelemetry_proto::tonic::collector::trace::v1::{ExportTraceServiceRequest, ExportTraceServiceResponse};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::Metric;
 use opentelemetry_proto::tonic::trace::v1::Span;
@@ -30,7 +38,9 @@ pub struct Receiver {
 
 impl Receiver {
     pub async fn start() -> Receiver {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind the receiver");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the receiver");
         let addr = listener.local_addr().expect("receiver address");
         let received = Arc::new(Received::default());
         let service = Collector(received.clone());
@@ -41,7 +51,11 @@ impl Receiver {
                 .serve_with_incoming(tokio_stream::wrappers::TcpListenerStream::new(listener))
                 .await;
         });
-        Receiver { addr, received, task }
+        Receiver {
+            addr,
+            received,
+            task,
+        }
     }
 
     /// The endpoint to give the exporter.
@@ -69,19 +83,39 @@ struct Collector(Arc<Received>);
 
 #[tonic::async_trait]
 impl TraceService for Collector {
-    async fn export(&self, request: Request<ExportTraceServiceRequest>) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let spans = request.into_inner().resource_spans.into_iter().flat_map(|r| r.scope_spans).flat_map(|s| s.spans);
+    async fn export(
+        &self,
+        request: Request<ExportTraceServiceRequest>,
+    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
+        let spans = request
+            .into_inner()
+            .resource_spans
+            .into_iter()
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans);
         self.0.spans.lock().unwrap().extend(spans);
-        Ok(Response::new(ExportTraceServiceResponse { partial_success: None }))
+        Ok(Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
     }
 }
 
 #[tonic::async_trait]
 impl MetricsService for Collector {
-    async fn export(&self, request: Request<ExportMetricsServiceRequest>) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let metrics = request.into_inner().resource_metrics.into_iter().flat_map(|r| r.scope_metrics).flat_map(|s| s.metrics);
+    async fn export(
+        &self,
+        request: Request<ExportMetricsServiceRequest>,
+    ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
+        let metrics = request
+            .into_inner()
+            .resource_metrics
+            .into_iter()
+            .flat_map(|r| r.scope_metrics)
+            .flat_map(|s| s.metrics);
         self.0.metrics.lock().unwrap().extend(metrics);
-        Ok(Response::new(ExportMetricsServiceResponse { partial_success: None }))
+        Ok(Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
     }
 }
 
@@ -89,10 +123,18 @@ impl MetricsService for Collector {
 pub fn attribute(attributes: &[KeyValue], key: &str) -> Option<String> {
     let value = attributes.iter().find(|a| a.key == key)?.value.as_ref()?;
     match value {
-        AnyValue { value: Some(any_value::Value::StringValue(s)) } => Some(s.clone()),
-        AnyValue { value: Some(any_value::Value::IntValue(i)) } => Some(i.to_string()),
-        AnyValue { value: Some(any_value::Value::BoolValue(b)) } => Some(b.to_string()),
-        AnyValue { value: Some(any_value::Value::DoubleValue(d)) } => Some(d.to_string()),
+        AnyValue {
+            value: Some(any_value::Value::StringValue(s)),
+        } => Some(s.clone()),
+        AnyValue {
+            value: Some(any_value::Value::IntValue(i)),
+        } => Some(i.to_string()),
+        AnyValue {
+            value: Some(any_value::Value::BoolValue(b)),
+        } => Some(b.to_string()),
+        AnyValue {
+            value: Some(any_value::Value::DoubleValue(d)),
+        } => Some(d.to_string()),
         _ => None,
     }
 }

@@ -21,7 +21,9 @@ pub struct Proxy {
 
 impl Proxy {
     pub async fn start(upstream: SocketAddr) -> Proxy {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind the proxy");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the proxy");
         let addr = listener.local_addr().expect("proxy address");
         let up = Arc::new(AtomicBool::new(true));
         let (cuts, _) = watch::channel(0u64);
@@ -37,7 +39,12 @@ impl Proxy {
                 }
             })
         };
-        Proxy { addr, up, cuts, task }
+        Proxy {
+            addr,
+            up,
+            cuts,
+            task,
+        }
     }
 
     /// Resets every connection and refuses new ones.

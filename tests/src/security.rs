@@ -53,16 +53,29 @@ pub struct Minter(TokenIssuer);
 
 impl Minter {
     pub fn new(private_pem: &str) -> Self {
-        Minter(TokenIssuer::new(KeyAlgorithm::EdDsa, private_pem.as_bytes(), "repat", "repat").expect("issuer"))
+        Minter(
+            TokenIssuer::new(
+                KeyAlgorithm::EdDsa,
+                private_pem.as_bytes(),
+                "repat",
+                "repat",
+            )
+            .expect("issuer"),
+        )
     }
 
     pub fn token(&self, subject: &str, role: Role, parties: &[Uuid]) -> String {
-        self.0.issue(subject, role, parties, Duration::from_secs(600)).expect("token")
+        self.0
+            .issue(subject, role, parties, Duration::from_secs(600))
+            .expect("token")
     }
 
     /// A token that expired an hour ago.
     pub fn expired(&self, subject: &str) -> String {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
         self.0
             .issue_claims(&Claims {
                 sub: subject.into(),
@@ -82,7 +95,10 @@ impl Minter {
 pub fn alg_none_token() -> String {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
     let header = b64.encode(r#"{"alg":"none","typ":"JWT"}"#);
     let claims = b64.encode(format!(r#"{{"sub":"mallory","role":"admin","parties":[],"iss":"repat","aud":"repat","exp":{},"nbf":{},"iat":{}}}"#, now + 600, now, now));
     format!("{header}.{claims}.")
@@ -95,7 +111,9 @@ pub struct Bearer(pub Option<String>);
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(token) = &self.0 {
-            let value: MetadataValue<_> = format!("Bearer {token}").parse().map_err(|_| Status::internal("bad token"))?;
+            let value: MetadataValue<_> = format!("Bearer {token}")
+                .parse()
+                .map_err(|_| Status::internal("bad token"))?;
             request.metadata_mut().insert("authorization", value);
         }
         Ok(request)
@@ -115,14 +133,21 @@ impl TestCa {
         params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
         params.distinguished_name.push(DnType::CommonName, name);
         let cert = params.self_signed(&key).expect("CA cert");
-        TestCa { cert_pem: cert.pem(), issuer: Issuer::new(params, key) }
+        TestCa {
+            cert_pem: cert.pem(),
+            issuer: Issuer::new(params, key),
+        }
     }
 
     /// (certificate PEM, private key PEM) for `names` (DNS names or IPs).
     pub fn issue(&self, common_name: &str, names: &[&str]) -> (String, String) {
         let key = KeyPair::generate().expect("leaf key");
-        let mut params = CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>()).expect("leaf params");
-        params.distinguished_name.push(DnType::CommonName, common_name);
+        let mut params =
+            CertificateParams::new(names.iter().map(|n| n.to_string()).collect::<Vec<_>>())
+                .expect("leaf params");
+        params
+            .distinguished_name
+            .push(DnType::CommonName, common_name);
         let cert = params.signed_by(&key, &self.issuer).expect("leaf cert");
         (cert.pem(), key.serialize_pem())
     }

@@ -42,7 +42,10 @@ fn entry(e: &AuditEntry) -> pb::AuditEntry {
 
 #[tonic::async_trait]
 impl AuditService for AuditApi {
-    async fn list_audit_entries(&self, request: Request<pb::ListAuditEntriesRequest>) -> Result<Response<pb::ListAuditEntriesResponse>, Status> {
+    async fn list_audit_entries(
+        &self,
+        request: Request<pb::ListAuditEntriesRequest>,
+    ) -> Result<Response<pb::ListAuditEntriesResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -50,9 +53,18 @@ impl AuditService for AuditApi {
             let mut v = Violations::default();
             let size = v.page_size(req.page_size);
             let far = chrono::Utc::now();
-            let start = req.start_time.as_ref().map(|t| v.event_time("start_time", Some(t), far));
-            let end = req.end_time.as_ref().map(|t| v.event_time("end_time", Some(t), far));
-            let filters = format!("subject={};method={};start={:?};end={:?}", req.subject, req.method, req.start_time, req.end_time);
+            let start = req
+                .start_time
+                .as_ref()
+                .map(|t| v.event_time("start_time", Some(t), far));
+            let end = req
+                .end_time
+                .as_ref()
+                .map(|t| v.event_time("end_time", Some(t), far));
+            let filters = format!(
+                "subject={};method={};start={:?};end={:?}",
+                req.subject, req.method, req.start_time, req.end_time
+            );
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, after) = v.finish(|| size.zip(after))?;
             let filter = AuditFilter {
@@ -61,7 +73,11 @@ impl AuditService for AuditApi {
                 start: start.flatten(),
                 end: end.flatten(),
             };
-            let page = self.state.repo.list_audit(&filter, PageRequest { after, size }).await?;
+            let page = self
+                .state
+                .repo
+                .list_audit(&filter, PageRequest { after, size })
+                .await?;
             ApiResult::Ok(pb::ListAuditEntriesResponse {
                 entries: page.items.iter().map(entry).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -70,7 +86,10 @@ impl AuditService for AuditApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn verify_audit_chain(&self, request: Request<pb::VerifyAuditChainRequest>) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
+    async fn verify_audit_chain(
+        &self,
+        request: Request<pb::VerifyAuditChainRequest>,
+    ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
         let caller = caller(&request)?;
         let run = async {
             authorize(&caller, Action::Audit)?;

@@ -62,25 +62,41 @@ impl Gate {
             let burst = NonZeroU32::new(burst.max(rate)).unwrap_or(r);
             Arc::new(RateLimiter::keyed(Quota::per_second(r).allow_burst(burst)))
         });
-        Gate { mode, limiter, rate }
+        Gate {
+            mode,
+            limiter,
+            rate,
+        }
     }
 
     /// The interceptor of every service: puts the [`Caller`] into the
     /// request, or refuses it.
     pub fn admit(&self, mut request: Request<()>) -> Result<Request<()>, Status> {
         let caller = match &self.mode {
-            AuthMode::LocalAdmin => Caller { subject: "local-admin".into(), role: Role::Admin, parties: vec![] },
+            AuthMode::LocalAdmin => Caller {
+                subject: "local-admin".into(),
+                role: Role::Admin,
+                parties: vec![],
+            },
             AuthMode::Tokens(verifier) => {
-                let header = request
-                    .metadata()
-                    .get("authorization")
-                    .ok_or_else(|| Status::unauthenticated("missing authorization metadata: send \"authorization: Bearer <token>\""))?;
+                let header = request.metadata().get("authorization").ok_or_else(|| {
+                    Status::unauthenticated(
+                        "missing authorization metadata: send \"authorization: Bearer <token>\"",
+                    )
+                })?;
                 let token = header
                     .to_str()
                     .ok()
-                    .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
-                    .ok_or_else(|| Status::unauthenticated("authorization metadata must be \"Bearer <token>\""))?;
-                let caller = verifier.verify(token.trim()).map_err(Status::unauthenticated)?;
+                    .and_then(|h| {
+                        h.strip_prefix("Bearer ")
+                            .or_else(|| h.strip_prefix("bearer "))
+                    })
+                    .ok_or_else(|| {
+                        Status::unauthenticated("authorization metadata must be \"Bearer <token>\"")
+                    })?;
+                let caller = verifier
+                    .verify(token.trim())
+                    .map_err(Status::unauthenticated)?;
                 bind_to_certificate(&request, &caller)?;
                 caller
             }
@@ -89,7 +105,10 @@ impl Gate {
         if let Some(limiter) = &self.limiter
             && limiter.check_key(&caller.subject).is_err()
         {
-            return Err(Status::resource_exhausted(format!("more than {} requests per second from {}; retry later", self.rate, caller.subject)));
+            return Err(Status::resource_exhausted(format!(
+                "more than {} requests per second from {}; retry later",
+                self.rate, caller.subject
+            )));
         }
         request.extensions_mut().insert(caller);
         Ok(request)
@@ -125,7 +144,9 @@ pub fn list_scope(caller: &Caller, requested: Option<Uuid>) -> Result<Option<Uui
         (Role::Admin | Role::Auditor, None) => Ok(None),
         (_, None) => match caller.parties.as_slice() {
             [only] => Ok(Some(*only)),
-            [] => Err(ApiError::PermissionDenied("the token names no party to act for".into())),
+            [] => Err(ApiError::PermissionDenied(
+                "the token names no party to act for".into(),
+            )),
             _ => Err(ApiError::Invalid(vec![tonic_types::FieldViolation::new(
                 "party_id",
                 "is required when the caller acts for several parties",
@@ -138,10 +159,20 @@ pub fn list_scope(caller: &Caller, requested: Option<Uuid>) -> Result<Option<Uui
 /// accepted only from the client its subject names (the certificate's
 /// common name), so a stolen token is useless without the key.
 fn bind_to_certificate(request: &Request<()>, caller: &Caller) -> Result<(), Status> {
-    let Some(certs) = request.peer_certs() else { return Ok(()) };
-    let Some(leaf) = certs.first() else { return Ok(()) };
-    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref()).map_err(|_| Status::unauthenticated("unreadable client certificate"))?;
-    let cn = cert.subject().iter_common_name().next().and_then(|cn| cn.as_str().ok()).unwrap_or_default();
+    let Some(certs) = request.peer_certs() else {
+        return Ok(());
+    };
+    let Some(leaf) = certs.first() else {
+        return Ok(());
+    };
+    let (_, cert) = x509_parser::parse_x509_certificate(leaf.as_ref())
+        .map_err(|_| Status::unauthenticated("unreadable client certificate"))?;
+    let cn = cert
+        .subject()
+        .iter_common_name()
+        .next()
+        .and_then(|cn| cn.as_str().ok())
+        .unwrap_or_default();
     if cn != caller.subject {
         return Err(Status::unauthenticated(format!(
             "the token's subject {:?} is not the client certificate's common name {cn:?}",
@@ -153,7 +184,11 @@ fn bind_to_certificate(request: &Request<()>, caller: &Caller) -> Result<(), Sta
 
 /// The caller the interceptor identified.
 pub fn caller<T>(request: &Request<T>) -> Result<Caller, ApiError> {
-    request.extensions().get::<Caller>().cloned().ok_or_else(|| ApiError::Unauthenticated("no caller identity".into()))
+    request
+        .extensions()
+        .get::<Caller>()
+        .cloned()
+        .ok_or_else(|| ApiError::Unauthenticated("no caller identity".into()))
 }
 
 /// Allows or refuses `action`. Reads of another party's records are
@@ -170,7 +205,10 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<(), ApiError> {
     match (allowed, action) {
         (true, _) => Ok(()),
         (false, Action::Read(_)) => Err(ApiError::NotFound("not found".into())),
-        (false, _) => Err(ApiError::PermissionDenied(format!("role {:?} may not do this", caller.role))),
+        (false, _) => Err(ApiError::PermissionDenied(format!(
+            "role {:?} may not do this",
+            caller.role
+        ))),
     }
 }
 
@@ -182,17 +220,47 @@ mod tests {
     fn roles() {
         let p = Uuid::new_v4();
         let other = Uuid::new_v4();
-        let firm = Caller { subject: "f".into(), role: Role::Firm, parties: vec![p] };
+        let firm = Caller {
+            subject: "f".into(),
+            role: Role::Firm,
+            parties: vec![p],
+        };
         assert!(authorize(&firm, Action::Read(p)).is_ok());
-        assert!(matches!(authorize(&firm, Action::Read(other)), Err(ApiError::NotFound(_))));
-        assert!(matches!(authorize(&firm, Action::Write(other)), Err(ApiError::PermissionDenied(_))));
-        assert!(matches!(authorize(&firm, Action::ReadAll), Err(ApiError::PermissionDenied(_))));
-        let auditor = Caller { subject: "a".into(), role: Role::Auditor, parties: vec![] };
+        assert!(matches!(
+            authorize(&firm, Action::Read(other)),
+            Err(ApiError::NotFound(_))
+        ));
+        assert!(matches!(
+            authorize(&firm, Action::Write(other)),
+            Err(ApiError::PermissionDenied(_))
+        ));
+        assert!(matches!(
+            authorize(&firm, Action::ReadAll),
+            Err(ApiError::PermissionDenied(_))
+        ));
+        let auditor = Caller {
+            subject: "a".into(),
+            role: Role::Auditor,
+            parties: vec![],
+        };
         assert!(authorize(&auditor, Action::Read(other)).is_ok());
-        assert!(matches!(authorize(&auditor, Action::Write(other)), Err(ApiError::PermissionDenied(_))));
-        assert!(matches!(authorize(&firm, Action::Settle(p)), Err(ApiError::PermissionDenied(_))));
-        let bank = Caller { subject: "b".into(), role: Role::Integrator, parties: vec![p] };
+        assert!(matches!(
+            authorize(&auditor, Action::Write(other)),
+            Err(ApiError::PermissionDenied(_))
+        ));
+        assert!(matches!(
+            authorize(&firm, Action::Settle(p)),
+            Err(ApiError::PermissionDenied(_))
+        ));
+        let bank = Caller {
+            subject: "b".into(),
+            role: Role::Integrator,
+            parties: vec![p],
+        };
         assert!(authorize(&bank, Action::Settle(p)).is_ok());
-        assert!(matches!(authorize(&bank, Action::Settle(other)), Err(ApiError::PermissionDenied(_))));
+        assert!(matches!(
+            authorize(&bank, Action::Settle(other)),
+            Err(ApiError::PermissionDenied(_))
+        ));
     }
 }

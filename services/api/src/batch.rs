@@ -11,15 +11,32 @@ use crate::error::ApiError;
 
 /// The result of item `index`: its id on success, else the code, the
 /// message and any field violations of the status it would have got alone.
-pub fn result(index: usize, request_id: String, outcome: Result<String, ApiError>) -> pb::BatchItemResult {
+pub fn result(
+    index: usize,
+    request_id: String,
+    outcome: Result<String, ApiError>,
+) -> pb::BatchItemResult {
     match outcome {
-        Ok(id) => pb::BatchItemResult { index: index as i64, request_id, code: 0, message: String::new(), field_errors: vec![], id },
+        Ok(id) => pb::BatchItemResult {
+            index: index as i64,
+            request_id,
+            code: 0,
+            message: String::new(),
+            field_errors: vec![],
+            id,
+        },
         Err(e) => {
             let status = Status::from(e);
             let field_errors = status
                 .get_details_bad_request()
                 .map(|b| {
-                    b.field_violations.into_iter().map(|f| pb::FieldError { field: f.field, description: f.description }).collect()
+                    b.field_violations
+                        .into_iter()
+                        .map(|f| pb::FieldError {
+                            field: f.field,
+                            description: f.description,
+                        })
+                        .collect()
                 })
                 .unwrap_or_default();
             pb::BatchItemResult {
@@ -49,4 +66,3 @@ where
     tokio::spawn(producer(tx));
     Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))
 }
-

@@ -2,33 +2,45 @@
 //! types stop here.
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use repat_core::Money;
 use repat_core::durations::{self, FeeSummary, Spans};
 use repat_core::earning::{Earning, ServiceCategory};
 use repat_core::journey::{GpiStatus, Step, StepKind};
 use repat_core::party::{Party, PartyKind, Zone};
 use repat_core::repatriation::{Channel, Repatriation, RepatriationStatus};
-use repat_core::Money;
 use repat_proto::google::r#type::Date;
 use repat_proto::v1 as pb;
 use repat_store::Journey;
 
 pub fn timestamp(t: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
 }
 
 /// An exact duration: seconds and nanoseconds with the same sign.
 pub fn duration(d: Duration) -> prost_types::Duration {
     let seconds = d.num_seconds();
-    let nanos = (d - Duration::seconds(seconds)).num_nanoseconds().unwrap_or(0) as i32;
+    let nanos = (d - Duration::seconds(seconds))
+        .num_nanoseconds()
+        .unwrap_or(0) as i32;
     prost_types::Duration { seconds, nanos }
 }
 
 pub fn date(d: NaiveDate) -> Date {
-    Date { year: d.year(), month: d.month() as i32, day: d.day() as i32 }
+    Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    }
 }
 
 pub fn money(m: Money) -> pb::Money {
-    pb::Money { amount: m.amount_string(), currency: m.currency().code().to_string() }
+    pb::Money {
+        amount: m.amount_string(),
+        currency: m.currency().code().to_string(),
+    }
 }
 
 /// Pairs of (wire enum, domain enum); `None` for UNSPECIFIED.
@@ -79,7 +91,10 @@ pub fn party(p: &Party) -> pb::Party {
         memberships: d
             .memberships
             .iter()
-            .map(|m| pb::AssociationMembership { association: m.association.clone(), membership_number: m.membership_number.clone() })
+            .map(|m| pb::AssociationMembership {
+                association: m.association.clone(),
+                membership_number: m.membership_number.clone(),
+            })
             .collect(),
         zone: zone(d.zone) as i32,
         bank_accounts: d
@@ -127,7 +142,11 @@ pub fn step(s: &Step, wait_before: Option<Duration>) -> pb::Step {
         fees: d
             .fees
             .iter()
-            .map(|f| pb::Fee { amount: Some(money(f.amount)), charged_by: f.charged_by.clone(), kind: f.kind.clone() })
+            .map(|f| pb::Fee {
+                amount: Some(money(f.amount)),
+                charged_by: f.charged_by.clone(),
+                kind: f.kind.clone(),
+            })
             .collect(),
         fx_rate: d.fx_rate.as_ref().map(|f| pb::FxRate {
             source_currency: f.source.code().into(),
@@ -152,7 +171,10 @@ pub fn repatriation(r: &Repatriation) -> pb::Repatriation {
         allocations: d
             .allocations
             .iter()
-            .map(|a| pb::Allocation { earning_id: a.earning_id.to_string(), amount: Some(money(a.amount)) })
+            .map(|a| pb::Allocation {
+                earning_id: a.earning_id.to_string(),
+                amount: Some(money(a.amount)),
+            })
             .collect(),
         expected_amount: Some(money(r.expected_amount)),
         channel: channel(d.channel) as i32,
@@ -179,7 +201,10 @@ fn spans(s: Spans) -> pb::JourneyDurations {
 fn fee_summary(f: FeeSummary) -> pb::FeeSummary {
     pb::FeeSummary {
         total_fees: f.total_fees.into_iter().map(money).collect(),
-        fee_share_of_initiated: f.fee_share_of_initiated.map(|d| d.to_string()).unwrap_or_default(),
+        fee_share_of_initiated: f
+            .fee_share_of_initiated
+            .map(|d| d.to_string())
+            .unwrap_or_default(),
         initiated_minus_credited: f.initiated_minus_credited.map(money),
     }
 }
@@ -187,7 +212,10 @@ fn fee_summary(f: FeeSummary) -> pb::FeeSummary {
 /// A repatriation with its timeline, waits, spans and fees.
 pub fn journey(j: &Journey) -> pb::Repatriation {
     let mut out = repatriation(&j.repatriation);
-    out.timeline = durations::waits(&j.steps).into_iter().map(|e| step(e.step, e.wait_before)).collect();
+    out.timeline = durations::waits(&j.steps)
+        .into_iter()
+        .map(|e| step(e.step, e.wait_before))
+        .collect();
     out.durations = Some(spans(durations::spans(&j.steps, &j.invoice_dates)));
     out.fees = Some(fee_summary(durations::fees(&j.steps)));
     out

@@ -8,9 +8,9 @@ use repat_store::{EarningFilter, PageRequest};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{Action, Caller, authorize, caller, list_scope};
+use crate::batch::async_stream;
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, id_field, request_id};
-use crate::batch::async_stream;
 use crate::{AppState, batch, convert, fingerprint, paging};
 
 pub struct EarningApi {
@@ -23,7 +23,11 @@ impl EarningApi {
     }
 
     /// The one path of a new earning, single or in a batch.
-    async fn create(&self, caller: &Caller, mut req: pb::CreateEarningRequest) -> ApiResult<pb::Earning> {
+    async fn create(
+        &self,
+        caller: &Caller,
+        mut req: pb::CreateEarningRequest,
+    ) -> ApiResult<pb::Earning> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let earning = decode_earning(&mut v, req.earning.as_ref());
@@ -49,7 +53,10 @@ fn decode_earning(v: &mut Violations, e: Option<&pb::Earning>) -> Option<NewEarn
     let client_country = v.country("earning.client_country", &e.client_country);
     let category = convert::service_category_from(e.service_category);
     if category.is_none() {
-        v.add("earning.service_category", "must be SOFTWARE, ITES or HARDWARE");
+        v.add(
+            "earning.service_category",
+            "must be SOFTWARE, ITES or HARDWARE",
+        );
     }
     let amount = v.positive_money("earning.amount", e.amount.as_ref());
     let invoice_date = v.date("earning.invoice_date", e.invoice_date.as_ref());
@@ -57,7 +64,10 @@ fn decode_earning(v: &mut Violations, e: Option<&pb::Earning>) -> Option<NewEarn
     if let (Some(i), Some(Some(d))) = (invoice_date, due_date)
         && d < i
     {
-        v.add("earning.due_date", format!("{d} is before the invoice date {i}"));
+        v.add(
+            "earning.due_date",
+            format!("{d} is before the invoice date {i}"),
+        );
     }
     let invoice_reference = v.required_text("earning.invoice_reference", &e.invoice_reference);
     let marketplace = v.text("earning.marketplace", &e.marketplace);
@@ -76,9 +86,14 @@ fn decode_earning(v: &mut Violations, e: Option<&pb::Earning>) -> Option<NewEarn
 
 #[tonic::async_trait]
 impl EarningService for EarningApi {
-    async fn create_earning(&self, request: Request<pb::CreateEarningRequest>) -> Result<Response<pb::Earning>, Status> {
+    async fn create_earning(
+        &self,
+        request: Request<pb::CreateEarningRequest>,
+    ) -> Result<Response<pb::Earning>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(self.create(&caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.create(&caller, request.into_inner()).await?,
+        ))
     }
 
     type BatchCreateEarningsStream = batch::ResultStream;
@@ -88,7 +103,9 @@ impl EarningService for EarningApi {
         request: Request<Streaming<pb::CreateEarningRequest>>,
     ) -> Result<Response<Self::BatchCreateEarningsStream>, Status> {
         let caller = caller(&request)?;
-        let api = EarningApi { state: self.state.clone() };
+        let api = EarningApi {
+            state: self.state.clone(),
+        };
         let mut input = request.into_inner().enumerate();
         let output = async_stream(move |tx| async move {
             while let Some((index, item)) = input.next().await {
@@ -106,7 +123,11 @@ impl EarningService for EarningApi {
                     let _ = tx.send(Err(Status::from(outcome.unwrap_err()))).await;
                     return;
                 }
-                if tx.send(Ok(batch::result(index, request_id, outcome))).await.is_err() {
+                if tx
+                    .send(Ok(batch::result(index, request_id, outcome)))
+                    .await
+                    .is_err()
+                {
                     return;
                 }
             }
@@ -114,7 +135,10 @@ impl EarningService for EarningApi {
         Ok(Response::new(output))
     }
 
-    async fn get_earning(&self, request: Request<pb::GetEarningRequest>) -> Result<Response<pb::Earning>, Status> {
+    async fn get_earning(
+        &self,
+        request: Request<pb::GetEarningRequest>,
+    ) -> Result<Response<pb::Earning>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -126,7 +150,10 @@ impl EarningService for EarningApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn list_earnings(&self, request: Request<pb::ListEarningsRequest>) -> Result<Response<pb::ListEarningsResponse>, Status> {
+    async fn list_earnings(
+        &self,
+        request: Request<pb::ListEarningsRequest>,
+    ) -> Result<Response<pb::ListEarningsResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -137,10 +164,19 @@ impl EarningService for EarningApi {
             let to = v.optional_date("invoice_date_to", req.invoice_date_to.as_ref());
             let filters = format!("party={};from={:?};to={:?}", req.party_id, from, to);
             let after = paging::decode(&mut v, &req.page_token, &filters);
-            let (size, (party_id, (from, (to, after)))) = v.finish(|| size.zip(party_id.zip(from.zip(to.zip(after)))))?;
+            let (size, (party_id, (from, (to, after)))) =
+                v.finish(|| size.zip(party_id.zip(from.zip(to.zip(after)))))?;
             let party_id = list_scope(&caller, party_id)?;
-            let filter = EarningFilter { party_id, invoice_date_from: from, invoice_date_to: to };
-            let page = self.state.repo.list_earnings(&filter, PageRequest { after, size }).await?;
+            let filter = EarningFilter {
+                party_id,
+                invoice_date_from: from,
+                invoice_date_to: to,
+            };
+            let page = self
+                .state
+                .repo
+                .list_earnings(&filter, PageRequest { after, size })
+                .await?;
             ApiResult::Ok(pb::ListEarningsResponse {
                 earnings: page.items.iter().map(convert::earning).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),

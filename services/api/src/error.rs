@@ -36,15 +36,24 @@ fn allocation_field(e: &AllocationError) -> String {
         | AllocationError::OtherParty { index, .. }
         | AllocationError::MixedCurrencies { index, .. }
         | AllocationError::NothingLeft { index, .. } => format!("allocations[{index}].earning_id"),
-        AllocationError::CurrencyMismatch { index, .. } | AllocationError::OverAllocated { index, .. } => {
+        AllocationError::CurrencyMismatch { index, .. }
+        | AllocationError::OverAllocated { index, .. } => {
             format!("allocations[{index}].amount")
         }
     }
 }
 
 fn invalid(violations: Vec<FieldViolation>) -> Status {
-    let message = violations.iter().map(|v| format!("{}: {}", v.field, v.description)).collect::<Vec<_>>().join("; ");
-    Status::with_error_details(Code::InvalidArgument, message, ErrorDetails::with_bad_request(violations))
+    let message = violations
+        .iter()
+        .map(|v| format!("{}: {}", v.field, v.description))
+        .collect::<Vec<_>>()
+        .join("; ");
+    Status::with_error_details(
+        Code::InvalidArgument,
+        message,
+        ErrorDetails::with_bad_request(violations),
+    )
 }
 
 impl From<ApiError> for Status {
@@ -56,12 +65,22 @@ impl From<ApiError> for Status {
             ApiError::Unauthenticated(m) => Status::unauthenticated(m),
             ApiError::Store(e) => match e {
                 StoreError::NotFound { .. } => Status::not_found(e.to_string()),
-                StoreError::Duplicate(_) | StoreError::IdempotencyMismatch(_) => Status::already_exists(e.to_string()),
-                StoreError::Journey(_) | StoreError::Precondition(_) => Status::failed_precondition(e.to_string()),
+                StoreError::Duplicate(_) | StoreError::IdempotencyMismatch(_) => {
+                    Status::already_exists(e.to_string())
+                }
+                StoreError::Journey(_) | StoreError::Precondition(_) => {
+                    Status::failed_precondition(e.to_string())
+                }
                 StoreError::Allocation(ref a) => match a {
                     // Shape errors of the request itself.
-                    AllocationError::Empty | AllocationError::Duplicate { .. } | AllocationError::MixedCurrencies { .. } | AllocationError::CurrencyMismatch { .. } => {
-                        invalid(vec![FieldViolation::new(allocation_field(a), a.to_string())])
+                    AllocationError::Empty
+                    | AllocationError::Duplicate { .. }
+                    | AllocationError::MixedCurrencies { .. }
+                    | AllocationError::CurrencyMismatch { .. } => {
+                        invalid(vec![FieldViolation::new(
+                            allocation_field(a),
+                            a.to_string(),
+                        )])
                     }
                     // Contradicts what is stored.
                     _ => Status::failed_precondition(format!("{}: {a}", allocation_field(a))),

@@ -9,7 +9,12 @@ use uuid::Uuid;
 use crate::auth::Caller;
 
 /// Builds the key; `request` must already have its `request_id` cleared.
-pub fn idempotency<M: Message>(caller: &Caller, method: &'static str, request_id: Uuid, request: &M) -> Idempotency {
+pub fn idempotency<M: Message>(
+    caller: &Caller,
+    method: &'static str,
+    request_id: Uuid,
+    request: &M,
+) -> Idempotency {
     let digest = Sha256::digest(request.encode_to_vec());
     Idempotency {
         request_id,

@@ -36,7 +36,8 @@ const SETTLE_BATCH: u32 = 1000;
 const EXPORT_CHUNK: u32 = 1000;
 /// Default for "stuck in flight".
 const IN_FLIGHT_DEFAULT: Duration = Duration::days(2);
-const PERCENTILE_DEFINITION: &str = "nearest rank: the p-th percentile of n sorted durations is the one at rank ceil(p*n/100)";
+const PERCENTILE_DEFINITION: &str =
+    "nearest rank: the p-th percentile of n sorted durations is the one at rank ceil(p*n/100)";
 const TARGETS: &str = "G20/FSB roadmap, end-2027: 75% of payments with funds available within one hour of initiation, the rest within \
                        one business day; average cost at most 1%, no corridor above 3%";
 
@@ -60,8 +61,13 @@ impl MetricsApi {
     /// the claim, of the rules in force (the first programme's; months
     /// are counted as 30 days here).
     fn deadline_days(&self) -> (i32, i32) {
-        let days = |d: &repat_core::incentive::rules::Deadline| d.days.map_or_else(|| d.months.unwrap_or(0) as i32 * 30, |d| d as i32);
-        self.rules.rules.programmes.first().map_or((120, 180), |p| (days(&p.repatriation_deadline), days(&p.claim_window)))
+        let days = |d: &repat_core::incentive::rules::Deadline| {
+            d.days
+                .map_or_else(|| d.months.unwrap_or(0) as i32 * 30, |d| d as i32)
+        };
+        self.rules.rules.programmes.first().map_or((120, 180), |p| {
+            (days(&p.repatriation_deadline), days(&p.claim_window))
+        })
     }
 }
 
@@ -84,7 +90,10 @@ fn measure(v: &mut Violations, s: &str) -> Option<Option<String>> {
     } else if is_measure(s) {
         Some(Some(s.to_string()))
     } else {
-        v.add("measure", format!("{s:?} is neither a step kind nor a span"));
+        v.add(
+            "measure",
+            format!("{s:?} is neither a step kind nor a span"),
+        );
         None
     }
 }
@@ -101,14 +110,31 @@ fn dimension(d: i32) -> Option<Dimension> {
 }
 
 /// The filter of a delay query, scoped to what the caller may see.
-fn delay_filter(v: &mut Violations, caller: &Caller, start: &str, end: &str, party: &str, m: &str) -> ApiResult<Option<DelayFilter>> {
+fn delay_filter(
+    v: &mut Violations,
+    caller: &Caller,
+    start: &str,
+    end: &str,
+    party: &str,
+    m: &str,
+) -> ApiResult<Option<DelayFilter>> {
     let start_month = month(v, "start_month", start);
     let end_month = month(v, "end_month", end);
     let party_id = v.optional_uuid("party_id", party);
     let measure = measure(v, m);
-    let Some(party_id) = party_id else { return Ok(None) };
+    let Some(party_id) = party_id else {
+        return Ok(None);
+    };
     let party_id = list_scope(caller, party_id)?;
-    Ok(start_month.zip(end_month).zip(measure).map(|((start_month, end_month), measure)| DelayFilter { start_month, end_month, party_id, measure }))
+    Ok(start_month
+        .zip(end_month)
+        .zip(measure)
+        .map(|((start_month, end_month), measure)| DelayFilter {
+            start_month,
+            end_month,
+            party_id,
+            measure,
+        }))
 }
 
 fn duration(micros: i64) -> Option<prost_types::Duration> {
@@ -145,7 +171,10 @@ type ExportStream = Pin<Box<dyn Stream<Item = Result<pb::DurationRecord, Status>
 
 #[tonic::async_trait]
 impl MetricsService for MetricsApi {
-    async fn get_delay_statistics(&self, request: Request<pb::GetDelayStatisticsRequest>) -> Result<Response<pb::GetDelayStatisticsResponse>, Status> {
+    async fn get_delay_statistics(
+        &self,
+        request: Request<pb::GetDelayStatisticsRequest>,
+    ) -> Result<Response<pb::GetDelayStatisticsResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -153,12 +182,21 @@ impl MetricsService for MetricsApi {
             let mut dims: Vec<Dimension> = Vec::new();
             for (i, d) in req.group_by.iter().enumerate() {
                 match dimension(*d) {
-                    Some(d) if dims.contains(&d) => v.add(format!("group_by[{i}]"), "repeats a dimension"),
+                    Some(d) if dims.contains(&d) => {
+                        v.add(format!("group_by[{i}]"), "repeats a dimension")
+                    }
                     Some(d) => dims.push(d),
                     None => v.add(format!("group_by[{i}]"), format!("unknown dimension {d}")),
                 }
             }
-            let filter = delay_filter(&mut v, &caller, &req.start_month, &req.end_month, &req.party_id, &req.measure)?;
+            let filter = delay_filter(
+                &mut v,
+                &caller,
+                &req.start_month,
+                &req.end_month,
+                &req.party_id,
+                &req.measure,
+            )?;
             let filter = v.finish(|| filter)?;
             self.settle().await?;
             let buckets = self.state.repo.delay_buckets(&filter, &dims).await?;
@@ -169,25 +207,45 @@ impl MetricsService for MetricsApi {
                 for (key, micros) in self.state.repo.delay_values(&filter, &dims).await? {
                     values.entry(key).or_default().push(micros);
                 }
-                values.into_iter().map(|(k, mut v)| (k, stats::exact(&mut v))).collect()
+                values
+                    .into_iter()
+                    .map(|(k, mut v)| (k, stats::exact(&mut v)))
+                    .collect()
             } else {
                 let mut groups: BTreeMap<GroupKey, Vec<BucketCount>> = BTreeMap::new();
                 for b in buckets {
-                    groups.entry(b.key).or_default().push(BucketCount { bucket: b.bucket, count: b.count, sum: i128::from(b.sum_micros) });
+                    groups.entry(b.key).or_default().push(BucketCount {
+                        bucket: b.bucket,
+                        count: b.count,
+                        sum: i128::from(b.sum_micros),
+                    });
                 }
-                groups.into_iter().map(|(k, mut b)| (k, stats::from_buckets(&mut b))).collect()
+                groups
+                    .into_iter()
+                    .map(|(k, mut b)| (k, stats::from_buckets(&mut b)))
+                    .collect()
             };
             ApiResult::Ok(pb::GetDelayStatisticsResponse {
-                groups: summaries.iter().map(|(k, s)| statistics(k, &dims, s)).collect(),
+                groups: summaries
+                    .iter()
+                    .map(|(k, s)| statistics(k, &dims, s))
+                    .collect(),
                 exact,
-                relative_error: if exact { "0".into() } else { sketch::RELATIVE_ERROR.into() },
+                relative_error: if exact {
+                    "0".into()
+                } else {
+                    sketch::RELATIVE_ERROR.into()
+                },
                 percentile_definition: PERCENTILE_DEFINITION.into(),
             })
         };
         Ok(Response::new(run.await?))
     }
 
-    async fn list_deadline_breaches(&self, request: Request<pb::ListDeadlineBreachesRequest>) -> Result<Response<pb::ListDeadlineBreachesResponse>, Status> {
+    async fn list_deadline_breaches(
+        &self,
+        request: Request<pb::ListDeadlineBreachesRequest>,
+    ) -> Result<Response<pb::ListDeadlineBreachesResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -197,7 +255,10 @@ impl MetricsService for MetricsApi {
                 Ok(pb::BreachKind::ClaimWindowExpired) => Some(BreachKind::ClaimWindowExpired),
                 Ok(pb::BreachKind::InFlight) => Some(BreachKind::InFlight),
                 _ => {
-                    v.add("kind", "must be REPATRIATION_LATE, CLAIM_WINDOW_EXPIRED or IN_FLIGHT");
+                    v.add(
+                        "kind",
+                        "must be REPATRIATION_LATE, CLAIM_WINDOW_EXPIRED or IN_FLIGHT",
+                    );
                     None
                 }
             };
@@ -212,15 +273,24 @@ impl MetricsService for MetricsApi {
                 }
             };
             let size = v.page_size(req.page_size);
-            let filters = format!("kind={};party={};as_of={:?};threshold={:?}", req.kind, req.party_id, req.as_of, req.in_flight_threshold);
+            let filters = format!(
+                "kind={};party={};as_of={:?};threshold={:?}",
+                req.kind, req.party_id, req.as_of, req.in_flight_threshold
+            );
             let after = paging::decode_id(&mut v, &req.page_token, &filters);
             let (kind, (party_id, (as_of, (threshold, (size, after))))) =
                 v.finish(|| kind.zip(party_id.zip(as_of.zip(threshold.zip(size.zip(after))))))?;
             let party_id = list_scope(&caller, party_id)?;
             let today = as_of.unwrap_or_else(|| dhaka_date(Utc::now()));
             let (rep_days, claim_days) = self.deadline_days();
-            let back = |days: i32| today.checked_sub_days(Days::new(days.max(0) as u64)).unwrap_or(today);
-            let now = as_of.map_or_else(Utc::now, |d| d.and_time(chrono::NaiveTime::MIN).and_utc() + Duration::days(1));
+            let back = |days: i32| {
+                today
+                    .checked_sub_days(Days::new(days.max(0) as u64))
+                    .unwrap_or(today)
+            };
+            let now = as_of.map_or_else(Utc::now, |d| {
+                d.and_time(chrono::NaiveTime::MIN).and_utc() + Duration::days(1)
+            });
             let filter = BreachFilter {
                 kind,
                 party_id,
@@ -245,12 +315,19 @@ impl MetricsService for MetricsApi {
                     let (deadline, late) = match kind {
                         BreachKind::RepatriationLate => {
                             let deadline = b.invoice_date + Days::new(rep_days as u64);
-                            (deadline, (b.realized_on.unwrap_or(today) - deadline).num_days())
+                            (
+                                deadline,
+                                (b.realized_on.unwrap_or(today) - deadline).num_days(),
+                            )
                         }
                         BreachKind::ClaimWindowExpired => {
                             let realized = b.realized_on.unwrap_or(today);
                             let deadline = realized + Days::new(claim_days as u64);
-                            (deadline, (b.claim_filed_at.map(dhaka_date).unwrap_or(today) - deadline).num_days())
+                            (
+                                deadline,
+                                (b.claim_filed_at.map(dhaka_date).unwrap_or(today) - deadline)
+                                    .num_days(),
+                            )
                         }
                         BreachKind::InFlight => {
                             let since = b.initiated_at.map_or(today, |i| dhaka_date(i + threshold));
@@ -271,12 +348,18 @@ impl MetricsService for MetricsApi {
                     }
                 })
                 .collect();
-            ApiResult::Ok(pb::ListDeadlineBreachesResponse { breaches, next_page_token: next })
+            ApiResult::Ok(pb::ListDeadlineBreachesResponse {
+                breaches,
+                next_page_token: next,
+            })
         };
         Ok(Response::new(run.await?))
     }
 
-    async fn get_scorecard(&self, request: Request<pb::GetScorecardRequest>) -> Result<Response<pb::GetScorecardResponse>, Status> {
+    async fn get_scorecard(
+        &self,
+        request: Request<pb::GetScorecardRequest>,
+    ) -> Result<Response<pb::GetScorecardResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -287,8 +370,14 @@ impl MetricsService for MetricsApi {
             let (start, (end, party_id)) = v.finish(|| start.zip(end.zip(party_id)))?;
             let party_id = list_scope(&caller, party_id)?;
             self.settle().await?;
-            let rows = self.state.repo.scorecard(start.as_deref(), end.as_deref(), party_id).await?;
-            let share = |n: i64, d: i64| ratio_half_up(Decimal::from(n), Decimal::from(d), 4).unwrap_or(Decimal::ZERO);
+            let rows = self
+                .state
+                .repo
+                .scorecard(start.as_deref(), end.as_deref(), party_id)
+                .await?;
+            let share = |n: i64, d: i64| {
+                ratio_half_up(Decimal::from(n), Decimal::from(d), 4).unwrap_or(Decimal::ZERO)
+            };
             let entries = rows
                 .iter()
                 .map(|r| {
@@ -296,7 +385,11 @@ impl MetricsService for MetricsApi {
                     let day = share(r.within_business_day, r.completed);
                     // The mean of shares kept in parts per million: exact
                     // sum, one rounding at the end.
-                    let cost = ratio_half_up(Decimal::from(r.fee_share_ppm_sum), Decimal::from(r.costed) * Decimal::from(1_000_000), 6);
+                    let cost = ratio_half_up(
+                        Decimal::from(r.fee_share_ppm_sum),
+                        Decimal::from(r.costed) * Decimal::from(1_000_000),
+                        6,
+                    );
                     pb::ScorecardEntry {
                         corridor: r.corridor.clone(),
                         month: r.month.clone(),
@@ -312,23 +405,41 @@ impl MetricsService for MetricsApi {
                     }
                 })
                 .collect();
-            ApiResult::Ok(pb::GetScorecardResponse { entries, targets: TARGETS.into() })
+            ApiResult::Ok(pb::GetScorecardResponse {
+                entries,
+                targets: TARGETS.into(),
+            })
         };
         Ok(Response::new(run.await?))
     }
 
-    async fn get_incentive_totals(&self, request: Request<pb::GetIncentiveTotalsRequest>) -> Result<Response<pb::GetIncentiveTotalsResponse>, Status> {
+    async fn get_incentive_totals(
+        &self,
+        request: Request<pb::GetIncentiveTotalsRequest>,
+    ) -> Result<Response<pb::GetIncentiveTotalsResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(incentive_totals(&self.state, &caller, &request.into_inner()).await?))
+        Ok(Response::new(
+            incentive_totals(&self.state, &caller, &request.into_inner()).await?,
+        ))
     }
 
     type ExportDurationsStream = ExportStream;
 
-    async fn export_durations(&self, request: Request<pb::ExportDurationsRequest>) -> Result<Response<Self::ExportDurationsStream>, Status> {
+    async fn export_durations(
+        &self,
+        request: Request<pb::ExportDurationsRequest>,
+    ) -> Result<Response<Self::ExportDurationsStream>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let mut v = Violations::default();
-        let filter = delay_filter(&mut v, &caller, &req.start_month, &req.end_month, &req.party_id, &req.measure)?;
+        let filter = delay_filter(
+            &mut v,
+            &caller,
+            &req.start_month,
+            &req.end_month,
+            &req.party_id,
+            &req.measure,
+        )?;
         let filter = v.finish(|| filter).map_err(ApiError::Invalid)?;
         self.settle().await?;
         let repo = self.state.repo.clone();
@@ -344,36 +455,46 @@ pub async fn settle(repo: &dyn repat_store::Repository) -> ApiResult<()> {
 }
 
 /// Pages through the observations, one message per observation.
-fn export_stream(repo: std::sync::Arc<dyn repat_store::Repository>, filter: DelayFilter) -> impl Stream<Item = Result<pb::DurationRecord, Status>> + Send {
-    futures::stream::unfold((Some(None::<(Uuid, i32)>), repo, filter), |(cursor, repo, filter)| async move {
-        let after = cursor?;
-        match repo.export_observations(&filter, after, EXPORT_CHUNK).await {
-            Err(e) => Some((vec![Err(Status::from(ApiError::from(e)))], (None, repo, filter))),
-            Ok(rows) => {
-                let next = (rows.len() == EXPORT_CHUNK as usize).then(|| rows.last().map(|r| (r.repatriation_id, r.position)));
-                if rows.is_empty() {
-                    return None;
-                }
-                let items = rows
-                    .into_iter()
-                    .map(|o| {
-                        Ok(pb::DurationRecord {
-                            repatriation_id: o.repatriation_id.to_string(),
-                            measure: o.measure,
-                            end_time: Some(convert::timestamp(o.end_at)),
-                            duration: duration(o.micros),
-                            institution: o.institution.unwrap_or_default(),
-                            corridor: o.corridor,
-                            channel: o.channel,
-                            party_kind: o.party_kind,
-                            party_id: o.party_id.to_string(),
-                            month: o.month,
+fn export_stream(
+    repo: std::sync::Arc<dyn repat_store::Repository>,
+    filter: DelayFilter,
+) -> impl Stream<Item = Result<pb::DurationRecord, Status>> + Send {
+    futures::stream::unfold(
+        (Some(None::<(Uuid, i32)>), repo, filter),
+        |(cursor, repo, filter)| async move {
+            let after = cursor?;
+            match repo.export_observations(&filter, after, EXPORT_CHUNK).await {
+                Err(e) => Some((
+                    vec![Err(Status::from(ApiError::from(e)))],
+                    (None, repo, filter),
+                )),
+                Ok(rows) => {
+                    let next = (rows.len() == EXPORT_CHUNK as usize)
+                        .then(|| rows.last().map(|r| (r.repatriation_id, r.position)));
+                    if rows.is_empty() {
+                        return None;
+                    }
+                    let items = rows
+                        .into_iter()
+                        .map(|o| {
+                            Ok(pb::DurationRecord {
+                                repatriation_id: o.repatriation_id.to_string(),
+                                measure: o.measure,
+                                end_time: Some(convert::timestamp(o.end_at)),
+                                duration: duration(o.micros),
+                                institution: o.institution.unwrap_or_default(),
+                                corridor: o.corridor,
+                                channel: o.channel,
+                                party_kind: o.party_kind,
+                                party_id: o.party_id.to_string(),
+                                month: o.month,
+                            })
                         })
-                    })
-                    .collect::<Vec<_>>();
-                Some((items, (next, repo, filter)))
+                        .collect::<Vec<_>>();
+                    Some((items, (next, repo, filter)))
+                }
             }
-        }
-    })
+        },
+    )
     .flat_map(futures::stream::iter)
 }

@@ -32,7 +32,11 @@ pub fn decode(v: &mut Violations, token: &str, filters: &str) -> Option<i64> {
         .and_then(|b| String::from_utf8(b).ok())
         .and_then(|s| {
             let mut parts = s.splitn(3, ':');
-            match (parts.next(), parts.next().and_then(|a| a.parse::<i64>().ok()), parts.next()) {
+            match (
+                parts.next(),
+                parts.next().and_then(|a| a.parse::<i64>().ok()),
+                parts.next(),
+            ) {
                 (Some("1"), Some(after), Some(tag)) if after >= 0 => Some((after, tag.to_string())),
                 _ => None,
             }
@@ -40,7 +44,10 @@ pub fn decode(v: &mut Violations, token: &str, filters: &str) -> Option<i64> {
     match parsed {
         Some((after, tag)) if tag == filter_tag(filters) => Some(after),
         Some(_) => {
-            v.add("page_token", "was issued for a request with different filters");
+            v.add(
+                "page_token",
+                "was issued for a request with different filters",
+            );
             None
         }
         None => {
@@ -61,17 +68,28 @@ pub fn decode_id(v: &mut Violations, token: &str, filters: &str) -> Option<Optio
     if token.is_empty() {
         return Some(None);
     }
-    let parsed = URL_SAFE_NO_PAD.decode(token).ok().and_then(|b| String::from_utf8(b).ok()).and_then(|s| {
-        let mut parts = s.splitn(3, ':');
-        match (parts.next(), parts.next().and_then(|a| a.parse::<uuid::Uuid>().ok()), parts.next()) {
-            (Some("2"), Some(after), Some(tag)) => Some((after, tag.to_string())),
-            _ => None,
-        }
-    });
+    let parsed = URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .and_then(|s| {
+            let mut parts = s.splitn(3, ':');
+            match (
+                parts.next(),
+                parts.next().and_then(|a| a.parse::<uuid::Uuid>().ok()),
+                parts.next(),
+            ) {
+                (Some("2"), Some(after), Some(tag)) => Some((after, tag.to_string())),
+                _ => None,
+            }
+        });
     match parsed {
         Some((after, tag)) if tag == filter_tag(filters) => Some(Some(after)),
         Some(_) => {
-            v.add("page_token", "was issued for a request with different filters");
+            v.add(
+                "page_token",
+                "was issued for a request with different filters",
+            );
             None
         }
         None => {

@@ -30,7 +30,10 @@ fn decode_party(v: &mut Violations, p: Option<&pb::Party>) -> Option<NewParty> {
     };
     let kind = convert::party_kind_from(p.kind);
     if kind.is_none() {
-        v.add("party.kind", "must be PARTY_KIND_FIRM or PARTY_KIND_FREELANCER");
+        v.add(
+            "party.kind",
+            "must be PARTY_KIND_FIRM or PARTY_KIND_FREELANCER",
+        );
     }
     let zone = match p.zone {
         0 => Some(repat_core::party::Zone::None),
@@ -47,11 +50,20 @@ fn decode_party(v: &mut Violations, p: Option<&pb::Party>) -> Option<NewParty> {
     let mut memberships = Vec::new();
     for (i, m) in p.memberships.iter().enumerate() {
         if !ASSOCIATIONS.contains(&m.association.as_str()) {
-            v.add(format!("party.memberships[{i}].association"), format!("must be one of {ASSOCIATIONS:?}, got {:?}", m.association));
+            v.add(
+                format!("party.memberships[{i}].association"),
+                format!("must be one of {ASSOCIATIONS:?}, got {:?}", m.association),
+            );
         }
-        let number = v.required_text(&format!("party.memberships[{i}].membership_number"), &m.membership_number);
+        let number = v.required_text(
+            &format!("party.memberships[{i}].membership_number"),
+            &m.membership_number,
+        );
         if let Some(membership_number) = number {
-            memberships.push(Membership { association: m.association.clone(), membership_number });
+            memberships.push(Membership {
+                association: m.association.clone(),
+                membership_number,
+            });
         }
     }
     let mut bank_accounts = Vec::new();
@@ -60,26 +72,49 @@ fn decode_party(v: &mut Violations, p: Option<&pb::Party>) -> Option<NewParty> {
         if a.bank_bic.is_empty() {
             v.add(format!("party.bank_accounts[{i}].bank_bic"), "is required");
         }
-        let number = v.required_text(&format!("party.bank_accounts[{i}].account_number"), &a.account_number);
+        let number = v.required_text(
+            &format!("party.bank_accounts[{i}].account_number"),
+            &a.account_number,
+        );
         let currency = v.currency(&format!("party.bank_accounts[{i}].currency"), &a.currency);
         let utc_offset = match a.utc_offset.as_str() {
             "" => Some(None),
             s if repat_core::party::parse_utc_offset(s).is_some() => Some(Some(s.to_string())),
             s => {
-                v.add(format!("party.bank_accounts[{i}].utc_offset"), format!("must be +HH:MM or -HH:MM (at most 14 hours), got {s:?}"));
+                v.add(
+                    format!("party.bank_accounts[{i}].utc_offset"),
+                    format!("must be +HH:MM or -HH:MM (at most 14 hours), got {s:?}"),
+                );
                 None
             }
         };
-        if let (Some(Some(bank_bic)), Some(account_number), Some(currency), Some(utc_offset)) = (bic, number, currency, utc_offset) {
-            bank_accounts.push(BankAccount { bank_bic, account_number, currency, utc_offset });
+        if let (Some(Some(bank_bic)), Some(account_number), Some(currency), Some(utc_offset)) =
+            (bic, number, currency, utc_offset)
+        {
+            bank_accounts.push(BankAccount {
+                bank_bic,
+                account_number,
+                currency,
+                utc_offset,
+            });
         }
     }
-    Some(NewParty { kind: kind?, legal_name: legal_name?, country: country?, memberships, zone: zone?, bank_accounts })
+    Some(NewParty {
+        kind: kind?,
+        legal_name: legal_name?,
+        country: country?,
+        memberships,
+        zone: zone?,
+        bank_accounts,
+    })
 }
 
 #[tonic::async_trait]
 impl PartyService for PartyApi {
-    async fn create_party(&self, request: Request<pb::CreatePartyRequest>) -> Result<Response<pb::Party>, Status> {
+    async fn create_party(
+        &self,
+        request: Request<pb::CreatePartyRequest>,
+    ) -> Result<Response<pb::Party>, Status> {
         let caller = caller(&request)?;
         let mut req = request.into_inner();
         let run = async {
@@ -96,7 +131,10 @@ impl PartyService for PartyApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn get_party(&self, request: Request<pb::GetPartyRequest>) -> Result<Response<pb::Party>, Status> {
+    async fn get_party(
+        &self,
+        request: Request<pb::GetPartyRequest>,
+    ) -> Result<Response<pb::Party>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -108,7 +146,10 @@ impl PartyService for PartyApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn list_parties(&self, request: Request<pb::ListPartiesRequest>) -> Result<Response<pb::ListPartiesResponse>, Status> {
+    async fn list_parties(
+        &self,
+        request: Request<pb::ListPartiesRequest>,
+    ) -> Result<Response<pb::ListPartiesResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -117,12 +158,20 @@ impl PartyService for PartyApi {
                 let mut parties = Vec::new();
                 for id in &caller.parties {
                     match self.state.repo.get_party(*id).await {
-                        Ok(p) if convert::party_kind_from(req.kind).is_none_or(|k| k == p.details.kind) => parties.push(convert::party(&p)),
+                        Ok(p)
+                            if convert::party_kind_from(req.kind)
+                                .is_none_or(|k| k == p.details.kind) =>
+                        {
+                            parties.push(convert::party(&p))
+                        }
                         Ok(_) | Err(repat_store::StoreError::NotFound { .. }) => {}
                         Err(e) => return Err(e.into()),
                     }
                 }
-                return ApiResult::Ok(pb::ListPartiesResponse { parties, next_page_token: String::new() });
+                return ApiResult::Ok(pb::ListPartiesResponse {
+                    parties,
+                    next_page_token: String::new(),
+                });
             }
             let mut v = Violations::default();
             let size = v.page_size(req.page_size);
@@ -139,7 +188,11 @@ impl PartyService for PartyApi {
             let filters = format!("kind={}", req.kind);
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (kind, after)) = v.finish(|| size.zip(kind.zip(after)))?;
-            let page = self.state.repo.list_parties(&PartyFilter { kind }, PageRequest { after, size }).await?;
+            let page = self
+                .state
+                .repo
+                .list_parties(&PartyFilter { kind }, PageRequest { after, size })
+                .await?;
             ApiResult::Ok(pb::ListPartiesResponse {
                 parties: page.items.iter().map(convert::party).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),

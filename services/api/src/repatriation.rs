@@ -8,7 +8,9 @@ use repat_core::journey::{Fee, FxRate, NewStep};
 use repat_core::repatriation::RequestedAllocation;
 use repat_proto::v1 as pb;
 use repat_proto::v1::repatriation_service_server::RepatriationService;
-use repat_store::{Idempotency, PageRequest, RepatriationFilter, RepatriationRequest, StepRecorded};
+use repat_store::{
+    Idempotency, PageRequest, RepatriationFilter, RepatriationRequest, StepRecorded,
+};
 use tokio::sync::broadcast::error::RecvError;
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
@@ -45,41 +47,69 @@ impl RepatriationApi {
         if caller.role == Role::Admin {
             return Ok(());
         }
-        self.state.authorize_repatriation(caller, id, Action::Write).await.map(|_| ())
+        self.state
+            .authorize_repatriation(caller, id, Action::Write)
+            .await
+            .map(|_| ())
     }
 
     /// Validates, authorizes and keys one RecordStep request.
-    async fn prepare_step(&self, caller: &Caller, mut req: pb::RecordStepRequest) -> ApiResult<(Idempotency, NewStep)> {
+    async fn prepare_step(
+        &self,
+        caller: &Caller,
+        mut req: pb::RecordStepRequest,
+    ) -> ApiResult<(Idempotency, NewStep)> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let step = decode_step(&mut v, req.step.as_ref(), chrono::Utc::now());
         let (id, step) = v.finish(|| id.zip(step))?;
         self.authorize_write(caller, step.repatriation_id).await?;
         req.request_id.clear();
-        Ok((fingerprint::idempotency(caller, RECORD_STEP, id, &req), step))
+        Ok((
+            fingerprint::idempotency(caller, RECORD_STEP, id, &req),
+            step,
+        ))
     }
 
     /// Records prepared steps in one transaction and announces the changes.
-    async fn record(&self, items: &[(Idempotency, NewStep)]) -> ApiResult<Vec<ApiResult<StepRecorded>>> {
+    async fn record(
+        &self,
+        items: &[(Idempotency, NewStep)],
+    ) -> ApiResult<Vec<ApiResult<StepRecorded>>> {
         let results = self.state.repo.record_steps(items).await?;
         for r in results.iter().flatten().filter(|r| !r.replayed) {
-            self.state.observer.step_recorded(r.step.kind().name(), r.wait);
+            self.state
+                .observer
+                .step_recorded(r.step.kind().name(), r.wait);
         }
-        let mut changed: Vec<Uuid> = results.iter().filter_map(|r| r.as_ref().ok().map(|s| s.step.details.repatriation_id)).collect();
+        let mut changed: Vec<Uuid> = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok().map(|s| s.step.details.repatriation_id))
+            .collect();
         changed.sort();
         changed.dedup();
         for id in changed {
             self.state.changes.notify(id);
         }
-        Ok(results.into_iter().map(|r| r.map_err(ApiError::from)).collect())
+        Ok(results
+            .into_iter()
+            .map(|r| r.map_err(ApiError::from))
+            .collect())
     }
 }
 
 fn step_response(r: &StepRecorded) -> pb::RecordStepResponse {
-    pb::RecordStepResponse { step: Some(convert::step(&r.step, None)), status: convert::status(r.status) as i32 }
+    pb::RecordStepResponse {
+        step: Some(convert::step(&r.step, None)),
+        status: convert::status(r.status) as i32,
+    }
 }
 
-fn decode_step(v: &mut Violations, s: Option<&pb::Step>, now: chrono::DateTime<chrono::Utc>) -> Option<NewStep> {
+fn decode_step(
+    v: &mut Violations,
+    s: Option<&pb::Step>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<NewStep> {
     let Some(s) = s else {
         v.add("step", "is required");
         return None;
@@ -103,7 +133,11 @@ fn decode_step(v: &mut Violations, s: Option<&pb::Step>, now: chrono::DateTime<c
         let charged_by = v.required_text(&format!("step.fees[{i}].charged_by"), &f.charged_by);
         let kind = v.text(&format!("step.fees[{i}].kind"), &f.kind);
         if let (Some(amount), Some(charged_by), Some(kind)) = (amount, charged_by, kind) {
-            fees.push(Fee { amount, charged_by, kind });
+            fees.push(Fee {
+                amount,
+                charged_by,
+                kind,
+            });
         }
     }
     let fx_rate = match &s.fx_rate {
@@ -113,10 +147,17 @@ fn decode_step(v: &mut Violations, s: Option<&pb::Step>, now: chrono::DateTime<c
             let target = v.currency("step.fx_rate.target_currency", &fx.target_currency);
             let rate = v.rate("step.fx_rate.rate", &fx.rate);
             if source.is_some() && source == target {
-                v.add("step.fx_rate.target_currency", "must differ from the source currency");
+                v.add(
+                    "step.fx_rate.target_currency",
+                    "must differ from the source currency",
+                );
             }
             match (source, target, rate) {
-                (Some(source), Some(target), Some(rate)) => Some(Some(FxRate { source, target, rate })),
+                (Some(source), Some(target), Some(rate)) => Some(Some(FxRate {
+                    source,
+                    target,
+                    rate,
+                })),
                 _ => None,
             }
         }
@@ -124,7 +165,10 @@ fn decode_step(v: &mut Violations, s: Option<&pb::Step>, now: chrono::DateTime<c
     let end_to_end_id = match s.end_to_end_id.len() {
         0 => Some(None),
         n if n > MAX_END_TO_END_ID => {
-            v.add("step.end_to_end_id", format!("is {n} characters long; ISO 20022 allows at most {MAX_END_TO_END_ID}"));
+            v.add(
+                "step.end_to_end_id",
+                format!("is {n} characters long; ISO 20022 allows at most {MAX_END_TO_END_ID}"),
+            );
             None
         }
         _ => Some(Some(s.end_to_end_id.clone())),
@@ -142,7 +186,11 @@ fn decode_step(v: &mut Violations, s: Option<&pb::Step>, now: chrono::DateTime<c
     };
     let reason_code = if s.reason_code.is_empty() {
         Some(None)
-    } else if s.reason_code.len() <= 4 && s.reason_code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+    } else if s.reason_code.len() <= 4
+        && s.reason_code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+    {
         Some(Some(s.reason_code.clone()))
     } else {
         v.add("step.reason_code", format!("must be a code of up to 4 upper-case letters or digits such as \"AC01\" or \"G002\", got {:?}", s.reason_code));
@@ -165,7 +213,10 @@ fn decode_step(v: &mut Violations, s: Option<&pb::Step>, now: chrono::DateTime<c
     })
 }
 
-fn decode_repatriation(v: &mut Violations, r: &pb::CreateRepatriationRequest) -> Option<RepatriationRequest> {
+fn decode_repatriation(
+    v: &mut Violations,
+    r: &pb::CreateRepatriationRequest,
+) -> Option<RepatriationRequest> {
     let party_id = v.required_uuid("party_id", &r.party_id);
     if r.allocations.is_empty() {
         v.add("allocations", "at least one earning is required");
@@ -180,17 +231,32 @@ fn decode_repatriation(v: &mut Violations, r: &pb::CreateRepatriationRequest) ->
     }
     let channel = convert::channel_from(r.channel);
     if channel.is_none() {
-        v.add("channel", "must be CHANNEL_BANK, CHANNEL_PLATFORM or CHANNEL_MOBILE_FINANCIAL_SERVICE");
+        v.add(
+            "channel",
+            "must be CHANNEL_BANK, CHANNEL_PLATFORM or CHANNEL_MOBILE_FINANCIAL_SERVICE",
+        );
     }
-    let payer_country = if r.payer_country.is_empty() { Some(None) } else { v.country("payer_country", &r.payer_country).map(Some) };
-    Some(RepatriationRequest { party_id: party_id?, allocations, channel: channel?, payer_country: payer_country? })
+    let payer_country = if r.payer_country.is_empty() {
+        Some(None)
+    } else {
+        v.country("payer_country", &r.payer_country).map(Some)
+    };
+    Some(RepatriationRequest {
+        party_id: party_id?,
+        allocations,
+        channel: channel?,
+        payer_country: payer_country?,
+    })
 }
 
 type EventStream = Pin<Box<dyn Stream<Item = Result<pb::RepatriationEvent, Status>> + Send>>;
 
 #[tonic::async_trait]
 impl RepatriationService for RepatriationApi {
-    async fn create_repatriation(&self, request: Request<pb::CreateRepatriationRequest>) -> Result<Response<pb::Repatriation>, Status> {
+    async fn create_repatriation(
+        &self,
+        request: Request<pb::CreateRepatriationRequest>,
+    ) -> Result<Response<pb::Repatriation>, Status> {
         let caller = caller(&request)?;
         let mut req = request.into_inner();
         let run = async {
@@ -207,7 +273,10 @@ impl RepatriationService for RepatriationApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn get_repatriation(&self, request: Request<pb::GetRepatriationRequest>) -> Result<Response<pb::Repatriation>, Status> {
+    async fn get_repatriation(
+        &self,
+        request: Request<pb::GetRepatriationRequest>,
+    ) -> Result<Response<pb::Repatriation>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -240,12 +309,24 @@ impl RepatriationService for RepatriationApi {
                     status.map(Some)
                 }
             };
-            let filters = format!("party={};earning={};status={}", req.party_id, req.earning_id, req.status);
+            let filters = format!(
+                "party={};earning={};status={}",
+                req.party_id, req.earning_id, req.status
+            );
             let after = paging::decode(&mut v, &req.page_token, &filters);
-            let (size, (party_id, (earning_id, (status, after)))) = v.finish(|| size.zip(party_id.zip(earning_id.zip(status.zip(after)))))?;
+            let (size, (party_id, (earning_id, (status, after)))) =
+                v.finish(|| size.zip(party_id.zip(earning_id.zip(status.zip(after)))))?;
             let party_id = list_scope(&caller, party_id)?;
-            let filter = RepatriationFilter { party_id, status, earning_id };
-            let page = self.state.repo.list_repatriations(&filter, PageRequest { after, size }).await?;
+            let filter = RepatriationFilter {
+                party_id,
+                status,
+                earning_id,
+            };
+            let page = self
+                .state
+                .repo
+                .list_repatriations(&filter, PageRequest { after, size })
+                .await?;
             ApiResult::Ok(pb::ListRepatriationsResponse {
                 repatriations: page.items.iter().map(convert::repatriation).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -254,12 +335,17 @@ impl RepatriationService for RepatriationApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn record_step(&self, request: Request<pb::RecordStepRequest>) -> Result<Response<pb::RecordStepResponse>, Status> {
+    async fn record_step(
+        &self,
+        request: Request<pb::RecordStepRequest>,
+    ) -> Result<Response<pb::RecordStepResponse>, Status> {
         let caller = caller(&request)?;
         let run = async {
             let item = self.prepare_step(&caller, request.into_inner()).await?;
             let mut results = self.record(std::slice::from_ref(&item)).await?;
-            let recorded = results.pop().ok_or_else(|| ApiError::from(repat_store::StoreError::Internal("no result".into())))??;
+            let recorded = results.pop().ok_or_else(|| {
+                ApiError::from(repat_store::StoreError::Internal("no result".into()))
+            })??;
             ApiResult::Ok(step_response(&recorded))
         };
         Ok(Response::new(run.await?))
@@ -272,7 +358,9 @@ impl RepatriationService for RepatriationApi {
         request: Request<Streaming<pb::RecordStepRequest>>,
     ) -> Result<Response<Self::BatchRecordStepsStream>, Status> {
         let caller = caller(&request)?;
-        let api = RepatriationApi { state: self.state.clone() };
+        let api = RepatriationApi {
+            state: self.state.clone(),
+        };
         // A reader keeps taking requests off the wire while a chunk commits,
         // so the client is not held back by flow control between chunks.
         let (item_tx, item_rx) = tokio::sync::mpsc::channel(BATCH_CHUNK * 4);
@@ -287,10 +375,15 @@ impl RepatriationService for RepatriationApi {
         // Commit up to a chunk in one transaction, waiting briefly for a
         // chunk to fill so a fast stream is not cut into tiny transactions.
         let items = tokio_stream::wrappers::ReceiverStream::new(item_rx);
-        let mut input = Box::pin(tokio_stream::StreamExt::chunks_timeout(items, BATCH_CHUNK, CHUNK_WAIT));
+        let mut input = Box::pin(tokio_stream::StreamExt::chunks_timeout(
+            items,
+            BATCH_CHUNK,
+            CHUNK_WAIT,
+        ));
         let output = async_stream(move |tx| async move {
             while let Some(chunk) = input.next().await {
-                let mut outcomes: Vec<(usize, String, Option<ApiResult<String>>)> = Vec::with_capacity(chunk.len());
+                let mut outcomes: Vec<(usize, String, Option<ApiResult<String>>)> =
+                    Vec::with_capacity(chunk.len());
                 let mut prepared: Vec<(Idempotency, NewStep)> = Vec::new();
                 let mut slots: Vec<usize> = Vec::new();
                 for (index, item) in chunk {
@@ -324,8 +417,16 @@ impl RepatriationService for RepatriationApi {
                     }
                 }
                 for (index, request_id, outcome) in outcomes {
-                    let outcome = outcome.unwrap_or_else(|| Err(ApiError::from(repat_store::StoreError::Internal("no result".into()))));
-                    if tx.send(Ok(batch::result(index, request_id, outcome))).await.is_err() {
+                    let outcome = outcome.unwrap_or_else(|| {
+                        Err(ApiError::from(repat_store::StoreError::Internal(
+                            "no result".into(),
+                        )))
+                    });
+                    if tx
+                        .send(Ok(batch::result(index, request_id, outcome)))
+                        .await
+                        .is_err()
+                    {
                         return;
                     }
                 }
@@ -345,14 +446,28 @@ impl RepatriationService for RepatriationApi {
         let id = id_field("id", &req.id).map_err(ApiError::from)?;
         // Subscribe before the first read so no change falls in between.
         let mut changes = self.state.changes.subscribe();
-        let first = self.state.repo.get_journey(id).await.map_err(ApiError::from)?;
+        let first = self
+            .state
+            .repo
+            .get_journey(id)
+            .await
+            .map_err(ApiError::from)?;
         authorize(&caller, Action::Read(first.repatriation.details.party_id))?;
         let repo = self.state.repo.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         tokio::spawn(async move {
-            let mut last = (first.repatriation.step_count, first.repatriation.update_time);
+            let mut last = (
+                first.repatriation.step_count,
+                first.repatriation.update_time,
+            );
             let mut done = first.repatriation.status.is_terminal();
-            if tx.send(Ok(pb::RepatriationEvent { repatriation: Some(convert::journey(&first)) })).await.is_err() {
+            if tx
+                .send(Ok(pb::RepatriationEvent {
+                    repatriation: Some(convert::journey(&first)),
+                }))
+                .await
+                .is_err()
+            {
                 return;
             }
             let mut tick = tokio::time::interval(POLL_INTERVAL);
@@ -374,7 +489,13 @@ impl RepatriationService for RepatriationApi {
                         }
                         last = now;
                         done = j.repatriation.status.is_terminal();
-                        if tx.send(Ok(pb::RepatriationEvent { repatriation: Some(convert::journey(&j)) })).await.is_err() {
+                        if tx
+                            .send(Ok(pb::RepatriationEvent {
+                                repatriation: Some(convert::journey(&j)),
+                            }))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -385,6 +506,8 @@ impl RepatriationService for RepatriationApi {
                 }
             }
         });
-        Ok(Response::new(Box::pin(tokio_stream::wrappers::ReceiverStream::new(rx))))
+        Ok(Response::new(Box::pin(
+            tokio_stream::wrappers::ReceiverStream::new(rx),
+        )))
     }
 }

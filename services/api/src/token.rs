@@ -56,7 +56,9 @@ pub fn role_name(role: Role) -> &'static str {
 }
 
 pub fn role_from_name(name: &str) -> Option<Role> {
-    [Role::Firm, Role::Integrator, Role::Auditor, Role::Admin].into_iter().find(|r| role_name(*r) == name)
+    [Role::Firm, Role::Integrator, Role::Auditor, Role::Admin]
+        .into_iter()
+        .find(|r| role_name(*r) == name)
 }
 
 /// Verifies tokens.
@@ -67,12 +69,23 @@ pub struct TokenVerifier {
 
 impl TokenVerifier {
     /// `key` is the HS256 secret, or the PEM of the EdDSA or RS256 public key.
-    pub fn new(algorithm: KeyAlgorithm, key: &[u8], issuer: &str, audience: &str) -> Result<Self, String> {
+    pub fn new(
+        algorithm: KeyAlgorithm,
+        key: &[u8],
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Self, String> {
         let key = match algorithm {
-            KeyAlgorithm::Hs256 if key.len() < 32 => return Err("the HS256 secret must be at least 32 bytes".into()),
+            KeyAlgorithm::Hs256 if key.len() < 32 => {
+                return Err("the HS256 secret must be at least 32 bytes".into());
+            }
             KeyAlgorithm::Hs256 => DecodingKey::from_secret(key),
-            KeyAlgorithm::EdDsa => DecodingKey::from_ed_pem(key).map_err(|e| format!("EdDSA public key: {e}"))?,
-            KeyAlgorithm::Rs256 => DecodingKey::from_rsa_pem(key).map_err(|e| format!("RS256 public key: {e}"))?,
+            KeyAlgorithm::EdDsa => {
+                DecodingKey::from_ed_pem(key).map_err(|e| format!("EdDSA public key: {e}"))?
+            }
+            KeyAlgorithm::Rs256 => {
+                DecodingKey::from_rsa_pem(key).map_err(|e| format!("RS256 public key: {e}"))?
+            }
         };
         let mut validation = Validation::new(algorithm.jwt());
         validation.leeway = LEEWAY_SECS;
@@ -86,10 +99,16 @@ impl TokenVerifier {
     /// The caller a token names, or why it is refused (never echoing the
     /// token itself).
     pub fn verify(&self, token: &str) -> Result<Caller, String> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation).map_err(|e| format!("invalid token: {e}"))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map_err(|e| format!("invalid token: {e}"))?;
         let c = data.claims;
-        let role = role_from_name(&c.role).ok_or_else(|| format!("invalid token: unknown role {:?}", c.role))?;
-        Ok(Caller { subject: c.sub, role, parties: c.parties })
+        let role = role_from_name(&c.role)
+            .ok_or_else(|| format!("invalid token: unknown role {:?}", c.role))?;
+        Ok(Caller {
+            subject: c.sub,
+            role,
+            parties: c.parties,
+        })
     }
 }
 
@@ -103,18 +122,41 @@ pub struct TokenIssuer {
 
 impl TokenIssuer {
     /// `key` is the HS256 secret, or the PEM of the EdDSA or RS256 private key.
-    pub fn new(algorithm: KeyAlgorithm, key: &[u8], issuer: &str, audience: &str) -> Result<Self, String> {
+    pub fn new(
+        algorithm: KeyAlgorithm,
+        key: &[u8],
+        issuer: &str,
+        audience: &str,
+    ) -> Result<Self, String> {
         let key = match algorithm {
             KeyAlgorithm::Hs256 => EncodingKey::from_secret(key),
-            KeyAlgorithm::EdDsa => EncodingKey::from_ed_pem(key).map_err(|e| format!("EdDSA private key: {e}"))?,
-            KeyAlgorithm::Rs256 => EncodingKey::from_rsa_pem(key).map_err(|e| format!("RS256 private key: {e}"))?,
+            KeyAlgorithm::EdDsa => {
+                EncodingKey::from_ed_pem(key).map_err(|e| format!("EdDSA private key: {e}"))?
+            }
+            KeyAlgorithm::Rs256 => {
+                EncodingKey::from_rsa_pem(key).map_err(|e| format!("RS256 private key: {e}"))?
+            }
         };
-        Ok(TokenIssuer { algorithm, key, issuer: issuer.into(), audience: audience.into() })
+        Ok(TokenIssuer {
+            algorithm,
+            key,
+            issuer: issuer.into(),
+            audience: audience.into(),
+        })
     }
 
     /// A token for `subject` valid for `ttl` from now.
-    pub fn issue(&self, subject: &str, role: Role, parties: &[Uuid], ttl: Duration) -> Result<String, String> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
+    pub fn issue(
+        &self,
+        subject: &str,
+        role: Role,
+        parties: &[Uuid],
+        ttl: Duration,
+    ) -> Result<String, String> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_err(|e| e.to_string())?
+            .as_secs();
         self.issue_claims(&Claims {
             sub: subject.into(),
             role: role_name(role).into(),
@@ -129,7 +171,8 @@ impl TokenIssuer {
 
     /// A token with exactly these claims.
     pub fn issue_claims(&self, claims: &Claims) -> Result<String, String> {
-        jsonwebtoken::encode(&Header::new(self.algorithm.jwt()), claims, &self.key).map_err(|e| e.to_string())
+        jsonwebtoken::encode(&Header::new(self.algorithm.jwt()), claims, &self.key)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -154,9 +197,15 @@ mod tests {
             .issue("a@firm", Role::Firm, &[party], Duration::from_secs(60))
             .unwrap();
         let caller = ed_verifier().verify(&token).unwrap();
-        assert_eq!((caller.subject.as_str(), caller.role, caller.parties), ("a@firm", Role::Firm, vec![party]));
+        assert_eq!(
+            (caller.subject.as_str(), caller.role, caller.parties),
+            ("a@firm", Role::Firm, vec![party])
+        );
 
-        let hs = TokenIssuer::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat").unwrap().issue("ops", Role::Admin, &[], Duration::from_secs(60)).unwrap();
+        let hs = TokenIssuer::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat")
+            .unwrap()
+            .issue("ops", Role::Admin, &[], Duration::from_secs(60))
+            .unwrap();
         let verifier = TokenVerifier::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat").unwrap();
         assert_eq!(verifier.verify(&hs).unwrap().role, Role::Admin);
     }
@@ -173,21 +222,41 @@ mod tests {
 
     #[test]
     fn issuer_audience_and_secrets_are_checked() {
-        let other_aud = TokenIssuer::new(KeyAlgorithm::EdDsa, ED_PRIVATE.as_bytes(), "repat", "someone-else")
-            .unwrap()
-            .issue("a", Role::Admin, &[], Duration::from_secs(60))
-            .unwrap();
+        let other_aud = TokenIssuer::new(
+            KeyAlgorithm::EdDsa,
+            ED_PRIVATE.as_bytes(),
+            "repat",
+            "someone-else",
+        )
+        .unwrap()
+        .issue("a", Role::Admin, &[], Duration::from_secs(60))
+        .unwrap();
         assert!(ed_verifier().verify(&other_aud).is_err());
-        let other_iss = TokenIssuer::new(KeyAlgorithm::EdDsa, ED_PRIVATE.as_bytes(), "evil", "repat")
-            .unwrap()
-            .issue("a", Role::Admin, &[], Duration::from_secs(60))
-            .unwrap();
+        let other_iss =
+            TokenIssuer::new(KeyAlgorithm::EdDsa, ED_PRIVATE.as_bytes(), "evil", "repat")
+                .unwrap()
+                .issue("a", Role::Admin, &[], Duration::from_secs(60))
+                .unwrap();
         assert!(ed_verifier().verify(&other_iss).is_err());
         assert!(TokenVerifier::new(KeyAlgorithm::Hs256, b"short", "repat", "repat").is_err());
         let unknown_role = TokenIssuer::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat")
             .unwrap()
-            .issue_claims(&Claims { sub: "x".into(), role: "root".into(), parties: vec![], iss: "repat".into(), aud: "repat".into(), exp: u64::MAX / 2, nbf: 0, iat: 0 })
+            .issue_claims(&Claims {
+                sub: "x".into(),
+                role: "root".into(),
+                parties: vec![],
+                iss: "repat".into(),
+                aud: "repat".into(),
+                exp: u64::MAX / 2,
+                nbf: 0,
+                iat: 0,
+            })
             .unwrap();
-        assert!(TokenVerifier::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat").unwrap().verify(&unknown_role).is_err());
+        assert!(
+            TokenVerifier::new(KeyAlgorithm::Hs256, SECRET, "repat", "repat")
+                .unwrap()
+                .verify(&unknown_role)
+                .is_err()
+        );
     }
 }

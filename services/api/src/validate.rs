@@ -55,7 +55,11 @@ impl Violations {
     }
 
     pub fn optional_uuid(&mut self, field: &str, s: &str) -> Option<Option<Uuid>> {
-        if s.is_empty() { Some(None) } else { self.check(field, uuid(s)).map(Some) }
+        if s.is_empty() {
+            Some(None)
+        } else {
+            self.check(field, uuid(s)).map(Some)
+        }
     }
 
     pub fn required_text(&mut self, field: &str, s: &str) -> Option<String> {
@@ -68,7 +72,10 @@ impl Violations {
 
     pub fn text(&mut self, field: &str, s: &str) -> Option<String> {
         if s.len() > MAX_TEXT {
-            self.add(field, format!("is {} bytes long; at most {MAX_TEXT} are allowed", s.len()));
+            self.add(
+                field,
+                format!("is {} bytes long; at most {MAX_TEXT} are allowed", s.len()),
+            );
             return None;
         }
         Some(s.to_string())
@@ -76,7 +83,10 @@ impl Violations {
 
     pub fn country(&mut self, field: &str, s: &str) -> Option<String> {
         if !is_country_code(s) {
-            self.add(field, format!("must be an ISO 3166-1 alpha-2 code such as \"US\", got {s:?}"));
+            self.add(
+                field,
+                format!("must be an ISO 3166-1 alpha-2 code such as \"US\", got {s:?}"),
+            );
             return None;
         }
         Some(s.to_string())
@@ -87,7 +97,10 @@ impl Violations {
             return Some(None);
         }
         if !is_bic(s) {
-            self.add(field, format!("must be a BIC of 8 or 11 characters such as \"CITIUS33\", got {s:?}"));
+            self.add(
+                field,
+                format!("must be a BIC of 8 or 11 characters such as \"CITIUS33\", got {s:?}"),
+            );
             return None;
         }
         Some(Some(s.to_string()))
@@ -121,10 +134,13 @@ impl Violations {
     }
 
     pub fn rate(&mut self, field: &str, s: &str) -> Option<Decimal> {
-        self.check(field, parse_rate(s).map_err(|e| match e {
-            MoneyError::Missing => "is required".to_string(),
-            other => other.to_string(),
-        }))
+        self.check(
+            field,
+            parse_rate(s).map_err(|e| match e {
+                MoneyError::Missing => "is required".to_string(),
+                other => other.to_string(),
+            }),
+        )
     }
 
     /// A full calendar date.
@@ -133,11 +149,20 @@ impl Violations {
             self.add(field, "is required");
             return None;
         };
-        let valid = u32::try_from(d.month).ok().zip(u32::try_from(d.day).ok()).and_then(|(m, day)| NaiveDate::from_ymd_opt(d.year, m, day));
+        let valid = u32::try_from(d.month)
+            .ok()
+            .zip(u32::try_from(d.day).ok())
+            .and_then(|(m, day)| NaiveDate::from_ymd_opt(d.year, m, day));
         match valid {
             Some(v) if d.year >= 1970 && d.year <= 9999 => Some(v),
             _ => {
-                self.add(field, format!("must be a full calendar date from 1970 on, got {}-{}-{}", d.year, d.month, d.day));
+                self.add(
+                    field,
+                    format!(
+                        "must be a full calendar date from 1970 on, got {}-{}-{}",
+                        d.year, d.month, d.day
+                    ),
+                );
                 None
             }
         }
@@ -152,16 +177,25 @@ impl Violations {
 
     /// An event time: from 1970 to a day ahead of `now`, kept to the
     /// microsecond (what both databases store).
-    pub fn event_time(&mut self, field: &str, t: Option<&prost_types::Timestamp>, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    pub fn event_time(
+        &mut self,
+        field: &str,
+        t: Option<&prost_types::Timestamp>,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         let Some(t) = t else {
             self.add(field, "is required");
             return None;
         };
-        let Some(at) = u32::try_from(t.nanos).ok().and_then(|n| DateTime::from_timestamp(t.seconds, n)) else {
+        let Some(at) = u32::try_from(t.nanos)
+            .ok()
+            .and_then(|n| DateTime::from_timestamp(t.seconds, n))
+        else {
             self.add(field, "is not a valid timestamp");
             return None;
         };
-        self.check(field, check_event_time(at, now)).map(|()| at.trunc_subsecs(6))
+        self.check(field, check_event_time(at, now))
+            .map(|()| at.trunc_subsecs(6))
     }
 
     pub fn page_size(&mut self, size: i32) -> Option<u32> {
@@ -172,7 +206,10 @@ impl Violations {
                 None
             }
             s if s as u32 > MAX_PAGE_SIZE => {
-                self.add("page_size", format!("must be at most {MAX_PAGE_SIZE}, got {s}"));
+                self.add(
+                    "page_size",
+                    format!("must be at most {MAX_PAGE_SIZE}, got {s}"),
+                );
                 None
             }
             s => Some(s as u32),
@@ -181,7 +218,9 @@ impl Violations {
 }
 
 pub fn uuid(s: &str) -> Result<Uuid, String> {
-    Uuid::try_parse(s).map_err(|_| format!("must be a UUID such as \"0b6f8c1e-6f8a-4f1e-9a57-3c2d1e0f9a8b\", got {s:?}"))
+    Uuid::try_parse(s).map_err(|_| {
+        format!("must be a UUID such as \"0b6f8c1e-6f8a-4f1e-9a57-3c2d1e0f9a8b\", got {s:?}")
+    })
 }
 
 /// The one id a Get or Watch request names.

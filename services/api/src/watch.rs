@@ -20,7 +20,9 @@ pub struct Changes {
 
 impl Changes {
     pub fn new() -> Self {
-        Changes { tx: broadcast::channel(4096).0 }
+        Changes {
+            tx: broadcast::channel(4096).0,
+        }
     }
 
     /// Announces that `id` changed (after the change committed).

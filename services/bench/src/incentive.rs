@@ -31,7 +31,9 @@ fn generate(n: usize) -> Vec<RawInput> {
     // A small linear congruential generator: reproducible, no extra crate.
     let mut x: u64 = 0x2545_f491_4f6c_dd1d;
     let mut next = move || {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         x >> 33
     };
     let start = NaiveDate::from_ymd_opt(2018, 1, 1).unwrap();
@@ -39,7 +41,8 @@ fn generate(n: usize) -> Vec<RawInput> {
         .map(|_| {
             let invoice = start + chrono::Days::new(next() % 2500);
             let realized = invoice + chrono::Days::new(next() % 150);
-            let (currency, scale) = [("USD", 2), ("EUR", 2), ("GBP", 2), ("JPY", 0)][(next() % 4) as usize];
+            let (currency, scale) =
+                [("USD", 2), ("EUR", 2), ("GBP", 2), ("JPY", 0)][(next() % 4) as usize];
             RawInput {
                 amount: Decimal::new((next() % 5_000_000 + 100) as i64, scale).to_string(),
                 currency,
@@ -55,7 +58,11 @@ fn generate(n: usize) -> Vec<RawInput> {
 fn parse(r: &RawInput) -> Case {
     let realized = NaiveDate::parse_from_str(&r.realized, "%Y-%m-%d").expect("generated date");
     Case {
-        party_kind: if r.freelancer { PartyKind::Freelancer } else { PartyKind::Firm },
+        party_kind: if r.freelancer {
+            PartyKind::Freelancer
+        } else {
+            PartyKind::Firm
+        },
         zone: Zone::None,
         category: ServiceCategory::Software,
         formal_channel: true,
@@ -71,7 +78,10 @@ fn parse(r: &RawInput) -> Case {
 }
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let rules = RuleSet::bangladesh();
     let inputs = generate(n);
 
@@ -90,8 +100,19 @@ fn main() {
     let assess_time = t.elapsed();
 
     println!("incentive engine benchmark: {n} generated repatriations");
-    println!("parse only (amounts, rates, dates): {:>8.3} s  {:>12.0} inputs/s", parse_time.as_secs_f64(), n as f64 / parse_time.as_secs_f64());
-    println!("assess (explained, exact):          {:>8.3} s  {:>12.0} assessments/s", assess_time.as_secs_f64(), n as f64 / assess_time.as_secs_f64());
-    println!("assess / parse time:                {:>8.2}", assess_time.as_secs_f64() / parse_time.as_secs_f64());
+    println!(
+        "parse only (amounts, rates, dates): {:>8.3} s  {:>12.0} inputs/s",
+        parse_time.as_secs_f64(),
+        n as f64 / parse_time.as_secs_f64()
+    );
+    println!(
+        "assess (explained, exact):          {:>8.3} s  {:>12.0} assessments/s",
+        assess_time.as_secs_f64(),
+        n as f64 / assess_time.as_secs_f64()
+    );
+    println!(
+        "assess / parse time:                {:>8.2}",
+        assess_time.as_secs_f64() / parse_time.as_secs_f64()
+    );
     println!("eligible: {eligible}; incentive total: BDT {total}");
 }

@@ -39,16 +39,23 @@ const JOURNEY: [(pb::StepKind, i64, &str); 8] = [
 ];
 
 fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp { seconds: t.timestamp(), nanos: 0 })
+    Some(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: 0,
+    })
 }
 
 fn money(a: &str, c: &str) -> Option<pb::Money> {
-    Some(pb::Money { amount: a.into(), currency: c.into() })
+    Some(pb::Money {
+        amount: a.into(),
+        currency: c.into(),
+    })
 }
 
 /// The requests of journey `j` of repatriation `rid`.
 fn journey_steps(j: usize, rid: &str) -> Vec<pb::RecordStepRequest> {
-    let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(j as i64 * 7);
+    let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
+        + chrono::Duration::minutes(j as i64 * 7);
     JOURNEY
         .iter()
         .map(|(kind, hours, bic)| {
@@ -60,13 +67,24 @@ fn journey_steps(j: usize, rid: &str) -> Vec<pb::RecordStepRequest> {
                 ..Default::default()
             };
             if *kind == IntermediaryProcessed {
-                s.fees = vec![pb::Fee { amount: money("12.50", "USD"), charged_by: (*bic).into(), kind: "CORRESPONDENT".into() }];
+                s.fees = vec![pb::Fee {
+                    amount: money("12.50", "USD"),
+                    charged_by: (*bic).into(),
+                    kind: "CORRESPONDENT".into(),
+                }];
                 s.amount = money("987.50", "USD");
             }
             if *kind == ConvertedToBdt {
-                s.fx_rate = Some(pb::FxRate { source_currency: "USD".into(), target_currency: "BDT".into(), rate: "110.25".into() });
+                s.fx_rate = Some(pb::FxRate {
+                    source_currency: "USD".into(),
+                    target_currency: "BDT".into(),
+                    rate: "110.25".into(),
+                });
             }
-            pb::RecordStepRequest { request_id: Uuid::new_v4().to_string(), step: Some(s) }
+            pb::RecordStepRequest {
+                request_id: Uuid::new_v4().to_string(),
+                step: Some(s),
+            }
         })
         .collect()
 }
@@ -77,7 +95,12 @@ async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>>
     let party = PartyServiceClient::new(channel.clone())
         .create_party(pb::CreatePartyRequest {
             request_id: Uuid::new_v4().to_string(),
-            party: Some(pb::Party { kind: pb::PartyKind::Firm as i32, legal_name: "Bench Ltd".into(), country: "BD".into(), ..Default::default() }),
+            party: Some(pb::Party {
+                kind: pb::PartyKind::Firm as i32,
+                legal_name: "Bench Ltd".into(),
+                country: "BD".into(),
+                ..Default::default()
+            }),
         })
         .await?
         .into_inner();
@@ -90,7 +113,11 @@ async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>>
                 client_country: "US".into(),
                 service_category: pb::ServiceCategory::Software as i32,
                 amount: money("1000.00", "USD"),
-                invoice_date: Some(repat_proto::google::r#type::Date { year: 2023, month: 12, day: 1 }),
+                invoice_date: Some(repat_proto::google::r#type::Date {
+                    year: 2023,
+                    month: 12,
+                    day: 1,
+                }),
                 invoice_reference: format!("INV-{j}"),
                 ..Default::default()
             }),
@@ -114,7 +141,10 @@ async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>>
                     .create_repatriation(pb::CreateRepatriationRequest {
                         request_id: Uuid::new_v4().to_string(),
                         party_id,
-                        allocations: vec![pb::Allocation { earning_id, amount: None }],
+                        allocations: vec![pb::Allocation {
+                            earning_id,
+                            amount: None,
+                        }],
                         channel: pb::Channel::Bank as i32,
                         payer_country: String::new(),
                     })
@@ -130,13 +160,20 @@ async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>>
 
 /// Streams every step over `streams` concurrent BatchRecordSteps calls
 /// (journeys split between them) and returns the elapsed time.
-async fn stream_steps(channel: &Channel, batches: Vec<Vec<pb::RecordStepRequest>>) -> anyhow::Result<Duration> {
+async fn stream_steps(
+    channel: &Channel,
+    batches: Vec<Vec<pb::RecordStepRequest>>,
+) -> anyhow::Result<Duration> {
     let started = Instant::now();
     let calls = batches.into_iter().map(|batch| {
-        let mut client = RepatriationServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
+        let mut client =
+            RepatriationServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
         async move {
             let n = batch.len();
-            let mut results = client.batch_record_steps(futures::stream::iter(batch)).await?.into_inner();
+            let mut results = client
+                .batch_record_steps(futures::stream::iter(batch))
+                .await?
+                .into_inner();
             let mut ok = 0usize;
             while let Some(r) = results.next().await {
                 let r = r?;
@@ -164,7 +201,9 @@ fn split(reps: &[String], streams: usize) -> Vec<Vec<pb::RecordStepRequest>> {
 /// Runs the service on `url` and returns steps per second.
 async fn service_rate(url: &str, journeys: usize, streams: usize) -> anyhow::Result<(f64, usize)> {
     let server = repatd::start(&repatd::Settings::ephemeral(url)).await?;
-    let channel = Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;
+    let channel = Channel::from_shared(format!("http://{}", server.addr))?
+        .connect()
+        .await?;
     let reps = seed(&channel, journeys).await.context("seeding")?;
     let batches = split(&reps, streams);
     let steps: usize = batches.iter().map(Vec::len).sum();
@@ -179,24 +218,47 @@ async fn copy_rate(url: &str) -> anyhow::Result<f64> {
     let mut conn = PgConnection::connect(url).await?;
     // Both runs start from an empty steps table.
     sqlx::query("TRUNCATE steps").execute(&mut conn).await?;
-    sqlx::query("VACUUM ANALYZE steps").execute(&mut conn).await?;
-    let reps: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM repatriations ORDER BY seq").fetch_all(&mut conn).await?;
+    sqlx::query("VACUUM ANALYZE steps")
+        .execute(&mut conn)
+        .await?;
+    let reps: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM repatriations ORDER BY seq")
+        .fetch_all(&mut conn)
+        .await?;
     let now = Utc::now().format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
     let mut csv = String::new();
     let mut rows = 0usize;
     for (j, (rid,)) in reps.iter().enumerate() {
         for req in journey_steps(j, &rid.to_string()) {
             let s = req.step.unwrap();
-            let at = DateTime::from_timestamp(s.occurred_at.unwrap().seconds, 0).unwrap().format("%Y-%m-%d %H:%M:%S+00");
-            let kind = pb::StepKind::try_from(s.kind).unwrap().as_str_name().trim_start_matches("STEP_KIND_").to_string();
-            let (amount, currency) = s.amount.map_or((String::new(), String::new()), |m| (m.amount, m.currency));
+            let at = DateTime::from_timestamp(s.occurred_at.unwrap().seconds, 0)
+                .unwrap()
+                .format("%Y-%m-%d %H:%M:%S+00");
+            let kind = pb::StepKind::try_from(s.kind)
+                .unwrap()
+                .as_str_name()
+                .trim_start_matches("STEP_KIND_")
+                .to_string();
+            let (amount, currency) = s
+                .amount
+                .map_or((String::new(), String::new()), |m| (m.amount, m.currency));
             let fees = if s.fees.is_empty() {
                 "[]".to_string()
             } else {
-                format!(r#"[{{"amount":{{"amount":"12.50","currency":"USD"}},"charged_by":"{}","kind":"CORRESPONDENT"}}]"#, s.institution_bic)
+                format!(
+                    r#"[{{"amount":{{"amount":"12.50","currency":"USD"}},"charged_by":"{}","kind":"CORRESPONDENT"}}]"#,
+                    s.institution_bic
+                )
             };
-            let (fs, ft, fr) = s.fx_rate.map_or((String::new(), String::new(), String::new()), |f| (f.source_currency, f.target_currency, f.rate));
-            let bic = if s.institution_bic.is_empty() { String::new() } else { s.institution_bic };
+            let (fs, ft, fr) = s
+                .fx_rate
+                .map_or((String::new(), String::new(), String::new()), |f| {
+                    (f.source_currency, f.target_currency, f.rate)
+                });
+            let bic = if s.institution_bic.is_empty() {
+                String::new()
+            } else {
+                s.institution_bic
+            };
             csv.push_str(&format!(
                 "{},{},{},{},{},{},{},{},\"{}\",{},{},{},,,,,\"\"\n",
                 Uuid::new_v4(),
@@ -230,7 +292,9 @@ async fn copy_rate(url: &str) -> anyhow::Result<f64> {
 
 /// `url` with its database name replaced (keeping any `?host=` etc.).
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
     match query {
         Some(q) => format!("{base}/{name}?{q}"),
@@ -241,26 +305,45 @@ fn with_database(url: &str, name: &str) -> String {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
-    let journeys: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(25_000);
+    let journeys: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(25_000);
     let streams: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(16);
     let sqlite_journeys: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5_000);
-    let admin = std::env::var("REPAT_BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let admin = std::env::var("REPAT_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("repat_bench_{}", Uuid::new_v4().simple());
-    let mut admin_conn = PgConnection::connect(&admin).await.context("connecting to REPAT_BENCH_DATABASE_URL")?;
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin_conn).await?;
+    let mut admin_conn = PgConnection::connect(&admin)
+        .await
+        .context("connecting to REPAT_BENCH_DATABASE_URL")?;
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin_conn)
+        .await?;
     let url = with_database(&admin, &name);
 
-    println!("ingest benchmark: {journeys} journeys x {} steps, {streams} concurrent streams", JOURNEY.len());
+    println!(
+        "ingest benchmark: {journeys} journeys x {} steps, {streams} concurrent streams",
+        JOURNEY.len()
+    );
     let (pg_rate, steps) = service_rate(&url, journeys, streams).await?;
     let copy = copy_rate(&url).await?;
     println!("postgres  service BatchRecordSteps: {steps} steps, {pg_rate:>10.0} steps/s");
     println!("postgres  raw COPY into steps:       {steps} rows,  {copy:>10.0} rows/s");
     println!("postgres  service / COPY:            {:.2}", pg_rate / copy);
-    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&mut admin_conn).await?;
+    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+        .execute(&mut admin_conn)
+        .await?;
 
     let dir = std::env::temp_dir().join(format!("repat-bench-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
-    let (lite_rate, lite_steps) = service_rate(&format!("sqlite:{}", dir.join("bench.db").display()), sqlite_journeys, streams).await?;
+    let (lite_rate, lite_steps) = service_rate(
+        &format!("sqlite:{}", dir.join("bench.db").display()),
+        sqlite_journeys,
+        streams,
+    )
+    .await?;
     println!("sqlite    service BatchRecordSteps: {lite_steps} steps, {lite_rate:>10.0} steps/s");
     std::fs::remove_dir_all(&dir)?;
     Ok(())

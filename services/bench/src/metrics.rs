@@ -31,7 +31,11 @@ const RUNS: usize = 3;
 /// The raw rows: 5,000 parties, and per repatriation one earning, one
 /// allocation and eight steps whose waits vary with the repatriation.
 async fn generate(conn: &mut PgConnection, n: i64) -> anyhow::Result<()> {
-    let fee = serde_json::to_string(&vec![Fee { amount: Money::parse("25.00", "USD").map_err(|e| anyhow::anyhow!("{e:?}"))?, charged_by: "CHASUS33".into(), kind: "CORRESPONDENT".into() }])?;
+    let fee = serde_json::to_string(&vec![Fee {
+        amount: Money::parse("25.00", "USD").map_err(|e| anyhow::anyhow!("{e:?}"))?,
+        charged_by: "CHASUS33".into(),
+        kind: "CORRESPONDENT".into(),
+    }])?;
     let statements = [
         "INSERT INTO parties (id, kind, legal_name, country, zone, memberships, bank_accounts, create_time)
          SELECT md5('p' || i)::uuid, CASE WHEN i % 3 = 0 THEN 'FREELANCER' ELSE 'FIRM' END, 'Exporter ' || i, 'BD', 'NONE', '[]', '[]', now()
@@ -120,7 +124,9 @@ fn median(mut times: Vec<Duration>) -> Duration {
 }
 
 fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
     match query {
         Some(q) => format!("{base}/{name}?{q}"),
@@ -130,18 +136,29 @@ fn with_database(url: &str, name: &str) -> String {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let n: i64 = std::env::args().nth(1).map(|a| a.parse()).transpose()?.unwrap_or(1_000_000);
-    let admin = std::env::var("REPAT_BENCH_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+    let n: i64 = std::env::args()
+        .nth(1)
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(1_000_000);
+    let admin = std::env::var("REPAT_BENCH_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     let name = format!("repat_bench_{}", Uuid::new_v4().simple());
-    let mut admin_conn = PgConnection::connect(&admin).await.context("connecting to REPAT_BENCH_DATABASE_URL")?;
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin_conn).await?;
+    let mut admin_conn = PgConnection::connect(&admin)
+        .await
+        .context("connecting to REPAT_BENCH_DATABASE_URL")?;
+    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin_conn)
+        .await?;
     let url = with_database(&admin, &name);
     let result = run(&url, n).await;
     // REPAT_BENCH_KEEP=1 keeps the database for a closer look (EXPLAIN).
     if std::env::var_os("REPAT_BENCH_KEEP").is_some() {
         println!("kept database {name}");
     } else {
-        sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)"))).execute(&mut admin_conn).await?;
+        sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
+            .execute(&mut admin_conn)
+            .await?;
     }
     result
 }
@@ -152,7 +169,10 @@ async fn run(url: &str, n: i64) -> anyhow::Result<()> {
     println!("metrics benchmark: {n} repatriations x 8 steps on PostgreSQL");
     let started = Instant::now();
     generate(&mut conn, n).await?;
-    println!("generated raw rows in {:.1} s", started.elapsed().as_secs_f64());
+    println!(
+        "generated raw rows in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
     let started = Instant::now();
     let mut after = None;
@@ -162,26 +182,35 @@ async fn run(url: &str, n: i64) -> anyhow::Result<()> {
     server.repo.compact_delay_rollup().await?;
     sqlx::query("ANALYZE").execute(&mut conn).await?;
     let built = started.elapsed();
-    let observations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delay_observations").fetch_one(&mut conn).await?;
+    let observations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delay_observations")
+        .fetch_one(&mut conn)
+        .await?;
     println!(
         "built {observations} observations with the service's code in {:.1} s ({:.0} journeys/s)",
         built.as_secs_f64(),
         n as f64 / built.as_secs_f64()
     );
 
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?
+        .connect()
+        .await?;
     let mut client = MetricsServiceClient::new(channel);
     let (mut groups, mut t) = (0, [Vec::new(), Vec::new(), Vec::new(), Vec::new()]);
     for _ in 0..RUNS {
         let started = Instant::now();
         let r = client
-            .get_delay_statistics(pb::GetDelayStatisticsRequest { group_by: vec![pb::Dimension::Corridor as i32], ..Default::default() })
+            .get_delay_statistics(pb::GetDelayStatisticsRequest {
+                group_by: vec![pb::Dimension::Corridor as i32],
+                ..Default::default()
+            })
             .await?
             .into_inner();
         t[0].push(started.elapsed());
         groups = r.groups.len();
         let started = Instant::now();
-        client.get_scorecard(pb::GetScorecardRequest::default()).await?;
+        client
+            .get_scorecard(pb::GetScorecardRequest::default())
+            .await?;
         t[1].push(started.elapsed());
         let started = Instant::now();
         sqlx::query(PLAIN_DELAYS).fetch_all(&mut conn).await?;
@@ -193,11 +222,23 @@ async fn run(url: &str, n: i64) -> anyhow::Result<()> {
     let [service_delays, service_card, plain_delays, plain_card] = t.map(median);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!("grouped delays (measure x corridor, {groups} groups), median of {RUNS}:");
-    println!("  service GetDelayStatistics over gRPC: {:>9.1} ms", ms(service_delays));
-    println!("  plain SQL percentile_cont over steps: {:>9.1} ms", ms(plain_delays));
+    println!(
+        "  service GetDelayStatistics over gRPC: {:>9.1} ms",
+        ms(service_delays)
+    );
+    println!(
+        "  plain SQL percentile_cont over steps: {:>9.1} ms",
+        ms(plain_delays)
+    );
     println!("scorecard (corridor x month), median of {RUNS}:");
-    println!("  service GetScorecard over gRPC:       {:>9.1} ms", ms(service_card));
-    println!("  plain SQL over steps:                 {:>9.1} ms", ms(plain_card));
+    println!(
+        "  service GetScorecard over gRPC:       {:>9.1} ms",
+        ms(service_card)
+    );
+    println!(
+        "  plain SQL over steps:                 {:>9.1} ms",
+        ms(plain_card)
+    );
     drop(client);
     server.stop().await?;
     Ok(())

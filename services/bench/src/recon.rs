@@ -30,7 +30,10 @@ struct Lcg(u64);
 
 impl Lcg {
     fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         self.0 >> 33
     }
 }
@@ -44,13 +47,19 @@ fn generate(n: usize) -> (Vec<Invoice>, Vec<Credit>) {
     let mut invoices = Vec::with_capacity(n);
     let mut credits = Vec::with_capacity(n + n / 10);
     let mut next_credit = 0u128;
-    let mut credit = |party: Uuid, amount: Money, date: NaiveDate, text: String, fx: Option<FxRate>| {
-        next_credit += 1;
-        let mut e = Entry::credit(0, amount, date);
-        e.remittance = text;
-        e.fx_rate = fx;
-        Credit { id: Uuid::from_u128(1 << 64 | next_credit), party, entry: e, state: CreditState::Open }
-    };
+    let mut credit =
+        |party: Uuid, amount: Money, date: NaiveDate, text: String, fx: Option<FxRate>| {
+            next_credit += 1;
+            let mut e = Entry::credit(0, amount, date);
+            e.remittance = text;
+            e.fx_rate = fx;
+            Credit {
+                id: Uuid::from_u128(1 << 64 | next_credit),
+                party,
+                entry: e,
+                state: CreditState::Open,
+            }
+        };
     for k in 0..n {
         let party = Uuid::from_u128((k % parties) as u128 + 1);
         let cur = currencies[k % 3];
@@ -72,22 +81,68 @@ fn generate(n: usize) -> (Vec<Invoice>, Vec<Credit>) {
         let fee = Decimal::new((rng.next() % 4_000) as i64, 2);
         let money = |v: Decimal| Money::new(v.round_dp(cur.minor_units()), cur).unwrap();
         match k % 10 {
-            0..=3 => credits.push(credit(party, amount, paid_on, format!("Invoice {reference}"), None)),
-            4 => credits.push(credit(party, money(amount.amount() - fee), paid_on, "payment".into(), None)),
+            0..=3 => credits.push(credit(
+                party,
+                amount,
+                paid_on,
+                format!("Invoice {reference}"),
+                None,
+            )),
+            4 => credits.push(credit(
+                party,
+                money(amount.amount() - fee),
+                paid_on,
+                "payment".into(),
+                None,
+            )),
             5 => {
                 let rate = Decimal::new(11_000 + (rng.next() % 2_000) as i64, 2);
                 let booked = Money::new(((amount.amount() - fee) * rate).round_dp(2), bdt).unwrap();
-                credits.push(credit(party, booked, paid_on, String::new(), Some(FxRate { source: cur, target: bdt, rate })));
+                credits.push(credit(
+                    party,
+                    booked,
+                    paid_on,
+                    String::new(),
+                    Some(FxRate {
+                        source: cur,
+                        target: bdt,
+                        rate,
+                    }),
+                ));
             }
             6 => {
                 let half = money(amount.amount() / Decimal::TWO);
-                credits.push(credit(party, half, paid_on, format!("{reference} 1/2"), None));
-                credits.push(credit(party, money(amount.amount() - half.amount() - fee), paid_on + chrono::Days::new(30), format!("{reference} 2/2"), None));
+                credits.push(credit(
+                    party,
+                    half,
+                    paid_on,
+                    format!("{reference} 1/2"),
+                    None,
+                ));
+                credits.push(credit(
+                    party,
+                    money(amount.amount() - half.amount() - fee),
+                    paid_on + chrono::Days::new(30),
+                    format!("{reference} 2/2"),
+                    None,
+                ));
             }
             // A bulk payment of this invoice and the next (whose own mode
             // is then a stray credit or an unpaid invoice).
-            7 => credits.push(credit(party, money(amount.amount() * Decimal::TWO), paid_on, format!("{reference}/INV-{}", k + 1), None)),
-            8 => credits.push(credit(party, money(Decimal::new(1 + (rng.next() % 9_999) as i64, 2)), paid_on, "refund".into(), None)),
+            7 => credits.push(credit(
+                party,
+                money(amount.amount() * Decimal::TWO),
+                paid_on,
+                format!("{reference}/INV-{}", k + 1),
+                None,
+            )),
+            8 => credits.push(credit(
+                party,
+                money(Decimal::new(1 + (rng.next() % 9_999) as i64, 2)),
+                paid_on,
+                "refund".into(),
+                None,
+            )),
             _ => {}
         }
     }
@@ -126,18 +181,37 @@ async fn service_import(xml: &str) -> anyhow::Result<f64> {
     use repat_proto::v1 as pb;
     let dir = std::env::temp_dir().join(format!("repat-recon-bench-{}", Uuid::new_v4().simple()));
     std::fs::create_dir_all(&dir)?;
-    let mut settings = repatd::Settings::ephemeral(format!("sqlite:{}", dir.join("bench.db").display()));
+    let mut settings =
+        repatd::Settings::ephemeral(format!("sqlite:{}", dir.join("bench.db").display()));
     settings.max_message_bytes = 64 << 20;
     settings.request_timeout_secs = 600;
     let server = repatd::start(&settings).await?;
-    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?.connect().await?;
-    let account = pb::BankAccount { bank_bic: "CIBLBDDH".into(), account_number: "BD00CIBL1234567890123456".into(), currency: "BDT".into(), ..Default::default() };
-    let party = pb::Party { kind: pb::PartyKind::Firm as i32, legal_name: "Bench Soft Ltd".into(), country: "BD".into(), bank_accounts: vec![account], ..Default::default() };
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?
+        .connect()
+        .await?;
+    let account = pb::BankAccount {
+        bank_bic: "CIBLBDDH".into(),
+        account_number: "BD00CIBL1234567890123456".into(),
+        currency: "BDT".into(),
+        ..Default::default()
+    };
+    let party = pb::Party {
+        kind: pb::PartyKind::Firm as i32,
+        legal_name: "Bench Soft Ltd".into(),
+        country: "BD".into(),
+        bank_accounts: vec![account],
+        ..Default::default()
+    };
     let party = pb::party_service_client::PartyServiceClient::new(channel.clone())
-        .create_party(pb::CreatePartyRequest { request_id: Uuid::new_v4().to_string(), party: Some(party) })
+        .create_party(pb::CreatePartyRequest {
+            request_id: Uuid::new_v4().to_string(),
+            party: Some(party),
+        })
         .await?
         .into_inner();
-    let mut recon = pb::reconciliation_service_client::ReconciliationServiceClient::new(channel).max_decoding_message_size(256 << 20).max_encoding_message_size(64 << 20);
+    let mut recon = pb::reconciliation_service_client::ReconciliationServiceClient::new(channel)
+        .max_decoding_message_size(256 << 20)
+        .max_encoding_message_size(64 << 20);
     let request = pb::ImportStatementRequest {
         request_id: Uuid::new_v4().to_string(),
         party_id: party.id,
@@ -148,28 +222,50 @@ async fn service_import(xml: &str) -> anyhow::Result<f64> {
     let started = Instant::now();
     let stored = recon.import_statement(request).await?.into_inner();
     let t = started.elapsed().as_secs_f64();
-    anyhow::ensure!(stored.entries.len() == IMPORTED, "{} entries stored", stored.entries.len());
+    anyhow::ensure!(
+        stored.entries.len() == IMPORTED,
+        "{} entries stored",
+        stored.entries.len()
+    );
     server.stop().await?;
     std::fs::remove_dir_all(&dir)?;
     Ok(t)
 }
 
 fn rate_line(what: &str, entries: usize, bytes: usize, t: f64) {
-    println!("{what:<34} {entries:>7} entries {:>6.1} MB {t:>8.3}s {:>9.0} entries/s {:>7.1} MB/s", bytes as f64 / 1e6, entries as f64 / t, bytes as f64 / 1e6 / t);
+    println!(
+        "{what:<34} {entries:>7} entries {:>6.1} MB {t:>8.3}s {:>9.0} entries/s {:>7.1} MB/s",
+        bytes as f64 / 1e6,
+        entries as f64 / t,
+        bytes as f64 / 1e6 / t
+    );
 }
 
 fn main() -> anyhow::Result<()> {
-    let sizes: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let sizes = if sizes.is_empty() { vec![10_000, 100_000, 1_000_000] } else { sizes };
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![10_000, 100_000, 1_000_000]
+    } else {
+        sizes
+    };
     let tol = Tolerances::default();
-    println!("{:>10} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12}", "invoices", "credits", "matches", "excepts", "match time", "ns/invoice", "vs previous");
+    println!(
+        "{:>10} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12}",
+        "invoices", "credits", "matches", "excepts", "match time", "ns/invoice", "vs previous"
+    );
     let mut previous: Option<(usize, f64)> = None;
     for n in sizes {
         let (invoices, credits) = generate(n);
         let mut outcome = None;
-        let t = seconds(|| outcome = Some(reconcile(black_box(&invoices), black_box(&credits), &tol)));
+        let t =
+            seconds(|| outcome = Some(reconcile(black_box(&invoices), black_box(&credits), &tol)));
         let o = outcome.unwrap_or_default();
-        let growth = previous.map_or(String::from("-"), |(m, p)| format!("x{:.1} for x{:.0}", t / p, n as f64 / m as f64));
+        let growth = previous.map_or(String::from("-"), |(m, p)| {
+            format!("x{:.1} for x{:.0}", t / p, n as f64 / m as f64)
+        });
         println!(
             "{n:>10} {:>10} {:>9} {:>9} {:>10.3}s {:>10.0} {:>12}",
             credits.len(),
@@ -185,7 +281,11 @@ fn main() -> anyhow::Result<()> {
     let entries = 100_000;
     let xml = camt053(entries);
     let mut read = 0;
-    let t = seconds(|| read = repat_statements::parse(StatementFormat::Camt053, black_box(xml.as_bytes())).map(|s| s.iter().map(|s| s.entries.len()).sum::<usize>()).unwrap_or(0));
+    let t = seconds(|| {
+        read = repat_statements::parse(StatementFormat::Camt053, black_box(xml.as_bytes()))
+            .map(|s| s.iter().map(|s| s.entries.len()).sum::<usize>())
+            .unwrap_or(0)
+    });
     assert_eq!(read, entries);
     rate_line("camt.053 read (repat-statements)", entries, xml.len(), t);
 
@@ -193,12 +293,31 @@ fn main() -> anyhow::Result<()> {
     let xml = camt053(IMPORTED);
     let mut counted = 0;
     let plain = seconds(|| {
-        counted = roxmltree::Document::parse(black_box(&xml)).map(|d| d.descendants().filter(|n| n.has_tag_name(("urn:iso:std:iso:20022:tech:xsd:camt.053.001.08", "Ntry"))).count()).unwrap_or(0)
+        counted = roxmltree::Document::parse(black_box(&xml))
+            .map(|d| {
+                d.descendants()
+                    .filter(|n| {
+                        n.has_tag_name(("urn:iso:std:iso:20022:tech:xsd:camt.053.001.08", "Ntry"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
     });
     assert_eq!(counted, IMPORTED);
-    let service = tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(service_import(&xml))?;
+    let service = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(service_import(&xml))?;
     rate_line("plain XML parse (roxmltree)", IMPORTED, xml.len(), plain);
-    rate_line("service ImportStatement (SQLite)", IMPORTED, xml.len(), service);
-    println!("service import / plain parse: {:.1}x the time", service / plain);
+    rate_line(
+        "service ImportStatement (SQLite)",
+        IMPORTED,
+        xml.len(),
+        service,
+    );
+    println!(
+        "service import / plain parse: {:.1}x the time",
+        service / plain
+    );
     Ok(())
 }

@@ -62,7 +62,11 @@ pub fn extend(head_sequence: i64, head_hash: &str, drafts: Vec<AuditRecord>) -> 
         .map(|(i, mut record)| {
             record.sequence = head_sequence + 1 + i as i64;
             let hash = chain_hash(&previous, &record);
-            AuditEntry { record, previous_hash: std::mem::replace(&mut previous, hash.clone()), hash }
+            AuditEntry {
+                record,
+                previous_hash: std::mem::replace(&mut previous, hash.clone()),
+                hash,
+            }
         })
         .collect()
 }
@@ -84,26 +88,44 @@ pub struct ChainVerifier {
 
 impl Default for ChainVerifier {
     fn default() -> Self {
-        ChainVerifier { previous: GENESIS.to_string(), next_sequence: 1, checked: 0 }
+        ChainVerifier {
+            previous: GENESIS.to_string(),
+            next_sequence: 1,
+            checked: 0,
+        }
     }
 }
 
 impl ChainVerifier {
     /// Checks the next entry.
     pub fn check(&mut self, e: &AuditEntry) -> Result<(), BrokenLink> {
-        let broken = |reason: String| BrokenLink { sequence: e.record.sequence, reason };
+        let broken = |reason: String| BrokenLink {
+            sequence: e.record.sequence,
+            reason,
+        };
         if e.record.sequence != self.next_sequence {
             return Err(BrokenLink {
                 sequence: self.next_sequence,
-                reason: format!("entry {} is missing (the next entry found is {})", self.next_sequence, e.record.sequence),
+                reason: format!(
+                    "entry {} is missing (the next entry found is {})",
+                    self.next_sequence, e.record.sequence
+                ),
             });
         }
         if e.previous_hash != self.previous {
-            return Err(broken(format!("its previous_hash {} is not the hash of entry {} ({})", e.previous_hash, e.record.sequence - 1, self.previous)));
+            return Err(broken(format!(
+                "its previous_hash {} is not the hash of entry {} ({})",
+                e.previous_hash,
+                e.record.sequence - 1,
+                self.previous
+            )));
         }
         let expected = chain_hash(&self.previous, &e.record);
         if e.hash != expected {
-            return Err(broken(format!("its content does not match its hash (stored {}, computed {expected})", e.hash)));
+            return Err(broken(format!(
+                "its content does not match its hash (stored {}, computed {expected})",
+                e.hash
+            )));
         }
         self.previous = e.hash.clone();
         self.next_sequence += 1;
@@ -156,7 +178,11 @@ mod tests {
 
         let mut v = ChainVerifier::default();
         v.check(&entries[0]).unwrap();
-        assert_eq!(v.check(&entries[2]).unwrap_err().sequence, 2, "a removed entry is reported");
+        assert_eq!(
+            v.check(&entries[2]).unwrap_err().sequence,
+            2,
+            "a removed entry is reported"
+        );
     }
 
     #[test]

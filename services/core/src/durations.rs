@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
+use crate::Money;
 use crate::journey::{Step, StepKind, timeline};
 use crate::money::ratio_half_up;
-use crate::Money;
 
 /// Decimal places of the fee share ("0.012500" is 1.25%).
 pub const FEE_SHARE_SCALE: u32 = 6;
@@ -63,7 +63,10 @@ pub fn waits(steps: &[Step]) -> Vec<TimelineEntry<'_>> {
 }
 
 fn first_of(steps: &[Step], kind: StepKind) -> Option<&Step> {
-    steps.iter().filter(|s| s.kind() == kind).min_by_key(|s| s.occurred_at())
+    steps
+        .iter()
+        .filter(|s| s.kind() == kind)
+        .min_by_key(|s| s.occurred_at())
 }
 
 /// The spans of a journey; `invoice_dates` are the dates of the earnings it
@@ -72,13 +75,18 @@ pub fn spans(steps: &[Step], invoice_dates: &[NaiveDate]) -> Spans {
     let at = |k| first_of(steps, k).map(Step::occurred_at);
     let credited = at(StepKind::BeneficiaryCredited);
     let earliest_invoice = invoice_dates.iter().min().copied();
-    let invoice_at = at(StepKind::InvoiceIssued).or_else(|| earliest_invoice.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()));
+    let invoice_at = at(StepKind::InvoiceIssued)
+        .or_else(|| earliest_invoice.map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc()));
     let first = steps.iter().map(Step::occurred_at).min();
     let last = steps.iter().map(Step::occurred_at).max();
     Spans {
-        initiation_to_funds_available: at(StepKind::PaymentInitiated).zip(credited).map(|(i, c)| c - i),
+        initiation_to_funds_available: at(StepKind::PaymentInitiated)
+            .zip(credited)
+            .map(|(i, c)| c - i),
         invoice_to_realization: invoice_at.zip(credited).map(|(i, c)| c - i),
-        invoice_to_realization_days: earliest_invoice.zip(credited).map(|(d, c)| (c.date_naive() - d).num_days()),
+        invoice_to_realization_days: earliest_invoice
+            .zip(credited)
+            .map(|(d, c)| (c.date_naive() - d).num_days()),
         total: first.zip(last).map(|(f, l)| l - f),
     }
 }
@@ -95,7 +103,9 @@ pub fn fees(steps: &[Step]) -> FeeSummary {
     let initiated = first_of(steps, StepKind::PaymentInitiated).and_then(|s| s.details.amount);
     let credited = first_of(steps, StepKind::BeneficiaryCredited).and_then(|s| s.details.amount);
     let fee_share_of_initiated = initiated.and_then(|i| {
-        let fees = totals.get(i.currency().code()).map_or(Decimal::ZERO, Money::amount);
+        let fees = totals
+            .get(i.currency().code())
+            .map_or(Decimal::ZERO, Money::amount);
         ratio_half_up(fees, i.amount(), FEE_SHARE_SCALE)
     });
     FeeSummary {
@@ -125,7 +135,14 @@ mod tests {
                 occurred_at: at,
                 institution_bic: None,
                 amount: amount.map(usd),
-                fees: fees.iter().map(|f| Fee { amount: usd(f), charged_by: "CHASUS33".into(), kind: String::new() }).collect(),
+                fees: fees
+                    .iter()
+                    .map(|f| Fee {
+                        amount: usd(f),
+                        charged_by: "CHASUS33".into(),
+                        kind: String::new(),
+                    })
+                    .collect(),
                 fx_rate: None,
                 end_to_end_id: None,
                 uetr: None,
@@ -141,14 +158,51 @@ mod tests {
     fn repeated_intermediaries_each_wait_and_charge() {
         let t = |d, h, m, s| Utc.with_ymd_and_hms(2024, 3, d, h, m, s).unwrap();
         let steps = vec![
-            step(StepKind::BeneficiaryCredited, t(4, 10, 0, 0), Some("9955.00"), &[]),
-            step(StepKind::PaymentInitiated, t(1, 9, 0, 0), Some("10000.00"), &[]),
-            step(StepKind::IntermediaryProcessed, t(1, 15, 30, 0), Some("9985.00"), &["15.00"]),
-            step(StepKind::IntermediaryProcessed, t(2, 8, 0, 1), Some("9975.00"), &["10.00"]),
-            step(StepKind::NostroCredited, t(3, 9, 0, 0), Some("9955.00"), &["20.00"]),
+            step(
+                StepKind::BeneficiaryCredited,
+                t(4, 10, 0, 0),
+                Some("9955.00"),
+                &[],
+            ),
+            step(
+                StepKind::PaymentInitiated,
+                t(1, 9, 0, 0),
+                Some("10000.00"),
+                &[],
+            ),
+            step(
+                StepKind::IntermediaryProcessed,
+                t(1, 15, 30, 0),
+                Some("9985.00"),
+                &["15.00"],
+            ),
+            step(
+                StepKind::IntermediaryProcessed,
+                t(2, 8, 0, 1),
+                Some("9975.00"),
+                &["10.00"],
+            ),
+            step(
+                StepKind::NostroCredited,
+                t(3, 9, 0, 0),
+                Some("9955.00"),
+                &["20.00"],
+            ),
         ];
-        let w: Vec<_> = waits(&steps).iter().map(|e| e.wait_before.map(|d| d.num_seconds())).collect();
-        assert_eq!(w, [None, Some(6 * 3600 + 1800), Some(16 * 3600 + 1800 + 1), Some(25 * 3600 - 1), Some(25 * 3600)]);
+        let w: Vec<_> = waits(&steps)
+            .iter()
+            .map(|e| e.wait_before.map(|d| d.num_seconds()))
+            .collect();
+        assert_eq!(
+            w,
+            [
+                None,
+                Some(6 * 3600 + 1800),
+                Some(16 * 3600 + 1800 + 1),
+                Some(25 * 3600 - 1),
+                Some(25 * 3600)
+            ]
+        );
         let sp = spans(&steps, &[NaiveDate::from_ymd_opt(2024, 1, 15).unwrap()]);
         assert_eq!(sp.initiation_to_funds_available, Some(Duration::hours(73)));
         assert_eq!(sp.invoice_to_realization_days, Some(49));

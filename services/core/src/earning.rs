@@ -41,6 +41,9 @@ pub struct Earning {
 impl Earning {
     /// What no repatriation covers yet.
     pub fn unallocated(&self) -> Money {
-        self.details.amount.checked_sub(self.allocated).unwrap_or(self.details.amount)
+        self.details
+            .amount
+            .checked_sub(self.allocated)
+            .unwrap_or(self.details.amount)
     }
 }

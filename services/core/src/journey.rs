@@ -63,7 +63,12 @@ impl StepKind {
     /// The incentive claim's steps: recorded by filing and settling claims,
     /// so that a claim and its journey never disagree.
     pub fn belongs_to_claims(self) -> bool {
-        matches!(self, StepKind::IncentiveClaimFiled | StepKind::IncentiveAudited | StepKind::IncentiveDisbursed)
+        matches!(
+            self,
+            StepKind::IncentiveClaimFiled
+                | StepKind::IncentiveAudited
+                | StepKind::IncentiveDisbursed
+        )
     }
 
     /// Only a correspondent hop may happen several times.
@@ -73,7 +78,11 @@ impl StepKind {
 
     /// Position in the canonical order; terminal steps come after all others.
     pub fn rank(self) -> u8 {
-        if self.is_terminal() { u8::MAX } else { self as u8 }
+        if self.is_terminal() {
+            u8::MAX
+        } else {
+            self as u8
+        }
     }
 }
 
@@ -186,19 +195,39 @@ impl Step {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum JourneyViolation {
     #[error("{kind} is already recorded (step {existing} at {at}); only INTERMEDIARY_PROCESSED may repeat", at = fmt_at(*at))]
-    Repeated { kind: StepKind, existing: Uuid, at: DateTime<Utc> },
+    Repeated {
+        kind: StepKind,
+        existing: Uuid,
+        at: DateTime<Utc>,
+    },
     #[error(
         "{new} at {new_at} would occur before {earlier} at {earlier_at} (step {existing}), which must precede it",
         new_at = fmt_at(*new_at), earlier_at = fmt_at(*earlier_at)
     )]
-    BeforePrecedingStep { new: StepKind, new_at: DateTime<Utc>, earlier: StepKind, earlier_at: DateTime<Utc>, existing: Uuid },
+    BeforePrecedingStep {
+        new: StepKind,
+        new_at: DateTime<Utc>,
+        earlier: StepKind,
+        earlier_at: DateTime<Utc>,
+        existing: Uuid,
+    },
     #[error(
         "{new} at {new_at} would occur after {later} at {later_at} (step {existing}), which must follow it",
         new_at = fmt_at(*new_at), later_at = fmt_at(*later_at)
     )]
-    AfterFollowingStep { new: StepKind, new_at: DateTime<Utc>, later: StepKind, later_at: DateTime<Utc>, existing: Uuid },
+    AfterFollowingStep {
+        new: StepKind,
+        new_at: DateTime<Utc>,
+        later: StepKind,
+        later_at: DateTime<Utc>,
+        existing: Uuid,
+    },
     #[error("the journey already ended with {terminal} (step {existing}); {new} cannot be added")]
-    AlreadyEnded { new: StepKind, terminal: StepKind, existing: Uuid },
+    AlreadyEnded {
+        new: StepKind,
+        terminal: StepKind,
+        existing: Uuid,
+    },
 }
 
 fn fmt_at(t: DateTime<Utc>) -> String {
@@ -213,18 +242,38 @@ pub fn admit(steps: &[Step], new: &NewStep) -> Result<(), JourneyViolation> {
         if sk.is_terminal() {
             // A late report of an earlier hop is fine; nothing may follow the end.
             if kind.is_terminal() || at > sat {
-                return Err(JourneyViolation::AlreadyEnded { new: kind, terminal: sk, existing: s.id });
+                return Err(JourneyViolation::AlreadyEnded {
+                    new: kind,
+                    terminal: sk,
+                    existing: s.id,
+                });
             }
             continue;
         }
         if sk == kind && !kind.may_repeat() {
-            return Err(JourneyViolation::Repeated { kind, existing: s.id, at: sat });
+            return Err(JourneyViolation::Repeated {
+                kind,
+                existing: s.id,
+                at: sat,
+            });
         }
         if sk.rank() < kind.rank() && at < sat {
-            return Err(JourneyViolation::BeforePrecedingStep { new: kind, new_at: at, earlier: sk, earlier_at: sat, existing: s.id });
+            return Err(JourneyViolation::BeforePrecedingStep {
+                new: kind,
+                new_at: at,
+                earlier: sk,
+                earlier_at: sat,
+                existing: s.id,
+            });
         }
         if sk.rank() > kind.rank() && at > sat {
-            return Err(JourneyViolation::AfterFollowingStep { new: kind, new_at: at, later: sk, later_at: sat, existing: s.id });
+            return Err(JourneyViolation::AfterFollowingStep {
+                new: kind,
+                new_at: at,
+                later: sk,
+                later_at: sat,
+                existing: s.id,
+            });
         }
     }
     Ok(())
@@ -267,7 +316,10 @@ mod tests {
 
     #[test]
     fn late_steps_in_their_place_are_admitted() {
-        let recorded = vec![step(StepKind::PaymentInitiated, 1, 9), step(StepKind::BeneficiaryCredited, 4, 9)];
+        let recorded = vec![
+            step(StepKind::PaymentInitiated, 1, 9),
+            step(StepKind::BeneficiaryCredited, 4, 9),
+        ];
         let late = step(StepKind::NostroCredited, 3, 12);
         assert_eq!(admit(&recorded, &late.details), Ok(()));
     }
@@ -278,7 +330,10 @@ mod tests {
         let early = step(StepKind::NostroCredited, 1, 9);
         let err = admit(&recorded, &early.details).unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("NOSTRO_CREDITED") && msg.contains("PAYMENT_INITIATED"), "{msg}");
+        assert!(
+            msg.contains("NOSTRO_CREDITED") && msg.contains("PAYMENT_INITIATED"),
+            "{msg}"
+        );
         assert!(matches!(err, JourneyViolation::BeforePrecedingStep { .. }));
     }
 
@@ -286,13 +341,22 @@ mod tests {
     fn a_late_predecessor_may_not_follow_its_successor() {
         let recorded = vec![step(StepKind::BeneficiaryCredited, 2, 9)];
         let late = step(StepKind::PaymentInitiated, 3, 9);
-        assert!(matches!(admit(&recorded, &late.details), Err(JourneyViolation::AfterFollowingStep { .. })));
+        assert!(matches!(
+            admit(&recorded, &late.details),
+            Err(JourneyViolation::AfterFollowingStep { .. })
+        ));
     }
 
     #[test]
     fn only_intermediaries_repeat() {
         let recorded = vec![step(StepKind::IntermediaryProcessed, 2, 9)];
-        assert_eq!(admit(&recorded, &step(StepKind::IntermediaryProcessed, 2, 10).details), Ok(()));
+        assert_eq!(
+            admit(
+                &recorded,
+                &step(StepKind::IntermediaryProcessed, 2, 10).details
+            ),
+            Ok(())
+        );
         let recorded = vec![step(StepKind::NostroCredited, 2, 9)];
         assert!(matches!(
             admit(&recorded, &step(StepKind::NostroCredited, 2, 10).details),
@@ -302,14 +366,26 @@ mod tests {
 
     #[test]
     fn terminal_steps_end_the_journey() {
-        let recorded = vec![step(StepKind::PaymentInitiated, 1, 9), step(StepKind::Returned, 5, 9)];
+        let recorded = vec![
+            step(StepKind::PaymentInitiated, 1, 9),
+            step(StepKind::Returned, 5, 9),
+        ];
         // A hop reported late, that occurred before the return, is fine.
-        assert_eq!(admit(&recorded, &step(StepKind::IntermediaryProcessed, 2, 9).details), Ok(()));
+        assert_eq!(
+            admit(
+                &recorded,
+                &step(StepKind::IntermediaryProcessed, 2, 9).details
+            ),
+            Ok(())
+        );
         assert!(matches!(
             admit(&recorded, &step(StepKind::NostroCredited, 6, 9).details),
             Err(JourneyViolation::AlreadyEnded { .. })
         ));
-        assert!(matches!(admit(&recorded, &step(StepKind::Rejected, 6, 9).details), Err(JourneyViolation::AlreadyEnded { .. })));
+        assert!(matches!(
+            admit(&recorded, &step(StepKind::Rejected, 6, 9).details),
+            Err(JourneyViolation::AlreadyEnded { .. })
+        ));
         // A return must come after everything recorded.
         let recorded = vec![step(StepKind::NostroCredited, 4, 9)];
         assert!(matches!(
@@ -326,6 +402,13 @@ mod tests {
             step(StepKind::PaymentInitiated, 1, 9),
         ];
         let kinds: Vec<_> = timeline(&steps).iter().map(|s| s.kind()).collect();
-        assert_eq!(kinds, [StepKind::PaymentInitiated, StepKind::NostroCredited, StepKind::BeneficiaryCredited]);
+        assert_eq!(
+            kinds,
+            [
+                StepKind::PaymentInitiated,
+                StepKind::NostroCredited,
+                StepKind::BeneficiaryCredited
+            ]
+        );
     }
 }

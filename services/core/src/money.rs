@@ -22,12 +22,18 @@ pub const MAX_RATE_SCALE: u32 = 10;
 pub enum MoneyError {
     #[error("is required")]
     Missing,
-    #[error("must be a plain decimal such as \"1250.00\" (digits, an optional '-' and '.'; no exponent, spaces or separators), got {0:?}")]
+    #[error(
+        "must be a plain decimal such as \"1250.00\" (digits, an optional '-' and '.'; no exponent, spaces or separators), got {0:?}"
+    )]
     Malformed(String),
     #[error("has {0} digits before the decimal point; at most {MAX_INTEGER_DIGITS} are allowed")]
     TooManyDigits(usize),
     #[error("has {scale} decimal places but {currency} has {minor}")]
-    ScaleTooLarge { scale: u32, currency: Currency, minor: u32 },
+    ScaleTooLarge {
+        scale: u32,
+        currency: Currency,
+        minor: u32,
+    },
     #[error("has {0} decimal places; at most {MAX_RATE_SCALE} are allowed for a rate")]
     RateScaleTooLarge(u32),
     #[error("must be greater than zero, got {0}")]
@@ -97,7 +103,11 @@ impl Money {
         let minor = currency.minor_units();
         let amount = amount.normalize();
         if amount.scale() > minor {
-            return Err(MoneyError::ScaleTooLarge { scale: amount.scale(), currency, minor });
+            return Err(MoneyError::ScaleTooLarge {
+                scale: amount.scale(),
+                currency,
+                minor,
+            });
         }
         let mut amount = amount;
         amount.rescale(minor);
@@ -113,7 +123,14 @@ impl Money {
         let written_scale = value.scale();
         let minor = currency.minor_units();
         if written_scale > minor {
-            return Err((MoneyField::Amount, MoneyError::ScaleTooLarge { scale: written_scale, currency, minor }));
+            return Err((
+                MoneyField::Amount,
+                MoneyError::ScaleTooLarge {
+                    scale: written_scale,
+                    currency,
+                    minor,
+                },
+            ));
         }
         Money::new(value, currency).map_err(|e| (MoneyField::Amount, e))
     }
@@ -149,7 +166,10 @@ impl Money {
             return None;
         }
         let amount = self.amount.checked_add(other.amount)?;
-        Some(Money { amount, currency: self.currency })
+        Some(Money {
+            amount,
+            currency: self.currency,
+        })
     }
 
     /// Subtracts money of the same currency; `None` on a mismatch.
@@ -158,7 +178,10 @@ impl Money {
             return None;
         }
         let amount = self.amount.checked_sub(other.amount)?;
-        Some(Money { amount, currency: self.currency })
+        Some(Money {
+            amount,
+            currency: self.currency,
+        })
     }
 
     /// The amount as the canonical decimal string at the currency's minor
@@ -209,17 +232,36 @@ mod tests {
 
     #[test]
     fn canonical_scale_is_the_currency_minor_units() {
-        assert_eq!(Money::parse("12.5", "USD").unwrap().amount_string(), "12.50");
+        assert_eq!(
+            Money::parse("12.5", "USD").unwrap().amount_string(),
+            "12.50"
+        );
         assert_eq!(Money::parse("12", "USD").unwrap().amount_string(), "12.00");
         assert_eq!(Money::parse("1000", "JPY").unwrap().amount_string(), "1000");
-        assert_eq!(Money::parse("1.234", "KWD").unwrap().amount_string(), "1.234");
+        assert_eq!(
+            Money::parse("1.234", "KWD").unwrap().amount_string(),
+            "1.234"
+        );
     }
 
     #[test]
     fn bad_amounts_are_refused_with_a_reason() {
-        assert!(matches!(err("12.345", "USD"), MoneyError::ScaleTooLarge { scale: 3, minor: 2, .. }));
-        assert!(matches!(err("12.340", "USD"), MoneyError::ScaleTooLarge { .. }));
-        assert!(matches!(err("1.5", "JPY"), MoneyError::ScaleTooLarge { .. }));
+        assert!(matches!(
+            err("12.345", "USD"),
+            MoneyError::ScaleTooLarge {
+                scale: 3,
+                minor: 2,
+                ..
+            }
+        ));
+        assert!(matches!(
+            err("12.340", "USD"),
+            MoneyError::ScaleTooLarge { .. }
+        ));
+        assert!(matches!(
+            err("1.5", "JPY"),
+            MoneyError::ScaleTooLarge { .. }
+        ));
         assert!(matches!(err("1e3", "USD"), MoneyError::Malformed(_)));
         assert!(matches!(err("NaN", "USD"), MoneyError::Malformed(_)));
         assert!(matches!(err("inf", "USD"), MoneyError::Malformed(_)));
@@ -231,7 +273,10 @@ mod tests {
         assert!(matches!(err("", "USD"), MoneyError::Missing));
         assert!(matches!(err("0", "USD"), MoneyError::NotPositive(_)));
         assert!(matches!(err("-1.00", "USD"), MoneyError::NotPositive(_)));
-        assert!(matches!(err(&"9".repeat(40), "USD"), MoneyError::TooManyDigits(40)));
+        assert!(matches!(
+            err(&"9".repeat(40), "USD"),
+            MoneyError::TooManyDigits(40)
+        ));
         assert!(matches!(err("5", "ABC"), MoneyError::UnknownCurrency(_)));
     }
 
@@ -256,6 +301,9 @@ mod tests {
     fn rates_are_positive_and_bounded() {
         assert_eq!(parse_rate("110.00").unwrap().to_string(), "110");
         assert!(matches!(parse_rate("0"), Err(MoneyError::NotPositive(_))));
-        assert!(matches!(parse_rate("1.12345678901"), Err(MoneyError::RateScaleTooLarge(11))));
+        assert!(matches!(
+            parse_rate("1.12345678901"),
+            Err(MoneyError::RateScaleTooLarge(11))
+        ));
     }
 }

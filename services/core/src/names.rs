@@ -10,11 +10,17 @@ pub trait Named: Sized + Copy + 'static {
     where
         Self: PartialEq,
     {
-        Self::NAMES.iter().find(|(v, _)| *v == self).map_or("", |(_, n)| n)
+        Self::NAMES
+            .iter()
+            .find(|(v, _)| *v == self)
+            .map_or("", |(_, n)| n)
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        Self::NAMES.iter().find(|(_, n)| *n == name).map(|(v, _)| *v)
+        Self::NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(v, _)| *v)
     }
 }
 

@@ -83,7 +83,9 @@ pub fn is_bic(s: &str) -> bool {
     let b = s.as_bytes();
     (b.len() == 8 || b.len() == 11)
         && b[..6].iter().all(u8::is_ascii_uppercase)
-        && b[6..].iter().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        && b[6..]
+            .iter()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 /// An ISO 3166-1 alpha-2 shape: two upper-case letters.
@@ -97,8 +99,14 @@ mod tests {
 
     #[test]
     fn utc_offsets() {
-        assert_eq!(parse_utc_offset("+06:00"), chrono::FixedOffset::east_opt(6 * 3600));
-        assert_eq!(parse_utc_offset("-03:30"), chrono::FixedOffset::east_opt(-(3 * 3600 + 1800)));
+        assert_eq!(
+            parse_utc_offset("+06:00"),
+            chrono::FixedOffset::east_opt(6 * 3600)
+        );
+        assert_eq!(
+            parse_utc_offset("-03:30"),
+            chrono::FixedOffset::east_opt(-(3 * 3600 + 1800))
+        );
         for bad in ["", "06:00", "+6:00", "+15:00", "+06:60", "+é:00", "+06"] {
             assert_eq!(parse_utc_offset(bad), None, "{bad}");
         }

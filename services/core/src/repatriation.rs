@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::Money;
 use crate::earning::Earning;
 use crate::journey::{Step, StepKind};
-use crate::Money;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Channel {
@@ -34,7 +34,10 @@ pub enum RepatriationStatus {
 impl RepatriationStatus {
     /// No step can follow.
     pub fn is_terminal(self) -> bool {
-        matches!(self, RepatriationStatus::Returned | RepatriationStatus::Rejected)
+        matches!(
+            self,
+            RepatriationStatus::Returned | RepatriationStatus::Rejected
+        )
     }
 
     /// The status after a journey containing `kinds`.
@@ -42,7 +45,11 @@ impl RepatriationStatus {
         let mut furthest: Option<StepKind> = None;
         for k in kinds {
             if k.is_terminal() {
-                return if k == StepKind::Returned { RepatriationStatus::Returned } else { RepatriationStatus::Rejected };
+                return if k == StepKind::Returned {
+                    RepatriationStatus::Returned
+                } else {
+                    RepatriationStatus::Rejected
+                };
             }
             furthest = furthest.max(Some(k));
         }
@@ -50,7 +57,9 @@ impl RepatriationStatus {
             None | Some(StepKind::InvoiceIssued) => RepatriationStatus::AwaitingPayment,
             Some(StepKind::BeneficiaryCredited) => RepatriationStatus::FundsAvailable,
             Some(StepKind::ConvertedToBdt | StepKind::PrcIssued) => RepatriationStatus::Realized,
-            Some(StepKind::IncentiveClaimFiled | StepKind::IncentiveAudited) => RepatriationStatus::IncentiveClaimed,
+            Some(StepKind::IncentiveClaimFiled | StepKind::IncentiveAudited) => {
+                RepatriationStatus::IncentiveClaimed
+            }
             Some(StepKind::IncentiveDisbursed) => RepatriationStatus::IncentiveDisbursed,
             Some(_) => RepatriationStatus::InTransit,
         }
@@ -118,18 +127,39 @@ pub enum AllocationError {
     #[error("earning {earning} belongs to another party")]
     OtherParty { index: usize, earning: Uuid },
     #[error("is in {got} but earning {earning} is in {want}")]
-    CurrencyMismatch { index: usize, earning: Uuid, got: String, want: String },
-    #[error("earning {earning} is in {got} but the first earning is in {want}; one payment carries one currency")]
-    MixedCurrencies { index: usize, earning: Uuid, got: String, want: String },
+    CurrencyMismatch {
+        index: usize,
+        earning: Uuid,
+        got: String,
+        want: String,
+    },
+    #[error(
+        "earning {earning} is in {got} but the first earning is in {want}; one payment carries one currency"
+    )]
+    MixedCurrencies {
+        index: usize,
+        earning: Uuid,
+        got: String,
+        want: String,
+    },
     #[error("{requested} exceeds what is not yet allocated of earning {earning} ({unallocated})")]
-    OverAllocated { index: usize, earning: Uuid, requested: Money, unallocated: Money },
+    OverAllocated {
+        index: usize,
+        earning: Uuid,
+        requested: Money,
+        unallocated: Money,
+    },
     #[error("earning {earning} is fully allocated to other repatriations")]
     NothingLeft { index: usize, earning: Uuid },
 }
 
 /// Resolves the requested allocations against the earnings (in request
 /// order) into the amounts this repatriation pays.
-pub fn allocate(party_id: Uuid, requested: &[RequestedAllocation], earnings: &[Earning]) -> Result<Vec<Allocation>, AllocationError> {
+pub fn allocate(
+    party_id: Uuid,
+    requested: &[RequestedAllocation],
+    earnings: &[Earning],
+) -> Result<Vec<Allocation>, AllocationError> {
     if requested.is_empty() {
         return Err(AllocationError::Empty);
     }
@@ -154,10 +184,17 @@ pub fn allocate(party_id: Uuid, requested: &[RequestedAllocation], earnings: &[E
                 });
             }
             Some(a) if a.amount() > unallocated.amount() => {
-                return Err(AllocationError::OverAllocated { index, earning: id, requested: a, unallocated });
+                return Err(AllocationError::OverAllocated {
+                    index,
+                    earning: id,
+                    requested: a,
+                    unallocated,
+                });
             }
             Some(a) => a,
-            None if unallocated.amount().is_zero() => return Err(AllocationError::NothingLeft { index, earning: id }),
+            None if unallocated.amount().is_zero() => {
+                return Err(AllocationError::NothingLeft { index, earning: id });
+            }
             None => unallocated,
         };
         if let Some(first) = out.first().map(|a: &Allocation| a.amount.currency())
@@ -170,7 +207,10 @@ pub fn allocate(party_id: Uuid, requested: &[RequestedAllocation], earnings: &[E
                 want: first.to_string(),
             });
         }
-        out.push(Allocation { earning_id: id, amount });
+        out.push(Allocation {
+            earning_id: id,
+            amount,
+        });
     }
     Ok(out)
 }
@@ -189,10 +229,25 @@ mod tests {
     #[test]
     fn status_follows_the_furthest_step() {
         use StepKind::*;
-        assert_eq!(RepatriationStatus::of_steps([]), RepatriationStatus::AwaitingPayment);
-        assert_eq!(RepatriationStatus::of_steps([PaymentInitiated, IntermediaryProcessed]), RepatriationStatus::InTransit);
-        assert_eq!(RepatriationStatus::of_steps([BeneficiaryCredited, PaymentInitiated]), RepatriationStatus::FundsAvailable);
-        assert_eq!(RepatriationStatus::of_steps([PrcIssued]), RepatriationStatus::Realized);
-        assert_eq!(RepatriationStatus::of_steps([PaymentInitiated, Returned]), RepatriationStatus::Returned);
+        assert_eq!(
+            RepatriationStatus::of_steps([]),
+            RepatriationStatus::AwaitingPayment
+        );
+        assert_eq!(
+            RepatriationStatus::of_steps([PaymentInitiated, IntermediaryProcessed]),
+            RepatriationStatus::InTransit
+        );
+        assert_eq!(
+            RepatriationStatus::of_steps([BeneficiaryCredited, PaymentInitiated]),
+            RepatriationStatus::FundsAvailable
+        );
+        assert_eq!(
+            RepatriationStatus::of_steps([PrcIssued]),
+            RepatriationStatus::Realized
+        );
+        assert_eq!(
+            RepatriationStatus::of_steps([PaymentInitiated, Returned]),
+            RepatriationStatus::Returned
+        );
     }
 }

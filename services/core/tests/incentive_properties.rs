@@ -14,35 +14,59 @@ fn arb_case() -> impl Strategy<Value = Case> {
     (
         prop_oneof![Just(PartyKind::Firm), Just(PartyKind::Freelancer)],
         prop_oneof![Just(Zone::None), Just(Zone::Epz), Just(Zone::HiTechPark)],
-        prop_oneof![Just(ServiceCategory::Software), Just(ServiceCategory::Ites), Just(ServiceCategory::Hardware)],
+        prop_oneof![
+            Just(ServiceCategory::Software),
+            Just(ServiceCategory::Ites),
+            Just(ServiceCategory::Hardware)
+        ],
         any::<bool>(),
         0i64..4000,
         0u64..200,
         1i64..100_000_000_000,
-        prop_oneof![Just("USD"), Just("EUR"), Just("JPY"), Just("KWD"), Just("BDT")],
+        prop_oneof![
+            Just("USD"),
+            Just("EUR"),
+            Just("JPY"),
+            Just("KWD"),
+            Just("BDT")
+        ],
         1i64..20_000_000,
         any::<bool>(),
     )
-        .prop_map(|(kind, zone, category, formal, invoice_offset, delay, minor, currency, fx_ten_thousandths, marketplace)| {
-            let invoice = NaiveDate::from_ymd_opt(2016, 1, 1).unwrap() + chrono::Days::new(invoice_offset as u64);
-            let realized = invoice + chrono::Days::new(delay);
-            let c = repat_core::Currency::from_code(currency).unwrap();
-            let amount = Decimal::new(minor, c.minor_units());
-            Case {
-                party_kind: kind,
+        .prop_map(
+            |(
+                kind,
                 zone,
                 category,
-                formal_channel: formal,
-                invoice_date: invoice,
-                realized_on: Some(realized),
-                net_credited: Some(Money::new(amount, c).unwrap()),
-                fx_rate: Some(Decimal::new(fx_ten_thousandths, 4)),
-                claim_filed_on: None,
-                as_of: realized,
-                documents: vec![],
-                recognised_marketplace: marketplace,
-            }
-        })
+                formal,
+                invoice_offset,
+                delay,
+                minor,
+                currency,
+                fx_ten_thousandths,
+                marketplace,
+            )| {
+                let invoice = NaiveDate::from_ymd_opt(2016, 1, 1).unwrap()
+                    + chrono::Days::new(invoice_offset as u64);
+                let realized = invoice + chrono::Days::new(delay);
+                let c = repat_core::Currency::from_code(currency).unwrap();
+                let amount = Decimal::new(minor, c.minor_units());
+                Case {
+                    party_kind: kind,
+                    zone,
+                    category,
+                    formal_channel: formal,
+                    invoice_date: invoice,
+                    realized_on: Some(realized),
+                    net_credited: Some(Money::new(amount, c).unwrap()),
+                    fx_rate: Some(Decimal::new(fx_ten_thousandths, 4)),
+                    claim_filed_on: None,
+                    as_of: realized,
+                    documents: vec![],
+                    recognised_marketplace: marketplace,
+                }
+            },
+        )
 }
 
 proptest! {
@@ -77,68 +101,85 @@ proptest! {
 /// A realized journey of a firm's software export: the canonical steps with
 /// increasing gaps (two correspondent hops), a conversion rate, and a claim.
 fn arb_journey() -> impl Strategy<Value = (Party, Earning, Vec<Step>)> {
-    (proptest::collection::vec(60i64..2_000_000, 10), 1i64..10_000_000, 1_000_000i64..1_300_000).prop_flat_map(|(gaps, minor, fx)| {
-        let usd = repat_core::Currency::from_code("USD").unwrap();
-        let bdt = repat_core::Currency::from_code("BDT").unwrap();
-        let rid = Uuid::from_u128(7);
-        let party = Party {
-            id: Uuid::from_u128(1),
-            details: NewParty {
-                kind: PartyKind::Firm,
-                legal_name: "Dhaka Soft Ltd".into(),
-                country: "BD".into(),
-                memberships: vec![],
-                zone: Zone::None,
-                bank_accounts: vec![],
-            },
-            create_time: Utc::now(),
-        };
-        let start: DateTime<Utc> = "2024-03-01T04:00:00Z".parse().unwrap();
-        let earning = Earning {
-            id: Uuid::from_u128(2),
-            details: NewEarning {
-                party_id: party.id,
-                client_name: "Client GmbH".into(),
-                client_country: "DE".into(),
-                service_category: ServiceCategory::Software,
-                amount: Money::new(Decimal::new(minor + 5_000, 2), usd).unwrap(),
-                invoice_date: start.date_naive(),
-                due_date: None,
-                invoice_reference: "INV-1".into(),
-                marketplace: String::new(),
-            },
-            allocated: Money::zero(usd),
-            create_time: Utc::now(),
-        };
-        let kinds = [
-            StepKind::InvoiceIssued,
-            StepKind::PaymentInitiated,
-            StepKind::IntermediaryProcessed,
-            StepKind::IntermediaryProcessed,
-            StepKind::NostroCredited,
-            StepKind::BeneficiaryCredited,
-            StepKind::ConvertedToBdt,
-            StepKind::PrcIssued,
-            StepKind::IncentiveClaimFiled,
-        ];
-        let mut at = start;
-        let steps: Vec<Step> = kinds
-            .iter()
-            .enumerate()
-            .map(|(i, &kind)| {
-                at += chrono::Duration::seconds(gaps[i]);
-                let mut new = NewStep::new(rid, kind, at);
-                if kind == StepKind::BeneficiaryCredited {
-                    new.amount = Some(Money::new(Decimal::new(minor, 2), usd).unwrap());
-                }
-                if kind == StepKind::ConvertedToBdt {
-                    new.fx_rate = Some(FxRate { source: usd, target: bdt, rate: Decimal::new(fx, 4) });
-                }
-                Step { id: Uuid::from_u128(100 + i as u128), details: new, recorded_at: at }
-            })
-            .collect();
-        (Just(party), Just(earning), Just(steps.clone()).prop_shuffle())
-    })
+    (
+        proptest::collection::vec(60i64..2_000_000, 10),
+        1i64..10_000_000,
+        1_000_000i64..1_300_000,
+    )
+        .prop_flat_map(|(gaps, minor, fx)| {
+            let usd = repat_core::Currency::from_code("USD").unwrap();
+            let bdt = repat_core::Currency::from_code("BDT").unwrap();
+            let rid = Uuid::from_u128(7);
+            let party = Party {
+                id: Uuid::from_u128(1),
+                details: NewParty {
+                    kind: PartyKind::Firm,
+                    legal_name: "Dhaka Soft Ltd".into(),
+                    country: "BD".into(),
+                    memberships: vec![],
+                    zone: Zone::None,
+                    bank_accounts: vec![],
+                },
+                create_time: Utc::now(),
+            };
+            let start: DateTime<Utc> = "2024-03-01T04:00:00Z".parse().unwrap();
+            let earning = Earning {
+                id: Uuid::from_u128(2),
+                details: NewEarning {
+                    party_id: party.id,
+                    client_name: "Client GmbH".into(),
+                    client_country: "DE".into(),
+                    service_category: ServiceCategory::Software,
+                    amount: Money::new(Decimal::new(minor + 5_000, 2), usd).unwrap(),
+                    invoice_date: start.date_naive(),
+                    due_date: None,
+                    invoice_reference: "INV-1".into(),
+                    marketplace: String::new(),
+                },
+                allocated: Money::zero(usd),
+                create_time: Utc::now(),
+            };
+            let kinds = [
+                StepKind::InvoiceIssued,
+                StepKind::PaymentInitiated,
+                StepKind::IntermediaryProcessed,
+                StepKind::IntermediaryProcessed,
+                StepKind::NostroCredited,
+                StepKind::BeneficiaryCredited,
+                StepKind::ConvertedToBdt,
+                StepKind::PrcIssued,
+                StepKind::IncentiveClaimFiled,
+            ];
+            let mut at = start;
+            let steps: Vec<Step> = kinds
+                .iter()
+                .enumerate()
+                .map(|(i, &kind)| {
+                    at += chrono::Duration::seconds(gaps[i]);
+                    let mut new = NewStep::new(rid, kind, at);
+                    if kind == StepKind::BeneficiaryCredited {
+                        new.amount = Some(Money::new(Decimal::new(minor, 2), usd).unwrap());
+                    }
+                    if kind == StepKind::ConvertedToBdt {
+                        new.fx_rate = Some(FxRate {
+                            source: usd,
+                            target: bdt,
+                            rate: Decimal::new(fx, 4),
+                        });
+                    }
+                    Step {
+                        id: Uuid::from_u128(100 + i as u128),
+                        details: new,
+                        recorded_at: at,
+                    }
+                })
+                .collect();
+            (
+                Just(party),
+                Just(earning),
+                Just(steps.clone()).prop_shuffle(),
+            )
+        })
 }
 
 proptest! {

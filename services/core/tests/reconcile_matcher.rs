@@ -8,7 +8,10 @@ use chrono::NaiveDate;
 use proptest::prelude::*;
 use repat_core::journey::FxRate;
 use repat_core::reconcile::matcher::CreditState;
-use repat_core::reconcile::{Credit, Entry, EntryKind, ExceptionReason, Invoice, MatchMethod, Outcome, Subject, Tolerances, reconcile};
+use repat_core::reconcile::{
+    Credit, Entry, EntryKind, ExceptionReason, Invoice, MatchMethod, Outcome, Subject, Tolerances,
+    reconcile,
+};
 use repat_core::{Currency, Money};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -39,11 +42,19 @@ fn invoice(n: u128, reference: &str, amount: Money, date: &str) -> Invoice {
 fn credit(n: u128, amount: Money, date: &str, text: &str) -> Credit {
     let mut entry = Entry::credit(n as u32, amount, day(date));
     entry.remittance = text.into();
-    Credit { id: Uuid::from_u128(2000 + n), party: PARTY, entry, state: CreditState::Open }
+    Credit {
+        id: Uuid::from_u128(2000 + n),
+        party: PARTY,
+        entry,
+        state: CreditState::Open,
+    }
 }
 
 fn reason(o: &Outcome, subject: Subject) -> Option<ExceptionReason> {
-    o.exceptions.iter().find(|x| x.subject == subject).map(|x| x.reason)
+    o.exceptions
+        .iter()
+        .find(|x| x.subject == subject)
+        .map(|x| x.reason)
 }
 
 #[test]
@@ -52,7 +63,10 @@ fn one_credit_one_invoice_by_reference_with_the_fee_as_the_gap() {
     let c = credit(1, usd("9975.00"), "2024-03-20", "Invoice INV-1, thank you.");
     let o = reconcile(&[inv], &[c], &Tolerances::default());
     let m = &o.matches[0];
-    assert_eq!((m.method, m.covered, m.fee_gap, m.days), (MatchMethod::Reference, usd("10000.00"), usd("25.00"), 19));
+    assert_eq!(
+        (m.method, m.covered, m.fee_gap, m.days),
+        (MatchMethod::Reference, usd("10000.00"), usd("25.00"), 19)
+    );
     assert!(o.exceptions.is_empty());
 }
 
@@ -60,47 +74,97 @@ fn one_credit_one_invoice_by_reference_with_the_fee_as_the_gap() {
 fn instalments_then_bulk() {
     let tol = Tolerances::default();
     let mut inv = invoice(1, "INV-1", usd("10000.00"), "2024-03-01");
-    let o = reconcile(&[inv.clone()], &[credit(1, usd("4000.00"), "2024-03-20", "INV-1")], &tol);
+    let o = reconcile(
+        &[inv.clone()],
+        &[credit(1, usd("4000.00"), "2024-03-20", "INV-1")],
+        &tol,
+    );
     assert_eq!(o.matches[0].covered, usd("4000.00"));
     inv.realized = Decimal::new(4000, 0);
-    let o = reconcile(&[inv], &[credit(2, usd("5990.00"), "2024-04-20", "INV-1 rest")], &tol);
-    assert_eq!((o.matches[0].covered, o.matches[0].fee_gap), (usd("6000.00"), usd("10.00")));
+    let o = reconcile(
+        &[inv],
+        &[credit(2, usd("5990.00"), "2024-04-20", "INV-1 rest")],
+        &tol,
+    );
+    assert_eq!(
+        (o.matches[0].covered, o.matches[0].fee_gap),
+        (usd("6000.00"), usd("10.00"))
+    );
 
     let a = invoice(2, "INV-2", usd("1500.00"), "2024-03-01");
     let b = invoice(3, "INV-3", usd("2500.00"), "2024-03-02");
-    let o = reconcile(&[b, a], &[credit(3, usd("3990.00"), "2024-03-20", "INV-2/INV-3")], &tol);
+    let o = reconcile(
+        &[b, a],
+        &[credit(3, usd("3990.00"), "2024-03-20", "INV-2/INV-3")],
+        &tol,
+    );
     let got: Vec<(Money, Money)> = o.matches.iter().map(|m| (m.covered, m.converted)).collect();
-    assert_eq!(got, [(usd("1500.00"), usd("1500.00")), (usd("2500.00"), usd("2490.00"))]);
+    assert_eq!(
+        got,
+        [
+            (usd("1500.00"), usd("1500.00")),
+            (usd("2500.00"), usd("2490.00"))
+        ]
+    );
 }
 
 #[test]
 fn tolerance_edges() {
     let tol = Tolerances::default();
     // Absolute allowance 50.00 on 1,000.00; 2% (100.00) on 5,000.00.
-    for (amount, credit_amount, matched) in
-        [("1000.00", "950.00", true), ("1000.00", "949.99", false), ("5000.00", "4900.00", true), ("5000.00", "4899.99", false)]
-    {
-        let o = reconcile(&[invoice(1, "A-1", usd(amount), "2024-03-01")], &[credit(1, usd(credit_amount), "2024-03-05", "")], &tol);
-        assert_eq!(o.matches.len() == 1, matched, "{credit_amount} against {amount}");
+    for (amount, credit_amount, matched) in [
+        ("1000.00", "950.00", true),
+        ("1000.00", "949.99", false),
+        ("5000.00", "4900.00", true),
+        ("5000.00", "4899.99", false),
+    ] {
+        let o = reconcile(
+            &[invoice(1, "A-1", usd(amount), "2024-03-01")],
+            &[credit(1, usd(credit_amount), "2024-03-05", "")],
+            &tol,
+        );
+        assert_eq!(
+            o.matches.len() == 1,
+            matched,
+            "{credit_amount} against {amount}"
+        );
         if !matched {
-            assert_eq!(reason(&o, Subject::Credit(Uuid::from_u128(2001))), Some(ExceptionReason::AmountOutsideTolerance));
+            assert_eq!(
+                reason(&o, Subject::Credit(Uuid::from_u128(2001))),
+                Some(ExceptionReason::AmountOutsideTolerance)
+            );
         }
     }
     // The window: 180 days in, 181 out.
     for (date, matched) in [("2024-08-28", true), ("2024-08-29", false)] {
-        let o = reconcile(&[invoice(1, "A-1", usd("800.00"), "2024-03-01")], &[credit(1, usd("800.00"), date, "")], &tol);
+        let o = reconcile(
+            &[invoice(1, "A-1", usd("800.00"), "2024-03-01")],
+            &[credit(1, usd("800.00"), date, "")],
+            &tol,
+        );
         assert_eq!(o.matches.len() == 1, matched, "{date}");
     }
     // A converted credit: 1% more, either way.
     let bdt = |s: &str| Money::parse(s, "BDT").unwrap();
-    let rate = FxRate { source: Currency::from_code("USD").unwrap(), target: Currency::from_code("BDT").unwrap(), rate: Decimal::new(110, 0) };
+    let rate = FxRate {
+        source: Currency::from_code("USD").unwrap(),
+        target: Currency::from_code("BDT").unwrap(),
+        rate: Decimal::new(110, 0),
+    };
     for (booked, matched) in [("212300.00", true), ("212298.90", false)] {
         let mut c = credit(1, bdt(booked), "2024-03-05", "");
         c.entry.fx_rate = Some(rate.clone());
-        let o = reconcile(&[invoice(1, "A-1", usd("2000.00"), "2024-03-01")], &[c], &tol);
+        let o = reconcile(
+            &[invoice(1, "A-1", usd("2000.00"), "2024-03-01")],
+            &[c],
+            &tol,
+        );
         assert_eq!(o.matches.len() == 1, matched, "{booked}");
         if matched {
-            assert_eq!((o.matches[0].fee_gap, o.matches[0].fx_gap), (usd("50.00"), usd("20.00")));
+            assert_eq!(
+                (o.matches[0].fee_gap, o.matches[0].fx_gap),
+                (usd("50.00"), usd("20.00"))
+            );
         }
     }
 }
@@ -108,10 +172,23 @@ fn tolerance_edges() {
 #[test]
 fn ambiguity_duplicates_reversals_and_currencies() {
     let tol = Tolerances::default();
-    let invoices = [invoice(1, "A-1", usd("760.00"), "2024-03-01"), invoice(2, "A-2", usd("760.00"), "2024-03-02")];
-    let o = reconcile(&invoices, &[credit(1, usd("760.00"), "2024-03-05", "")], &tol);
-    assert_eq!(reason(&o, Subject::Credit(Uuid::from_u128(2001))), Some(ExceptionReason::Ambiguous));
-    assert_eq!(reason(&o, Subject::Invoice(invoices[0].id)), Some(ExceptionReason::Ambiguous));
+    let invoices = [
+        invoice(1, "A-1", usd("760.00"), "2024-03-01"),
+        invoice(2, "A-2", usd("760.00"), "2024-03-02"),
+    ];
+    let o = reconcile(
+        &invoices,
+        &[credit(1, usd("760.00"), "2024-03-05", "")],
+        &tol,
+    );
+    assert_eq!(
+        reason(&o, Subject::Credit(Uuid::from_u128(2001))),
+        Some(ExceptionReason::Ambiguous)
+    );
+    assert_eq!(
+        reason(&o, Subject::Invoice(invoices[0].id)),
+        Some(ExceptionReason::Ambiguous)
+    );
 
     // Unless the bank names the payer one of them was invoiced to.
     let mut named = invoices.clone();
@@ -127,19 +204,41 @@ fn ambiguity_duplicates_reversals_and_currencies() {
     again.id = Uuid::from_u128(2002);
     let o = reconcile(&invoices[..1], &[first.clone(), again.clone()], &tol);
     assert_eq!(o.matches.len(), 1);
-    let dup = if o.matches[0].credit == first.id { again.id } else { first.id };
-    assert_eq!(reason(&o, Subject::Credit(dup)), Some(ExceptionReason::DuplicateCredit));
+    let dup = if o.matches[0].credit == first.id {
+        again.id
+    } else {
+        first.id
+    };
+    assert_eq!(
+        reason(&o, Subject::Credit(dup)),
+        Some(ExceptionReason::DuplicateCredit)
+    );
 
     let mut reversal = first.clone();
     reversal.id = Uuid::from_u128(2003);
     reversal.entry.kind = EntryKind::CreditReversal;
     let o = reconcile(&invoices[..1], &[first.clone(), reversal], &tol);
-    assert_eq!(reason(&o, Subject::Credit(first.id)), Some(ExceptionReason::Reversed));
+    assert_eq!(
+        reason(&o, Subject::Credit(first.id)),
+        Some(ExceptionReason::Reversed)
+    );
     assert!(o.matches.is_empty());
 
-    let eur = credit(4, Money::parse("500.00", "EUR").unwrap(), "2024-03-05", "INV-9");
-    let o = reconcile(&[invoice(9, "INV-9", usd("550.00"), "2024-03-01")], &[eur], &tol);
-    assert_eq!(reason(&o, Subject::Credit(Uuid::from_u128(2004))), Some(ExceptionReason::CurrencyMismatch));
+    let eur = credit(
+        4,
+        Money::parse("500.00", "EUR").unwrap(),
+        "2024-03-05",
+        "INV-9",
+    );
+    let o = reconcile(
+        &[invoice(9, "INV-9", usd("550.00"), "2024-03-01")],
+        &[eur],
+        &tol,
+    );
+    assert_eq!(
+        reason(&o, Subject::Credit(Uuid::from_u128(2004))),
+        Some(ExceptionReason::CurrencyMismatch)
+    );
 
     // "No reference" is not a reference, however many journeys carry it.
     let mut blank = invoice(10, "INV-10", usd("100.00"), "2024-03-01");
@@ -150,28 +249,51 @@ fn ambiguity_duplicates_reversals_and_currencies() {
     assert!(o.matches.is_empty());
 
     let o = reconcile(&[], &[credit(5, usd("1.00"), "2024-03-05", "")], &tol);
-    assert_eq!(reason(&o, Subject::Credit(Uuid::from_u128(2005))), Some(ExceptionReason::NoCandidate));
+    assert_eq!(
+        reason(&o, Subject::Credit(Uuid::from_u128(2005))),
+        Some(ExceptionReason::NoCandidate)
+    );
 }
 
 /// A generated book of one or two parties: invoices, and credits paying
 /// some of them (whole, short by a fee, in instalments, in bulk, by
 /// reference or not) plus strays.
 fn arb_book() -> impl Strategy<Value = (Vec<Invoice>, Vec<Credit>)> {
-    prop::collection::vec((1i64..500_000, 0u32..60, 0u8..6, 0i64..3000, any::<bool>()), 1..40).prop_map(|rows| {
+    prop::collection::vec(
+        (1i64..500_000, 0u32..60, 0u8..6, 0i64..3000, any::<bool>()),
+        1..40,
+    )
+    .prop_map(|rows| {
         let mut invoices = Vec::new();
         let mut credits = Vec::new();
         for (n, (cents, day, how, fee, second_party)) in rows.into_iter().enumerate() {
             let party = Uuid::from_u128(if second_party { 2 } else { 1 });
-            let amount = Money::new(Decimal::new(cents, 2), Currency::from_code("USD").unwrap()).unwrap();
-            let date = NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(u64::from(day));
+            let amount =
+                Money::new(Decimal::new(cents, 2), Currency::from_code("USD").unwrap()).unwrap();
+            let date =
+                NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(u64::from(day));
             let reference = format!("INV-{n}");
-            invoices.push(Invoice { id: Uuid::from_u128(10_000 + n as u128), party, amount, invoice_date: date, references: vec![reference.clone()], realized: Decimal::ZERO, journey_rates: vec![], payer: format!("Client {}", n % 3) });
+            invoices.push(Invoice {
+                id: Uuid::from_u128(10_000 + n as u128),
+                party,
+                amount,
+                invoice_date: date,
+                references: vec![reference.clone()],
+                realized: Decimal::ZERO,
+                journey_rates: vec![],
+                payer: format!("Client {}", n % 3),
+            });
             let paid = |value: Decimal, k: u128, text: String| {
                 let m = Money::new(value.max(Decimal::new(1, 2)), amount.currency()).unwrap();
                 let mut e = Entry::credit(0, m, date + chrono::Days::new(10));
                 e.remittance = text;
                 e.counterparty = format!("client {}", n % 3);
-                Credit { id: Uuid::from_u128(50_000 + 10 * n as u128 + k), party, entry: e, state: CreditState::Open }
+                Credit {
+                    id: Uuid::from_u128(50_000 + 10 * n as u128 + k),
+                    party,
+                    entry: e,
+                    state: CreditState::Open,
+                }
             };
             let a = amount.amount();
             match how {
@@ -182,7 +304,11 @@ fn arb_book() -> impl Strategy<Value = (Vec<Invoice>, Vec<Credit>)> {
                     credits.push(paid(half, 0, reference.clone()));
                     credits.push(paid(a - half, 1, format!("rest of {reference}")));
                 }
-                3 if n > 0 => credits.push(paid(a + Decimal::new(fee, 2), 0, format!("INV-{} INV-{n}", n - 1))),
+                3 if n > 0 => credits.push(paid(
+                    a + Decimal::new(fee, 2),
+                    0,
+                    format!("INV-{} INV-{n}", n - 1),
+                )),
                 4 => credits.push(paid(Decimal::new(fee + 1, 2), 0, "stray".into())),
                 _ => {}
             }
@@ -199,10 +325,23 @@ fn apply(invoices: &[Invoice], credits: &[Credit], o: &Outcome) -> (Vec<Invoice>
         *covered.entry(m.invoice).or_default() += m.covered.amount();
     }
     let matched: HashSet<Uuid> = o.matches.iter().map(|m| m.credit).collect();
-    let invoices = invoices.iter().map(|i| Invoice { realized: i.realized + covered.get(&i.id).copied().unwrap_or_default(), ..i.clone() }).collect();
+    let invoices = invoices
+        .iter()
+        .map(|i| Invoice {
+            realized: i.realized + covered.get(&i.id).copied().unwrap_or_default(),
+            ..i.clone()
+        })
+        .collect();
     let credits = credits
         .iter()
-        .map(|c| Credit { state: if matched.contains(&c.id) { CreditState::Settled } else { c.state }, ..c.clone() })
+        .map(|c| Credit {
+            state: if matched.contains(&c.id) {
+                CreditState::Settled
+            } else {
+                c.state
+            },
+            ..c.clone()
+        })
         .collect();
     (invoices, credits)
 }

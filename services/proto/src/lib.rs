@@ -18,4 +18,5 @@ pub mod repat {
 pub use repat::v1;
 
 /// The encoded `FileDescriptorSet` of the API, for server reflection.
-pub const FILE_DESCRIPTOR_SET: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/repat_descriptor.bin"));
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/repat_descriptor.bin"));

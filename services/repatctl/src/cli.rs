@@ -7,11 +7,20 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::config::Connection;
 
 #[derive(Debug, Parser)]
-#[command(name = "repatctl", version, about = "repatctl: import earnings and journeys into repat, read incentives, delays and the audit trail")]
+#[command(
+    name = "repatctl",
+    version,
+    about = "repatctl: import earnings and journeys into repat, read incentives, delays and the audit trail"
+)]
 pub struct Cli {
     /// TOML file of connection settings (keys as the flags, with `_` for
     /// `-`); flags and environment variables take precedence over it.
-    #[arg(long, env = "REPATCTL_CONFIG", global = true, help_heading = "Connection")]
+    #[arg(
+        long,
+        env = "REPATCTL_CONFIG",
+        global = true,
+        help_heading = "Connection"
+    )]
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub connection: Connection,

@@ -4,12 +4,12 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use repat_proto::v1::reconciliation_service_client::ReconciliationServiceClient;
 use repat_proto::v1::audit_service_client::AuditServiceClient;
 use repat_proto::v1::earning_service_client::EarningServiceClient;
 use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
 use repat_proto::v1::metrics_service_client::MetricsServiceClient;
 use repat_proto::v1::party_service_client::PartyServiceClient;
+use repat_proto::v1::reconciliation_service_client::ReconciliationServiceClient;
 use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
@@ -26,7 +26,9 @@ pub struct Bearer(Option<MetadataValue<tonic::metadata::Ascii>>);
 impl Interceptor for Bearer {
     fn call(&mut self, mut request: Request<()>) -> Result<Request<()>, Status> {
         if let Some(value) = &self.0 {
-            request.metadata_mut().insert("authorization", value.clone());
+            request
+                .metadata_mut()
+                .insert("authorization", value.clone());
         }
         Ok(request)
     }
@@ -45,14 +47,25 @@ impl Repat {
     /// Connects to the configured server; fails at once when it cannot.
     pub async fn connect(conn: &Connection) -> anyhow::Result<Self> {
         let bearer = match conn.bearer_token()? {
-            Some(token) => Some(format!("Bearer {token}").parse().context("the token holds characters a header cannot")?),
+            Some(token) => Some(
+                format!("Bearer {token}")
+                    .parse()
+                    .context("the token holds characters a header cannot")?,
+            ),
             None => None,
         };
         let mut endpoint = Endpoint::from_shared(conn.server.clone())
-            .with_context(|| format!("{:?} is not a server address (e.g. http://127.0.0.1:50051)", conn.server))?
+            .with_context(|| {
+                format!(
+                    "{:?} is not a server address (e.g. http://127.0.0.1:50051)",
+                    conn.server
+                )
+            })?
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(conn.timeout_secs.max(1)));
-        let tls_asked = conn.server.starts_with("https://") || conn.ca_file.is_some() || conn.client_cert_file.is_some();
+        let tls_asked = conn.server.starts_with("https://")
+            || conn.ca_file.is_some()
+            || conn.client_cert_file.is_some();
         if tls_asked {
             let mut tls = ClientTlsConfig::new();
             match &conn.ca_file {
@@ -64,8 +77,14 @@ impl Repat {
             }
             endpoint = endpoint.tls_config(tls).context("TLS settings")?;
         }
-        let channel = endpoint.connect().await.map_err(|e| anyhow::anyhow!("cannot reach {}: {}", conn.server, error_chain(&e)))?;
-        Ok(Repat { channel, bearer: Bearer(bearer) })
+        let channel = endpoint
+            .connect()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot reach {}: {}", conn.server, error_chain(&e)))?;
+        Ok(Repat {
+            channel,
+            bearer: Bearer(bearer),
+        })
     }
 
     pub fn parties(&self) -> PartyServiceClient<Svc> {

@@ -47,26 +47,134 @@ impl Rng {
 }
 
 const PLACES: &[&str] = &[
-    "Padma", "Meghna", "Jamuna", "Karnaphuli", "Surma", "Teesta", "Buriganga", "Rupsha", "Gorai", "Dhaleshwari", "Kushiyara", "Sylhet", "Chattogram", "Rajshahi", "Khulna",
-    "Barishal", "Cumilla", "Sundarban", "Bogura", "Mymensingh", "Lalbagh", "Gulshan", "Banani", "Uttara",
+    "Padma",
+    "Meghna",
+    "Jamuna",
+    "Karnaphuli",
+    "Surma",
+    "Teesta",
+    "Buriganga",
+    "Rupsha",
+    "Gorai",
+    "Dhaleshwari",
+    "Kushiyara",
+    "Sylhet",
+    "Chattogram",
+    "Rajshahi",
+    "Khulna",
+    "Barishal",
+    "Cumilla",
+    "Sundarban",
+    "Bogura",
+    "Mymensingh",
+    "Lalbagh",
+    "Gulshan",
+    "Banani",
+    "Uttara",
 ];
-const TRADES: &[&str] = &["Soft", "Tech", "Data", "Digital", "Systems", "Labs", "Solutions", "IT", "Cloud", "Analytics", "Apps", "Code Works"];
-const FIRST_NAMES: &[&str] = &["Rahim", "Karim", "Nusrat", "Farhana", "Tanvir", "Sadia", "Arif", "Mitu", "Rafiq", "Shirin", "Imran", "Sumaiya", "Hasan", "Jannat", "Fahim", "Tania", "Sabbir", "Rumana", "Shakil", "Anika"];
-const SURNAMES: &[&str] = &["Ahmed", "Hossain", "Islam", "Rahman", "Chowdhury", "Khan", "Akter", "Uddin", "Sarkar", "Das", "Roy", "Begum", "Talukder", "Mia"];
+const TRADES: &[&str] = &[
+    "Soft",
+    "Tech",
+    "Data",
+    "Digital",
+    "Systems",
+    "Labs",
+    "Solutions",
+    "IT",
+    "Cloud",
+    "Analytics",
+    "Apps",
+    "Code Works",
+];
+const FIRST_NAMES: &[&str] = &[
+    "Rahim", "Karim", "Nusrat", "Farhana", "Tanvir", "Sadia", "Arif", "Mitu", "Rafiq", "Shirin",
+    "Imran", "Sumaiya", "Hasan", "Jannat", "Fahim", "Tania", "Sabbir", "Rumana", "Shakil", "Anika",
+];
+const SURNAMES: &[&str] = &[
+    "Ahmed",
+    "Hossain",
+    "Islam",
+    "Rahman",
+    "Chowdhury",
+    "Khan",
+    "Akter",
+    "Uddin",
+    "Sarkar",
+    "Das",
+    "Roy",
+    "Begum",
+    "Talukder",
+    "Mia",
+];
 /// Banks at home, by BIC.
-const BANKS: &[&str] = &["BRAKBDDH", "EBLDBDDH", "DBBLBDDH", "CIBLBDDH", "PRBLBDDH", "SCBLBDDX", "MTBLBDDH"];
+const BANKS: &[&str] = &[
+    "BRAKBDDH", "EBLDBDDH", "DBBLBDDH", "CIBLBDDH", "PRBLBDDH", "SCBLBDDX", "MTBLBDDH",
+];
 /// A corridor: country, currency, clients, correspondents, and the range of
 /// BDT per unit in poisha.
-type Corridor = (&'static str, &'static str, &'static [&'static str], &'static [&'static str], (i64, i64));
+type Corridor = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    (i64, i64),
+);
 
 const CORRIDORS: &[Corridor] = &[
-    ("US", "USD", &["Hudson Retail Inc", "Lakeview Health LLC", "Brightpath Logistics", "Cedar Analytics Inc"], &["CITIUS33", "CHASUS33", "BOFAUS3N"], (11_700, 12_200)),
-    ("GB", "GBP", &["Thames Insurance Ltd", "Northgate Media Ltd"], &["HSBCGB2L", "BARCGB22"], (14_800, 15_300)),
-    ("DE", "EUR", &["Rheinwerk GmbH", "Isar Mobility GmbH"], &["DEUTDEFF", "COBADEFF"], (12_700, 13_200)),
-    ("SE", "USD", &["Nordic Retail AB", "Malmo Fintech AB"], &["ESSESESS", "CITIUS33"], (11_700, 12_200)),
-    ("SG", "USD", &["Marina Payments Pte Ltd", "Orchard Games Pte Ltd"], &["DBSSSGSG"], (11_700, 12_200)),
-    ("AE", "USD", &["Gulf Trading FZE", "Creek Travel LLC"], &["EBILAEAD"], (11_700, 12_200)),
-    ("AU", "USD", &["Harbour Education Pty Ltd"], &["ANZBAU3M", "CITIUS33"], (11_700, 12_200)),
+    (
+        "US",
+        "USD",
+        &[
+            "Hudson Retail Inc",
+            "Lakeview Health LLC",
+            "Brightpath Logistics",
+            "Cedar Analytics Inc",
+        ],
+        &["CITIUS33", "CHASUS33", "BOFAUS3N"],
+        (11_700, 12_200),
+    ),
+    (
+        "GB",
+        "GBP",
+        &["Thames Insurance Ltd", "Northgate Media Ltd"],
+        &["HSBCGB2L", "BARCGB22"],
+        (14_800, 15_300),
+    ),
+    (
+        "DE",
+        "EUR",
+        &["Rheinwerk GmbH", "Isar Mobility GmbH"],
+        &["DEUTDEFF", "COBADEFF"],
+        (12_700, 13_200),
+    ),
+    (
+        "SE",
+        "USD",
+        &["Nordic Retail AB", "Malmo Fintech AB"],
+        &["ESSESESS", "CITIUS33"],
+        (11_700, 12_200),
+    ),
+    (
+        "SG",
+        "USD",
+        &["Marina Payments Pte Ltd", "Orchard Games Pte Ltd"],
+        &["DBSSSGSG"],
+        (11_700, 12_200),
+    ),
+    (
+        "AE",
+        "USD",
+        &["Gulf Trading FZE", "Creek Travel LLC"],
+        &["EBILAEAD"],
+        (11_700, 12_200),
+    ),
+    (
+        "AU",
+        "USD",
+        &["Harbour Education Pty Ltd"],
+        &["ANZBAU3M", "CITIUS33"],
+        (11_700, 12_200),
+    ),
 ];
 const MARKETPLACES: &[&str] = &["Upwork", "Fiverr", "Toptal", "Freelancer.com"];
 
@@ -106,13 +214,65 @@ fn step(r: &str, kind: &str, t: DateTime<Utc>) -> StepRow {
 
 pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Report> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let open = |name: &str| csv::Writer::from_path(dir.join(name)).with_context(|| format!("writing {}", dir.join(name).display()));
-    let mut w = Writers { parties: open("parties.csv")?, earnings: open("earnings.csv")?, repatriations: open("repatriations.csv")?, steps: open("steps.csv")?, claims: open("claims.csv")? };
-    w.parties.write_record(["key", "kind", "legal_name", "country", "zone", "association", "membership_number", "bank_bic", "account_number", "account_currency"])?;
-    w.earnings.write_record(["party", "client_name", "client_country", "service_category", "amount", "currency", "invoice_date", "due_date", "invoice_reference", "marketplace"])?;
-    w.repatriations.write_record(["key", "party", "earnings", "channel", "payer_country"])?;
-    w.steps.write_record(["repatriation", "kind", "occurred_at", "institution_bic", "amount", "currency", "fee_amount", "fee_kind", "fx_rate", "reason_code", "note", "fee_charged_by"])?;
-    w.claims.write_record(["repatriation", "filed_at", "audited_at", "disbursed_at", "rejected_at", "reason"])?;
+    let open = |name: &str| {
+        csv::Writer::from_path(dir.join(name))
+            .with_context(|| format!("writing {}", dir.join(name).display()))
+    };
+    let mut w = Writers {
+        parties: open("parties.csv")?,
+        earnings: open("earnings.csv")?,
+        repatriations: open("repatriations.csv")?,
+        steps: open("steps.csv")?,
+        claims: open("claims.csv")?,
+    };
+    w.parties.write_record([
+        "key",
+        "kind",
+        "legal_name",
+        "country",
+        "zone",
+        "association",
+        "membership_number",
+        "bank_bic",
+        "account_number",
+        "account_currency",
+    ])?;
+    w.earnings.write_record([
+        "party",
+        "client_name",
+        "client_country",
+        "service_category",
+        "amount",
+        "currency",
+        "invoice_date",
+        "due_date",
+        "invoice_reference",
+        "marketplace",
+    ])?;
+    w.repatriations
+        .write_record(["key", "party", "earnings", "channel", "payer_country"])?;
+    w.steps.write_record([
+        "repatriation",
+        "kind",
+        "occurred_at",
+        "institution_bic",
+        "amount",
+        "currency",
+        "fee_amount",
+        "fee_kind",
+        "fx_rate",
+        "reason_code",
+        "note",
+        "fee_charged_by",
+    ])?;
+    w.claims.write_record([
+        "repatriation",
+        "filed_at",
+        "audited_at",
+        "disbursed_at",
+        "rejected_at",
+        "reason",
+    ])?;
 
     let mut rng = Rng(seed);
     let mut counts = [0usize; 5];
@@ -120,7 +280,11 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
     let mut parties = Vec::new();
     for i in 0..party_count {
         let firm = i % 8 < 5; // five firms to three freelancers
-        let key = if firm { format!("firm-{:03}", i + 1) } else { format!("freelancer-{:03}", i + 1) };
+        let key = if firm {
+            format!("firm-{:03}", i + 1)
+        } else {
+            format!("freelancer-{:03}", i + 1)
+        };
         let mut name = if firm {
             format!("{} {} Ltd", rng.pick(PLACES), rng.pick(TRADES))
         } else {
@@ -129,28 +293,65 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
         // Legal names are told apart the way registries do.
         let mut n = 2;
         while !names.insert(name.clone()) {
-            name = format!("{} ({n})", name.trim_end_matches(|c: char| c == ')' || c.is_ascii_digit()).trim_end_matches(" (").trim_end());
+            name = format!(
+                "{} ({n})",
+                name.trim_end_matches(|c: char| c == ')' || c.is_ascii_digit())
+                    .trim_end_matches(" (")
+                    .trim_end()
+            );
             n += 1;
         }
         let excluded = firm && rng.chance(8);
-        let zone = if excluded { *rng.pick(&["HI_TECH_PARK", "EPZ"]) } else { "NONE" };
+        let zone = if excluded {
+            *rng.pick(&["HI_TECH_PARK", "EPZ"])
+        } else {
+            "NONE"
+        };
         let bank = *rng.pick(BANKS);
-        let (association, number) = if firm && rng.chance(70) { ("BASIS".to_string(), format!("G-{}", rng.range(1000, 2999))) } else { (String::new(), String::new()) };
+        let (association, number) = if firm && rng.chance(70) {
+            ("BASIS".to_string(), format!("G-{}", rng.range(1000, 2999)))
+        } else {
+            (String::new(), String::new())
+        };
         let account = format!("{}", rng.range(1_000_000_000_000, 9_999_999_999_999));
         let currency = if firm && rng.chance(40) { "USD" } else { "BDT" };
-        w.parties.write_record([key.as_str(), if firm { "FIRM" } else { "FREELANCER" }, &name, "BD", zone, &association, &number, bank, &account, currency])?;
+        w.parties.write_record([
+            key.as_str(),
+            if firm { "FIRM" } else { "FREELANCER" },
+            &name,
+            "BD",
+            zone,
+            &association,
+            &number,
+            bank,
+            &account,
+            currency,
+        ])?;
         counts[0] += 1;
-        parties.push(Party { key, firm, excluded, bank });
+        parties.push(Party {
+            key,
+            firm,
+            excluded,
+            bank,
+        });
     }
 
     let start = NaiveDate::from_ymd_opt(2024, 1, 1).context("date")?;
     for p in &parties {
-        let invoices = if p.firm { rng.range(2, 5) } else { rng.range(1, 3) };
+        let invoices = if p.firm {
+            rng.range(2, 5)
+        } else {
+            rng.range(1, 3)
+        };
         let mut pending: Vec<Invoice> = Vec::new();
         for n in 0..invoices {
             let &(country, currency, clients, correspondents, fx) = rng.pick(CORRIDORS);
             let client = *rng.pick(clients);
-            let amount = if p.firm { rng.range(200_000, 8_000_000) } else { rng.range(15_000, 450_000) };
+            let amount = if p.firm {
+                rng.range(200_000, 8_000_000)
+            } else {
+                rng.range(15_000, 450_000)
+            };
             let invoice_date = start + Duration::days(rng.range(0, 450));
             let due = invoice_date + Duration::days(*rng.pick(&[15, 30, 45, 60]));
             let reference = format!("INV-{}-{:04}", invoice_date.format("%Y"), n + 1);
@@ -159,16 +360,41 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
             } else {
                 (*rng.pick(&["SOFTWARE", "ITES"]), *rng.pick(MARKETPLACES))
             };
-            w.earnings.write_record([p.key.as_str(), client, country, category, &cents(amount), currency, &invoice_date.to_string(), &due.to_string(), &reference, marketplace])?;
+            w.earnings.write_record([
+                p.key.as_str(),
+                client,
+                country,
+                category,
+                &cents(amount),
+                currency,
+                &invoice_date.to_string(),
+                &due.to_string(),
+                &reference,
+                marketplace,
+            ])?;
             counts[1] += 1;
-            pending.push(Invoice { reference, country, currency, amount, date: invoice_date, correspondents, fx, marketplace: !marketplace.is_empty() });
+            pending.push(Invoice {
+                reference,
+                country,
+                currency,
+                amount,
+                date: invoice_date,
+                correspondents,
+                fx,
+                marketplace: !marketplace.is_empty(),
+            });
         }
         // A firm sometimes has one payment cover two invoices of the same
         // client currency; a few invoices are never paid.
         let mut i = 0;
         while i < pending.len() {
             let mut covered = vec![i];
-            if p.firm && i + 1 < pending.len() && pending[i + 1].currency == pending[i].currency && pending[i + 1].country == pending[i].country && rng.chance(30) {
+            if p.firm
+                && i + 1 < pending.len()
+                && pending[i + 1].currency == pending[i].currency
+                && pending[i + 1].country == pending[i].country
+                && rng.chance(30)
+            {
                 covered.push(i + 1);
             }
             i += covered.len();
@@ -177,13 +403,36 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
             }
             let first = &pending[covered[0]];
             let key = format!("{}/PAY-{}", p.key, first.reference);
-            let invoice_date = covered.iter().map(|&c| pending[c].date).min().unwrap_or(first.date);
+            let invoice_date = covered
+                .iter()
+                .map(|&c| pending[c].date)
+                .min()
+                .unwrap_or(first.date);
             let amount: i64 = covered.iter().map(|&c| pending[c].amount).sum();
             let platform = !p.firm && first.marketplace && rng.chance(75);
-            let refs = covered.iter().map(|&c| pending[c].reference.clone()).collect::<Vec<_>>().join(";");
-            w.repatriations.write_record([key.as_str(), &p.key, &refs, if platform { "PLATFORM" } else { "BANK" }, first.country])?;
+            let refs = covered
+                .iter()
+                .map(|&c| pending[c].reference.clone())
+                .collect::<Vec<_>>()
+                .join(";");
+            w.repatriations.write_record([
+                key.as_str(),
+                &p.key,
+                &refs,
+                if platform { "PLATFORM" } else { "BANK" },
+                first.country,
+            ])?;
             counts[2] += 1;
-            let journey = Journey { key: &key, party: p, invoice_date, amount, currency: first.currency, correspondents: first.correspondents, fx: first.fx, platform };
+            let journey = Journey {
+                key: &key,
+                party: p,
+                invoice_date,
+                amount,
+                currency: first.currency,
+                correspondents: first.correspondents,
+                fx: first.fx,
+                platform,
+            };
             let (steps, claim) = journey.steps(&mut rng);
             for s in steps {
                 w.steps.write_record(&s)?;
@@ -195,11 +444,27 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
             }
         }
     }
-    for f in [&mut w.parties, &mut w.earnings, &mut w.repatriations, &mut w.steps, &mut w.claims] {
+    for f in [
+        &mut w.parties,
+        &mut w.earnings,
+        &mut w.repatriations,
+        &mut w.steps,
+        &mut w.claims,
+    ] {
         f.flush()?;
     }
-    let files = ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv"];
-    let rows = files.iter().zip(counts).map(|(f, n)| vec![json!(dir.join(f).display().to_string()), json!(n)]).collect();
+    let files = [
+        "parties.csv",
+        "earnings.csv",
+        "repatriations.csv",
+        "steps.csv",
+        "claims.csv",
+    ];
+    let rows = files
+        .iter()
+        .zip(counts)
+        .map(|(f, n)| vec![json!(dir.join(f).display().to_string()), json!(n)])
+        .collect();
     Ok(Report::default().table("files", &["file", "rows"], rows))
 }
 
@@ -231,13 +496,23 @@ impl Journey<'_> {
     fn steps(&self, rng: &mut Rng) -> (Vec<StepRow>, Option<[String; 6]>) {
         let r = self.key;
         let mut out = Vec::new();
-        let invoiced = self.invoice_date.and_hms_opt(4, 0, 0).map(|t| t.and_utc()).unwrap_or_default();
+        let invoiced = self
+            .invoice_date
+            .and_hms_opt(4, 0, 0)
+            .map(|t| t.and_utc())
+            .unwrap_or_default();
         if rng.chance(60) {
             out.push(step(r, "INVOICE_ISSUED", invoiced));
         }
         // Most clients pay within terms; some are very late.
         let late = rng.chance(7);
-        let mut t = invoiced + if late { Duration::days(rng.range(125, 200)) } else { Duration::days(rng.range(5, 70)) } + Duration::seconds(rng.range(0, 36_000));
+        let mut t = invoiced
+            + if late {
+                Duration::days(rng.range(125, 200))
+            } else {
+                Duration::days(rng.range(5, 70))
+            }
+            + Duration::seconds(rng.range(0, 36_000));
         let mut initiated = step(r, "PAYMENT_INITIATED", t);
         initiated[4] = cents(self.amount);
         initiated[5] = self.currency.into();
@@ -261,7 +536,13 @@ impl Journey<'_> {
             credited -= fee;
             out.push(withdrawn);
         } else {
-            let hops = if rng.chance(25) { 0 } else if rng.chance(80) { 1 } else { 2 };
+            let hops = if rng.chance(25) {
+                0
+            } else if rng.chance(80) {
+                1
+            } else {
+                2
+            };
             for _ in 0..hops {
                 t += rng.wait(600, 30 * 3600);
                 let mut hop = step(r, "INTERMEDIARY_PROCESSED", t);
@@ -283,7 +564,11 @@ impl Journey<'_> {
                 }
             }
         }
-        t += if self.platform { rng.wait(3600, 3 * 86_400) } else { rng.wait(300, 20 * 3600) };
+        t += if self.platform {
+            rng.wait(3600, 3 * 86_400)
+        } else {
+            rng.wait(300, 20 * 3600)
+        };
         let mut nostro = step(r, "NOSTRO_CREDITED", t);
         nostro[3] = self.party.bank.into();
         out.push(nostro);
@@ -312,7 +597,14 @@ impl Journey<'_> {
             return (out, None);
         }
         let filed = t + Duration::days(rng.range(3, 60)) + Duration::seconds(rng.range(0, 20_000));
-        let mut claim = [r.to_string(), at(filed), String::new(), String::new(), String::new(), String::new()];
+        let mut claim = [
+            r.to_string(),
+            at(filed),
+            String::new(),
+            String::new(),
+            String::new(),
+            String::new(),
+        ];
         if rng.chance(70) {
             let audited = filed + Duration::days(rng.range(10, 45));
             claim[2] = at(audited);
@@ -331,12 +623,24 @@ impl Journey<'_> {
 mod tests {
     #[test]
     fn the_same_seed_gives_the_same_files() {
-        let dir = |n: &str| std::env::temp_dir().join(format!("repatctl-demo-{n}-{}", uuid::Uuid::new_v4()));
+        let dir = |n: &str| {
+            std::env::temp_dir().join(format!("repatctl-demo-{n}-{}", uuid::Uuid::new_v4()))
+        };
         let (a, b) = (dir("a"), dir("b"));
         super::generate(&a, 30, 7).unwrap();
         super::generate(&b, 30, 7).unwrap();
-        for f in ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv"] {
-            assert_eq!(std::fs::read(a.join(f)).unwrap(), std::fs::read(b.join(f)).unwrap(), "{f}");
+        for f in [
+            "parties.csv",
+            "earnings.csv",
+            "repatriations.csv",
+            "steps.csv",
+            "claims.csv",
+        ] {
+            assert_eq!(
+                std::fs::read(a.join(f)).unwrap(),
+                std::fs::read(b.join(f)).unwrap(),
+                "{f}"
+            );
         }
         let _ = (std::fs::remove_dir_all(a), std::fs::remove_dir_all(b));
     }
@@ -348,9 +652,19 @@ mod tests {
         let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../demo");
         let fresh = std::env::temp_dir().join(format!("repatctl-demo-{}", uuid::Uuid::new_v4()));
         super::generate(&fresh, 240, 2024).unwrap();
-        for f in ["parties.csv", "earnings.csv", "repatriations.csv", "steps.csv", "claims.csv"] {
-            let same = std::fs::read(fresh.join(f)).unwrap() == std::fs::read(shipped.join(f)).unwrap();
-            assert!(same, "demo/{f} differs from `repatctl demo generate demo`: regenerate and commit it");
+        for f in [
+            "parties.csv",
+            "earnings.csv",
+            "repatriations.csv",
+            "steps.csv",
+            "claims.csv",
+        ] {
+            let same =
+                std::fs::read(fresh.join(f)).unwrap() == std::fs::read(shipped.join(f)).unwrap();
+            assert!(
+                same,
+                "demo/{f} differs from `repatctl demo generate demo`: regenerate and commit it"
+            );
         }
         let _ = std::fs::remove_dir_all(fresh);
     }

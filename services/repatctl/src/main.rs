@@ -17,8 +17,9 @@ mod wire;
 use std::process::ExitCode;
 
 use cli::{
-    AuditCommand, ClaimsCommand, Cli, Command, DemoCommand, EarningsCommand, IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand, RepatriationsCommand,
-    StatementsCommand, StepsCommand,
+    AuditCommand, ClaimsCommand, Cli, Command, DemoCommand, EarningsCommand, IncentiveCommand,
+    MetricsCommand, PartiesCommand, ReconcileCommand, RepatriationsCommand, StatementsCommand,
+    StepsCommand,
 };
 use client::Repat;
 use commands::{incentive, journey, metrics, reconcile};
@@ -53,7 +54,9 @@ async fn main() -> ExitCode {
             };
             if let Err(e) = report.print(format) {
                 // A closed pipe (`| head`) is not a failure of the command.
-                if e.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+                if e.downcast_ref::<std::io::Error>()
+                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                {
                     return ExitCode::from(code);
                 }
                 eprintln!("repatctl: {e}");
@@ -78,12 +81,19 @@ fn explain(e: &anyhow::Error) -> String {
 }
 
 fn imported((report, clean): (Report, bool)) -> Outcome {
-    if clean { Outcome::Done(report) } else { Outcome::Partial(report) }
+    if clean {
+        Outcome::Done(report)
+    } else {
+        Outcome::Partial(report)
+    }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     // Commands that need no server.
-    if let Command::Demo { command: DemoCommand::Generate { dir, parties, seed } } = &cli.command {
+    if let Command::Demo {
+        command: DemoCommand::Generate { dir, parties, seed },
+    } = &cli.command
+    {
         return Ok(Outcome::Done(demo::generate(dir, *parties, *seed)?));
     }
     let repat = Repat::connect(&cli.connection).await?;
@@ -91,63 +101,170 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
     let outcome = match cli.command {
         Command::Demo { .. } => unreachable!("handled above"),
         Command::Parties { command } => match command {
-            PartiesCommand::Create { kind, legal_name, country, zone, membership, bank_account, request_id } => {
-                Outcome::Done(journey::create_party(r, kind, legal_name, country, zone, membership, bank_account, request_id).await?)
-            }
+            PartiesCommand::Create {
+                kind,
+                legal_name,
+                country,
+                zone,
+                membership,
+                bank_account,
+                request_id,
+            } => Outcome::Done(
+                journey::create_party(
+                    r,
+                    kind,
+                    legal_name,
+                    country,
+                    zone,
+                    membership,
+                    bank_account,
+                    request_id,
+                )
+                .await?,
+            ),
             PartiesCommand::List { kind } => Outcome::Done(journey::list_parties(r, kind).await?),
-            PartiesCommand::Import(args) => imported(import::parties::run(r, &args.file, args.no_progress).await?),
+            PartiesCommand::Import(args) => {
+                imported(import::parties::run(r, &args.file, args.no_progress).await?)
+            }
         },
         Command::Earnings { command } => match command {
-            EarningsCommand::Import { args, party_ids } => imported(import::earnings::run(r, &args.file, party_ids.as_deref(), args.no_progress).await?),
-            EarningsCommand::List { party } => Outcome::Done(journey::list_earnings(r, party).await?),
+            EarningsCommand::Import { args, party_ids } => imported(
+                import::earnings::run(r, &args.file, party_ids.as_deref(), args.no_progress)
+                    .await?,
+            ),
+            EarningsCommand::List { party } => {
+                Outcome::Done(journey::list_earnings(r, party).await?)
+            }
         },
         Command::Repatriations { command } => match command {
             RepatriationsCommand::Show { id } => Outcome::Done(journey::show(r, id).await?),
-            RepatriationsCommand::Open { party, earnings, channel, payer_country, request_id } => Outcome::Done(journey::open(r, party, earnings, channel, payer_country, request_id).await?),
-            RepatriationsCommand::List { party } => Outcome::Done(journey::list_repatriations(r, party).await?),
-            RepatriationsCommand::Import { args, party_ids } => imported(import::repatriations::run(r, &args.file, party_ids.as_deref(), args.no_progress).await?),
+            RepatriationsCommand::Open {
+                party,
+                earnings,
+                channel,
+                payer_country,
+                request_id,
+            } => Outcome::Done(
+                journey::open(r, party, earnings, channel, payer_country, request_id).await?,
+            ),
+            RepatriationsCommand::List { party } => {
+                Outcome::Done(journey::list_repatriations(r, party).await?)
+            }
+            RepatriationsCommand::Import { args, party_ids } => imported(
+                import::repatriations::run(r, &args.file, party_ids.as_deref(), args.no_progress)
+                    .await?,
+            ),
         },
-        Command::Steps { command: StepsCommand::Import { args, repatriation_ids } } => {
-            imported(import::steps::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress).await?)
-        }
+        Command::Steps {
+            command:
+                StepsCommand::Import {
+                    args,
+                    repatriation_ids,
+                },
+        } => imported(
+            import::steps::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress)
+                .await?,
+        ),
         Command::Incentive { command } => match command {
-            IncentiveCommand::Assess { id, as_of, documents, fx_rate, request_id } => Outcome::Done(incentive::assess(r, id, as_of, documents, fx_rate, request_id).await?),
+            IncentiveCommand::Assess {
+                id,
+                as_of,
+                documents,
+                fx_rate,
+                request_id,
+            } => Outcome::Done(
+                incentive::assess(r, id, as_of, documents, fx_rate, request_id).await?,
+            ),
             IncentiveCommand::Simulate(args) => Outcome::Done(incentive::simulate(r, args).await?),
         },
         Command::Claims { command } => match command {
-            ClaimsCommand::File { party, repatriations, at, request_id } => Outcome::Done(incentive::file_claim(r, party, repatriations, at, request_id).await?),
-            ClaimsCommand::Step { id, kind, at, reason, amount, request_id } => Outcome::Done(incentive::claim_step(r, id, kind, at, reason, amount, request_id).await?),
+            ClaimsCommand::File {
+                party,
+                repatriations,
+                at,
+                request_id,
+            } => {
+                Outcome::Done(incentive::file_claim(r, party, repatriations, at, request_id).await?)
+            }
+            ClaimsCommand::Step {
+                id,
+                kind,
+                at,
+                reason,
+                amount,
+                request_id,
+            } => Outcome::Done(
+                incentive::claim_step(r, id, kind, at, reason, amount, request_id).await?,
+            ),
             ClaimsCommand::Show { id } => Outcome::Done(incentive::show_claim(r, id).await?),
-            ClaimsCommand::Import { args, repatriation_ids } => imported(import::claims::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress).await?),
+            ClaimsCommand::Import {
+                args,
+                repatriation_ids,
+            } => imported(
+                import::claims::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress)
+                    .await?,
+            ),
         },
         Command::Metrics { command } => match command {
             MetricsCommand::Delays(args) => {
                 // Check the plot's arguments before asking the server anything.
-                let size = args.plot.as_ref().map(|_| plot::parse_size(&args.plot_size)).transpose()?;
+                let size = args
+                    .plot
+                    .as_ref()
+                    .map(|_| plot::parse_size(&args.plot_size))
+                    .transpose()?;
                 let mut report = metrics::delays(r, &args).await?;
                 if let (Some(path), Some(size)) = (&args.plot, size) {
-                    let records = metrics::export(r, &args.range, &args.party, &args.measure).await?;
+                    let records =
+                        metrics::export(r, &args.range, &args.party, &args.measure).await?;
                     let summaries = plot::summarize(&records);
                     let title = match (&args.range.from, &args.range.to) {
                         (None, None) => "Waiting time before each step".to_string(),
-                        (from, to) => format!("Waiting time before each step, {} to {}", from.as_deref().unwrap_or("start"), to.as_deref().unwrap_or("now")),
+                        (from, to) => format!(
+                            "Waiting time before each step, {} to {}",
+                            from.as_deref().unwrap_or("start"),
+                            to.as_deref().unwrap_or("now")
+                        ),
                     };
                     plot::draw(path, size, &summaries, &title)?;
-                    report = report.note(format!("plot of {} observations written to {}", records.len(), path.display()));
+                    report = report.note(format!(
+                        "plot of {} observations written to {}",
+                        records.len(),
+                        path.display()
+                    ));
                 }
                 Outcome::Done(report)
             }
-            MetricsCommand::Scorecard { range, party } => Outcome::Done(metrics::scorecard(r, &range, party).await?),
-            MetricsCommand::Breaches { kind, party, as_of, threshold_hours } => Outcome::Done(metrics::breaches(r, kind, party, as_of, threshold_hours).await?),
+            MetricsCommand::Scorecard { range, party } => {
+                Outcome::Done(metrics::scorecard(r, &range, party).await?)
+            }
+            MetricsCommand::Breaches {
+                kind,
+                party,
+                as_of,
+                threshold_hours,
+            } => Outcome::Done(metrics::breaches(r, kind, party, as_of, threshold_hours).await?),
         },
-        Command::Statements { command: StatementsCommand::Import { file, party, format, charset } } => {
-            Outcome::Done(reconcile::import(r, &file, party, format, charset.unwrap_or_default()).await?)
-        },
+        Command::Statements {
+            command:
+                StatementsCommand::Import {
+                    file,
+                    party,
+                    format,
+                    charset,
+                },
+        } => Outcome::Done(
+            reconcile::import(r, &file, party, format, charset.unwrap_or_default()).await?,
+        ),
         Command::Reconcile { command } => match command {
             ReconcileCommand::Run { party } => Outcome::Done(reconcile::run(r, party).await?),
-            ReconcileCommand::Exceptions { party } => Outcome::Done(reconcile::exceptions(r, party).await?),
+            ReconcileCommand::Exceptions { party } => {
+                Outcome::Done(reconcile::exceptions(r, party).await?)
+            }
         },
-        Command::Audit { command: AuditCommand::Verify } => match metrics::verify_audit(r).await? {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => match metrics::verify_audit(r).await? {
             (report, true) => Outcome::Done(report),
             (report, false) => Outcome::Broken(report),
         },

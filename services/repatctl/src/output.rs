@@ -16,7 +16,10 @@ use crate::cli::OutputFormat;
 
 pub enum Block {
     Fields(Vec<(String, Value)>),
-    Table { columns: Vec<String>, rows: Vec<Vec<Value>> },
+    Table {
+        columns: Vec<String>,
+        rows: Vec<Vec<Value>>,
+    },
 }
 
 pub struct Section {
@@ -35,12 +38,26 @@ pub struct Report {
 
 impl Report {
     pub fn fields(mut self, name: &str, fields: Vec<(&str, Value)>) -> Self {
-        self.sections.push(Section { name: name.into(), block: Block::Fields(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect()) });
+        self.sections.push(Section {
+            name: name.into(),
+            block: Block::Fields(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k.to_string(), v))
+                    .collect(),
+            ),
+        });
         self
     }
 
     pub fn table(mut self, name: &str, columns: &[&str], rows: Vec<Vec<Value>>) -> Self {
-        self.sections.push(Section { name: name.into(), block: Block::Table { columns: columns.iter().map(|c| c.to_string()).collect(), rows } });
+        self.sections.push(Section {
+            name: name.into(),
+            block: Block::Table {
+                columns: columns.iter().map(|c| c.to_string()).collect(),
+                rows,
+            },
+        });
         self
     }
 
@@ -82,7 +99,11 @@ impl Report {
             match &section.block {
                 Block::Fields(fields) => {
                     // Keys are snake_case for scripts, words for people.
-                    let width = fields.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(0);
+                    let width = fields
+                        .iter()
+                        .map(|(k, _)| k.chars().count())
+                        .max()
+                        .unwrap_or(0);
                     for (k, v) in fields.iter().filter(|(k, _)| !k.ends_with("_secs")) {
                         writeln!(out, "{:<width$}  {}", k.replace('_', " "), plain(v))?;
                     }
@@ -97,14 +118,20 @@ impl Report {
                     }
                     // Exact seconds are for scripts; people read the human
                     // durations beside them.
-                    let shown: Vec<usize> = (0..columns.len()).filter(|&i| !columns[i].ends_with("_secs")).collect();
+                    let shown: Vec<usize> = (0..columns.len())
+                        .filter(|&i| !columns[i].ends_with("_secs"))
+                        .collect();
                     let mut table = Table::new();
                     table
                         .load_style(UTF8_FULL_CONDENSED)
                         .set_content_arrangement(ContentArrangement::Dynamic)
                         .set_header(shown.iter().map(|&i| &columns[i]));
                     for row in rows {
-                        table.add_row(shown.iter().map(|&i| row.get(i).map(plain).unwrap_or_default()));
+                        table.add_row(
+                            shown
+                                .iter()
+                                .map(|&i| row.get(i).map(plain).unwrap_or_default()),
+                        );
                     }
                     writeln!(out, "{table}")?;
                 }
@@ -118,9 +145,21 @@ impl Report {
 
     fn to_json(&self) -> Value {
         let section = |s: &Section| match &s.block {
-            Block::Fields(fields) => Value::Object(fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
+            Block::Fields(fields) => {
+                Value::Object(fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            }
             Block::Table { columns, rows } => Value::Array(
-                rows.iter().map(|row| Value::Object(columns.iter().cloned().zip(row.iter().cloned()).collect::<Map<_, _>>())).collect(),
+                rows.iter()
+                    .map(|row| {
+                        Value::Object(
+                            columns
+                                .iter()
+                                .cloned()
+                                .zip(row.iter().cloned())
+                                .collect::<Map<_, _>>(),
+                        )
+                    })
+                    .collect(),
             ),
         };
         match self.sections.as_slice() {
@@ -130,7 +169,14 @@ impl Report {
     }
 
     fn write_csv(&self, out: &mut impl Write) -> anyhow::Result<()> {
-        let index = self.main.or_else(|| self.sections.iter().position(|s| matches!(s.block, Block::Table { .. }))).unwrap_or(0);
+        let index = self
+            .main
+            .or_else(|| {
+                self.sections
+                    .iter()
+                    .position(|s| matches!(s.block, Block::Table { .. }))
+            })
+            .unwrap_or(0);
         let mut w = csv::Writer::from_writer(out);
         match self.sections.get(index).map(|s| &s.block) {
             Some(Block::Table { columns, rows }) => {
@@ -164,5 +210,9 @@ pub fn plain(v: &Value) -> String {
 /// A string value, null when empty.
 pub fn text(s: impl Into<String>) -> Value {
     let s = s.into();
-    if s.is_empty() { Value::Null } else { Value::String(s) }
+    if s.is_empty() {
+        Value::Null
+    } else {
+        Value::String(s)
+    }
 }

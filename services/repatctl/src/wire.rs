@@ -17,8 +17,13 @@ pub fn timestamp(t: &Option<prost_types::Timestamp>) -> String {
 
 /// Parses an RFC 3339 instant ("2024-03-04T09:00:00Z", "...+06:00").
 pub fn parse_timestamp(s: &str) -> Result<prost_types::Timestamp, String> {
-    let t = DateTime::parse_from_rfc3339(s.trim()).map_err(|e| format!("{s:?} is not an RFC 3339 instant such as 2024-03-04T09:00:00Z ({e})"))?;
-    Ok(prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 })
+    let t = DateTime::parse_from_rfc3339(s.trim()).map_err(|e| {
+        format!("{s:?} is not an RFC 3339 instant such as 2024-03-04T09:00:00Z ({e})")
+    })?;
+    Ok(prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    })
 }
 
 /// The same instant written one way, to microseconds (what the server
@@ -31,7 +36,10 @@ pub fn canonical_instant(t: &prost_types::Timestamp) -> String {
 
 pub fn now() -> prost_types::Timestamp {
     let t = Utc::now();
-    prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 }
+    prost_types::Timestamp {
+        seconds: t.timestamp(),
+        nanos: t.timestamp_subsec_nanos() as i32,
+    }
 }
 
 pub fn date(d: &Option<Date>) -> String {
@@ -43,8 +51,13 @@ pub fn date(d: &Option<Date>) -> String {
 
 pub fn parse_date(s: &str) -> Result<Date, String> {
     use chrono::Datelike;
-    let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d").map_err(|_| format!("{s:?} is not a date YYYY-MM-DD"))?;
-    Ok(Date { year: d.year(), month: d.month() as i32, day: d.day() as i32 })
+    let d = NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a date YYYY-MM-DD"))?;
+    Ok(Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    })
 }
 
 pub fn money(m: &Option<pb::Money>) -> String {
@@ -69,7 +82,12 @@ pub fn human_micros(us: i64) -> String {
     let sign = if us < 0 { "-" } else { "" };
     let us = us.unsigned_abs();
     let secs = us / 1_000_000;
-    let (d, h, m, s) = (secs / 86_400, secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
     if d > 0 {
         format!("{sign}{d}d {h:02}h {m:02}m")
     } else if h > 0 {
@@ -78,7 +96,11 @@ pub fn human_micros(us: i64) -> String {
         format!("{sign}{m}m {s:02}s")
     } else {
         let frac = us % 1_000_000;
-        if frac == 0 { format!("{sign}{s}s") } else { format!("{sign}{}s", trim_zeros(&format!("{s}.{frac:06}"))) }
+        if frac == 0 {
+            format!("{sign}{s}s")
+        } else {
+            format!("{sign}{}s", trim_zeros(&format!("{s}.{frac:06}")))
+        }
     }
 }
 
@@ -89,7 +111,11 @@ pub fn seconds(d: &Option<prost_types::Duration>) -> Value {
     let us = micros(d);
     let sign = if us < 0 { "-" } else { "" };
     let us = us.unsigned_abs();
-    Value::String(trim_zeros(&format!("{sign}{}.{:06}", us / 1_000_000, us % 1_000_000)))
+    Value::String(trim_zeros(&format!(
+        "{sign}{}.{:06}",
+        us / 1_000_000,
+        us % 1_000_000
+    )))
 }
 
 fn trim_zeros(s: &str) -> String {
@@ -104,33 +130,56 @@ pub fn enum_name(name: &str, prefix: &str) -> String {
 
 /// An enum from its short name, any case, `-` or `_`
 /// ("nostro-credited", "NOSTRO_CREDITED"); `what` names it in the error.
-pub fn parse_enum<T>(s: &str, prefix: &str, what: &str, from_str_name: fn(&str) -> Option<T>, names: &[&str]) -> Result<T, String> {
+pub fn parse_enum<T>(
+    s: &str,
+    prefix: &str,
+    what: &str,
+    from_str_name: fn(&str) -> Option<T>,
+    names: &[&str],
+) -> Result<T, String> {
     let upper = s.trim().to_ascii_uppercase().replace('-', "_");
-    let full = if upper.starts_with(prefix) { upper.clone() } else { format!("{prefix}{upper}") };
+    let full = if upper.starts_with(prefix) {
+        upper.clone()
+    } else {
+        format!("{prefix}{upper}")
+    };
     match from_str_name(&full) {
         Some(v) if !full.ends_with("_UNSPECIFIED") => Ok(v),
-        _ => Err(format!("{s:?} is not a {what} (one of {})", names.join(", "))),
+        _ => Err(format!(
+            "{s:?} is not a {what} (one of {})",
+            names.join(", ")
+        )),
     }
 }
 
 pub fn step_kind_name(kind: i32) -> String {
-    pb::StepKind::try_from(kind).map(|k| enum_name(k.as_str_name(), "STEP_KIND_")).unwrap_or_else(|_| kind.to_string())
+    pb::StepKind::try_from(kind)
+        .map(|k| enum_name(k.as_str_name(), "STEP_KIND_"))
+        .unwrap_or_else(|_| kind.to_string())
 }
 
 pub fn status_name(status: i32) -> String {
-    pb::RepatriationStatus::try_from(status).map(|k| enum_name(k.as_str_name(), "REPATRIATION_STATUS_")).unwrap_or_else(|_| status.to_string())
+    pb::RepatriationStatus::try_from(status)
+        .map(|k| enum_name(k.as_str_name(), "REPATRIATION_STATUS_"))
+        .unwrap_or_else(|_| status.to_string())
 }
 
 pub fn channel_name(channel: i32) -> String {
-    pb::Channel::try_from(channel).map(|k| enum_name(k.as_str_name(), "CHANNEL_")).unwrap_or_else(|_| channel.to_string())
+    pb::Channel::try_from(channel)
+        .map(|k| enum_name(k.as_str_name(), "CHANNEL_"))
+        .unwrap_or_else(|_| channel.to_string())
 }
 
 pub fn party_kind_name(kind: i32) -> String {
-    pb::PartyKind::try_from(kind).map(|k| enum_name(k.as_str_name(), "PARTY_KIND_")).unwrap_or_else(|_| kind.to_string())
+    pb::PartyKind::try_from(kind)
+        .map(|k| enum_name(k.as_str_name(), "PARTY_KIND_"))
+        .unwrap_or_else(|_| kind.to_string())
 }
 
 pub fn zone_name(zone: i32) -> String {
-    pb::Zone::try_from(zone).map(|k| enum_name(k.as_str_name(), "ZONE_")).unwrap_or_else(|_| zone.to_string())
+    pb::Zone::try_from(zone)
+        .map(|k| enum_name(k.as_str_name(), "ZONE_"))
+        .unwrap_or_else(|_| zone.to_string())
 }
 
 pub const STEP_KINDS: &[&str] = &[
@@ -161,16 +210,45 @@ mod tests {
         assert_eq!(human_duration(&d(3_900, 0)), "1h 05m");
         assert_eq!(human_duration(&d(250, 0)), "4m 10s");
         assert_eq!(human_duration(&d(0, 500_000_000)), "0.5s");
-        assert_eq!(seconds(&d(1800, 250_000_000)), Value::String("1800.25".into()));
+        assert_eq!(
+            seconds(&d(1800, 250_000_000)),
+            Value::String("1800.25".into())
+        );
         assert_eq!(seconds(&d(3600, 0)), Value::String("3600".into()));
     }
 
     #[test]
     fn enums_parse_from_short_names() {
-        let k = parse_enum("nostro-credited", "STEP_KIND_", "step kind", pb::StepKind::from_str_name, STEP_KINDS).unwrap();
+        let k = parse_enum(
+            "nostro-credited",
+            "STEP_KIND_",
+            "step kind",
+            pb::StepKind::from_str_name,
+            STEP_KINDS,
+        )
+        .unwrap();
         assert_eq!(k, pb::StepKind::NostroCredited);
-        assert!(parse_enum("unspecified", "STEP_KIND_", "step kind", pb::StepKind::from_str_name, STEP_KINDS).is_err());
-        assert!(parse_enum("SOON", "STEP_KIND_", "step kind", pb::StepKind::from_str_name, STEP_KINDS).unwrap_err().contains("NOSTRO_CREDITED"));
+        assert!(
+            parse_enum(
+                "unspecified",
+                "STEP_KIND_",
+                "step kind",
+                pb::StepKind::from_str_name,
+                STEP_KINDS
+            )
+            .is_err()
+        );
+        assert!(
+            parse_enum(
+                "SOON",
+                "STEP_KIND_",
+                "step kind",
+                pb::StepKind::from_str_name,
+                STEP_KINDS
+            )
+            .unwrap_err()
+            .contains("NOSTRO_CREDITED")
+        );
     }
 
     #[test]

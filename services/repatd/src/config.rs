@@ -7,11 +7,15 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::parser::ValueSource;
-use rust_decimal::Decimal;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use rust_decimal::Decimal;
 
 #[derive(Debug, Clone, Parser)]
-#[command(name = "repatd", version, about = "repat: follow export earnings home, step by step")]
+#[command(
+    name = "repatd",
+    version,
+    about = "repat: follow export earnings home, step by step"
+)]
 pub struct Cli {
     /// TOML file of settings (keys as the flags, with `_` for `-`); flags
     /// and environment variables take precedence over it.
@@ -85,7 +89,12 @@ pub struct Settings {
     #[arg(long, env = "REPAT_LISTEN", default_value = "127.0.0.1:50051")]
     pub listen: SocketAddr,
     /// `sqlite:FILE` (created on first run) or `postgres://...`.
-    #[arg(long, env = "REPAT_DATABASE_URL", default_value = "sqlite:repat.db", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "REPAT_DATABASE_URL",
+        default_value = "sqlite:repat.db",
+        hide_env_values = true
+    )]
     pub database_url: String,
     /// Incentive rule set (TOML) new assessments are made under; the
     /// shipped Bangladesh rules when unset. Stored under its `version`.
@@ -254,7 +263,8 @@ impl Settings {
     /// The text of the incentive rule set to load.
     pub fn rules_source(&self) -> anyhow::Result<String> {
         match &self.rules_file {
-            Some(path) => std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display())),
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display())),
             None => Ok(repat_api::SHIPPED_RULES.to_string()),
         }
     }
@@ -270,26 +280,42 @@ impl Settings {
 
     /// The token verifier, when a verifying key is configured.
     pub fn token_verifier(&self) -> anyhow::Result<Option<repat_api::token::TokenVerifier>> {
-        let Some(path) = &self.jwt_verify_key_file else { return Ok(None) };
+        let Some(path) = &self.jwt_verify_key_file else {
+            return Ok(None);
+        };
         let key = read_key(path)?;
-        let verifier = repat_api::token::TokenVerifier::new(self.key_algorithm(), &key, &self.jwt_issuer, &self.jwt_audience)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let verifier = repat_api::token::TokenVerifier::new(
+            self.key_algorithm(),
+            &key,
+            &self.jwt_issuer,
+            &self.jwt_audience,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(Some(verifier))
     }
 
     /// The token issuer of `repatd token issue`.
     pub fn token_issuer(&self) -> anyhow::Result<repat_api::token::TokenIssuer> {
-        let path = self.jwt_signing_key_file.as_ref().ok_or_else(|| anyhow::anyhow!("--jwt-signing-key-file is required to issue tokens"))?;
+        let path = self
+            .jwt_signing_key_file
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("--jwt-signing-key-file is required to issue tokens"))?;
         let key = read_key(path)?;
-        repat_api::token::TokenIssuer::new(self.key_algorithm(), &key, &self.jwt_issuer, &self.jwt_audience)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        repat_api::token::TokenIssuer::new(
+            self.key_algorithm(),
+            &key,
+            &self.jwt_issuer,
+            &self.jwt_audience,
+        )
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 }
 
 /// Reads a key file; an HS256 secret file may end with a newline, which is
 /// not part of the secret.
 fn read_key(path: &std::path::Path) -> anyhow::Result<Vec<u8>> {
-    let mut key = std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let mut key =
+        std::fs::read(path).map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
     while key.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         key.pop();
     }
@@ -314,15 +340,29 @@ where
     let Some(path) = matches.get_one::<PathBuf>("config") else {
         return Ok(Cli::from_arg_matches(&matches)?);
     };
-    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading the configuration file {}: {e}", path.display()))?;
-    let file: toml::Table = toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("reading the configuration file {}: {e}", path.display()))?;
+    let file: toml::Table =
+        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let mut from_file: Vec<OsString> = Vec::new();
     for (key, value) in &file {
         let arg = command
             .get_arguments()
-            .find(|a| a.get_id().as_str() == key && a.get_long().is_some() && !NOT_IN_FILE.contains(&key.as_str()))
-            .ok_or_else(|| anyhow::anyhow!("{}: unknown setting {key:?} (see the README for the keys)", path.display()))?;
-        if !matches!(matches.value_source(key), None | Some(ValueSource::DefaultValue)) {
+            .find(|a| {
+                a.get_id().as_str() == key
+                    && a.get_long().is_some()
+                    && !NOT_IN_FILE.contains(&key.as_str())
+            })
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "{}: unknown setting {key:?} (see the README for the keys)",
+                    path.display()
+                )
+            })?;
+        if !matches!(
+            matches.value_source(key),
+            None | Some(ValueSource::DefaultValue)
+        ) {
             continue;
         }
         let flag = format!("--{}", arg.get_long().unwrap_or(key));
@@ -330,7 +370,11 @@ where
             toml::Value::String(s) => s.clone(),
             toml::Value::Integer(i) => i.to_string(),
             toml::Value::Boolean(b) => b.to_string(),
-            other => anyhow::bail!("{}: {key} must be a string, number or boolean, not {}", path.display(), other.type_str()),
+            other => anyhow::bail!(
+                "{}: {key} must be a string, number or boolean, not {}",
+                path.display(),
+                other.type_str()
+            ),
         };
         if matches!(arg.get_action(), clap::ArgAction::SetTrue) {
             // A switch: present or absent.
@@ -347,7 +391,9 @@ where
     let mut layered = args[..1].to_vec();
     layered.extend(from_file);
     layered.extend_from_slice(&args[1..]);
-    let matches = command.try_get_matches_from(&layered).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let matches = command
+        .try_get_matches_from(&layered)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(Cli::from_arg_matches(&matches)?)
 }
 
@@ -367,7 +413,8 @@ mod tests {
         pub struct TempFile(pub std::path::PathBuf);
         impl TempFile {
             pub fn with(text: &str) -> Self {
-                let path = std::env::temp_dir().join(format!("repatd-config-{}.toml", uuid::Uuid::new_v4()));
+                let path = std::env::temp_dir()
+                    .join(format!("repatd-config-{}.toml", uuid::Uuid::new_v4()));
                 std::fs::write(&path, text).unwrap();
                 TempFile(path)
             }
@@ -387,14 +434,28 @@ mod tests {
     // environment is tested in one test, with variables no other test reads.
     #[test]
     fn flags_over_environment_over_file_over_defaults() {
-        let f = file("db_max_connections = 7\nrequest_timeout_secs = 9\nrate_limit_per_second = 11\nlog_format = \"json\"\nallow_unauthenticated = true\n");
+        let f = file(
+            "db_max_connections = 7\nrequest_timeout_secs = 9\nrate_limit_per_second = 11\nlog_format = \"json\"\nallow_unauthenticated = true\n",
+        );
         let path = f.0.to_str().unwrap();
 
         let s = load(&[]).unwrap();
-        assert_eq!((s.db_max_connections, s.request_timeout_secs, s.log_format), (16, 30, LogFormat::Text), "defaults");
+        assert_eq!(
+            (s.db_max_connections, s.request_timeout_secs, s.log_format),
+            (16, 30, LogFormat::Text),
+            "defaults"
+        );
 
         let s = load(&["--config", path]).unwrap();
-        assert_eq!((s.db_max_connections, s.request_timeout_secs, s.rate_limit_per_second), (7, 9, 11), "the file over defaults");
+        assert_eq!(
+            (
+                s.db_max_connections,
+                s.request_timeout_secs,
+                s.rate_limit_per_second
+            ),
+            (7, 9, 11),
+            "the file over defaults"
+        );
         assert_eq!(s.log_format, LogFormat::Json);
         assert!(s.allow_unauthenticated);
 
@@ -409,38 +470,80 @@ mod tests {
             std::env::remove_var("REPAT_RATE_LIMIT_PER_SECOND");
         }
         let s = s.unwrap();
-        assert_eq!(s.db_max_connections, 7, "the file, where nothing else sets it");
+        assert_eq!(
+            s.db_max_connections, 7,
+            "the file, where nothing else sets it"
+        );
         assert_eq!(s.request_timeout_secs, 21, "the environment over the file");
-        assert_eq!(s.rate_limit_per_second, 33, "the flag over the environment and the file");
+        assert_eq!(
+            s.rate_limit_per_second, 33,
+            "the flag over the environment and the file"
+        );
     }
 
     #[test]
     fn reconciliation_tolerances_are_exact_decimals() {
         let s = load(&[]).unwrap().tolerances();
-        assert_eq!((s.fee_absolute.to_string(), s.fee_percent.to_string(), s.fx_percent.to_string(), s.date_window_days), ("50".into(), "2".into(), "1".into(), 180));
-        let f = file("recon_fee_tolerance = \"25.50\"\nrecon_fee_tolerance_percent = \"1.5\"\nrecon_date_window_days = 120\n");
-        let s = load(&["--config", f.0.to_str().unwrap()]).unwrap().tolerances();
-        assert_eq!((s.fee_absolute.to_string(), s.fee_percent.to_string(), s.date_window_days), ("25.50".into(), "1.5".into(), 120));
-        assert!(load(&["--recon-fee-tolerance=-1"]).unwrap_err().to_string().contains("zero or more"));
+        assert_eq!(
+            (
+                s.fee_absolute.to_string(),
+                s.fee_percent.to_string(),
+                s.fx_percent.to_string(),
+                s.date_window_days
+            ),
+            ("50".into(), "2".into(), "1".into(), 180)
+        );
+        let f = file(
+            "recon_fee_tolerance = \"25.50\"\nrecon_fee_tolerance_percent = \"1.5\"\nrecon_date_window_days = 120\n",
+        );
+        let s = load(&["--config", f.0.to_str().unwrap()])
+            .unwrap()
+            .tolerances();
+        assert_eq!(
+            (
+                s.fee_absolute.to_string(),
+                s.fee_percent.to_string(),
+                s.date_window_days
+            ),
+            ("25.50".into(), "1.5".into(), 120)
+        );
+        assert!(
+            load(&["--recon-fee-tolerance=-1"])
+                .unwrap_err()
+                .to_string()
+                .contains("zero or more")
+        );
         assert!(load(&["--recon-fx-tolerance-percent", "1e2"]).is_err());
         let float = file("recon_fee_tolerance_percent = 1.5\n");
-        assert!(load(&["--config", float.0.to_str().unwrap()]).is_err(), "a TOML float is refused: decimals are strings");
+        assert!(
+            load(&["--config", float.0.to_str().unwrap()]).is_err(),
+            "a TOML float is refused: decimals are strings"
+        );
     }
 
     #[test]
     fn the_file_is_checked_like_flags() {
         let unknown = file("db_max_conections = 7\n");
-        let e = load(&["--config", unknown.0.to_str().unwrap()]).unwrap_err().to_string();
+        let e = load(&["--config", unknown.0.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("unknown setting \"db_max_conections\""), "{e}");
 
         let bad = file("listen = \"not an address\"\n");
-        let e = load(&["--config", bad.0.to_str().unwrap()]).unwrap_err().to_string();
+        let e = load(&["--config", bad.0.to_str().unwrap()])
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("listen"), "{e}");
 
         let broken = file("listen = \n");
         assert!(load(&["--config", broken.0.to_str().unwrap()]).is_err());
 
-        assert!(load(&["--config", "/nonexistent/repatd.toml"]).unwrap_err().to_string().contains("reading the configuration file"));
+        assert!(
+            load(&["--config", "/nonexistent/repatd.toml"])
+                .unwrap_err()
+                .to_string()
+                .contains("reading the configuration file")
+        );
     }
 
     #[test]

@@ -15,12 +15,24 @@ use crate::Settings;
 /// `Ok` when the server at the listen address reports SERVING.
 pub async fn check(settings: &Settings, timeout: Duration) -> anyhow::Result<()> {
     if settings.tls_cert_file.is_some() {
-        bail!("the health check speaks plaintext gRPC; with TLS, probe the server with a TLS-capable client");
+        bail!(
+            "the health check speaks plaintext gRPC; with TLS, probe the server with a TLS-capable client"
+        );
     }
     let addr = local(settings.listen);
-    let endpoint = Endpoint::from_shared(format!("http://{addr}"))?.connect_timeout(timeout).timeout(timeout);
-    let channel = endpoint.connect().await.with_context(|| format!("connecting to {addr}"))?;
-    let response = HealthClient::new(channel).check(HealthCheckRequest { service: String::new() }).await.context("grpc.health.v1.Health/Check")?;
+    let endpoint = Endpoint::from_shared(format!("http://{addr}"))?
+        .connect_timeout(timeout)
+        .timeout(timeout);
+    let channel = endpoint
+        .connect()
+        .await
+        .with_context(|| format!("connecting to {addr}"))?;
+    let response = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .context("grpc.health.v1.Health/Check")?;
     match response.into_inner().status() {
         ServingStatus::Serving => Ok(()),
         status => bail!("{addr} reports {}", status.as_str_name()),
@@ -30,8 +42,12 @@ pub async fn check(settings: &Settings, timeout: Duration) -> anyhow::Result<()>
 /// The address to reach a server listening on `listen` from the same host.
 fn local(listen: SocketAddr) -> SocketAddr {
     match listen.ip() {
-        IpAddr::V4(ip) if ip.is_unspecified() => SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port()),
-        IpAddr::V6(ip) if ip.is_unspecified() => SocketAddr::new(Ipv6Addr::LOCALHOST.into(), listen.port()),
+        IpAddr::V4(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv4Addr::LOCALHOST.into(), listen.port())
+        }
+        IpAddr::V6(ip) if ip.is_unspecified() => {
+            SocketAddr::new(Ipv6Addr::LOCALHOST.into(), listen.port())
+        }
         _ => listen,
     }
 }

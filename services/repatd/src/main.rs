@@ -19,8 +19,15 @@ async fn main() -> ExitCode {
     let filter = EnvFilter::try_from_env("REPAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     match cli.settings.log_format {
         // Logs go to stderr; stdout carries what a command prints (a token).
-        LogFormat::Text => tracing_subscriber::fmt().with_writer(std::io::stderr).with_env_filter(filter).init(),
-        LogFormat::Json => tracing_subscriber::fmt().json().with_writer(std::io::stderr).with_env_filter(filter).init(),
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter)
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_env_filter(filter)
+            .init(),
     }
     match run(cli).await {
         Ok(code) => code,
@@ -46,18 +53,41 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         });
     }
     match cli.command.unwrap_or(Command::Serve) {
-        Command::Token { command: TokenCommand::Issue { role, parties, subject, ttl_secs } } => {
-            let role = repat_api::token::role_from_name(&role).ok_or_else(|| anyhow::anyhow!("--role must be firm, integrator, auditor or admin"))?;
-            let token = settings.token_issuer()?.issue(&subject, role, &parties, std::time::Duration::from_secs(ttl_secs)).map_err(anyhow::Error::msg)?;
+        Command::Token {
+            command:
+                TokenCommand::Issue {
+                    role,
+                    parties,
+                    subject,
+                    ttl_secs,
+                },
+        } => {
+            let role = repat_api::token::role_from_name(&role).ok_or_else(|| {
+                anyhow::anyhow!("--role must be firm, integrator, auditor or admin")
+            })?;
+            let token = settings
+                .token_issuer()?
+                .issue(
+                    &subject,
+                    role,
+                    &parties,
+                    std::time::Duration::from_secs(ttl_secs),
+                )
+                .map_err(anyhow::Error::msg)?;
             println!("{token}");
         }
         Command::Migrate => {
-            let options = repat_store::ConnectOptions { migrate: true, ..settings.store_options() };
+            let options = repat_store::ConnectOptions {
+                migrate: true,
+                ..settings.store_options()
+            };
             let repo = repat_store::connect(&settings.database_url, &options).await?;
             tracing::info!(backend = repo.backend(), "migrations applied");
         }
         Command::HealthCheck { timeout_secs } => {
-            let serving = repatd::health::check(&settings, std::time::Duration::from_secs(timeout_secs)).await;
+            let serving =
+                repatd::health::check(&settings, std::time::Duration::from_secs(timeout_secs))
+                    .await;
             return Ok(match serving {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

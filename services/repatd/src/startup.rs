@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use repat_api::auth::{AuthMode, Gate};
-use repat_api::{ActiveRules, AppState, AuditApi, EarningApi, IncentiveApi, MetricsApi, PartyApi, ReconciliationApi, RepatriationApi};
+use repat_api::{
+    ActiveRules, AppState, AuditApi, EarningApi, IncentiveApi, MetricsApi, PartyApi,
+    ReconciliationApi, RepatriationApi,
+};
 use repat_proto::v1::audit_service_server::AuditServiceServer;
 use repat_proto::v1::earning_service_server::EarningServiceServer;
 use repat_proto::v1::incentive_service_server::IncentiveServiceServer;
@@ -86,9 +89,15 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("opening {}", repat_store::redact(&settings.database_url)))?;
     let rules_source = settings.rules_source()?;
-    let rules = Arc::new(ActiveRules::load(repo.as_ref(), &rules_source).await.map_err(|e| anyhow::anyhow!("incentive rule set: {e}"))?);
+    let rules = Arc::new(
+        ActiveRules::load(repo.as_ref(), &rules_source)
+            .await
+            .map_err(|e| anyhow::anyhow!("incentive rule set: {e}"))?,
+    );
     tracing::info!(version = %rules.stored.version, sha256 = %rules.stored.sha256, "incentive rules in force");
-    let listener = TcpListener::bind(settings.listen).await.with_context(|| format!("binding {}", settings.listen))?;
+    let listener = TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
     if matches!(auth, AuthMode::LocalAdmin) {
         tracing::warn!(%addr, "serving WITHOUT AUTHENTICATION: every caller is the administrator (loopback only; --allow-unauthenticated)");
@@ -99,7 +108,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let (health, health_service) = tonic_health::server::health_reporter();
     // Not serving until the database has answered.
     set_health(&health, ServingStatus::NotServing).await;
-    health.set_service_status(LIVENESS, ServingStatus::Serving).await;
+    health
+        .set_service_status(LIVENESS, ServingStatus::Serving)
+        .await;
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(repat_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -109,7 +120,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
 
-    let gate = Gate::new(auth, settings.rate_limit_per_second, settings.rate_limit_burst);
+    let gate = Gate::new(
+        auth,
+        settings.rate_limit_per_second,
+        settings.rate_limit_burst,
+    );
     let admit = move |req| gate.admit(req);
     let max = settings.max_message_bytes;
     let mut builder = Server::builder();
@@ -127,37 +142,56 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .layer(telemetry.layer())
         // Beyond the limit, requests are refused at once with
         // RESOURCE_EXHAUSTED, never queued without bound.
-        .layer(
-            tower::ServiceBuilder::new()
-                .load_shed()
-                .layer(tower::limit::GlobalConcurrencyLimitLayer::new(settings.max_concurrent_requests)),
-        )
+        .layer(tower::ServiceBuilder::new().load_shed().layer(
+            tower::limit::GlobalConcurrencyLimitLayer::new(settings.max_concurrent_requests),
+        ))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(InterceptedService::new(PartyServiceServer::new(PartyApi::new(state.clone())).max_decoding_message_size(max), admit.clone()))
-        .add_service(InterceptedService::new(EarningServiceServer::new(EarningApi::new(state.clone())).max_decoding_message_size(max), admit.clone()))
         .add_service(InterceptedService::new(
-            RepatriationServiceServer::new(RepatriationApi::new(state.clone())).max_decoding_message_size(max),
+            PartyServiceServer::new(PartyApi::new(state.clone())).max_decoding_message_size(max),
             admit.clone(),
         ))
         .add_service(InterceptedService::new(
-            IncentiveServiceServer::new(IncentiveApi::new(state.clone(), rules.clone())).max_decoding_message_size(max),
+            EarningServiceServer::new(EarningApi::new(state.clone()))
+                .max_decoding_message_size(max),
             admit.clone(),
         ))
         .add_service(InterceptedService::new(
-            MetricsServiceServer::new(MetricsApi::new(state.clone(), rules)).max_decoding_message_size(max),
+            RepatriationServiceServer::new(RepatriationApi::new(state.clone()))
+                .max_decoding_message_size(max),
             admit.clone(),
         ))
         .add_service(InterceptedService::new(
-            ReconciliationServiceServer::new(ReconciliationApi::new(state.clone(), settings.tolerances())).max_decoding_message_size(max),
+            IncentiveServiceServer::new(IncentiveApi::new(state.clone(), rules.clone()))
+                .max_decoding_message_size(max),
             admit.clone(),
         ))
-        .add_service(InterceptedService::new(AuditServiceServer::new(AuditApi::new(state.clone())).max_decoding_message_size(max), admit));
+        .add_service(InterceptedService::new(
+            MetricsServiceServer::new(MetricsApi::new(state.clone(), rules))
+                .max_decoding_message_size(max),
+            admit.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            ReconciliationServiceServer::new(ReconciliationApi::new(
+                state.clone(),
+                settings.tolerances(),
+            ))
+            .max_decoding_message_size(max),
+            admit.clone(),
+        ))
+        .add_service(InterceptedService::new(
+            AuditServiceServer::new(AuditApi::new(state.clone())).max_decoding_message_size(max),
+            admit,
+        ));
 
     // Health is known before the first request is accepted.
     report_database(repo.as_ref(), &health, None).await;
-    let watchdog = tokio::spawn(watch_database(repo.clone(), health.clone(), Duration::from_secs(settings.db_check_interval_secs.max(1))));
+    let watchdog = tokio::spawn(watch_database(
+        repo.clone(),
+        health.clone(),
+        Duration::from_secs(settings.db_check_interval_secs.max(1)),
+    ));
     let metrics = tokio::spawn(keep_metrics_current(repo.clone()));
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
@@ -189,7 +223,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         telemetry.shutdown().await;
         result.context("serving gRPC")
     });
-    Ok(RunningServer { addr, repo, stop: Some(stop_tx), task })
+    Ok(RunningServer {
+        addr,
+        repo,
+        stop: Some(stop_tx),
+        task,
+    })
 }
 
 /// Brings journeys' delay metrics up to date in the background, so reads
@@ -214,24 +253,34 @@ async fn keep_metrics_current(repo: Arc<dyn Repository>) {
 /// when asked for explicitly, and only on loopback.
 fn auth_mode(settings: &Settings) -> anyhow::Result<AuthMode> {
     match (settings.token_verifier()?, settings.allow_unauthenticated) {
-        (Some(_), true) => bail!("--jwt-verify-key-file and --allow-unauthenticated exclude each other"),
+        (Some(_), true) => {
+            bail!("--jwt-verify-key-file and --allow-unauthenticated exclude each other")
+        }
         (Some(verifier), false) => Ok(AuthMode::Tokens(Arc::new(verifier))),
         (None, true) if settings.listen.ip().is_loopback() => Ok(AuthMode::LocalAdmin),
         (None, true) => bail!(
             "refusing to listen on {} without authentication: every caller would be an administrator; listen on loopback or configure --jwt-verify-key-file",
             settings.listen
         ),
-        (None, false) => bail!("no way to authenticate callers: configure --jwt-verify-key-file, or pass --allow-unauthenticated for local use on loopback"),
+        (None, false) => bail!(
+            "no way to authenticate callers: configure --jwt-verify-key-file, or pass --allow-unauthenticated for local use on loopback"
+        ),
     }
 }
 
 /// TLS from the configured files; mutual TLS when a client CA is given.
 fn tls_config(settings: &Settings) -> anyhow::Result<Option<ServerTlsConfig>> {
-    let (Some(cert), Some(key)) = (&settings.tls_cert_file, &settings.tls_key_file) else { return Ok(None) };
-    let read = |p: &std::path::PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+    let (Some(cert), Some(key)) = (&settings.tls_cert_file, &settings.tls_key_file) else {
+        return Ok(None);
+    };
+    let read = |p: &std::path::PathBuf| {
+        std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+    };
     let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
     if let Some(ca) = &settings.tls_client_ca_file {
-        tls = tls.client_ca_root(Certificate::from_pem(read(ca)?)).client_auth_optional(false);
+        tls = tls
+            .client_ca_root(Certificate::from_pem(read(ca)?))
+            .client_auth_optional(false);
     }
     Ok(Some(tls))
 }
@@ -247,10 +296,18 @@ async fn watch_database(repo: Arc<dyn Repository>, health: HealthReporter, inter
 
 /// Pings the database and, when the answer changed from `before`, reports
 /// every service SERVING or NOT_SERVING. Returns whether it answered.
-async fn report_database(repo: &dyn Repository, health: &HealthReporter, before: Option<bool>) -> bool {
+async fn report_database(
+    repo: &dyn Repository,
+    health: &HealthReporter,
+    before: Option<bool>,
+) -> bool {
     let ok = repo.ping().await.is_ok();
     if before != Some(ok) {
-        let status = if ok { ServingStatus::Serving } else { ServingStatus::NotServing };
+        let status = if ok {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
         if !ok {
             tracing::error!("database unreachable: reporting NOT_SERVING");
         } else if before.is_some() {
@@ -273,15 +330,22 @@ async fn set_health(health: &HealthReporter, status: ServingStatus) {
 pub fn check(settings: &Settings) -> anyhow::Result<()> {
     auth_mode(settings)?;
     if let Some(tls) = tls_config(settings)? {
-        Server::builder().tls_config(tls).context("the TLS certificate and key")?;
+        Server::builder()
+            .tls_config(tls)
+            .context("the TLS certificate and key")?;
     }
     if let Some(path) = &settings.jwt_signing_key_file {
-        settings.token_issuer().with_context(|| format!("the signing key {}", path.display()))?;
+        settings
+            .token_issuer()
+            .with_context(|| format!("the signing key {}", path.display()))?;
     }
     repat_store::check_url(&settings.database_url)?;
-    ActiveRules::check(&settings.rules_source()?).map_err(|e| anyhow::anyhow!("the incentive rule set: {e}"))?;
+    ActiveRules::check(&settings.rules_source()?)
+        .map_err(|e| anyhow::anyhow!("the incentive rule set: {e}"))?;
     if let Some(endpoint) = settings.export_options().endpoint {
-        let uri: tonic::codegen::http::Uri = endpoint.parse().with_context(|| format!("the OTLP endpoint {endpoint:?}"))?;
+        let uri: tonic::codegen::http::Uri = endpoint
+            .parse()
+            .with_context(|| format!("the OTLP endpoint {endpoint:?}"))?;
         if !matches!(uri.scheme_str(), Some("http" | "https")) || uri.host().is_none() {
             bail!("the OTLP endpoint {endpoint:?} must be http://HOST:PORT or https://HOST:PORT");
         }
@@ -290,7 +354,10 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
         ("db_max_connections", settings.db_max_connections as u64),
         ("db_acquire_timeout_secs", settings.db_acquire_timeout_secs),
         ("request_timeout_secs", settings.request_timeout_secs),
-        ("max_concurrent_requests", settings.max_concurrent_requests as u64),
+        (
+            "max_concurrent_requests",
+            settings.max_concurrent_requests as u64,
+        ),
         ("max_message_bytes", settings.max_message_bytes as u64),
     ] {
         if value == 0 {

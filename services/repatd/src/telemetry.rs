@@ -17,10 +17,12 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
-use opentelemetry::trace::{Span as _, SpanKind, Status as SpanStatus, Tracer as _, TracerProvider as _};
-use opentelemetry::KeyValue;
+use opentelemetry::trace::{
+    Span as _, SpanKind, Status as SpanStatus, Tracer as _, TracerProvider as _,
+};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
@@ -69,21 +71,38 @@ impl Telemetry {
         let mut traces = SdkTracerProvider::builder().with_resource(resource.clone());
         let mut metrics = SdkMeterProvider::builder().with_resource(resource);
         if let Some(endpoint) = &options.endpoint {
-            let spans = opentelemetry_otlp::SpanExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
+            let spans = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()?;
             traces = traces.with_batch_exporter(spans);
-            let exporter = opentelemetry_otlp::MetricExporter::builder().with_tonic().with_endpoint(endpoint).build()?;
-            metrics = metrics.with_reader(PeriodicReader::builder(exporter).with_interval(options.metrics_interval).build());
+            let exporter = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()?;
+            metrics = metrics.with_reader(
+                PeriodicReader::builder(exporter)
+                    .with_interval(options.metrics_interval)
+                    .build(),
+            );
         }
         let tracer_provider = traces.build();
         let meter_provider = metrics.build();
         let meter = meter_provider.meter("repatd");
         let instruments = Instruments::new(&meter, repo);
-        Ok(Telemetry { tracer: Arc::new(tracer_provider.tracer("repatd")), tracer_provider, meter_provider, instruments: Arc::new(instruments) })
+        Ok(Telemetry {
+            tracer: Arc::new(tracer_provider.tracer("repatd")),
+            tracer_provider,
+            meter_provider,
+            instruments: Arc::new(instruments),
+        })
     }
 
     /// The tower layer that observes every RPC.
     pub fn layer(&self) -> RpcLayer {
-        RpcLayer { telemetry: self.clone() }
+        RpcLayer {
+            telemetry: self.clone(),
+        }
     }
 
     /// The observer the services report ingestion to.
@@ -108,11 +127,25 @@ impl Telemetry {
 }
 
 /// Latency buckets in seconds, from a cached read to a slow batch.
-const RPC_BUCKETS: [f64; 14] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const RPC_BUCKETS: [f64; 14] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 /// Step waits in seconds: a minute to a quarter (payments take days; the
 /// incentive steps months).
-const WAIT_BUCKETS: [f64; 12] =
-    [60.0, 600.0, 3600.0, 6.0 * 3600.0, 86_400.0, 2.0 * 86_400.0, 3.0 * 86_400.0, 7.0 * 86_400.0, 14.0 * 86_400.0, 30.0 * 86_400.0, 60.0 * 86_400.0, 120.0 * 86_400.0];
+const WAIT_BUCKETS: [f64; 12] = [
+    60.0,
+    600.0,
+    3600.0,
+    6.0 * 3600.0,
+    86_400.0,
+    2.0 * 86_400.0,
+    3.0 * 86_400.0,
+    7.0 * 86_400.0,
+    14.0 * 86_400.0,
+    30.0 * 86_400.0,
+    60.0 * 86_400.0,
+    120.0 * 86_400.0,
+];
 
 impl Instruments {
     fn new(meter: &Meter, repo: Arc<dyn Repository>) -> Instruments {
@@ -125,8 +158,14 @@ impl Instruments {
             .with_unit("{connection}")
             .with_callback(move |o| {
                 let u = pool.pool_usage();
-                o.observe(u64::from(u.in_use), &[KeyValue::new("db.client.connection.state", "used")]);
-                o.observe(u64::from(u.idle), &[KeyValue::new("db.client.connection.state", "idle")]);
+                o.observe(
+                    u64::from(u.in_use),
+                    &[KeyValue::new("db.client.connection.state", "used")],
+                );
+                o.observe(
+                    u64::from(u.idle),
+                    &[KeyValue::new("db.client.connection.state", "idle")],
+                );
             })
             .build();
         meter
@@ -142,11 +181,21 @@ impl Instruments {
                 .with_unit("s")
                 .with_boundaries(RPC_BUCKETS.to_vec())
                 .build(),
-            earnings: meter.u64_counter("repat.earnings.recorded").with_description("Earnings acknowledged").with_unit("{earning}").build(),
-            steps: meter.u64_counter("repat.steps.recorded").with_description("New journey steps stored, by kind").with_unit("{step}").build(),
+            earnings: meter
+                .u64_counter("repat.earnings.recorded")
+                .with_description("Earnings acknowledged")
+                .with_unit("{earning}")
+                .build(),
+            steps: meter
+                .u64_counter("repat.steps.recorded")
+                .with_description("New journey steps stored, by kind")
+                .with_unit("{step}")
+                .build(),
             step_wait: meter
                 .f64_histogram("repat.step.wait")
-                .with_description("Time from the previous step of the journey to this one, by step kind")
+                .with_description(
+                    "Time from the previous step of the journey to this one, by step kind",
+                )
                 .with_unit("s")
                 .with_boundaries(WAIT_BUCKETS.to_vec())
                 .build(),
@@ -177,7 +226,10 @@ pub struct RpcLayer {
 impl<S> tower::Layer<S> for RpcLayer {
     type Service = RpcService<S>;
     fn layer(&self, inner: S) -> RpcService<S> {
-        RpcService { inner, telemetry: self.telemetry.clone() }
+        RpcService {
+            inner,
+            telemetry: self.telemetry.clone(),
+        }
     }
 }
 
@@ -214,12 +266,20 @@ where
         // Probes every few seconds would drown everything else.
         if method.starts_with("grpc.health.v1.") {
             let future = self.inner.call(request);
-            return Box::pin(async move { future.await.map(|r| r.map(|body| ObservedBody { inner: body, call: None })) });
+            return Box::pin(async move {
+                future.await.map(|r| {
+                    r.map(|body| ObservedBody {
+                        inner: body,
+                        call: None,
+                    })
+                })
+            });
         }
         let call = Call::start(&self.telemetry, method, request.headers());
         let span = call.log_span.clone();
         let ids = call.ids.clone();
-        let future = span.in_scope(|| observe::in_call_sync(ids.clone(), || self.inner.call(request)));
+        let future =
+            span.in_scope(|| observe::in_call_sync(ids.clone(), || self.inner.call(request)));
         let future = observe::in_call(ids, future);
         Box::pin(
             async move {
@@ -234,7 +294,10 @@ where
                 if let Some(code) = header_code(response.headers()) {
                     call.code = Some(code);
                 }
-                Ok(response.map(|body| ObservedBody { inner: body, call: Some(call) }))
+                Ok(response.map(|body| ObservedBody {
+                    inner: body,
+                    call: Some(call),
+                }))
             }
             .instrument(span),
         )
@@ -276,7 +339,15 @@ impl Call {
             code = tracing::field::Empty,
             latency_ms = tracing::field::Empty,
         );
-        Call { telemetry: telemetry.clone(), method, started: Instant::now(), otel_span, log_span, ids: Arc::default(), code: None }
+        Call {
+            telemetry: telemetry.clone(),
+            method,
+            started: Instant::now(),
+            otel_span,
+            log_span,
+            ids: Arc::default(),
+            code: None,
+        }
     }
 }
 
@@ -286,12 +357,15 @@ impl Drop for Call {
         let code = self.code.unwrap_or(Code::Cancelled);
         let elapsed = self.started.elapsed();
         let code_name = code_name(code);
-        self.otel_span.set_attribute(KeyValue::new("rpc.grpc.status_code", code as i64));
+        self.otel_span
+            .set_attribute(KeyValue::new("rpc.grpc.status_code", code as i64));
         if let Some(request_id) = self.ids.request_id.get() {
-            self.otel_span.set_attribute(KeyValue::new("repat.request_id", request_id.clone()));
+            self.otel_span
+                .set_attribute(KeyValue::new("repat.request_id", request_id.clone()));
         }
         if let Some(subject) = self.ids.subject.get() {
-            self.otel_span.set_attribute(KeyValue::new("enduser.id", subject.clone()));
+            self.otel_span
+                .set_attribute(KeyValue::new("enduser.id", subject.clone()));
         }
         if is_server_error(code) {
             self.otel_span.set_status(SpanStatus::error(code_name));
@@ -299,10 +373,15 @@ impl Drop for Call {
         self.otel_span.end();
         self.telemetry.instruments.rpc_duration.record(
             elapsed.as_secs_f64(),
-            &[KeyValue::new("rpc.method", self.method.clone()), KeyValue::new("rpc.grpc.status_code", code_name)],
+            &[
+                KeyValue::new("rpc.method", self.method.clone()),
+                KeyValue::new("rpc.grpc.status_code", code_name),
+            ],
         );
         let latency_ms = elapsed.as_micros() as f64 / 1000.0;
-        self.log_span.record("code", code_name).record("latency_ms", latency_ms);
+        self.log_span
+            .record("code", code_name)
+            .record("latency_ms", latency_ms);
         let _in = self.log_span.enter();
         if is_server_error(code) {
             tracing::warn!("rpc failed");
@@ -314,12 +393,25 @@ impl Drop for Call {
 
 /// Codes that say the server, not the request, is at fault.
 fn is_server_error(code: Code) -> bool {
-    matches!(code, Code::Unknown | Code::Internal | Code::Unavailable | Code::DataLoss | Code::DeadlineExceeded | Code::Unimplemented)
+    matches!(
+        code,
+        Code::Unknown
+            | Code::Internal
+            | Code::Unavailable
+            | Code::DataLoss
+            | Code::DeadlineExceeded
+            | Code::Unimplemented
+    )
 }
 
 /// The status in the response headers (a response that is only a status).
 fn header_code(headers: &HeaderMap) -> Option<Code> {
-    let value = headers.get("grpc-status")?.to_str().ok()?.parse::<i32>().ok()?;
+    let value = headers
+        .get("grpc-status")?
+        .to_str()
+        .ok()?
+        .parse::<i32>()
+        .ok()?;
     Some(Code::from_i32(value))
 }
 
@@ -368,7 +460,10 @@ impl HttpBody for ObservedBody {
     type Data = Bytes;
     type Error = tonic::Status;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {

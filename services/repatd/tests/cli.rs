@@ -14,7 +14,11 @@ fn repatd(args: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 /// A scratch directory removed when dropped.
@@ -42,7 +46,10 @@ impl Drop for Scratch {
 #[test]
 fn check_config_accepts_a_sound_configuration() {
     let dir = Scratch::new();
-    let secret = dir.file("hs256.secret", "a-secret-of-at-least-thirty-two-bytes-long\n");
+    let secret = dir.file(
+        "hs256.secret",
+        "a-secret-of-at-least-thirty-two-bytes-long\n",
+    );
     let config = dir.file(
         "repatd.toml",
         &format!(
@@ -59,10 +66,37 @@ fn check_config_refuses_what_would_not_start() {
     let dir = Scratch::new();
     let cases: Vec<(Vec<String>, &str)> = vec![
         (vec![], "no way to authenticate callers"),
-        (vec!["--allow-unauthenticated".into(), "--listen".into(), "0.0.0.0:50051".into()], "without authentication"),
-        (vec!["--jwt-verify-key-file".into(), "/nonexistent/verify.pem".into()], "/nonexistent/verify.pem"),
-        (vec!["--allow-unauthenticated".into(), "--database-url".into(), "mysql://x".into()], "database url"),
-        (vec!["--allow-unauthenticated".into(), "--otlp-endpoint".into(), "collector:4317".into()], "OTLP endpoint"),
+        (
+            vec![
+                "--allow-unauthenticated".into(),
+                "--listen".into(),
+                "0.0.0.0:50051".into(),
+            ],
+            "without authentication",
+        ),
+        (
+            vec![
+                "--jwt-verify-key-file".into(),
+                "/nonexistent/verify.pem".into(),
+            ],
+            "/nonexistent/verify.pem",
+        ),
+        (
+            vec![
+                "--allow-unauthenticated".into(),
+                "--database-url".into(),
+                "mysql://x".into(),
+            ],
+            "database url",
+        ),
+        (
+            vec![
+                "--allow-unauthenticated".into(),
+                "--otlp-endpoint".into(),
+                "collector:4317".into(),
+            ],
+            "OTLP endpoint",
+        ),
         (
             vec![
                 "--allow-unauthenticated".into(),
@@ -73,8 +107,17 @@ fn check_config_refuses_what_would_not_start() {
             ],
             "TLS",
         ),
-        (vec!["--config".into(), dir.file("typo.toml", "listen_address = \"127.0.0.1:1\"\n")], "unknown setting"),
-        (vec!["--config".into(), "/nonexistent/repatd.toml".into()], "reading the configuration file"),
+        (
+            vec![
+                "--config".into(),
+                dir.file("typo.toml", "listen_address = \"127.0.0.1:1\"\n"),
+            ],
+            "unknown setting",
+        ),
+        (
+            vec!["--config".into(), "/nonexistent/repatd.toml".into()],
+            "reading the configuration file",
+        ),
     ];
     for (args, expected) in cases {
         let mut all: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -82,16 +125,29 @@ fn check_config_refuses_what_would_not_start() {
         let out = repatd(&all);
         assert!(!out.status.success(), "{all:?} passed the check");
         assert_eq!(out.status.code(), Some(2), "{all:?}: {}", text(&out));
-        assert!(text(&out).contains(expected), "{all:?}: expected {expected:?} in {}", text(&out));
+        assert!(
+            text(&out).contains(expected),
+            "{all:?}: expected {expected:?} in {}",
+            text(&out)
+        );
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn health_check_exits_zero_only_while_serving() {
     let db = std::env::temp_dir().join(format!("repatd-health-{}.db", uuid::Uuid::new_v4()));
-    let server = repatd::start(&repatd::Settings::ephemeral(format!("sqlite:{}", db.display()))).await.expect("server starts");
+    let server = repatd::start(&repatd::Settings::ephemeral(format!(
+        "sqlite:{}",
+        db.display()
+    )))
+    .await
+    .expect("server starts");
     let listen = server.addr.to_string();
-    let check = |listen: String| tokio::task::spawn_blocking(move || repatd(&["--listen", &listen, "health-check", "--timeout-secs", "2"]));
+    let check = |listen: String| {
+        tokio::task::spawn_blocking(move || {
+            repatd(&["--listen", &listen, "health-check", "--timeout-secs", "2"])
+        })
+    };
     let out = check(listen.clone()).await.unwrap();
     assert!(out.status.success(), "{}", text(&out));
     server.stop().await.expect("stops");

@@ -3,7 +3,11 @@
 /// Upper case, without the spaces, dashes and dots banks print in account
 /// numbers.
 fn plain(account: &str) -> String {
-    account.chars().filter(|c| !matches!(c, ' ' | '-' | '.' | '\t')).flat_map(char::to_uppercase).collect()
+    account
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '\t'))
+        .flat_map(char::to_uppercase)
+        .collect()
 }
 
 /// Whether `named` (camt `Acct/Id`, MT940 `:25:`) is the account
@@ -18,9 +22,12 @@ pub fn same_account(named: &str, registered: &str) -> bool {
     let number = named.rsplit('/').next().unwrap_or(&named);
     let without_currency = |s: &str| -> Option<String> {
         let cut = s.len().checked_sub(3)?;
-        (s.is_char_boundary(cut) && s[cut..].bytes().all(|b| b.is_ascii_uppercase())).then(|| s[..cut].to_string())
+        (s.is_char_boundary(cut) && s[cut..].bytes().all(|b| b.is_ascii_uppercase()))
+            .then(|| s[..cut].to_string())
     };
-    number == registered || named == registered || without_currency(number).is_some_and(|n| n == registered)
+    number == registered
+        || named == registered
+        || without_currency(number).is_some_and(|n| n == registered)
 }
 
 #[cfg(test)]

@@ -76,14 +76,21 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { charset: None, accounts: vec![], default_offset: repat_core::time::DHAKA }
+        ReadOptions {
+            charset: None,
+            accounts: vec![],
+            default_offset: repat_core::time::DHAKA,
+        }
     }
 }
 
 impl ReadOptions {
     /// The offset of the servicer of `account`, as a statement names it.
     fn offset_for(&self, account: &str) -> FixedOffset {
-        self.accounts.iter().find(|(a, _)| same_account(account, a)).map_or(self.default_offset, |(_, o)| *o)
+        self.accounts
+            .iter()
+            .find(|(a, _)| same_account(account, a))
+            .map_or(self.default_offset, |(_, o)| *o)
     }
 }
 
@@ -111,11 +118,21 @@ fn position(entry: Option<u32>, line: Option<u32>) -> String {
 
 impl StatementError {
     fn file(reason: impl Into<String>) -> Self {
-        StatementError { entry: None, line: None, field: None, reason: reason.into() }
+        StatementError {
+            entry: None,
+            line: None,
+            field: None,
+            reason: reason.into(),
+        }
     }
 
     fn at(entry: u32, line: Option<u32>, field: &str, reason: impl Into<String>) -> Self {
-        StatementError { entry: Some(entry), line, field: Some(field.to_string()), reason: reason.into() }
+        StatementError {
+            entry: Some(entry),
+            line,
+            field: Some(field.to_string()),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -129,17 +146,25 @@ pub fn parse(format: StatementFormat, content: &[u8]) -> Result<Vec<Statement>, 
 
 /// Reads `content` as a file of `format`: one statement per account and
 /// period, at least one.
-pub fn read(format: StatementFormat, content: &[u8], options: &ReadOptions) -> Result<Vec<Statement>, StatementError> {
+pub fn read(
+    format: StatementFormat,
+    content: &[u8],
+    options: &ReadOptions,
+) -> Result<Vec<Statement>, StatementError> {
     let statements = match format {
         StatementFormat::Camt052 | StatementFormat::Camt053 | StatementFormat::Camt054 => {
             camt::parse(format, &text::xml(content, options.charset)?, options)?
         }
-        StatementFormat::Mt940 | StatementFormat::Mt942 => mt940::parse(format, &text::plain(content, options.charset)?)?,
+        StatementFormat::Mt940 | StatementFormat::Mt942 => {
+            mt940::parse(format, &text::plain(content, options.charset)?)?
+        }
         StatementFormat::Csv => vec![csv_format::parse(&text::plain(content, options.charset)?)?],
     };
     let count: usize = statements.iter().map(|s| s.entries.len()).sum();
     if count > MAX_ENTRIES {
-        return Err(StatementError::file(format!("has {count} entries; at most {MAX_ENTRIES} in one file")));
+        return Err(StatementError::file(format!(
+            "has {count} entries; at most {MAX_ENTRIES} in one file"
+        )));
     }
     Ok(statements)
 }
@@ -148,21 +173,25 @@ pub fn read(format: StatementFormat, content: &[u8], options: &ReadOptions) -> R
 /// or more, exactly representable in the currency's minor units (trailing
 /// zeros beyond them change nothing).
 fn amount(text: &str, currency: &str) -> Result<Money, String> {
-    let currency: Currency = parse_currency(currency.trim()).map_err(|e| format!("currency {e}"))?;
+    let currency: Currency =
+        parse_currency(currency.trim()).map_err(|e| format!("currency {e}"))?;
     let t = text.trim();
     if t.is_empty() {
         return Err("amount is missing".to_string());
     }
     let value = parse_decimal(t).map_err(|e| format!("amount {t:?} {e}"))?;
     if value.is_sign_negative() && !value.is_zero() {
-        return Err(format!("amount {t:?} is negative; the credit/debit indicator gives the direction"));
+        return Err(format!(
+            "amount {t:?} is negative; the credit/debit indicator gives the direction"
+        ));
     }
     Money::new(value.abs(), currency).map_err(|e| format!("amount {t:?} {e}"))
 }
 
 /// A rate as written: positive, at most ten decimal places.
 fn rate(text: &str) -> Result<rust_decimal::Decimal, String> {
-    repat_core::money::parse_rate(text.trim()).map_err(|e| format!("exchange rate {:?} {e}", text.trim()))
+    repat_core::money::parse_rate(text.trim())
+        .map_err(|e| format!("exchange rate {:?} {e}", text.trim()))
 }
 
 #[cfg(test)]
@@ -174,7 +203,11 @@ mod tests {
         assert_eq!(amount("8.850", "EUR").unwrap().to_string(), "8.85 EUR");
         assert_eq!(amount("0", "EUR").unwrap().to_string(), "0.00 EUR");
         assert_eq!(amount("100.000", "JPY").unwrap().to_string(), "100 JPY");
-        assert!(amount("8.855", "EUR").unwrap_err().contains("has 3 decimal places but EUR has 2"));
+        assert!(
+            amount("8.855", "EUR")
+                .unwrap_err()
+                .contains("has 3 decimal places but EUR has 2")
+        );
         assert!(amount("-1", "EUR").unwrap_err().contains("negative"));
         assert!(amount("", "EUR").unwrap_err().contains("missing"));
         assert!(amount("1", "XYZ").unwrap_err().contains("currency"));

@@ -9,18 +9,33 @@ use std::sync::OnceLock;
 use proptest::prelude::*;
 use repat_core::reconcile::StatementFormat;
 
-const FORMATS: [StatementFormat; 6] =
-    [StatementFormat::Camt052, StatementFormat::Camt053, StatementFormat::Camt054, StatementFormat::Mt940, StatementFormat::Mt942, StatementFormat::Csv];
+const FORMATS: [StatementFormat; 6] = [
+    StatementFormat::Camt052,
+    StatementFormat::Camt053,
+    StatementFormat::Camt054,
+    StatementFormat::Mt940,
+    StatementFormat::Mt942,
+    StatementFormat::Csv,
+];
 
 fn real_files() -> &'static [Vec<u8>] {
     static FILES: OnceLock<Vec<Vec<u8>>> = OnceLock::new();
     FILES.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("data/statements")).unwrap().map(|e| e.unwrap().path()).collect();
-        for dir in std::fs::read_dir(root.join("corpus")).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()) {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(root.join("data/statements"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        for dir in std::fs::read_dir(root.join("corpus"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+        {
             paths.extend(std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()));
         }
-        paths.retain(|p| p.extension().is_some_and(|e| e != "expect" && e != "md") && !p.ends_with("LICENSE"));
+        paths.retain(|p| {
+            p.extension().is_some_and(|e| e != "expect" && e != "md") && !p.ends_with("LICENSE")
+        });
         paths.sort();
         paths.iter().map(|p| std::fs::read(p).unwrap()).collect()
     })
@@ -30,8 +45,16 @@ fn real_files() -> &'static [Vec<u8>] {
 fn read_every_way(content: &[u8]) -> Result<(), TestCaseError> {
     for format in FORMATS {
         if let Err(e) = repat_statements::parse(format, content) {
-            prop_assert!(!e.reason.is_empty(), "{format:?}: a refusal without a reason");
-            if e.entry.is_some() && matches!(format, StatementFormat::Mt940 | StatementFormat::Mt942 | StatementFormat::Csv) {
+            prop_assert!(
+                !e.reason.is_empty(),
+                "{format:?}: a refusal without a reason"
+            );
+            if e.entry.is_some()
+                && matches!(
+                    format,
+                    StatementFormat::Mt940 | StatementFormat::Mt942 | StatementFormat::Csv
+                )
+            {
                 prop_assert!(e.line.is_some(), "{format:?}: {e} names no line");
             }
         }
@@ -54,9 +77,17 @@ fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
         any::<usize>().prop_map(Mutation::Truncate),
         (any::<usize>(), 0usize..64).prop_map(|(a, n)| Mutation::Cut(a, n)),
-        (any::<usize>(), prop::collection::vec(prop_oneof![any::<u8>(), Just(b':'), Just(b'<'), Just(b'\n'), Just(0xc3)], 1..12)).prop_map(|(a, b)| Mutation::Insert(a, b)),
+        (
+            any::<usize>(),
+            prop::collection::vec(
+                prop_oneof![any::<u8>(), Just(b':'), Just(b'<'), Just(b'\n'), Just(0xc3)],
+                1..12
+            )
+        )
+            .prop_map(|(a, b)| Mutation::Insert(a, b)),
         (any::<usize>(), any::<u8>()).prop_map(|(a, b)| Mutation::Flip(a, b)),
-        (any::<usize>(), any::<usize>(), any::<usize>(), 1usize..200).prop_map(|(f, a, b, n)| Mutation::Splice(f, a, b, n)),
+        (any::<usize>(), any::<usize>(), any::<usize>(), 1usize..200)
+            .prop_map(|(f, a, b, n)| Mutation::Splice(f, a, b, n)),
     ]
 }
 

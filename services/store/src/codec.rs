@@ -25,19 +25,31 @@ pub fn now() -> DateTime<Utc> {
 }
 
 pub fn from_name<T: Named>(column: &str, s: &str) -> Result<T, StoreError> {
-    T::from_name(s).ok_or_else(|| StoreError::Internal(format!("unknown {column} {s:?} in storage")))
+    T::from_name(s)
+        .ok_or_else(|| StoreError::Internal(format!("unknown {column} {s:?} in storage")))
 }
 
 pub fn money(amount: Decimal, currency: &str) -> Result<Money, StoreError> {
-    let c = parse_currency(currency).map_err(|e| StoreError::Internal(format!("stored currency {e}")))?;
+    let c = parse_currency(currency)
+        .map_err(|e| StoreError::Internal(format!("stored currency {e}")))?;
     Money::new(amount, c).map_err(|e| StoreError::Internal(format!("stored amount {e}")))
 }
 
-pub fn fx(source: Option<String>, target: Option<String>, rate: Option<Decimal>) -> Result<Option<FxRate>, StoreError> {
+pub fn fx(
+    source: Option<String>,
+    target: Option<String>,
+    rate: Option<Decimal>,
+) -> Result<Option<FxRate>, StoreError> {
     match (source, target, rate) {
         (Some(s), Some(t), Some(rate)) => {
-            let cur = |c: &str| parse_currency(c).map_err(|e| StoreError::Internal(format!("stored currency {e}")));
-            Ok(Some(FxRate { source: cur(&s)?, target: cur(&t)?, rate }))
+            let cur = |c: &str| {
+                parse_currency(c).map_err(|e| StoreError::Internal(format!("stored currency {e}")))
+            };
+            Ok(Some(FxRate {
+                source: cur(&s)?,
+                target: cur(&t)?,
+                rate,
+            }))
         }
         _ => Ok(None),
     }

@@ -43,14 +43,15 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         use sqlx::Error as E;
         match &e {
-            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => StoreError::Unavailable(e.to_string()),
+            E::Io(_) | E::Tls(_) | E::PoolTimedOut | E::PoolClosed | E::WorkerCrashed => {
+                StoreError::Unavailable(e.to_string())
+            }
             E::Database(db) => match db.code().as_deref() {
                 // PostgreSQL: serialization failure, deadlock.
                 Some("40001") | Some("40P01") => StoreError::Aborted(db.message().to_string()),
                 // PostgreSQL: admin shutdown, cannot connect now; SQLite: busy, locked.
-                Some("57P01") | Some("57P02") | Some("57P03") | Some("5") | Some("6") | Some("517") => {
-                    StoreError::Unavailable(db.message().to_string())
-                }
+                Some("57P01") | Some("57P02") | Some("57P03") | Some("5") | Some("6")
+                | Some("517") => StoreError::Unavailable(db.message().to_string()),
                 _ => StoreError::Internal(e.to_string()),
             },
             _ => StoreError::Internal(e.to_string()),

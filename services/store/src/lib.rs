@@ -31,13 +31,19 @@ pub use sqlite::SqliteRepository;
 
 /// Opens the database named by `url` (`postgres://...` or `sqlite:...`),
 /// creating a SQLite file if needed, and applies the migrations.
-pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Repository>, StoreError> {
+pub async fn connect(
+    url: &str,
+    options: &ConnectOptions,
+) -> Result<Arc<dyn Repository>, StoreError> {
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         Ok(Arc::new(PgRepository::connect(url, options).await?))
     } else if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteRepository::connect(url, options).await?))
     } else {
-        Err(StoreError::Config(format!("database url must start with postgres:// or sqlite:, got {:?}", redact(url))))
+        Err(StoreError::Config(format!(
+            "database url must start with postgres:// or sqlite:, got {:?}",
+            redact(url)
+        )))
     }
 }
 
@@ -45,13 +51,17 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Arc<dyn Repo
 /// connecting to it.
 pub fn check_url(url: &str) -> Result<(), StoreError> {
     use std::str::FromStr;
-    let bad = |e: sqlx::Error| StoreError::Config(format!("bad database url {:?}: {e}", redact(url)));
+    let bad =
+        |e: sqlx::Error| StoreError::Config(format!("bad database url {:?}: {e}", redact(url)));
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         sqlx::postgres::PgConnectOptions::from_str(url).map_err(bad)?;
     } else if url.starts_with("sqlite:") {
         sqlx::sqlite::SqliteConnectOptions::from_str(url).map_err(bad)?;
     } else {
-        return Err(StoreError::Config(format!("database url must start with postgres:// or sqlite:, got {:?}", redact(url))));
+        return Err(StoreError::Config(format!(
+            "database url must start with postgres:// or sqlite:, got {:?}",
+            redact(url)
+        )));
     }
     Ok(())
 }
@@ -74,7 +84,10 @@ pub fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn redact_hides_passwords() {
-        assert_eq!(super::redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            super::redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(super::redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(super::redact("sqlite:repat.db"), "sqlite:repat.db");
     }

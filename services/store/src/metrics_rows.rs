@@ -83,9 +83,17 @@ pub fn rows_for(id: Uuid, dims: &JourneyDims, steps: &[Step]) -> (Vec<Observatio
         ended_at: s.ended_at,
         realized_on,
         realized_days: realized_on.map(|r| days(dims.invoice_date, r)),
-        claim_days: realized_on.zip(s.claim_filed_at).map(|(r, f)| days(r, dhaka_date(f))),
-        initiation_to_funds: s.initiated_at.zip(s.funds_at).and_then(|(i, f)| (f - i).num_microseconds()),
-        within_business_day: s.initiated_at.zip(s.funds_at).map(|(i, f)| business::within_one_business_day(i, f)),
+        claim_days: realized_on
+            .zip(s.claim_filed_at)
+            .map(|(r, f)| days(r, dhaka_date(f))),
+        initiation_to_funds: s
+            .initiated_at
+            .zip(s.funds_at)
+            .and_then(|(i, f)| (f - i).num_microseconds()),
+        within_business_day: s
+            .initiated_at
+            .zip(s.funds_at)
+            .map(|(i, f)| business::within_one_business_day(i, f)),
         fee_share_ppm: s.fee_share.and_then(|f| {
             use rust_decimal::prelude::ToPrimitive;
             (f * Decimal::from(1_000_000)).trunc().to_i64()
@@ -109,21 +117,46 @@ pub struct RollupDelta {
 
 /// The net change from `removed` observations (already negative) and the
 /// `added` ones; keys whose changes cancel out are left out.
-pub fn rollup_deltas(removed: Vec<RollupDelta>, added: &[ObservationRow], dims: &std::collections::HashMap<Uuid, JourneyDims>) -> Vec<RollupDelta> {
-    let mut net: std::collections::BTreeMap<(String, String, String, i32), (i64, i64)> = std::collections::BTreeMap::new();
+pub fn rollup_deltas(
+    removed: Vec<RollupDelta>,
+    added: &[ObservationRow],
+    dims: &std::collections::HashMap<Uuid, JourneyDims>,
+) -> Vec<RollupDelta> {
+    let mut net: std::collections::BTreeMap<(String, String, String, i32), (i64, i64)> =
+        std::collections::BTreeMap::new();
     for d in removed {
-        let e = net.entry((d.measure, d.corridor, d.month, d.bucket)).or_default();
+        let e = net
+            .entry((d.measure, d.corridor, d.month, d.bucket))
+            .or_default();
         e.0 += d.n;
         e.1 += d.total;
     }
     for o in added {
-        let Some(d) = dims.get(&o.repatriation_id) else { continue };
-        let e = net.entry((o.measure.to_string(), d.corridor.clone(), o.month.clone(), o.bucket)).or_default();
+        let Some(d) = dims.get(&o.repatriation_id) else {
+            continue;
+        };
+        let e = net
+            .entry((
+                o.measure.to_string(),
+                d.corridor.clone(),
+                o.month.clone(),
+                o.bucket,
+            ))
+            .or_default();
         e.0 += 1;
         e.1 += o.micros;
     }
     net.into_iter()
         .filter(|(_, (n, total))| *n != 0 || *total != 0)
-        .map(|((measure, corridor, month, bucket), (n, total))| RollupDelta { measure, corridor, month, bucket, n, total })
+        .map(
+            |((measure, corridor, month, bucket), (n, total))| RollupDelta {
+                measure,
+                corridor,
+                month,
+                bucket,
+                n,
+                total,
+            },
+        )
         .collect()
 }

@@ -9,20 +9,68 @@ use sqlx::{AssertSqlSafe, SqlSafeStr};
 type Source = (i64, &'static str, &'static str);
 
 const POSTGRES: &[Source] = &[
-    (1, "spine", include_str!("../../../migrations/postgres/0001_spine.sql")),
-    (2, "audit", include_str!("../../../migrations/postgres/0002_audit.sql")),
-    (3, "incentive", include_str!("../../../migrations/postgres/0003_incentive.sql")),
-    (4, "metrics", include_str!("../../../migrations/postgres/0004_metrics.sql")),
-    (5, "reconciliation", include_str!("../../../migrations/postgres/0005_reconciliation.sql")),
-    (6, "statement files", include_str!("../../../migrations/postgres/0006_statement_files.sql")),
+    (
+        1,
+        "spine",
+        include_str!("../../../migrations/postgres/0001_spine.sql"),
+    ),
+    (
+        2,
+        "audit",
+        include_str!("../../../migrations/postgres/0002_audit.sql"),
+    ),
+    (
+        3,
+        "incentive",
+        include_str!("../../../migrations/postgres/0003_incentive.sql"),
+    ),
+    (
+        4,
+        "metrics",
+        include_str!("../../../migrations/postgres/0004_metrics.sql"),
+    ),
+    (
+        5,
+        "reconciliation",
+        include_str!("../../../migrations/postgres/0005_reconciliation.sql"),
+    ),
+    (
+        7,
+        "statement files",
+        include_str!("../../../migrations/postgres/0007_statement_files.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
-    (1, "spine", include_str!("../../../migrations/sqlite/0001_spine.sql")),
-    (2, "audit", include_str!("../../../migrations/sqlite/0002_audit.sql")),
-    (3, "incentive", include_str!("../../../migrations/sqlite/0003_incentive.sql")),
-    (4, "metrics", include_str!("../../../migrations/sqlite/0004_metrics.sql")),
-    (5, "reconciliation", include_str!("../../../migrations/sqlite/0005_reconciliation.sql")),
-    (6, "statement files", include_str!("../../../migrations/sqlite/0006_statement_files.sql")),
+    (
+        1,
+        "spine",
+        include_str!("../../../migrations/sqlite/0001_spine.sql"),
+    ),
+    (
+        2,
+        "audit",
+        include_str!("../../../migrations/sqlite/0002_audit.sql"),
+    ),
+    (
+        3,
+        "incentive",
+        include_str!("../../../migrations/sqlite/0003_incentive.sql"),
+    ),
+    (
+        4,
+        "metrics",
+        include_str!("../../../migrations/sqlite/0004_metrics.sql"),
+    ),
+    (
+        5,
+        "reconciliation",
+        include_str!("../../../migrations/sqlite/0005_reconciliation.sql"),
+    ),
+    (
+        7,
+        "statement files",
+        include_str!("../../../migrations/sqlite/0007_statement_files.sql"),
+    ),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {
@@ -31,10 +79,19 @@ fn migrator(sources: &[Source]) -> Migrator {
         .map(|(version, description, sql)| {
             // A migration that manages its own transaction says so on its first line.
             let no_tx = sql.starts_with("-- no-transaction");
-            Migration::new(*version, Cow::Borrowed(*description), MigrationType::Simple, AssertSqlSafe(*sql).into_sql_str(), no_tx)
+            Migration::new(
+                *version,
+                Cow::Borrowed(*description),
+                MigrationType::Simple,
+                AssertSqlSafe(*sql).into_sql_str(),
+                no_tx,
+            )
         })
         .collect::<Vec<_>>();
-    Migrator { migrations: Cow::Owned(migrations), ..Migrator::DEFAULT }
+    Migrator {
+        migrations: Cow::Owned(migrations),
+        ..Migrator::DEFAULT
+    }
 }
 
 pub fn postgres() -> Migrator {

@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
+use repat_core::Money;
 use repat_core::audit::AuditEntry;
 use repat_core::earning::{Earning, NewEarning};
-use repat_core::Money;
 use repat_core::incentive::claim::{Claim, ClaimStatus, ClaimStepKind};
 use repat_core::incentive::totals::LedgerEntry;
 use repat_core::incentive::{Assessment, Case};
@@ -33,7 +33,11 @@ pub struct ConnectOptions {
 
 impl Default for ConnectOptions {
     fn default() -> Self {
-        ConnectOptions { max_connections: 16, acquire_timeout: Duration::from_secs(5), migrate: true }
+        ConnectOptions {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            migrate: true,
+        }
     }
 }
 
@@ -192,7 +196,9 @@ pub struct ClaimFilter {
 /// One interface over PostgreSQL and SQLite. Every mutation takes an
 /// [`Idempotency`] and is all-or-nothing.
 #[async_trait]
-pub trait Repository: IncentiveRepository + MetricsRepository + ReconciliationRepository + Send + Sync + 'static {
+pub trait Repository:
+    IncentiveRepository + MetricsRepository + ReconciliationRepository + Send + Sync + 'static
+{
     /// "postgres" or "sqlite".
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
@@ -200,28 +206,56 @@ pub trait Repository: IncentiveRepository + MetricsRepository + ReconciliationRe
     /// How busy the connection pool is.
     fn pool_usage(&self) -> PoolUsage;
 
-    async fn create_party(&self, idem: &Idempotency, party: &NewParty) -> Result<Party, StoreError>;
+    async fn create_party(&self, idem: &Idempotency, party: &NewParty)
+    -> Result<Party, StoreError>;
     async fn get_party(&self, id: Uuid) -> Result<Party, StoreError>;
-    async fn list_parties(&self, filter: &PartyFilter, page: PageRequest) -> Result<Page<Party>, StoreError>;
+    async fn list_parties(
+        &self,
+        filter: &PartyFilter,
+        page: PageRequest,
+    ) -> Result<Page<Party>, StoreError>;
 
-    async fn create_earning(&self, idem: &Idempotency, earning: &NewEarning) -> Result<Earning, StoreError>;
+    async fn create_earning(
+        &self,
+        idem: &Idempotency,
+        earning: &NewEarning,
+    ) -> Result<Earning, StoreError>;
     async fn get_earning(&self, id: Uuid) -> Result<Earning, StoreError>;
-    async fn list_earnings(&self, filter: &EarningFilter, page: PageRequest) -> Result<Page<Earning>, StoreError>;
+    async fn list_earnings(
+        &self,
+        filter: &EarningFilter,
+        page: PageRequest,
+    ) -> Result<Page<Earning>, StoreError>;
 
-    async fn create_repatriation(&self, idem: &Idempotency, request: &RepatriationRequest) -> Result<Repatriation, StoreError>;
+    async fn create_repatriation(
+        &self,
+        idem: &Idempotency,
+        request: &RepatriationRequest,
+    ) -> Result<Repatriation, StoreError>;
     async fn get_journey(&self, id: Uuid) -> Result<Journey, StoreError>;
     /// The party a repatriation pays (what authorizing a step needs).
     async fn repatriation_party(&self, id: Uuid) -> Result<Uuid, StoreError>;
-    async fn list_repatriations(&self, filter: &RepatriationFilter, page: PageRequest) -> Result<Page<Repatriation>, StoreError>;
+    async fn list_repatriations(
+        &self,
+        filter: &RepatriationFilter,
+        page: PageRequest,
+    ) -> Result<Page<Repatriation>, StoreError>;
 
     /// Records steps in one transaction, one result per item in order. An
     /// item that contradicts its journey (or repeats a request id with
     /// another payload) fails alone; the others are stored. A database
     /// failure fails them all and stores nothing.
-    async fn record_steps(&self, items: &[(Idempotency, NewStep)]) -> Result<Vec<Result<StepRecorded, StoreError>>, StoreError>;
+    async fn record_steps(
+        &self,
+        items: &[(Idempotency, NewStep)],
+    ) -> Result<Vec<Result<StepRecorded, StoreError>>, StoreError>;
 
     /// Audit entries matching `filter`, in chain order.
-    async fn list_audit(&self, filter: &AuditFilter, page: PageRequest) -> Result<Page<AuditEntry>, StoreError>;
+    async fn list_audit(
+        &self,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> Result<Page<AuditEntry>, StoreError>;
     /// Up to `limit` entries after sequence `after`, unfiltered, for
     /// verifying the chain.
     async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
@@ -233,27 +267,53 @@ pub trait IncentiveRepository: Send + Sync {
     /// Stores a rule set the first time its version is loaded; loading the
     /// same version with other content is refused, so a version always
     /// names one set of rules.
-    async fn register_rule_set(&self, rule_set: &StoredRuleSet) -> Result<StoredRuleSet, StoreError>;
+    async fn register_rule_set(
+        &self,
+        rule_set: &StoredRuleSet,
+    ) -> Result<StoredRuleSet, StoreError>;
     /// Newest first.
     async fn list_rule_sets(&self) -> Result<Vec<StoredRuleSet>, StoreError>;
     async fn get_rule_set(&self, version: &str) -> Result<StoredRuleSet, StoreError>;
 
     /// Stores an assessment (its id is derived from the request id).
-    async fn save_assessment(&self, idem: &Idempotency, assessment: &StoredAssessment) -> Result<StoredAssessment, StoreError>;
+    async fn save_assessment(
+        &self,
+        idem: &Idempotency,
+        assessment: &StoredAssessment,
+    ) -> Result<StoredAssessment, StoreError>;
     async fn get_assessment(&self, id: Uuid) -> Result<StoredAssessment, StoreError>;
-    async fn list_assessments(&self, filter: &AssessmentFilter, page: PageRequest) -> Result<Page<StoredAssessment>, StoreError>;
+    async fn list_assessments(
+        &self,
+        filter: &AssessmentFilter,
+        page: PageRequest,
+    ) -> Result<Page<StoredAssessment>, StoreError>;
 
     /// Files a claim on the current, eligible assessments of the
     /// repatriations, and records INCENTIVE_CLAIM_FILED on each journey.
-    async fn file_claim(&self, idem: &Idempotency, request: &ClaimRequest) -> Result<Claim, StoreError>;
+    async fn file_claim(
+        &self,
+        idem: &Idempotency,
+        request: &ClaimRequest,
+    ) -> Result<Claim, StoreError>;
     /// Records the next step of a claim (and its journey step, if any).
-    async fn record_claim_step(&self, idem: &Idempotency, request: &ClaimStepRequest) -> Result<Claim, StoreError>;
+    async fn record_claim_step(
+        &self,
+        idem: &Idempotency,
+        request: &ClaimStepRequest,
+    ) -> Result<Claim, StoreError>;
     async fn get_claim(&self, id: Uuid) -> Result<Claim, StoreError>;
-    async fn list_claims(&self, filter: &ClaimFilter, page: PageRequest) -> Result<Page<Claim>, StoreError>;
+    async fn list_claims(
+        &self,
+        filter: &ClaimFilter,
+        page: PageRequest,
+    ) -> Result<Page<Claim>, StoreError>;
 
     /// Every amount the incentive totals sum: current eligible assessments,
     /// claimed items and disbursements, of one party or all.
-    async fn incentive_ledger(&self, party_id: Option<Uuid>) -> Result<Vec<LedgerEntry>, StoreError>;
+    async fn incentive_ledger(
+        &self,
+        party_id: Option<Uuid>,
+    ) -> Result<Vec<LedgerEntry>, StoreError>;
 }
 
 /// What delay statistics can be grouped by, beside the measure itself.
@@ -381,20 +441,47 @@ pub struct Breach {
 #[async_trait]
 pub trait MetricsRepository: Send + Sync {
     /// How many observations each group has in each duration bucket.
-    async fn delay_buckets(&self, filter: &DelayFilter, dims: &[Dimension]) -> Result<Vec<DelayBucketRow>, StoreError>;
+    async fn delay_buckets(
+        &self,
+        filter: &DelayFilter,
+        dims: &[Dimension],
+    ) -> Result<Vec<DelayBucketRow>, StoreError>;
     /// Every observation's duration with its group key, ordered by key.
-    async fn delay_values(&self, filter: &DelayFilter, dims: &[Dimension]) -> Result<Vec<(GroupKey, i64)>, StoreError>;
+    async fn delay_values(
+        &self,
+        filter: &DelayFilter,
+        dims: &[Dimension],
+    ) -> Result<Vec<(GroupKey, i64)>, StoreError>;
     /// Up to `limit` observations after `(repatriation_id, position)`, in
     /// that order.
-    async fn export_observations(&self, filter: &DelayFilter, after: Option<(Uuid, i32)>, limit: u32) -> Result<Vec<DelayObservation>, StoreError>;
-    async fn scorecard(&self, start_month: Option<&str>, end_month: Option<&str>, party_id: Option<Uuid>) -> Result<Vec<ScorecardRow>, StoreError>;
+    async fn export_observations(
+        &self,
+        filter: &DelayFilter,
+        after: Option<(Uuid, i32)>,
+        limit: u32,
+    ) -> Result<Vec<DelayObservation>, StoreError>;
+    async fn scorecard(
+        &self,
+        start_month: Option<&str>,
+        end_month: Option<&str>,
+        party_id: Option<Uuid>,
+    ) -> Result<Vec<ScorecardRow>, StoreError>;
     /// Breaches in repatriation order, after `after` (keyset), at most `limit`.
-    async fn breaches(&self, filter: &BreachFilter, after: Option<Uuid>, limit: u32) -> Result<Vec<Breach>, StoreError>;
+    async fn breaches(
+        &self,
+        filter: &BreachFilter,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<Breach>, StoreError>;
     /// Recomputes the metrics rows of up to `limit` journeys after `after`
     /// (in id order), each batch in one transaction; returns the last id
     /// done, `None` when there were none. For data loaded behind the
     /// service's back, or after the observations' definition changes.
-    async fn rebuild_metrics(&self, after: Option<Uuid>, limit: u32) -> Result<Option<Uuid>, StoreError>;
+    async fn rebuild_metrics(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Option<Uuid>, StoreError>;
     /// Brings the metrics rows of up to `limit` journeys marked pending up
     /// to date, in one transaction; returns how many.
     async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError>;
@@ -508,18 +595,47 @@ pub trait ReconciliationRepository: Send + Sync {
     /// Stores a file's statements and their entries in one transaction;
     /// the same file (by SHA-256) of the same party returns the statements
     /// stored first and stores nothing. In file order.
-    async fn import_statement(&self, idem: &Idempotency, statement: &StatementImport) -> Result<Vec<StoredStatement>, StoreError>;
+    async fn import_statement(
+        &self,
+        idem: &Idempotency,
+        statement: &StatementImport,
+    ) -> Result<Vec<StoredStatement>, StoreError>;
     async fn get_statement(&self, id: Uuid) -> Result<StoredStatement, StoreError>;
     /// The party a statement entry belongs to (what authorizing needs).
     async fn entry_party(&self, id: Uuid) -> Result<Uuid, StoreError>;
     /// Matches the party's open credits, stores the new matches (and the
     /// journey steps they record), and replaces the party's exceptions.
-    async fn run_matching(&self, idem: &Idempotency, party_id: Uuid, tolerances: &Tolerances) -> Result<MatchingRun, StoreError>;
-    async fn list_matches(&self, filter: &MatchFilter, page: PageRequest) -> Result<Page<StoredMatch>, StoreError>;
-    async fn list_exceptions(&self, party_id: Option<Uuid>, page: PageRequest) -> Result<Page<Exception>, StoreError>;
-    async fn list_realizations(&self, party_id: Option<Uuid>, page: PageRequest) -> Result<Page<EarningRealization>, StoreError>;
+    async fn run_matching(
+        &self,
+        idem: &Idempotency,
+        party_id: Uuid,
+        tolerances: &Tolerances,
+    ) -> Result<MatchingRun, StoreError>;
+    async fn list_matches(
+        &self,
+        filter: &MatchFilter,
+        page: PageRequest,
+    ) -> Result<Page<StoredMatch>, StoreError>;
+    async fn list_exceptions(
+        &self,
+        party_id: Option<Uuid>,
+        page: PageRequest,
+    ) -> Result<Page<Exception>, StoreError>;
+    async fn list_realizations(
+        &self,
+        party_id: Option<Uuid>,
+        page: PageRequest,
+    ) -> Result<Page<EarningRealization>, StoreError>;
     /// Matches a credit by hand (it must have no match yet).
-    async fn manual_match(&self, idem: &Idempotency, request: &ManualMatchRequest) -> Result<Vec<StoredMatch>, StoreError>;
+    async fn manual_match(
+        &self,
+        idem: &Idempotency,
+        request: &ManualMatchRequest,
+    ) -> Result<Vec<StoredMatch>, StoreError>;
     /// Removes a credit's matches and holds it for a manual match.
-    async fn unmatch(&self, idem: &Idempotency, credit_id: Uuid) -> Result<Vec<StoredMatch>, StoreError>;
+    async fn unmatch(
+        &self,
+        idem: &Idempotency,
+        credit_id: Uuid,
+    ) -> Result<Vec<StoredMatch>, StoreError>;
 }

@@ -18,7 +18,9 @@ pub struct PgRepository {
 
 impl PgRepository {
     pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        let connect: PgConnectOptions = url.parse().map_err(|e| StoreError::Config(format!("bad database url: {e}")))?;
+        let connect: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::Config(format!("bad database url: {e}")))?;
         let pool = PgPoolOptions::new()
             .max_connections(options.max_connections)
             .acquire_timeout(options.acquire_timeout)
@@ -46,7 +48,9 @@ impl PgHasArrayType for DbTime {
 /// Appends to the audit chain are serialized by a transaction-scoped lock
 /// (held until commit), so the chain follows commit order.
 async fn lock_audit(conn: &mut PgConnection) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock(7251001)").execute(&mut *conn).await?;
+    sqlx::query("SELECT pg_advisory_xact_lock(7251001)")
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 
@@ -77,7 +81,11 @@ async fn begin_write(pool: &PgPool) -> Result<Tx, StoreError> {
 
 /// Inserts the keys (with their responses, when known) that are not taken;
 /// returns the ids inserted.
-async fn claim_keys(conn: &mut PgConnection, keys: &[(Idempotency, Option<String>)], at: DateTime<Utc>) -> Result<HashSet<Uuid>, StoreError> {
+async fn claim_keys(
+    conn: &mut PgConnection,
+    keys: &[(Idempotency, Option<String>)],
+    at: DateTime<Utc>,
+) -> Result<HashSet<Uuid>, StoreError> {
     if keys.is_empty() {
         return Ok(HashSet::new());
     }
@@ -96,18 +104,31 @@ async fn claim_keys(conn: &mut PgConnection, keys: &[(Idempotency, Option<String
     .bind(DbTime(at))
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(|r| r.try_get("request_id").map_err(StoreError::from)).collect()
+    rows.iter()
+        .map(|r| r.try_get("request_id").map_err(StoreError::from))
+        .collect()
 }
 
-async fn fetch_keys(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, KeyRecord>, StoreError> {
+async fn fetch_keys(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, KeyRecord>, StoreError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = sqlx::query("SELECT * FROM idempotency WHERE request_id = ANY($1)").bind(ids).fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok((r.try_get("request_id")?, key_record(r)?))).collect()
+    let rows = sqlx::query("SELECT * FROM idempotency WHERE request_id = ANY($1)")
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("request_id")?, key_record(r)?)))
+        .collect()
 }
 
-async fn save_responses(conn: &mut PgConnection, responses: &[(Uuid, String)]) -> Result<(), StoreError> {
+async fn save_responses(
+    conn: &mut PgConnection,
+    responses: &[(Uuid, String)],
+) -> Result<(), StoreError> {
     if responses.is_empty() {
         return Ok(());
     }
@@ -123,31 +144,49 @@ async fn save_responses(conn: &mut PgConnection, responses: &[(Uuid, String)]) -
 }
 
 /// Locks the repatriations (in id order) and returns their step counts.
-async fn lock_repatriations(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, StoreError> {
+async fn lock_repatriations(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, i32>, StoreError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = sqlx::query("SELECT id, step_count FROM repatriations WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(ids)
-        .fetch_all(&mut *conn)
-        .await?;
-    rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("step_count")?))).collect()
+    let rows = sqlx::query(
+        "SELECT id, step_count FROM repatriations WHERE id = ANY($1) ORDER BY id FOR UPDATE",
+    )
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, r.try_get("step_count")?)))
+        .collect()
 }
 
-async fn load_steps(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
+async fn load_steps(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
     let mut out: HashMap<Uuid, Vec<Step>> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
     }
-    let rows = sqlx::query("SELECT * FROM steps WHERE repatriation_id = ANY($1)").bind(ids).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query("SELECT * FROM steps WHERE repatriation_id = ANY($1)")
+        .bind(ids)
+        .fetch_all(&mut *conn)
+        .await?;
     for r in &rows {
         let step = step_from_row(r)?;
-        out.entry(step.details.repatriation_id).or_default().push(step);
+        out.entry(step.details.repatriation_id)
+            .or_default()
+            .push(step);
     }
     Ok(out)
 }
 
-async fn load_allocations(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Allocation>>, StoreError> {
+async fn load_allocations(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Allocation>>, StoreError> {
     let mut out: HashMap<Uuid, Vec<Allocation>> = HashMap::new();
     if ids.is_empty() {
         return Ok(out);
@@ -167,8 +206,12 @@ async fn insert_steps(conn: &mut PgConnection, steps: &[Step]) -> Result<(), Sto
     if steps.is_empty() {
         return Ok(());
     }
-    let col = |f: &dyn Fn(&Step) -> Option<String>| steps.iter().map(f).collect::<Vec<Option<String>>>();
-    let fees = steps.iter().map(|s| codec::to_json(&s.details.fees)).collect::<Result<Vec<_>, _>>()?;
+    let col =
+        |f: &dyn Fn(&Step) -> Option<String>| steps.iter().map(f).collect::<Vec<Option<String>>>();
+    let fees = steps
+        .iter()
+        .map(|s| codec::to_json(&s.details.fees))
+        .collect::<Result<Vec<_>, _>>()?;
     sqlx::query(
         "INSERT INTO steps (id, repatriation_id, kind, occurred_at, recorded_at, institution_bic, amount, currency, fees,
                             fx_source, fx_target, fx_rate, end_to_end_id, uetr, gpi_status, reason_code, note)
@@ -198,7 +241,11 @@ async fn insert_steps(conn: &mut PgConnection, steps: &[Step]) -> Result<(), Sto
     Ok(())
 }
 
-async fn update_repatriations(conn: &mut PgConnection, updates: &[(Uuid, &'static str, i32)], at: DateTime<Utc>) -> Result<(), StoreError> {
+async fn update_repatriations(
+    conn: &mut PgConnection,
+    updates: &[(Uuid, &'static str, i32)],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     if updates.is_empty() {
         return Ok(());
     }
@@ -216,11 +263,19 @@ async fn update_repatriations(conn: &mut PgConnection, updates: &[(Uuid, &'stati
 }
 
 /// The grouping dimensions of the journeys.
-async fn load_journey_dims(conn: &mut PgConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, JourneyDims>, StoreError> {
+async fn load_journey_dims(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, JourneyDims>, StoreError> {
     if ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows = sqlx::query(AssertSqlSafe(format!("{JOURNEY_DIMS} WHERE r.id = ANY($1)"))).bind(ids).fetch_all(&mut *conn).await?;
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "{JOURNEY_DIMS} WHERE r.id = ANY($1)"
+    )))
+    .bind(ids)
+    .fetch_all(&mut *conn)
+    .await?;
     rows.iter().map(journey_dims_from_row).collect()
 }
 
@@ -240,11 +295,23 @@ async fn replace_metrics(
         .bind(ids)
         .fetch_all(&mut *conn)
         .await?;
-    let removed = removed.iter().map(removed_observation).collect::<Result<Vec<_>, _>>()?;
-    sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = ANY($1)").bind(ids).execute(&mut *conn).await?;
-    let d = |id: &Uuid| dims.get(id).ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")));
+    let removed = removed
+        .iter()
+        .map(removed_observation)
+        .collect::<Result<Vec<_>, _>>()?;
+    sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = ANY($1)")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
+    let d = |id: &Uuid| {
+        dims.get(id)
+            .ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")))
+    };
     if !obs.is_empty() {
-        let ds = obs.iter().map(|o| d(&o.repatriation_id)).collect::<Result<Vec<_>, _>>()?;
+        let ds = obs
+            .iter()
+            .map(|o| d(&o.repatriation_id))
+            .collect::<Result<Vec<_>, _>>()?;
         sqlx::query(
             "INSERT INTO delay_observations (repatriation_id, position, measure, end_at, micros, bucket, institution, corridor, channel, party_kind, party_id, month)
              SELECT * FROM UNNEST($1::uuid[], $2::int4[], $3::text[], $4::timestamptz[], $5::int8[], $6::int4[], $7::text[], $8::text[], $9::text[], $10::text[], $11::uuid[], $12::text[])",
@@ -265,8 +332,13 @@ async fn replace_metrics(
         .await?;
     }
     if !sums.is_empty() {
-        let ds = sums.iter().map(|s| d(&s.repatriation_id)).collect::<Result<Vec<_>, _>>()?;
-        let t = |f: &dyn Fn(&SummaryRow) -> Option<DateTime<Utc>>| sums.iter().map(|s| f(s).map(DbTime)).collect::<Vec<_>>();
+        let ds = sums
+            .iter()
+            .map(|s| d(&s.repatriation_id))
+            .collect::<Result<Vec<_>, _>>()?;
+        let t = |f: &dyn Fn(&SummaryRow) -> Option<DateTime<Utc>>| {
+            sums.iter().map(|s| f(s).map(DbTime)).collect::<Vec<_>>()
+        };
         sqlx::query(
             "INSERT INTO journey_summaries (repatriation_id, corridor, channel, party_kind, party_id, invoice_date, initiated_at, funds_at, claim_filed_at,
                                             disbursed_at, ended_at, realized_on, realized_days, claim_days, initiation_to_funds, within_business_day,
@@ -317,7 +389,9 @@ async fn take_pending(conn: &mut PgConnection, limit: u32) -> Result<Vec<Uuid>, 
         .bind(i64::from(limit))
         .fetch_all(&mut *conn)
         .await?;
-    rows.iter().map(|r| Ok(r.try_get("repatriation_id")?)).collect()
+    rows.iter()
+        .map(|r| Ok(r.try_get("repatriation_id")?))
+        .collect()
 }
 
 async fn insert_rollup(conn: &mut PgConnection, deltas: &[RollupDelta]) -> Result<(), StoreError> {
@@ -354,7 +428,10 @@ async fn compact_rollup(conn: &mut PgConnection) -> Result<(), StoreError> {
 }
 
 async fn clear_pending(conn: &mut PgConnection, ids: &[Uuid]) -> Result<(), StoreError> {
-    sqlx::query("DELETE FROM metrics_pending WHERE repatriation_id = ANY($1)").bind(ids).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM metrics_pending WHERE repatriation_id = ANY($1)")
+        .bind(ids)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

@@ -4,7 +4,9 @@
 
 use std::str::FromStr;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
+};
 use sqlx::{Sqlite, SqlitePool};
 
 use crate::{ConnectOptions, migrate};
@@ -48,7 +50,10 @@ async fn lock_audit(_: &mut SqliteConnection) -> Result<(), StoreError> {
     Ok(())
 }
 
-async fn insert_audit(conn: &mut SqliteConnection, entries: &[AuditEntry]) -> Result<(), StoreError> {
+async fn insert_audit(
+    conn: &mut SqliteConnection,
+    entries: &[AuditEntry],
+) -> Result<(), StoreError> {
     for e in entries {
         let r = &e.record;
         sqlx::query(
@@ -77,7 +82,11 @@ async fn begin_write(pool: &SqlitePool) -> Result<Tx, StoreError> {
 
 /// Inserts the keys (with their responses, when known) that are not taken;
 /// returns the ids inserted.
-async fn claim_keys(conn: &mut SqliteConnection, keys: &[(Idempotency, Option<String>)], at: DateTime<Utc>) -> Result<HashSet<Uuid>, StoreError> {
+async fn claim_keys(
+    conn: &mut SqliteConnection,
+    keys: &[(Idempotency, Option<String>)],
+    at: DateTime<Utc>,
+) -> Result<HashSet<Uuid>, StoreError> {
     let mut claimed = HashSet::new();
     for (k, response) in keys {
         let done = sqlx::query(
@@ -99,48 +108,85 @@ async fn claim_keys(conn: &mut SqliteConnection, keys: &[(Idempotency, Option<St
     Ok(claimed)
 }
 
-async fn fetch_keys(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, KeyRecord>, StoreError> {
+async fn fetch_keys(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, KeyRecord>, StoreError> {
     let mut out = HashMap::new();
     for id in ids {
-        if let Some(r) = sqlx::query("SELECT * FROM idempotency WHERE request_id = $1").bind(id).fetch_optional(&mut *conn).await? {
+        if let Some(r) = sqlx::query("SELECT * FROM idempotency WHERE request_id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
             out.insert(*id, key_record(&r)?);
         }
     }
     Ok(out)
 }
 
-async fn save_responses(conn: &mut SqliteConnection, responses: &[(Uuid, String)]) -> Result<(), StoreError> {
+async fn save_responses(
+    conn: &mut SqliteConnection,
+    responses: &[(Uuid, String)],
+) -> Result<(), StoreError> {
     for (id, response) in responses {
-        sqlx::query("UPDATE idempotency SET response = $2 WHERE request_id = $1").bind(id).bind(response).execute(&mut *conn).await?;
+        sqlx::query("UPDATE idempotency SET response = $2 WHERE request_id = $1")
+            .bind(id)
+            .bind(response)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }
 
 /// The write lock is already held; returns the step counts.
-async fn lock_repatriations(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, StoreError> {
+async fn lock_repatriations(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, i32>, StoreError> {
     let mut out = HashMap::new();
     for id in ids {
-        if let Some(r) = sqlx::query("SELECT step_count FROM repatriations WHERE id = $1").bind(id).fetch_optional(&mut *conn).await? {
+        if let Some(r) = sqlx::query("SELECT step_count FROM repatriations WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
             out.insert(*id, r.try_get("step_count")?);
         }
     }
     Ok(out)
 }
 
-async fn load_steps(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
+async fn load_steps(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
     let mut out: HashMap<Uuid, Vec<Step>> = HashMap::new();
     for id in ids {
-        let rows = sqlx::query("SELECT * FROM steps WHERE repatriation_id = $1").bind(id).fetch_all(&mut *conn).await?;
-        let steps = rows.iter().map(step_from_row).collect::<Result<Vec<_>, _>>()?;
+        let rows = sqlx::query("SELECT * FROM steps WHERE repatriation_id = $1")
+            .bind(id)
+            .fetch_all(&mut *conn)
+            .await?;
+        let steps = rows
+            .iter()
+            .map(step_from_row)
+            .collect::<Result<Vec<_>, _>>()?;
         out.insert(*id, steps);
     }
     Ok(out)
 }
 
-async fn load_allocations(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Allocation>>, StoreError> {
+async fn load_allocations(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, Vec<Allocation>>, StoreError> {
     let mut out: HashMap<Uuid, Vec<Allocation>> = HashMap::new();
     for id in ids {
-        let rows = sqlx::query("SELECT * FROM allocations WHERE repatriation_id = $1 ORDER BY position").bind(id).fetch_all(&mut *conn).await?;
+        let rows =
+            sqlx::query("SELECT * FROM allocations WHERE repatriation_id = $1 ORDER BY position")
+                .bind(id)
+                .fetch_all(&mut *conn)
+                .await?;
         for r in &rows {
             let (rid, a) = allocation_from_row(r)?;
             out.entry(rid).or_default().push(a);
@@ -180,24 +226,37 @@ async fn insert_steps(conn: &mut SqliteConnection, steps: &[Step]) -> Result<(),
     Ok(())
 }
 
-async fn update_repatriations(conn: &mut SqliteConnection, updates: &[(Uuid, &'static str, i32)], at: DateTime<Utc>) -> Result<(), StoreError> {
+async fn update_repatriations(
+    conn: &mut SqliteConnection,
+    updates: &[(Uuid, &'static str, i32)],
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
     for (id, status, count) in updates {
-        sqlx::query("UPDATE repatriations SET status = $2, step_count = $3, update_time = $4 WHERE id = $1")
-            .bind(id)
-            .bind(*status)
-            .bind(count)
-            .bind(DbTime(at))
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query(
+            "UPDATE repatriations SET status = $2, step_count = $3, update_time = $4 WHERE id = $1",
+        )
+        .bind(id)
+        .bind(*status)
+        .bind(count)
+        .bind(DbTime(at))
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
 
 /// The grouping dimensions of the journeys.
-async fn load_journey_dims(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<HashMap<Uuid, JourneyDims>, StoreError> {
+async fn load_journey_dims(
+    conn: &mut SqliteConnection,
+    ids: &[Uuid],
+) -> Result<HashMap<Uuid, JourneyDims>, StoreError> {
     let mut out = HashMap::new();
     for id in ids {
-        if let Some(row) = sqlx::query(AssertSqlSafe(format!("{JOURNEY_DIMS} WHERE r.id = $1"))).bind(id).fetch_optional(&mut *conn).await? {
+        if let Some(row) = sqlx::query(AssertSqlSafe(format!("{JOURNEY_DIMS} WHERE r.id = $1")))
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        {
             let (id, dims) = journey_dims_from_row(&row)?;
             out.insert(id, dims);
         }
@@ -223,9 +282,15 @@ async fn replace_metrics(
         for r in &rows {
             removed.push(removed_observation(r)?);
         }
-        sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = $1").bind(id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     }
-    let d = |id: &Uuid| dims.get(id).ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")));
+    let d = |id: &Uuid| {
+        dims.get(id)
+            .ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")))
+    };
     for o in obs {
         let dims = d(&o.repatriation_id)?;
         sqlx::query(
@@ -282,18 +347,33 @@ async fn replace_metrics(
 /// Marks journeys whose metrics rows are behind their steps.
 async fn mark_pending(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
     for id in ids {
-        sqlx::query("INSERT INTO metrics_pending (repatriation_id) VALUES ($1) ON CONFLICT DO NOTHING").bind(id).execute(&mut *conn).await?;
+        sqlx::query(
+            "INSERT INTO metrics_pending (repatriation_id) VALUES ($1) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
     }
     Ok(())
 }
 
 /// Takes up to `limit` pending journeys (the write lock is already held).
 async fn take_pending(conn: &mut SqliteConnection, limit: u32) -> Result<Vec<Uuid>, StoreError> {
-    let rows = sqlx::query("SELECT repatriation_id FROM metrics_pending ORDER BY repatriation_id LIMIT $1").bind(i64::from(limit)).fetch_all(&mut *conn).await?;
-    rows.iter().map(|r| Ok(r.try_get("repatriation_id")?)).collect()
+    let rows = sqlx::query(
+        "SELECT repatriation_id FROM metrics_pending ORDER BY repatriation_id LIMIT $1",
+    )
+    .bind(i64::from(limit))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| Ok(r.try_get("repatriation_id")?))
+        .collect()
 }
 
-async fn insert_rollup(conn: &mut SqliteConnection, deltas: &[RollupDelta]) -> Result<(), StoreError> {
+async fn insert_rollup(
+    conn: &mut SqliteConnection,
+    deltas: &[RollupDelta],
+) -> Result<(), StoreError> {
     for d in deltas {
         sqlx::query("INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&d.measure)
@@ -329,13 +409,18 @@ async fn compact_rollup(conn: &mut SqliteConnection) -> Result<(), StoreError> {
             })
         })
         .collect::<Result<Vec<_>, StoreError>>()?;
-    sqlx::query("DELETE FROM delay_rollup").execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM delay_rollup")
+        .execute(&mut *conn)
+        .await?;
     insert_rollup(conn, &folded).await
 }
 
 async fn clear_pending(conn: &mut SqliteConnection, ids: &[Uuid]) -> Result<(), StoreError> {
     for id in ids {
-        sqlx::query("DELETE FROM metrics_pending WHERE repatriation_id = $1").bind(id).execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM metrics_pending WHERE repatriation_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
 }

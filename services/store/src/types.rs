@@ -81,6 +81,8 @@ impl Encode<'_, Sqlite> for DbTime {
 impl<'r> Decode<'r, Sqlite> for DbTime {
     fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
         let micros = <i64 as Decode<Sqlite>>::decode(value)?;
-        DateTime::from_timestamp_micros(micros).map(DbTime).ok_or_else(|| format!("instant out of range: {micros}").into())
+        DateTime::from_timestamp_micros(micros)
+            .map(DbTime)
+            .ok_or_else(|| format!("instant out of range: {micros}").into())
     }
 }

@@ -93,7 +93,8 @@ const ALL: [Rpc; 29] = [
 ];
 
 /// A statement of party A's account.
-const STATEMENT_A: &str = "booking_date,direction,amount,currency,remittance\n2024-03-20,CREDIT,500.00,USD,payout\n";
+const STATEMENT_A: &str =
+    "booking_date,direction,amount,currency,remittance\n2024-03-20,CREDIT,500.00,USD,payout\n";
 
 /// The outcome of one call: its code (for batches, the first item's), and
 /// for lists how many records of party A came back.
@@ -108,32 +109,83 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
         Ok(k) => (Code::Ok, k),
         Err(s) => (s.code(), 0),
     };
-    let new_earning = || pb::CreateEarningRequest { request_id: rid(), earning: Some(earning(&w.party_a, &format!("M-{n}-{}", rid()), "10.00", "USD")) };
+    let new_earning = || pb::CreateEarningRequest {
+        request_id: rid(),
+        earning: Some(earning(
+            &w.party_a,
+            &format!("M-{n}-{}", rid()),
+            "10.00",
+            "USD",
+        )),
+    };
     let new_step = || pb::RecordStepRequest {
         request_id: rid(),
-        step: Some(step(&w.repatriation_a, pb::StepKind::IntermediaryProcessed, "2024-03-02T00:00:00Z")),
+        step: Some(step(
+            &w.repatriation_a,
+            pb::StepKind::IntermediaryProcessed,
+            "2024-03-02T00:00:00Z",
+        )),
     };
     match rpc {
-        Rpc::CreateParty => code(parties().create_party(pb::CreatePartyRequest { request_id: rid(), party: Some(firm("New Ltd")) }).await.map(|_| 1)),
-        Rpc::GetParty => code(parties().get_party(pb::GetPartyRequest { id: w.party_a.clone() }).await.map(|_| 1)),
+        Rpc::CreateParty => code(
+            parties()
+                .create_party(pb::CreatePartyRequest {
+                    request_id: rid(),
+                    party: Some(firm("New Ltd")),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::GetParty => code(
+            parties()
+                .get_party(pb::GetPartyRequest {
+                    id: w.party_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
         Rpc::ListParties => code(
             parties()
                 .list_parties(pb::ListPartiesRequest::default())
                 .await
-                .map(|r| r.into_inner().parties.iter().filter(|p| p.id == w.party_a).count()),
+                .map(|r| {
+                    r.into_inner()
+                        .parties
+                        .iter()
+                        .filter(|p| p.id == w.party_a)
+                        .count()
+                }),
         ),
         Rpc::CreateEarning => code(earnings().create_earning(new_earning()).await.map(|_| 1)),
-        Rpc::BatchCreateEarnings => match earnings().batch_create_earnings(futures::stream::iter(vec![new_earning()])).await {
+        Rpc::BatchCreateEarnings => match earnings()
+            .batch_create_earnings(futures::stream::iter(vec![new_earning()]))
+            .await
+        {
             Ok(r) => {
-                let first = r.into_inner().next().await.expect("a result").expect("an item");
+                let first = r
+                    .into_inner()
+                    .next()
+                    .await
+                    .expect("a result")
+                    .expect("an item");
                 (Code::from(first.code), 1)
             }
             Err(s) => (s.code(), 0),
         },
-        Rpc::GetEarning => code(earnings().get_earning(pb::GetEarningRequest { id: w.earning_a.clone() }).await.map(|_| 1)),
+        Rpc::GetEarning => code(
+            earnings()
+                .get_earning(pb::GetEarningRequest {
+                    id: w.earning_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
         Rpc::ListEarnings => code(
             earnings()
-                .list_earnings(pb::ListEarningsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .list_earnings(pb::ListEarningsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
                 .await
                 .map(|r| r.into_inner().earnings.len()),
         ),
@@ -142,29 +194,55 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .create_repatriation(pb::CreateRepatriationRequest {
                     request_id: rid(),
                     party_id: w.party_a.clone(),
-                    allocations: vec![pb::Allocation { earning_id: w.earning_a.clone(), amount: repat_tests::fixtures::money("0.01", "USD") }],
+                    allocations: vec![pb::Allocation {
+                        earning_id: w.earning_a.clone(),
+                        amount: repat_tests::fixtures::money("0.01", "USD"),
+                    }],
                     channel: pb::Channel::Bank as i32,
                     payer_country: String::new(),
                 })
                 .await
                 .map(|_| 1),
         ),
-        Rpc::GetRepatriation => code(reps().get_repatriation(pb::GetRepatriationRequest { id: w.repatriation_a.clone() }).await.map(|_| 1)),
+        Rpc::GetRepatriation => code(
+            reps()
+                .get_repatriation(pb::GetRepatriationRequest {
+                    id: w.repatriation_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
         Rpc::ListRepatriations => code(
             reps()
-                .list_repatriations(pb::ListRepatriationsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .list_repatriations(pb::ListRepatriationsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
                 .await
                 .map(|r| r.into_inner().repatriations.len()),
         ),
         Rpc::RecordStep => code(reps().record_step(new_step()).await.map(|_| 1)),
-        Rpc::BatchRecordSteps => match reps().batch_record_steps(futures::stream::iter(vec![new_step()])).await {
+        Rpc::BatchRecordSteps => match reps()
+            .batch_record_steps(futures::stream::iter(vec![new_step()]))
+            .await
+        {
             Ok(r) => {
-                let first = r.into_inner().next().await.expect("a result").expect("an item");
+                let first = r
+                    .into_inner()
+                    .next()
+                    .await
+                    .expect("a result")
+                    .expect("an item");
                 (Code::from(first.code), 1)
             }
             Err(s) => (s.code(), 0),
         },
-        Rpc::WatchRepatriation => match reps().watch_repatriation(pb::WatchRepatriationRequest { id: w.repatriation_a.clone() }).await {
+        Rpc::WatchRepatriation => match reps()
+            .watch_repatriation(pb::WatchRepatriationRequest {
+                id: w.repatriation_a.clone(),
+            })
+            .await
+        {
             Ok(r) => match r.into_inner().next().await {
                 Some(Ok(_)) => (Code::Ok, 1),
                 Some(Err(s)) => (s.code(), 0),
@@ -173,18 +251,33 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
             Err(s) => (s.code(), 0),
         },
         Rpc::ListAuditEntries => code(
-            AuditServiceClient::new(ch.clone()).list_audit_entries(pb::ListAuditEntriesRequest::default()).await.map(|r| r.into_inner().entries.len()),
+            AuditServiceClient::new(ch.clone())
+                .list_audit_entries(pb::ListAuditEntriesRequest::default())
+                .await
+                .map(|r| r.into_inner().entries.len()),
         ),
-        Rpc::VerifyAuditChain => code(AuditServiceClient::new(ch.clone()).verify_audit_chain(pb::VerifyAuditChainRequest {}).await.map(|_| 1)),
+        Rpc::VerifyAuditChain => code(
+            AuditServiceClient::new(ch.clone())
+                .verify_audit_chain(pb::VerifyAuditChainRequest {})
+                .await
+                .map(|_| 1),
+        ),
         Rpc::AssessRepatriation => code(
             incentives()
-                .assess_repatriation(pb::AssessRepatriationRequest { request_id: rid(), repatriation_id: w.repatriation_a.clone(), ..Default::default() })
+                .assess_repatriation(pb::AssessRepatriationRequest {
+                    request_id: rid(),
+                    repatriation_id: w.repatriation_a.clone(),
+                    ..Default::default()
+                })
                 .await
                 .map(|_| 1),
         ),
         Rpc::ListAssessments => code(
             incentives()
-                .list_assessments(pb::ListAssessmentsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .list_assessments(pb::ListAssessmentsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
                 .await
                 .map(|r| r.into_inner().assessments.len()),
         ),
@@ -202,21 +295,38 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|_| 1),
         ),
-        Rpc::ListRuleSets => code(incentives().list_rule_sets(pb::ListRuleSetsRequest {}).await.map(|r| r.into_inner().rule_sets.len())),
+        Rpc::ListRuleSets => code(
+            incentives()
+                .list_rule_sets(pb::ListRuleSetsRequest {})
+                .await
+                .map(|r| r.into_inner().rule_sets.len()),
+        ),
         Rpc::GetIncentiveTotals => code(
             incentives()
-                .get_incentive_totals(pb::GetIncentiveTotalsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .get_incentive_totals(pb::GetIncentiveTotalsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
                 .await
                 .map(|r| r.into_inner().totals.len()),
         ),
         Rpc::GetDelayStatistics => code(
             metrics()
-                .get_delay_statistics(pb::GetDelayStatisticsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .get_delay_statistics(pb::GetDelayStatisticsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
                 .await
                 .map(|r| r.into_inner().groups.len()),
         ),
         Rpc::GetScorecard => code(
-            metrics().get_scorecard(pb::GetScorecardRequest { party_id: w.party_a.clone(), ..Default::default() }).await.map(|r| r.into_inner().entries.len()),
+            metrics()
+                .get_scorecard(pb::GetScorecardRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().entries.len()),
         ),
         Rpc::ListDeadlineBreaches => code(
             metrics()
@@ -228,7 +338,13 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|r| r.into_inner().breaches.len()),
         ),
-        Rpc::ExportDurations => match metrics().export_durations(pb::ExportDurationsRequest { party_id: w.party_a.clone(), ..Default::default() }).await {
+        Rpc::ExportDurations => match metrics()
+            .export_durations(pb::ExportDurationsRequest {
+                party_id: w.party_a.clone(),
+                ..Default::default()
+            })
+            .await
+        {
             Ok(r) => match r.into_inner().next().await {
                 Some(Err(s)) => (s.code(), 0),
                 _ => (Code::Ok, 1),
@@ -247,22 +363,39 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|_| 1),
         ),
-        Rpc::RunMatching => code(recon().run_matching(pb::RunMatchingRequest { request_id: rid(), party_id: w.party_a.clone() }).await.map(|_| 1)),
+        Rpc::RunMatching => code(
+            recon()
+                .run_matching(pb::RunMatchingRequest {
+                    request_id: rid(),
+                    party_id: w.party_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
         Rpc::ListMatches => code(
             recon()
-                .list_matches(pb::ListMatchesRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .list_matches(pb::ListMatchesRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
                 .await
                 .map(|r| r.into_inner().matches.len()),
         ),
         Rpc::ListExceptions => code(
             recon()
-                .list_exceptions(pb::ListExceptionsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .list_exceptions(pb::ListExceptionsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
                 .await
                 .map(|r| r.into_inner().exceptions.len()),
         ),
         Rpc::ListRealizations => code(
             recon()
-                .list_realizations(pb::ListRealizationsRequest { party_id: w.party_a.clone(), ..Default::default() })
+                .list_realizations(pb::ListRealizationsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
                 .await
                 .map(|r| r.into_inner().realizations.len()),
         ),
@@ -293,10 +426,16 @@ fn expected(caller: &str, rpc: Rpc) -> Code {
     match caller {
         "admin" => Code::Ok,
         // What-ifs and the rules themselves are open to every authenticated caller.
-        "auditor" | "firm_a" | "integrator_a" | "firm_b" | "integrator_b" if matches!(rpc, Rpc::SimulateAssessment | Rpc::ListRuleSets) => Code::Ok,
+        "auditor" | "firm_a" | "integrator_a" | "firm_b" | "integrator_b"
+            if matches!(rpc, Rpc::SimulateAssessment | Rpc::ListRuleSets) =>
+        {
+            Code::Ok
+        }
         "auditor" if is_write(rpc) => Code::PermissionDenied,
         "auditor" => Code::Ok,
-        "firm_a" | "integrator_a" if rpc == Rpc::CreateParty || is_audit(rpc) => Code::PermissionDenied,
+        "firm_a" | "integrator_a" if rpc == Rpc::CreateParty || is_audit(rpc) => {
+            Code::PermissionDenied
+        }
         "firm_a" | "integrator_a" => Code::Ok,
         // Another firm: no rights, and A's records do not exist for it.
         "firm_b" | "integrator_b" => match rpc {
@@ -334,12 +473,29 @@ async fn matrix(backend: Backend) {
     let bearer = |t: Option<String>| InterceptedService::new(app.channel.clone(), Bearer(t));
 
     let admin = bearer(Some(minter.token("ops@bank", Role::Admin, &[])));
-    let party_a = PartyServiceClient::new(admin.clone()).create_party(pb::CreatePartyRequest { request_id: rid(), party: Some(firm("A Ltd")) }).await.unwrap().into_inner();
-    let party_b = PartyServiceClient::new(admin.clone()).create_party(pb::CreatePartyRequest { request_id: rid(), party: Some(firm("B Ltd")) }).await.unwrap().into_inner();
+    let party_a = PartyServiceClient::new(admin.clone())
+        .create_party(pb::CreatePartyRequest {
+            request_id: rid(),
+            party: Some(firm("A Ltd")),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let party_b = PartyServiceClient::new(admin.clone())
+        .create_party(pb::CreatePartyRequest {
+            request_id: rid(),
+            party: Some(firm("B Ltd")),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let a: uuid::Uuid = party_a.id.parse().unwrap();
     let b: uuid::Uuid = party_b.id.parse().unwrap();
     let e = EarningServiceClient::new(admin.clone())
-        .create_earning(pb::CreateEarningRequest { request_id: rid(), earning: Some(earning(&party_a.id, "A-1", "1000.00", "USD")) })
+        .create_earning(pb::CreateEarningRequest {
+            request_id: rid(),
+            earning: Some(earning(&party_a.id, "A-1", "1000.00", "USD")),
+        })
         .await
         .unwrap()
         .into_inner();
@@ -347,25 +503,50 @@ async fn matrix(backend: Backend) {
         .create_repatriation(pb::CreateRepatriationRequest {
             request_id: rid(),
             party_id: party_a.id.clone(),
-            allocations: vec![pb::Allocation { earning_id: e.id.clone(), amount: repat_tests::fixtures::money("500.00", "USD") }],
+            allocations: vec![pb::Allocation {
+                earning_id: e.id.clone(),
+                amount: repat_tests::fixtures::money("500.00", "USD"),
+            }],
             channel: pb::Channel::Bank as i32,
             payer_country: String::new(),
         })
         .await
         .unwrap()
         .into_inner();
-    let w = World { party_a: party_a.id.clone(), earning_a: e.id, repatriation_a: r.id };
+    let w = World {
+        party_a: party_a.id.clone(),
+        earning_a: e.id,
+        repatriation_a: r.id,
+    };
 
     let callers: Vec<(&str, Ch)> = vec![
         ("admin", admin.clone()),
-        ("auditor", bearer(Some(minter.token("audit@firm", Role::Auditor, &[])))),
-        ("firm_a", bearer(Some(minter.token("a@firm", Role::Firm, &[a])))),
-        ("integrator_a", bearer(Some(minter.token("mw@bank", Role::Integrator, &[a, b])))),
-        ("firm_b", bearer(Some(minter.token("b@firm", Role::Firm, &[b])))),
-        ("integrator_b", bearer(Some(minter.token("other@bank", Role::Integrator, &[b])))),
+        (
+            "auditor",
+            bearer(Some(minter.token("audit@firm", Role::Auditor, &[]))),
+        ),
+        (
+            "firm_a",
+            bearer(Some(minter.token("a@firm", Role::Firm, &[a]))),
+        ),
+        (
+            "integrator_a",
+            bearer(Some(minter.token("mw@bank", Role::Integrator, &[a, b]))),
+        ),
+        (
+            "firm_b",
+            bearer(Some(minter.token("b@firm", Role::Firm, &[b]))),
+        ),
+        (
+            "integrator_b",
+            bearer(Some(minter.token("other@bank", Role::Integrator, &[b]))),
+        ),
         ("no token", bearer(None)),
         ("expired", bearer(Some(minter.expired("ops@bank")))),
-        ("wrong key", bearer(Some(wrong.token("ops@bank", Role::Admin, &[])))),
+        (
+            "wrong key",
+            bearer(Some(wrong.token("ops@bank", Role::Admin, &[]))),
+        ),
         ("alg none", bearer(Some(alg_none_token()))),
     ];
     let mut failures = Vec::new();
@@ -384,27 +565,62 @@ async fn matrix(backend: Backend) {
             }
         }
     }
-    assert!(failures.is_empty(), "authorization matrix on {backend:?}:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "authorization matrix on {backend:?}:\n{}",
+        failures.join("\n")
+    );
 
     // Lists without a filter are scoped to the caller's own party.
     let firm_b = bearer(Some(minter.token("b@firm", Role::Firm, &[b])));
-    let mine = EarningServiceClient::new(firm_b.clone()).list_earnings(pb::ListEarningsRequest::default()).await.unwrap().into_inner();
+    let mine = EarningServiceClient::new(firm_b.clone())
+        .list_earnings(pb::ListEarningsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(mine.earnings.iter().all(|e| e.party_id == party_b.id));
-    let mine = RepatriationServiceClient::new(firm_b).list_repatriations(pb::ListRepatriationsRequest::default()).await.unwrap().into_inner();
+    let mine = RepatriationServiceClient::new(firm_b)
+        .list_repatriations(pb::ListRepatriationsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
     assert!(mine.repatriations.is_empty());
 
     // Claim steps are the bank's to record, never the claimant's.
     let reps = RepatriationServiceClient::new(admin.clone());
-    let mut credit = step(&w.repatriation_a, pb::StepKind::BeneficiaryCredited, "2024-03-20T04:00:00Z");
+    let mut credit = step(
+        &w.repatriation_a,
+        pb::StepKind::BeneficiaryCredited,
+        "2024-03-20T04:00:00Z",
+    );
     credit.amount = repat_tests::fixtures::money("500.00", "USD");
-    let mut convert = step(&w.repatriation_a, pb::StepKind::ConvertedToBdt, "2024-03-20T05:00:00Z");
-    convert.fx_rate = Some(pb::FxRate { source_currency: "USD".into(), target_currency: "BDT".into(), rate: "110".into() });
+    let mut convert = step(
+        &w.repatriation_a,
+        pb::StepKind::ConvertedToBdt,
+        "2024-03-20T05:00:00Z",
+    );
+    convert.fx_rate = Some(pb::FxRate {
+        source_currency: "USD".into(),
+        target_currency: "BDT".into(),
+        rate: "110".into(),
+    });
     for s in [credit, convert] {
-        reps.clone().record_step(pb::RecordStepRequest { request_id: rid(), step: Some(s) }).await.unwrap();
+        reps.clone()
+            .record_step(pb::RecordStepRequest {
+                request_id: rid(),
+                step: Some(s),
+            })
+            .await
+            .unwrap();
     }
     let incentives = |ch: &Ch| IncentiveServiceClient::new(ch.clone());
     incentives(&admin)
-        .assess_repatriation(pb::AssessRepatriationRequest { request_id: rid(), repatriation_id: w.repatriation_a.clone(), as_of: repat_tests::fixtures::date(2024, 3, 21), ..Default::default() })
+        .assess_repatriation(pb::AssessRepatriationRequest {
+            request_id: rid(),
+            repatriation_id: w.repatriation_a.clone(),
+            as_of: repat_tests::fixtures::date(2024, 3, 21),
+            ..Default::default()
+        })
         .await
         .unwrap();
     let firm_a = bearer(Some(minter.token("a@firm", Role::Firm, &[a])));
@@ -427,21 +643,43 @@ async fn matrix(backend: Backend) {
     };
     for (name, ch, want) in [
         ("firm_a", firm_a.clone(), Code::PermissionDenied),
-        ("auditor", bearer(Some(minter.token("audit@firm", Role::Auditor, &[]))), Code::PermissionDenied),
-        ("integrator_b", bearer(Some(minter.token("other@bank", Role::Integrator, &[b]))), Code::NotFound),
+        (
+            "auditor",
+            bearer(Some(minter.token("audit@firm", Role::Auditor, &[]))),
+            Code::PermissionDenied,
+        ),
+        (
+            "integrator_b",
+            bearer(Some(minter.token("other@bank", Role::Integrator, &[b]))),
+            Code::NotFound,
+        ),
     ] {
-        let got = incentives(&ch).record_claim_step(audited()).await.unwrap_err().code();
+        let got = incentives(&ch)
+            .record_claim_step(audited())
+            .await
+            .unwrap_err()
+            .code();
         assert_eq!(got, want, "{name} recording a claim step");
     }
     let bank = bearer(Some(minter.token("mw@bank", Role::Integrator, &[a, b])));
-    let done = incentives(&bank).record_claim_step(audited()).await.expect("the bank records the audit").into_inner();
+    let done = incentives(&bank)
+        .record_claim_step(audited())
+        .await
+        .expect("the bank records the audit")
+        .into_inner();
     assert_eq!(done.status, pb::ClaimStatus::Audited as i32);
 
     // A credit of A is matched and unmatched by hand only by those who act
     // for A; to others it does not exist.
     let recon = |ch: &Ch| ReconciliationServiceClient::new(ch.clone());
     let statement = recon(&admin)
-        .import_statement(pb::ImportStatementRequest { request_id: rid(), party_id: w.party_a.clone(), format: pb::StatementFormat::Csv as i32, content: STATEMENT_A.into(), ..Default::default() })
+        .import_statement(pb::ImportStatementRequest {
+            request_id: rid(),
+            party_id: w.party_a.clone(),
+            format: pb::StatementFormat::Csv as i32,
+            content: STATEMENT_A.into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
@@ -449,18 +687,42 @@ async fn matrix(backend: Backend) {
     let manual = || pb::ManualMatchRequest {
         request_id: rid(),
         credit_id: credit.clone(),
-        allocations: vec![pb::ManualAllocation { earning_id: w.earning_a.clone(), amount: repat_tests::fixtures::money("500.00", "USD") }],
+        allocations: vec![pb::ManualAllocation {
+            earning_id: w.earning_a.clone(),
+            amount: repat_tests::fixtures::money("500.00", "USD"),
+        }],
         note: String::new(),
     };
-    let unmatch = || pb::UnmatchRequest { request_id: rid(), credit_id: credit.clone(), note: String::new() };
+    let unmatch = || pb::UnmatchRequest {
+        request_id: rid(),
+        credit_id: credit.clone(),
+        note: String::new(),
+    };
     let auditor = bearer(Some(minter.token("audit@firm", Role::Auditor, &[])));
     let firm_b = bearer(Some(minter.token("b@firm", Role::Firm, &[b])));
-    for (name, ch, want) in [("auditor", auditor.clone(), Code::PermissionDenied), ("firm_b", firm_b.clone(), Code::NotFound)] {
-        assert_eq!(recon(&ch).manual_match(manual()).await.unwrap_err().code(), want, "{name} matching by hand");
-        assert_eq!(recon(&ch).unmatch(unmatch()).await.unwrap_err().code(), want, "{name} unmatching");
+    for (name, ch, want) in [
+        ("auditor", auditor.clone(), Code::PermissionDenied),
+        ("firm_b", firm_b.clone(), Code::NotFound),
+    ] {
+        assert_eq!(
+            recon(&ch).manual_match(manual()).await.unwrap_err().code(),
+            want,
+            "{name} matching by hand"
+        );
+        assert_eq!(
+            recon(&ch).unmatch(unmatch()).await.unwrap_err().code(),
+            want,
+            "{name} unmatching"
+        );
     }
-    recon(&firm_a).manual_match(manual()).await.expect("the firm matches its own credit");
-    recon(&bank).unmatch(unmatch()).await.expect("its bank unmatches it");
+    recon(&firm_a)
+        .manual_match(manual())
+        .await
+        .expect("the firm matches its own credit");
+    recon(&bank)
+        .unmatch(unmatch())
+        .await
+        .expect("its bank unmatches it");
     app.finish().await;
 }
 

@@ -25,7 +25,11 @@ async fn postgres() {
         return;
     };
     let (db_addr, _) = database_address(&admin).expect("a postgres:// url");
-    let upstream = tokio::net::lookup_host(&db_addr).await.expect("resolve the database host").next().expect("an address");
+    let upstream = tokio::net::lookup_host(&db_addr)
+        .await
+        .expect("resolve the database host")
+        .next()
+        .expect("an address");
     let proxy = Proxy::start(upstream).await;
     let app = spawn_with(Backend::Postgres, |s| {
         let url = s.database_url.clone();
@@ -42,50 +46,118 @@ async fn postgres() {
 
 async fn outage_and_recovery(app: &TestApp, proxy: &Proxy) {
     let party = app.create_firm("Karnaphuli Systems").await;
-    app.create_earning(&party.id, "INV-BEFORE", "100.00", "USD").await;
+    app.create_earning(&party.id, "INV-BEFORE", "100.00", "USD")
+        .await;
     assert_eq!(health(app).await, ServingStatus::Serving);
 
     proxy.cut();
 
     // Writes and reads fail fast, with the code that says "retry".
-    let retried = pb::CreateEarningRequest { request_id: rid(), earning: Some(earning(&party.id, "INV-DURING", "200.00", "USD")) };
-    let abandoned = pb::CreateEarningRequest { request_id: rid(), earning: Some(earning(&party.id, "INV-ABANDONED", "300.00", "USD")) };
+    let retried = pb::CreateEarningRequest {
+        request_id: rid(),
+        earning: Some(earning(&party.id, "INV-DURING", "200.00", "USD")),
+    };
+    let abandoned = pb::CreateEarningRequest {
+        request_id: rid(),
+        earning: Some(earning(&party.id, "INV-ABANDONED", "300.00", "USD")),
+    };
     for request in [&retried, &abandoned] {
         let started = Instant::now();
-        let status = app.earnings().create_earning(request.clone()).await.expect_err("no database, no write");
+        let status = app
+            .earnings()
+            .create_earning(request.clone())
+            .await
+            .expect_err("no database, no write");
         assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-        assert!(started.elapsed() < FAIL_FAST, "failed after {:?}", started.elapsed());
-        eprintln!("write during the outage: {} after {:?}", status.message(), started.elapsed());
+        assert!(
+            started.elapsed() < FAIL_FAST,
+            "failed after {:?}",
+            started.elapsed()
+        );
+        eprintln!(
+            "write during the outage: {} after {:?}",
+            status.message(),
+            started.elapsed()
+        );
     }
     let started = Instant::now();
-    let status = app.parties().get_party(pb::GetPartyRequest { id: party.id.clone() }).await.expect_err("no database, no read");
+    let status = app
+        .parties()
+        .get_party(pb::GetPartyRequest {
+            id: party.id.clone(),
+        })
+        .await
+        .expect_err("no database, no read");
     assert_eq!(status.code(), Code::Unavailable, "{status:?}");
-    assert!(started.elapsed() < FAIL_FAST, "failed after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < FAIL_FAST,
+        "failed after {:?}",
+        started.elapsed()
+    );
 
     // Readiness follows the database.
     let cut = Instant::now();
-    wait_for(app, ServingStatus::NotServing, "NOT_SERVING during the outage").await;
+    wait_for(
+        app,
+        ServingStatus::NotServing,
+        "NOT_SERVING during the outage",
+    )
+    .await;
     eprintln!("NOT_SERVING {:?} after the cut", cut.elapsed());
-    assert_eq!(health_of(app, "liveness").await, ServingStatus::Serving, "an outage makes the server unready, not dead");
+    assert_eq!(
+        health_of(app, "liveness").await,
+        ServingStatus::Serving,
+        "an outage makes the server unready, not dead"
+    );
 
     proxy.restore();
     let restored = Instant::now();
-    wait_for(app, ServingStatus::Serving, "SERVING once the database is back").await;
-    eprintln!("SERVING {:?} after the database came back", restored.elapsed());
+    wait_for(
+        app,
+        ServingStatus::Serving,
+        "SERVING once the database is back",
+    )
+    .await;
+    eprintln!(
+        "SERVING {:?} after the database came back",
+        restored.elapsed()
+    );
 
     // The retry goes in once; a second retry changes nothing.
-    let first = app.earnings().create_earning(retried.clone()).await.expect("the retry succeeds").into_inner();
-    let again = app.earnings().create_earning(retried.clone()).await.expect("a second retry is answered").into_inner();
+    let first = app
+        .earnings()
+        .create_earning(retried.clone())
+        .await
+        .expect("the retry succeeds")
+        .into_inner();
+    let again = app
+        .earnings()
+        .create_earning(retried.clone())
+        .await
+        .expect("a second retry is answered")
+        .into_inner();
     assert_eq!(first, again);
     let listed = app
         .earnings()
-        .list_earnings(pb::ListEarningsRequest { party_id: party.id.clone(), page_size: 100, ..Default::default() })
+        .list_earnings(pb::ListEarningsRequest {
+            party_id: party.id.clone(),
+            page_size: 100,
+            ..Default::default()
+        })
         .await
         .expect("list after recovery")
         .into_inner();
-    let mut references: Vec<&str> = listed.earnings.iter().map(|e| e.invoice_reference.as_str()).collect();
+    let mut references: Vec<&str> = listed
+        .earnings
+        .iter()
+        .map(|e| e.invoice_reference.as_str())
+        .collect();
     references.sort();
-    assert_eq!(references, ["INV-BEFORE", "INV-DURING"], "the retried write once, the abandoned one not at all");
+    assert_eq!(
+        references,
+        ["INV-BEFORE", "INV-DURING"],
+        "the retried write once, the abandoned one not at all"
+    );
 }
 
 async fn health(app: &TestApp) -> ServingStatus {
@@ -93,7 +165,12 @@ async fn health(app: &TestApp) -> ServingStatus {
 }
 
 async fn health_of(app: &TestApp, service: &str) -> ServingStatus {
-    let response = HealthClient::new(app.channel.clone()).check(HealthCheckRequest { service: service.into() }).await.expect("health answers");
+    let response = HealthClient::new(app.channel.clone())
+        .check(HealthCheckRequest {
+            service: service.into(),
+        })
+        .await
+        .expect("health answers");
     response.into_inner().status()
 }
 

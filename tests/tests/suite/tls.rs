@@ -1,11 +1,14 @@
+use repat_api::auth::Role;
 use repat_proto::v1 as pb;
 use repat_proto::v1::party_service_client::PartyServiceClient;
-use repat_api::auth::Role;
 use repat_tests::security::{Bearer, KeyDir, Minter, TestCa, ed25519_pair};
 use repat_tests::{Backend, spawn_with};
 use tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
 
-async fn connect(addr: std::net::SocketAddr, tls: ClientTlsConfig) -> Result<Vec<pb::Party>, String> {
+async fn connect(
+    addr: std::net::SocketAddr,
+    tls: ClientTlsConfig,
+) -> Result<Vec<pb::Party>, String> {
     let channel = Channel::from_shared(format!("https://{addr}"))
         .unwrap()
         .tls_config(tls)
@@ -25,7 +28,11 @@ async fn tls_and_mutual_tls() {
     let keys = KeyDir::new();
     let ca = TestCa::new("repat test CA");
     let (cert, key) = ca.issue("localhost", &["localhost", "127.0.0.1"]);
-    let (cert, key, ca_file) = (keys.write("server.pem", &cert), keys.write("server.key", &key), keys.write("ca.pem", &ca.cert_pem));
+    let (cert, key, ca_file) = (
+        keys.write("server.pem", &cert),
+        keys.write("server.key", &key),
+        keys.write("ca.pem", &ca.cert_pem),
+    );
 
     // TLS: a client that trusts the CA connects; one that does not is refused.
     let app = spawn_with(Backend::Sqlite, |s| {
@@ -34,15 +41,32 @@ async fn tls_and_mutual_tls() {
     })
     .await
     .unwrap();
-    let trusted = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&ca.cert_pem)).domain_name("localhost");
-    connect(app.server.addr, trusted.clone()).await.expect("a client trusting the CA connects");
+    let trusted = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&ca.cert_pem))
+        .domain_name("localhost");
+    connect(app.server.addr, trusted.clone())
+        .await
+        .expect("a client trusting the CA connects");
     let stranger = TestCa::new("another CA");
-    let untrusted = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(&stranger.cert_pem)).domain_name("localhost");
-    assert!(connect(app.server.addr, untrusted).await.is_err(), "a client not trusting the CA is refused");
+    let untrusted = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(&stranger.cert_pem))
+        .domain_name("localhost");
+    assert!(
+        connect(app.server.addr, untrusted).await.is_err(),
+        "a client not trusting the CA is refused"
+    );
     // Plain TCP to a TLS server gets nowhere.
-    let plain = Channel::from_shared(format!("http://{}", app.server.addr)).unwrap().connect().await;
+    let plain = Channel::from_shared(format!("http://{}", app.server.addr))
+        .unwrap()
+        .connect()
+        .await;
     if let Ok(ch) = plain {
-        assert!(PartyServiceClient::new(ch).list_parties(pb::ListPartiesRequest::default()).await.is_err());
+        assert!(
+            PartyServiceClient::new(ch)
+                .list_parties(pb::ListPartiesRequest::default())
+                .await
+                .is_err()
+        );
     }
     app.finish().await;
 
@@ -57,10 +81,17 @@ async fn tls_and_mutual_tls() {
     })
     .await
     .unwrap();
-    assert!(connect(app.server.addr, trusted.clone()).await.is_err(), "no client certificate, no service");
+    assert!(
+        connect(app.server.addr, trusted.clone()).await.is_err(),
+        "no client certificate, no service"
+    );
     let (client_cert, client_key) = client_ca.issue("integrator-bank-1", &["integrator-bank-1"]);
-    let with_identity = trusted.clone().identity(Identity::from_pem(&client_cert, &client_key));
-    connect(app.server.addr, with_identity).await.expect("a client with a certificate from the client CA connects");
+    let with_identity = trusted
+        .clone()
+        .identity(Identity::from_pem(&client_cert, &client_key));
+    connect(app.server.addr, with_identity)
+        .await
+        .expect("a client with a certificate from the client CA connects");
     let _ = ca_file;
     app.finish().await;
 
@@ -81,15 +112,31 @@ async fn tls_and_mutual_tls() {
     .unwrap();
     let minter = Minter::new(&private);
     let tls = trusted.identity(Identity::from_pem(&client_cert, &client_key));
-    let channel = Channel::from_shared(format!("https://{}", app.server.addr)).unwrap().tls_config(tls).unwrap().connect().await.unwrap();
+    let channel = Channel::from_shared(format!("https://{}", app.server.addr))
+        .unwrap()
+        .tls_config(tls)
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
     let call = |token: String| {
         let channel = channel.clone();
         async move {
             let mut client = PartyServiceClient::with_interceptor(channel, Bearer(Some(token)));
-            client.list_parties(pb::ListPartiesRequest::default()).await.map(|_| ()).map_err(|s| s.code())
+            client
+                .list_parties(pb::ListPartiesRequest::default())
+                .await
+                .map(|_| ())
+                .map_err(|s| s.code())
         }
     };
-    assert_eq!(call(minter.token("integrator-bank-1", Role::Auditor, &[])).await, Ok(()));
-    assert_eq!(call(minter.token("someone-else", Role::Auditor, &[])).await, Err(tonic::Code::Unauthenticated));
+    assert_eq!(
+        call(minter.token("integrator-bank-1", Role::Auditor, &[])).await,
+        Ok(())
+    );
+    assert_eq!(
+        call(minter.token("someone-else", Role::Auditor, &[])).await,
+        Err(tonic::Code::Unauthenticated)
+    );
     app.finish().await;
 }

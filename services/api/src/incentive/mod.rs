@@ -12,7 +12,10 @@ use repat_core::incentive::{JourneyFacts, RuleSet, Supplied, assess, case_of};
 use repat_core::time::dhaka_date;
 use repat_proto::v1 as pb;
 use repat_proto::v1::incentive_service_server::IncentiveService;
-use repat_store::{AssessmentFilter, ClaimFilter, ClaimRequest, ClaimStepRequest, PageRequest, Repository, StoredAssessment, StoredRuleSet};
+use repat_store::{
+    AssessmentFilter, ClaimFilter, ClaimRequest, ClaimStepRequest, PageRequest, Repository,
+    StoredAssessment, StoredRuleSet,
+};
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
@@ -42,7 +45,9 @@ pub struct ActiveRules {
 impl ActiveRules {
     /// Parses `source` without storing it (for `--check-config`).
     pub fn check(source: &str) -> Result<(), String> {
-        RuleSet::from_toml(source).map(|_| ()).map_err(|e| e.to_string())
+        RuleSet::from_toml(source)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     }
 
     /// Parses `source` and stores it under its version (refused if that
@@ -56,7 +61,10 @@ impl ActiveRules {
             source_toml: source.to_string(),
             load_time: chrono::Utc::now(),
         };
-        let stored = repo.register_rule_set(&stored).await.map_err(|e| e.to_string())?;
+        let stored = repo
+            .register_rule_set(&stored)
+            .await
+            .map_err(|e| e.to_string())?;
         Ok(ActiveRules { rules, stored })
     }
 }
@@ -81,33 +89,64 @@ impl IncentiveApi {
             return Ok((self.active.stored.clone(), self.active.rules.clone()));
         }
         let stored = self.state.repo.get_rule_set(version).await?;
-        let rules = RuleSet::from_toml(&stored.source_toml)
-            .map_err(|e| ApiError::Store(repat_store::StoreError::Internal(format!("stored rule set {version} no longer parses: {e}"))))?;
+        let rules = RuleSet::from_toml(&stored.source_toml).map_err(|e| {
+            ApiError::Store(repat_store::StoreError::Internal(format!(
+                "stored rule set {version} no longer parses: {e}"
+            )))
+        })?;
         Ok((stored, rules))
     }
 
-    async fn assess_repatriation(&self, caller: &crate::auth::Caller, mut req: pb::AssessRepatriationRequest) -> ApiResult<pb::Assessment> {
+    async fn assess_repatriation(
+        &self,
+        caller: &crate::auth::Caller,
+        mut req: pb::AssessRepatriationRequest,
+    ) -> ApiResult<pb::Assessment> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let repatriation_id = v.required_uuid("repatriation_id", &req.repatriation_id);
         let as_of = v.optional_date("as_of", req.as_of.as_ref());
         let documents = wire::documents(&mut v, "documents", &req.documents);
-        let fx_rate = if req.fx_rate.is_empty() { Some(None) } else { v.rate("fx_rate", &req.fx_rate).map(Some) };
-        let (id, (rid, (as_of, (documents, fx_rate)))) = v.finish(|| id.zip(repatriation_id.zip(as_of.zip(documents.zip(fx_rate)))))?;
-        self.state.authorize_repatriation(caller, rid, Action::Write).await?;
+        let fx_rate = if req.fx_rate.is_empty() {
+            Some(None)
+        } else {
+            v.rate("fx_rate", &req.fx_rate).map(Some)
+        };
+        let (id, (rid, (as_of, (documents, fx_rate)))) =
+            v.finish(|| id.zip(repatriation_id.zip(as_of.zip(documents.zip(fx_rate)))))?;
+        self.state
+            .authorize_repatriation(caller, rid, Action::Write)
+            .await?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, ASSESS, id, &req);
 
         let journey = self.state.repo.get_journey(rid).await?;
-        let party = self.state.repo.get_party(journey.repatriation.details.party_id).await?;
+        let party = self
+            .state
+            .repo
+            .get_party(journey.repatriation.details.party_id)
+            .await?;
         let mut earnings = Vec::with_capacity(journey.repatriation.details.allocations.len());
         for a in &journey.repatriation.details.allocations {
             earnings.push(self.state.repo.get_earning(a.earning_id).await?);
         }
         let rules = &self.active.rules;
-        let facts = JourneyFacts { party: &party, earnings: &earnings, steps: &journey.steps };
-        let case = case_of(rules, &facts, &Supplied { documents, fx_rate }, as_of.unwrap_or_else(Self::today))
-            .ok_or_else(|| ApiError::Store(repat_store::StoreError::Internal(format!("repatriation {rid} pays no earning"))))?;
+        let facts = JourneyFacts {
+            party: &party,
+            earnings: &earnings,
+            steps: &journey.steps,
+        };
+        let case = case_of(
+            rules,
+            &facts,
+            &Supplied { documents, fx_rate },
+            as_of.unwrap_or_else(Self::today),
+        )
+        .ok_or_else(|| {
+            ApiError::Store(repat_store::StoreError::Internal(format!(
+                "repatriation {rid} pays no earning"
+            )))
+        })?;
         let assessment = assess(rules, &case);
         let draft = StoredAssessment {
             id: Uuid::nil(),
@@ -121,7 +160,11 @@ impl IncentiveApi {
         Ok(wire::stored_assessment(&stored))
     }
 
-    async fn file(&self, caller: &crate::auth::Caller, mut req: pb::FileClaimRequest) -> ApiResult<pb::Claim> {
+    async fn file(
+        &self,
+        caller: &crate::auth::Caller,
+        mut req: pb::FileClaimRequest,
+    ) -> ApiResult<pb::Claim> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let party_id = v.required_uuid("party_id", &req.party_id);
@@ -129,7 +172,10 @@ impl IncentiveApi {
         let mut ids = Vec::with_capacity(req.repatriation_ids.len());
         match req.repatriation_ids.len() {
             0 => v.add("repatriation_ids", "name at least one repatriation"),
-            n if n > MAX_CLAIM_ITEMS => v.add("repatriation_ids", format!("{n} repatriations; at most {MAX_CLAIM_ITEMS} in one claim")),
+            n if n > MAX_CLAIM_ITEMS => v.add(
+                "repatriation_ids",
+                format!("{n} repatriations; at most {MAX_CLAIM_ITEMS} in one claim"),
+            ),
             _ => {}
         }
         for (n, r) in req.repatriation_ids.iter().enumerate() {
@@ -145,20 +191,38 @@ impl IncentiveApi {
         authorize(caller, Action::Write(party_id))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, FILE_CLAIM, id, &req);
-        let claim = self.state.repo.file_claim(&idem, &ClaimRequest { party_id, repatriation_ids: ids.clone(), filed_at }).await?;
+        let claim = self
+            .state
+            .repo
+            .file_claim(
+                &idem,
+                &ClaimRequest {
+                    party_id,
+                    repatriation_ids: ids.clone(),
+                    filed_at,
+                },
+            )
+            .await?;
         for rid in ids {
             self.state.changes.notify(rid);
         }
         Ok(wire::claim(&claim))
     }
 
-    async fn record_step(&self, caller: &crate::auth::Caller, mut req: pb::RecordClaimStepRequest) -> ApiResult<pb::Claim> {
+    async fn record_step(
+        &self,
+        caller: &crate::auth::Caller,
+        mut req: pb::RecordClaimStepRequest,
+    ) -> ApiResult<pb::Claim> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let claim_id = v.required_uuid("claim_id", &req.claim_id);
         let kind = match wire::claim_step_kind_from(req.kind) {
             Some(ClaimStepKind::Filed) => {
-                v.add("kind", "a claim is filed with FileClaim; record AUDITED, DISBURSED or REJECTED here");
+                v.add(
+                    "kind",
+                    "a claim is filed with FileClaim; record AUDITED, DISBURSED or REJECTED here",
+                );
                 None
             }
             None => {
@@ -183,7 +247,13 @@ impl IncentiveApi {
         authorize(caller, Action::Settle(current.party_id))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, RECORD_CLAIM_STEP, id, &req);
-        let request = ClaimStepRequest { claim_id, kind, occurred_at, reason: (!reason.is_empty()).then_some(reason), amount };
+        let request = ClaimStepRequest {
+            claim_id,
+            kind,
+            occurred_at,
+            reason: (!reason.is_empty()).then_some(reason),
+            amount,
+        };
         let claim = self.state.repo.record_claim_step(&idem, &request).await?;
         for item in &claim.items {
             self.state.changes.notify(item.repatriation_id);
@@ -194,12 +264,21 @@ impl IncentiveApi {
 
 #[tonic::async_trait]
 impl IncentiveService for IncentiveApi {
-    async fn assess_repatriation(&self, request: Request<pb::AssessRepatriationRequest>) -> Result<Response<pb::Assessment>, Status> {
+    async fn assess_repatriation(
+        &self,
+        request: Request<pb::AssessRepatriationRequest>,
+    ) -> Result<Response<pb::Assessment>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(self.assess_repatriation(&caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.assess_repatriation(&caller, request.into_inner())
+                .await?,
+        ))
     }
 
-    async fn get_assessment(&self, request: Request<pb::GetAssessmentRequest>) -> Result<Response<pb::Assessment>, Status> {
+    async fn get_assessment(
+        &self,
+        request: Request<pb::GetAssessmentRequest>,
+    ) -> Result<Response<pb::Assessment>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -211,7 +290,10 @@ impl IncentiveService for IncentiveApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn list_assessments(&self, request: Request<pb::ListAssessmentsRequest>) -> Result<Response<pb::ListAssessmentsResponse>, Status> {
+    async fn list_assessments(
+        &self,
+        request: Request<pb::ListAssessmentsRequest>,
+    ) -> Result<Response<pb::ListAssessmentsResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -219,16 +301,31 @@ impl IncentiveService for IncentiveApi {
             let size = v.page_size(req.page_size);
             let party_id = v.optional_uuid("party_id", &req.party_id);
             let repatriation_id = v.optional_uuid("repatriation_id", &req.repatriation_id);
-            let filters = format!("party={};repatriation={}", req.party_id, req.repatriation_id);
+            let filters = format!(
+                "party={};repatriation={}",
+                req.party_id, req.repatriation_id
+            );
             let after = paging::decode(&mut v, &req.page_token, &filters);
-            let (size, (party_id, (repatriation_id, after))) = v.finish(|| size.zip(party_id.zip(repatriation_id.zip(after))))?;
+            let (size, (party_id, (repatriation_id, after))) =
+                v.finish(|| size.zip(party_id.zip(repatriation_id.zip(after))))?;
             let party_id = match (party_id, repatriation_id) {
                 // A repatriation names its party: authorize on that.
-                (None, Some(rid)) => Some(self.state.authorize_repatriation(&caller, rid, Action::Read).await?),
+                (None, Some(rid)) => Some(
+                    self.state
+                        .authorize_repatriation(&caller, rid, Action::Read)
+                        .await?,
+                ),
                 (p, _) => list_scope(&caller, p)?,
             };
-            let filter = AssessmentFilter { party_id, repatriation_id };
-            let page = self.state.repo.list_assessments(&filter, PageRequest { after, size }).await?;
+            let filter = AssessmentFilter {
+                party_id,
+                repatriation_id,
+            };
+            let page = self
+                .state
+                .repo
+                .list_assessments(&filter, PageRequest { after, size })
+                .await?;
             ApiResult::Ok(pb::ListAssessmentsResponse {
                 assessments: page.items.iter().map(wire::stored_assessment).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -237,7 +334,10 @@ impl IncentiveService for IncentiveApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn simulate_assessment(&self, request: Request<pb::SimulateAssessmentRequest>) -> Result<Response<pb::Assessment>, Status> {
+    async fn simulate_assessment(
+        &self,
+        request: Request<pb::SimulateAssessmentRequest>,
+    ) -> Result<Response<pb::Assessment>, Status> {
         // Any authenticated caller may ask a what-if: it reads and stores nothing.
         let _caller = caller(&request)?;
         let req = request.into_inner();
@@ -247,10 +347,14 @@ impl IncentiveService for IncentiveApi {
             let inline = if req.rule_set_toml.is_empty() {
                 Some(None)
             } else if !req.rule_set_version.is_empty() {
-                v.add("rule_set_toml", "give either rule_set_version or rule_set_toml, not both");
+                v.add(
+                    "rule_set_toml",
+                    "give either rule_set_version or rule_set_toml, not both",
+                );
                 None
             } else {
-                v.check("rule_set_toml", RuleSet::from_toml(&req.rule_set_toml)).map(Some)
+                v.check("rule_set_toml", RuleSet::from_toml(&req.rule_set_toml))
+                    .map(Some)
             };
             let (case, inline) = v.finish(|| case.zip(inline))?;
             let rules = match inline {
@@ -262,37 +366,65 @@ impl IncentiveService for IncentiveApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn list_rule_sets(&self, request: Request<pb::ListRuleSetsRequest>) -> Result<Response<pb::ListRuleSetsResponse>, Status> {
+    async fn list_rule_sets(
+        &self,
+        request: Request<pb::ListRuleSetsRequest>,
+    ) -> Result<Response<pb::ListRuleSetsResponse>, Status> {
         let _caller = caller(&request)?;
         let run = async {
             let sets = self.state.repo.list_rule_sets().await?;
             let active = &self.active.stored.version;
-            ApiResult::Ok(pb::ListRuleSetsResponse { rule_sets: sets.iter().map(|s| wire::rule_set(s, &s.version == active, None)).collect() })
+            ApiResult::Ok(pb::ListRuleSetsResponse {
+                rule_sets: sets
+                    .iter()
+                    .map(|s| wire::rule_set(s, &s.version == active, None))
+                    .collect(),
+            })
         };
         Ok(Response::new(run.await?))
     }
 
-    async fn get_rule_set(&self, request: Request<pb::GetRuleSetRequest>) -> Result<Response<pb::RuleSet>, Status> {
+    async fn get_rule_set(
+        &self,
+        request: Request<pb::GetRuleSetRequest>,
+    ) -> Result<Response<pb::RuleSet>, Status> {
         let _caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
             let (stored, rules) = self.rule_set(&req.version).await?;
-            ApiResult::Ok(wire::rule_set(&stored, stored.version == self.active.stored.version, Some(&rules)))
+            ApiResult::Ok(wire::rule_set(
+                &stored,
+                stored.version == self.active.stored.version,
+                Some(&rules),
+            ))
         };
         Ok(Response::new(run.await?))
     }
 
-    async fn file_claim(&self, request: Request<pb::FileClaimRequest>) -> Result<Response<pb::Claim>, Status> {
+    async fn file_claim(
+        &self,
+        request: Request<pb::FileClaimRequest>,
+    ) -> Result<Response<pb::Claim>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(self.file(&caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.file(&caller, request.into_inner()).await?,
+        ))
     }
 
-    async fn record_claim_step(&self, request: Request<pb::RecordClaimStepRequest>) -> Result<Response<pb::Claim>, Status> {
+    async fn record_claim_step(
+        &self,
+        request: Request<pb::RecordClaimStepRequest>,
+    ) -> Result<Response<pb::Claim>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(self.record_step(&caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.record_step(&caller, request.into_inner()).await?,
+        ))
     }
 
-    async fn get_claim(&self, request: Request<pb::GetClaimRequest>) -> Result<Response<pb::Claim>, Status> {
+    async fn get_claim(
+        &self,
+        request: Request<pb::GetClaimRequest>,
+    ) -> Result<Response<pb::Claim>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -304,7 +436,10 @@ impl IncentiveService for IncentiveApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn list_claims(&self, request: Request<pb::ListClaimsRequest>) -> Result<Response<pb::ListClaimsResponse>, Status> {
+    async fn list_claims(
+        &self,
+        request: Request<pb::ListClaimsRequest>,
+    ) -> Result<Response<pb::ListClaimsResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -323,9 +458,17 @@ impl IncentiveService for IncentiveApi {
             };
             let filters = format!("party={};status={}", req.party_id, req.status);
             let after = paging::decode(&mut v, &req.page_token, &filters);
-            let (size, (party_id, (status, after))) = v.finish(|| size.zip(party_id.zip(status.zip(after))))?;
+            let (size, (party_id, (status, after))) =
+                v.finish(|| size.zip(party_id.zip(status.zip(after))))?;
             let party_id = list_scope(&caller, party_id)?;
-            let page = self.state.repo.list_claims(&ClaimFilter { party_id, status }, PageRequest { after, size }).await?;
+            let page = self
+                .state
+                .repo
+                .list_claims(
+                    &ClaimFilter { party_id, status },
+                    PageRequest { after, size },
+                )
+                .await?;
             ApiResult::Ok(pb::ListClaimsResponse {
                 claims: page.items.iter().map(wire::claim).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -334,17 +477,25 @@ impl IncentiveService for IncentiveApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn get_incentive_totals(&self, request: Request<pb::GetIncentiveTotalsRequest>) -> Result<Response<pb::GetIncentiveTotalsResponse>, Status> {
+    async fn get_incentive_totals(
+        &self,
+        request: Request<pb::GetIncentiveTotalsRequest>,
+    ) -> Result<Response<pb::GetIncentiveTotalsResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(incentive_totals(&self.state, &caller, &request.into_inner()).await?))
+        Ok(Response::new(
+            incentive_totals(&self.state, &caller, &request.into_inner()).await?,
+        ))
     }
-
 }
 
 /// Incentive assessed, claimed and disbursed by month, programme and party,
 /// summed exactly; the caller sees what its role allows. Shared by
 /// IncentiveService and MetricsService.
-pub(crate) async fn incentive_totals(state: &AppState, caller: &crate::auth::Caller, req: &pb::GetIncentiveTotalsRequest) -> ApiResult<pb::GetIncentiveTotalsResponse> {
+pub(crate) async fn incentive_totals(
+    state: &AppState,
+    caller: &crate::auth::Caller,
+    req: &pb::GetIncentiveTotalsRequest,
+) -> ApiResult<pb::GetIncentiveTotalsResponse> {
     let mut v = Violations::default();
     let start = v.optional_date("start_month", req.start_month.as_ref());
     let end = v.optional_date("end_month", req.end_month.as_ref());
@@ -353,7 +504,9 @@ pub(crate) async fn incentive_totals(state: &AppState, caller: &crate::auth::Cal
     let party_id = list_scope(caller, party_id)?;
     let ledger = state.repo.incentive_ledger(party_id).await?;
     let totals = sum_by_month(&ledger, start, end);
-    let sum = |f: fn(&repat_core::incentive::totals::Total) -> Decimal| wire::bdt(totals.iter().map(f).sum());
+    let sum = |f: fn(&repat_core::incentive::totals::Total) -> Decimal| {
+        wire::bdt(totals.iter().map(f).sum())
+    };
     Ok(pb::GetIncentiveTotalsResponse {
         assessed: Some(sum(|t| t.assessed)),
         claimed: Some(sum(|t| t.claimed)),

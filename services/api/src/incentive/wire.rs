@@ -29,7 +29,10 @@ enum_map!(claim_step_kind, claim_step_kind_from, pb::ClaimStepKind, ClaimStepKin
 pub fn bdt(amount: Decimal) -> pb::Money {
     let mut a = amount;
     a.rescale(2);
-    pb::Money { amount: a.to_string(), currency: "BDT".into() }
+    pb::Money {
+        amount: a.to_string(),
+        currency: "BDT".into(),
+    }
 }
 
 pub fn inputs(c: &Case) -> pb::AssessmentInputs {
@@ -77,7 +80,11 @@ pub fn assessment(a: &Assessment, c: &Case) -> pb::Assessment {
         arithmetic: a
             .arithmetic
             .iter()
-            .map(|l| pb::Calculation { description: l.description.clone(), expression: l.expression.clone(), result: l.result.to_string() })
+            .map(|l| pb::Calculation {
+                description: l.description.clone(),
+                expression: l.expression.clone(),
+                result: l.result.to_string(),
+            })
             .collect(),
         inputs: Some(inputs(c)),
         assess_time: None,
@@ -96,7 +103,11 @@ pub fn stored_assessment(s: &StoredAssessment) -> pb::Assessment {
 
 /// Decodes the inputs of a simulation. Dates of a what-if may lie anywhere;
 /// every field is checked; `as_of` defaults to `today`.
-pub fn decode_inputs(v: &mut Violations, i: Option<&pb::AssessmentInputs>, today: chrono::NaiveDate) -> Option<Case> {
+pub fn decode_inputs(
+    v: &mut Violations,
+    i: Option<&pb::AssessmentInputs>,
+    today: chrono::NaiveDate,
+) -> Option<Case> {
     let Some(i) = i else {
         v.add("inputs", "is required");
         return None;
@@ -105,18 +116,29 @@ pub fn decode_inputs(v: &mut Violations, i: Option<&pb::AssessmentInputs>, today
     if party_kind.is_none() {
         v.add("inputs.party_kind", "must be FIRM or FREELANCER");
     }
-    let zone = if i.zone == 0 { Some(repat_core::party::Zone::None) } else { convert::zone_from(i.zone) };
+    let zone = if i.zone == 0 {
+        Some(repat_core::party::Zone::None)
+    } else {
+        convert::zone_from(i.zone)
+    };
     if zone.is_none() {
         v.add("inputs.zone", format!("unknown zone {}", i.zone));
     }
     let category = convert::service_category_from(i.service_category);
     if category.is_none() {
-        v.add("inputs.service_category", "must be SOFTWARE, ITES or HARDWARE");
+        v.add(
+            "inputs.service_category",
+            "must be SOFTWARE, ITES or HARDWARE",
+        );
     }
     let invoice_date = v.date("inputs.invoice_date", i.invoice_date.as_ref());
     let realized_on = v.optional_date("inputs.realized_on", i.realized_on.as_ref());
     let net_credited = v.optional_money("inputs.net_credited", i.net_credited.as_ref());
-    let fx_rate = if i.fx_rate.is_empty() { Some(None) } else { v.rate("inputs.fx_rate", &i.fx_rate).map(Some) };
+    let fx_rate = if i.fx_rate.is_empty() {
+        Some(None)
+    } else {
+        v.rate("inputs.fx_rate", &i.fx_rate).map(Some)
+    };
     let claim_filed_on = v.optional_date("inputs.claim_filed_on", i.claim_filed_on.as_ref());
     let as_of = v.optional_date("inputs.as_of", i.as_of.as_ref());
     if let (Some(Some(n)), Some(Some(_))) = (net_credited, realized_on)
@@ -125,7 +147,10 @@ pub fn decode_inputs(v: &mut Violations, i: Option<&pb::AssessmentInputs>, today
         v.add("inputs.net_credited.amount", "must be positive");
     }
     if let (Some(Some(_)), Some(None)) = (net_credited, realized_on) {
-        v.add("inputs.realized_on", "is required when net_credited is given");
+        v.add(
+            "inputs.realized_on",
+            "is required when net_credited is given",
+        );
     }
     let documents = documents(v, "inputs.documents", &i.documents);
     Some(Case {
@@ -149,8 +174,18 @@ pub fn decode_inputs(v: &mut Violations, i: Option<&pb::AssessmentInputs>, today
 pub fn documents(v: &mut Violations, field: &str, names: &[String]) -> Option<Vec<String>> {
     let mut ok = true;
     for (n, d) in names.iter().enumerate() {
-        if d.is_empty() || d.len() > 64 || !d.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
-            v.add(format!("{field}[{n}]"), format!("{d:?} is not a document name (upper-case letters, digits and '_', at most 64)"));
+        if d.is_empty()
+            || d.len() > 64
+            || !d
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
+        {
+            v.add(
+                format!("{field}[{n}]"),
+                format!(
+                    "{d:?} is not a document name (upper-case letters, digits and '_', at most 64)"
+                ),
+            );
             ok = false;
         }
     }
@@ -158,11 +193,18 @@ pub fn documents(v: &mut Violations, field: &str, names: &[String]) -> Option<Ve
 }
 
 /// BDT only: incentives are paid in taka.
-pub fn optional_bdt(v: &mut Violations, field: &str, m: Option<&pb::Money>) -> Option<Option<Money>> {
+pub fn optional_bdt(
+    v: &mut Violations,
+    field: &str,
+    m: Option<&pb::Money>,
+) -> Option<Option<Money>> {
     let m = v.optional_money(field, m)?;
     if let Some(m) = m {
         if Ok(m.currency()) != parse_currency("BDT") {
-            v.add(format!("{field}.currency"), format!("must be BDT, got {}", m.currency().code()));
+            v.add(
+                format!("{field}.currency"),
+                format!("must be BDT, got {}", m.currency().code()),
+            );
             return None;
         }
         if m.amount() <= Decimal::ZERO {
@@ -182,7 +224,11 @@ fn programme(p: &Programme) -> pb::Programme {
         rates: p
             .rates
             .iter()
-            .map(|r| pb::ProgrammeRate { effective_from: Some(date(r.from)), rate: r.rate.to_string(), source: r.source.clone() })
+            .map(|r| pb::ProgrammeRate {
+                effective_from: Some(date(r.from)),
+                rate: r.rate.to_string(),
+                source: r.source.clone(),
+            })
             .collect(),
         rate_date: format!("{:?}", p.rate_date).to_uppercase(),
         rounding: p.rounding.describe(),
@@ -200,8 +246,14 @@ pub fn rule_set(s: &StoredRuleSet, active: bool, parsed: Option<&RuleSet>) -> pb
         active,
         sha256: s.sha256.clone(),
         load_time: Some(timestamp(s.load_time)),
-        programmes: parsed.map(|r| r.programmes.iter().map(programme).collect()).unwrap_or_default(),
-        source_toml: if parsed.is_some() { s.source_toml.clone() } else { String::new() },
+        programmes: parsed
+            .map(|r| r.programmes.iter().map(programme).collect())
+            .unwrap_or_default(),
+        source_toml: if parsed.is_some() {
+            s.source_toml.clone()
+        } else {
+            String::new()
+        },
     }
 }
 

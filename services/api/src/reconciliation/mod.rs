@@ -9,11 +9,11 @@
 mod wire;
 
 use repat_core::money::parse_decimal;
+use repat_core::party::parse_utc_offset;
 use repat_core::reconcile::Tolerances;
+use repat_core::time::DHAKA;
 use repat_proto::v1 as pb;
 use repat_proto::v1::reconciliation_service_server::ReconciliationService;
-use repat_core::party::parse_utc_offset;
-use repat_core::time::DHAKA;
 use repat_statements::ReadOptions;
 use repat_store::{ManualMatchRequest, MatchFilter, PageRequest, StatementImport, StatementPart};
 use rust_decimal::Decimal;
@@ -51,7 +51,11 @@ impl ReconciliationApi {
         ReconciliationApi { state, tolerances }
     }
 
-    async fn import(&self, caller: &Caller, mut req: pb::ImportStatementRequest) -> ApiResult<pb::Statement> {
+    async fn import(
+        &self,
+        caller: &Caller,
+        mut req: pb::ImportStatementRequest,
+    ) -> ApiResult<pb::Statement> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let party_id = v.required_uuid("party_id", &req.party_id);
@@ -78,26 +82,45 @@ impl ReconciliationApi {
                 found.map(Some)
             }
         };
-        let (id, (party_id, (format, charset))) = v.finish(|| id.zip(party_id.zip(format.flatten().zip(charset))))?;
+        let (id, (party_id, (format, charset))) =
+            v.finish(|| id.zip(party_id.zip(format.flatten().zip(charset))))?;
         authorize(caller, Action::Write(party_id))?;
         let party = self.state.repo.get_party(party_id).await?;
         let accounts = &party.details.bank_accounts;
         let options = ReadOptions {
             charset,
-            accounts: accounts.iter().map(|a| (a.account_number.clone(), a.utc_offset.as_deref().and_then(parse_utc_offset).unwrap_or(DHAKA))).collect(),
+            accounts: accounts
+                .iter()
+                .map(|a| {
+                    (
+                        a.account_number.clone(),
+                        a.utc_offset
+                            .as_deref()
+                            .and_then(parse_utc_offset)
+                            .unwrap_or(DHAKA),
+                    )
+                })
+                .collect(),
             default_offset: DHAKA,
         };
         // Read before storing anything: one bad entry, or one account the
         // party does not hold, refuses the file.
         let statements = repat_statements::read(format, &req.content, &options).map_err(|e| {
-            let field = e.entry.map_or_else(|| "content".to_string(), |i| format!("content.entries[{i}]"));
+            let field = e.entry.map_or_else(
+                || "content".to_string(),
+                |i| format!("content.entries[{i}]"),
+            );
             let mut v = Violations::default();
             v.add(field, e.to_string());
             v.0
         })?;
         let mut v = Violations::default();
         for (n, s) in statements.iter().enumerate() {
-            if !s.account.is_empty() && !accounts.iter().any(|a| repat_statements::same_account(&s.account, &a.account_number)) {
+            if !s.account.is_empty()
+                && !accounts
+                    .iter()
+                    .any(|a| repat_statements::same_account(&s.account, &a.account_number))
+            {
                 let held: Vec<&str> = accounts.iter().map(|a| a.account_number.as_str()).collect();
                 v.add(
                     "content",
@@ -113,16 +136,34 @@ impl ReconciliationApi {
             party_id,
             format,
             sha256,
-            statements: statements.into_iter().map(|s| StatementPart { message_id: s.message_id, account: s.account, entries: s.entries }).collect(),
+            statements: statements
+                .into_iter()
+                .map(|s| StatementPart {
+                    message_id: s.message_id,
+                    account: s.account,
+                    entries: s.entries,
+                })
+                .collect(),
         };
-        let mut stored = self.state.repo.import_statement(&idem, &import).await?.into_iter();
-        let first = stored.next().ok_or_else(|| repat_store::StoreError::Internal("an import stored no statement".into()))?;
+        let mut stored = self
+            .state
+            .repo
+            .import_statement(&idem, &import)
+            .await?
+            .into_iter();
+        let first = stored.next().ok_or_else(|| {
+            repat_store::StoreError::Internal("an import stored no statement".into())
+        })?;
         let mut answer = wire::statement(&first);
         answer.other_statements = stored.map(|s| wire::statement(&s)).collect();
         Ok(answer)
     }
 
-    async fn run(&self, caller: &Caller, mut req: pb::RunMatchingRequest) -> ApiResult<pb::MatchingRun> {
+    async fn run(
+        &self,
+        caller: &Caller,
+        mut req: pb::RunMatchingRequest,
+    ) -> ApiResult<pb::MatchingRun> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let party_id = v.required_uuid("party_id", &req.party_id);
@@ -130,7 +171,11 @@ impl ReconciliationApi {
         authorize(caller, Action::Write(party_id))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, RUN, id, &req);
-        let run = self.state.repo.run_matching(&idem, party_id, &self.tolerances).await?;
+        let run = self
+            .state
+            .repo
+            .run_matching(&idem, party_id, &self.tolerances)
+            .await?;
         self.notify(&run.matches);
         Ok(wire::run(&run))
     }
@@ -152,14 +197,21 @@ impl ReconciliationApi {
         Ok(party)
     }
 
-    async fn manual_match(&self, caller: &Caller, mut req: pb::ManualMatchRequest) -> ApiResult<pb::ManualMatchResponse> {
+    async fn manual_match(
+        &self,
+        caller: &Caller,
+        mut req: pb::ManualMatchRequest,
+    ) -> ApiResult<pb::ManualMatchResponse> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let credit = v.required_uuid("credit_id", &req.credit_id);
         let note = v.text("note", &req.note);
         match req.allocations.len() {
             0 => v.add("allocations", "name at least one earning"),
-            n if n > MAX_ALLOCATIONS => v.add("allocations", format!("{n} earnings; at most {MAX_ALLOCATIONS}")),
+            n if n > MAX_ALLOCATIONS => v.add(
+                "allocations",
+                format!("{n} earnings; at most {MAX_ALLOCATIONS}"),
+            ),
             _ => {}
         }
         let several = req.allocations.len() > 1;
@@ -168,11 +220,17 @@ impl ReconciliationApi {
             let earning = v.required_uuid(&format!("allocations[{n}].earning_id"), &a.earning_id);
             let amount = v.optional_money(&format!("allocations[{n}].amount"), a.amount.as_ref());
             if several && a.amount.is_none() {
-                v.add(format!("allocations[{n}].amount"), "is required when the credit pays several earnings");
+                v.add(
+                    format!("allocations[{n}].amount"),
+                    "is required when the credit pays several earnings",
+                );
             }
             if let (Some(e), Some(amount)) = (earning, amount) {
                 if allocations.iter().any(|(x, _)| *x == e) {
-                    v.add(format!("allocations[{n}].earning_id"), format!("repeats {e}"));
+                    v.add(
+                        format!("allocations[{n}].earning_id"),
+                        format!("repeats {e}"),
+                    );
                 }
                 allocations.push((e, amount));
             }
@@ -181,13 +239,23 @@ impl ReconciliationApi {
         self.authorize_entry(caller, credit).await?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, MANUAL_MATCH, id, &req);
-        let request = ManualMatchRequest { credit_id: credit, allocations, tolerances: self.tolerances.clone() };
+        let request = ManualMatchRequest {
+            credit_id: credit,
+            allocations,
+            tolerances: self.tolerances.clone(),
+        };
         let matches = self.state.repo.manual_match(&idem, &request).await?;
         self.notify(&matches);
-        Ok(pb::ManualMatchResponse { matches: matches.iter().map(wire::stored_match).collect() })
+        Ok(pb::ManualMatchResponse {
+            matches: matches.iter().map(wire::stored_match).collect(),
+        })
     }
 
-    async fn unmatch(&self, caller: &Caller, mut req: pb::UnmatchRequest) -> ApiResult<pb::UnmatchResponse> {
+    async fn unmatch(
+        &self,
+        caller: &Caller,
+        mut req: pb::UnmatchRequest,
+    ) -> ApiResult<pb::UnmatchResponse> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let credit = v.required_uuid("credit_id", &req.credit_id);
@@ -197,18 +265,28 @@ impl ReconciliationApi {
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, UNMATCH, id, &req);
         let removed = self.state.repo.unmatch(&idem, credit).await?;
-        Ok(pb::UnmatchResponse { removed: removed.iter().map(wire::stored_match).collect() })
+        Ok(pb::UnmatchResponse {
+            removed: removed.iter().map(wire::stored_match).collect(),
+        })
     }
 }
 
 #[tonic::async_trait]
 impl ReconciliationService for ReconciliationApi {
-    async fn import_statement(&self, request: Request<pb::ImportStatementRequest>) -> Result<Response<pb::Statement>, Status> {
+    async fn import_statement(
+        &self,
+        request: Request<pb::ImportStatementRequest>,
+    ) -> Result<Response<pb::Statement>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(self.import(&caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.import(&caller, request.into_inner()).await?,
+        ))
     }
 
-    async fn get_statement(&self, request: Request<pb::GetStatementRequest>) -> Result<Response<pb::Statement>, Status> {
+    async fn get_statement(
+        &self,
+        request: Request<pb::GetStatementRequest>,
+    ) -> Result<Response<pb::Statement>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -220,12 +298,20 @@ impl ReconciliationService for ReconciliationApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn run_matching(&self, request: Request<pb::RunMatchingRequest>) -> Result<Response<pb::MatchingRun>, Status> {
+    async fn run_matching(
+        &self,
+        request: Request<pb::RunMatchingRequest>,
+    ) -> Result<Response<pb::MatchingRun>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(self.run(&caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.run(&caller, request.into_inner()).await?,
+        ))
     }
 
-    async fn list_matches(&self, request: Request<pb::ListMatchesRequest>) -> Result<Response<pb::ListMatchesResponse>, Status> {
+    async fn list_matches(
+        &self,
+        request: Request<pb::ListMatchesRequest>,
+    ) -> Result<Response<pb::ListMatchesResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -235,7 +321,8 @@ impl ReconciliationService for ReconciliationApi {
             let earning_id = v.optional_uuid("earning_id", &req.earning_id);
             let filters = format!("party={};earning={}", req.party_id, req.earning_id);
             let after = paging::decode(&mut v, &req.page_token, &filters);
-            let (size, (party_id, (earning_id, after))) = v.finish(|| size.zip(party_id.zip(earning_id.zip(after))))?;
+            let (size, (party_id, (earning_id, after))) =
+                v.finish(|| size.zip(party_id.zip(earning_id.zip(after))))?;
             let party_id = match (party_id, earning_id) {
                 // An earning names its party: authorize on that.
                 (None, Some(e)) => {
@@ -245,7 +332,17 @@ impl ReconciliationService for ReconciliationApi {
                 }
                 (p, _) => list_scope(&caller, p)?,
             };
-            let page = self.state.repo.list_matches(&MatchFilter { party_id, earning_id }, PageRequest { after, size }).await?;
+            let page = self
+                .state
+                .repo
+                .list_matches(
+                    &MatchFilter {
+                        party_id,
+                        earning_id,
+                    },
+                    PageRequest { after, size },
+                )
+                .await?;
             ApiResult::Ok(pb::ListMatchesResponse {
                 matches: page.items.iter().map(wire::stored_match).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -254,7 +351,10 @@ impl ReconciliationService for ReconciliationApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn list_exceptions(&self, request: Request<pb::ListExceptionsRequest>) -> Result<Response<pb::ListExceptionsResponse>, Status> {
+    async fn list_exceptions(
+        &self,
+        request: Request<pb::ListExceptionsRequest>,
+    ) -> Result<Response<pb::ListExceptionsResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -265,7 +365,11 @@ impl ReconciliationService for ReconciliationApi {
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, after)) = v.finish(|| size.zip(party_id.zip(after)))?;
             let party_id = list_scope(&caller, party_id)?;
-            let page = self.state.repo.list_exceptions(party_id, PageRequest { after, size }).await?;
+            let page = self
+                .state
+                .repo
+                .list_exceptions(party_id, PageRequest { after, size })
+                .await?;
             ApiResult::Ok(pb::ListExceptionsResponse {
                 exceptions: page.items.iter().map(wire::exception).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -274,7 +378,10 @@ impl ReconciliationService for ReconciliationApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn list_realizations(&self, request: Request<pb::ListRealizationsRequest>) -> Result<Response<pb::ListRealizationsResponse>, Status> {
+    async fn list_realizations(
+        &self,
+        request: Request<pb::ListRealizationsRequest>,
+    ) -> Result<Response<pb::ListRealizationsResponse>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
@@ -285,7 +392,11 @@ impl ReconciliationService for ReconciliationApi {
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, after)) = v.finish(|| size.zip(party_id.zip(after)))?;
             let party_id = list_scope(&caller, party_id)?;
-            let page = self.state.repo.list_realizations(party_id, PageRequest { after, size }).await?;
+            let page = self
+                .state
+                .repo
+                .list_realizations(party_id, PageRequest { after, size })
+                .await?;
             ApiResult::Ok(pb::ListRealizationsResponse {
                 realizations: page.items.iter().map(wire::realization).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -294,13 +405,23 @@ impl ReconciliationService for ReconciliationApi {
         Ok(Response::new(run.await?))
     }
 
-    async fn manual_match(&self, request: Request<pb::ManualMatchRequest>) -> Result<Response<pb::ManualMatchResponse>, Status> {
+    async fn manual_match(
+        &self,
+        request: Request<pb::ManualMatchRequest>,
+    ) -> Result<Response<pb::ManualMatchResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(self.manual_match(&caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.manual_match(&caller, request.into_inner()).await?,
+        ))
     }
 
-    async fn unmatch(&self, request: Request<pb::UnmatchRequest>) -> Result<Response<pb::UnmatchResponse>, Status> {
+    async fn unmatch(
+        &self,
+        request: Request<pb::UnmatchRequest>,
+    ) -> Result<Response<pb::UnmatchResponse>, Status> {
         let caller = caller(&request)?;
-        Ok(Response::new(self.unmatch(&caller, request.into_inner()).await?))
+        Ok(Response::new(
+            self.unmatch(&caller, request.into_inner()).await?,
+        ))
     }
 }

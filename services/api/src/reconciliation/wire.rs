@@ -2,9 +2,14 @@
 
 use repat_core::Named;
 use repat_core::journey::FxRate;
-use repat_core::reconcile::{Candidate, EntryKind, Exception, ExceptionReason, MatchMethod, RealizationStatus, StatementFormat, Subject};
+use repat_core::reconcile::{
+    Candidate, EntryKind, Exception, ExceptionReason, MatchMethod, RealizationStatus,
+    StatementFormat, Subject,
+};
 use repat_proto::v1 as pb;
-use repat_store::{EarningRealization, EntryStatus, MatchingRun, StoredEntry, StoredMatch, StoredStatement};
+use repat_store::{
+    EarningRealization, EntryStatus, MatchingRun, StoredEntry, StoredMatch, StoredStatement,
+};
 
 use crate::convert::{date, enum_map, money, timestamp};
 
@@ -30,7 +35,11 @@ enum_map!(realization_status, realization_status_from, pb::RealizationStatus, Re
 });
 
 fn fx(r: &FxRate) -> pb::FxRate {
-    pb::FxRate { source_currency: r.source.code().into(), target_currency: r.target.code().into(), rate: r.rate.to_string() }
+    pb::FxRate {
+        source_currency: r.source.code().into(),
+        target_currency: r.target.code().into(),
+        rate: r.rate.to_string(),
+    }
 }
 
 fn entry(s: &StoredEntry) -> pb::StatementEntry {
@@ -155,9 +164,18 @@ mod tests {
             assert_eq!(reason_from(reason(*v) as i32), Some(*v));
         }
         for (v, _) in RealizationStatus::NAMES {
-            assert_eq!(realization_status_from(realization_status(*v) as i32), Some(*v));
+            assert_eq!(
+                realization_status_from(realization_status(*v) as i32),
+                Some(*v)
+            );
         }
-        for v in [EntryStatus::Open, EntryStatus::Matched, EntryStatus::Exception, EntryStatus::NotACredit, EntryStatus::Pending] {
+        for v in [
+            EntryStatus::Open,
+            EntryStatus::Matched,
+            EntryStatus::Exception,
+            EntryStatus::NotACredit,
+            EntryStatus::Pending,
+        ] {
             assert_eq!(entry_status_from(entry_status(v) as i32), Some(v));
         }
     }

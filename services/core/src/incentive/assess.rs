@@ -103,21 +103,37 @@ pub struct Assessment {
 }
 
 fn programme_for<'a>(rules: &'a RuleSet, case: &Case) -> Option<&'a Programme> {
-    rules
-        .programmes
-        .iter()
-        .find(|p| p.party_kinds.iter().any(|k| k == case.party_kind.name()) && p.service_categories.iter().any(|c| c == case.category.name()))
+    rules.programmes.iter().find(|p| {
+        p.party_kinds.iter().any(|k| k == case.party_kind.name())
+            && p.service_categories
+                .iter()
+                .any(|c| c == case.category.name())
+    })
 }
 
 fn violation(reason: Reason, message: String, source: &str) -> Violation {
-    Violation { reason, message, source: source.to_string() }
+    Violation {
+        reason,
+        message,
+        source: source.to_string(),
+    }
 }
 
 /// `a × b`, rounded by the programme's rule, written out.
-fn multiply(p: &Programme, description: &str, a: Decimal, b: Decimal, lines: &mut Vec<Calculation>) -> Decimal {
+fn multiply(
+    p: &Programme,
+    description: &str,
+    a: Decimal,
+    b: Decimal,
+    lines: &mut Vec<Calculation>,
+) -> Decimal {
     let exact = a * b;
     let rounded = p.rounding.apply(exact);
-    lines.push(Calculation { description: description.to_string(), expression: format!("{a} × {b} = {exact}"), result: exact });
+    lines.push(Calculation {
+        description: description.to_string(),
+        expression: format!("{a} × {b} = {exact}"),
+        result: exact,
+    });
     lines.push(Calculation {
         description: format!("{description}, {}", p.rounding.describe()),
         expression: format!("round({exact}) = {rounded}"),
@@ -139,7 +155,12 @@ pub fn assess(rules: &RuleSet, case: &Case) -> Assessment {
     let Some(p) = programme_for(rules, case) else {
         violations.push(violation(
             Reason::NoProgramme,
-            format!("No programme of rule set {} covers a {} exporting {}.", rules.version, case.party_kind.name().to_lowercase(), case.category.name()),
+            format!(
+                "No programme of rule set {} covers a {} exporting {}.",
+                rules.version,
+                case.party_kind.name().to_lowercase(),
+                case.category.name()
+            ),
             "",
         ));
         return Assessment {
@@ -160,10 +181,18 @@ pub fn assess(rules: &RuleSet, case: &Case) -> Assessment {
 
     if p.excluded_zones.iter().any(|z| z == case.zone.name()) {
         let zone = case.zone.name().replace('_', " ").to_lowercase();
-        violations.push(violation(Reason::ExcludedZone, format!("Units in an {zone} are not eligible."), &p.exclusion_source));
+        violations.push(violation(
+            Reason::ExcludedZone,
+            format!("Units in an {zone} are not eligible."),
+            &p.exclusion_source,
+        ));
     }
     if !case.formal_channel {
-        violations.push(violation(Reason::InformalChannel, "The proceeds did not come home through the banking channel.".into(), ""));
+        violations.push(violation(
+            Reason::InformalChannel,
+            "The proceeds did not come home through the banking channel.".into(),
+            "",
+        ));
     }
 
     let repatriation_deadline = p.repatriation_deadline.from(case.invoice_date);
@@ -185,8 +214,11 @@ pub fn assess(rules: &RuleSet, case: &Case) -> Assessment {
             }
             if let Some(deadline) = claim_deadline {
                 let late = match case.claim_filed_on {
-                    Some(filed) => (filed > deadline).then(|| format!("The claim was filed on {filed}")),
-                    None => (case.as_of > deadline).then(|| format!("No claim was filed by {}", case.as_of)),
+                    Some(filed) => {
+                        (filed > deadline).then(|| format!("The claim was filed on {filed}"))
+                    }
+                    None => (case.as_of > deadline)
+                        .then(|| format!("No claim was filed by {}", case.as_of)),
                 };
                 if let Some(what) = late {
                     violations.push(violation(
@@ -197,7 +229,11 @@ pub fn assess(rules: &RuleSet, case: &Case) -> Assessment {
                 }
             }
         }
-        _ => violations.push(violation(Reason::NotRealized, "The proceeds have not been credited to the exporter's account yet.".into(), "")),
+        _ => violations.push(violation(
+            Reason::NotRealized,
+            "The proceeds have not been credited to the exporter's account yet.".into(),
+            "",
+        )),
     }
 
     let rate_date = match p.rate_date {
@@ -206,19 +242,32 @@ pub fn assess(rules: &RuleSet, case: &Case) -> Assessment {
     };
     let rate = rate_date.and_then(|d| p.rate_on(d));
     if let (Some(d), None) = (rate_date, rate) {
-        violations.push(violation(Reason::NoRateInForce, format!("Programme {} had no rate in force on {d}.", p.id), ""));
+        violations.push(violation(
+            Reason::NoRateInForce,
+            format!("Programme {} had no rate in force on {d}.", p.id),
+            "",
+        ));
     }
 
     // The simplified route waives some documents for small amounts paid
     // through a recognised marketplace.
     let simplified = p.simplified_route.as_ref().is_some_and(|route| {
         case.recognised_marketplace
-            && case.net_credited.is_some_and(|n| n.currency().code() == route.currency && n.amount() <= route.max_amount)
+            && case.net_credited.is_some_and(|n| {
+                n.currency().code() == route.currency && n.amount() <= route.max_amount
+            })
     });
     if let Some(d) = rate_date {
         for doc in &p.documents {
-            if doc.required_on(d) && !(doc.waived_by_simplified_route && simplified) && !case.documents.contains(&doc.document) {
-                violations.push(violation(Reason::MissingDocument, format!("{} is required for proceeds realized on {d}.", doc.document), &doc.source));
+            if doc.required_on(d)
+                && !(doc.waived_by_simplified_route && simplified)
+                && !case.documents.contains(&doc.document)
+            {
+                violations.push(violation(
+                    Reason::MissingDocument,
+                    format!("{} is required for proceeds realized on {d}.", doc.document),
+                    &doc.source,
+                ));
             }
         }
     }
@@ -231,10 +280,24 @@ pub fn assess(rules: &RuleSet, case: &Case) -> Assessment {
         None => None,
     };
     if case.net_credited.is_some() && fx.is_none() {
-        violations.push(violation(Reason::MissingFxRate, "No exchange rate converts the credited amount to BDT.".into(), ""));
+        violations.push(violation(
+            Reason::MissingFxRate,
+            "No exchange rate converts the credited amount to BDT.".into(),
+            "",
+        ));
     }
-    let base_bdt = case.net_credited.zip(fx).map(|(n, fx)| multiply(p, "Base in BDT: net credited × exchange rate", n.amount(), fx, &mut arithmetic));
-    let computed = base_bdt.zip(rate).map(|(base, r)| multiply(p, "Incentive: base × rate", base, r.rate, &mut arithmetic));
+    let base_bdt = case.net_credited.zip(fx).map(|(n, fx)| {
+        multiply(
+            p,
+            "Base in BDT: net credited × exchange rate",
+            n.amount(),
+            fx,
+            &mut arithmetic,
+        )
+    });
+    let computed = base_bdt
+        .zip(rate)
+        .map(|(base, r)| multiply(p, "Incentive: base × rate", base, r.rate, &mut arithmetic));
 
     let eligible = violations.is_empty() && computed.is_some();
     Assessment {
@@ -245,7 +308,11 @@ pub fn assess(rules: &RuleSet, case: &Case) -> Assessment {
         rate_source: rate.map(|r| r.source.clone()).unwrap_or_default(),
         base_bdt,
         computed_incentive_bdt: computed,
-        incentive_bdt: if eligible { computed.unwrap_or(zero) } else { zero },
+        incentive_bdt: if eligible {
+            computed.unwrap_or(zero)
+        } else {
+            zero
+        },
         repatriation_deadline,
         claim_deadline,
         violations,
@@ -291,19 +358,34 @@ mod tests {
 
     #[test]
     fn worked_example_1_firm() {
-        let a = run(&case(PartyKind::Firm, "9975.00", "USD", "110.00", "2023-09-12"));
+        let a = run(&case(
+            PartyKind::Firm,
+            "9975.00",
+            "USD",
+            "110.00",
+            "2023-09-12",
+        ));
         assert!(a.eligible, "{:?}", a.violations);
         assert_eq!(a.base_bdt.unwrap().to_string(), "1097250.00");
         assert_eq!(a.rate.unwrap().to_string(), "0.10");
         assert_eq!(a.incentive_bdt.to_string(), "109725.00");
         assert_eq!(a.claim_deadline.unwrap().to_string(), "2024-03-10");
-        assert_eq!(a.arithmetic[0].expression, "9975.00 × 110.00 = 1097250.0000");
+        assert_eq!(
+            a.arithmetic[0].expression,
+            "9975.00 × 110.00 = 1097250.0000"
+        );
         assert_eq!(a.programme.as_deref(), Some("ICT_EXPORT_FIRM"));
     }
 
     #[test]
     fn worked_example_2_freelancer() {
-        let a = run(&case(PartyKind::Freelancer, "1250.00", "USD", "104.50", "2023-05-02"));
+        let a = run(&case(
+            PartyKind::Freelancer,
+            "1250.00",
+            "USD",
+            "104.50",
+            "2023-05-02",
+        ));
         assert!(a.eligible);
         assert_eq!(a.base_bdt.unwrap().to_string(), "130625.00");
         assert_eq!(a.incentive_bdt.to_string(), "5225.00");
@@ -311,12 +393,27 @@ mod tests {
 
     #[test]
     fn worked_example_3_the_day_before_and_the_day_of_a_rate_cut() {
-        let before = run(&case(PartyKind::Firm, "3333.33", "USD", "110.00", "2024-01-31"));
+        let before = run(&case(
+            PartyKind::Firm,
+            "3333.33",
+            "USD",
+            "110.00",
+            "2024-01-31",
+        ));
         assert_eq!(before.base_bdt.unwrap().to_string(), "366666.30");
         assert_eq!(before.incentive_bdt.to_string(), "36666.63");
-        let after = run(&case(PartyKind::Firm, "3333.33", "USD", "110.00", "2024-02-01"));
+        let after = run(&case(
+            PartyKind::Firm,
+            "3333.33",
+            "USD",
+            "110.00",
+            "2024-02-01",
+        ));
         assert_eq!(after.rate.unwrap().to_string(), "0.08");
-        assert_eq!(after.arithmetic[2].expression, "366666.30 × 0.08 = 29333.3040");
+        assert_eq!(
+            after.arithmetic[2].expression,
+            "366666.30 × 0.08 = 29333.3040"
+        );
         assert_eq!(after.incentive_bdt.to_string(), "29333.30");
     }
 
@@ -330,9 +427,16 @@ mod tests {
         c.realized_on = Some(d("2023-11-30"));
         c.as_of = d("2023-11-30");
         let late = run(&c);
-        assert_eq!(late.violations.iter().map(|v| v.reason).collect::<Vec<_>>(), vec![Reason::RepatriationLate]);
+        assert_eq!(
+            late.violations.iter().map(|v| v.reason).collect::<Vec<_>>(),
+            vec![Reason::RepatriationLate]
+        );
         assert_eq!(late.incentive_bdt.to_string(), "0.00");
-        assert_eq!(late.computed_incentive_bdt.unwrap().to_string(), "1100.00", "the figure is still shown");
+        assert_eq!(
+            late.computed_incentive_bdt.unwrap().to_string(),
+            "1100.00",
+            "the figure is still shown"
+        );
 
         let mut c = case(PartyKind::Firm, "100.00", "USD", "110.00", "2023-09-12");
         c.claim_filed_on = Some(d("2024-03-10"));
@@ -354,11 +458,26 @@ mod tests {
 
     #[test]
     fn currencies_with_zero_and_three_minor_units() {
-        let jpy = run(&case(PartyKind::Firm, "150000", "JPY", "0.7345", "2023-09-12"));
+        let jpy = run(&case(
+            PartyKind::Firm,
+            "150000",
+            "JPY",
+            "0.7345",
+            "2023-09-12",
+        ));
         assert_eq!(jpy.base_bdt.unwrap().to_string(), "110175.00");
         assert_eq!(jpy.incentive_bdt.to_string(), "11017.50");
-        let kwd = run(&case(PartyKind::Firm, "1000.125", "KWD", "357.20", "2023-09-12"));
-        assert_eq!(kwd.arithmetic[0].expression, "1000.125 × 357.20 = 357244.65000");
+        let kwd = run(&case(
+            PartyKind::Firm,
+            "1000.125",
+            "KWD",
+            "357.20",
+            "2023-09-12",
+        ));
+        assert_eq!(
+            kwd.arithmetic[0].expression,
+            "1000.125 × 357.20 = 357244.65000"
+        );
         assert_eq!(kwd.base_bdt.unwrap().to_string(), "357244.65");
         assert_eq!(kwd.incentive_bdt.to_string(), "35724.47");
     }
@@ -371,7 +490,9 @@ mod tests {
         let a = run(&c);
         let reasons: Vec<_> = a.violations.iter().map(|v| v.reason).collect();
         assert_eq!(reasons, vec![Reason::ExcludedZone, Reason::InformalChannel]);
-        assert!(a.violations[0].message.contains("hi tech park") && !a.violations[0].source.is_empty());
+        assert!(
+            a.violations[0].message.contains("hi tech park") && !a.violations[0].source.is_empty()
+        );
 
         let mut c = case(PartyKind::Firm, "100.00", "USD", "110.00", "2023-09-12");
         c.realized_on = None;
@@ -382,7 +503,13 @@ mod tests {
         c.fx_rate = None;
         assert_eq!(run(&c).violations[0].reason, Reason::MissingFxRate);
 
-        let mut c = case(PartyKind::Freelancer, "100.00", "USD", "110.00", "2023-09-12");
+        let mut c = case(
+            PartyKind::Freelancer,
+            "100.00",
+            "USD",
+            "110.00",
+            "2023-09-12",
+        );
         c.category = ServiceCategory::Hardware;
         assert_eq!(run(&c).violations[0].reason, Reason::NoProgramme);
     }
@@ -399,17 +526,36 @@ mod tests {
         c.net_credited = Some(Money::parse("5000.00", "USD").unwrap());
         assert!(run(&c).eligible, "exactly USD 5,000 qualifies");
         c.net_credited = Some(Money::parse("5000.01", "USD").unwrap());
-        assert_eq!(run(&c).violations[0].reason, Reason::MissingDocument, "just over USD 5,000 does not");
+        assert_eq!(
+            run(&c).violations[0].reason,
+            Reason::MissingDocument,
+            "just over USD 5,000 does not"
+        );
         c.documents = vec!["ASSOCIATION_CERTIFICATE".into()];
         assert!(run(&c).eligible);
         // From 2022-04-11 members and non-members both qualify.
-        assert!(run(&case(PartyKind::Firm, "9000.00", "USD", "86.00", "2022-04-11")).eligible);
+        assert!(
+            run(&case(
+                PartyKind::Firm,
+                "9000.00",
+                "USD",
+                "86.00",
+                "2022-04-11"
+            ))
+            .eligible
+        );
     }
 
     #[test]
     fn fees_deducted_abroad_lower_the_base() {
         // Invoiced 10,000.00, 45.00 deducted on the way: the base is what arrived.
-        let a = run(&case(PartyKind::Firm, "9955.00", "USD", "110.00", "2023-09-12"));
+        let a = run(&case(
+            PartyKind::Firm,
+            "9955.00",
+            "USD",
+            "110.00",
+            "2023-09-12",
+        ));
         assert_eq!(a.base_bdt.unwrap().to_string(), "1095050.00");
         assert_eq!(a.incentive_bdt.to_string(), "109505.00");
     }

@@ -34,7 +34,10 @@ pub struct Supplied {
 
 /// The earliest occurrence of `kind` (a kind occurs once, except hops).
 fn first(steps: &[Step], kind: StepKind) -> Option<&Step> {
-    steps.iter().filter(|s| s.kind() == kind).min_by_key(|s| (s.occurred_at(), s.id))
+    steps
+        .iter()
+        .filter(|s| s.kind() == kind)
+        .min_by_key(|s| (s.occurred_at(), s.id))
 }
 
 /// Builds the case of a recorded journey, as of `as_of`.
@@ -47,21 +50,35 @@ fn first(steps: &[Step], kind: StepKind) -> Option<&Step> {
 ///   else the one supplied.
 /// - Every channel repat records (bank, platform, mobile financial service)
 ///   is one banks accept (FE Circular Letter No. 02 of 5 Feb 2023).
-pub fn case_of(rules: &RuleSet, facts: &JourneyFacts<'_>, supplied: &Supplied, as_of: NaiveDate) -> Option<Case> {
-    let earliest = facts.earnings.iter().min_by_key(|e| (e.details.invoice_date, e.id))?;
+pub fn case_of(
+    rules: &RuleSet,
+    facts: &JourneyFacts<'_>,
+    supplied: &Supplied,
+    as_of: NaiveDate,
+) -> Option<Case> {
+    let earliest = facts
+        .earnings
+        .iter()
+        .min_by_key(|e| (e.details.invoice_date, e.id))?;
     let credited = first(facts.steps, StepKind::BeneficiaryCredited);
     let net_credited = credited.and_then(|s| s.details.amount);
-    let journey_rate = first(facts.steps, StepKind::ConvertedToBdt).and_then(|s| s.details.fx_rate.as_ref()).and_then(|fx| {
-        let matches = net_credited.is_some_and(|n| n.currency() == fx.source) && fx.target.code() == "BDT";
-        matches.then_some(fx.rate)
-    });
+    let journey_rate = first(facts.steps, StepKind::ConvertedToBdt)
+        .and_then(|s| s.details.fx_rate.as_ref())
+        .and_then(|fx| {
+            let matches = net_credited.is_some_and(|n| n.currency() == fx.source)
+                && fx.target.code() == "BDT";
+            matches.then_some(fx.rate)
+        });
     let mut documents = supplied.documents.clone();
     if !facts.party.details.memberships.is_empty() {
         documents.push(ASSOCIATION_CERTIFICATE.to_string());
     }
     documents.sort();
     documents.dedup();
-    let recognised_marketplace = facts.earnings.iter().all(|e| rules.recognises_marketplace(&e.details.marketplace));
+    let recognised_marketplace = facts
+        .earnings
+        .iter()
+        .all(|e| rules.recognises_marketplace(&e.details.marketplace));
     Some(Case {
         party_kind: facts.party.details.kind,
         zone: facts.party.details.zone,
@@ -71,7 +88,8 @@ pub fn case_of(rules: &RuleSet, facts: &JourneyFacts<'_>, supplied: &Supplied, a
         realized_on: credited.map(|s| dhaka_date(s.occurred_at())),
         net_credited,
         fx_rate: journey_rate.or(supplied.fx_rate),
-        claim_filed_on: first(facts.steps, StepKind::IncentiveClaimFiled).map(|s| dhaka_date(s.occurred_at())),
+        claim_filed_on: first(facts.steps, StepKind::IncentiveClaimFiled)
+            .map(|s| dhaka_date(s.occurred_at())),
         as_of,
         documents,
         recognised_marketplace,

@@ -79,15 +79,26 @@ pub struct Claim {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ClaimViolation {
     #[error("a claim in status {from} cannot be {to}")]
-    Transition { from: &'static str, to: &'static str },
+    Transition {
+        from: &'static str,
+        to: &'static str,
+    },
     #[error("the step occurred at {at}, before the claim's previous step at {previous}")]
-    BeforePrevious { at: DateTime<Utc>, previous: DateTime<Utc> },
+    BeforePrevious {
+        at: DateTime<Utc>,
+        previous: DateTime<Utc>,
+    },
 }
 
 /// The status after recording `kind` at `at` on a claim whose last step is
 /// `last`: filed, then audited, then disbursed; rejected from filed or
 /// audited; nothing after disbursed or rejected.
-pub fn advance(status: ClaimStatus, last: &ClaimStep, kind: ClaimStepKind, at: DateTime<Utc>) -> Result<ClaimStatus, ClaimViolation> {
+pub fn advance(
+    status: ClaimStatus,
+    last: &ClaimStep,
+    kind: ClaimStepKind,
+    at: DateTime<Utc>,
+) -> Result<ClaimStatus, ClaimViolation> {
     use ClaimStatus as S;
     use ClaimStepKind as K;
     let next = match (status, kind) {
@@ -96,11 +107,17 @@ pub fn advance(status: ClaimStatus, last: &ClaimStep, kind: ClaimStepKind, at: D
         (S::Audited, K::Disbursed) => S::Disbursed,
         _ => {
             use crate::Named;
-            return Err(ClaimViolation::Transition { from: status.name(), to: kind.name() });
+            return Err(ClaimViolation::Transition {
+                from: status.name(),
+                to: kind.name(),
+            });
         }
     };
     if at < last.occurred_at {
-        return Err(ClaimViolation::BeforePrevious { at, previous: last.occurred_at });
+        return Err(ClaimViolation::BeforePrevious {
+            at,
+            previous: last.occurred_at,
+        });
     }
     Ok(next)
 }
@@ -111,20 +128,57 @@ mod tests {
 
     fn step(kind: ClaimStepKind, at: &str) -> ClaimStep {
         let at: DateTime<Utc> = at.parse().unwrap();
-        ClaimStep { kind, occurred_at: at, recorded_at: at, reason: None, amount: None }
+        ClaimStep {
+            kind,
+            occurred_at: at,
+            recorded_at: at,
+            reason: None,
+            amount: None,
+        }
     }
 
     #[test]
     fn claims_move_forward_only() {
         let filed = step(ClaimStepKind::Filed, "2024-01-10T00:00:00Z");
         let later: DateTime<Utc> = "2024-02-01T00:00:00Z".parse().unwrap();
-        assert_eq!(advance(ClaimStatus::Filed, &filed, ClaimStepKind::Audited, later), Ok(ClaimStatus::Audited));
-        assert_eq!(advance(ClaimStatus::Audited, &filed, ClaimStepKind::Disbursed, later), Ok(ClaimStatus::Disbursed));
-        assert_eq!(advance(ClaimStatus::Filed, &filed, ClaimStepKind::Rejected, later), Ok(ClaimStatus::Rejected));
-        assert!(matches!(advance(ClaimStatus::Filed, &filed, ClaimStepKind::Disbursed, later), Err(ClaimViolation::Transition { .. })));
-        assert!(matches!(advance(ClaimStatus::Disbursed, &filed, ClaimStepKind::Rejected, later), Err(ClaimViolation::Transition { .. })));
-        assert!(matches!(advance(ClaimStatus::Rejected, &filed, ClaimStepKind::Audited, later), Err(ClaimViolation::Transition { .. })));
+        assert_eq!(
+            advance(ClaimStatus::Filed, &filed, ClaimStepKind::Audited, later),
+            Ok(ClaimStatus::Audited)
+        );
+        assert_eq!(
+            advance(
+                ClaimStatus::Audited,
+                &filed,
+                ClaimStepKind::Disbursed,
+                later
+            ),
+            Ok(ClaimStatus::Disbursed)
+        );
+        assert_eq!(
+            advance(ClaimStatus::Filed, &filed, ClaimStepKind::Rejected, later),
+            Ok(ClaimStatus::Rejected)
+        );
+        assert!(matches!(
+            advance(ClaimStatus::Filed, &filed, ClaimStepKind::Disbursed, later),
+            Err(ClaimViolation::Transition { .. })
+        ));
+        assert!(matches!(
+            advance(
+                ClaimStatus::Disbursed,
+                &filed,
+                ClaimStepKind::Rejected,
+                later
+            ),
+            Err(ClaimViolation::Transition { .. })
+        ));
+        assert!(matches!(
+            advance(ClaimStatus::Rejected, &filed, ClaimStepKind::Audited, later),
+            Err(ClaimViolation::Transition { .. })
+        ));
         let earlier: DateTime<Utc> = "2024-01-09T00:00:00Z".parse().unwrap();
-        assert!(matches!(advance(ClaimStatus::Filed, &filed, ClaimStepKind::Audited, earlier), Err(ClaimViolation::BeforePrevious { .. })));
+        assert!(matches!(
+            advance(ClaimStatus::Filed, &filed, ClaimStepKind::Audited, earlier),
+            Err(ClaimViolation::BeforePrevious { .. })
+        ));
     }
 }

@@ -21,7 +21,8 @@ mod exact {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
         let text = String::deserialize(d)?;
-        crate::money::parse_decimal(&text).map_err(|e| serde::de::Error::custom(format!("decimal {text:?} {e}")))
+        crate::money::parse_decimal(&text)
+            .map_err(|e| serde::de::Error::custom(format!("decimal {text:?} {e}")))
     }
 }
 
@@ -145,7 +146,8 @@ pub struct DocumentRule {
 
 impl DocumentRule {
     pub fn required_on(&self, date: NaiveDate) -> bool {
-        self.required_from.is_none_or(|f| date >= f) && self.required_until.is_none_or(|u| date <= u)
+        self.required_from.is_none_or(|f| date >= f)
+            && self.required_until.is_none_or(|u| date <= u)
     }
 }
 
@@ -193,7 +195,11 @@ impl Programme {
 
     /// The highest rate the programme ever has.
     pub fn highest_rate(&self) -> Decimal {
-        self.rates.iter().map(|r| r.rate).max().unwrap_or(Decimal::ZERO)
+        self.rates
+            .iter()
+            .map(|r| r.rate)
+            .max()
+            .unwrap_or(Decimal::ZERO)
     }
 }
 
@@ -210,19 +216,33 @@ impl RuleSet {
     pub fn from_toml(text: &str) -> Result<RuleSet, RuleSetError> {
         let set: RuleSet = toml::from_str(text).map_err(|e| RuleSetError::Parse(e.to_string()))?;
         for p in &set.programmes {
-            let invalid = |reason: String| RuleSetError::Invalid { programme: p.id.clone(), reason };
+            let invalid = |reason: String| RuleSetError::Invalid {
+                programme: p.id.clone(),
+                reason,
+            };
             if p.rates.is_empty() {
                 return Err(invalid("has no rates".into()));
             }
             if p.rates.windows(2).any(|w| w[0].from >= w[1].from) {
-                return Err(invalid("rates must be in strictly increasing order of `from`".into()));
+                return Err(invalid(
+                    "rates must be in strictly increasing order of `from`".into(),
+                ));
             }
-            if let Some(r) = p.rates.iter().find(|r| r.rate < Decimal::ZERO || r.rate > Decimal::ONE) {
-                return Err(invalid(format!("rate {} from {} is not between 0 and 1", r.rate, r.from)));
+            if let Some(r) = p
+                .rates
+                .iter()
+                .find(|r| r.rate < Decimal::ZERO || r.rate > Decimal::ONE)
+            {
+                return Err(invalid(format!(
+                    "rate {} from {} is not between 0 and 1",
+                    r.rate, r.from
+                )));
             }
             for d in [&p.repatriation_deadline, &p.claim_window] {
                 if d.days.is_some() == d.months.is_some() {
-                    return Err(invalid("a deadline needs exactly one of `days` or `months`".into()));
+                    return Err(invalid(
+                        "a deadline needs exactly one of `days` or `months`".into(),
+                    ));
                 }
             }
             for k in &p.party_kinds {
@@ -258,7 +278,8 @@ impl RuleSet {
     /// The shipped Bangladesh rules.
     pub fn bangladesh() -> RuleSet {
         // Checked by the test below; a broken shipped file fails the build's tests.
-        RuleSet::from_toml(BANGLADESH).unwrap_or_else(|e| panic!("shipped rules/bangladesh.toml is invalid: {e}"))
+        RuleSet::from_toml(BANGLADESH)
+            .unwrap_or_else(|e| panic!("shipped rules/bangladesh.toml is invalid: {e}"))
     }
 }
 
@@ -270,29 +291,60 @@ mod tests {
     fn the_shipped_rules_load_and_cite_a_source_for_every_rate() {
         let set = RuleSet::from_toml(BANGLADESH).unwrap();
         assert_eq!(set.programmes.len(), 2);
-        assert!(set.programmes.iter().flat_map(|p| &p.rates).all(|r| !r.source.is_empty()));
+        assert!(
+            set.programmes
+                .iter()
+                .flat_map(|p| &p.rates)
+                .all(|r| !r.source.is_empty())
+        );
         let firm = &set.programmes[0];
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert_eq!(firm.rate_on(d("2024-01-31")).unwrap().rate.to_string(), "0.10");
-        assert_eq!(firm.rate_on(d("2024-02-01")).unwrap().rate.to_string(), "0.08");
-        assert_eq!(firm.rate_on(d("2024-07-01")).unwrap().rate.to_string(), "0.06");
+        assert_eq!(
+            firm.rate_on(d("2024-01-31")).unwrap().rate.to_string(),
+            "0.10"
+        );
+        assert_eq!(
+            firm.rate_on(d("2024-02-01")).unwrap().rate.to_string(),
+            "0.08"
+        );
+        assert_eq!(
+            firm.rate_on(d("2024-07-01")).unwrap().rate.to_string(),
+            "0.06"
+        );
         assert!(firm.rate_on(d("2017-06-30")).is_none());
     }
 
     #[test]
     fn bad_edits_are_refused() {
         let swapped = BANGLADESH.replacen("from = \"2024-02-01\"", "from = \"2016-01-01\"", 1);
-        assert!(matches!(RuleSet::from_toml(&swapped), Err(RuleSetError::Invalid { .. })));
+        assert!(matches!(
+            RuleSet::from_toml(&swapped),
+            Err(RuleSetError::Invalid { .. })
+        ));
         let float = BANGLADESH.replacen("rate = \"0.10\"", "rate = 0.1", 1);
-        assert!(RuleSet::from_toml(&float).is_err(), "a float rate is not accepted");
-        assert!(matches!(RuleSet::from_toml("version = 1"), Err(RuleSetError::Parse(_))));
+        assert!(
+            RuleSet::from_toml(&float).is_err(),
+            "a float rate is not accepted"
+        );
+        assert!(matches!(
+            RuleSet::from_toml("version = 1"),
+            Err(RuleSetError::Parse(_))
+        ));
     }
 
     #[test]
     fn deadlines_in_days_and_months_differ_as_domain_md_says() {
         let start = NaiveDate::from_ymd_opt(2023, 8, 1).unwrap();
-        let days = Deadline { days: Some(120), months: None, source: String::new() };
-        let months = Deadline { days: None, months: Some(4), source: String::new() };
+        let days = Deadline {
+            days: Some(120),
+            months: None,
+            source: String::new(),
+        };
+        let months = Deadline {
+            days: None,
+            months: Some(4),
+            source: String::new(),
+        };
         assert_eq!(days.from(start).unwrap().to_string(), "2023-11-29");
         assert_eq!(months.from(start).unwrap().to_string(), "2023-12-01");
     }

@@ -44,7 +44,11 @@ pub struct Total {
 
 /// Sums `entries` dated within `[start, end]` (whole months), ordered by
 /// month, programme, party.
-pub fn sum_by_month(entries: &[LedgerEntry], start: Option<NaiveDate>, end: Option<NaiveDate>) -> Vec<Total> {
+pub fn sum_by_month(
+    entries: &[LedgerEntry],
+    start: Option<NaiveDate>,
+    end: Option<NaiveDate>,
+) -> Vec<Total> {
     let month = |d: NaiveDate| (d.year(), d.month());
     let mut totals: BTreeMap<((i32, u32), String, Uuid), Total> = BTreeMap::new();
     for e in entries {
@@ -52,12 +56,14 @@ pub fn sum_by_month(entries: &[LedgerEntry], start: Option<NaiveDate>, end: Opti
         if start.is_some_and(|s| m < month(s)) || end.is_some_and(|x| m > month(x)) {
             continue;
         }
-        let t = totals.entry((m, e.programme.clone(), e.party_id)).or_insert_with(|| Total {
-            month: format!("{:04}-{:02}", m.0, m.1),
-            programme: e.programme.clone(),
-            party_id: e.party_id,
-            ..Total::default()
-        });
+        let t = totals
+            .entry((m, e.programme.clone(), e.party_id))
+            .or_insert_with(|| Total {
+                month: format!("{:04}-{:02}", m.0, m.1),
+                programme: e.programme.clone(),
+                party_id: e.party_id,
+                ..Total::default()
+            });
         match e.measure {
             Measure::Assessed => {
                 t.assessed += e.amount_bdt;
@@ -103,7 +109,14 @@ mod tests {
         ];
         let t = sum_by_month(&entries, Some("2024-01-20".parse().unwrap()), None);
         assert_eq!(t.len(), 3);
-        assert_eq!((t[0].month.as_str(), t[0].assessed.to_string(), t[0].assessed_count), ("2024-01", "0.30".into(), 2));
+        assert_eq!(
+            (
+                t[0].month.as_str(),
+                t[0].assessed.to_string(),
+                t[0].assessed_count
+            ),
+            ("2024-01", "0.30".into(), 2)
+        );
         assert_eq!(t[1].claimed.to_string(), "0.30");
         assert_eq!(t[2].disbursed.to_string(), "1.00");
     }

@@ -39,8 +39,17 @@ mod tests {
         let thursday = NaiveDate::from_ymd_opt(2024, 3, 7).unwrap();
         assert_eq!(add_business_days(thursday, 1).to_string(), "2024-03-10");
         let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        assert!(within_one_business_day(at("2024-03-07T04:00:00Z"), at("2024-03-10T17:59:59Z")));
-        assert!(!within_one_business_day(at("2024-03-07T04:00:00Z"), at("2024-03-10T18:00:00Z")), "Monday in Dhaka");
-        assert!(within_one_business_day(at("2024-03-10T04:00:00Z"), at("2024-03-11T10:00:00Z")));
+        assert!(within_one_business_day(
+            at("2024-03-07T04:00:00Z"),
+            at("2024-03-10T17:59:59Z")
+        ));
+        assert!(
+            !within_one_business_day(at("2024-03-07T04:00:00Z"), at("2024-03-10T18:00:00Z")),
+            "Monday in Dhaka"
+        );
+        assert!(within_one_business_day(
+            at("2024-03-10T04:00:00Z"),
+            at("2024-03-11T10:00:00Z")
+        ));
     }
 }

@@ -15,7 +15,12 @@ pub const INITIATION_TO_FUNDS_AVAILABLE: &str = "INITIATION_TO_FUNDS_AVAILABLE";
 pub const INVOICE_TO_REALIZATION: &str = "INVOICE_TO_REALIZATION";
 pub const REALIZATION_TO_CLAIM_FILED: &str = "REALIZATION_TO_CLAIM_FILED";
 pub const CLAIM_FILED_TO_DISBURSED: &str = "CLAIM_FILED_TO_DISBURSED";
-pub const SPANS: [&str; 4] = [INITIATION_TO_FUNDS_AVAILABLE, INVOICE_TO_REALIZATION, REALIZATION_TO_CLAIM_FILED, CLAIM_FILED_TO_DISBURSED];
+pub const SPANS: [&str; 4] = [
+    INITIATION_TO_FUNDS_AVAILABLE,
+    INVOICE_TO_REALIZATION,
+    REALIZATION_TO_CLAIM_FILED,
+    CLAIM_FILED_TO_DISBURSED,
+];
 
 /// Whether `measure` names a wait (a step kind) or a span.
 pub fn is_measure(measure: &str) -> bool {
@@ -38,7 +43,11 @@ fn micros(d: chrono::Duration) -> i64 {
 }
 
 fn first(steps: &[Step], kind: StepKind) -> Option<DateTime<Utc>> {
-    steps.iter().filter(|s| s.kind() == kind).map(Step::occurred_at).min()
+    steps
+        .iter()
+        .filter(|s| s.kind() == kind)
+        .map(Step::occurred_at)
+        .min()
 }
 
 pub fn observations(steps: &[Step], invoice_dates: &[NaiveDate]) -> Vec<Observation> {
@@ -58,14 +67,31 @@ pub fn observations(steps: &[Step], invoice_dates: &[NaiveDate]) -> Vec<Observat
     let disbursed = first(steps, StepKind::IncentiveDisbursed);
     let s = spans(steps, invoice_dates);
     let span = |measure, d: Option<chrono::Duration>, end: Option<DateTime<Utc>>| {
-        d.zip(end).map(|(d, end_at)| Observation { measure, end_at, micros: micros(d), institution: None })
+        d.zip(end).map(|(d, end_at)| Observation {
+            measure,
+            end_at,
+            micros: micros(d),
+            institution: None,
+        })
     };
     out.extend(
         [
-            span(INITIATION_TO_FUNDS_AVAILABLE, s.initiation_to_funds_available, credited),
+            span(
+                INITIATION_TO_FUNDS_AVAILABLE,
+                s.initiation_to_funds_available,
+                credited,
+            ),
             span(INVOICE_TO_REALIZATION, s.invoice_to_realization, credited),
-            span(REALIZATION_TO_CLAIM_FILED, credited.zip(filed).map(|(c, f)| f - c), filed),
-            span(CLAIM_FILED_TO_DISBURSED, filed.zip(disbursed).map(|(f, d)| d - f), disbursed),
+            span(
+                REALIZATION_TO_CLAIM_FILED,
+                credited.zip(filed).map(|(c, f)| f - c),
+                filed,
+            ),
+            span(
+                CLAIM_FILED_TO_DISBURSED,
+                filed.zip(disbursed).map(|(f, d)| d - f),
+                disbursed,
+            ),
         ]
         .into_iter()
         .flatten(),
@@ -89,7 +115,11 @@ pub struct JourneySummary {
 }
 
 pub fn summary(steps: &[Step]) -> JourneySummary {
-    let terminal = steps.iter().filter(|s| s.kind().is_terminal()).map(Step::occurred_at).min();
+    let terminal = steps
+        .iter()
+        .filter(|s| s.kind().is_terminal())
+        .map(Step::occurred_at)
+        .min();
     JourneySummary {
         initiated_at: first(steps, StepKind::PaymentInitiated),
         funds_at: first(steps, StepKind::BeneficiaryCredited),
@@ -108,7 +138,11 @@ mod tests {
 
     fn step(kind: StepKind, at: &str) -> Step {
         let at: DateTime<Utc> = at.parse().unwrap();
-        Step { id: Uuid::new_v4(), details: NewStep::new(Uuid::nil(), kind, at), recorded_at: at }
+        Step {
+            id: Uuid::new_v4(),
+            details: NewStep::new(Uuid::nil(), kind, at),
+            recorded_at: at,
+        }
     }
 
     #[test]
@@ -120,7 +154,10 @@ mod tests {
             step(StepKind::ConvertedToBdt, "2024-03-05T10:00:00Z"),
         ];
         let obs = observations(&steps, &[NaiveDate::from_ymd_opt(2024, 3, 1).unwrap()]);
-        let got: Vec<(&str, i64)> = obs.iter().map(|o| (o.measure, o.micros / 1_000_000)).collect();
+        let got: Vec<(&str, i64)> = obs
+            .iter()
+            .map(|o| (o.measure, o.micros / 1_000_000))
+            .collect();
         assert_eq!(
             got,
             [

@@ -73,12 +73,17 @@ mod tests {
     fn buckets_bound_the_relative_error() {
         assert_eq!(bucket(59_999_999), 59);
         assert_eq!(representative(59), 59_000_000);
-        for secs in [60i64, 61, 3_599, 3_600, 86_400, 86_401, 10_368_000, 31_536_000] {
+        for secs in [
+            60i64, 61, 3_599, 3_600, 86_400, 86_401, 10_368_000, 31_536_000,
+        ] {
             let b = bucket(secs * 1_000_000);
             let (lo, hi) = bounds(b);
             assert!(lo <= secs && secs < hi, "{secs} in [{lo}, {hi})");
             let rep = representative(b) as f64 / 1e6;
-            assert!((rep - secs as f64).abs() / (secs as f64) <= 0.0051, "{secs}: {rep}");
+            assert!(
+                (rep - secs as f64).abs() / (secs as f64) <= 0.0051,
+                "{secs}: {rep}"
+            );
         }
         // Monotonic: a longer wait never lands in an earlier bucket.
         let mut last = 0;

@@ -38,7 +38,10 @@ fn mean(sum: i128, count: i64) -> i64 {
 /// Exact statistics of `values` (sorted in place).
 pub fn exact(values: &mut [i64]) -> Summary {
     if values.is_empty() {
-        return Summary { exact: true, ..Summary::default() };
+        return Summary {
+            exact: true,
+            ..Summary::default()
+        };
     }
     values.sort_unstable();
     let n = values.len() as i64;
@@ -120,18 +123,29 @@ mod tests {
 
     #[test]
     fn buckets_agree_with_exact_within_the_bound() {
-        let mut values: Vec<i64> = (0..5000).map(|i| (i * 7919 % 100_000 + 30) as i64 * 1_000_000).collect();
+        let mut values: Vec<i64> = (0..5000)
+            .map(|i| (i * 7919 % 100_000 + 30) as i64 * 1_000_000)
+            .collect();
         let e = exact(&mut values.clone());
         let mut buckets: std::collections::BTreeMap<i32, BucketCount> = Default::default();
         for v in &values {
-            let b = buckets.entry(sketch::bucket(*v)).or_insert(BucketCount { bucket: sketch::bucket(*v), count: 0, sum: 0 });
+            let b = buckets.entry(sketch::bucket(*v)).or_insert(BucketCount {
+                bucket: sketch::bucket(*v),
+                count: 0,
+                sum: 0,
+            });
             b.count += 1;
             b.sum += i128::from(*v);
         }
         let mut list: Vec<BucketCount> = buckets.into_values().collect();
         let s = from_buckets(&mut list);
         assert_eq!((s.count, s.mean), (e.count, e.mean));
-        for (a, b) in [(s.p50, e.p50), (s.p90, e.p90), (s.p99, e.p99), (s.max, e.max)] {
+        for (a, b) in [
+            (s.p50, e.p50),
+            (s.p90, e.p90),
+            (s.p99, e.p99),
+            (s.max, e.max),
+        ] {
             assert!(((a - b) as f64).abs() / (b as f64) <= 0.0051, "{a} vs {b}");
         }
         values.clear();

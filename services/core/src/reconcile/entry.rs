@@ -115,7 +115,10 @@ impl Entry {
         if self.kind != EntryKind::Credit {
             Some(format!("is a {}, not a credit", self.kind.name()))
         } else if self.status != BookingStatus::Booked {
-            Some(format!("is {}, not booked: a later statement books it", self.status.name()))
+            Some(format!(
+                "is {}, not booked: a later statement books it",
+                self.status.name()
+            ))
         } else if self.amount.amount().is_zero() {
             Some("is of zero amount".to_string())
         } else {

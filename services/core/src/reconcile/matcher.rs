@@ -51,17 +51,27 @@ pub struct Tolerances {
 
 impl Default for Tolerances {
     fn default() -> Self {
-        Tolerances { fee_absolute: Decimal::new(50, 0), fee_percent: Decimal::new(2, 0), fx_percent: Decimal::new(1, 0), date_window_days: 180 }
+        Tolerances {
+            fee_absolute: Decimal::new(50, 0),
+            fee_percent: Decimal::new(2, 0),
+            fx_percent: Decimal::new(1, 0),
+            date_window_days: 180,
+        }
     }
 }
 
 impl Tolerances {
     fn fee_allowance(&self, outstanding: Decimal) -> Decimal {
-        self.fee_absolute.max(outstanding * self.fee_percent / Decimal::ONE_HUNDRED)
+        self.fee_absolute
+            .max(outstanding * self.fee_percent / Decimal::ONE_HUNDRED)
     }
 
     fn fx_allowance(&self, outstanding: Decimal, converted: bool) -> Decimal {
-        if converted { outstanding * self.fx_percent / Decimal::ONE_HUNDRED } else { Decimal::ZERO }
+        if converted {
+            outstanding * self.fx_percent / Decimal::ONE_HUNDRED
+        } else {
+            Decimal::ZERO
+        }
     }
 
     /// Whether `converted` pays `outstanding` in full: short by no more than
@@ -76,7 +86,11 @@ impl Tolerances {
     /// when within the tolerances (the gap being fees or FX), else exactly
     /// what came (an instalment, or an overpayment).
     pub fn covered(&self, outstanding: Decimal, converted: Decimal, fx: bool) -> Decimal {
-        if outstanding > Decimal::ZERO && self.settles(outstanding, converted, fx) { outstanding } else { converted }
+        if outstanding > Decimal::ZERO && self.settles(outstanding, converted, fx) {
+            outstanding
+        } else {
+            converted
+        }
     }
 }
 
@@ -238,7 +252,11 @@ const NEAREST: usize = 3;
 
 /// A name as compared: upper case, single spaces; none when empty.
 fn same_name(name: &str) -> Option<String> {
-    let n = name.split_whitespace().collect::<Vec<_>>().join(" ").to_uppercase();
+    let n = name
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_uppercase();
     (!n.is_empty()).then_some(n)
 }
 
@@ -254,13 +272,15 @@ fn normalize(reference: &str) -> Option<String> {
 
 /// The words of free text that could be references.
 fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '/' || c == '.'))
-        .flat_map(|w| {
-            // "INV-7/INV-8" names two invoices; "INV-7." ends a sentence.
-            let w = w.trim_matches(|c| c == '.' || c == '/' || c == '-');
-            std::iter::once(w).chain(w.split('/'))
-        })
-        .filter_map(normalize)
+    text.split(|c: char| {
+        !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '/' || c == '.')
+    })
+    .flat_map(|w| {
+        // "INV-7/INV-8" names two invoices; "INV-7." ends a sentence.
+        let w = w.trim_matches(|c| c == '.' || c == '/' || c == '-');
+        std::iter::once(w).chain(w.split('/'))
+    })
+    .filter_map(normalize)
 }
 
 /// The references a credit carries: its remittance words, end-to-end id
@@ -275,7 +295,11 @@ fn credit_references(e: &Entry) -> Vec<String> {
 /// The credit's amount in `currency`, and the rate used (none when it is
 /// already in that currency). The credit's own rate first, then its
 /// instructed amount, then a rate of the invoice's journey.
-fn convert(e: &Entry, currency: Currency, journey_rates: &[FxRate]) -> Option<(Decimal, Option<FxRate>)> {
+fn convert(
+    e: &Entry,
+    currency: Currency,
+    journey_rates: &[FxRate],
+) -> Option<(Decimal, Option<FxRate>)> {
     let booked = e.amount.currency();
     if booked == currency {
         return Some((e.amount.amount(), None));
@@ -298,7 +322,9 @@ fn convert(e: &Entry, currency: Currency, journey_rates: &[FxRate]) -> Option<(D
     if let Some(i) = e.instructed.filter(|i| i.currency() == currency) {
         return Some((i.amount(), None));
     }
-    journey_rates.iter().find_map(|r| by_rate(r).map(|v| (v, Some(r.clone()))))
+    journey_rates
+        .iter()
+        .find_map(|r| by_rate(r).map(|v| (v, Some(r.clone()))))
 }
 
 fn money(amount: Decimal, currency: Currency) -> Money {
@@ -331,7 +357,10 @@ struct Run<'a> {
 pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> Outcome {
     let mut order: Vec<usize> = (0..invoices.len()).collect();
     order.sort_by_key(|&i| (invoices[i].invoice_date, invoices[i].id));
-    let outstanding: Vec<Decimal> = invoices.iter().map(|i| i.amount.amount() - i.realized).collect();
+    let outstanding: Vec<Decimal> = invoices
+        .iter()
+        .map(|i| i.amount.amount() - i.realized)
+        .collect();
     let mut by_reference: HashMap<String, Vec<usize>> = HashMap::new();
     let mut by_amount: HashMap<(Uuid, Currency), Vec<usize>> = HashMap::new();
     for &i in &order {
@@ -342,7 +371,10 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
         for r in refs {
             by_reference.entry(r).or_default().push(i);
         }
-        by_amount.entry((inv.party, inv.amount.currency())).or_default().push(i);
+        by_amount
+            .entry((inv.party, inv.amount.currency()))
+            .or_default()
+            .push(i);
     }
     for list in by_amount.values_mut() {
         // Stable: equal amounts stay in date order.
@@ -375,7 +407,8 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
     // an earlier credit ambiguous. The last round, which matches nothing,
     // explains what is left against the final state, so that a re-run
     // finds exactly the same exceptions.
-    let (settled_exceptions, reference_misses) = (run.out.exceptions.len(), run.near_misses.clone());
+    let (settled_exceptions, reference_misses) =
+        (run.out.exceptions.len(), run.near_misses.clone());
     loop {
         run.out.exceptions.truncate(settled_exceptions);
         run.near_misses = reference_misses.clone();
@@ -393,8 +426,20 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
 }
 
 impl<'a> Run<'a> {
-    fn except(&mut self, c: &Credit, reason: ExceptionReason, message: String, candidates: Vec<Candidate>) {
-        self.out.exceptions.push(Exception { subject: Subject::Credit(c.id), party: c.party, reason, message, candidates });
+    fn except(
+        &mut self,
+        c: &Credit,
+        reason: ExceptionReason,
+        message: String,
+        candidates: Vec<Candidate>,
+    ) {
+        self.out.exceptions.push(Exception {
+            subject: Subject::Credit(c.id),
+            party: c.party,
+            reason,
+            message,
+            candidates,
+        });
     }
 
     /// Holds back duplicates, reversed and held credits (with their
@@ -404,16 +449,34 @@ impl<'a> Run<'a> {
             let e = &c.entry;
             let mut keys = Vec::new();
             keys.extend(e.uetr.map(|u| format!("{}:U:{u}", c.party)));
-            keys.extend(e.servicer_reference.as_ref().map(|r| format!("{}:S:{r}:{}", c.party, e.amount)));
-            keys.extend(e.end_to_end_id.as_deref().and_then(normalize).map(|r| format!("{}:E:{r}:{}", c.party, e.amount)));
+            keys.extend(
+                e.servicer_reference
+                    .as_ref()
+                    .map(|r| format!("{}:S:{r}:{}", c.party, e.amount)),
+            );
+            keys.extend(
+                e.end_to_end_id
+                    .as_deref()
+                    .and_then(normalize)
+                    .map(|r| format!("{}:E:{r}:{}", c.party, e.amount)),
+            );
             keys
         };
         let mut sorted: Vec<&Credit> = credits.iter().collect();
-        sorted.sort_by_key(|c| (c.state != CreditState::Settled, c.entry.date(), c.entry.amount.amount(), c.id));
+        sorted.sort_by_key(|c| {
+            (
+                c.state != CreditState::Settled,
+                c.entry.date(),
+                c.entry.amount.amount(),
+                c.id,
+            )
+        });
         // Only what the bank booked counts: a pending reversal takes nothing back.
         let reversals: HashSet<String> = sorted
             .iter()
-            .filter(|c| c.entry.kind == EntryKind::CreditReversal && c.entry.status == BookingStatus::Booked)
+            .filter(|c| {
+                c.entry.kind == EntryKind::CreditReversal && c.entry.status == BookingStatus::Booked
+            })
             .flat_map(|c| identity(c))
             .collect();
         let mut seen: HashMap<String, &Credit> = HashMap::new();
@@ -431,17 +494,43 @@ impl<'a> Run<'a> {
             match c.state {
                 CreditState::Settled => continue,
                 CreditState::Held => {
-                    self.except(c, ExceptionReason::HeldForManualMatch, "unmatched by hand; it waits for a manual match".into(), vec![]);
+                    self.except(
+                        c,
+                        ExceptionReason::HeldForManualMatch,
+                        "unmatched by hand; it waits for a manual match".into(),
+                        vec![],
+                    );
                     continue;
                 }
                 CreditState::Open => {}
             }
             if let Some(first) = earlier {
-                let candidate = Candidate { id: first.id, amount: first.entry.amount, amount_difference: None, days: None };
-                let message = format!("the same credit ({}) was reported before as entry {}", c.entry.amount, first.id);
-                self.except(c, ExceptionReason::DuplicateCredit, message, vec![candidate]);
+                let candidate = Candidate {
+                    id: first.id,
+                    amount: first.entry.amount,
+                    amount_difference: None,
+                    days: None,
+                };
+                let message = format!(
+                    "the same credit ({}) was reported before as entry {}",
+                    c.entry.amount, first.id
+                );
+                self.except(
+                    c,
+                    ExceptionReason::DuplicateCredit,
+                    message,
+                    vec![candidate],
+                );
             } else if keys.iter().any(|k| reversals.contains(k)) {
-                self.except(c, ExceptionReason::Reversed, format!("a reversal on the account takes back this credit of {}", c.entry.amount), vec![]);
+                self.except(
+                    c,
+                    ExceptionReason::Reversed,
+                    format!(
+                        "a reversal on the account takes back this credit of {}",
+                        c.entry.amount
+                    ),
+                    vec![],
+                );
             } else {
                 open.push(c);
             }
@@ -452,8 +541,27 @@ impl<'a> Run<'a> {
     /// Records a match of `share` (converted) of credit `c` paying invoice
     /// `i`.
     #[allow(clippy::too_many_arguments)]
-    fn settle(&mut self, c: &Credit, i: usize, covered: Decimal, share: Decimal, rate: Option<FxRate>, method: MatchMethod, reference: Option<String>) {
-        let m = make_match(c, &self.invoices[i], self.outstanding[i], covered, share, rate, method, reference, self.tol);
+    fn settle(
+        &mut self,
+        c: &Credit,
+        i: usize,
+        covered: Decimal,
+        share: Decimal,
+        rate: Option<FxRate>,
+        method: MatchMethod,
+        reference: Option<String>,
+    ) {
+        let m = make_match(
+            c,
+            &self.invoices[i],
+            self.outstanding[i],
+            covered,
+            share,
+            rate,
+            method,
+            reference,
+            self.tol,
+        );
         self.outstanding[i] -= covered;
         self.touched[i] = true;
         self.out.matches.push(m);
@@ -476,27 +584,49 @@ impl<'a> Run<'a> {
             }
         }
         let named: Vec<usize> = found.into_iter().map(|(_, _, i)| i).collect();
-        let Some(&first) = named.first() else { return false };
+        let Some(&first) = named.first() else {
+            return false;
+        };
         let cur = self.invoices[first].amount.currency();
         let candidates = |run: &Run| -> Vec<Candidate> {
             named.iter().map(|&i| run.candidate(c, i, None)).collect()
         };
-        if named.iter().any(|&i| self.invoices[i].amount.currency() != cur) {
+        if named
+            .iter()
+            .any(|&i| self.invoices[i].amount.currency() != cur)
+        {
             let list = candidates(self);
-            self.except(c, ExceptionReason::Ambiguous, "its references name invoices in different currencies".into(), list);
+            self.except(
+                c,
+                ExceptionReason::Ambiguous,
+                "its references name invoices in different currencies".into(),
+                list,
+            );
             return true;
         }
-        let Some((total, rate)) = convert(&c.entry, cur, &self.invoices[first].journey_rates) else {
+        let Some((total, rate)) = convert(&c.entry, cur, &self.invoices[first].journey_rates)
+        else {
             let list = candidates(self);
-            let message = format!("the credit is in {} and the invoice it names in {cur}; neither the credit nor the journey carries a rate", c.entry.amount.currency());
+            let message = format!(
+                "the credit is in {} and the invoice it names in {cur}; neither the credit nor the journey carries a rate",
+                c.entry.amount.currency()
+            );
             for &i in &named {
-                self.near_misses.entry(i).or_default().push((Decimal::ZERO, ExceptionReason::CurrencyMismatch, c.id, c.entry.amount));
+                self.near_misses.entry(i).or_default().push((
+                    Decimal::ZERO,
+                    ExceptionReason::CurrencyMismatch,
+                    c.id,
+                    c.entry.amount,
+                ));
             }
             self.except(c, ExceptionReason::CurrencyMismatch, message, list);
             return true;
         };
         let fx = rate.is_some();
-        let open: Vec<Decimal> = named.iter().map(|&i| self.outstanding[i].max(Decimal::ZERO)).collect();
+        let open: Vec<Decimal> = named
+            .iter()
+            .map(|&i| self.outstanding[i].max(Decimal::ZERO))
+            .collect();
         let sum: Decimal = open.iter().sum();
         let last = named.len() - 1;
         if sum > Decimal::ZERO && self.tol.settles(sum, total, fx) {
@@ -505,7 +635,15 @@ impl<'a> Run<'a> {
             for (k, &i) in named.iter().enumerate() {
                 let share = if k == last { left } else { open[k].min(left) };
                 left -= share;
-                self.settle(c, i, open[k], share, rate.clone(), MatchMethod::Reference, matched_ref.clone());
+                self.settle(
+                    c,
+                    i,
+                    open[k],
+                    share,
+                    rate.clone(),
+                    MatchMethod::Reference,
+                    matched_ref.clone(),
+                );
             }
         } else {
             // An instalment, a short bulk payment, or an overpayment (which
@@ -518,7 +656,15 @@ impl<'a> Run<'a> {
                 }
                 left -= share;
                 let covered = self.tol.covered(open[k], share, fx);
-                self.settle(c, i, covered, share, rate.clone(), MatchMethod::Reference, matched_ref.clone());
+                self.settle(
+                    c,
+                    i,
+                    covered,
+                    share,
+                    rate.clone(),
+                    MatchMethod::Reference,
+                    matched_ref.clone(),
+                );
             }
         }
         true
@@ -527,7 +673,8 @@ impl<'a> Run<'a> {
     fn candidate(&self, c: &Credit, i: usize, converted: Option<Decimal>) -> Candidate {
         let inv = &self.invoices[i];
         let cur = inv.amount.currency();
-        let converted = converted.or_else(|| convert(&c.entry, cur, &inv.journey_rates).map(|v| v.0));
+        let converted =
+            converted.or_else(|| convert(&c.entry, cur, &inv.journey_rates).map(|v| v.0));
         Candidate {
             id: inv.id,
             amount: money(self.outstanding[i], cur),
@@ -541,9 +688,14 @@ impl<'a> Run<'a> {
     fn by_amount_and_date(&mut self, c: &Credit) -> bool {
         let e = &c.entry;
         // The credit's currency, and the currency it was converted from.
-        let mut keys: Vec<(Currency, Decimal, Option<FxRate>)> = vec![(e.amount.currency(), e.amount.amount(), None)];
+        let mut keys: Vec<(Currency, Decimal, Option<FxRate>)> =
+            vec![(e.amount.currency(), e.amount.amount(), None)];
         if let Some(r) = &e.fx_rate {
-            let other = if r.target == e.amount.currency() { r.source } else { r.target };
+            let other = if r.target == e.amount.currency() {
+                r.source
+            } else {
+                r.target
+            };
             if let Some((v, rate)) = convert(e, other, &[]) {
                 keys.push((other, v, rate));
             }
@@ -555,15 +707,38 @@ impl<'a> Run<'a> {
         let mut nearest: Vec<(Decimal, usize, Decimal)> = Vec::new();
         let mut any_currency = false;
         for (cur, value, rate) in &keys {
-            let Some(list) = self.by_amount.get(&(c.party, *cur)) else { continue };
+            let Some(list) = self.by_amount.get(&(c.party, *cur)) else {
+                continue;
+            };
             any_currency = true;
             let fx = rate.is_some() || *cur != e.amount.currency();
             // Invoices that could fit lie between these outstanding amounts.
             let hundred = Decimal::ONE_HUNDRED;
-            let low = if fx { *value * hundred / (hundred + self.tol.fx_percent) } else { *value };
-            let shrink = hundred - self.tol.fee_percent - if fx { self.tol.fx_percent } else { Decimal::ZERO };
-            let by_pct = if shrink > Decimal::ZERO { *value * hundred / shrink } else { Decimal::MAX / Decimal::TWO };
-            let high = (*value + self.tol.fee_absolute + if fx { *value * self.tol.fx_percent / hundred * Decimal::TWO } else { Decimal::ZERO }).max(by_pct);
+            let low = if fx {
+                *value * hundred / (hundred + self.tol.fx_percent)
+            } else {
+                *value
+            };
+            let shrink = hundred
+                - self.tol.fee_percent
+                - if fx {
+                    self.tol.fx_percent
+                } else {
+                    Decimal::ZERO
+                };
+            let by_pct = if shrink > Decimal::ZERO {
+                *value * hundred / shrink
+            } else {
+                Decimal::MAX / Decimal::TWO
+            };
+            let high = (*value
+                + self.tol.fee_absolute
+                + if fx {
+                    *value * self.tol.fx_percent / hundred * Decimal::TWO
+                } else {
+                    Decimal::ZERO
+                })
+            .max(by_pct);
             let start = list.partition_point(|&i| self.invoices[i].amount.amount() < low);
             let end = list.partition_point(|&i| self.invoices[i].amount.amount() <= high);
             for &i in &list[start..end] {
@@ -583,14 +758,25 @@ impl<'a> Run<'a> {
         }
         let in_window = |run: &Run, i: usize| {
             let inv_date = run.invoices[i].invoice_date;
-            date.is_some_and(|d| d >= inv_date && (d - inv_date).num_days() <= run.tol.date_window_days)
+            date.is_some_and(|d| {
+                d >= inv_date && (d - inv_date).num_days() <= run.tol.date_window_days
+            })
         };
-        let fitting: Vec<(usize, Decimal, Option<FxRate>)> = fitting_amount.iter().filter(|f| in_window(self, f.0)).cloned().collect();
-        let exact: Vec<&(usize, Decimal, Option<FxRate>)> = fitting.iter().filter(|f| self.outstanding[f.0] == f.1).collect();
+        let fitting: Vec<(usize, Decimal, Option<FxRate>)> = fitting_amount
+            .iter()
+            .filter(|f| in_window(self, f.0))
+            .cloned()
+            .collect();
+        let exact: Vec<&(usize, Decimal, Option<FxRate>)> = fitting
+            .iter()
+            .filter(|f| self.outstanding[f.0] == f.1)
+            .collect();
         // Of several that fit, the one invoiced to the payer the bank names.
         let payer = same_name(&e.counterparty);
-        let named: Vec<&(usize, Decimal, Option<FxRate>)> =
-            fitting.iter().filter(|f| payer.is_some() && same_name(&self.invoices[f.0].payer) == payer).collect();
+        let named: Vec<&(usize, Decimal, Option<FxRate>)> = fitting
+            .iter()
+            .filter(|f| payer.is_some() && same_name(&self.invoices[f.0].payer) == payer)
+            .collect();
         let chosen = match (fitting.len(), exact.len(), named.len()) {
             (1, _, _) => Some(fitting[0].clone()),
             (_, 1, _) => Some(exact[0].clone()),
@@ -606,18 +792,41 @@ impl<'a> Run<'a> {
         // Nearest first: by the gap, then the invoice date.
         let described = |run: &Run, list: &[(usize, Decimal, Option<FxRate>)]| -> Vec<Candidate> {
             let mut list = list.to_vec();
-            list.sort_by_key(|(i, v, _)| ((run.outstanding[*i] - *v).abs(), run.invoices[*i].invoice_date, run.invoices[*i].id));
-            list.iter().take(NEAREST * 2).map(|(i, v, _)| run.candidate(c, *i, Some(*v))).collect()
+            list.sort_by_key(|(i, v, _)| {
+                (
+                    (run.outstanding[*i] - *v).abs(),
+                    run.invoices[*i].invoice_date,
+                    run.invoices[*i].id,
+                )
+            });
+            list.iter()
+                .take(NEAREST * 2)
+                .map(|(i, v, _)| run.candidate(c, *i, Some(*v)))
+                .collect()
         };
-        let near_miss = |run: &mut Run, reason: ExceptionReason, list: &[(usize, Decimal, Option<FxRate>)]| {
-            for (i, v, _) in list {
-                run.near_misses.entry(*i).or_default().push(((run.outstanding[*i] - *v).abs(), reason, c.id, e.amount));
-            }
-        };
+        let near_miss =
+            |run: &mut Run, reason: ExceptionReason, list: &[(usize, Decimal, Option<FxRate>)]| {
+                for (i, v, _) in list {
+                    run.near_misses.entry(*i).or_default().push((
+                        (run.outstanding[*i] - *v).abs(),
+                        reason,
+                        c.id,
+                        e.amount,
+                    ));
+                }
+            };
         let (reason, message, candidates) = if fitting.len() > 1 {
             near_miss(self, ExceptionReason::Ambiguous, &fitting);
             let list = described(self, &fitting);
-            (ExceptionReason::Ambiguous, format!("{} invoices fit {} equally; match it by hand", fitting.len(), e.amount), list)
+            (
+                ExceptionReason::Ambiguous,
+                format!(
+                    "{} invoices fit {} equally; match it by hand",
+                    fitting.len(),
+                    e.amount
+                ),
+                list,
+            )
         } else if !fitting_amount.is_empty() && date.is_none() {
             near_miss(self, ExceptionReason::Undated, &fitting_amount);
             let list = described(self, &fitting_amount);
@@ -625,19 +834,53 @@ impl<'a> Run<'a> {
         } else if !fitting_amount.is_empty() {
             near_miss(self, ExceptionReason::DateOutsideWindow, &fitting_amount);
             let list = described(self, &fitting_amount);
-            let message = format!("the amount fits, but the credit's date is not within {} days after the invoice date", self.tol.date_window_days);
+            let message = format!(
+                "the amount fits, but the credit's date is not within {} days after the invoice date",
+                self.tol.date_window_days
+            );
             (ExceptionReason::DateOutsideWindow, message, list)
         } else if any_currency && !nearest.is_empty() {
             nearest.sort_by_key(|n| (n.0, self.invoices[n.1].invoice_date, self.invoices[n.1].id));
             nearest.dedup_by_key(|n| n.1);
-            let list: Vec<Candidate> = nearest.iter().take(NEAREST).map(|n| self.candidate(c, n.1, Some(n.2))).collect();
-            (ExceptionReason::AmountOutsideTolerance, format!("no open invoice of the party in {} is within the tolerances of {}", e.amount.currency(), e.amount), list)
+            let list: Vec<Candidate> = nearest
+                .iter()
+                .take(NEAREST)
+                .map(|n| self.candidate(c, n.1, Some(n.2)))
+                .collect();
+            (
+                ExceptionReason::AmountOutsideTolerance,
+                format!(
+                    "no open invoice of the party in {} is within the tolerances of {}",
+                    e.amount.currency(),
+                    e.amount
+                ),
+                list,
+            )
         } else if let Some(others) = self.by_party.get(&c.party).filter(|_| !any_currency) {
-            let open: Vec<usize> = others.iter().copied().filter(|&i| self.outstanding[i] > Decimal::ZERO).take(NEAREST).collect();
-            let list = open.into_iter().map(|i| self.candidate(c, i, None)).collect();
-            (ExceptionReason::CurrencyMismatch, format!("the party has no open invoice in {} and the credit carries no rate to convert it", e.amount.currency()), list)
+            let open: Vec<usize> = others
+                .iter()
+                .copied()
+                .filter(|&i| self.outstanding[i] > Decimal::ZERO)
+                .take(NEAREST)
+                .collect();
+            let list = open
+                .into_iter()
+                .map(|i| self.candidate(c, i, None))
+                .collect();
+            (
+                ExceptionReason::CurrencyMismatch,
+                format!(
+                    "the party has no open invoice in {} and the credit carries no rate to convert it",
+                    e.amount.currency()
+                ),
+                list,
+            )
         } else {
-            (ExceptionReason::NoCandidate, "the party has no open invoice this could pay".to_string(), vec![])
+            (
+                ExceptionReason::NoCandidate,
+                "the party has no open invoice this could pay".to_string(),
+                vec![],
+            )
         };
         self.except(c, reason, message, candidates);
         false
@@ -648,7 +891,10 @@ impl<'a> Run<'a> {
     fn invoice_exceptions(&mut self, order: &[usize], unmatched: &[&Credit]) {
         let mut by_key: HashMap<(Uuid, Currency), Vec<&Credit>> = HashMap::new();
         for c in unmatched {
-            by_key.entry((c.party, c.entry.amount.currency())).or_default().push(c);
+            by_key
+                .entry((c.party, c.entry.amount.currency()))
+                .or_default()
+                .push(c);
         }
         for list in by_key.values_mut() {
             list.sort_by_key(|c| (c.entry.amount.amount(), c.id));
@@ -666,29 +912,61 @@ impl<'a> Run<'a> {
                     let reason = misses[0].1;
                     let list = misses
                         .iter()
-                        .map(|(_, _, id, amount)| Candidate { id: *id, amount: *amount, amount_difference: None, days: None })
+                        .map(|(_, _, id, amount)| Candidate {
+                            id: *id,
+                            amount: *amount,
+                            amount_difference: None,
+                            days: None,
+                        })
                         .collect();
-                    (reason, format!("a credit that could pay it was left open ({})", reason_name(reason)), list)
+                    (
+                        reason,
+                        format!(
+                            "a credit that could pay it was left open ({})",
+                            reason_name(reason)
+                        ),
+                        list,
+                    )
                 }
                 None => {
-                    let list = by_key.get(&(inv.party, cur)).map(Vec::as_slice).unwrap_or_default();
-                    let at = list.partition_point(|c| c.entry.amount.amount() < inv.amount.amount());
-                    let mut near: Vec<&Credit> = list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())].to_vec();
-                    near.sort_by_key(|c| ((c.entry.amount.amount() - inv.amount.amount()).abs(), c.id));
+                    let list = by_key
+                        .get(&(inv.party, cur))
+                        .map(Vec::as_slice)
+                        .unwrap_or_default();
+                    let at =
+                        list.partition_point(|c| c.entry.amount.amount() < inv.amount.amount());
+                    let mut near: Vec<&Credit> =
+                        list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())].to_vec();
+                    near.sort_by_key(|c| {
+                        ((c.entry.amount.amount() - inv.amount.amount()).abs(), c.id)
+                    });
                     let list = near
                         .iter()
                         .take(NEAREST)
                         .map(|c| Candidate {
                             id: c.id,
                             amount: c.entry.amount,
-                            amount_difference: Some(money(c.entry.amount.amount() - inv.amount.amount(), cur)),
+                            amount_difference: Some(money(
+                                c.entry.amount.amount() - inv.amount.amount(),
+                                cur,
+                            )),
                             days: c.entry.date().map(|d| (d - inv.invoice_date).num_days()),
                         })
                         .collect();
-                    (ExceptionReason::NoCandidate, "no credit paying it has arrived".to_string(), list)
+                    (
+                        ExceptionReason::NoCandidate,
+                        "no credit paying it has arrived".to_string(),
+                        list,
+                    )
                 }
             };
-            self.out.exceptions.push(Exception { subject: Subject::Invoice(inv.id), party: inv.party, reason, message, candidates });
+            self.out.exceptions.push(Exception {
+                subject: Subject::Invoice(inv.id),
+                party: inv.party,
+                reason,
+                message,
+                candidates,
+            });
         }
     }
 }
@@ -715,7 +993,14 @@ fn make_match(
 ) -> Match {
     let cur = inv.amount.currency();
     let gap = covered - share;
-    let fee = if rate.is_some() { gap.clamp(Decimal::ZERO, tol.fee_allowance(outstanding).max(Decimal::ZERO)) } else { gap };
+    let fee = if rate.is_some() {
+        gap.clamp(
+            Decimal::ZERO,
+            tol.fee_allowance(outstanding).max(Decimal::ZERO),
+        )
+    } else {
+        gap
+    };
     Match {
         credit: c.id,
         invoice: inv.id,
@@ -726,7 +1011,10 @@ fn make_match(
         fee_gap: money(fee, cur),
         fx_gap: money(gap - fee, cur),
         rate,
-        days: c.entry.date().map_or(0, |d| (d - inv.invoice_date).num_days()),
+        days: c
+            .entry
+            .date()
+            .map_or(0, |d| (d - inv.invoice_date).num_days()),
         reference,
     }
 }
@@ -734,22 +1022,52 @@ fn make_match(
 /// A match decided by hand: `amount` of the invoice settled by the credit,
 /// or, without one, what the whole credit (converted) settles under the
 /// tolerances.
-pub fn manual(c: &Credit, inv: &Invoice, amount: Option<Money>, tol: &Tolerances) -> Result<Match, String> {
+pub fn manual(
+    c: &Credit,
+    inv: &Invoice,
+    amount: Option<Money>,
+    tol: &Tolerances,
+) -> Result<Match, String> {
     if let Some(why) = c.entry.not_payable() {
-        return Err(format!("the entry {why}; only a booked credit of more than zero pays an earning"));
+        return Err(format!(
+            "the entry {why}; only a booked credit of more than zero pays an earning"
+        ));
     }
     let cur = inv.amount.currency();
     let outstanding = inv.amount.amount() - inv.realized;
     match amount {
-        Some(a) if a.currency() != cur => Err(format!("the amount is in {} but the earning is in {cur}", a.currency())),
-        Some(a) => Ok(make_match(c, inv, outstanding, a.amount(), a.amount(), None, MatchMethod::Manual, None, tol)),
+        Some(a) if a.currency() != cur => Err(format!(
+            "the amount is in {} but the earning is in {cur}",
+            a.currency()
+        )),
+        Some(a) => Ok(make_match(
+            c,
+            inv,
+            outstanding,
+            a.amount(),
+            a.amount(),
+            None,
+            MatchMethod::Manual,
+            None,
+            tol,
+        )),
         None => {
             let (converted, rate) = convert(&c.entry, cur, &inv.journey_rates).ok_or_else(|| {
                 format!("the credit is in {} and the earning in {cur}, and no rate converts it; give the amount settled", c.entry.amount.currency())
             })?;
             let fx = rate.is_some() || c.entry.amount.currency() != cur;
             let covered = tol.covered(outstanding, converted, fx);
-            Ok(make_match(c, inv, outstanding, covered, converted, rate, MatchMethod::Manual, None, tol))
+            Ok(make_match(
+                c,
+                inv,
+                outstanding,
+                covered,
+                converted,
+                rate,
+                MatchMethod::Manual,
+                None,
+                tol,
+            ))
         }
     }
 }

@@ -7,5 +7,8 @@ pub mod matcher;
 pub mod status;
 
 pub use entry::{BookingStatus, Entry, EntryKind, StatementFormat};
-pub use matcher::{Candidate, Credit, Exception, ExceptionReason, Invoice, Match, MatchMethod, Outcome, Subject, Tolerances, reconcile};
-pub use status::{RealizationStatus, Realization, realization};
+pub use matcher::{
+    Candidate, Credit, Exception, ExceptionReason, Invoice, Match, MatchMethod, Outcome, Subject,
+    Tolerances, reconcile,
+};
+pub use status::{Realization, RealizationStatus, realization};

@@ -39,7 +39,10 @@ pub struct Realization {
 /// (summed exactly, in the invoice's currency).
 pub fn realization(amount: Money, covered: impl IntoIterator<Item = Money>) -> Realization {
     let cur = amount.currency();
-    let realized = covered.into_iter().filter(|m| m.currency() == cur).fold(Money::zero(cur), |acc, m| acc.checked_add(m).unwrap_or(acc));
+    let realized = covered
+        .into_iter()
+        .filter(|m| m.currency() == cur)
+        .fold(Money::zero(cur), |acc, m| acc.checked_add(m).unwrap_or(acc));
     let (a, r) = (amount.amount(), realized.amount());
     let status = if r <= Decimal::ZERO {
         RealizationStatus::Unpaid
@@ -50,6 +53,13 @@ pub fn realization(amount: Money, covered: impl IntoIterator<Item = Money>) -> R
     } else {
         RealizationStatus::Overpaid
     };
-    let outstanding = amount.checked_sub(realized).filter(|o| o.amount() > Decimal::ZERO).unwrap_or(Money::zero(cur));
-    Realization { status, realized, outstanding }
+    let outstanding = amount
+        .checked_sub(realized)
+        .filter(|o| o.amount() > Decimal::ZERO)
+        .unwrap_or(Money::zero(cur));
+    Realization {
+        status,
+        realized,
+        outstanding,
+    }
 }

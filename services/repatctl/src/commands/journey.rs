@@ -7,7 +7,10 @@ use serde_json::{Value, json};
 use crate::cli::{ChannelArg, PartyKindArg, ZoneArg};
 use crate::client::{Repat, with_retry};
 use crate::output::{Report, text};
-use crate::wire::{channel_name, date, human_duration, money, party_kind_name, seconds, status_name, step_kind_name, timestamp, zone_name};
+use crate::wire::{
+    channel_name, date, human_duration, money, party_kind_name, seconds, status_name,
+    step_kind_name, timestamp, zone_name,
+};
 
 fn party_kind(k: PartyKindArg) -> pb::PartyKind {
     match k {
@@ -44,12 +47,32 @@ fn party_row(p: &pb::Party) -> Vec<Value> {
         json!(p.legal_name),
         json!(p.country),
         json!(zone_name(p.zone)),
-        text(p.memberships.iter().map(|m| format!("{} {}", m.association, m.membership_number)).collect::<Vec<_>>().join(", ")),
-        text(p.bank_accounts.iter().map(|a| format!("{} {} {}", a.bank_bic, a.account_number, a.currency)).collect::<Vec<_>>().join(", ")),
+        text(
+            p.memberships
+                .iter()
+                .map(|m| format!("{} {}", m.association, m.membership_number))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
+        text(
+            p.bank_accounts
+                .iter()
+                .map(|a| format!("{} {} {}", a.bank_bic, a.account_number, a.currency))
+                .collect::<Vec<_>>()
+                .join(", "),
+        ),
     ]
 }
 
-const PARTY_COLUMNS: &[&str] = &["id", "kind", "legal_name", "country", "zone", "memberships", "bank_accounts"];
+const PARTY_COLUMNS: &[&str] = &[
+    "id",
+    "kind",
+    "legal_name",
+    "country",
+    "zone",
+    "memberships",
+    "bank_accounts",
+];
 
 #[allow(clippy::too_many_arguments)]
 pub async fn create_party(
@@ -64,22 +87,44 @@ pub async fn create_party(
 ) -> anyhow::Result<Report> {
     let memberships = match membership {
         Some(m) => {
-            let (a, n) = m.split_once(':').ok_or_else(|| anyhow::anyhow!("--membership is ASSOCIATION:NUMBER, e.g. BASIS:G-1024"))?;
-            vec![pb::AssociationMembership { association: a.to_ascii_uppercase(), membership_number: n.into() }]
+            let (a, n) = m.split_once(':').ok_or_else(|| {
+                anyhow::anyhow!("--membership is ASSOCIATION:NUMBER, e.g. BASIS:G-1024")
+            })?;
+            vec![pb::AssociationMembership {
+                association: a.to_ascii_uppercase(),
+                membership_number: n.into(),
+            }]
         }
         None => vec![],
     };
     let bank_accounts = match bank_account {
         Some(b) => {
             let parts: Vec<&str> = b.split(':').collect();
-            let [bic, number, currency] = parts[..] else { anyhow::bail!("--bank-account is BIC:ACCOUNT:CURRENCY, e.g. BRAKBDDH:1501202900001:USD") };
-            vec![pb::BankAccount { bank_bic: bic.to_ascii_uppercase(), account_number: number.into(), currency: currency.to_ascii_uppercase(), ..Default::default() }]
+            let [bic, number, currency] = parts[..] else {
+                anyhow::bail!(
+                    "--bank-account is BIC:ACCOUNT:CURRENCY, e.g. BRAKBDDH:1501202900001:USD"
+                )
+            };
+            vec![pb::BankAccount {
+                bank_bic: bic.to_ascii_uppercase(),
+                account_number: number.into(),
+                currency: currency.to_ascii_uppercase(),
+                ..Default::default()
+            }]
         }
         None => vec![],
     };
     let request = pb::CreatePartyRequest {
         request_id: request_id.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
-        party: Some(pb::Party { kind: party_kind(kind) as i32, legal_name, country: country.to_ascii_uppercase(), zone: zone(zone_arg) as i32, memberships, bank_accounts, ..Default::default() }),
+        party: Some(pb::Party {
+            kind: party_kind(kind) as i32,
+            legal_name,
+            country: country.to_ascii_uppercase(),
+            zone: zone(zone_arg) as i32,
+            memberships,
+            bank_accounts,
+            ..Default::default()
+        }),
     };
     let p = with_retry(|| {
         let mut c = repat.parties();
@@ -94,7 +139,11 @@ pub async fn list_parties(repat: &Repat, kind: Option<PartyKindArg>) -> anyhow::
     let mut rows = Vec::new();
     let mut page_token = String::new();
     loop {
-        let request = pb::ListPartiesRequest { page_size: 1000, page_token: page_token.clone(), kind: kind.map_or(0, |k| party_kind(k) as i32) };
+        let request = pb::ListPartiesRequest {
+            page_size: 1000,
+            page_token: page_token.clone(),
+            kind: kind.map_or(0, |k| party_kind(k) as i32),
+        };
         let page = with_retry(|| {
             let mut c = repat.parties();
             let r = request.clone();
@@ -114,7 +163,12 @@ pub async fn list_earnings(repat: &Repat, party: Option<String>) -> anyhow::Resu
     let mut rows = Vec::new();
     let mut page_token = String::new();
     loop {
-        let request = pb::ListEarningsRequest { page_size: 1000, page_token: page_token.clone(), party_id: party.clone().unwrap_or_default(), ..Default::default() };
+        let request = pb::ListEarningsRequest {
+            page_size: 1000,
+            page_token: page_token.clone(),
+            party_id: party.clone().unwrap_or_default(),
+            ..Default::default()
+        };
         let page = with_retry(|| {
             let mut c = repat.earnings();
             let r = request.clone();
@@ -138,10 +192,30 @@ pub async fn list_earnings(repat: &Repat, party: Option<String>) -> anyhow::Resu
         }
         page_token = page.next_page_token;
     }
-    Ok(Report::default().table("earnings", &["id", "party", "invoice_reference", "client", "client_country", "invoice_date", "amount", "allocated"], rows))
+    Ok(Report::default().table(
+        "earnings",
+        &[
+            "id",
+            "party",
+            "invoice_reference",
+            "client",
+            "client_country",
+            "invoice_date",
+            "amount",
+            "allocated",
+        ],
+        rows,
+    ))
 }
 
-pub async fn open(repat: &Repat, party: String, earnings: Vec<String>, channel_arg: ChannelArg, payer_country: Option<String>, request_id: Option<uuid::Uuid>) -> anyhow::Result<Report> {
+pub async fn open(
+    repat: &Repat,
+    party: String,
+    earnings: Vec<String>,
+    channel_arg: ChannelArg,
+    payer_country: Option<String>,
+    request_id: Option<uuid::Uuid>,
+) -> anyhow::Result<Report> {
     let mut allocations = Vec::new();
     for e in earnings {
         let (id, amount) = match e.split_once(':') {
@@ -151,12 +225,22 @@ pub async fn open(repat: &Repat, party: String, earnings: Vec<String>, channel_a
         // The currency of part of an earning is the earning's own.
         let amount = match amount {
             Some(a) => {
-                let earning = repat.earnings().get_earning(pb::GetEarningRequest { id: id.clone() }).await?.into_inner();
-                Some(pb::Money { amount: a, currency: earning.amount.map(|m| m.currency).unwrap_or_default() })
+                let earning = repat
+                    .earnings()
+                    .get_earning(pb::GetEarningRequest { id: id.clone() })
+                    .await?
+                    .into_inner();
+                Some(pb::Money {
+                    amount: a,
+                    currency: earning.amount.map(|m| m.currency).unwrap_or_default(),
+                })
             }
             None => None,
         };
-        allocations.push(pb::Allocation { earning_id: id, amount });
+        allocations.push(pb::Allocation {
+            earning_id: id,
+            amount,
+        });
     }
     let request = pb::CreateRepatriationRequest {
         request_id: request_id.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
@@ -171,10 +255,16 @@ pub async fn open(repat: &Repat, party: String, earnings: Vec<String>, channel_a
         async move { c.create_repatriation(req).await.map(|r| r.into_inner()) }
     })
     .await?;
-    Ok(Report::default().table("repatriation", REPATRIATION_COLUMNS, vec![repatriation_row(&r)]))
+    Ok(Report::default().table(
+        "repatriation",
+        REPATRIATION_COLUMNS,
+        vec![repatriation_row(&r)],
+    ))
 }
 
-const REPATRIATION_COLUMNS: &[&str] = &["id", "party", "status", "channel", "corridor", "expected", "steps", "opened"];
+const REPATRIATION_COLUMNS: &[&str] = &[
+    "id", "party", "status", "channel", "corridor", "expected", "steps", "opened",
+];
 
 fn repatriation_row(r: &pb::Repatriation) -> Vec<Value> {
     vec![
@@ -193,7 +283,12 @@ pub async fn list_repatriations(repat: &Repat, party: Option<String>) -> anyhow:
     let mut rows = Vec::new();
     let mut page_token = String::new();
     loop {
-        let request = pb::ListRepatriationsRequest { page_size: 1000, page_token: page_token.clone(), party_id: party.clone().unwrap_or_default(), ..Default::default() };
+        let request = pb::ListRepatriationsRequest {
+            page_size: 1000,
+            page_token: page_token.clone(),
+            party_id: party.clone().unwrap_or_default(),
+            ..Default::default()
+        };
         let page = with_retry(|| {
             let mut c = repat.repatriations();
             let r = request.clone();
@@ -215,12 +310,20 @@ pub async fn show(repat: &Repat, id: String) -> anyhow::Result<Report> {
     let r = with_retry(|| {
         let mut c = repat.repatriations();
         let id = id.clone();
-        async move { c.get_repatriation(pb::GetRepatriationRequest { id }).await.map(|r| r.into_inner()) }
+        async move {
+            c.get_repatriation(pb::GetRepatriationRequest { id })
+                .await
+                .map(|r| r.into_inner())
+        }
     })
     .await?;
     let d = r.durations.unwrap_or_default();
     let fees = r.fees.clone().unwrap_or_default();
-    let share = if fees.fee_share_of_initiated.is_empty() { Value::Null } else { json!(fees.fee_share_of_initiated) };
+    let share = if fees.fee_share_of_initiated.is_empty() {
+        Value::Null
+    } else {
+        json!(fees.fee_share_of_initiated)
+    };
     let summary = vec![
         ("id", json!(r.id)),
         ("party", json!(r.party_id)),
@@ -228,17 +331,57 @@ pub async fn show(repat: &Repat, id: String) -> anyhow::Result<Report> {
         ("channel", json!(channel_name(r.channel))),
         ("corridor", json!(r.payer_country)),
         ("expected", json!(money(&r.expected_amount))),
-        ("earnings", json!(r.allocations.iter().map(|a| format!("{} ({})", a.earning_id, money(&a.amount))).collect::<Vec<_>>().join(", "))),
-        ("initiation_to_funds_available", json!(human_duration(&d.initiation_to_funds_available))),
-        ("invoice_to_realization", json!(human_duration(&d.invoice_to_realization))),
-        ("invoice_to_realization_days", if d.invoice_to_realization.is_some() { json!(d.invoice_to_realization_days) } else { Value::Null }),
+        (
+            "earnings",
+            json!(
+                r.allocations
+                    .iter()
+                    .map(|a| format!("{} ({})", a.earning_id, money(&a.amount)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
+        (
+            "initiation_to_funds_available",
+            json!(human_duration(&d.initiation_to_funds_available)),
+        ),
+        (
+            "invoice_to_realization",
+            json!(human_duration(&d.invoice_to_realization)),
+        ),
+        (
+            "invoice_to_realization_days",
+            if d.invoice_to_realization.is_some() {
+                json!(d.invoice_to_realization_days)
+            } else {
+                Value::Null
+            },
+        ),
         ("total", json!(human_duration(&d.total))),
-        ("initiation_to_funds_available_secs", seconds(&d.initiation_to_funds_available)),
-        ("invoice_to_realization_secs", seconds(&d.invoice_to_realization)),
+        (
+            "initiation_to_funds_available_secs",
+            seconds(&d.initiation_to_funds_available),
+        ),
+        (
+            "invoice_to_realization_secs",
+            seconds(&d.invoice_to_realization),
+        ),
         ("total_secs", seconds(&d.total)),
-        ("fees", json!(fees.total_fees.iter().map(|m| money(&Some(m.clone()))).collect::<Vec<_>>().join(", "))),
+        (
+            "fees",
+            json!(
+                fees.total_fees
+                    .iter()
+                    .map(|m| money(&Some(m.clone())))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ),
         ("fee_share_of_initiated", share),
-        ("initiated_minus_credited", json!(money(&fees.initiated_minus_credited))),
+        (
+            "initiated_minus_credited",
+            json!(money(&fees.initiated_minus_credited)),
+        ),
     ];
     let rows = r
         .timeline
@@ -253,14 +396,44 @@ pub async fn show(repat: &Repat, id: String) -> anyhow::Result<Report> {
                 seconds(&s.wait_before),
                 text(s.institution_bic.clone()),
                 text(money(&s.amount)),
-                text(s.fees.iter().map(|f| format!("{} {}", money(&f.amount), f.charged_by)).collect::<Vec<_>>().join(", ")),
-                text(s.fx_rate.as_ref().map(|f| format!("{}/{} {}", f.target_currency, f.source_currency, f.rate)).unwrap_or_default()),
-                text(if s.reason_code.is_empty() { s.note.clone() } else { format!("{} {}", s.reason_code, s.note).trim().to_string() }),
+                text(
+                    s.fees
+                        .iter()
+                        .map(|f| format!("{} {}", money(&f.amount), f.charged_by))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ),
+                text(
+                    s.fx_rate
+                        .as_ref()
+                        .map(|f| format!("{}/{} {}", f.target_currency, f.source_currency, f.rate))
+                        .unwrap_or_default(),
+                ),
+                text(if s.reason_code.is_empty() {
+                    s.note.clone()
+                } else {
+                    format!("{} {}", s.reason_code, s.note).trim().to_string()
+                }),
             ]
         })
         .collect();
     Ok(Report::default()
         .fields("repatriation", summary)
-        .table("timeline", &["#", "step", "occurred_at", "wait", "wait_secs", "institution", "amount", "fees", "fx", "note"], rows)
+        .table(
+            "timeline",
+            &[
+                "#",
+                "step",
+                "occurred_at",
+                "wait",
+                "wait_secs",
+                "institution",
+                "amount",
+                "fees",
+                "fx",
+                "note",
+            ],
+            rows,
+        )
         .main())
 }

@@ -35,12 +35,23 @@ fn dimension_value(g: &pb::DelayStatistics, d: pb::Dimension) -> String {
 /// key and needs no saying.
 pub fn parse_group_by(names: &[String]) -> anyhow::Result<Vec<(&'static str, pb::Dimension)>> {
     let mut dims = Vec::new();
-    for name in names.iter().map(|n| n.trim().to_ascii_lowercase().replace('_', "-")).filter(|n| !n.is_empty()) {
+    for name in names
+        .iter()
+        .map(|n| n.trim().to_ascii_lowercase().replace('_', "-"))
+        .filter(|n| !n.is_empty())
+    {
         if name == "step" || name == "measure" {
             continue;
         }
         let Some(d) = DIMENSIONS.iter().find(|(n, _)| *n == name) else {
-            anyhow::bail!("--group-by: {name:?} is not a dimension (step, {})", DIMENSIONS.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", "));
+            anyhow::bail!(
+                "--group-by: {name:?} is not a dimension (step, {})",
+                DIMENSIONS
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
         };
         if !dims.contains(d) {
             dims.push(*d);
@@ -56,7 +67,11 @@ pub async fn delays(repat: &Repat, args: &DelaysArgs) -> anyhow::Result<Report> 
         start_month: args.range.from.clone().unwrap_or_default(),
         end_month: args.range.to.clone().unwrap_or_default(),
         party_id: args.party.clone().unwrap_or_default(),
-        measure: args.measure.clone().unwrap_or_default().to_ascii_uppercase(),
+        measure: args
+            .measure
+            .clone()
+            .unwrap_or_default()
+            .to_ascii_uppercase(),
     };
     let r = with_retry(|| {
         let mut c = repat.metrics();
@@ -66,7 +81,23 @@ pub async fn delays(repat: &Repat, args: &DelaysArgs) -> anyhow::Result<Report> 
     .await?;
     let mut columns = vec!["step"];
     columns.extend(dims.iter().map(|(n, _)| *n));
-    columns.extend(["count", "min", "p50", "p90", "p95", "p99", "max", "mean", "min_secs", "p50_secs", "p90_secs", "p95_secs", "p99_secs", "max_secs", "mean_secs"]);
+    columns.extend([
+        "count",
+        "min",
+        "p50",
+        "p90",
+        "p95",
+        "p99",
+        "max",
+        "mean",
+        "min_secs",
+        "p50_secs",
+        "p90_secs",
+        "p95_secs",
+        "p99_secs",
+        "max_secs",
+        "mean_secs",
+    ]);
     let rows = r
         .groups
         .iter()
@@ -91,14 +122,23 @@ pub async fn delays(repat: &Repat, args: &DelaysArgs) -> anyhow::Result<Report> 
 }
 
 /// Every raw observation of the measures asked for, for the plot.
-pub async fn export(repat: &Repat, range: &MonthRange, party: &Option<String>, measure: &Option<String>) -> anyhow::Result<Vec<pb::DurationRecord>> {
+pub async fn export(
+    repat: &Repat,
+    range: &MonthRange,
+    party: &Option<String>,
+    measure: &Option<String>,
+) -> anyhow::Result<Vec<pb::DurationRecord>> {
     let request = pb::ExportDurationsRequest {
         start_month: range.from.clone().unwrap_or_default(),
         end_month: range.to.clone().unwrap_or_default(),
         party_id: party.clone().unwrap_or_default(),
         measure: measure.clone().unwrap_or_default().to_ascii_uppercase(),
     };
-    let mut stream = repat.metrics().export_durations(request).await?.into_inner();
+    let mut stream = repat
+        .metrics()
+        .export_durations(request)
+        .await?
+        .into_inner();
     let mut records = Vec::new();
     while let Some(r) = stream.next().await {
         records.push(r?);
@@ -106,8 +146,16 @@ pub async fn export(repat: &Repat, range: &MonthRange, party: &Option<String>, m
     Ok(records)
 }
 
-pub async fn scorecard(repat: &Repat, range: &MonthRange, party: Option<String>) -> anyhow::Result<Report> {
-    let request = pb::GetScorecardRequest { start_month: range.from.clone().unwrap_or_default(), end_month: range.to.clone().unwrap_or_default(), party_id: party.unwrap_or_default() };
+pub async fn scorecard(
+    repat: &Repat,
+    range: &MonthRange,
+    party: Option<String>,
+) -> anyhow::Result<Report> {
+    let request = pb::GetScorecardRequest {
+        start_month: range.from.clone().unwrap_or_default(),
+        end_month: range.to.clone().unwrap_or_default(),
+        party_id: party.unwrap_or_default(),
+    };
     let r = with_retry(|| {
         let mut c = repat.metrics();
         let req = request.clone();
@@ -137,14 +185,34 @@ pub async fn scorecard(repat: &Repat, range: &MonthRange, party: Option<String>)
     Ok(Report::default()
         .table(
             "scorecard",
-            &["corridor", "month", "completed", "within_1h", "within_1_business_day", "share_1h", "share_1_business_day", "average_cost", "speed_target", "cost_target", "cost_cap"],
+            &[
+                "corridor",
+                "month",
+                "completed",
+                "within_1h",
+                "within_1_business_day",
+                "share_1h",
+                "share_1_business_day",
+                "average_cost",
+                "speed_target",
+                "cost_target",
+                "cost_cap",
+            ],
             rows,
         )
         .note(r.targets))
 }
 
-pub async fn breaches(repat: &Repat, kind: BreachKindArg, party: Option<String>, as_of: Option<String>, threshold_hours: Option<u32>) -> anyhow::Result<Report> {
-    let as_of = as_of.map(|d| parse_date(&d).map_err(|e| anyhow::anyhow!("--as-of: {e}"))).transpose()?;
+pub async fn breaches(
+    repat: &Repat,
+    kind: BreachKindArg,
+    party: Option<String>,
+    as_of: Option<String>,
+    threshold_hours: Option<u32>,
+) -> anyhow::Result<Report> {
+    let as_of = as_of
+        .map(|d| parse_date(&d).map_err(|e| anyhow::anyhow!("--as-of: {e}")))
+        .transpose()?;
     let kind = match kind {
         BreachKindArg::RepatriationLate => pb::BreachKind::RepatriationLate,
         BreachKindArg::ClaimWindowExpired => pb::BreachKind::ClaimWindowExpired,
@@ -157,7 +225,10 @@ pub async fn breaches(repat: &Repat, kind: BreachKindArg, party: Option<String>,
             kind: kind as i32,
             party_id: party.clone().unwrap_or_default(),
             as_of,
-            in_flight_threshold: threshold_hours.map(|h| prost_types::Duration { seconds: i64::from(h) * 3600, nanos: 0 }),
+            in_flight_threshold: threshold_hours.map(|h| prost_types::Duration {
+                seconds: i64::from(h) * 3600,
+                nanos: 0,
+            }),
             page_size: 1000,
             page_token: page_token.clone(),
         };
@@ -185,17 +256,39 @@ pub async fn breaches(repat: &Repat, kind: BreachKindArg, party: Option<String>,
         }
         page_token = page.next_page_token;
     }
-    Ok(Report::default().table("breaches", &["repatriation", "party", "corridor", "invoice_date", "deadline", "initiated", "funds_available", "claim_filed", "days_late"], rows))
+    Ok(Report::default().table(
+        "breaches",
+        &[
+            "repatriation",
+            "party",
+            "corridor",
+            "invoice_date",
+            "deadline",
+            "initiated",
+            "funds_available",
+            "claim_filed",
+            "days_late",
+        ],
+        rows,
+    ))
 }
 
 /// The chain's verdict, and whether it is intact.
 pub async fn verify_audit(repat: &Repat) -> anyhow::Result<(Report, bool)> {
     let r = with_retry(|| {
         let mut c = repat.audit();
-        async move { c.verify_audit_chain(pb::VerifyAuditChainRequest {}).await.map(|r| r.into_inner()) }
+        async move {
+            c.verify_audit_chain(pb::VerifyAuditChainRequest {})
+                .await
+                .map(|r| r.into_inner())
+        }
     })
     .await?;
-    let mut fields = vec![("intact", json!(r.intact)), ("entries_checked", json!(r.entries_checked)), ("head_hash", text(r.head_hash.clone()))];
+    let mut fields = vec![
+        ("intact", json!(r.intact)),
+        ("entries_checked", json!(r.entries_checked)),
+        ("head_hash", text(r.head_hash.clone())),
+    ];
     if !r.intact {
         fields.push(("first_broken_sequence", json!(r.first_broken_sequence)));
         fields.push(("reason", json!(r.reason)));

@@ -17,12 +17,20 @@ use crate::wire::{date, money};
 const STATEMENTS: Uuid = Uuid::from_u128(0x6c0e_51a2_7d4b_4f0e_9b13_5a8e_c2d7_4f61);
 
 /// The format named, else the one the file shows (extension, then content).
-fn format_of(path: &Path, content: &[u8], named: Option<StatementFormatArg>) -> anyhow::Result<pb::StatementFormat> {
+fn format_of(
+    path: &Path,
+    content: &[u8],
+    named: Option<StatementFormatArg>,
+) -> anyhow::Result<pb::StatementFormat> {
     if let Some(f) = named {
         return Ok(f.wire());
     }
     let head = String::from_utf8_lossy(&content[..content.len().min(4096)]);
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
     Ok(match ext.as_str() {
         "csv" => pb::StatementFormat::Csv,
         _ if head.contains("camt.052") => pb::StatementFormat::Camt052,
@@ -30,19 +38,34 @@ fn format_of(path: &Path, content: &[u8], named: Option<StatementFormatArg>) -> 
         _ if head.contains("camt.054") => pb::StatementFormat::Camt054,
         // MT940 or MT942: the server tells which from the fields.
         _ if head.contains(":20:") => pb::StatementFormat::Unspecified,
-        _ => anyhow::bail!("cannot tell the format of {}; say --format camt052, camt053, camt054, mt940, mt942 or csv", path.display()),
+        _ => anyhow::bail!(
+            "cannot tell the format of {}; say --format camt052, camt053, camt054, mt940, mt942 or csv",
+            path.display()
+        ),
     })
 }
 
 /// Imports a statement. The request id follows the party and the file's
 /// bytes, so importing the same file again adds nothing.
-pub async fn import(repat: &Repat, file: &Path, party: String, format: Option<StatementFormatArg>, charset: String) -> anyhow::Result<Report> {
+pub async fn import(
+    repat: &Repat,
+    file: &Path,
+    party: String,
+    format: Option<StatementFormatArg>,
+    charset: String,
+) -> anyhow::Result<Report> {
     let content = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
     let format = format_of(file, &content, format)?;
     let mut name = party.as_bytes().to_vec();
     name.push(0x1f);
     name.extend_from_slice(&content);
-    let request = pb::ImportStatementRequest { request_id: Uuid::new_v5(&STATEMENTS, &name).to_string(), party_id: party, format: format as i32, content, charset };
+    let request = pb::ImportStatementRequest {
+        request_id: Uuid::new_v5(&STATEMENTS, &name).to_string(),
+        party_id: party,
+        format: format as i32,
+        content,
+        charset,
+    };
     let s = with_retry(|| {
         let mut c = repat.reconciliation();
         let req = request.clone();
@@ -55,7 +78,15 @@ pub async fn import(repat: &Repat, file: &Path, party: String, format: Option<St
         .map(|e| {
             vec![
                 json!(e.index),
-                text(pb::EntryKind::try_from(e.kind).map(|k| k.as_str_name().trim_start_matches("ENTRY_KIND_").to_string()).unwrap_or_default()),
+                text(
+                    pb::EntryKind::try_from(e.kind)
+                        .map(|k| {
+                            k.as_str_name()
+                                .trim_start_matches("ENTRY_KIND_")
+                                .to_string()
+                        })
+                        .unwrap_or_default(),
+                ),
                 text(money(&e.amount)),
                 text(date(&e.booking_date)),
                 text(date(&e.value_date)),
@@ -72,20 +103,46 @@ pub async fn import(repat: &Repat, file: &Path, party: String, format: Option<St
             vec![
                 ("id", text(s.id.clone())),
                 ("party", text(s.party_id.clone())),
-                ("format", text(pb::StatementFormat::try_from(s.format).unwrap_or(format).as_str_name().trim_start_matches("STATEMENT_FORMAT_").to_string())),
+                (
+                    "format",
+                    text(
+                        pb::StatementFormat::try_from(s.format)
+                            .unwrap_or(format)
+                            .as_str_name()
+                            .trim_start_matches("STATEMENT_FORMAT_")
+                            .to_string(),
+                    ),
+                ),
                 ("message", text(s.message_id.clone())),
                 ("account", text(s.account.clone())),
                 ("entries", json!(s.entries.len())),
                 ("sha256", text(s.sha256.clone())),
             ],
         )
-        .table("entries", &["index", "kind", "amount", "booked", "value", "servicer_ref", "end_to_end_id", "remittance", "id"], rows)
+        .table(
+            "entries",
+            &[
+                "index",
+                "kind",
+                "amount",
+                "booked",
+                "value",
+                "servicer_ref",
+                "end_to_end_id",
+                "remittance",
+                "id",
+            ],
+            rows,
+        )
         .main())
 }
 
 /// Runs the matching for a party (re-running changes nothing settled).
 pub async fn run(repat: &Repat, party: String) -> anyhow::Result<Report> {
-    let request = pb::RunMatchingRequest { request_id: Uuid::new_v4().to_string(), party_id: party };
+    let request = pb::RunMatchingRequest {
+        request_id: Uuid::new_v4().to_string(),
+        party_id: party,
+    };
     let r = with_retry(|| {
         let mut c = repat.reconciliation();
         let req = request.clone();
@@ -99,7 +156,15 @@ pub async fn run(repat: &Repat, party: String) -> anyhow::Result<Report> {
             vec![
                 text(m.credit_id.clone()),
                 text(m.earning_id.clone()),
-                text(pb::MatchMethod::try_from(m.method).map(|k| k.as_str_name().trim_start_matches("MATCH_METHOD_").to_string()).unwrap_or_default()),
+                text(
+                    pb::MatchMethod::try_from(m.method)
+                        .map(|k| {
+                            k.as_str_name()
+                                .trim_start_matches("MATCH_METHOD_")
+                                .to_string()
+                        })
+                        .unwrap_or_default(),
+                ),
                 text(money(&m.covered)),
                 text(money(&m.fee_gap)),
                 text(money(&m.fx_gap)),
@@ -110,8 +175,29 @@ pub async fn run(repat: &Repat, party: String) -> anyhow::Result<Report> {
         })
         .collect();
     Ok(Report::default()
-        .fields("run", vec![("party", text(r.party_id.clone())), ("matches", json!(r.matches.len())), ("exceptions", json!(r.exception_count))])
-        .table("matches", &["credit", "earning", "method", "covered", "fee_gap", "fx_gap", "days", "repatriation", "journey_note"], rows)
+        .fields(
+            "run",
+            vec![
+                ("party", text(r.party_id.clone())),
+                ("matches", json!(r.matches.len())),
+                ("exceptions", json!(r.exception_count)),
+            ],
+        )
+        .table(
+            "matches",
+            &[
+                "credit",
+                "earning",
+                "method",
+                "covered",
+                "fee_gap",
+                "fx_gap",
+                "days",
+                "repatriation",
+                "journey_note",
+            ],
+            rows,
+        )
         .main())
 }
 
@@ -121,7 +207,11 @@ pub async fn exceptions(repat: &Repat, party: Option<String>) -> anyhow::Result<
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
-        let request = pb::ListExceptionsRequest { page_size: 1000, page_token: token.clone(), party_id: party.clone().unwrap_or_default() };
+        let request = pb::ListExceptionsRequest {
+            page_size: 1000,
+            page_token: token.clone(),
+            party_id: party.clone().unwrap_or_default(),
+        };
         let page = with_retry(|| {
             let mut c = repat.reconciliation();
             let req = request.clone();
@@ -141,13 +231,29 @@ pub async fn exceptions(repat: &Repat, party: Option<String>) -> anyhow::Result<
                 .candidates
                 .iter()
                 .map(|c| {
-                    let days = if c.has_days { format!(", {} days", c.days) } else { String::new() };
+                    let days = if c.has_days {
+                        format!(", {} days", c.days)
+                    } else {
+                        String::new()
+                    };
                     format!("{} ({} off{days})", c.id, money(&c.amount_difference))
                 })
                 .collect::<Vec<_>>()
                 .join("; ");
-            vec![text(e.code.clone()), text(e.credit_id.clone()), text(e.earning_id.clone()), text(e.message.clone()), text(nearest)]
+            vec![
+                text(e.code.clone()),
+                text(e.credit_id.clone()),
+                text(e.earning_id.clone()),
+                text(e.message.clone()),
+                text(nearest),
+            ]
         })
         .collect();
-    Ok(Report::default().table("exceptions", &["reason", "credit", "earning", "why", "nearest"], rows).main())
+    Ok(Report::default()
+        .table(
+            "exceptions",
+            &["reason", "credit", "earning", "why", "nearest"],
+            rows,
+        )
+        .main())
 }

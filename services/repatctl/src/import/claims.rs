@@ -16,7 +16,15 @@ use crate::output::Report;
 use crate::wire::{canonical_instant, parse_timestamp};
 
 pub const REQUIRED: &[&str] = &["repatriation", "filed_at"];
-pub const OPTIONAL: &[&str] = &["documents", "fx_rate", "audited_at", "disbursed_at", "disbursed_amount", "rejected_at", "reason"];
+pub const OPTIONAL: &[&str] = &[
+    "documents",
+    "fx_rate",
+    "audited_at",
+    "disbursed_at",
+    "disbursed_amount",
+    "rejected_at",
+    "reason",
+];
 
 #[derive(Clone)]
 pub struct ClaimRow {
@@ -35,11 +43,22 @@ pub struct ClaimRow {
 fn dhaka_date(t: &prost_types::Timestamp) -> Option<Date> {
     use chrono::Datelike;
     let dhaka = FixedOffset::east_opt(6 * 3600)?;
-    let d = DateTime::from_timestamp(t.seconds, 0)?.with_timezone(&dhaka).date_naive();
-    Some(Date { year: d.year(), month: d.month() as i32, day: d.day() as i32 })
+    let d = DateTime::from_timestamp(t.seconds, 0)?
+        .with_timezone(&dhaka)
+        .date_naive();
+    Some(Date {
+        year: d.year(),
+        month: d.month() as i32,
+        day: d.day() as i32,
+    })
 }
 
-pub async fn run(repat: &Repat, path: &Path, repatriation_ids: Option<&Path>, no_progress: bool) -> anyhow::Result<(Report, bool)> {
+pub async fn run(
+    repat: &Repat,
+    path: &Path,
+    repatriation_ids: Option<&Path>,
+    no_progress: bool,
+) -> anyhow::Result<(Report, bool)> {
     let repatriations = Resolver::new("repatriation", repatriation_ids)?;
     let prepared = super::read(path, REQUIRED, OPTIONAL, |row| {
         let repatriation_id = row.parse_required("repatriation", |r| repatriations.resolve(r));
@@ -54,7 +73,15 @@ pub async fn run(repat: &Repat, path: &Path, repatriation_ids: Option<&Path>, no
         if rejected_at.is_some() && disbursed_at.is_some() {
             row.error("rejected_at", "a claim is either disbursed or rejected");
         }
-        let documents = row.get("documents").map(|d| d.split(';').map(|s| s.trim().to_ascii_uppercase()).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
+        let documents = row
+            .get("documents")
+            .map(|d| {
+                d.split(';')
+                    .map(|s| s.trim().to_ascii_uppercase())
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         let claim = ClaimRow {
             repatriation_id: repatriation_id?,
             filed_at: filed_at?,
@@ -66,7 +93,11 @@ pub async fn run(repat: &Repat, path: &Path, repatriation_ids: Option<&Path>, no
             rejected_at,
             reason,
         };
-        Some(Prepared { line: row.line, key: String::new(), request: claim })
+        Some(Prepared {
+            line: row.line,
+            key: String::new(),
+            request: claim,
+        })
     })?;
     let bar = super::progress(prepared.ready.len(), no_progress);
     // A few rows at a time: each is a chain of calls that wait on each other.
@@ -86,7 +117,11 @@ pub async fn run(repat: &Repat, path: &Path, repatriation_ids: Option<&Path>, no
     for (line, outcome) in outcomes {
         match outcome {
             Ok(_) => sent.stored += 1,
-            Err((field, reason)) => sent.errors.push(RowError { line, field: field.into(), reason }),
+            Err((field, reason)) => sent.errors.push(RowError {
+                line,
+                field: field.into(),
+                reason,
+            }),
         }
     }
     bar.finish_and_clear();
@@ -113,8 +148,15 @@ async fn claim(repat: &Repat, row: &ClaimRow) -> Result<String, (&'static str, S
     .await
     .map_err(|s| ("repatriation", format!("assessing: {}", describe(&s))))?;
     if !assessment.eligible {
-        let why: Vec<String> = assessment.violations.iter().map(|v| format!("{}: {}", v.code, v.message)).collect();
-        return Err(("repatriation", format!("not eligible as of the filing day: {}", why.join("; "))));
+        let why: Vec<String> = assessment
+            .violations
+            .iter()
+            .map(|v| format!("{}: {}", v.code, v.message))
+            .collect();
+        return Err((
+            "repatriation",
+            format!("not eligible as of the filing day: {}", why.join("; ")),
+        ));
     }
     let file = pb::FileClaimRequest {
         request_id: request_id("claim", &[r]).to_string(),
@@ -131,18 +173,33 @@ async fn claim(repat: &Repat, row: &ClaimRow) -> Result<String, (&'static str, S
     .map_err(|s| ("filed_at", format!("filing: {}", describe(&s))))?;
     let steps = [
         (row.audited_at, pb::ClaimStepKind::Audited, "audited_at"),
-        (row.disbursed_at, pb::ClaimStepKind::Disbursed, "disbursed_at"),
+        (
+            row.disbursed_at,
+            pb::ClaimStepKind::Disbursed,
+            "disbursed_at",
+        ),
         (row.rejected_at, pb::ClaimStepKind::Rejected, "rejected_at"),
     ];
     for (at, kind, column) in steps {
         let Some(at) = at else { continue };
         let amount = match (kind, &row.disbursed_amount) {
-            (pb::ClaimStepKind::Disbursed, Some(a)) => Some(pb::Money { amount: a.clone(), currency: "BDT".into() }),
+            (pb::ClaimStepKind::Disbursed, Some(a)) => Some(pb::Money {
+                amount: a.clone(),
+                currency: "BDT".into(),
+            }),
             _ => None,
         };
-        let reason = if kind == pb::ClaimStepKind::Rejected { row.reason.clone() } else { String::new() };
+        let reason = if kind == pb::ClaimStepKind::Rejected {
+            row.reason.clone()
+        } else {
+            String::new()
+        };
         let step = pb::RecordClaimStepRequest {
-            request_id: request_id("claim-step", &[&claim.id, kind.as_str_name(), &canonical_instant(&at)]).to_string(),
+            request_id: request_id(
+                "claim-step",
+                &[&claim.id, kind.as_str_name(), &canonical_instant(&at)],
+            )
+            .to_string(),
             claim_id: claim.id.clone(),
             kind: kind as i32,
             occur_time: Some(at),

@@ -14,22 +14,45 @@ use crate::output::Report;
 use crate::wire::parse_enum;
 
 pub const REQUIRED: &[&str] = &["key", "kind", "legal_name"];
-pub const OPTIONAL: &[&str] = &["country", "zone", "association", "membership_number", "bank_bic", "account_number", "account_currency"];
+pub const OPTIONAL: &[&str] = &[
+    "country",
+    "zone",
+    "association",
+    "membership_number",
+    "bank_bic",
+    "account_number",
+    "account_currency",
+];
 
 const COLUMNS: &[(&str, &str)] = &[
     ("party.memberships[0].association", "association"),
-    ("party.memberships[0].membership_number", "membership_number"),
+    (
+        "party.memberships[0].membership_number",
+        "membership_number",
+    ),
     ("party.bank_accounts[0].bank_bic", "bank_bic"),
     ("party.bank_accounts[0].account_number", "account_number"),
     ("party.bank_accounts[0].currency", "account_currency"),
 ];
 
 pub fn party_kind(s: &str) -> Result<pb::PartyKind, String> {
-    parse_enum(s, "PARTY_KIND_", "party kind", pb::PartyKind::from_str_name, &["FIRM", "FREELANCER"])
+    parse_enum(
+        s,
+        "PARTY_KIND_",
+        "party kind",
+        pb::PartyKind::from_str_name,
+        &["FIRM", "FREELANCER"],
+    )
 }
 
 pub fn zone(s: &str) -> Result<pb::Zone, String> {
-    parse_enum(s, "ZONE_", "zone", pb::Zone::from_str_name, &["NONE", "EPZ", "ECONOMIC_ZONE", "HI_TECH_PARK"])
+    parse_enum(
+        s,
+        "ZONE_",
+        "zone",
+        pb::Zone::from_str_name,
+        &["NONE", "EPZ", "ECONOMIC_ZONE", "HI_TECH_PARK"],
+    )
 }
 
 pub async fn run(repat: &Repat, path: &Path, no_progress: bool) -> anyhow::Result<(Report, bool)> {
@@ -39,7 +62,10 @@ pub async fn run(repat: &Repat, path: &Path, no_progress: bool) -> anyhow::Resul
         let zone = row.parse("zone", zone).unwrap_or(pb::Zone::None);
         let legal_name = row.required("legal_name").to_string();
         let memberships = match (row.get("association"), row.get("membership_number")) {
-            (Some(a), Some(n)) => vec![pb::AssociationMembership { association: a.to_ascii_uppercase(), membership_number: n.into() }],
+            (Some(a), Some(n)) => vec![pb::AssociationMembership {
+                association: a.to_ascii_uppercase(),
+                membership_number: n.into(),
+            }],
             (None, None) => vec![],
             (Some(_), None) => {
                 row.error("membership_number", "is required with association");
@@ -54,7 +80,10 @@ pub async fn run(repat: &Repat, path: &Path, no_progress: bool) -> anyhow::Resul
             (Some(bic), Some(number)) => vec![pb::BankAccount {
                 bank_bic: bic.to_ascii_uppercase(),
                 account_number: number.into(),
-                currency: row.get("account_currency").unwrap_or("BDT").to_ascii_uppercase(),
+                currency: row
+                    .get("account_currency")
+                    .unwrap_or("BDT")
+                    .to_ascii_uppercase(),
                 ..Default::default()
             }],
             (None, None) => vec![],
@@ -73,14 +102,26 @@ pub async fn run(repat: &Repat, path: &Path, no_progress: bool) -> anyhow::Resul
             ..Default::default()
         };
         let id = request_id("party", &[&key]);
-        Some(Prepared { line: row.line, key, request: pb::CreatePartyRequest { request_id: id.to_string(), party: Some(party) } })
+        Some(Prepared {
+            line: row.line,
+            key,
+            request: pb::CreatePartyRequest {
+                request_id: id.to_string(),
+                party: Some(party),
+            },
+        })
     })?;
     let bar = super::progress(prepared.ready.len(), no_progress);
     let column = |path: &str, _: Code| column_of(path, COLUMNS);
     let client = repat.parties();
     let sent = super::send_each(prepared.ready, &bar, &column, |request| {
         let mut client = client.clone();
-        async move { client.create_party(request).await.map(|r| r.into_inner().id) }
+        async move {
+            client
+                .create_party(request)
+                .await
+                .map(|r| r.into_inner().id)
+        }
     })
     .await;
     bar.finish_and_clear();

@@ -19,10 +19,21 @@ use crate::wire::parse_enum;
 pub const REQUIRED: &[&str] = &["key", "party", "earnings", "channel"];
 pub const OPTIONAL: &[&str] = &["payer_country"];
 
-const COLUMNS: &[(&str, &str)] = &[("party_id", "party"), ("allocations", "earnings"), ("payer_country", "payer_country"), ("channel", "channel")];
+const COLUMNS: &[(&str, &str)] = &[
+    ("party_id", "party"),
+    ("allocations", "earnings"),
+    ("payer_country", "payer_country"),
+    ("channel", "channel"),
+];
 
 pub fn channel(s: &str) -> Result<pb::Channel, String> {
-    parse_enum(s, "CHANNEL_", "channel", pb::Channel::from_str_name, &["BANK", "PLATFORM", "MOBILE_FINANCIAL_SERVICE"])
+    parse_enum(
+        s,
+        "CHANNEL_",
+        "channel",
+        pb::Channel::from_str_name,
+        &["BANK", "PLATFORM", "MOBILE_FINANCIAL_SERVICE"],
+    )
 }
 
 /// A party's earnings by invoice reference and by id: (id, currency).
@@ -33,7 +44,12 @@ async fn earnings_of(repat: &Repat, party_id: &str) -> Result<Invoices, tonic::S
     let mut by_reference = HashMap::new();
     let mut page_token = String::new();
     loop {
-        let request = pb::ListEarningsRequest { page_size: 1000, page_token: page_token.clone(), party_id: party_id.into(), ..Default::default() };
+        let request = pb::ListEarningsRequest {
+            page_size: 1000,
+            page_token: page_token.clone(),
+            party_id: party_id.into(),
+            ..Default::default()
+        };
         let page = with_retry(|| {
             let mut client = repat.earnings();
             let request = request.clone();
@@ -52,7 +68,12 @@ async fn earnings_of(repat: &Repat, party_id: &str) -> Result<Invoices, tonic::S
     }
 }
 
-pub async fn run(repat: &Repat, path: &Path, party_ids: Option<&Path>, no_progress: bool) -> anyhow::Result<(Report, bool)> {
+pub async fn run(
+    repat: &Repat,
+    path: &Path,
+    party_ids: Option<&Path>,
+    no_progress: bool,
+) -> anyhow::Result<(Report, bool)> {
     let parties = Resolver::new("party", party_ids)?;
     // First pass: the parties named, so their invoices can be looked up once each.
     let mut named = Vec::new();
@@ -64,8 +85,11 @@ pub async fn run(repat: &Repat, path: &Path, party_ids: Option<&Path>, no_progre
     })?;
     named.sort();
     named.dedup();
-    let listed: Vec<(String, Result<Invoices, tonic::Status>)> =
-        futures::stream::iter(named).map(|party| async move { (party.clone(), earnings_of(repat, &party).await) }).buffer_unordered(8).collect().await;
+    let listed: Vec<(String, Result<Invoices, tonic::Status>)> = futures::stream::iter(named)
+        .map(|party| async move { (party.clone(), earnings_of(repat, &party).await) })
+        .buffer_unordered(8)
+        .collect()
+        .await;
     let mut invoices: HashMap<String, Invoices> = HashMap::new();
     for (party, listing) in listed {
         match listing {
@@ -73,8 +97,15 @@ pub async fn run(repat: &Repat, path: &Path, party_ids: Option<&Path>, no_progre
                 invoices.insert(party, refs);
             }
             // The party's rows will say what went wrong.
-            Err(status) if matches!(status.code(), Code::NotFound | Code::PermissionDenied | Code::InvalidArgument) => {}
-            Err(status) => anyhow::bail!("listing the earnings of party {party}: {}", describe(&status)),
+            Err(status)
+                if matches!(
+                    status.code(),
+                    Code::NotFound | Code::PermissionDenied | Code::InvalidArgument
+                ) => {}
+            Err(status) => anyhow::bail!(
+                "listing the earnings of party {party}: {}",
+                describe(&status)
+            ),
         }
     }
 
@@ -82,7 +113,10 @@ pub async fn run(repat: &Repat, path: &Path, party_ids: Option<&Path>, no_progre
         let key = row.required("key").to_string();
         let party_id = row.parse_required("party", |p| parties.resolve(p));
         let channel = row.parse_required("channel", channel);
-        let payer_country = row.get("payer_country").unwrap_or_default().to_ascii_uppercase();
+        let payer_country = row
+            .get("payer_country")
+            .unwrap_or_default()
+            .to_ascii_uppercase();
         let refs = party_id.as_ref().and_then(|p| invoices.get(p));
         let allocations = row.parse_required("earnings", |list| {
             list.split(';')
@@ -105,15 +139,30 @@ pub async fn run(repat: &Repat, path: &Path, party_ids: Option<&Path>, no_progre
         });
         let (party_id, channel, allocations) = (party_id?, channel?, allocations?);
         let id = request_id("repatriation", &[&party_id, &key]);
-        let request = pb::CreateRepatriationRequest { request_id: id.to_string(), party_id, allocations, channel: channel as i32, payer_country };
-        Some(Prepared { line: row.line, key, request })
+        let request = pb::CreateRepatriationRequest {
+            request_id: id.to_string(),
+            party_id,
+            allocations,
+            channel: channel as i32,
+            payer_country,
+        };
+        Some(Prepared {
+            line: row.line,
+            key,
+            request,
+        })
     })?;
     let bar = super::progress(prepared.ready.len(), no_progress);
     let column = |path: &str, _: Code| column_of(path, COLUMNS);
     let client = repat.repatriations();
     let sent = super::send_each(prepared.ready, &bar, &column, |request| {
         let mut client = client.clone();
-        async move { client.create_repatriation(request).await.map(|r| r.into_inner().id) }
+        async move {
+            client
+                .create_repatriation(request)
+                .await
+                .map(|r| r.into_inner().id)
+        }
     })
     .await;
     bar.finish_and_clear();

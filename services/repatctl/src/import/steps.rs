@@ -54,33 +54,82 @@ fn column(path: &str, code: Code) -> String {
     }
 }
 
-pub async fn run(repat: &Repat, path: &Path, repatriation_ids: Option<&Path>, no_progress: bool) -> anyhow::Result<(Report, bool)> {
+pub async fn run(
+    repat: &Repat,
+    path: &Path,
+    repatriation_ids: Option<&Path>,
+    no_progress: bool,
+) -> anyhow::Result<(Report, bool)> {
     let repatriations = Resolver::new("repatriation", repatriation_ids)?;
     let prepared = super::read(path, REQUIRED, OPTIONAL, |row| {
         let repatriation_id = row.parse_required("repatriation", |r| repatriations.resolve(r));
-        let kind = row.parse_required("kind", |k| parse_enum(k, "STEP_KIND_", "step kind", pb::StepKind::from_str_name, STEP_KINDS));
+        let kind = row.parse_required("kind", |k| {
+            parse_enum(
+                k,
+                "STEP_KIND_",
+                "step kind",
+                pb::StepKind::from_str_name,
+                STEP_KINDS,
+            )
+        });
         let occurred_at = row.parse_required("occurred_at", parse_timestamp);
-        let institution = row.get("institution_bic").unwrap_or_default().to_ascii_uppercase();
-        let amount = row.get("amount").map(|a| pb::Money { amount: a.into(), currency: row.get("currency").unwrap_or_default().to_ascii_uppercase() });
+        let institution = row
+            .get("institution_bic")
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        let amount = row.get("amount").map(|a| pb::Money {
+            amount: a.into(),
+            currency: row.get("currency").unwrap_or_default().to_ascii_uppercase(),
+        });
         let fees = match row.get("fee_amount") {
             Some(fee) => vec![pb::Fee {
                 amount: Some(pb::Money {
                     amount: fee.into(),
-                    currency: row.get("fee_currency").or(row.get("currency")).unwrap_or_default().to_ascii_uppercase(),
+                    currency: row
+                        .get("fee_currency")
+                        .or(row.get("currency"))
+                        .unwrap_or_default()
+                        .to_ascii_uppercase(),
                 }),
-                charged_by: row.get("fee_charged_by").map(str::to_string).unwrap_or_else(|| institution.clone()),
+                charged_by: row
+                    .get("fee_charged_by")
+                    .map(str::to_string)
+                    .unwrap_or_else(|| institution.clone()),
                 kind: row.get("fee_kind").unwrap_or_default().to_string(),
             }],
             None => vec![],
         };
         let fx_rate = row.get("fx_rate").map(|rate| pb::FxRate {
-            source_currency: row.get("fx_source_currency").or(row.get("currency")).unwrap_or_default().to_ascii_uppercase(),
-            target_currency: row.get("fx_target_currency").unwrap_or("BDT").to_ascii_uppercase(),
+            source_currency: row
+                .get("fx_source_currency")
+                .or(row.get("currency"))
+                .unwrap_or_default()
+                .to_ascii_uppercase(),
+            target_currency: row
+                .get("fx_target_currency")
+                .unwrap_or("BDT")
+                .to_ascii_uppercase(),
             rate: rate.into(),
         });
-        let gpi_status = row.parse("gpi_status", |g| parse_enum(g, "GPI_STATUS_", "gpi status", pb::GpiStatus::from_str_name, &["ACSP", "ACCC", "RJCT"]));
+        let gpi_status = row.parse("gpi_status", |g| {
+            parse_enum(
+                g,
+                "GPI_STATUS_",
+                "gpi status",
+                pb::GpiStatus::from_str_name,
+                &["ACSP", "ACCC", "RJCT"],
+            )
+        });
         let (repatriation_id, kind, occurred_at) = (repatriation_id?, kind?, occurred_at?);
-        let id = request_id("step", &[&repatriation_id, kind.as_str_name(), &canonical_instant(&occurred_at), &institution]);
+        let id = request_id(
+            "step",
+            &[
+                &repatriation_id,
+                kind.as_str_name(),
+                &canonical_instant(&occurred_at),
+                &institution,
+            ],
+        );
         let step = pb::Step {
             repatriation_id,
             kind: kind as i32,
@@ -96,13 +145,25 @@ pub async fn run(repat: &Repat, path: &Path, repatriation_ids: Option<&Path>, no
             note: row.get("note").unwrap_or_default().into(),
             ..Default::default()
         };
-        Some(Prepared { line: row.line, key: String::new(), request: pb::RecordStepRequest { request_id: id.to_string(), step: Some(step) } })
+        Some(Prepared {
+            line: row.line,
+            key: String::new(),
+            request: pb::RecordStepRequest {
+                request_id: id.to_string(),
+                step: Some(step),
+            },
+        })
     })?;
     let bar = super::progress(prepared.ready.len(), no_progress);
     let client = repat.repatriations();
     let sent = super::send_batch(prepared.ready, &bar, &column, |batch| {
         let mut client = client.clone();
-        async move { client.batch_record_steps(futures::stream::iter(batch)).await.map(|r| r.into_inner()) }
+        async move {
+            client
+                .batch_record_steps(futures::stream::iter(batch))
+                .await
+                .map(|r| r.into_inner())
+        }
     })
     .await?;
     bar.finish_and_clear();
