@@ -617,14 +617,20 @@ pub enum StatementsCommand {
         /// left out.
         #[arg(long, value_enum)]
         format: Option<StatementFormatArg>,
+        /// The file's charset (e.g. ISO-8859-1, windows-1252, ISO-8859-2)
+        /// when it is not UTF-8; left out, the server tells.
+        #[arg(long)]
+        charset: Option<String>,
     },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StatementFormatArg {
+    Camt052,
     Camt053,
     Camt054,
     Mt940,
+    Mt942,
     Csv,
 }
 
@@ -636,6 +642,8 @@ impl StatementFormatArg {
             StatementFormatArg::Camt054 => F::Camt054,
             StatementFormatArg::Mt940 => F::Mt940,
             StatementFormatArg::Csv => F::Csv,
+            StatementFormatArg::Camt052 => F::Camt052,
+            StatementFormatArg::Mt942 => F::Mt942,
         }
     }
 }

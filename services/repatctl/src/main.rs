@@ -230,8 +230,11 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     file,
                     party,
                     format,
+                    charset,
                 },
-        } => Outcome::Done(reconcile::import(r, &file, party, format).await?),
+        } => Outcome::Done(
+            reconcile::import(r, &file, party, format, charset.unwrap_or_default()).await?,
+        ),
         Command::Reconcile { command } => match command {
             ReconcileCommand::Run { party } => Outcome::Done(reconcile::run(r, party).await?),
             ReconcileCommand::Exceptions { party } => {

@@ -34,6 +34,16 @@ const POSTGRES: &[Source] = &[
         "reconciliation",
         include_str!("../../../migrations/postgres/0005_reconciliation.sql"),
     ),
+    (
+        6,
+        "search",
+        include_str!("../../../migrations/postgres/0006_search.sql"),
+    ),
+    (
+        7,
+        "statement files",
+        include_str!("../../../migrations/postgres/0007_statement_files.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -61,18 +71,30 @@ const SQLITE: &[Source] = &[
         "reconciliation",
         include_str!("../../../migrations/sqlite/0005_reconciliation.sql"),
     ),
+    (
+        6,
+        "search",
+        include_str!("../../../migrations/sqlite/0006_search.sql"),
+    ),
+    (
+        7,
+        "statement files",
+        include_str!("../../../migrations/sqlite/0007_statement_files.sql"),
+    ),
 ];
 
 fn migrator(sources: &[Source]) -> Migrator {
     let migrations = sources
         .iter()
         .map(|(version, description, sql)| {
+            // A migration that manages its own transaction says so on its first line.
+            let no_tx = sql.starts_with("-- no-transaction");
             Migration::new(
                 *version,
                 Cow::Borrowed(*description),
                 MigrationType::Simple,
                 AssertSqlSafe(*sql).into_sql_str(),
-                false,
+                no_tx,
             )
         })
         .collect::<Vec<_>>();

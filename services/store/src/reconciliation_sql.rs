@@ -8,7 +8,7 @@
 macro_rules! reconciliation_sql {
     ($Repo:ident) => {
         use repat_core::reconcile::matcher::CreditState;
-        use repat_core::reconcile::{self as recon, EntryKind, Exception, Subject};
+        use repat_core::reconcile::{self as recon, BookingStatus, EntryKind, Exception, Subject};
 
         use crate::{
             EarningRealization, EntryStatus, ManualMatchRequest, MatchFilter, MatchingRun, ReconciliationRepository, StatementImport, StoredEntry,
@@ -45,8 +45,10 @@ macro_rules! reconciliation_sql {
             for r in &rows {
                 let entry: recon::Entry = codec::from_json(r.try_get("detail")?)?;
                 let state: String = r.try_get("state")?;
-                let status = if entry.kind != EntryKind::Credit {
+                let status = if entry.kind != EntryKind::Credit || entry.amount.amount().is_zero() {
                     EntryStatus::NotACredit
+                } else if entry.status != BookingStatus::Booked {
+                    EntryStatus::Pending
                 } else if state == SETTLED {
                     EntryStatus::Matched
                 } else if state == HELD || r.try_get::<bool, _>("excepted")? {
@@ -58,6 +60,7 @@ macro_rules! reconciliation_sql {
             }
             Ok(StoredStatement {
                 id,
+                part: row.try_get::<i32, _>("part")? as u32,
                 party_id: row.try_get("party_id")?,
                 format: from_name("statement format", row.try_get("format")?)?,
                 sha256: row.try_get("sha256")?,
@@ -257,59 +260,78 @@ macro_rules! reconciliation_sql {
 
         #[async_trait]
         impl ReconciliationRepository for $Repo {
-            async fn import_statement(&self, idem: &Idempotency, s: &StatementImport) -> Result<StoredStatement, StoreError> {
+            async fn import_statement(&self, idem: &Idempotency, s: &StatementImport) -> Result<Vec<StoredStatement>, StoreError> {
                 let mut tx = begin_write(&self.writer).await?;
                 let at = now();
                 if let Some(json) = claim(&mut tx, idem, at).await? {
-                    let id: Uuid = codec::from_json(&json)?;
-                    return fetch_statement(&mut tx, id).await;
+                    // Responses saved before files of several statements hold one id.
+                    let ids: Vec<Uuid> = codec::from_json(&json).or_else(|_| codec::from_json(&json).map(|id: Uuid| vec![id]))?;
+                    let mut stored = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        stored.push(fetch_statement(&mut tx, id).await?);
+                    }
+                    return Ok(stored);
                 }
                 lock_party(&mut tx, s.party_id).await?;
-                let same = sqlx::query("SELECT id FROM statements WHERE party_id = $1 AND sha256 = $2")
+                let same = sqlx::query("SELECT id FROM statements WHERE party_id = $1 AND sha256 = $2 ORDER BY part")
                     .bind(s.party_id)
                     .bind(&s.sha256)
-                    .fetch_optional(&mut *tx)
+                    .fetch_all(&mut *tx)
                     .await?;
-                if let Some(row) = same {
+                if !same.is_empty() {
                     // The same file again: nothing new is stored.
-                    let id: Uuid = row.try_get("id")?;
-                    save_response(&mut tx, idem, &id).await?;
+                    let ids = same.iter().map(|r| r.try_get::<Uuid, _>("id")).collect::<Result<Vec<_>, _>>()?;
+                    save_response(&mut tx, idem, &ids).await?;
+                    let mut stored = Vec::with_capacity(ids.len());
+                    for id in ids {
+                        stored.push(fetch_statement(&mut tx, id).await?);
+                    }
                     tx.commit().await?;
-                    return self.get_statement(id).await;
+                    return Ok(stored);
                 }
-                let id = derive_id(idem.request_id);
-                sqlx::query(
-                    "INSERT INTO statements (id, party_id, format, sha256, message_id, account, import_time) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(id)
-                .bind(s.party_id)
-                .bind(s.format.name())
-                .bind(&s.sha256)
-                .bind(&s.message_id)
-                .bind(&s.account)
-                .bind(DbTime(at))
-                .execute(&mut *tx)
-                .await?;
-                for e in &s.entries {
+                let first = derive_id(idem.request_id);
+                let mut ids = Vec::with_capacity(s.statements.len());
+                for (part, st) in s.statements.iter().enumerate() {
+                    let id = if part == 0 { first } else { Uuid::new_v5(&first, format!("part {part}").as_bytes()) };
                     sqlx::query(
-                        "INSERT INTO statement_entries (id, statement_id, party_id, position, kind, amount, currency, state, detail)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        "INSERT INTO statements (id, party_id, format, sha256, part, message_id, account, import_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
-                    .bind(Uuid::new_v5(&id, &e.index.to_be_bytes()))
                     .bind(id)
                     .bind(s.party_id)
-                    .bind(e.index as i32)
-                    .bind(e.kind.name())
-                    .bind(DbDecimal(e.amount.amount()))
-                    .bind(e.amount.currency().code())
-                    .bind(OPEN)
-                    .bind(codec::to_json(e)?)
+                    .bind(s.format.name())
+                    .bind(&s.sha256)
+                    .bind(part as i32)
+                    .bind(&st.message_id)
+                    .bind(&st.account)
+                    .bind(DbTime(at))
                     .execute(&mut *tx)
                     .await?;
+                    for e in &st.entries {
+                        sqlx::query(
+                            "INSERT INTO statement_entries (id, statement_id, party_id, position, kind, amount, currency, state, detail)
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        )
+                        .bind(Uuid::new_v5(&id, &e.index.to_be_bytes()))
+                        .bind(id)
+                        .bind(s.party_id)
+                        .bind(e.index as i32)
+                        .bind(e.kind.name())
+                        .bind(DbDecimal(e.amount.amount()))
+                        .bind(e.amount.currency().code())
+                        .bind(OPEN)
+                        .bind(codec::to_json(e)?)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    ids.push(id);
                 }
-                append_audit(&mut tx, vec![audit_draft(idem, format!("statements/{id}"), at)]).await?;
-                save_response(&mut tx, idem, &id).await?;
-                let stored = fetch_statement(&mut tx, id).await?;
+                let drafts = ids.iter().map(|id| audit_draft(idem, format!("statements/{id}"), at)).collect();
+                append_audit(&mut tx, drafts).await?;
+                save_response(&mut tx, idem, &ids).await?;
+                let mut stored = Vec::with_capacity(ids.len());
+                for id in ids {
+                    stored.push(fetch_statement(&mut tx, id).await?);
+                }
                 tx.commit().await?;
                 Ok(stored)
             }
@@ -426,8 +448,8 @@ macro_rules! reconciliation_sql {
                 lock_party(&mut tx, party).await?;
                 let credits = load_credits(&mut tx, party).await?;
                 let credit = credits.iter().find(|c| c.id == req.credit_id).ok_or_else(|| StoreError::Internal("credit vanished".into()))?;
-                if credit.entry.kind != EntryKind::Credit {
-                    return Err(StoreError::Precondition(format!("entry {} is a {}, not a credit; only credits pay earnings", credit.id, credit.entry.kind.name())));
+                if let Some(why) = credit.entry.not_payable() {
+                    return Err(StoreError::Precondition(format!("entry {} {why}; only a booked credit of more than zero pays an earning", credit.id)));
                 }
                 if credit.state == CreditState::Settled {
                     return Err(StoreError::Precondition(format!("credit {} is already matched; unmatch it first", credit.id)));

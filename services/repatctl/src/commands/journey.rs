@@ -114,6 +114,7 @@ pub async fn create_party(
                 bank_bic: bic.to_ascii_uppercase(),
                 account_number: number.into(),
                 currency: currency.to_ascii_uppercase(),
+                ..Default::default()
             }]
         }
         None => vec![],

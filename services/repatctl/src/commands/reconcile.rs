@@ -34,12 +34,13 @@ fn format_of(
         .to_ascii_lowercase();
     Ok(match ext.as_str() {
         "csv" => pb::StatementFormat::Csv,
-        "sta" | "mt940" | "940" => pb::StatementFormat::Mt940,
+        _ if head.contains("camt.052") => pb::StatementFormat::Camt052,
         _ if head.contains("camt.053") => pb::StatementFormat::Camt053,
         _ if head.contains("camt.054") => pb::StatementFormat::Camt054,
-        _ if head.contains(":20:") && head.contains(":61:") => pb::StatementFormat::Mt940,
+        // MT940 or MT942: the server tells which from the fields.
+        _ if head.contains(":20:") => pb::StatementFormat::Unspecified,
         _ => anyhow::bail!(
-            "cannot tell the format of {}; say --format camt053, camt054, mt940 or csv",
+            "cannot tell the format of {}; say --format camt052, camt053, camt054, mt940, mt942 or csv",
             path.display()
         ),
     })
@@ -52,6 +53,7 @@ pub async fn import(
     file: &Path,
     party: String,
     format: Option<StatementFormatArg>,
+    charset: String,
 ) -> anyhow::Result<Report> {
     let party = party_id(repat, &party).await?;
     let content = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
@@ -64,6 +66,7 @@ pub async fn import(
         party_id: party,
         format: format as i32,
         content,
+        charset,
     };
     let s = with_retry(|| {
         let mut c = repat.reconciliation();
@@ -109,7 +112,8 @@ pub async fn import(
                 (
                     "format",
                     text(
-                        format
+                        pb::StatementFormat::try_from(s.format)
+                            .unwrap_or(format)
                             .as_str_name()
                             .trim_start_matches("STATEMENT_FORMAT_")
                             .to_string(),
