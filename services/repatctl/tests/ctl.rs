@@ -1304,6 +1304,18 @@ async fn statements_import_once_and_reconcile(app: &TestApp) {
         reasons.contains(&"AMOUNT_OUTSIDE_TOLERANCE"),
         "{exceptions}"
     );
+    // A credit's exception names it as the bank did.
+    let credit = exceptions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| !e["credit"].as_str().unwrap_or_default().is_empty())
+        .expect("an exception about a credit");
+    assert!(
+        !credit["bank_reference"].as_str().unwrap().is_empty(),
+        "{credit}"
+    );
+    assert!(credit["credit_amount"]["amount"].is_string(), "{credit}");
     // A format that cannot be told is refused before anything is sent.
     let unknown =
         std::env::temp_dir().join(format!("statement-{}.bin", repat_tests::fixtures::rid()));

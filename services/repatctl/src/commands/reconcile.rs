@@ -387,6 +387,15 @@ pub async fn exceptions(repat: &Repat, party: Option<String>) -> anyhow::Result<
                 text(e.code.clone()),
                 text(names.party(&e.party_id)),
                 text(names.invoice(&e.earning_id)),
+                // The credit as its bank wrote it: the reference a person
+                // finds it by on the statement.
+                text(
+                    e.credit
+                        .as_ref()
+                        .map(|c| c.servicer_reference.clone())
+                        .unwrap_or_default(),
+                ),
+                Cell::money(&e.credit.as_ref().and_then(|c| c.amount.clone())),
                 text(e.message.clone()),
                 text(nearest),
                 text(e.credit_id.clone()),
@@ -398,7 +407,15 @@ pub async fn exceptions(repat: &Repat, party: Option<String>) -> anyhow::Result<
         .table(
             "exceptions",
             &[
-                "reason", "party", "invoice", "why", "nearest", "credit", "earning",
+                "reason",
+                "party",
+                "invoice",
+                "bank_reference",
+                "credit_amount",
+                "why",
+                "nearest",
+                "credit",
+                "earning",
             ],
             rows,
         )
