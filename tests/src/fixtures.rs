@@ -40,11 +40,26 @@ pub fn firm(name: &str) -> pb::Party {
             association: "BASIS".into(),
             membership_number: "G-1024".into(),
         }],
-        bank_accounts: vec![pb::BankAccount {
-            bank_bic: "BRAKBDDH".into(),
-            account_number: "1501202900001".into(),
-            currency: "USD".into(),
-        }],
+        bank_accounts: vec![
+            pb::BankAccount {
+                bank_bic: "BRAKBDDH".into(),
+                account_number: "1501202900001".into(),
+                currency: "USD".into(),
+                ..Default::default()
+            },
+            pb::BankAccount {
+                bank_bic: "CIBLBDDH".into(),
+                account_number: "BD00CIBL1234567890123456".into(),
+                currency: "BDT".into(),
+                ..Default::default()
+            },
+            pb::BankAccount {
+                bank_bic: "DBBLBDDH".into(),
+                account_number: "1051100023456".into(),
+                currency: "USD".into(),
+                ..Default::default()
+            },
+        ],
         ..Default::default()
     }
 }

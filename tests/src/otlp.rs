@@ -27,6 +27,19 @@ use tonic::{Request, Response, Status};
 struct Received {
     spans: Mutex<Vec<Span>>,
     metrics: Mutex<Vec<Metric>>,
+    /// The `service.name` of every resource sent, each once.
+    service_names: Mutex<Vec<String>>,
+}
+
+impl Received {
+    fn resource(&self, resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>) {
+        if let Some(name) = resource.and_then(|r| attribute(&r.attributes, "service.name")) {
+            let mut names = self.service_names.lock().unwrap();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
 }
 
 /// A receiver listening on an ephemeral loopback port.
@@ -70,6 +83,11 @@ impl Receiver {
     pub fn metrics(&self) -> Vec<Metric> {
         self.received.metrics.lock().unwrap().clone()
     }
+
+    /// The `service.name` of the resources spans and metrics came from.
+    pub fn service_names(&self) -> Vec<String> {
+        self.received.service_names.lock().unwrap().clone()
+    }
 }
 
 impl Drop for Receiver {
@@ -87,9 +105,11 @@ impl TraceService for Collector {
         &self,
         request: Request<ExportTraceServiceRequest>,
     ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let spans = request
-            .into_inner()
-            .resource_spans
+        let resources = request.into_inner().resource_spans;
+        resources
+            .iter()
+            .for_each(|r| self.0.resource(r.resource.as_ref()));
+        let spans = resources
             .into_iter()
             .flat_map(|r| r.scope_spans)
             .flat_map(|s| s.spans);
@@ -106,9 +126,11 @@ impl MetricsService for Collector {
         &self,
         request: Request<ExportMetricsServiceRequest>,
     ) -> Result<Response<ExportMetricsServiceResponse>, Status> {
-        let metrics = request
-            .into_inner()
-            .resource_metrics
+        let resources = request.into_inner().resource_metrics;
+        resources
+            .iter()
+            .for_each(|r| self.0.resource(r.resource.as_ref()));
+        let metrics = resources
             .into_iter()
             .flat_map(|r| r.scope_metrics)
             .flat_map(|s| s.metrics);
@@ -116,6 +138,16 @@ impl MetricsService for Collector {
         Ok(Response::new(ExportMetricsServiceResponse {
             partial_success: None,
         }))
+    }
+}
+
+/// The value of attribute `key` when it is an integer.
+pub fn int_attribute(attributes: &[KeyValue], key: &str) -> Option<i64> {
+    match attributes.iter().find(|a| a.key == key)?.value.as_ref()? {
+        AnyValue {
+            value: Some(any_value::Value::IntValue(i)),
+        } => Some(*i),
+        _ => None,
     }
 }
 

@@ -104,6 +104,7 @@ pub fn party(p: &Party) -> pb::Party {
                 bank_bic: a.bank_bic.clone(),
                 account_number: a.account_number.clone(),
                 currency: a.currency.code().into(),
+                utc_offset: a.utc_offset.clone().unwrap_or_default(),
             })
             .collect(),
         create_time: Some(timestamp(p.create_time)),

@@ -77,13 +77,25 @@ fn decode_party(v: &mut Violations, p: Option<&pb::Party>) -> Option<NewParty> {
             &a.account_number,
         );
         let currency = v.currency(&format!("party.bank_accounts[{i}].currency"), &a.currency);
-        if let (Some(Some(bank_bic)), Some(account_number), Some(currency)) =
-            (bic, number, currency)
+        let utc_offset = match a.utc_offset.as_str() {
+            "" => Some(None),
+            s if repat_core::party::parse_utc_offset(s).is_some() => Some(Some(s.to_string())),
+            s => {
+                v.add(
+                    format!("party.bank_accounts[{i}].utc_offset"),
+                    format!("must be +HH:MM or -HH:MM (at most 14 hours), got {s:?}"),
+                );
+                None
+            }
+        };
+        if let (Some(Some(bank_bic)), Some(account_number), Some(currency), Some(utc_offset)) =
+            (bic, number, currency, utc_offset)
         {
             bank_accounts.push(BankAccount {
                 bank_bic,
                 account_number,
                 currency,
+                utc_offset,
             });
         }
     }

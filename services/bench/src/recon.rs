@@ -2,7 +2,11 @@
 //! invoices and about N credits (exact payments by reference, fees deducted
 //! abroad, converted credits, instalments, bulk payments, strays and unpaid
 //! invoices mixed), at 10,000, 100,000 and 1,000,000, with how the time
-//! grows; then the rate at which a large generated camt.053 is read.
+//! grows; then the rate at which a large generated camt.053 is read, and
+//! the rate at which a running service imports one (`ImportStatement` on
+//! SQLite: read, checked, stored with its entries and audit record in one
+//! transaction) beside a plain XML parse of the same file (`roxmltree`,
+//! counting the entries: the floor any reader stands on).
 //!
 //! ```sh
 //! cargo run --release -p repat-bench --bin recon-bench -- [N ...]
@@ -168,7 +172,76 @@ fn camt053(n: usize) -> String {
     s
 }
 
-fn main() {
+/// Entries of the file imported through the service (about 15 MB).
+const IMPORTED: usize = 20_000;
+
+/// Seconds a running service (SQLite in a temporary directory) takes to
+/// import `xml` for a party holding its account.
+async fn service_import(xml: &str) -> anyhow::Result<f64> {
+    use repat_proto::v1 as pb;
+    let dir = std::env::temp_dir().join(format!("repat-recon-bench-{}", Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    let mut settings =
+        repatd::Settings::ephemeral(format!("sqlite:{}", dir.join("bench.db").display()));
+    settings.max_message_bytes = 64 << 20;
+    settings.request_timeout_secs = 600;
+    let server = repatd::start(&settings).await?;
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?
+        .connect()
+        .await?;
+    let account = pb::BankAccount {
+        bank_bic: "CIBLBDDH".into(),
+        account_number: "BD00CIBL1234567890123456".into(),
+        currency: "BDT".into(),
+        ..Default::default()
+    };
+    let party = pb::Party {
+        kind: pb::PartyKind::Firm as i32,
+        legal_name: "Bench Soft Ltd".into(),
+        country: "BD".into(),
+        bank_accounts: vec![account],
+        ..Default::default()
+    };
+    let party = pb::party_service_client::PartyServiceClient::new(channel.clone())
+        .create_party(pb::CreatePartyRequest {
+            request_id: Uuid::new_v4().to_string(),
+            party: Some(party),
+        })
+        .await?
+        .into_inner();
+    let mut recon = pb::reconciliation_service_client::ReconciliationServiceClient::new(channel)
+        .max_decoding_message_size(256 << 20)
+        .max_encoding_message_size(64 << 20);
+    let request = pb::ImportStatementRequest {
+        request_id: Uuid::new_v4().to_string(),
+        party_id: party.id,
+        format: pb::StatementFormat::Camt053 as i32,
+        content: xml.as_bytes().to_vec(),
+        charset: String::new(),
+    };
+    let started = Instant::now();
+    let stored = recon.import_statement(request).await?.into_inner();
+    let t = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        stored.entries.len() == IMPORTED,
+        "{} entries stored",
+        stored.entries.len()
+    );
+    server.stop().await?;
+    std::fs::remove_dir_all(&dir)?;
+    Ok(t)
+}
+
+fn rate_line(what: &str, entries: usize, bytes: usize, t: f64) {
+    println!(
+        "{what:<34} {entries:>7} entries {:>6.1} MB {t:>8.3}s {:>9.0} entries/s {:>7.1} MB/s",
+        bytes as f64 / 1e6,
+        entries as f64 / t,
+        bytes as f64 / 1e6 / t
+    );
+}
+
+fn main() -> anyhow::Result<()> {
     let sizes: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())
@@ -210,15 +283,41 @@ fn main() {
     let mut read = 0;
     let t = seconds(|| {
         read = repat_statements::parse(StatementFormat::Camt053, black_box(xml.as_bytes()))
-            .map(|s| s.entries.len())
+            .map(|s| s.iter().map(|s| s.entries.len()).sum::<usize>())
             .unwrap_or(0)
     });
     assert_eq!(read, entries);
-    println!(
-        "camt.053: {entries} entries, {:.1} MB read in {:.3}s: {:.0} entries/s, {:.0} MB/s",
-        xml.len() as f64 / 1e6,
-        t,
-        entries as f64 / t,
-        xml.len() as f64 / 1e6 / t
+    rate_line("camt.053 read (repat-statements)", entries, xml.len(), t);
+
+    // The service's import beside a plain XML parse of the same file.
+    let xml = camt053(IMPORTED);
+    let mut counted = 0;
+    let plain = seconds(|| {
+        counted = roxmltree::Document::parse(black_box(&xml))
+            .map(|d| {
+                d.descendants()
+                    .filter(|n| {
+                        n.has_tag_name(("urn:iso:std:iso:20022:tech:xsd:camt.053.001.08", "Ntry"))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    });
+    assert_eq!(counted, IMPORTED);
+    let service = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(service_import(&xml))?;
+    rate_line("plain XML parse (roxmltree)", IMPORTED, xml.len(), plain);
+    rate_line(
+        "service ImportStatement (SQLite)",
+        IMPORTED,
+        xml.len(),
+        service,
     );
+    println!(
+        "service import / plain parse: {:.1}x the time",
+        service / plain
+    );
+    Ok(())
 }

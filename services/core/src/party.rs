@@ -31,6 +31,28 @@ pub struct BankAccount {
     pub bank_bic: String,
     pub account_number: String,
     pub currency: crate::Currency,
+    /// The bank's local time, when not Dhaka's ([`crate::time::DHAKA`]):
+    /// statements' date-times without an offset are read in it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utc_offset: Option<String>,
+}
+
+/// Parses a UTC offset as written, `+HH:MM` or `-HH:MM` (up to 14 hours).
+pub fn parse_utc_offset(s: &str) -> Option<chrono::FixedOffset> {
+    let (sign, rest) = match s.as_bytes().first()? {
+        b'+' => (1, &s[1..]),
+        b'-' => (-1, &s[1..]),
+        _ => return None,
+    };
+    let (h, m) = rest.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let (h, m): (i32, i32) = (h.parse().ok()?, m.parse().ok()?);
+    if h > 14 || m > 59 {
+        return None;
+    }
+    chrono::FixedOffset::east_opt(sign * (h * 3600 + m * 60))
 }
 
 /// A party as submitted, before the server gives it an id.
@@ -74,6 +96,21 @@ pub fn is_country_code(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utc_offsets() {
+        assert_eq!(
+            parse_utc_offset("+06:00"),
+            chrono::FixedOffset::east_opt(6 * 3600)
+        );
+        assert_eq!(
+            parse_utc_offset("-03:30"),
+            chrono::FixedOffset::east_opt(-(3 * 3600 + 1800))
+        );
+        for bad in ["", "06:00", "+6:00", "+15:00", "+06:60", "+é:00", "+06"] {
+            assert_eq!(parse_utc_offset(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn bic_shapes() {

@@ -98,6 +98,26 @@ pub enum Command {
     },
 }
 
+/// A month as the flags take it: YYYY-MM.
+pub fn month(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    chrono::NaiveDate::parse_from_str(&format!("{s}-01"), "%Y-%m-%d")
+        .map_err(|_| format!("{s:?} is not a month YYYY-MM, e.g. 2024-06"))?;
+    Ok(s.to_string())
+}
+
+/// A day as the flags take it: YYYY-MM-DD.
+pub fn day(s: &str) -> Result<String, String> {
+    crate::wire::parse_date(s)?;
+    Ok(s.trim().to_string())
+}
+
+/// An instant as the flags take it: RFC 3339.
+pub fn instant(s: &str) -> Result<String, String> {
+    crate::wire::parse_timestamp(s)?;
+    Ok(s.trim().to_string())
+}
+
 /// What every CSV import takes.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -149,7 +169,7 @@ pub enum PartiesCommand {
 #[derive(Debug, Subcommand)]
 pub enum EarningsCommand {
     /// Record the earnings of a CSV file (streamed); bad rows go to
-    /// FILE.errors.csv.
+    /// FILE.errors.csv, the new ids to FILE.ids.csv (key party/invoice).
     Import {
         #[command(flatten)]
         args: ImportArgs,
@@ -158,12 +178,53 @@ pub enum EarningsCommand {
         #[arg(long)]
         party_ids: Option<PathBuf>,
     },
-    /// List earnings.
+    /// List earnings, with how much of each is allocated to payments.
     List {
-        /// Only this party (its id).
+        /// Only this party: its id or legal name.
         #[arg(long)]
         party: Option<String>,
     },
+    /// Record one earning (an invoice).
+    Create(EarningArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct EarningArgs {
+    /// The exporter: its id or legal name.
+    #[arg(long)]
+    pub party: String,
+    /// The foreign client billed.
+    #[arg(long)]
+    pub client_name: String,
+    /// The client's ISO 3166-1 alpha-2 country, e.g. SE.
+    #[arg(long)]
+    pub client_country: String,
+    /// What was exported.
+    #[arg(long, value_enum, default_value_t = ServiceCategoryArg::Software)]
+    pub service_category: ServiceCategoryArg,
+    /// Amount invoiced, a plain decimal within the currency's minor units,
+    /// e.g. 10000.00.
+    #[arg(long)]
+    pub amount: String,
+    /// ISO 4217 currency of the amount.
+    #[arg(long, default_value = "USD")]
+    pub currency: String,
+    /// Invoice date, YYYY-MM-DD (the 120-day deadline counts from it).
+    #[arg(long, value_parser = day)]
+    pub invoice_date: String,
+    /// Due date, YYYY-MM-DD.
+    #[arg(long, value_parser = day)]
+    pub due_date: Option<String>,
+    /// The invoice's own reference (unique per party), e.g. INV-2024-031.
+    #[arg(long)]
+    pub invoice_reference: String,
+    /// The marketplace it was earned on, e.g. Upwork.
+    #[arg(long)]
+    pub marketplace: Option<String>,
+    /// Request id (UUID) making a retry safe; derived from party and
+    /// invoice reference when unset, as imports do.
+    #[arg(long)]
+    pub request_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -176,7 +237,7 @@ pub enum RepatriationsCommand {
     },
     /// Open a repatriation for earnings of one party.
     Open {
-        /// The party paid (its id).
+        /// The party paid: its id or legal name.
         #[arg(long)]
         party: String,
         /// An earning paid, as ID or ID:AMOUNT (repeat for several).
@@ -193,11 +254,18 @@ pub enum RepatriationsCommand {
         #[arg(long)]
         request_id: Option<uuid::Uuid>,
     },
-    /// List repatriations (without timelines).
+    /// List repatriations (without timelines), with the invoices they pay.
     List {
-        /// Only this party (its id).
+        /// Only this party: its id or legal name.
         #[arg(long)]
         party: Option<String>,
+    },
+    /// Follow a journey: its state now, then each change as steps arrive,
+    /// until it ends (returned or rejected) or you stop it. One line (or
+    /// JSON object) per change.
+    Watch {
+        /// The repatriation's id.
+        id: String,
     },
     /// Open the repatriations of a CSV file; writes FILE.ids.csv (key,id).
     Import {
@@ -221,16 +289,93 @@ pub enum StepsCommand {
         #[arg(long)]
         repatriation_ids: Option<PathBuf>,
     },
+    /// Record one step of a journey.
+    Record(Box<StepArgs>),
+}
+
+#[derive(Debug, Args)]
+pub struct StepArgs {
+    /// The repatriation's id.
+    pub repatriation: String,
+    /// What happened, e.g. nostro-credited.
+    #[arg(long, value_parser = step_kind)]
+    pub kind: String,
+    /// When it occurred (RFC 3339, e.g. 2024-03-04T09:00:00Z or ...+06:00).
+    #[arg(long, value_parser = instant)]
+    pub at: String,
+    /// BIC of the institution at this step, e.g. CITIUS33.
+    #[arg(long)]
+    pub institution: Option<String>,
+    /// Amount at this step, e.g. 9975.00.
+    #[arg(long, requires = "currency")]
+    pub amount: Option<String>,
+    /// ISO 4217 currency of the amount.
+    #[arg(long)]
+    pub currency: Option<String>,
+    /// A fee deducted at this step, e.g. 25.00 (in --currency).
+    #[arg(long, requires = "currency")]
+    pub fee: Option<String>,
+    /// Who charged the fee (a BIC or a platform); the step's institution
+    /// when unset.
+    #[arg(long)]
+    pub fee_charged_by: Option<String>,
+    /// The fee's kind, e.g. CORRESPONDENT, PLATFORM, FX_MARGIN.
+    #[arg(long)]
+    pub fee_kind: Option<String>,
+    /// Exchange rate of a conversion: units of --fx-to per one of
+    /// --currency, e.g. 110.00 (USD/BDT).
+    #[arg(long, requires = "currency")]
+    pub fx_rate: Option<String>,
+    /// The currency bought by the conversion.
+    #[arg(long, default_value = "BDT")]
+    pub fx_to: String,
+    /// End-to-end id (ISO 20022 EndToEndId).
+    #[arg(long)]
+    pub end_to_end_id: Option<String>,
+    /// SWIFT gpi UETR (a UUID).
+    #[arg(long)]
+    pub uetr: Option<String>,
+    /// gpi status at this step: acsp, accc or rjct.
+    #[arg(long)]
+    pub gpi_status: Option<String>,
+    /// Reason code of a return, rejection or hold, e.g. AC06 (blocked
+    /// account) or G002.
+    #[arg(long)]
+    pub reason_code: Option<String>,
+    /// Free text.
+    #[arg(long)]
+    pub note: Option<String>,
+    /// Request id (UUID) making a retry safe; derived from the step's
+    /// repatriation, kind, instant and institution when unset, as imports
+    /// do.
+    #[arg(long)]
+    pub request_id: Option<uuid::Uuid>,
+}
+
+fn step_kind(s: &str) -> Result<String, String> {
+    use repat_proto::v1::StepKind;
+    let k = crate::wire::parse_enum(
+        s,
+        "STEP_KIND_",
+        "step kind",
+        StepKind::from_str_name,
+        crate::wire::STEP_KINDS,
+    )?;
+    Ok(k.as_str_name().to_string())
 }
 
 #[derive(Debug, Subcommand)]
 pub enum IncentiveCommand {
-    /// Assess a realized repatriation and store the result.
+    /// What a journey's incentive is, with every rule broken and every line
+    /// of arithmetic. A look: nothing is stored unless --record.
     Assess {
         /// The repatriation.
         id: String,
-        /// Day to assess as of (YYYY-MM-DD); today in Dhaka when unset.
-        #[arg(long)]
+        /// The day deadlines are judged as of (YYYY-MM-DD); today in Dhaka
+        /// when unset. An old journey never claimed is past its claim
+        /// window today (CLAIM_WINDOW_EXPIRED): give the day its claim was
+        /// (or would be) filed to see what it earned then.
+        #[arg(long, value_parser = day)]
         as_of: Option<String>,
         /// A document held beyond the party's record (repeat).
         #[arg(long = "document")]
@@ -239,44 +384,64 @@ pub enum IncentiveCommand {
         /// conversion rate.
         #[arg(long)]
         fx_rate: Option<String>,
-        /// Request id (UUID) making a retry safe; a fresh one when unset.
+        /// Store the assessment (it becomes the journey's current one, which
+        /// a claim rests on); without it nothing is stored.
         #[arg(long)]
+        record: bool,
+        /// With --record: request id (UUID) making a retry safe; a fresh one
+        /// when unset.
+        #[arg(long, requires = "record")]
         request_id: Option<uuid::Uuid>,
     },
     /// What the rules would give for the inputs given; stores nothing.
     Simulate(SimulateArgs),
+    /// Incentive assessed, claimed and disbursed, by month, programme and
+    /// party, summed exactly.
+    Totals {
+        #[command(flatten)]
+        range: MonthRange,
+        /// Only this party: its id or legal name.
+        #[arg(long)]
+        party: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
+    /// Firm or freelancer (the programmes differ).
     #[arg(long, value_enum, default_value_t = PartyKindArg::Firm)]
     pub party_kind: PartyKindArg,
+    /// The exporter's zone (units in an EPZ, economic zone or hi-tech park
+    /// are excluded).
     #[arg(long, value_enum, default_value_t = ZoneArg::None)]
     pub zone: ZoneArg,
+    /// What was exported.
     #[arg(long, value_enum, default_value_t = ServiceCategoryArg::Software)]
     pub service_category: ServiceCategoryArg,
     /// Came home through the banking channel (or an accepted platform).
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub formal_channel: bool,
-    /// YYYY-MM-DD.
-    #[arg(long)]
+    /// The (earliest) invoice date, YYYY-MM-DD.
+    #[arg(long, value_parser = day)]
     pub invoice_date: String,
     /// Day the proceeds were credited (YYYY-MM-DD); not realized when unset.
-    #[arg(long)]
+    #[arg(long, value_parser = day)]
     pub realized_on: Option<String>,
     /// Amount credited after fees deducted abroad, e.g. 9975.00.
     #[arg(long)]
     pub net_credited: Option<String>,
+    /// ISO 4217 currency of --net-credited.
     #[arg(long, default_value = "USD")]
     pub currency: String,
     /// BDT per unit of the credited currency, e.g. 110.00.
     #[arg(long)]
     pub fx_rate: Option<String>,
     /// Day the claim was filed (YYYY-MM-DD).
-    #[arg(long)]
+    #[arg(long, value_parser = day)]
     pub claim_filed_on: Option<String>,
-    /// Day to judge as of (YYYY-MM-DD); today when unset.
-    #[arg(long)]
+    /// The day deadlines are judged as of (YYYY-MM-DD); today in Dhaka when
+    /// unset.
+    #[arg(long, value_parser = day)]
     pub as_of: Option<String>,
     /// A document held, e.g. ASSOCIATION_CERTIFICATE (repeat).
     #[arg(long = "document")]
@@ -296,14 +461,14 @@ pub struct SimulateArgs {
 pub enum ClaimsCommand {
     /// File a claim for assessed, eligible repatriations of one party.
     File {
-        /// The exporter (its id).
+        /// The exporter: its id or legal name.
         #[arg(long)]
         party: String,
         /// A repatriation claimed (repeat).
         #[arg(long = "repatriation", required = true)]
         repatriations: Vec<String>,
         /// When it was filed (RFC 3339); now when unset.
-        #[arg(long)]
+        #[arg(long, value_parser = instant)]
         at: Option<String>,
         /// Request id (UUID) making a retry safe; a fresh one when unset.
         #[arg(long)]
@@ -317,7 +482,7 @@ pub enum ClaimsCommand {
         #[arg(long, value_enum)]
         kind: ClaimStepArg,
         /// When it happened (RFC 3339); now when unset.
-        #[arg(long)]
+        #[arg(long, value_parser = instant)]
         at: Option<String>,
         /// Why, for a rejection.
         #[arg(long)]
@@ -334,7 +499,17 @@ pub enum ClaimsCommand {
         /// The claim's id.
         id: String,
     },
-    /// Assess, file and follow the claims of a CSV file; safe to re-run.
+    /// List claims, with the exporter's name and where each stands.
+    List {
+        /// Only this party: its id or legal name.
+        #[arg(long)]
+        party: Option<String>,
+        /// Only claims in this state.
+        #[arg(long, value_enum)]
+        status: Option<ClaimStatusArg>,
+    },
+    /// Assess, file and follow the claims of a CSV file; safe to re-run;
+    /// writes the claims' ids to FILE.ids.csv (key: the repatriation).
     Import {
         #[command(flatten)]
         args: ImportArgs,
@@ -355,20 +530,21 @@ pub enum MetricsCommand {
     Scorecard {
         #[command(flatten)]
         range: MonthRange,
-        /// Only this party (its id).
+        /// Only this party: its id or legal name.
         #[arg(long)]
         party: Option<String>,
     },
-    /// Repatriations past a deadline.
+    /// Repatriations past a deadline, with the exporter's name and the
+    /// invoices they pay.
     Breaches {
         /// Which deadline.
         #[arg(long, value_enum)]
         kind: BreachKindArg,
-        /// Only this party (its id).
+        /// Only this party: its id or legal name.
         #[arg(long)]
         party: Option<String>,
         /// Day to judge as of (YYYY-MM-DD); today in Dhaka when unset.
-        #[arg(long)]
+        #[arg(long, value_parser = day)]
         as_of: Option<String>,
         /// For in-flight: hours that count as stuck (default 48).
         #[arg(long)]
@@ -379,30 +555,47 @@ pub enum MetricsCommand {
 #[derive(Debug, Args)]
 pub struct MonthRange {
     /// First month included, YYYY-MM.
-    #[arg(long)]
+    #[arg(long, value_parser = month)]
     pub from: Option<String>,
     /// Last month included, YYYY-MM.
-    #[arg(long)]
+    #[arg(long, value_parser = month)]
     pub to: Option<String>,
+}
+
+/// What delay statistics are grouped by, beside the step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GroupBy {
+    /// The step (or span) measured: always part of the key.
+    Step,
+    /// The payer's country.
+    Corridor,
+    /// Bank, platform or mobile financial service.
+    Channel,
+    /// The BIC of the step waited for.
+    Institution,
+    /// Firm or freelancer.
+    PartyKind,
+    /// The Dhaka month the wait ended in.
+    Month,
 }
 
 #[derive(Debug, Args)]
 pub struct DelaysArgs {
-    /// Dimensions to group by, comma-separated: corridor, channel,
-    /// institution, party-kind, month (`step`, the measure, is always
-    /// part of the key).
-    #[arg(long, value_delimiter = ',')]
-    pub group_by: Vec<String>,
+    /// Dimensions to group by, comma-separated (the step is always part of
+    /// the key). With --plot, one panel per group.
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub group_by: Vec<GroupBy>,
     #[command(flatten)]
     pub range: MonthRange,
-    /// Only this party (its id).
+    /// Only this party: its id or legal name.
     #[arg(long)]
     pub party: Option<String>,
     /// Only this measure: a step (NOSTRO_CREDITED) or a span
     /// (INITIATION_TO_FUNDS_AVAILABLE, ...).
     #[arg(long)]
     pub measure: Option<String>,
-    /// Draw the waits before each step as a box plot to FILE.svg or FILE.png.
+    /// Draw the waits before each step and the end-to-end spans as box
+    /// plots to FILE.svg or FILE.png (one panel per group with --group-by).
     #[arg(long)]
     pub plot: Option<PathBuf>,
     /// Size of the plot in pixels, WIDTHxHEIGHT.
@@ -415,22 +608,29 @@ pub enum StatementsCommand {
     /// Import one statement file for the account holder; importing the
     /// same file again adds nothing.
     Import {
+        /// The statement file as the bank sent it.
         file: PathBuf,
-        /// The account holder's party id.
+        /// The account holder: the party's id or legal name.
         #[arg(long)]
         party: String,
         /// The file's format; guessed from the extension or content when
         /// left out.
         #[arg(long, value_enum)]
         format: Option<StatementFormatArg>,
+        /// The file's charset (e.g. ISO-8859-1, windows-1252, ISO-8859-2)
+        /// when it is not UTF-8; left out, the server tells.
+        #[arg(long)]
+        charset: Option<String>,
     },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum StatementFormatArg {
+    Camt052,
     Camt053,
     Camt054,
     Mt940,
+    Mt942,
     Csv,
 }
 
@@ -442,6 +642,8 @@ impl StatementFormatArg {
             StatementFormatArg::Camt054 => F::Camt054,
             StatementFormatArg::Mt940 => F::Mt940,
             StatementFormatArg::Csv => F::Csv,
+            StatementFormatArg::Camt052 => F::Camt052,
+            StatementFormatArg::Mt942 => F::Mt942,
         }
     }
 }
@@ -451,12 +653,28 @@ pub enum ReconcileCommand {
     /// Run the matching for a party (deterministic; a re-run changes
     /// nothing already settled).
     Run {
+        /// The account holder: the party's id or legal name.
         #[arg(long)]
         party: String,
     },
     /// Credits and invoices that matched nothing, why, and the nearest
     /// candidates.
     Exceptions {
+        /// Only this party: its id or legal name.
+        #[arg(long)]
+        party: Option<String>,
+    },
+    /// Every match made (automatically or by hand): which credit paid which
+    /// invoice, how much, and the fee and FX gaps.
+    Matches {
+        /// Only this party: its id or legal name.
+        #[arg(long)]
+        party: Option<String>,
+    },
+    /// Each invoice with how much of it came home: unpaid, partially
+    /// realized, realized or overpaid.
+    Realizations {
+        /// Only this party: its id or legal name.
         #[arg(long)]
         party: Option<String>,
     },
@@ -464,8 +682,28 @@ pub enum ReconcileCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the hash chain; exits 1 when it is broken.
+    /// Recompute the hash chain; exits 4 when it is broken (1 when it could
+    /// not be checked).
     Verify,
+    /// The trail's entries, oldest first: who changed what, when, with
+    /// which request id, and the chain's hashes.
+    List {
+        /// Only entries by this subject (the token's `sub`).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Only entries of this RPC, e.g. repat.v1.PartyService/CreateParty.
+        #[arg(long)]
+        method: Option<String>,
+        /// Only entries at or after this instant (RFC 3339).
+        #[arg(long, value_parser = instant)]
+        since: Option<String>,
+        /// Only entries before this instant (RFC 3339).
+        #[arg(long, value_parser = instant)]
+        until: Option<String>,
+        /// At most this many entries (the newest are left out).
+        #[arg(long, default_value_t = 10_000)]
+        limit: usize,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -473,11 +711,13 @@ pub enum DemoCommand {
     /// Write the demo CSV files (parties, earnings, repatriations, steps,
     /// claims) to DIR. The same seed gives the same files.
     Generate {
+        /// Directory to write to (created if missing).
         #[arg(default_value = "demo")]
         dir: PathBuf,
         /// Parties to generate.
         #[arg(long, default_value_t = 240)]
         parties: usize,
+        /// Seed of the generator: the same seed, the same files.
         #[arg(long, default_value_t = 2024)]
         seed: u64,
     },
@@ -519,8 +759,55 @@ pub enum ClaimStepArg {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ClaimStatusArg {
+    Filed,
+    Audited,
+    Disbursed,
+    Rejected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum BreachKindArg {
     RepatriationLate,
     ClaimWindowExpired,
     InFlight,
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    /// Every flag and argument of every command says what it is for.
+    #[test]
+    fn every_option_is_explained() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if arg.get_help().is_none()
+                    && arg.get_long_help().is_none()
+                    && !["help", "version"].contains(&id)
+                {
+                    missing.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                if sub.get_about().is_none() && sub.get_name() != "help" {
+                    missing.push(format!("{path} {} (no description)", sub.get_name()));
+                }
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "repatctl", &mut missing);
+        assert!(missing.is_empty(), "without help: {missing:#?}");
+    }
+
+    #[test]
+    fn months_and_days_are_checked_where_typed() {
+        assert_eq!(month("2024-06").unwrap(), "2024-06");
+        assert!(month("2024-13").unwrap_err().contains("YYYY-MM"));
+        assert!(day("2024-02-30").is_err());
+    }
 }

@@ -141,6 +141,42 @@ pub fn describe(status: &Status) -> String {
     format!("{:?}: {}{hint}", status.code(), status.message())
 }
 
+/// A refusal with the API's field paths put as the flags the user typed:
+/// each `(api path prefix, flag)` of `flags` (the first that fits) names a
+/// field the way the command line does; a prefix ending in `.` with flag
+/// `--` turns the rest of the path into a flag (`inputs.as_of` reads
+/// `--as-of`).
+pub fn in_flag_terms(status: Status, flags: &[(&str, &str)]) -> Status {
+    let rename = |field: &str| -> Option<String> {
+        let (prefix, flag) = flags.iter().find(|(p, _)| field.starts_with(p))?;
+        Some(if *flag == "--" {
+            format!(
+                "--{}",
+                field[prefix.len()..]
+                    .split(['.', '['])
+                    .next()
+                    .unwrap_or_default()
+                    .replace('_', "-")
+            )
+        } else {
+            flag.to_string()
+        })
+    };
+    let message = status
+        .message()
+        .split("; ")
+        .map(|part| match part.split_once(": ") {
+            Some((field, reason)) => match rename(field) {
+                Some(flag) => format!("{flag}: {reason}"),
+                None => part.to_string(),
+            },
+            None => part.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    Status::new(status.code(), message)
+}
+
 /// Whether a call may be retried as it is: the request id makes it safe.
 pub fn retryable(status: &Status) -> bool {
     matches!(status.code(), Code::Unavailable | Code::ResourceExhausted)
@@ -165,4 +201,36 @@ where
         }
     }
     call().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_fields_read_as_the_flags_typed() {
+        let s = Status::invalid_argument(
+            "start_month: \"2024-13\" is not a month; inputs.net_credited.amount: has 3 decimal places but USD has 2",
+        );
+        let s = in_flag_terms(
+            s,
+            &[
+                ("start_month", "--from"),
+                ("inputs.net_credited", "--net-credited"),
+                ("inputs.", "--"),
+            ],
+        );
+        assert_eq!(
+            s.message(),
+            "--from: \"2024-13\" is not a month; --net-credited: has 3 decimal places but USD has 2"
+        );
+        assert_eq!(
+            in_flag_terms(
+                Status::invalid_argument("inputs.as_of: bad"),
+                &[("inputs.", "--")]
+            )
+            .message(),
+            "--as-of: bad"
+        );
+    }
 }

@@ -110,7 +110,7 @@ where
     let matches = command
         .clone()
         .try_get_matches_from(&args)
-        .map_err(LoadError::Usage)?;
+        .map_err(|e| LoadError::Usage(as_typed(e, &args)))?;
     let Some(path) = matches.get_one::<PathBuf>("config") else {
         return Cli::from_arg_matches(&matches).map_err(LoadError::Usage);
     };
@@ -157,6 +157,27 @@ where
         .try_get_matches_from(&layered)
         .map_err(|e| LoadError::File(format!("{}: {e}", path.display())))?;
     Cli::from_arg_matches(&matches).map_err(LoadError::Usage)
+}
+
+/// A usage error as the user typed the command: clap counts settings from
+/// the environment (`REPATCTL_SERVER`) as given and shows them in the usage
+/// line as if they were required; parsed again without the environment,
+/// the same mistake is reported without them.
+fn as_typed(e: clap::Error, args: &[OsString]) -> clap::Error {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        return e;
+    }
+    let plain = Cli::command().mut_args(|a| a.env(None::<&str>));
+    match plain.try_get_matches_from(args) {
+        Err(again) if again.kind() == e.kind() => again,
+        _ => e,
+    }
 }
 
 #[derive(Debug)]
@@ -236,6 +257,22 @@ mod tests {
         assert_eq!(
             from_flag.connection.server, "http://from-flag:2",
             "the flag over the environment"
+        );
+    }
+
+    #[test]
+    fn usage_errors_do_not_list_settings_from_the_environment() {
+        // SAFETY: no other test reads or writes this variable.
+        unsafe { std::env::set_var("REPATCTL_TIMEOUT_SECS", "5") };
+        let e = load_from(["repatctl", "metrics", "breaches"]);
+        unsafe { std::env::remove_var("REPATCTL_TIMEOUT_SECS") };
+        let LoadError::Usage(e) = e.unwrap_err() else {
+            panic!("a usage error")
+        };
+        let text = e.render().to_string();
+        assert!(
+            text.contains("--kind") && !text.contains("--timeout-secs"),
+            "{text}"
         );
     }
 

@@ -337,6 +337,8 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
     }
 
     let start = NaiveDate::from_ymd_opt(2024, 1, 1).context("date")?;
+    // The first firm's invoices, for the bank statement written last.
+    let mut statement_invoices: Vec<(String, &'static str, i64, NaiveDate)> = Vec::new();
     for p in &parties {
         let invoices = if p.firm {
             rng.range(2, 5)
@@ -373,6 +375,14 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
                 marketplace,
             ])?;
             counts[1] += 1;
+            if p.firm
+                && parties
+                    .iter()
+                    .find(|q| q.firm)
+                    .is_some_and(|first| first.key == p.key)
+            {
+                statement_invoices.push((reference.clone(), currency, amount, invoice_date));
+            }
             pending.push(Invoice {
                 reference,
                 country,
@@ -453,19 +463,107 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
     ] {
         f.flush()?;
     }
+    let statement_rows = statement(&dir.join("statement.csv"), &statement_invoices)?;
+    let counts = [
+        counts[0],
+        counts[1],
+        counts[2],
+        counts[3],
+        counts[4],
+        statement_rows,
+    ];
     let files = [
         "parties.csv",
         "earnings.csv",
         "repatriations.csv",
         "steps.csv",
         "claims.csv",
+        "statement.csv",
     ];
     let rows = files
         .iter()
         .zip(counts)
-        .map(|(f, n)| vec![json!(dir.join(f).display().to_string()), json!(n)])
+        .map(|(f, n)| {
+            vec![
+                crate::output::text(dir.join(f).display().to_string()),
+                crate::output::v(json!(n)),
+            ]
+        })
         .collect();
     Ok(Report::default().table("files", &["file", "rows"], rows))
+}
+
+/// The first firm's bank statement (the statement CSV format): a credit for
+/// each invoice, 25.00 short for the correspondent's fee and naming the
+/// invoice; a credit nothing was invoiced for; and the account's fee, a
+/// debit. Reconciling it matches the invoices and explains the stranger.
+/// Written from the invoices alone (no draws), so the other files stay as
+/// they were.
+fn statement(
+    path: &Path,
+    invoices: &[(String, &'static str, i64, NaiveDate)],
+) -> anyhow::Result<usize> {
+    let mut w =
+        csv::Writer::from_path(path).with_context(|| format!("writing {}", path.display()))?;
+    w.write_record([
+        "booking_date",
+        "value_date",
+        "direction",
+        "amount",
+        "currency",
+        "reference",
+        "remittance",
+        "counterparty",
+        "charges",
+    ])?;
+    let mut rows = 0;
+    let mut last = None;
+    for (n, (reference, currency, amount, date)) in invoices.iter().enumerate() {
+        let booked = *date + Duration::days(35 + 3 * n as i64);
+        let remittance = format!("Payment of invoice {reference}");
+        w.write_record([
+            booked.to_string().as_str(),
+            &booked.to_string(),
+            "CREDIT",
+            &cents(amount - 2500),
+            currency,
+            &format!("DEMO-{:05}", n + 1),
+            &remittance,
+            "Client abroad",
+            "25.00",
+        ])?;
+        rows += 1;
+        last = Some((booked, *currency));
+    }
+    if let Some((booked, currency)) = last {
+        let later = (booked + Duration::days(9)).to_string();
+        w.write_record([
+            later.as_str(),
+            &later,
+            "CREDIT",
+            "1234.56",
+            currency,
+            "DEMO-90001",
+            "TRANSFER",
+            "Unknown Trading FZE",
+            "",
+        ])?;
+        let month_end = (booked + Duration::days(12)).to_string();
+        w.write_record([
+            month_end.as_str(),
+            &month_end,
+            "DEBIT",
+            "5.00",
+            currency,
+            "DEMO-90002",
+            "Account maintenance fee",
+            "",
+            "",
+        ])?;
+        rows += 2;
+    }
+    w.flush()?;
+    Ok(rows)
 }
 
 /// One invoice, kept until its payment is written.
@@ -635,6 +733,7 @@ mod tests {
             "repatriations.csv",
             "steps.csv",
             "claims.csv",
+            "statement.csv",
         ] {
             assert_eq!(
                 std::fs::read(a.join(f)).unwrap(),
@@ -658,6 +757,7 @@ mod tests {
             "repatriations.csv",
             "steps.csv",
             "claims.csv",
+            "statement.csv",
         ] {
             let same =
                 std::fs::read(fresh.join(f)).unwrap() == std::fs::read(shipped.join(f)).unwrap();

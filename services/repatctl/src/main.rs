@@ -10,6 +10,7 @@ mod commands;
 mod config;
 mod demo;
 mod import;
+mod names;
 mod output;
 mod plot;
 mod wire;
@@ -17,9 +18,9 @@ mod wire;
 use std::process::ExitCode;
 
 use cli::{
-    AuditCommand, ClaimsCommand, Cli, Command, DemoCommand, EarningsCommand, IncentiveCommand,
-    MetricsCommand, PartiesCommand, ReconcileCommand, RepatriationsCommand, StatementsCommand,
-    StepsCommand,
+    AuditCommand, ClaimsCommand, Cli, Command, DelaysArgs, DemoCommand, EarningsCommand,
+    IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand, RepatriationsCommand,
+    StatementsCommand, StepsCommand,
 };
 use client::Repat;
 use commands::{incentive, journey, metrics, reconcile};
@@ -52,13 +53,8 @@ async fn main() -> ExitCode {
                 Outcome::Partial(r) => (r, 3),
                 Outcome::Broken(r) => (r, 4),
             };
+            // A reader that stops early (`| head`) is handled inside.
             if let Err(e) = report.print(format) {
-                // A closed pipe (`| head`) is not a failure of the command.
-                if e.downcast_ref::<std::io::Error>()
-                    .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-                {
-                    return ExitCode::from(code);
-                }
                 eprintln!("repatctl: {e}");
                 return ExitCode::FAILURE;
             }
@@ -135,6 +131,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             EarningsCommand::List { party } => {
                 Outcome::Done(journey::list_earnings(r, party).await?)
             }
+            EarningsCommand::Create(args) => Outcome::Done(journey::create_earning(r, args).await?),
         },
         Command::Repatriations { command } => match command {
             RepatriationsCommand::Show { id } => Outcome::Done(journey::show(r, id).await?),
@@ -150,32 +147,39 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             RepatriationsCommand::List { party } => {
                 Outcome::Done(journey::list_repatriations(r, party).await?)
             }
+            RepatriationsCommand::Watch { id } => {
+                Outcome::Done(journey::watch(r, id, cli.output).await?)
+            }
             RepatriationsCommand::Import { args, party_ids } => imported(
                 import::repatriations::run(r, &args.file, party_ids.as_deref(), args.no_progress)
                     .await?,
             ),
         },
-        Command::Steps {
-            command:
-                StepsCommand::Import {
-                    args,
-                    repatriation_ids,
-                },
-        } => imported(
-            import::steps::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress)
-                .await?,
-        ),
+        Command::Steps { command } => match command {
+            StepsCommand::Import {
+                args,
+                repatriation_ids,
+            } => imported(
+                import::steps::run(r, &args.file, repatriation_ids.as_deref(), args.no_progress)
+                    .await?,
+            ),
+            StepsCommand::Record(args) => Outcome::Done(journey::record_step(r, *args).await?),
+        },
         Command::Incentive { command } => match command {
             IncentiveCommand::Assess {
                 id,
                 as_of,
                 documents,
                 fx_rate,
+                record,
                 request_id,
             } => Outcome::Done(
-                incentive::assess(r, id, as_of, documents, fx_rate, request_id).await?,
+                incentive::assess(r, id, as_of, documents, fx_rate, record, request_id).await?,
             ),
             IncentiveCommand::Simulate(args) => Outcome::Done(incentive::simulate(r, args).await?),
+            IncentiveCommand::Totals { range, party } => {
+                Outcome::Done(incentive::totals(r, &range, party).await?)
+            }
         },
         Command::Claims { command } => match command {
             ClaimsCommand::File {
@@ -197,6 +201,9 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 incentive::claim_step(r, id, kind, at, reason, amount, request_id).await?,
             ),
             ClaimsCommand::Show { id } => Outcome::Done(incentive::show_claim(r, id).await?),
+            ClaimsCommand::List { party, status } => {
+                Outcome::Done(incentive::list_claims(r, party, status).await?)
+            }
             ClaimsCommand::Import {
                 args,
                 repatriation_ids,
@@ -206,35 +213,7 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             ),
         },
         Command::Metrics { command } => match command {
-            MetricsCommand::Delays(args) => {
-                // Check the plot's arguments before asking the server anything.
-                let size = args
-                    .plot
-                    .as_ref()
-                    .map(|_| plot::parse_size(&args.plot_size))
-                    .transpose()?;
-                let mut report = metrics::delays(r, &args).await?;
-                if let (Some(path), Some(size)) = (&args.plot, size) {
-                    let records =
-                        metrics::export(r, &args.range, &args.party, &args.measure).await?;
-                    let summaries = plot::summarize(&records);
-                    let title = match (&args.range.from, &args.range.to) {
-                        (None, None) => "Waiting time before each step".to_string(),
-                        (from, to) => format!(
-                            "Waiting time before each step, {} to {}",
-                            from.as_deref().unwrap_or("start"),
-                            to.as_deref().unwrap_or("now")
-                        ),
-                    };
-                    plot::draw(path, size, &summaries, &title)?;
-                    report = report.note(format!(
-                        "plot of {} observations written to {}",
-                        records.len(),
-                        path.display()
-                    ));
-                }
-                Outcome::Done(report)
-            }
+            MetricsCommand::Delays(args) => Outcome::Done(delays(r, &args).await?),
             MetricsCommand::Scorecard { range, party } => {
                 Outcome::Done(metrics::scorecard(r, &range, party).await?)
             }
@@ -251,20 +230,71 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     file,
                     party,
                     format,
+                    charset,
                 },
-        } => Outcome::Done(reconcile::import(r, &file, party, format).await?),
+        } => Outcome::Done(
+            reconcile::import(r, &file, party, format, charset.unwrap_or_default()).await?,
+        ),
         Command::Reconcile { command } => match command {
             ReconcileCommand::Run { party } => Outcome::Done(reconcile::run(r, party).await?),
             ReconcileCommand::Exceptions { party } => {
                 Outcome::Done(reconcile::exceptions(r, party).await?)
             }
+            ReconcileCommand::Matches { party } => {
+                Outcome::Done(reconcile::matches(r, party).await?)
+            }
+            ReconcileCommand::Realizations { party } => {
+                Outcome::Done(reconcile::realizations(r, party).await?)
+            }
         },
-        Command::Audit {
-            command: AuditCommand::Verify,
-        } => match metrics::verify_audit(r).await? {
-            (report, true) => Outcome::Done(report),
-            (report, false) => Outcome::Broken(report),
+        Command::Audit { command } => match command {
+            AuditCommand::Verify => match metrics::verify_audit(r).await? {
+                (report, true) => Outcome::Done(report),
+                (report, false) => Outcome::Broken(report),
+            },
+            AuditCommand::List {
+                subject,
+                method,
+                since,
+                until,
+                limit,
+            } => Outcome::Done(metrics::list_audit(r, subject, method, since, until, limit).await?),
         },
     };
     Ok(outcome)
+}
+
+/// Delay statistics, and with --plot their box plots (one panel per group).
+async fn delays(r: &Repat, args: &DelaysArgs) -> anyhow::Result<Report> {
+    // Check the plot's arguments before asking the server anything.
+    let size = args
+        .plot
+        .as_ref()
+        .map(|path| plot::check(path, &args.plot_size))
+        .transpose()?;
+    let party = names::optional_party(r, &args.party).await?;
+    let mut report = metrics::delays(r, args, &party).await?;
+    if let (Some(path), Some(size)) = (&args.plot, size) {
+        let records = metrics::export(r, &args.range, &party, &args.measure).await?;
+        let scope = match &args.party {
+            Some(p) => {
+                let mut names = names::Names::default();
+                names.load_parties(r, [party.as_str()]).await?;
+                let name = names.party(&party);
+                if name.is_empty() { p.clone() } else { name }
+            }
+            None => "all parties".to_string(),
+        };
+        let plot = plot::Plot {
+            title: plot::title(&records, &args.range, &scope, args.measure.as_deref()),
+            dimensions: metrics::dimensions(&args.group_by),
+        };
+        let panels = plot.draw(path, size, &records)?;
+        report = report.note(format!(
+            "plot of {} observations ({panels} panel(s)) written to {}",
+            records.len(),
+            path.display()
+        ));
+    }
+    Ok(report)
 }

@@ -182,6 +182,54 @@ pub fn zone_name(zone: i32) -> String {
         .unwrap_or_else(|_| zone.to_string())
 }
 
+/// ISO 20022 status reason codes (ExternalStatusReason1Code) and SWIFT gpi
+/// reasons a payment is returned, rejected or held with, and what they mean.
+const REASONS: &[(&str, &str)] = &[
+    ("AC01", "incorrect account number"),
+    ("AC03", "invalid creditor account number"),
+    ("AC04", "closed account number"),
+    ("AC06", "blocked account"),
+    ("AC13", "invalid debtor account type"),
+    ("AG01", "transaction forbidden on this account"),
+    ("AG02", "invalid bank operation code"),
+    ("AM02", "amount not allowed"),
+    ("AM04", "insufficient funds"),
+    ("AM05", "duplication"),
+    ("AM09", "wrong amount"),
+    ("BE01", "inconsistent with end customer"),
+    ("BE04", "missing creditor address"),
+    ("CUST", "requested by customer"),
+    ("DUPL", "duplicate payment"),
+    ("FF01", "invalid file format"),
+    ("FOCR", "following cancellation request"),
+    ("MD07", "end customer deceased"),
+    ("MS02", "not specified reason, customer generated"),
+    ("MS03", "not specified reason, agent generated"),
+    ("NARR", "narrative"),
+    ("RC01", "bank identifier incorrect"),
+    ("RR01", "missing debtor account or identification"),
+    ("RR02", "missing debtor name or address"),
+    ("RR03", "missing creditor name or address"),
+    ("RR04", "regulatory reason"),
+    ("G000", "forwarded to the next gpi agent"),
+    ("G001", "forwarded to a non-gpi agent"),
+    ("G002", "credit may not be same day"),
+    ("G003", "awaiting documents from the creditor"),
+    ("G004", "awaiting cover funds"),
+];
+
+/// A reason code with its meaning, "AC06 (blocked account)"; an unknown
+/// code as it is.
+pub fn reason(code: &str) -> String {
+    match REASONS
+        .iter()
+        .find(|(c, _)| c.eq_ignore_ascii_case(code.trim()))
+    {
+        Some((c, meaning)) => format!("{c} ({meaning})"),
+        None => code.to_string(),
+    }
+}
+
 pub const STEP_KINDS: &[&str] = &[
     "INVOICE_ISSUED",
     "PAYMENT_INITIATED",
@@ -249,6 +297,13 @@ mod tests {
             .unwrap_err()
             .contains("NOSTRO_CREDITED")
         );
+    }
+
+    #[test]
+    fn reason_codes_say_what_they_mean() {
+        assert_eq!(reason("AC06"), "AC06 (blocked account)");
+        assert_eq!(reason("g001"), "G001 (forwarded to a non-gpi agent)");
+        assert_eq!(reason("XY99"), "XY99");
     }
 
     #[test]

@@ -15,7 +15,8 @@ on_both_backends!(
     imports_are_safe_to_rerun_and_report_bad_rows,
     journeys_incentives_and_metrics,
     plots_are_svg_and_png_of_the_size_asked,
-    statements_import_once_and_reconcile
+    statements_import_once_and_reconcile,
+    names_script_output_and_the_remaining_commands
 );
 
 /// A scratch directory, removed on drop.
@@ -453,11 +454,43 @@ async fn journeys_incentives_and_metrics(app: &TestApp) {
         ]
     );
     assert_eq!(timeline[3]["wait_secs"], "72000");
+    assert!(
+        timeline.iter().all(|s| s.get("#").is_none()),
+        "no \"#\" keys"
+    );
     assert_eq!(
         shown["repatriation"]["initiation_to_funds_available_secs"],
         "86400"
     );
-    assert_eq!(shown["repatriation"]["fees"], "25.00 USD");
+    // Money as objects; fees with who charged them; the rate as a pair.
+    assert_eq!(
+        shown["repatriation"]["fees"],
+        serde_json::json!([{"amount": "25.00", "currency": "USD"}])
+    );
+    assert_eq!(shown["repatriation"]["party"], "Dhaka Soft Ltd");
+    assert_eq!(shown["repatriation"]["invoices"], "INV-1");
+    assert_eq!(
+        timeline[1]["fees"],
+        serde_json::json!([{"amount": "25.00", "currency": "USD", "charged_by": "CITIUS33", "kind": "CORRESPONDENT"}])
+    );
+    assert_eq!(
+        timeline[3]["amount"],
+        serde_json::json!({"amount": "9975.00", "currency": "USD"})
+    );
+    // (The rate's trailing zeros are the backend's: "110.00" or "110".)
+    assert_eq!(
+        (
+            timeline[4]["fx"]["source_currency"].as_str(),
+            timeline[4]["fx"]["target_currency"].as_str()
+        ),
+        (Some("USD"), Some("BDT"))
+    );
+    assert!(
+        timeline[4]["fx"]["rate"]
+            .as_str()
+            .unwrap()
+            .starts_with("110")
+    );
     let table = expect(app, 0, &["repatriation", "show", pay1]).await;
     assert!(
         table.contains("NOSTRO_CREDITED")
@@ -465,19 +498,72 @@ async fn journeys_incentives_and_metrics(app: &TestApp) {
             && table.contains("initiation to funds available"),
         "{table}"
     );
-    let csv_out = expect(app, 0, &["repatriation", "show", pay1, "-o", "csv"]).await;
     assert!(
-        csv_out.starts_with("#,step,occurred_at,wait,wait_secs,"),
+        table.contains("USD/BDT 110")
+            && table.contains("9,975.00 USD")
+            && table.contains("25.00 USD by CITIUS33"),
+        "readable figures: {table}"
+    );
+    let csv_out = expect(app, 0, &["repatriation", "show", pay1, "-o", "csv"]).await;
+    assert!(csv_out.starts_with("step,occurred_at,wait,wait_secs,institution,amount,amount_currency,fees,fx,fx_pair,note"), "{csv_out}");
+    assert!(
+        csv_out.contains(",9975.00,USD,") && csv_out.contains(",USD/BDT,"),
         "{csv_out}"
     );
     assert_eq!(csv_out.lines().count(), 6);
 
     // The incentive, to the poisha, with its arithmetic: 9975.00 × 110.00
-    // = 1097250.00 BDT; realized in March 2024, at 8%.
+    // = 1097250.00 BDT; realized in March 2024, at 8%. Looking stores nothing.
     let a = json(app, &["incentive", "assess", pay1, "--as-of", "2024-03-10"]).await;
     assert_eq!(a["assessment"]["eligible"], true, "{a}");
-    assert_eq!(a["assessment"]["incentive"], "87780.00 BDT");
+    assert_eq!(
+        a["assessment"]["incentive"],
+        serde_json::json!({"amount": "87780.00", "currency": "BDT"})
+    );
     assert_eq!(a["assessment"]["rate"], "0.08");
+    assert_eq!(
+        (
+            a["assessment"]["stored"].as_bool(),
+            a["assessment"]["party"].as_str()
+        ),
+        (Some(false), Some("Dhaka Soft Ltd"))
+    );
+    let stored = || async {
+        app.incentives()
+            .list_assessments(pb::ListAssessmentsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .assessments
+            .len()
+    };
+    assert_eq!(stored().await, 0, "a look stores no assessment");
+    let recorded = json(
+        app,
+        &[
+            "incentive",
+            "assess",
+            pay1,
+            "--as-of",
+            "2024-03-10",
+            "--record",
+        ],
+    )
+    .await;
+    assert_eq!(recorded["assessment"]["stored"], true);
+    assert_eq!(stored().await, 1, "--record stores it");
+    let table = expect(
+        app,
+        0,
+        &["incentive", "assess", pay1, "--as-of", "2024-03-10"],
+    )
+    .await;
+    assert!(
+        table.contains("87,780.00 BDT")
+            && table.contains("8%")
+            && table.contains("nothing was stored"),
+        "{table}"
+    );
     assert!(
         a["arithmetic"]
             .as_array()
@@ -536,24 +622,26 @@ async fn journeys_incentives_and_metrics(app: &TestApp) {
         "2024-03-10",
     ];
     let sim = json(app, &base).await;
-    assert_eq!(sim["assessment"]["incentive"], "29333.30 BDT");
+    assert_eq!(sim["assessment"]["incentive"]["amount"], "29333.30");
     let mut what_if = base.to_vec();
     what_if.extend(["--rules", s(&rules_file)]);
     let sim = json(app, &what_if).await;
     assert_eq!(
         (
-            sim["assessment"]["incentive"].as_str(),
+            sim["assessment"]["incentive"]["amount"].as_str(),
             sim["assessment"]["rule_set"].as_str()
         ),
-        (Some("36666.63 BDT"), Some("what-if"))
+        (Some("36666.63"), Some("what-if"))
     );
-    // Bad input: the server's reason, naming the field, and exit 1.
+    // Bad input: the server's reason, naming the flag typed, and exit 1.
     let mut bad = base.to_vec();
     bad[7] = "3333.333";
     let o = run(app, &bad).await;
     assert_eq!(o.status.code(), Some(1));
     assert!(
-        stderr(&o).contains("InvalidArgument") && stderr(&o).contains("net_credited"),
+        stderr(&o).contains("InvalidArgument")
+            && stderr(&o).contains("--net-credited: ")
+            && !stderr(&o).contains("inputs."),
         "{}",
         stderr(&o)
     );
@@ -627,8 +715,16 @@ async fn journeys_incentives_and_metrics(app: &TestApp) {
     );
     assert_eq!(lines.count(), 2, "{csv_out}");
     let o = run(app, &["metrics", "delays", "--group-by", "weather"]).await;
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("weather"));
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "a bad flag value is a usage error"
+    );
+    assert!(
+        stderr(&o).contains("weather") && stderr(&o).contains("party-kind"),
+        "{}",
+        stderr(&o)
+    );
 
     // Breaches: PAY-4 was credited 151 days after its invoice.
     let late = json(
@@ -644,10 +740,35 @@ async fn journeys_incentives_and_metrics(app: &TestApp) {
     )
     .await;
     let rows = late.as_array().unwrap();
-    assert!(
+    let pay4 = rows
+        .iter()
+        .find(|b| b["repatriation"] == ids["PAY-4"].as_str())
+        .unwrap_or_else(|| panic!("{late}"));
+    assert_eq!(
+        (pay4["party"].as_str(), pay4["invoices"].as_str()),
+        (Some("Dhaka Soft Ltd"), Some("INV-4")),
+        "names beside ids"
+    );
+    // The party by its name.
+    let by_name = json(
+        app,
+        &[
+            "metrics",
+            "breaches",
+            "--kind",
+            "repatriation-late",
+            "--as-of",
+            "2024-07-01",
+            "--party",
+            "dhaka soft ltd",
+        ],
+    )
+    .await;
+    assert_eq!(
+        by_name.as_array().unwrap().len(),
         rows.iter()
-            .any(|b| b["repatriation"] == ids["PAY-4"].as_str()),
-        "{late}"
+            .filter(|b| b["party"] == "Dhaka Soft Ltd")
+            .count()
     );
     // The scorecard: PAY-1 took a day, PAY-N half an hour.
     let card = json(
@@ -672,6 +793,20 @@ async fn journeys_incentives_and_metrics(app: &TestApp) {
         (se["completed"].as_i64(), se["within_1h"].as_i64()),
         (Some(1), Some(0))
     );
+    let table = expect(
+        app,
+        0,
+        &[
+            "metrics",
+            "scorecard",
+            "--from",
+            "2024-03",
+            "--to",
+            "2024-03",
+        ],
+    )
+    .await;
+    assert!(table.contains("100%"), "shares as percentages: {table}");
 
     // Parties, earnings and repatriations by hand.
     let parties = json(app, &["parties", "list"]).await;
@@ -692,7 +827,8 @@ async fn journeys_incentives_and_metrics(app: &TestApp) {
         ],
     )
     .await;
-    let party = created[0]["id"].as_str().unwrap().to_string();
+    assert!(created.is_object(), "one record, one object: {created}");
+    let party = created["id"].as_str().unwrap().to_string();
     let e = app.create_earning(&party, "K-1", "700.00", "USD").await;
     let opened = json(
         app,
@@ -700,13 +836,20 @@ async fn journeys_incentives_and_metrics(app: &TestApp) {
             "repatriations",
             "open",
             "--party",
-            &party,
+            "Karnaphuli Apps Ltd",
             "--earning",
             &format!("{}:300.00", e.id),
         ],
     )
     .await;
-    assert_eq!(opened[0]["expected"], "300.00 USD");
+    assert_eq!(
+        opened["expected"],
+        serde_json::json!({"amount": "300.00", "currency": "USD"})
+    );
+    assert_eq!(
+        (opened["party"].as_str(), opened["invoices"].as_str()),
+        (Some("Karnaphuli Apps Ltd"), Some("K-1"))
+    );
 
     // The audit trail holds and verifies.
     let audit = json(app, &["audit", "verify"]).await;
@@ -744,10 +887,91 @@ async fn plots_are_svg_and_png_of_the_size_asked(app: &TestApp) {
     expect(app, 0, &["metrics", "delays", "--plot", s(&svg)]).await;
     let text = std::fs::read_to_string(&svg).unwrap();
     assert_eq!(svg_size(&text), (1000, 600));
+    let texts = svg_texts(&text);
+    let has = |t: &str| texts.iter().any(|(_, x)| x == t);
     assert!(
-        text.contains("BENEFICIARY_CREDITED (n=2)") && text.contains("1 hour (G20 target)"),
-        "labelled boxes and the G20 line"
+        has("beneficiary credited (n=2)") && has("1 hour (G20 target)"),
+        "labelled boxes and the G20 line: {texts:?}"
     );
+    assert!(has("120 days (repatriation deadline)"), "the deadline line");
+    assert!(
+        has("waits before each step:") && has("end-to-end spans:"),
+        "waits and spans apart"
+    );
+    // The title says the period (the months of the data) and the scope.
+    assert!(
+        has("Waiting time before each step, and end-to-end spans, 2024-03 to 2024-06, all parties"),
+        "{texts:?}"
+    );
+    // The font is in the file, under the family the text names.
+    assert!(
+        text.contains("@font-face")
+            && text.contains("data:font/ttf;base64,")
+            && text.contains("font-family=\"DejaVu Sans\"")
+    );
+
+    // Twice the size, twice the text: the legend grows with the plot.
+    let big = dir.path("big.svg");
+    expect(
+        app,
+        0,
+        &[
+            "metrics",
+            "delays",
+            "--plot",
+            s(&big),
+            "--plot-size",
+            "2000x1200",
+            "--from",
+            "2024-03",
+            "--to",
+            "2024-04",
+            "--party",
+            "Dhaka Soft Ltd",
+        ],
+    )
+    .await;
+    let big_texts = svg_texts(&std::fs::read_to_string(&big).unwrap());
+    let legend = |texts: &[(f64, String)]| {
+        texts
+            .iter()
+            .find(|(_, t)| t.starts_with("box: p25"))
+            .map(|(size, _)| *size)
+            .expect("a legend")
+    };
+    let (small, large) = (legend(&texts), legend(&big_texts));
+    assert!(
+        small >= 12.0 && (large / small - 2.0).abs() < 0.01,
+        "legend {small}px at 1000x600, {large}px at 2000x1200"
+    );
+    assert!(
+        big_texts
+            .iter()
+            .any(|(_, t)| t.ends_with("2024-03 to 2024-04, Dhaka Soft Ltd")),
+        "the period and party asked: {big_texts:?}"
+    );
+
+    // Grouped: one panel per group, each named.
+    let grouped = dir.path("grouped.svg");
+    expect(
+        app,
+        0,
+        &[
+            "metrics",
+            "delays",
+            "--group-by",
+            "corridor",
+            "--plot",
+            s(&grouped),
+        ],
+    )
+    .await;
+    let panels: Vec<String> = svg_texts(&std::fs::read_to_string(&grouped).unwrap())
+        .into_iter()
+        .map(|(_, t)| t)
+        .filter(|t| t.starts_with("corridor "))
+        .collect();
+    assert_eq!(panels, ["corridor SE", "corridor SG", "corridor US"]);
 
     let png = dir.path("delays.png");
     expect(
@@ -797,6 +1021,26 @@ async fn plots_are_svg_and_png_of_the_size_asked(app: &TestApp) {
     assert!(stderr(&o).contains("WIDTHxHEIGHT"));
     let o = run(app, &["metrics", "delays", "--plot", s(&dir.path("x.pdf"))]).await;
     assert!(stderr(&o).contains(".svg or .png"));
+}
+
+/// The text elements of an SVG: (font size, text).
+fn svg_texts(svg: &str) -> Vec<(f64, String)> {
+    svg.split("<text")
+        .skip(1)
+        .map(|t| {
+            let size = t
+                .split("font-size=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0.0);
+            let body = t
+                .split_once('>')
+                .map(|(_, b)| b.split("</text>").next().unwrap_or_default())
+                .unwrap_or_default();
+            (size, body.trim().replace("&amp;", "&"))
+        })
+        .collect()
 }
 
 /// Mutual TLS and a token: the CA, client certificate and token come from
@@ -915,34 +1159,61 @@ async fn the_demo_loads_without_a_refused_row() {
         "repatriations.csv",
         "steps.csv",
         "claims.csv",
+        "statement.csv",
         "run.sh",
     ] {
         std::fs::copy(demo.join(f), dir.path(f)).unwrap();
     }
+    let out = Dir::new();
     let o = tokio::process::Command::new("bash")
         .arg(dir.path("run.sh"))
+        .arg(&out.0)
         .env("REPATCTL", env!("CARGO_BIN_EXE_repatctl"))
         .env("REPATCTL_SERVER", format!("http://{}", app.server.addr))
         .env_remove("REPATCTL_TOKEN")
         .output()
         .await
         .unwrap();
+    let errors_files: String = std::fs::read_dir(&out.0)
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".errors.csv"))
+        .map(|e| {
+            format!(
+                "{}:\n{}",
+                e.file_name().to_string_lossy(),
+                std::fs::read_to_string(e.path()).unwrap_or_default()
+            )
+        })
+        .collect();
     assert_eq!(
         o.status.code(),
         Some(0),
-        "stdout:\n{}\nstderr:\n{}",
+        "stdout:\n{}\nstderr:\n{}\n{errors_files}",
         stdout(&o),
         stderr(&o)
     );
-    let refused: Vec<_> = std::fs::read_dir(&dir.0)
+    let refused: Vec<_> = std::fs::read_dir(&out.0)
         .unwrap()
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_string_lossy().ends_with(".errors.csv"))
         .collect();
     assert!(refused.is_empty(), "{refused:?}");
     assert_eq!(
-        svg_size(&std::fs::read_to_string(dir.path("delays.svg")).unwrap()),
+        svg_size(&std::fs::read_to_string(out.path("delays.svg")).unwrap()),
         (1000, 600)
+    );
+    // The demo directory is only read: every output is in the one given.
+    assert_eq!(
+        std::fs::read_dir(&dir.0).unwrap().count(),
+        7,
+        "nothing written beside the inputs"
+    );
+    // The statement was reconciled: its invoices matched, the stranger explained.
+    assert!(
+        stdout(&o).contains("NO_CANDIDATE") && stdout(&o).contains("REFERENCE"),
+        "{}",
+        stdout(&o)
     );
     app.finish().await;
 }
@@ -963,7 +1234,7 @@ async fn statements_import_once_and_reconcile(app: &TestApp) {
         ],
     )
     .await;
-    let party = party[0]["id"].as_str().unwrap().to_string();
+    let party = party["id"].as_str().unwrap().to_string();
     for (reference, amount) in [("INV-3001", "1000.00"), ("INV-3002", "1200.00")] {
         let mut e = repat_tests::fixtures::earning(&party, reference, amount, "USD");
         e.invoice_date = repat_tests::fixtures::date(2024, 3, 1);
@@ -993,11 +1264,35 @@ async fn statements_import_once_and_reconcile(app: &TestApp) {
     // The invoice is settled in full; the 50.00 short is the fee taken abroad.
     assert_eq!(
         (
-            matches[0]["covered"].as_str(),
-            matches[0]["fee_gap"].as_str()
+            matches[0]["covered"]["amount"].as_str(),
+            matches[0]["fee_gap"]["amount"].as_str()
         ),
-        (Some("1000.00 USD"), Some("50.00 USD"))
+        (Some("1000.00"), Some("50.00"))
     );
+    assert_eq!(
+        (matches[0]["party"].as_str(), matches[0]["invoice"].as_str()),
+        (Some("Padma Payouts Ltd"), Some("INV-3001"))
+    );
+    // The matches and each invoice's realization, later.
+    let listed = json(
+        app,
+        &["reconcile", "matches", "--party", "Padma Payouts Ltd"],
+    )
+    .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let realized = json(app, &["reconcile", "realizations", "--party", &party]).await;
+    let status: Vec<(&str, &str)> = realized
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["invoice"].as_str().unwrap(),
+                r["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(status, [("INV-3001", "REALIZED"), ("INV-3002", "UNPAID")]);
     let exceptions = json(app, &["reconcile", "exceptions", "--party", &party]).await;
     let reasons: Vec<&str> = exceptions
         .as_array()
@@ -1009,6 +1304,18 @@ async fn statements_import_once_and_reconcile(app: &TestApp) {
         reasons.contains(&"AMOUNT_OUTSIDE_TOLERANCE"),
         "{exceptions}"
     );
+    // A credit's exception names it as the bank did.
+    let credit = exceptions
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| !e["credit"].as_str().unwrap_or_default().is_empty())
+        .expect("an exception about a credit");
+    assert!(
+        !credit["bank_reference"].as_str().unwrap().is_empty(),
+        "{credit}"
+    );
+    assert!(credit["credit_amount"]["amount"].is_string(), "{credit}");
     // A format that cannot be told is refused before anything is sent.
     let unknown =
         std::env::temp_dir().join(format!("statement-{}.bin", repat_tests::fixtures::rid()));
@@ -1021,4 +1328,356 @@ async fn statements_import_once_and_reconcile(app: &TestApp) {
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("--format"), "{}", stderr(&o));
     let _ = std::fs::remove_file(unknown);
+}
+
+/// The commands the API had and the CLI lacked, one record at a time and
+/// for scripts: earnings and steps one by one, a journey followed as it
+/// moves, claims, incentive totals, the audit trail; every import writing
+/// the ids it created; JSON and CSV a script can use; `| head`.
+async fn names_script_output_and_the_remaining_commands(app: &TestApp) {
+    let (dir, ids) = load(app).await;
+    // Every import that creates records says their ids, by the row's key.
+    let earning_ids = std::fs::read_to_string(dir.path("earnings.csv.ids.csv")).unwrap();
+    assert!(
+        earning_ids.starts_with("key,id\n") && earning_ids.contains("dhaka-soft/INV-1,"),
+        "{earning_ids}"
+    );
+    let step_ids = std::fs::read_to_string(dir.path("steps.csv.ids.csv")).unwrap();
+    assert!(
+        step_ids.contains("PAY-1/NOSTRO_CREDITED/2024-03-04T19:00:00+06:00/BRAKBDDH,"),
+        "{step_ids}"
+    );
+
+    // Earnings: the party's name, money as an object, CSV split in two.
+    let earnings = json(app, &["earnings", "list", "--party", "Dhaka Soft Ltd"]).await;
+    let inv1 = earnings
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["invoice_reference"] == "INV-1")
+        .unwrap();
+    assert_eq!(
+        (inv1["party"].as_str(), &inv1["amount"]),
+        (
+            Some("Dhaka Soft Ltd"),
+            &serde_json::json!({"amount": "10000.00", "currency": "USD"})
+        )
+    );
+    let csv_out = expect(app, 0, &["earnings", "list", "-o", "csv"]).await;
+    assert!(csv_out.starts_with("invoice_reference,party,client,client_country,invoice_date,amount,amount_currency,allocated,allocated_currency,id,party_id\n"), "{csv_out}");
+
+    // One earning, one step, by hand; the same request ids as an import.
+    let created = json(
+        app,
+        &[
+            "earnings",
+            "create",
+            "--party",
+            "Nusrat Jahan",
+            "--client-name",
+            "Fjord Apps AS",
+            "--client-country",
+            "no",
+            "--amount",
+            "640.00",
+            "--invoice-date",
+            "2024-04-02",
+            "--invoice-reference",
+            "UP-90",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (
+            created["party"].as_str(),
+            created["client_country"].as_str()
+        ),
+        (Some("Nusrat Jahan"), Some("NO"))
+    );
+    let again = json(
+        app,
+        &[
+            "earnings",
+            "create",
+            "--party",
+            "Nusrat Jahan",
+            "--client-name",
+            "Fjord Apps AS",
+            "--client-country",
+            "no",
+            "--amount",
+            "640.00",
+            "--invoice-date",
+            "2024-04-02",
+            "--invoice-reference",
+            "UP-90",
+        ],
+    )
+    .await;
+    assert_eq!(again["id"], created["id"], "a retry is the same earning");
+    let opened = json(
+        app,
+        &[
+            "repatriations",
+            "open",
+            "--party",
+            "Nusrat Jahan",
+            "--earning",
+            created["id"].as_str().unwrap(),
+            "--channel",
+            "platform",
+        ],
+    )
+    .await;
+    let r = opened["id"].as_str().unwrap().to_string();
+
+    // Follow it while steps are recorded, until it is returned.
+    let server = format!("http://{}", app.server.addr);
+    let watch = tokio::process::Command::new(env!("CARGO_BIN_EXE_repatctl"))
+        .args([
+            "--server",
+            &server,
+            "repatriations",
+            "watch",
+            &r,
+            "-o",
+            "json",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let step = json(
+        app,
+        &[
+            "steps",
+            "record",
+            &r,
+            "--kind",
+            "payment-initiated",
+            "--at",
+            "2024-04-20T09:00:00Z",
+            "--amount",
+            "640.00",
+            "--currency",
+            "USD",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (step["step"].as_str(), step["status"].as_str()),
+        (Some("PAYMENT_INITIATED"), Some("IN_TRANSIT"))
+    );
+    let returned = json(
+        app,
+        &[
+            "steps",
+            "record",
+            &r,
+            "--kind",
+            "returned",
+            "--at",
+            "2024-04-22T09:00:00Z",
+            "--reason-code",
+            "ac06",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (returned["status"].as_str(), returned["note"].as_str()),
+        (Some("RETURNED"), Some("AC06 (blocked account)"))
+    );
+    let watched =
+        tokio::time::timeout(std::time::Duration::from_secs(20), watch.wait_with_output())
+            .await
+            .expect("watch ends with the journey")
+            .unwrap();
+    assert_eq!(watched.status.code(), Some(0));
+    let lines: Vec<Value> = stdout(&watched)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.first().map(|l| l["status"].clone()),
+        Some(Value::from("AWAITING_PAYMENT")),
+        "{lines:?}"
+    );
+    assert_eq!(
+        lines
+            .last()
+            .map(|l| (l["status"].clone(), l["party"].clone())),
+        Some((Value::from("RETURNED"), Value::from("Nusrat Jahan")))
+    );
+
+    // Claims, listed with names; the incentive totals.
+    let claims = dir.write("claims.csv", "repatriation,filed_at,audited_at,disbursed_at\nPAY-1,2024-03-20T05:00:00Z,2024-04-10T05:00:00Z,2024-05-02T05:00:00Z\n");
+    expect(
+        app,
+        0,
+        &[
+            "claims",
+            "import",
+            s(&claims),
+            "--repatriation-ids",
+            s(&dir.path("repatriations.csv.ids.csv")),
+        ],
+    )
+    .await;
+    let claim_ids = std::fs::read_to_string(dir.path("claims.csv.ids.csv")).unwrap();
+    assert!(claim_ids.contains("PAY-1,"), "{claim_ids}");
+    let listed = json(app, &["claims", "list", "--status", "disbursed"]).await;
+    let claim = &listed.as_array().unwrap()[0];
+    assert_eq!(
+        (
+            claim["party"].as_str(),
+            claim["invoices"].as_str(),
+            claim["status"].as_str()
+        ),
+        (Some("Dhaka Soft Ltd"), Some("INV-1"), Some("DISBURSED"))
+    );
+    assert_eq!(
+        claim["claimed"],
+        serde_json::json!({"amount": "87780.00", "currency": "BDT"})
+    );
+    let totals = json(
+        app,
+        &[
+            "incentive",
+            "totals",
+            "--from",
+            "2024-01",
+            "--to",
+            "2024-12",
+        ],
+    )
+    .await;
+    assert_eq!(totals["sum"]["disbursed"]["amount"], "87780.00", "{totals}");
+    assert_eq!(totals["totals"][0]["party"], "Dhaka Soft Ltd");
+
+    // The audit trail, oldest first, the chain's links included.
+    let audit = json(app, &["audit", "list", "--limit", "5"]).await;
+    let entries = audit.as_array().unwrap();
+    assert_eq!(entries.len(), 5);
+    assert_eq!(
+        (
+            entries[0]["sequence"].as_i64(),
+            entries[0]["previous_hash"].as_str()
+        ),
+        (Some(1), Some("0".repeat(64).as_str()))
+    );
+    assert_eq!(entries[1]["previous_hash"], entries[0]["hash"]);
+
+    // A reader that stops early is not a failure.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_repatctl"))
+        .args(["--server", &server, "audit", "list", "-o", "csv"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let closed = child.wait_with_output().await.unwrap();
+    assert_eq!(
+        closed.status.code(),
+        Some(0),
+        "stdout closed early: {}",
+        stderr(&closed)
+    );
+    assert!(stderr(&closed).is_empty(), "{}", stderr(&closed));
+
+    // Tables fit the width asked for.
+    let narrow = tokio::process::Command::new(env!("CARGO_BIN_EXE_repatctl"))
+        .args(["--server", &server, "repatriations", "list"])
+        .env("COLUMNS", "100")
+        .output()
+        .await
+        .unwrap();
+    let table = stdout(&narrow);
+    assert!(table.lines().all(|l| l.chars().count() <= 100), "{table}");
+    assert!(
+        table.contains("Nusrat") && table.contains("INV-4") && !table.contains("party id"),
+        "names for people, no second id column: {table}"
+    );
+    let _ = ids;
+}
+
+/// Help and exit codes as documented, without a server.
+#[tokio::test]
+async fn help_and_usage_errors() {
+    let run = |args: &[&str], env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_repatctl"));
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("REPATCTL_") {
+                cmd.env_remove(k);
+            }
+        }
+        cmd.args(args).envs(env.iter().copied()).output().unwrap()
+    };
+    let help = run(&["audit", "verify", "--help"], &[]);
+    assert_eq!(help.status.code(), Some(0));
+    assert!(
+        stdout(&help).contains("exits 4 when it is broken"),
+        "{}",
+        stdout(&help)
+    );
+    let help = stdout(&run(&["statements", "import", "--help"], &[]));
+    assert!(
+        help.contains("The statement file as the bank sent it") && help.contains("legal name"),
+        "{help}"
+    );
+    let help = stdout(&run(&["incentive", "assess", "--help"], &[]));
+    assert!(
+        help.contains("CLAIM_WINDOW_EXPIRED") && help.contains("--record"),
+        "--as-of and --record explained: {help}"
+    );
+
+    // A setting from the environment is not shown as if it were required.
+    let o = run(
+        &["parties", "create", "--kind", "firm"],
+        &[("REPATCTL_SERVER", "http://127.0.0.1:1")],
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("--legal-name") && !stderr(&o).contains("--server"),
+        "{}",
+        stderr(&o)
+    );
+    // Bad flag values: exit 2, naming the flag as typed.
+    for (args, flag) in [
+        (vec!["metrics", "delays", "--from", "2024-13"], "--from"),
+        (
+            vec!["metrics", "delays", "--group-by", "corridor,weather"],
+            "--group-by",
+        ),
+        (
+            vec![
+                "metrics",
+                "breaches",
+                "--kind",
+                "in-flight",
+                "--as-of",
+                "2024-02-30",
+            ],
+            "--as-of",
+        ),
+        (
+            vec![
+                "steps",
+                "record",
+                "x",
+                "--kind",
+                "soon",
+                "--at",
+                "2024-01-01T00:00:00Z",
+            ],
+            "--kind",
+        ),
+    ] {
+        let o = run(&args, &[]);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(stderr(&o).contains(flag), "{args:?}: {}", stderr(&o));
+    }
+    // A server that is not there: exit 1, saying so.
+    let o = run(&["--server", "http://127.0.0.1:1", "audit", "verify"], &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("cannot reach"), "{}", stderr(&o));
 }

@@ -92,6 +92,11 @@ pub struct Settings {
     /// gRPC-Web for them); `off` for none. Without tokens, only loopback.
     #[arg(long, env = "REPAT_CONSOLE_LISTEN", default_value = "127.0.0.1:50052", value_parser = console_listen)]
     pub console_listen: ConsoleListen,
+    /// A second address serving only `grpc.health.v1`, in plaintext even
+    /// when `listen` serves TLS: for probes that cannot speak TLS
+    /// (Kubernetes' gRPC probes, `repatd health-check`). Off when unset.
+    #[arg(long, env = "REPAT_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
     /// `sqlite:FILE` (created on first run) or `postgres://...`.
     #[arg(
         long,
@@ -144,6 +149,10 @@ pub struct Settings {
     /// `http://otel-collector:4317`); nothing is exported without it.
     #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT")]
     pub otlp_endpoint: Option<String>,
+    /// `service.name` of the exported traces and metrics; when unset, the
+    /// one `OTEL_RESOURCE_ATTRIBUTES` gives, else `repatd`.
+    #[arg(long, env = "OTEL_SERVICE_NAME")]
+    pub otel_service_name: Option<String>,
     /// Seconds between metric exports.
     #[arg(long, env = "REPAT_OTLP_METRICS_INTERVAL_SECS", default_value_t = 60)]
     pub otlp_metrics_interval_secs: u64,
@@ -211,6 +220,7 @@ impl Settings {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             console_listen: ConsoleListen(None),
+            health_listen: None,
             database_url: database_url.into(),
             rules_file: None,
             recon_fee_tolerance: Decimal::new(50, 0),
@@ -224,6 +234,7 @@ impl Settings {
             shutdown_grace_secs: 5,
             log_format: LogFormat::Text,
             otlp_endpoint: None,
+            otel_service_name: None,
             otlp_metrics_interval_secs: 60,
             allow_unauthenticated: true,
             jwt_algorithm: JwtAlgorithm::EdDsa,
@@ -257,6 +268,7 @@ impl Settings {
     pub fn export_options(&self) -> crate::telemetry::ExportOptions {
         crate::telemetry::ExportOptions {
             endpoint: self.otlp_endpoint.clone().filter(|e| !e.is_empty()),
+            service_name: self.otel_service_name.clone().filter(|n| !n.is_empty()),
             metrics_interval: Duration::from_secs(self.otlp_metrics_interval_secs.max(1)),
         }
     }

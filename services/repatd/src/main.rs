@@ -1,3 +1,4 @@
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use repatd::config::{Cli, Command, LogFormat, TokenCommand};
@@ -17,10 +18,15 @@ async fn main() -> ExitCode {
         },
     };
     let filter = EnvFilter::try_from_env("REPAT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colour only for a person at a terminal, never into files or
+    // collectors (and never when NO_COLOR asks for none).
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     match cli.settings.log_format {
         // Logs go to stderr; stdout carries what a command prints (a token).
         LogFormat::Text => tracing_subscriber::fmt()
             .with_writer(std::io::stderr)
+            .with_ansi(colour)
             .with_env_filter(filter)
             .init(),
         LogFormat::Json => tracing_subscriber::fmt()
@@ -98,7 +104,14 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Serve => {
             let mut server = repatd::start(&settings).await?;
-            tracing::info!(addr = %server.addr, backend = server.repo.backend(), "repatd serving");
+            match server.health_addr {
+                Some(health) => {
+                    tracing::info!(addr = %server.addr, %health, backend = server.repo.backend(), "repatd serving (health also on the plaintext health listener)")
+                }
+                None => {
+                    tracing::info!(addr = %server.addr, backend = server.repo.backend(), "repatd serving")
+                }
+            }
             let stop = server.stopper();
             tokio::spawn(async move {
                 shutdown_signal().await;

@@ -68,6 +68,8 @@ pub struct RunningServer {
     pub addr: SocketAddr,
     /// Where the browser console is served, if it is.
     pub console_addr: Option<SocketAddr>,
+    /// The plaintext health-only listener's address, when configured.
+    pub health_addr: Option<SocketAddr>,
     pub repo: Arc<dyn Repository>,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -100,16 +102,28 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         .await
         .with_context(|| format!("opening {}", repat_store::redact(&settings.database_url)))?;
     let rules_source = settings.rules_source()?;
-    let rules = Arc::new(
-        ActiveRules::load(repo.as_ref(), &rules_source)
-            .await
-            .map_err(|e| anyhow::anyhow!("incentive rule set: {e}"))?,
-    );
+    let rules = Arc::new(ActiveRules::load(repo.as_ref(), &rules_source).await.map_err(|e| match settings.migrate_at_start {
+        true => anyhow::anyhow!("incentive rule set: {e}"),
+        // The first table read at start: on an empty database, say why.
+        false => anyhow::anyhow!("incentive rule set: {e} (migrate_at_start is false: run `repatd migrate` on this database first)"),
+    })?);
     tracing::info!(version = %rules.stored.version, sha256 = %rules.stored.sha256, "incentive rules in force");
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
     let addr = listener.local_addr()?;
+    let health_listener = match settings.health_listen {
+        Some(at) => Some(
+            TcpListener::bind(at)
+                .await
+                .with_context(|| format!("binding the health listener {at}"))?,
+        ),
+        None => None,
+    };
+    let health_addr = health_listener
+        .as_ref()
+        .map(TcpListener::local_addr)
+        .transpose()?;
     if matches!(auth, AuthMode::LocalAdmin) {
         tracing::warn!(%addr, "serving WITHOUT AUTHENTICATION: every caller is the administrator (loopback only; --allow-unauthenticated)");
     }
@@ -124,6 +138,12 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     health
         .set_service_status(LIVENESS, ServingStatus::Serving)
         .await;
+    let (probes_stop, probes_stopped) = oneshot::channel::<()>();
+    let probes = health_listener.map(|l| {
+        crate::health::serve(l, health_service.clone(), async {
+            let _ = probes_stopped.await;
+        })
+    });
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(repat_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -238,6 +258,11 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         if let Some(console) = console {
             console.stop().await?;
         }
+        // Probes see NOT_SERVING until the main server has stopped.
+        let _ = probes_stop.send(());
+        if let Some(probes) = probes {
+            let _ = probes.await;
+        }
         // What the last requests produced leaves before the process does.
         telemetry.shutdown().await;
         result.context("serving gRPC")
@@ -245,6 +270,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     Ok(RunningServer {
         addr,
         console_addr,
+        health_addr,
         repo,
         stop: Some(stop_tx),
         task,

@@ -10,24 +10,33 @@
 //! be installed once only). What that costs: the exported trace has the RPC's
 //! server span only, not spans nested inside handlers; the `tracing` span
 //! carries the trace id, so log lines still join their trace.
+//!
+//! Attributes follow the OpenTelemetry semantic conventions for RPC, the
+//! same in spans and metrics: `rpc.system` = `grpc`, `rpc.service` (e.g.
+//! `repat.v1.PartyService`), `rpc.method` (e.g. `CreateParty`) and
+//! `rpc.grpc.status_code` as the integer code.
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Counter, Histogram, Meter, MeterProvider as _};
 use opentelemetry::propagation::{Extractor, TextMapPropagator};
 use opentelemetry::trace::{
     Span as _, SpanKind, Status as SpanStatus, Tracer as _, TracerProvider as _,
 };
+use opentelemetry::{Key, KeyValue};
 use opentelemetry_otlp::WithExportConfig;
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::data::ResourceMetrics;
+use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
+use opentelemetry_sdk::metrics::{PeriodicReader, SdkMeterProvider, Temporality};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::resource::EnvResourceDetector;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData, SpanExporter};
 use repat_api::observe::{self, CallIds};
 use repat_store::Repository;
 use tonic::Code;
@@ -41,8 +50,27 @@ pub struct ExportOptions {
     /// OTLP/gRPC endpoint, e.g. `http://collector:4317`; nothing is exported
     /// without one.
     pub endpoint: Option<String>,
+    /// `service.name`; see [`service_name`].
+    pub service_name: Option<String>,
     /// How often metrics are pushed.
     pub metrics_interval: Duration,
+}
+
+/// The service's name: the configured one (`OTEL_SERVICE_NAME`), else a
+/// `service.name` in `OTEL_RESOURCE_ATTRIBUTES`, else `repatd`, the order
+/// the OpenTelemetry specification gives.
+pub fn service_name(configured: Option<&str>) -> String {
+    if let Some(name) = configured {
+        return name.to_string();
+    }
+    let from_attributes = Resource::builder_empty()
+        .with_detector(Box::new(EnvResourceDetector::new()))
+        .build();
+    from_attributes
+        .get(&Key::from_static_str("service.name"))
+        .map(|v| v.to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "repatd".to_string())
 }
 
 /// One server's telemetry: providers (kept to flush them at shutdown) and
@@ -67,24 +95,36 @@ impl Telemetry {
     /// pushed to it. Must be called inside the Tokio runtime (the exporter's
     /// gRPC channel runs on it).
     pub fn new(options: &ExportOptions, repo: Arc<dyn Repository>) -> anyhow::Result<Telemetry> {
-        let resource = Resource::builder().with_service_name("repatd").build();
+        let name = service_name(options.service_name.as_deref());
+        let resource = Resource::builder().with_service_name(name.clone()).build();
         let mut traces = SdkTracerProvider::builder().with_resource(resource.clone());
         let mut metrics = SdkMeterProvider::builder().with_resource(resource);
         if let Some(endpoint) = &options.endpoint {
+            let collector = Arc::new(Collector::new(endpoint));
             let spans = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
                 .with_endpoint(endpoint)
                 .build()?;
-            traces = traces.with_batch_exporter(spans);
+            traces = traces.with_batch_exporter(Watched {
+                inner: spans,
+                collector: collector.clone(),
+                signal: "traces",
+            });
             let exporter = opentelemetry_otlp::MetricExporter::builder()
                 .with_tonic()
                 .with_endpoint(endpoint)
                 .build()?;
+            let exporter = Watched {
+                inner: exporter,
+                collector,
+                signal: "metrics",
+            };
             metrics = metrics.with_reader(
                 PeriodicReader::builder(exporter)
                     .with_interval(options.metrics_interval)
                     .build(),
             );
+            tracing::info!(%endpoint, service_name = %name, metrics_interval_secs = options.metrics_interval.as_secs(), "exporting traces and metrics over OTLP");
         }
         let tracer_provider = traces.build();
         let meter_provider = metrics.build();
@@ -123,6 +163,124 @@ impl Telemetry {
             }
         });
         let _ = done.await;
+    }
+}
+
+/// While the collector keeps failing, how often that is logged again.
+const UNREACHABLE_LOG_EVERY: Duration = Duration::from_secs(60);
+
+/// Whether exports reach the collector. The SDK drops a failed export
+/// silently; this logs the first failure at once, then at most once every
+/// [`UNREACHABLE_LOG_EVERY`] while failures last, and the recovery.
+#[derive(Debug)]
+struct Collector {
+    endpoint: String,
+    state: Mutex<ExportState>,
+}
+
+/// What the exports have done lately.
+#[derive(Debug, Default, PartialEq)]
+struct ExportState {
+    /// Failures since the last success (or the last log line).
+    failures: u64,
+    /// When the failures were last logged; `None` while exports succeed.
+    logged_at: Option<Instant>,
+}
+
+/// What to log after an export.
+#[derive(Debug, PartialEq)]
+enum ExportEvent {
+    /// The collector is unreachable: `failures` exports dropped since the
+    /// last line.
+    Unreachable { failures: u64 },
+    /// Exports succeed again.
+    Recovered,
+}
+
+impl ExportState {
+    fn after(&mut self, ok: bool, now: Instant) -> Option<ExportEvent> {
+        if ok {
+            self.failures = 0;
+            return self.logged_at.take().map(|_| ExportEvent::Recovered);
+        }
+        self.failures += 1;
+        match self.logged_at {
+            Some(at) if now.duration_since(at) < UNREACHABLE_LOG_EVERY => None,
+            _ => {
+                self.logged_at = Some(now);
+                Some(ExportEvent::Unreachable {
+                    failures: std::mem::take(&mut self.failures),
+                })
+            }
+        }
+    }
+}
+
+impl Collector {
+    fn new(endpoint: &str) -> Collector {
+        Collector {
+            endpoint: endpoint.to_string(),
+            state: Mutex::default(),
+        }
+    }
+
+    fn record(&self, signal: &'static str, result: &OTelSdkResult) {
+        let event = self
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .after(result.is_ok(), Instant::now());
+        match (event, result) {
+            (Some(ExportEvent::Unreachable { failures }), Err(e)) => {
+                tracing::warn!(endpoint = %self.endpoint, signal, failed_exports = failures, error = %e, "OTLP collector unreachable: telemetry is dropped until it answers")
+            }
+            (Some(ExportEvent::Recovered), _) => {
+                tracing::info!(endpoint = %self.endpoint, signal, "OTLP collector reachable again")
+            }
+            _ => {}
+        }
+    }
+}
+
+/// An exporter whose every result is reported to the [`Collector`].
+#[derive(Debug)]
+struct Watched<E> {
+    inner: E,
+    collector: Arc<Collector>,
+    signal: &'static str,
+}
+
+impl<E: SpanExporter> SpanExporter for Watched<E> {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        let result = self.inner.export(batch).await;
+        self.collector.record(self.signal, &result);
+        result
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+    fn set_resource(&mut self, resource: &Resource) {
+        self.inner.set_resource(resource)
+    }
+}
+
+impl<E: PushMetricExporter> PushMetricExporter for Watched<E> {
+    async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
+        let result = self.inner.export(metrics).await;
+        self.collector.record(self.signal, &result);
+        result
+    }
+    fn force_flush(&self) -> OTelSdkResult {
+        self.inner.force_flush()
+    }
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.inner.shutdown_with_timeout(timeout)
+    }
+    fn temporality(&self) -> Temporality {
+        self.inner.temporality()
     }
 }
 
@@ -307,7 +465,9 @@ where
 /// One RPC being observed; finished exactly once, when dropped.
 pub struct Call {
     telemetry: Telemetry,
-    method: String,
+    /// `rpc.service` and `rpc.method` of the semantic conventions.
+    service: String,
+    name: String,
     started: Instant,
     otel_span: opentelemetry_sdk::trace::Span,
     log_span: tracing::Span,
@@ -319,15 +479,12 @@ impl Call {
     fn start(telemetry: &Telemetry, method: String, headers: &HeaderMap) -> Call {
         let parent = TraceContextPropagator::new().extract(&Headers(headers));
         let (service, name) = method.split_once('/').unwrap_or((method.as_str(), ""));
+        let (service, name) = (service.to_string(), name.to_string());
         let otel_span = telemetry
             .tracer
             .span_builder(method.clone())
             .with_kind(SpanKind::Server)
-            .with_attributes([
-                KeyValue::new("rpc.system", "grpc"),
-                KeyValue::new("rpc.service", service.to_string()),
-                KeyValue::new("rpc.method", name.to_string()),
-            ])
+            .with_attributes(rpc_attributes(&service, &name))
             .start_with_context(telemetry.tracer.as_ref(), &parent);
         let trace_id = otel_span.span_context().trace_id().to_string();
         let log_span = tracing::info_span!(
@@ -341,7 +498,8 @@ impl Call {
         );
         Call {
             telemetry: telemetry.clone(),
-            method,
+            service,
+            name,
             started: Instant::now(),
             otel_span,
             log_span,
@@ -357,8 +515,7 @@ impl Drop for Call {
         let code = self.code.unwrap_or(Code::Cancelled);
         let elapsed = self.started.elapsed();
         let code_name = code_name(code);
-        self.otel_span
-            .set_attribute(KeyValue::new("rpc.grpc.status_code", code as i64));
+        self.otel_span.set_attribute(status_code(code));
         if let Some(request_id) = self.ids.request_id.get() {
             self.otel_span
                 .set_attribute(KeyValue::new("repat.request_id", request_id.clone()));
@@ -371,13 +528,12 @@ impl Drop for Call {
             self.otel_span.set_status(SpanStatus::error(code_name));
         }
         self.otel_span.end();
-        self.telemetry.instruments.rpc_duration.record(
-            elapsed.as_secs_f64(),
-            &[
-                KeyValue::new("rpc.method", self.method.clone()),
-                KeyValue::new("rpc.grpc.status_code", code_name),
-            ],
-        );
+        let mut attributes = rpc_attributes(&self.service, &self.name).to_vec();
+        attributes.push(status_code(code));
+        self.telemetry
+            .instruments
+            .rpc_duration
+            .record(elapsed.as_secs_f64(), &attributes);
         let latency_ms = elapsed.as_micros() as f64 / 1000.0;
         self.log_span
             .record("code", code_name)
@@ -389,6 +545,20 @@ impl Drop for Call {
             tracing::info!("rpc");
         }
     }
+}
+
+/// What identifies an RPC, in spans and metrics alike.
+fn rpc_attributes(service: &str, method: &str) -> [KeyValue; 3] {
+    [
+        KeyValue::new("rpc.system", "grpc"),
+        KeyValue::new("rpc.service", service.to_string()),
+        KeyValue::new("rpc.method", method.to_string()),
+    ]
+}
+
+/// `rpc.grpc.status_code`: the integer code, as the conventions say.
+fn status_code(code: Code) -> KeyValue {
+    KeyValue::new("rpc.grpc.status_code", code as i64)
 }
 
 /// Codes that say the server, not the request, is at fault.
@@ -496,5 +666,47 @@ impl HttpBody for ObservedBody {
 
     fn size_hint(&self) -> http_body::SizeHint {
         self.inner.size_hint()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreachable_collector_is_logged_once_a_minute_and_its_return_once() {
+        let mut s = ExportState::default();
+        let t0 = Instant::now();
+        assert_eq!(
+            s.after(true, t0),
+            None,
+            "nothing to say while exports succeed"
+        );
+        assert_eq!(
+            s.after(false, t0),
+            Some(ExportEvent::Unreachable { failures: 1 })
+        );
+        assert_eq!(s.after(false, t0 + Duration::from_secs(10)), None);
+        assert_eq!(s.after(false, t0 + Duration::from_secs(59)), None);
+        assert_eq!(
+            s.after(false, t0 + Duration::from_secs(61)),
+            Some(ExportEvent::Unreachable { failures: 3 }),
+            "the failures since the last line"
+        );
+        assert_eq!(
+            s.after(true, t0 + Duration::from_secs(62)),
+            Some(ExportEvent::Recovered)
+        );
+        assert_eq!(s.after(true, t0 + Duration::from_secs(63)), None);
+        assert_eq!(
+            s.after(false, t0 + Duration::from_secs(64)),
+            Some(ExportEvent::Unreachable { failures: 1 }),
+            "a new outage is logged at once"
+        );
+    }
+
+    #[test]
+    fn the_configured_service_name_wins() {
+        assert_eq!(service_name(Some("repatd-eu")), "repatd-eu");
     }
 }

@@ -157,3 +157,97 @@ async fn health_check_exits_zero_only_while_serving() {
         let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
     }
 }
+
+/// Runs `repatd serve` with `args` on a fresh SQLite file until `running`
+/// has passed (or it exits), then stops it with SIGTERM; returns its output.
+fn serve_for(args: &[&str], running: std::time::Duration) -> Output {
+    let dir = Scratch::new();
+    let db = format!("sqlite:{}", dir.0.join("repat.db").display());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_repatd"))
+        .args([
+            "--allow-unauthenticated",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            &db,
+        ])
+        .args(args)
+        .arg("serve")
+        .env_clear()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start repatd");
+    let started = std::time::Instant::now();
+    let mut exited = false;
+    while started.elapsed() < running && !exited {
+        exited = child.try_wait().expect("poll repatd").is_some();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    if !exited {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    }
+    child.wait_with_output().expect("repatd output")
+}
+
+/// With `migrate_at_start = false`, a database nothing has migrated is
+/// refused at once, saying what to run, rather than crash-looping on a
+/// missing table.
+#[test]
+fn an_unmigrated_database_is_refused_with_what_to_do() {
+    let out = serve_for(
+        &["--migrate-at-start", "false"],
+        std::time::Duration::from_secs(20),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("run `repatd migrate` on this database first"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// Telemetry to a collector that is not there: export is announced once
+/// with where it goes, and the failures are logged once (rate-limited), not
+/// once per export; logs into a pipe carry no colour codes.
+#[test]
+fn an_unreachable_collector_is_logged_once_and_logs_are_plain_in_a_pipe() {
+    // Nothing listens on port 9 (discard) of loopback here.
+    let out = serve_for(
+        &[
+            "--otlp-endpoint",
+            "http://127.0.0.1:9",
+            "--otlp-metrics-interval-secs",
+            "1",
+        ],
+        std::time::Duration::from_millis(4500),
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stops cleanly on SIGTERM: {log}"
+    );
+    assert_eq!(
+        log.matches("exporting traces and metrics over OTLP")
+            .count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        log.contains("http://127.0.0.1:9") && log.contains("service_name=repatd"),
+        "{log}"
+    );
+    // Three or four metric exports failed (and the flush at the end): one line.
+    assert_eq!(
+        log.matches("OTLP collector unreachable").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        !log.contains('\u{1b}'),
+        "no ANSI escapes when stderr is not a terminal: {log:?}"
+    );
+}

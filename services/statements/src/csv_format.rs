@@ -61,11 +61,12 @@ pub fn parse(text: &str) -> Result<Statement, StatementError> {
     let mut entries = Vec::new();
     for (n, record) in reader.records().enumerate() {
         let index = n as u32;
-        let line = record
-            .as_ref()
-            .ok()
-            .and_then(|r| r.position())
-            .map(|p| p.line() as u32);
+        // The line of the record, or of where reading it failed.
+        let line = match &record {
+            Ok(r) => r.position(),
+            Err(e) => e.position(),
+        }
+        .map(|p| p.line() as u32);
         let record =
             record.map_err(|e| StatementError::at(index, line, "", format!("unreadable: {e}")))?;
         let get = |c: &str| {

@@ -39,6 +39,11 @@ const POSTGRES: &[Source] = &[
         "search",
         include_str!("../../../migrations/postgres/0006_search.sql"),
     ),
+    (
+        7,
+        "statement files",
+        include_str!("../../../migrations/postgres/0007_statement_files.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -73,8 +78,13 @@ const SQLITE: &[Source] = &[
     ),
     (
         7,
+        "statement files",
+        include_str!("../../../migrations/sqlite/0007_statement_files.sql"),
+    ),
+    (
+        8,
         "amount checks",
-        include_str!("../../../migrations/sqlite/0007_amount_checks.sql"),
+        include_str!("../../../migrations/sqlite/0008_amount_checks.sql"),
     ),
 ];
 
@@ -82,14 +92,14 @@ fn migrator(sources: &[Source]) -> Migrator {
     let migrations = sources
         .iter()
         .map(|(version, description, sql)| {
+            // A migration that manages its own transaction says so on its first line.
+            let no_tx = sql.starts_with("-- no-transaction");
             Migration::new(
                 *version,
                 Cow::Borrowed(*description),
                 MigrationType::Simple,
                 AssertSqlSafe(*sql).into_sql_str(),
-                // sqlx's marker for a migration that manages its own
-                // transaction.
-                sql.starts_with("-- no-transaction"),
+                no_tx,
             )
         })
         .collect::<Vec<_>>();

@@ -516,7 +516,8 @@ pub trait MetricsRepository: Send + Sync {
     async fn compact_delay_rollup(&self) -> Result<(), StoreError>;
 }
 
-/// A statement read and ready to store.
+/// A statement file read and ready to store: one statement per account
+/// and period it holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatementImport {
     /// The account holder.
@@ -524,6 +525,13 @@ pub struct StatementImport {
     pub format: StatementFormat,
     /// SHA-256 of the file, hex: the same file is stored once per party.
     pub sha256: String,
+    /// In file order; at least one.
+    pub statements: Vec<StatementPart>,
+}
+
+/// One account's statement for one period, of a file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementPart {
     pub message_id: String,
     pub account: String,
     pub entries: Vec<Entry>,
@@ -536,6 +544,8 @@ pub enum EntryStatus {
     Matched,
     Exception,
     NotACredit,
+    /// Not booked yet (or for information): never matched.
+    Pending,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -548,6 +558,9 @@ pub struct StoredEntry {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoredStatement {
     pub id: Uuid,
+    /// Its place among the statements of its file, from 0.
+    #[serde(default)]
+    pub part: u32,
     pub party_id: Uuid,
     pub format: StatementFormat,
     pub sha256: String,
@@ -606,14 +619,14 @@ pub struct ManualMatchRequest {
 /// Statements, matches and exceptions.
 #[async_trait]
 pub trait ReconciliationRepository: Send + Sync {
-    /// Stores a statement and its entries in one transaction; the same
-    /// file (by SHA-256) of the same party returns the statement stored
-    /// first and stores nothing.
+    /// Stores a file's statements and their entries in one transaction;
+    /// the same file (by SHA-256) of the same party returns the statements
+    /// stored first and stores nothing. In file order.
     async fn import_statement(
         &self,
         idem: &Idempotency,
         statement: &StatementImport,
-    ) -> Result<StoredStatement, StoreError>;
+    ) -> Result<Vec<StoredStatement>, StoreError>;
     async fn get_statement(&self, id: Uuid) -> Result<StoredStatement, StoreError>;
     /// The party a statement entry belongs to (what authorizing needs).
     async fn entry_party(&self, id: Uuid) -> Result<Uuid, StoreError>;

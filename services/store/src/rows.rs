@@ -395,6 +395,7 @@ pub struct ClaimedRow {
 
 #[derive(sqlx::FromRow)]
 pub struct StatementRow {
+    pub part: i32,
     pub party_id: Uuid,
     pub format: String,
     pub sha256: String,

@@ -5,7 +5,8 @@
 use repat_core::journey::StepKind;
 use repat_core::reconcile::{Entry, StatementFormat, Subject, Tolerances};
 use repat_store::{
-    EntryStatus, ManualMatchRequest, MatchFilter, PageRequest, StatementImport, StoreError,
+    EntryStatus, ManualMatchRequest, MatchFilter, PageRequest, StatementImport, StatementPart,
+    StoreError,
 };
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
@@ -30,14 +31,18 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
         party_id: p.id,
         format: StatementFormat::Camt053,
         sha256: "ab".repeat(32),
-        message_id: "MSG-1".into(),
-        account: "1501202900001".into(),
-        entries: vec![paying, stray],
+        statements: vec![StatementPart {
+            message_id: "MSG-1".into(),
+            account: "1501202900001".into(),
+            entries: vec![paying, stray],
+        }],
     };
-    let stored = repo
+    let mut parts = repo
         .import_statement(&key(IMPORT), &statement)
         .await
         .unwrap();
+    assert_eq!(parts.len(), 1);
+    let stored = parts.remove(0);
     assert_eq!(stored.entries.len(), 2);
     assert!(stored.entries.iter().all(|e| e.status == EntryStatus::Open));
     assert_eq!(repo.get_statement(stored.id).await.unwrap(), stored);
@@ -46,7 +51,7 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
         .import_statement(&key(IMPORT), &statement)
         .await
         .unwrap();
-    assert_eq!(again.id, stored.id);
+    assert_eq!(again.iter().map(|s| s.id).collect::<Vec<_>>(), [stored.id]);
     let (credit, stray) = (stored.entries[0].id, stored.entries[1].id);
     assert_eq!(repo.entry_party(credit).await.unwrap(), p.id);
     let missing = repo.entry_party(Uuid::new_v4()).await.unwrap_err();

@@ -358,6 +358,7 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                     party_id: w.party_a.clone(),
                     format: pb::StatementFormat::Csv as i32,
                     content: STATEMENT_A.into(),
+                    ..Default::default()
                 })
                 .await
                 .map(|_| 1),
@@ -677,6 +678,7 @@ async fn matrix(backend: Backend) {
             party_id: w.party_a.clone(),
             format: pb::StatementFormat::Csv as i32,
             content: STATEMENT_A.into(),
+            ..Default::default()
         })
         .await
         .unwrap()

@@ -14,7 +14,8 @@ on_both_backends!(
     claims_follow_the_money,
     simulation_stores_nothing,
     old_assessments_keep_their_rules,
-    one_clock_for_the_deadline
+    one_clock_for_the_deadline,
+    a_look_stores_nothing
 );
 
 async fn party(app: &TestApp, kind: pb::PartyKind, zone: pb::Zone) -> pb::Party {
@@ -958,4 +959,81 @@ async fn one_clock_for_the_deadline(app: &TestApp) {
         .collect();
     assert_eq!(listed, [(late.id.as_str(), date(2024, 6, 29), 1)]);
     assert_eq!(breaches.freshness.unwrap().pending_journeys, 0);
+}
+
+/// `validate_only`: the assessment of a stored journey, computed and
+/// returned, with nothing stored and nothing in the audit trail.
+async fn a_look_stores_nothing(app: &TestApp) {
+    let p = party(app, pb::PartyKind::Firm, pb::Zone::None).await;
+    let r = realized(
+        app,
+        &p,
+        date(2023, 8, 1),
+        "10000.00",
+        "9975.00",
+        "2023-09-12T04:00:00Z",
+        "110.00",
+    )
+    .await;
+    let audit = |app: &TestApp| {
+        let mut c =
+            repat_proto::v1::audit_service_client::AuditServiceClient::new(app.channel.clone());
+        async move {
+            c.list_audit_entries(pb::ListAuditEntriesRequest {
+                page_size: 1000,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries
+            .len()
+        }
+    };
+    let before = audit(app).await;
+    let look = pb::AssessRepatriationRequest {
+        repatriation_id: r.id.clone(),
+        as_of: date(2023, 9, 20),
+        validate_only: true,
+        ..Default::default()
+    };
+    let looked = app
+        .incentives()
+        .assess_repatriation(look.clone())
+        .await
+        .expect("a look needs no request id")
+        .into_inner();
+    assert!(looked.id.is_empty(), "not stored, so no id");
+    assert_eq!(
+        (looked.repatriation_id.as_str(), looked.party_id.as_str()),
+        (r.id.as_str(), p.id.as_str())
+    );
+    assert!(looked.eligible, "{:?}", codes(&looked));
+    assert_eq!(amount(&looked.incentive), "109725.00");
+    let stored = app
+        .incentives()
+        .list_assessments(pb::ListAssessmentsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stored.assessments.is_empty(), "a look stores no assessment");
+    assert_eq!(
+        audit(app).await,
+        before,
+        "and writes nothing to the audit trail"
+    );
+    // Judged as of today, the unclaimed 2023 realization is past its window.
+    let today = app
+        .incentives()
+        .assess_repatriation(pb::AssessRepatriationRequest {
+            as_of: None,
+            ..look
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(codes(&today), ["CLAIM_WINDOW_EXPIRED"]);
+    // Recording is what it was: stored, with an id.
+    let recorded = assess(app, &r, date(2023, 9, 20)).await;
+    assert!(!recorded.id.is_empty());
 }

@@ -16,6 +16,7 @@ mod outage;
 mod parity;
 mod reconciliation;
 mod search;
+mod statement_files;
 mod telemetry;
 mod tenancy;
 mod tls;

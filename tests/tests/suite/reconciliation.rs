@@ -36,6 +36,7 @@ async fn import(
             party_id: party.into(),
             format: format as i32,
             content: file(name),
+            ..Default::default()
         })
         .await
         .map(|r| r.into_inner())
@@ -466,7 +467,7 @@ async fn refused_files_store_nothing(app: &TestApp) {
         "{}",
         err.message()
     );
-    let err = import(app, p, pb::StatementFormat::Unspecified, "credits.csv")
+    let err = import(app, p, pb::StatementFormat::Unspecified, "README.md")
         .await
         .unwrap_err();
     assert_eq!(
@@ -488,6 +489,7 @@ async fn refused_files_store_nothing(app: &TestApp) {
         party_id: p.into(),
         format: pb::StatementFormat::Mt940 as i32,
         content: file("dbbl_mt940.sta"),
+        ..Default::default()
     };
     let once = app
         .reconciliation()

@@ -291,6 +291,7 @@ async fn exceptions_show_their_credit(app: &TestApp) {
             party_id: a.id.clone(),
             format: pb::StatementFormat::Csv as i32,
             content: csv.as_bytes().to_vec(),
+            ..Default::default()
         })
         .await
         .expect("import");

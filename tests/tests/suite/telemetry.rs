@@ -9,7 +9,7 @@ use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use repat_proto::v1 as pb;
 use repat_tests::fixtures::{firm, rid, step};
-use repat_tests::otlp::{Receiver, attribute};
+use repat_tests::otlp::{Receiver, attribute, int_attribute};
 use repat_tests::{Backend, spawn_with};
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
@@ -29,6 +29,7 @@ async fn spans_and_metrics_reach_the_collector(backend: Backend) {
     let receiver = Receiver::start().await;
     let Some(app) = spawn_with(backend, |s| {
         s.otlp_endpoint = Some(receiver.endpoint());
+        s.otel_service_name = Some("repatd-under-test".into());
         s.otlp_metrics_interval_secs = 1;
     })
     .await
@@ -116,8 +117,9 @@ async fn spans_and_metrics_reach_the_collector(backend: Backend) {
         Some("CreateParty")
     );
     assert_eq!(
-        attribute(&created.attributes, "rpc.grpc.status_code").as_deref(),
-        Some("0")
+        int_attribute(&created.attributes, "rpc.grpc.status_code"),
+        Some(0),
+        "the code as an integer"
     );
     assert_eq!(
         attribute(&created.attributes, "repat.request_id").as_deref(),
@@ -133,8 +135,8 @@ async fn spans_and_metrics_reach_the_collector(backend: Backend) {
         .find(|s| s.name == "repat.v1.PartyService/GetParty")
         .expect("the GetParty span was exported");
     assert_eq!(
-        attribute(&got.attributes, "rpc.grpc.status_code").as_deref(),
-        Some("5"),
+        int_attribute(&got.attributes, "rpc.grpc.status_code"),
+        Some(5),
         "NOT_FOUND"
     );
     assert_ne!(
@@ -177,21 +179,29 @@ async fn spans_and_metrics_reach_the_collector(backend: Backend) {
             })
             .collect()
     };
+    // The same attributes as the spans, spelt the same way.
     let latency = points("rpc.server.duration");
-    let has = |method: &str, code: &str| {
+    let has = |method: &str, code: i64| {
         latency.iter().any(|(a, _, count)| {
-            attribute(a, "rpc.method").as_deref() == Some(method)
-                && attribute(a, "rpc.grpc.status_code").as_deref() == Some(code)
+            attribute(a, "rpc.system").as_deref() == Some("grpc")
+                && attribute(a, "rpc.service").as_deref() == Some("repat.v1.PartyService")
+                && attribute(a, "rpc.method").as_deref() == Some(method)
+                && int_attribute(a, "rpc.grpc.status_code") == Some(code)
                 && *count >= 1
         })
     };
     assert!(
-        has("repat.v1.PartyService/CreateParty", "OK"),
+        has("CreateParty", 0),
         "latency by method and code: {latency:?}"
     );
     assert!(
-        has("repat.v1.PartyService/GetParty", "NOT_FOUND"),
-        "latency by method and code: {latency:?}"
+        has("GetParty", 5),
+        "latency by method and code (NOT_FOUND): {latency:?}"
+    );
+    assert_eq!(
+        receiver.service_names(),
+        ["repatd-under-test"],
+        "OTEL_SERVICE_NAME names the service"
     );
 
     let steps = points("repat.steps.recorded");

@@ -268,6 +268,7 @@ async fn bad_bytes_are_the_clients_error(backend: Backend) {
             bank_bic: "?".repeat(200),
             account_number: String::new(),
             currency: "???".into(),
+            ..Default::default()
         })
         .collect();
     let err = PartyServiceClient::new(admin.clone())

@@ -140,3 +140,75 @@ async fn tls_and_mutual_tls() {
     );
     app.finish().await;
 }
+
+/// A server serving TLS answers probes on its plaintext health-only
+/// listener, which serves health and nothing else; `repatd health-check`
+/// asks there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_reach_a_tls_server_on_the_plaintext_health_listener() {
+    use tonic_health::pb::HealthCheckRequest;
+    use tonic_health::pb::health_check_response::ServingStatus;
+    use tonic_health::pb::health_client::HealthClient;
+
+    let keys = KeyDir::new();
+    let ca = TestCa::new("repat test CA");
+    let (cert, key) = ca.issue("localhost", &["localhost", "127.0.0.1"]);
+    let (cert, key) = (
+        keys.write("server.pem", &cert),
+        keys.write("server.key", &key),
+    );
+    let mut settings = None;
+    let app = spawn_with(Backend::Sqlite, |s| {
+        s.tls_cert_file = Some(cert);
+        s.tls_key_file = Some(key);
+        s.health_listen = Some("127.0.0.1:0".parse().unwrap());
+        settings = Some(s.clone());
+    })
+    .await
+    .unwrap();
+    let health_addr = app
+        .server
+        .health_addr
+        .expect("the health listener is bound");
+    assert_ne!(health_addr, app.server.addr);
+
+    let plain = Channel::from_shared(format!("http://{health_addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("plaintext to the health port");
+    for service in ["", "liveness", "repat.v1.PartyService"] {
+        let status = HealthClient::new(plain.clone())
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status();
+        assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+    let other = PartyServiceClient::new(plain.clone())
+        .list_parties(pb::ListPartiesRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        other.code(),
+        tonic::Code::Unimplemented,
+        "the health port serves nothing else"
+    );
+
+    // `repatd health-check` with the server's settings asks the health port.
+    let mut settings = settings.unwrap();
+    settings.health_listen = Some(health_addr);
+    repatd::health::check(&settings, std::time::Duration::from_secs(3))
+        .await
+        .expect("health-check over the health listener");
+    settings.health_listen = None;
+    let refused = repatd::health::check(&settings, std::time::Duration::from_secs(3))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("health_listen"), "{refused}");
+    app.finish().await;
+}

@@ -103,7 +103,13 @@ impl IncentiveApi {
         mut req: pb::AssessRepatriationRequest,
     ) -> ApiResult<pb::Assessment> {
         let mut v = Violations::default();
-        let id = request_id(&mut v, &req.request_id);
+        // A look (validate_only) stores nothing, so needs no request id.
+        let looking = req.validate_only;
+        let id = if looking && req.request_id.is_empty() {
+            Some(Uuid::nil())
+        } else {
+            request_id(&mut v, &req.request_id)
+        };
         let repatriation_id = v.required_uuid("repatriation_id", &req.repatriation_id);
         let as_of = v.optional_date("as_of", req.as_of.as_ref());
         let documents = wire::documents(&mut v, "documents", &req.documents);
@@ -115,7 +121,11 @@ impl IncentiveApi {
         let (id, (rid, (as_of, (documents, fx_rate)))) =
             v.finish(|| id.zip(repatriation_id.zip(as_of.zip(documents.zip(fx_rate)))))?;
         self.state
-            .authorize_repatriation(caller, rid, Action::Write)
+            .authorize_repatriation(
+                caller,
+                rid,
+                if looking { Action::Read } else { Action::Write },
+            )
             .await?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, ASSESS, id, &req);
@@ -153,6 +163,12 @@ impl IncentiveApi {
             "fx_rate"
         };
         let assessment = assess(rules, &case).map_err(|e| overflow(field, e))?;
+        if looking {
+            let mut looked = wire::assessment(&assessment, &case);
+            looked.repatriation_id = rid.to_string();
+            looked.party_id = party.id.to_string();
+            return Ok(looked);
+        }
         let draft = StoredAssessment {
             id: Uuid::nil(),
             repatriation_id: rid,

@@ -11,11 +11,15 @@ mod wire;
 use std::collections::HashMap;
 
 use repat_core::money::parse_decimal;
+use repat_core::party::parse_utc_offset;
 use repat_core::reconcile::{Exception, Subject, Tolerances};
+use repat_core::time::DHAKA;
 use repat_proto::v1 as pb;
 use repat_proto::v1::reconciliation_service_server::ReconciliationService;
+use repat_statements::ReadOptions;
 use repat_store::{
-    EntryStatus, ManualMatchRequest, MatchFilter, PageRequest, StatementImport, StoredEntry,
+    EntryStatus, ManualMatchRequest, MatchFilter, PageRequest, StatementImport, StatementPart,
+    StoredEntry,
 };
 use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
@@ -60,17 +64,53 @@ impl ReconciliationApi {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let party_id = v.required_uuid("party_id", &req.party_id);
-        let format = wire::format_from(req.format);
+        // Unspecified: as the content shows.
+        let format = match req.format {
+            0 => Some(repat_statements::detect(&req.content)),
+            f => wire::format_from(f).map(Some),
+        };
         if format.is_none() {
-            v.add("format", "must be CAMT_053, CAMT_054, MT940 or CSV");
+            v.add("format", "must be CAMT_052, CAMT_053, CAMT_054, MT940, MT942 or CSV, or unspecified to tell it from the content");
         }
         if req.content.is_empty() {
             v.add("content", "is required: the statement file as received");
+        } else if format == Some(None) {
+            v.add("format", "is not given, and the content is not recognisably camt.052/053/054, MT940, MT942 or CSV; name the format");
         }
-        let (id, (party_id, format)) = v.finish(|| id.zip(party_id.zip(format)))?;
+        let charset = match req.charset.as_str() {
+            "" => Some(None),
+            label => {
+                let found = repat_statements::charset(label);
+                if found.is_none() {
+                    v.add("charset", format!("{label:?} is not a charset this server knows (e.g. UTF-8, ISO-8859-1, windows-1252, ISO-8859-2)"));
+                }
+                found.map(Some)
+            }
+        };
+        let (id, (party_id, (format, charset))) =
+            v.finish(|| id.zip(party_id.zip(format.flatten().zip(charset))))?;
         authorize(caller, Action::Write(party_id))?;
-        // Read before storing anything: one bad entry refuses the file.
-        let statement = repat_statements::parse(format, &req.content).map_err(|e| {
+        let party = self.state.repo.get_party(party_id).await?;
+        let accounts = &party.details.bank_accounts;
+        let options = ReadOptions {
+            charset,
+            accounts: accounts
+                .iter()
+                .map(|a| {
+                    (
+                        a.account_number.clone(),
+                        a.utc_offset
+                            .as_deref()
+                            .and_then(parse_utc_offset)
+                            .unwrap_or(DHAKA),
+                    )
+                })
+                .collect(),
+            default_offset: DHAKA,
+        };
+        // Read before storing anything: one bad entry, or one account the
+        // party does not hold, refuses the file.
+        let statements = repat_statements::read(format, &req.content, &options).map_err(|e| {
             let field = e.entry.map_or_else(
                 || "content".to_string(),
                 |i| format!("content.entries[{i}]"),
@@ -79,6 +119,21 @@ impl ReconciliationApi {
             v.add(field, e.to_string());
             v.0
         })?;
+        let mut v = Violations::default();
+        for (n, s) in statements.iter().enumerate() {
+            if !s.account.is_empty()
+                && !accounts
+                    .iter()
+                    .any(|a| repat_statements::same_account(&s.account, &a.account_number))
+            {
+                let held: Vec<&str> = accounts.iter().map(|a| a.account_number.as_str()).collect();
+                v.add(
+                    "content",
+                    format!("statement {n} is for account {:?}, which is not among the party's registered bank accounts {held:?}", s.account),
+                );
+            }
+        }
+        v.finish(|| Some(()))?;
         let sha256 = hex::encode(Sha256::digest(&req.content));
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, IMPORT, id, &req);
@@ -86,12 +141,27 @@ impl ReconciliationApi {
             party_id,
             format,
             sha256,
-            message_id: statement.message_id,
-            account: statement.account,
-            entries: statement.entries,
+            statements: statements
+                .into_iter()
+                .map(|s| StatementPart {
+                    message_id: s.message_id,
+                    account: s.account,
+                    entries: s.entries,
+                })
+                .collect(),
         };
-        let stored = self.state.repo.import_statement(&idem, &import).await?;
-        Ok(wire::statement(&stored))
+        let mut stored = self
+            .state
+            .repo
+            .import_statement(&idem, &import)
+            .await?
+            .into_iter();
+        let first = stored.next().ok_or_else(|| {
+            repat_store::StoreError::Internal("an import stored no statement".into())
+        })?;
+        let mut answer = wire::statement(&first);
+        answer.other_statements = stored.map(|s| wire::statement(&s)).collect();
+        Ok(answer)
     }
 
     async fn run(

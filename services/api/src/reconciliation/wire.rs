@@ -14,13 +14,13 @@ use repat_store::{
 use crate::convert::{date, enum_map, money, timestamp};
 
 enum_map!(format, format_from, pb::StatementFormat, StatementFormat, {
-    Camt053 <=> Camt053, Camt054 <=> Camt054, Mt940 <=> Mt940, Csv <=> Csv,
+    Camt053 <=> Camt053, Camt054 <=> Camt054, Mt940 <=> Mt940, Csv <=> Csv, Camt052 <=> Camt052, Mt942 <=> Mt942,
 });
 enum_map!(entry_kind, entry_kind_from, pb::EntryKind, EntryKind, {
     Credit <=> Credit, Debit <=> Debit, CreditReversal <=> CreditReversal, DebitReversal <=> DebitReversal,
 });
 enum_map!(entry_status, entry_status_from, pb::EntryStatus, EntryStatus, {
-    Open <=> Open, Matched <=> Matched, Exception <=> Exception, NotACredit <=> NotACredit,
+    Open <=> Open, Matched <=> Matched, Exception <=> Exception, NotACredit <=> NotACredit, Pending <=> Pending,
 });
 enum_map!(method, method_from, pb::MatchMethod, MatchMethod, {
     Reference <=> Reference, AmountAndDate <=> AmountAndDate, Manual <=> Manual,
@@ -28,7 +28,7 @@ enum_map!(method, method_from, pb::MatchMethod, MatchMethod, {
 enum_map!(reason, reason_from, pb::ExceptionReason, ExceptionReason, {
     NoCandidate <=> NoCandidate, AmountOutsideTolerance <=> AmountOutsideTolerance, DateOutsideWindow <=> DateOutsideWindow,
     CurrencyMismatch <=> CurrencyMismatch, DuplicateCredit <=> DuplicateCredit, Ambiguous <=> Ambiguous,
-    Reversed <=> Reversed, HeldForManualMatch <=> HeldForManualMatch,
+    Reversed <=> Reversed, HeldForManualMatch <=> HeldForManualMatch, Undated <=> Undated,
 });
 enum_map!(realization_status, realization_status_from, pb::RealizationStatus, RealizationStatus, {
     Unpaid <=> Unpaid, PartiallyRealized <=> PartiallyRealized, Realized <=> Realized, Overpaid <=> Overpaid,
@@ -73,6 +73,7 @@ pub fn statement(s: &StoredStatement) -> pb::Statement {
         sha256: s.sha256.clone(),
         entries: s.entries.iter().map(entry).collect(),
         import_time: Some(timestamp(s.import_time)),
+        other_statements: vec![],
     }
 }
 
@@ -174,6 +175,7 @@ mod tests {
             EntryStatus::Matched,
             EntryStatus::Exception,
             EntryStatus::NotACredit,
+            EntryStatus::Pending,
         ] {
             assert_eq!(entry_status_from(entry_status(v) as i32), Some(v));
         }

@@ -11,17 +11,44 @@ use crate::journey::FxRate;
 /// The formats a statement may come in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum StatementFormat {
-    /// ISO 20022 bank-to-customer statement, `.001.02` to `.001.08`.
+    /// ISO 20022 bank-to-customer statement (end of day).
     Camt053,
-    /// ISO 20022 debit/credit notification, `.001.02` to `.001.08`.
+    /// ISO 20022 debit/credit notification.
     Camt054,
-    /// SWIFT MT940 customer statement.
+    /// SWIFT MT940 customer statement (end of day).
     Mt940,
     /// repat's CSV (columns in the README).
     Csv,
+    /// ISO 20022 intraday account report: its entries are provisional.
+    Camt052,
+    /// SWIFT MT942 interim transaction report: its entries are provisional.
+    Mt942,
 }
 
-crate::names::named!(StatementFormat { Camt053 => "CAMT_053", Camt054 => "CAMT_054", Mt940 => "MT940", Csv => "CSV" });
+crate::names::named!(StatementFormat {
+    Camt053 => "CAMT_053",
+    Camt054 => "CAMT_054",
+    Mt940 => "MT940",
+    Csv => "CSV",
+    Camt052 => "CAMT_052",
+    Mt942 => "MT942",
+});
+
+/// Whether the bank has booked an entry (camt `Sts`; every entry of an
+/// intraday report is provisional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum BookingStatus {
+    /// Booked on the account: the only status that can pay an invoice.
+    #[default]
+    Booked,
+    /// Not booked yet (camt `PDNG`, `FUTR`, an intraday report's entries):
+    /// a later statement books it, or not.
+    Pending,
+    /// For information only (camt `INFO`), never booked as such.
+    Information,
+}
+
+crate::names::named!(BookingStatus { Booked => "BOOKED", Pending => "PENDING", Information => "INFORMATION" });
 
 /// Which way an entry moved the money. Only a [`EntryKind::Credit`] can
 /// pay an invoice; the others are kept and shown, never matched.
@@ -45,11 +72,16 @@ pub struct Entry {
     /// Position in the statement, from 0.
     pub index: u32,
     pub kind: EntryKind,
-    /// Booked amount, in the account's currency; positive.
+    /// Booked, pending or for information.
+    #[serde(default)]
+    pub status: BookingStatus,
+    /// Booked amount, in the account's currency; zero or more (banks
+    /// report fee-free notices and corrections as zero).
     pub amount: Money,
     pub booking_date: Option<NaiveDate>,
     pub value_date: Option<NaiveDate>,
-    /// When the bank gives the booking instant (camt `BookgDt/DtTm`).
+    /// When the bank gives the booking instant (camt `BookgDt/DtTm`; one
+    /// written without an offset is the bank's local time).
     pub booked_at: Option<DateTime<Utc>>,
     /// The bank's own reference of the entry (camt `AcctSvcrRef`, MT940
     /// reference for the account servicing institution).
@@ -76,11 +108,30 @@ impl Entry {
         self.value_date.or(self.booking_date)
     }
 
+    /// Why this entry cannot pay an invoice, if it cannot: only a booked
+    /// credit of more than zero can.
+    pub fn not_payable(&self) -> Option<String> {
+        use crate::Named;
+        if self.kind != EntryKind::Credit {
+            Some(format!("is a {}, not a credit", self.kind.name()))
+        } else if self.status != BookingStatus::Booked {
+            Some(format!(
+                "is {}, not booked: a later statement books it",
+                self.status.name()
+            ))
+        } else if self.amount.amount().is_zero() {
+            Some("is of zero amount".to_string())
+        } else {
+            None
+        }
+    }
+
     /// A minimal credit, for tests and generators.
     pub fn credit(index: u32, amount: Money, date: NaiveDate) -> Entry {
         Entry {
             index,
             kind: EntryKind::Credit,
+            status: BookingStatus::Booked,
             amount,
             booking_date: Some(date),
             value_date: Some(date),

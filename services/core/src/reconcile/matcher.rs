@@ -25,7 +25,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::entry::{Entry, EntryKind};
+use super::entry::{BookingStatus, Entry, EntryKind};
 use crate::journey::FxRate;
 use crate::money::{exact_product, ratio_half_up};
 use crate::{Currency, Money};
@@ -190,6 +190,9 @@ pub enum ExceptionReason {
     Reversed,
     /// Unmatched by hand: left for a person to match.
     HeldForManualMatch,
+    /// The amount fits, but the bank gave the credit no date (neither
+    /// booking nor value date), so no window can be checked.
+    Undated,
 }
 
 crate::names::named!(ExceptionReason {
@@ -201,6 +204,7 @@ crate::names::named!(ExceptionReason {
     Ambiguous => "AMBIGUOUS",
     Reversed => "REVERSED",
     HeldForManualMatch => "HELD_FOR_MANUAL_MATCH",
+    Undated => "UNDATED",
 });
 
 /// What an exception is about.
@@ -468,15 +472,19 @@ impl<'a> Run<'a> {
                 c.id,
             )
         });
+        // Only what the bank booked counts: a pending reversal takes nothing back.
         let reversals: HashSet<String> = sorted
             .iter()
-            .filter(|c| c.entry.kind == EntryKind::CreditReversal)
+            .filter(|c| {
+                c.entry.kind == EntryKind::CreditReversal && c.entry.status == BookingStatus::Booked
+            })
             .flat_map(|c| identity(c))
             .collect();
         let mut seen: HashMap<String, &Credit> = HashMap::new();
         let mut open = Vec::new();
         for c in sorted {
-            if c.entry.kind != EntryKind::Credit {
+            // Debits, reversals, pending and zero-amount entries pay nothing.
+            if c.entry.not_payable().is_some() {
                 continue;
             }
             let keys = identity(c);
@@ -820,6 +828,10 @@ impl<'a> Run<'a> {
                 ),
                 list,
             )
+        } else if !fitting_amount.is_empty() && date.is_none() {
+            near_miss(self, ExceptionReason::Undated, &fitting_amount);
+            let list = described(self, &fitting_amount);
+            (ExceptionReason::Undated, "the amount fits, but the bank gave the credit no booking or value date; match it by hand".to_string(), list)
         } else if !fitting_amount.is_empty() {
             near_miss(self, ExceptionReason::DateOutsideWindow, &fitting_amount);
             let list = described(self, &fitting_amount);
@@ -1017,6 +1029,11 @@ pub fn manual(
     amount: Option<Money>,
     tol: &Tolerances,
 ) -> Result<Match, String> {
+    if let Some(why) = c.entry.not_payable() {
+        return Err(format!(
+            "the entry {why}; only a booked credit of more than zero pays an earning"
+        ));
+    }
     let cur = inv.amount.currency();
     let outstanding = inv.amount.amount() - inv.realized;
     match amount {

@@ -6,7 +6,7 @@ pub mod entry;
 pub mod matcher;
 pub mod status;
 
-pub use entry::{Entry, EntryKind, StatementFormat};
+pub use entry::{BookingStatus, Entry, EntryKind, StatementFormat};
 pub use matcher::{
     Candidate, Credit, Exception, ExceptionReason, Invoice, Match, MatchMethod, Outcome, Subject,
     Tolerances, reconcile,

@@ -1,7 +1,8 @@
 //! `claims import FILE.csv`: for each repatriation row, assess it as of the
 //! day the claim was filed, file the claim, then record its audit and
 //! disbursement (or rejection). Every call's request id is derived from the
-//! row, so a re-run repeats nothing.
+//! row, so a re-run repeats nothing. The claims' ids go to FILE.ids.csv,
+//! keyed by the `repatriation` column as written.
 
 use std::path::Path;
 
@@ -93,9 +94,10 @@ pub async fn run(
             rejected_at,
             reason,
         };
+        let key = row.get("repatriation").unwrap_or_default().to_string();
         Some(Prepared {
             line: row.line,
-            key: String::new(),
+            key,
             request: claim,
         })
     })?;
@@ -105,7 +107,7 @@ pub async fn run(
         .map(|p| {
             let bar = &bar;
             async move {
-                let outcome = claim(repat, &p.request).await;
+                let outcome = claim(repat, &p.request).await.map(|id| (p.key.clone(), id));
                 bar.inc(1);
                 (p.line, outcome)
             }
@@ -116,7 +118,10 @@ pub async fn run(
     let mut sent = Sent::default();
     for (line, outcome) in outcomes {
         match outcome {
-            Ok(_) => sent.stored += 1,
+            Ok((key, id)) => {
+                sent.stored += 1;
+                sent.ids.push((key, id));
+            }
             Err((field, reason)) => sent.errors.push(RowError {
                 line,
                 field: field.into(),
@@ -125,7 +130,7 @@ pub async fn run(
         }
     }
     bar.finish_and_clear();
-    super::finish(path, prepared.rows, prepared.errors, sent, false)
+    super::finish(path, prepared.rows, prepared.errors, sent, true)
 }
 
 /// Assesses, files and follows one claim; on failure, the column it is
@@ -139,6 +144,8 @@ async fn claim(repat: &Repat, row: &ClaimRow) -> Result<String, (&'static str, S
         as_of,
         documents: row.documents.clone(),
         fx_rate: row.fx_rate.clone(),
+        // Stored: the claim rests on it.
+        validate_only: false,
     };
     let assessment = with_retry(|| {
         let mut c = repat.incentives();

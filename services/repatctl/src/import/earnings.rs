@@ -1,6 +1,7 @@
 //! `earnings import FILE.csv`: one invoice a row, streamed through
 //! BatchCreateEarnings. A row is identified by its party and invoice
-//! reference (unique per party), so re-running adds nothing.
+//! reference (unique per party), so re-running adds nothing. The new ids go
+//! to FILE.ids.csv, keyed `party/invoice_reference` as written.
 
 use std::path::Path;
 
@@ -77,9 +78,10 @@ pub async fn run(
             ..Default::default()
         };
         let id = request_id("earning", &[&party_id, &reference]);
+        let key = format!("{}/{reference}", row.get("party").unwrap_or_default());
         Some(Prepared {
             line: row.line,
-            key: String::new(),
+            key,
             request: pb::CreateEarningRequest {
                 request_id: id.to_string(),
                 earning: Some(earning),
@@ -100,5 +102,5 @@ pub async fn run(
     })
     .await?;
     bar.finish_and_clear();
-    super::finish(path, prepared.rows, prepared.errors, sent, false)
+    super::finish(path, prepared.rows, prepared.errors, sent, true)
 }

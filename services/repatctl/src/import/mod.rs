@@ -30,7 +30,7 @@ use tonic::{Code, Status};
 use uuid::Uuid;
 
 use crate::client::{describe, retryable};
-use crate::output::Report;
+use crate::output::{Cell, Report, text, v};
 
 /// Namespace of the request ids repatctl derives from rows (UUIDv5).
 const NAMESPACE: Uuid = Uuid::from_u128(0x22fa_db46_98b8_486a_a3d7_1d9e_2e64_c7ba);
@@ -495,24 +495,24 @@ pub fn finish(
     let mut report = Report::default().fields(
         "import",
         vec![
-            ("file", json!(path.display().to_string())),
-            ("rows", json!(rows)),
-            ("stored", json!(sent.stored)),
-            ("failed", json!(failed_rows)),
+            ("file", text(path.display().to_string())),
+            ("rows", v(json!(rows))),
+            ("stored", v(json!(sent.stored))),
+            ("failed", v(json!(failed_rows))),
             (
                 "errors_file",
                 if errors.is_empty() {
-                    json!(null)
+                    Cell::Null
                 } else {
-                    json!(errors_path.display().to_string())
+                    text(errors_path.display().to_string())
                 },
             ),
             (
                 "ids_file",
                 if write_ids {
-                    json!(ids_path.display().to_string())
+                    text(ids_path.display().to_string())
                 } else {
-                    json!(null)
+                    Cell::Null
                 },
             ),
         ],

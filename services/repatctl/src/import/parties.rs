@@ -84,6 +84,7 @@ pub async fn run(repat: &Repat, path: &Path, no_progress: bool) -> anyhow::Resul
                     .get("account_currency")
                     .unwrap_or("BDT")
                     .to_ascii_uppercase(),
+                ..Default::default()
             }],
             (None, None) => vec![],
             _ => {

@@ -1,7 +1,9 @@
 //! `steps import FILE.csv`: one step of a journey a row, streamed through
 //! BatchRecordSteps (the server commits them in chunks). A step is
 //! identified by its repatriation, kind, instant and institution, so
-//! re-running adds nothing, and files may overlap.
+//! re-running adds nothing, and files may overlap. The new steps' ids go to
+//! FILE.ids.csv, keyed `repatriation/kind/occurred_at[/institution_bic]` as
+//! written.
 
 use std::path::Path;
 
@@ -130,6 +132,16 @@ pub async fn run(
                 &institution,
             ],
         );
+        let key = [
+            row.get("repatriation"),
+            row.get("kind"),
+            row.get("occurred_at"),
+            row.get("institution_bic"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join("/");
         let step = pb::Step {
             repatriation_id,
             kind: kind as i32,
@@ -147,7 +159,7 @@ pub async fn run(
         };
         Some(Prepared {
             line: row.line,
-            key: String::new(),
+            key,
             request: pb::RecordStepRequest {
                 request_id: id.to_string(),
                 step: Some(step),
@@ -167,5 +179,5 @@ pub async fn run(
     })
     .await?;
     bar.finish_and_clear();
-    super::finish(path, prepared.rows, prepared.errors, sent, false)
+    super::finish(path, prepared.rows, prepared.errors, sent, true)
 }

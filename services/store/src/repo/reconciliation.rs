@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use repat_core::Named;
 use repat_core::journey::{self, NewStep, Step};
 use repat_core::reconcile::matcher::CreditState;
-use repat_core::reconcile::{self as recon, EntryKind, Exception, Subject};
+use repat_core::reconcile::{self as recon, BookingStatus, EntryKind, Exception, Subject};
 use repat_core::repatriation::RepatriationStatus;
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -62,8 +62,10 @@ async fn fetch_statement(c: &mut Conn<'_>, id: Uuid) -> Result<StoredStatement, 
     let mut entries = Vec::with_capacity(rows.len());
     for r in rows {
         let entry: recon::Entry = codec::from_json(&r.detail)?;
-        let status = if entry.kind != EntryKind::Credit {
+        let status = if entry.kind != EntryKind::Credit || entry.amount.amount().is_zero() {
             EntryStatus::NotACredit
+        } else if entry.status != BookingStatus::Booked {
+            EntryStatus::Pending
         } else if r.state == SETTLED {
             EntryStatus::Matched
         } else if r.state == HELD || r.excepted {
@@ -79,6 +81,7 @@ async fn fetch_statement(c: &mut Conn<'_>, id: Uuid) -> Result<StoredStatement, 
     }
     Ok(StoredStatement {
         id,
+        part: row.part as u32,
         party_id: row.party_id,
         format: from_name("statement format", &row.format)?,
         sha256: row.sha256,
@@ -343,62 +346,86 @@ impl ReconciliationRepository for SqlRepository {
         &self,
         idem: &Idempotency,
         s: &StatementImport,
-    ) -> Result<StoredStatement, StoreError> {
+    ) -> Result<Vec<StoredStatement>, StoreError> {
         let mut tx: Tx = self.writer.begin_write().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
-            let id: Uuid = codec::from_json(&json)?;
-            return fetch_statement(&mut tx.conn(), id).await;
+            // Responses saved before files of several statements hold one id.
+            let ids: Vec<Uuid> = codec::from_json(&json)
+                .or_else(|_| codec::from_json(&json).map(|id: Uuid| vec![id]))?;
+            let mut stored = Vec::with_capacity(ids.len());
+            for id in ids {
+                stored.push(fetch_statement(&mut tx.conn(), id).await?);
+            }
+            return Ok(stored);
         }
         let mut c = tx.conn();
         lock_party(&mut c, s.party_id).await?;
-        let same: Option<(Uuid,)> = c
-            .query("SELECT id FROM statements WHERE party_id = $1 AND sha256 = $2")
+        let same: Vec<(Uuid,)> = c
+            .query("SELECT id FROM statements WHERE party_id = $1 AND sha256 = $2 ORDER BY part")
             .bind(s.party_id)
             .bind(&s.sha256)
-            .fetch_optional()
+            .fetch_all()
             .await?;
-        if let Some((id,)) = same {
+        if !same.is_empty() {
             // The same file again: nothing new is stored.
-            save_response(&mut tx, idem, &id).await?;
+            let ids: Vec<Uuid> = same.into_iter().map(|(id,)| id).collect();
+            save_response(&mut tx, idem, &ids).await?;
+            let mut stored = Vec::with_capacity(ids.len());
+            for id in ids {
+                stored.push(fetch_statement(&mut tx.conn(), id).await?);
+            }
             tx.commit().await?;
-            return self.get_statement(id).await;
+            return Ok(stored);
         }
-        let id = derive_id(idem.request_id);
-        c.query("INSERT INTO statements (id, party_id, format, sha256, message_id, account, import_time) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-            .bind(id)
-            .bind(s.party_id)
-            .bind(s.format.name())
-            .bind(&s.sha256)
-            .bind(&s.message_id)
-            .bind(&s.account)
-            .bind(DbTime(at))
-            .execute()
-            .await?;
-        for e in &s.entries {
-            c.query(
-                "INSERT INTO statement_entries (id, statement_id, party_id, position, kind, amount, currency, state, detail)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-            )
-            .bind(Uuid::new_v5(&id, &e.index.to_be_bytes()))
-            .bind(id)
-            .bind(s.party_id)
-            .bind(e.index as i32)
-            .bind(e.kind.name())
-            .bind(DbDecimal(e.amount.amount()))
-            .bind(e.amount.currency().code())
-            .bind(OPEN)
-            .bind(codec::to_json(e)?)
-            .execute()
-            .await?;
+        let first = derive_id(idem.request_id);
+        let mut ids = Vec::with_capacity(s.statements.len());
+        for (part, st) in s.statements.iter().enumerate() {
+            let id = if part == 0 {
+                first
+            } else {
+                Uuid::new_v5(&first, format!("part {part}").as_bytes())
+            };
+            c.query("INSERT INTO statements (id, party_id, format, sha256, part, message_id, account, import_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+                .bind(id)
+                .bind(s.party_id)
+                .bind(s.format.name())
+                .bind(&s.sha256)
+                .bind(part as i32)
+                .bind(&st.message_id)
+                .bind(&st.account)
+                .bind(DbTime(at))
+                .execute()
+                .await?;
+            for e in &st.entries {
+                c.query(
+                    "INSERT INTO statement_entries (id, statement_id, party_id, position, kind, amount, currency, state, detail)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(Uuid::new_v5(&id, &e.index.to_be_bytes()))
+                .bind(id)
+                .bind(s.party_id)
+                .bind(e.index as i32)
+                .bind(e.kind.name())
+                .bind(DbDecimal(e.amount.amount()))
+                .bind(e.amount.currency().code())
+                .bind(OPEN)
+                .bind(codec::to_json(e)?)
+                .execute()
+                .await?;
+            }
+            ids.push(id);
         }
-        append_audit(
-            &mut tx,
-            vec![audit_draft(idem, format!("statements/{id}"), at)],
-        )
-        .await?;
-        save_response(&mut tx, idem, &id).await?;
-        let stored = fetch_statement(&mut tx.conn(), id).await?;
+        let drafts = ids
+            .iter()
+            .map(|id| audit_draft(idem, format!("statements/{id}"), at))
+            .collect();
+        append_audit(&mut tx, drafts).await?;
+        save_response(&mut tx, idem, &ids).await?;
+        let mut stored = Vec::with_capacity(ids.len());
+        for id in ids {
+            stored.push(fetch_statement(&mut tx.conn(), id).await?);
+        }
         tx.commit().await?;
         Ok(stored)
     }
@@ -565,11 +592,10 @@ impl ReconciliationRepository for SqlRepository {
             .iter()
             .find(|c| c.id == req.credit_id)
             .ok_or_else(|| StoreError::Internal("credit vanished".into()))?;
-        if credit.entry.kind != EntryKind::Credit {
+        if let Some(why) = credit.entry.not_payable() {
             return Err(StoreError::Precondition(format!(
-                "entry {} is a {}, not a credit; only credits pay earnings",
-                credit.id,
-                credit.entry.kind.name()
+                "entry {} {why}; only a booked credit of more than zero pays an earning",
+                credit.id
             )));
         }
         if credit.state == CreditState::Settled {
