@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file repat/v1/metrics.proto.
  */
 export const file_repat_v1_metrics: GenFile = /*@__PURE__*/
-  fileDesc("ChZyZXBhdC92MS9tZXRyaWNzLnByb3RvEghyZXBhdC52MSKNAQoZR2V0RGVsYXlTdGF0aXN0aWNzUmVxdWVzdBIlCghncm91cF9ieRgBIAMoDjITLnJlcGF0LnYxLkRpbWVuc2lvbhITCgtzdGFydF9tb250aBgCIAEoCRIRCgllbmRfbW9udGgYAyABKAkSEAoIcGFydHlfaWQYBCABKAkSDwoHbWVhc3VyZRgFIAEoCSKlAwoPRGVsYXlTdGF0aXN0aWNzEg8KB21lYXN1cmUYASABKAkSEAoIY29ycmlkb3IYAiABKAkSDwoHY2hhbm5lbBgDIAEoCRITCgtpbnN0aXR1dGlvbhgEIAEoCRISCgpwYXJ0eV9raW5kGAUgASgJEg0KBW1vbnRoGAYgASgJEg0KBWNvdW50GAcgASgDEiYKA21pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgRtZWFuGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKA3A1MBgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhImCgNwOTAYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDcDk1GAwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKA3A5ORgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhImCgNtYXgYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24ijQEKGkdldERlbGF5U3RhdGlzdGljc1Jlc3BvbnNlEikKBmdyb3VwcxgBIAMoCzIZLnJlcGF0LnYxLkRlbGF5U3RhdGlzdGljcxINCgVleGFjdBgCIAEoCBIWCg5yZWxhdGl2ZV9lcnJvchgDIAEoCRIdChVwZXJjZW50aWxlX2RlZmluaXRpb24YBCABKAki1AEKG0xpc3REZWFkbGluZUJyZWFjaGVzUmVxdWVzdBIiCgRraW5kGAEgASgOMhQucmVwYXQudjEuQnJlYWNoS2luZBIQCghwYXJ0eV9pZBgCIAEoCRIgCgVhc19vZhgDIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSNgoTaW5fZmxpZ2h0X3RocmVzaG9sZBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSL0AgoORGVhZGxpbmVCcmVhY2gSIgoEa2luZBgBIAEoDjIULnJlcGF0LnYxLkJyZWFjaEtpbmQSFwoPcmVwYXRyaWF0aW9uX2lkGAIgASgJEhAKCHBhcnR5X2lkGAMgASgJEhAKCGNvcnJpZG9yGAQgASgJEicKDGludm9pY2VfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSIwoIZGVhZGxpbmUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlEjEKDWluaXRpYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjgKFGZ1bmRzX2F2YWlsYWJsZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9jbGFpbV9maWxlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWRheXNfbGF0ZRgKIAEoAyJjChxMaXN0RGVhZGxpbmVCcmVhY2hlc1Jlc3BvbnNlEioKCGJyZWFjaGVzGAEgAygLMhgucmVwYXQudjEuRGVhZGxpbmVCcmVhY2gSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIk8KE0dldFNjb3JlY2FyZFJlcXVlc3QSEwoLc3RhcnRfbW9udGgYASABKAkSEQoJZW5kX21vbnRoGAIgASgJEhAKCHBhcnR5X2lkGAMgASgJIrMCCg5TY29yZWNhcmRFbnRyeRIQCghjb3JyaWRvchgBIAEoCRINCgVtb250aBgCIAEoCRIRCgljb21wbGV0ZWQYAyABKAMSFwoPd2l0aGluX29uZV9ob3VyGAQgASgDEh8KF3dpdGhpbl9vbmVfYnVzaW5lc3NfZGF5GAUgASgDEh0KFXNoYXJlX3dpdGhpbl9vbmVfaG91chgGIAEoCRIlCh1zaGFyZV93aXRoaW5fb25lX2J1c2luZXNzX2RheRgHIAEoCRIUCgxhdmVyYWdlX2Nvc3QYCCABKAkSGgoSbWVldHNfc3BlZWRfdGFyZ2V0GAkgASgIEhkKEW1lZXRzX2Nvc3RfdGFyZ2V0GAogASgIEiAKGHdpdGhpbl9jb3JyaWRvcl9jb3N0X2NhcBgLIAEoCCJSChRHZXRTY29yZWNhcmRSZXNwb25zZRIpCgdlbnRyaWVzGAEgAygLMhgucmVwYXQudjEuU2NvcmVjYXJkRW50cnkSDwoHdGFyZ2V0cxgCIAEoCSJjChZFeHBvcnREdXJhdGlvbnNSZXF1ZXN0EhMKC3N0YXJ0X21vbnRoGAEgASgJEhEKCWVuZF9tb250aBgCIAEoCRIQCghwYXJ0eV9pZBgDIAEoCRIPCgdtZWFzdXJlGAQgASgJIoICCg5EdXJhdGlvblJlY29yZBIXCg9yZXBhdHJpYXRpb25faWQYASABKAkSDwoHbWVhc3VyZRgCIAEoCRIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLaW5zdGl0dXRpb24YBSABKAkSEAoIY29ycmlkb3IYBiABKAkSDwoHY2hhbm5lbBgHIAEoCRISCgpwYXJ0eV9raW5kGAggASgJEhAKCHBhcnR5X2lkGAkgASgJEg0KBW1vbnRoGAogASgJKp8BCglEaW1lbnNpb24SGQoVRElNRU5TSU9OX1VOU1BFQ0lGSUVEEAASFgoSRElNRU5TSU9OX0NPUlJJRE9SEAESFQoRRElNRU5TSU9OX0NIQU5ORUwQAhIZChVESU1FTlNJT05fSU5TVElUVVRJT04QAxIYChRESU1FTlNJT05fUEFSVFlfS0lORBAEEhMKD0RJTUVOU0lPTl9NT05USBAFKo0BCgpCcmVhY2hLaW5kEhsKF0JSRUFDSF9LSU5EX1VOU1BFQ0lGSUVEEAASIQodQlJFQUNIX0tJTkRfUkVQQVRSSUFUSU9OX0xBVEUQARIkCiBCUkVBQ0hfS0lORF9DTEFJTV9XSU5ET1dfRVhQSVJFRBACEhkKFUJSRUFDSF9LSU5EX0lOX0ZMSUdIVBADMtkDCg5NZXRyaWNzU2VydmljZRJfChJHZXREZWxheVN0YXRpc3RpY3MSIy5yZXBhdC52MS5HZXREZWxheVN0YXRpc3RpY3NSZXF1ZXN0GiQucmVwYXQudjEuR2V0RGVsYXlTdGF0aXN0aWNzUmVzcG9uc2USZQoUTGlzdERlYWRsaW5lQnJlYWNoZXMSJS5yZXBhdC52MS5MaXN0RGVhZGxpbmVCcmVhY2hlc1JlcXVlc3QaJi5yZXBhdC52MS5MaXN0RGVhZGxpbmVCcmVhY2hlc1Jlc3BvbnNlEk0KDEdldFNjb3JlY2FyZBIdLnJlcGF0LnYxLkdldFNjb3JlY2FyZFJlcXVlc3QaHi5yZXBhdC52MS5HZXRTY29yZWNhcmRSZXNwb25zZRJfChJHZXRJbmNlbnRpdmVUb3RhbHMSIy5yZXBhdC52MS5HZXRJbmNlbnRpdmVUb3RhbHNSZXF1ZXN0GiQucmVwYXQudjEuR2V0SW5jZW50aXZlVG90YWxzUmVzcG9uc2USTwoPRXhwb3J0RHVyYXRpb25zEiAucmVwYXQudjEuRXhwb3J0RHVyYXRpb25zUmVxdWVzdBoYLnJlcGF0LnYxLkR1cmF0aW9uUmVjb3JkMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_repat_v1_incentive]);
+  fileDesc("ChZyZXBhdC92MS9tZXRyaWNzLnByb3RvEghyZXBhdC52MSKNAQoZR2V0RGVsYXlTdGF0aXN0aWNzUmVxdWVzdBIlCghncm91cF9ieRgBIAMoDjITLnJlcGF0LnYxLkRpbWVuc2lvbhITCgtzdGFydF9tb250aBgCIAEoCRIRCgllbmRfbW9udGgYAyABKAkSEAoIcGFydHlfaWQYBCABKAkSDwoHbWVhc3VyZRgFIAEoCSKlAwoPRGVsYXlTdGF0aXN0aWNzEg8KB21lYXN1cmUYASABKAkSEAoIY29ycmlkb3IYAiABKAkSDwoHY2hhbm5lbBgDIAEoCRITCgtpbnN0aXR1dGlvbhgEIAEoCRISCgpwYXJ0eV9raW5kGAUgASgJEg0KBW1vbnRoGAYgASgJEg0KBWNvdW50GAcgASgDEiYKA21pbhgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhInCgRtZWFuGAkgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKA3A1MBgKIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhImCgNwOTAYCyABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SJgoDcDk1GAwgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKA3A5ORgNIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhImCgNtYXgYDiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24iVAoJRnJlc2huZXNzEhgKEHBlbmRpbmdfam91cm5leXMYASABKAMSLQoJcmVhZF90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCK1AQoaR2V0RGVsYXlTdGF0aXN0aWNzUmVzcG9uc2USKQoGZ3JvdXBzGAEgAygLMhkucmVwYXQudjEuRGVsYXlTdGF0aXN0aWNzEg0KBWV4YWN0GAIgASgIEhYKDnJlbGF0aXZlX2Vycm9yGAMgASgJEh0KFXBlcmNlbnRpbGVfZGVmaW5pdGlvbhgEIAEoCRImCglmcmVzaG5lc3MYBSABKAsyEy5yZXBhdC52MS5GcmVzaG5lc3Mi1AEKG0xpc3REZWFkbGluZUJyZWFjaGVzUmVxdWVzdBIiCgRraW5kGAEgASgOMhQucmVwYXQudjEuQnJlYWNoS2luZBIQCghwYXJ0eV9pZBgCIAEoCRIgCgVhc19vZhgDIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSNgoTaW5fZmxpZ2h0X3RocmVzaG9sZBgEIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIRCglwYWdlX3NpemUYBSABKAUSEgoKcGFnZV90b2tlbhgGIAEoCSL0AgoORGVhZGxpbmVCcmVhY2gSIgoEa2luZBgBIAEoDjIULnJlcGF0LnYxLkJyZWFjaEtpbmQSFwoPcmVwYXRyaWF0aW9uX2lkGAIgASgJEhAKCHBhcnR5X2lkGAMgASgJEhAKCGNvcnJpZG9yGAQgASgJEicKDGludm9pY2VfZGF0ZRgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSIwoIZGVhZGxpbmUYBiABKAsyES5nb29nbGUudHlwZS5EYXRlEjEKDWluaXRpYXRlX3RpbWUYByABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjgKFGZ1bmRzX2F2YWlsYWJsZV90aW1lGAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIzCg9jbGFpbV9maWxlX3RpbWUYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhEKCWRheXNfbGF0ZRgKIAEoAyKLAQocTGlzdERlYWRsaW5lQnJlYWNoZXNSZXNwb25zZRIqCghicmVhY2hlcxgBIAMoCzIYLnJlcGF0LnYxLkRlYWRsaW5lQnJlYWNoEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRImCglmcmVzaG5lc3MYAyABKAsyEy5yZXBhdC52MS5GcmVzaG5lc3MiTwoTR2V0U2NvcmVjYXJkUmVxdWVzdBITCgtzdGFydF9tb250aBgBIAEoCRIRCgllbmRfbW9udGgYAiABKAkSEAoIcGFydHlfaWQYAyABKAkiswIKDlNjb3JlY2FyZEVudHJ5EhAKCGNvcnJpZG9yGAEgASgJEg0KBW1vbnRoGAIgASgJEhEKCWNvbXBsZXRlZBgDIAEoAxIXCg93aXRoaW5fb25lX2hvdXIYBCABKAMSHwoXd2l0aGluX29uZV9idXNpbmVzc19kYXkYBSABKAMSHQoVc2hhcmVfd2l0aGluX29uZV9ob3VyGAYgASgJEiUKHXNoYXJlX3dpdGhpbl9vbmVfYnVzaW5lc3NfZGF5GAcgASgJEhQKDGF2ZXJhZ2VfY29zdBgIIAEoCRIaChJtZWV0c19zcGVlZF90YXJnZXQYCSABKAgSGQoRbWVldHNfY29zdF90YXJnZXQYCiABKAgSIAoYd2l0aGluX2NvcnJpZG9yX2Nvc3RfY2FwGAsgASgIInoKFEdldFNjb3JlY2FyZFJlc3BvbnNlEikKB2VudHJpZXMYASADKAsyGC5yZXBhdC52MS5TY29yZWNhcmRFbnRyeRIPCgd0YXJnZXRzGAIgASgJEiYKCWZyZXNobmVzcxgDIAEoCzITLnJlcGF0LnYxLkZyZXNobmVzcyJjChZFeHBvcnREdXJhdGlvbnNSZXF1ZXN0EhMKC3N0YXJ0X21vbnRoGAEgASgJEhEKCWVuZF9tb250aBgCIAEoCRIQCghwYXJ0eV9pZBgDIAEoCRIPCgdtZWFzdXJlGAQgASgJIoICCg5EdXJhdGlvblJlY29yZBIXCg9yZXBhdHJpYXRpb25faWQYASABKAkSDwoHbWVhc3VyZRgCIAEoCRIsCghlbmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASKwoIZHVyYXRpb24YBCABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SEwoLaW5zdGl0dXRpb24YBSABKAkSEAoIY29ycmlkb3IYBiABKAkSDwoHY2hhbm5lbBgHIAEoCRISCgpwYXJ0eV9raW5kGAggASgJEhAKCHBhcnR5X2lkGAkgASgJEg0KBW1vbnRoGAogASgJKp8BCglEaW1lbnNpb24SGQoVRElNRU5TSU9OX1VOU1BFQ0lGSUVEEAASFgoSRElNRU5TSU9OX0NPUlJJRE9SEAESFQoRRElNRU5TSU9OX0NIQU5ORUwQAhIZChVESU1FTlNJT05fSU5TVElUVVRJT04QAxIYChRESU1FTlNJT05fUEFSVFlfS0lORBAEEhMKD0RJTUVOU0lPTl9NT05USBAFKo0BCgpCcmVhY2hLaW5kEhsKF0JSRUFDSF9LSU5EX1VOU1BFQ0lGSUVEEAASIQodQlJFQUNIX0tJTkRfUkVQQVRSSUFUSU9OX0xBVEUQARIkCiBCUkVBQ0hfS0lORF9DTEFJTV9XSU5ET1dfRVhQSVJFRBACEhkKFUJSRUFDSF9LSU5EX0lOX0ZMSUdIVBADMtkDCg5NZXRyaWNzU2VydmljZRJfChJHZXREZWxheVN0YXRpc3RpY3MSIy5yZXBhdC52MS5HZXREZWxheVN0YXRpc3RpY3NSZXF1ZXN0GiQucmVwYXQudjEuR2V0RGVsYXlTdGF0aXN0aWNzUmVzcG9uc2USZQoUTGlzdERlYWRsaW5lQnJlYWNoZXMSJS5yZXBhdC52MS5MaXN0RGVhZGxpbmVCcmVhY2hlc1JlcXVlc3QaJi5yZXBhdC52MS5MaXN0RGVhZGxpbmVCcmVhY2hlc1Jlc3BvbnNlEk0KDEdldFNjb3JlY2FyZBIdLnJlcGF0LnYxLkdldFNjb3JlY2FyZFJlcXVlc3QaHi5yZXBhdC52MS5HZXRTY29yZWNhcmRSZXNwb25zZRJfChJHZXRJbmNlbnRpdmVUb3RhbHMSIy5yZXBhdC52MS5HZXRJbmNlbnRpdmVUb3RhbHNSZXF1ZXN0GiQucmVwYXQudjEuR2V0SW5jZW50aXZlVG90YWxzUmVzcG9uc2USTwoPRXhwb3J0RHVyYXRpb25zEiAucmVwYXQudjEuRXhwb3J0RHVyYXRpb25zUmVxdWVzdBoYLnJlcGF0LnYxLkR1cmF0aW9uUmVjb3JkMAFiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_google_type_date, file_repat_v1_incentive]);
 
 /**
  * Request for MetricsService.GetDelayStatistics.
@@ -184,6 +184,37 @@ export const DelayStatisticsSchema: GenMessage<DelayStatistics> = /*@__PURE__*/
   messageDesc(file_repat_v1_metrics, 1);
 
 /**
+ * How current the figures of an answer are. Journeys whose steps were
+ * recorded moments ago are brought into the figures before the answer, within
+ * a bounded time; under sustained ingestion some may still be on their way.
+ *
+ * @generated from message repat.v1.Freshness
+ */
+export type Freshness = Message<"repat.v1.Freshness"> & {
+  /**
+   * Journeys with steps committed but not yet in these figures; 0 when the
+   * figures include every step committed before the request.
+   *
+   * @generated from field: int64 pending_journeys = 1;
+   */
+  pendingJourneys: bigint;
+
+  /**
+   * When the figures were read.
+   *
+   * @generated from field: google.protobuf.Timestamp read_time = 2;
+   */
+  readTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message repat.v1.Freshness.
+ * Use `create(FreshnessSchema)` to create a new message.
+ */
+export const FreshnessSchema: GenMessage<Freshness> = /*@__PURE__*/
+  messageDesc(file_repat_v1_metrics, 2);
+
+/**
  * Response of MetricsService.GetDelayStatistics.
  *
  * @generated from message repat.v1.GetDelayStatisticsResponse
@@ -217,6 +248,13 @@ export type GetDelayStatisticsResponse = Message<"repat.v1.GetDelayStatisticsRes
    * @generated from field: string percentile_definition = 4;
    */
   percentileDefinition: string;
+
+  /**
+   * How current the figures are.
+   *
+   * @generated from field: repat.v1.Freshness freshness = 5;
+   */
+  freshness?: Freshness | undefined;
 };
 
 /**
@@ -224,7 +262,7 @@ export type GetDelayStatisticsResponse = Message<"repat.v1.GetDelayStatisticsRes
  * Use `create(GetDelayStatisticsResponseSchema)` to create a new message.
  */
 export const GetDelayStatisticsResponseSchema: GenMessage<GetDelayStatisticsResponse> = /*@__PURE__*/
-  messageDesc(file_repat_v1_metrics, 2);
+  messageDesc(file_repat_v1_metrics, 3);
 
 /**
  * Request for MetricsService.ListDeadlineBreaches.
@@ -280,7 +318,7 @@ export type ListDeadlineBreachesRequest = Message<"repat.v1.ListDeadlineBreaches
  * Use `create(ListDeadlineBreachesRequestSchema)` to create a new message.
  */
 export const ListDeadlineBreachesRequestSchema: GenMessage<ListDeadlineBreachesRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_metrics, 3);
+  messageDesc(file_repat_v1_metrics, 4);
 
 /**
  * A repatriation past a deadline.
@@ -364,7 +402,7 @@ export type DeadlineBreach = Message<"repat.v1.DeadlineBreach"> & {
  * Use `create(DeadlineBreachSchema)` to create a new message.
  */
 export const DeadlineBreachSchema: GenMessage<DeadlineBreach> = /*@__PURE__*/
-  messageDesc(file_repat_v1_metrics, 4);
+  messageDesc(file_repat_v1_metrics, 5);
 
 /**
  * Response of MetricsService.ListDeadlineBreaches.
@@ -385,6 +423,13 @@ export type ListDeadlineBreachesResponse = Message<"repat.v1.ListDeadlineBreache
    * @generated from field: string next_page_token = 2;
    */
   nextPageToken: string;
+
+  /**
+   * How current the figures are.
+   *
+   * @generated from field: repat.v1.Freshness freshness = 3;
+   */
+  freshness?: Freshness | undefined;
 };
 
 /**
@@ -392,7 +437,7 @@ export type ListDeadlineBreachesResponse = Message<"repat.v1.ListDeadlineBreache
  * Use `create(ListDeadlineBreachesResponseSchema)` to create a new message.
  */
 export const ListDeadlineBreachesResponseSchema: GenMessage<ListDeadlineBreachesResponse> = /*@__PURE__*/
-  messageDesc(file_repat_v1_metrics, 5);
+  messageDesc(file_repat_v1_metrics, 6);
 
 /**
  * Request for MetricsService.GetScorecard.
@@ -427,7 +472,7 @@ export type GetScorecardRequest = Message<"repat.v1.GetScorecardRequest"> & {
  * Use `create(GetScorecardRequestSchema)` to create a new message.
  */
 export const GetScorecardRequestSchema: GenMessage<GetScorecardRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_metrics, 6);
+  messageDesc(file_repat_v1_metrics, 7);
 
 /**
  * One corridor and month of initiation.
@@ -520,7 +565,7 @@ export type ScorecardEntry = Message<"repat.v1.ScorecardEntry"> & {
  * Use `create(ScorecardEntrySchema)` to create a new message.
  */
 export const ScorecardEntrySchema: GenMessage<ScorecardEntry> = /*@__PURE__*/
-  messageDesc(file_repat_v1_metrics, 7);
+  messageDesc(file_repat_v1_metrics, 8);
 
 /**
  * Response of MetricsService.GetScorecard.
@@ -541,6 +586,13 @@ export type GetScorecardResponse = Message<"repat.v1.GetScorecardResponse"> & {
    * @generated from field: string targets = 2;
    */
   targets: string;
+
+  /**
+   * How current the figures are.
+   *
+   * @generated from field: repat.v1.Freshness freshness = 3;
+   */
+  freshness?: Freshness | undefined;
 };
 
 /**
@@ -548,7 +600,7 @@ export type GetScorecardResponse = Message<"repat.v1.GetScorecardResponse"> & {
  * Use `create(GetScorecardResponseSchema)` to create a new message.
  */
 export const GetScorecardResponseSchema: GenMessage<GetScorecardResponse> = /*@__PURE__*/
-  messageDesc(file_repat_v1_metrics, 8);
+  messageDesc(file_repat_v1_metrics, 9);
 
 /**
  * Request for MetricsService.ExportDurations.
@@ -590,7 +642,7 @@ export type ExportDurationsRequest = Message<"repat.v1.ExportDurationsRequest"> 
  * Use `create(ExportDurationsRequestSchema)` to create a new message.
  */
 export const ExportDurationsRequestSchema: GenMessage<ExportDurationsRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_metrics, 9);
+  messageDesc(file_repat_v1_metrics, 10);
 
 /**
  * One observation: a wait before a step, or a span.
@@ -674,7 +726,7 @@ export type DurationRecord = Message<"repat.v1.DurationRecord"> & {
  * Use `create(DurationRecordSchema)` to create a new message.
  */
 export const DurationRecordSchema: GenMessage<DurationRecord> = /*@__PURE__*/
-  messageDesc(file_repat_v1_metrics, 10);
+  messageDesc(file_repat_v1_metrics, 11);
 
 /**
  * What delay statistics may be grouped by, beside the measure (always part

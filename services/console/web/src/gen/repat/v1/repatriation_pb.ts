@@ -181,16 +181,16 @@ export type JourneyDurations = Message<"repat.v1.JourneyDurations"> & {
   initiationToFundsAvailable?: Duration | undefined;
 
   /**
-   * From the invoice (INVOICE_ISSUED, else the earliest invoice date at
-   * 00:00 UTC) to BENEFICIARY_CREDITED.
+   * From the invoice (INVOICE_ISSUED, else the start of the earliest invoice
+   * date in Dhaka, 00:00 UTC+06:00) to BENEFICIARY_CREDITED.
    *
    * @generated from field: google.protobuf.Duration invoice_to_realization = 2;
    */
   invoiceToRealization?: Duration | undefined;
 
   /**
-   * Calendar days from the earliest invoice date to the date of
-   * BENEFICIARY_CREDITED (UTC); the figure the 120-day rule counts.
+   * Calendar days from the earliest invoice date to the Dhaka date of
+   * BENEFICIARY_CREDITED; the figure the 120-day rule counts.
    *
    * @generated from field: int32 invoice_to_realization_days = 3;
    */
