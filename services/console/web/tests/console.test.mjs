@@ -78,9 +78,9 @@ before(async () => {
   tokens.auditor = token("auditor", "auditor@audit-firm");
 
   // The demo dataset, loaded as the README says, from a copy.
-  cpSync(join(root, "demo"), join(work, "demo"), { recursive: true, filter: (p) => !/\.(ids|errors)\.csv$|\.svg$|\.png$/.test(p) });
-  execFileSync(join(work, "demo/run.sh"), { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, REPATCTL: repatctl, REPATCTL_SERVER: `http://${grpcAddr}`, REPATCTL_TOKEN: tokens.admin } });
-  ids = Object.fromEntries(readFileSync(join(work, "demo/parties.csv.ids.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(",")));
+  cpSync(join(root, "demo"), join(work, "demo"), { recursive: true, filter: (p) => !/\.(ids|errors)\.csv$|\.svg$|\.png$|statement\.csv$/.test(p) });
+  execFileSync(join(work, "demo/run.sh"), [join(work, "demo-out")], { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, REPATCTL: repatctl, REPATCTL_SERVER: `http://${grpcAddr}`, REPATCTL_TOKEN: tokens.admin } });
+  ids = Object.fromEntries(readFileSync(join(work, "demo-out/parties.csv.ids.csv"), "utf8").trim().split("\n").slice(1).map((l) => l.split(",")));
   // A bank statement of Rajshahi Data Ltd (firm-001): one credit paying
   // INV-2024-0003 by reference, one too short for any invoice.
   ctl(["statements", "import", join(here, "statement.csv"), "--party", ids["firm-001"], "--format", "csv"]);
