@@ -5,6 +5,7 @@ mod audit;
 pub mod auth;
 mod batch;
 mod convert;
+mod document;
 mod earning;
 pub mod error;
 mod fingerprint;
@@ -31,6 +32,7 @@ use crate::auth::{Action, Caller, authorize};
 use crate::error::ApiResult;
 
 pub use audit::AuditApi;
+pub use document::DocumentApi;
 pub use earning::EarningApi;
 pub use incentive::{ActiveRules, IncentiveApi, SHIPPED_RULES};
 pub use incident::{incident, incident_status};

@@ -112,14 +112,14 @@ impl IncentiveApi {
         };
         let repatriation_id = v.required_uuid("repatriation_id", &req.repatriation_id);
         let as_of = v.optional_date("as_of", req.as_of.as_ref());
-        let documents = wire::documents(&mut v, "documents", &req.documents);
+        let supplied = wire::documents(&mut v, "documents", &req.documents);
         let fx_rate = if req.fx_rate.is_empty() {
             Some(None)
         } else {
             v.rate("fx_rate", &req.fx_rate).map(Some)
         };
-        let (id, (rid, (as_of, (documents, fx_rate)))) =
-            v.finish(|| id.zip(repatriation_id.zip(as_of.zip(documents.zip(fx_rate)))))?;
+        let (id, (rid, (as_of, (supplied, fx_rate)))) =
+            v.finish(|| id.zip(repatriation_id.zip(as_of.zip(supplied.zip(fx_rate)))))?;
         self.state
             .authorize_repatriation(
                 caller,
@@ -131,25 +131,30 @@ impl IncentiveApi {
         let idem = fingerprint::idempotency(caller, ASSESS, id, &req);
 
         let journey = self.state.repo.get_journey(rid).await?;
-        let party = self
-            .state
-            .repo
-            .get_party(journey.repatriation.details.party_id)
-            .await?;
+        let party_id = journey.repatriation.details.party_id;
+        let history = self.state.repo.party_history(party_id).await?;
+        let documents = self.state.repo.party_documents(party_id).await?;
+        let party = history.party;
         let mut earnings = Vec::with_capacity(journey.repatriation.details.allocations.len());
         for a in &journey.repatriation.details.allocations {
             earnings.push(self.state.repo.get_earning(a.earning_id).await?);
         }
         let rules = &self.active.rules;
         let facts = JourneyFacts {
+            repatriation_id: rid,
             party: &party,
+            party_facts: &history.facts,
             earnings: &earnings,
             steps: &journey.steps,
+            documents: &documents,
         };
         let case = case_of(
             rules,
             &facts,
-            &Supplied { documents, fx_rate },
+            &Supplied {
+                documents: supplied,
+                fx_rate,
+            },
             as_of.unwrap_or_else(Self::today),
         )
         .ok_or_else(|| {

@@ -7,11 +7,14 @@ use chrono::NaiveDate;
 use repat_core::Named;
 use repat_core::audit::{AuditEntry, AuditRecord};
 use repat_core::earning::{Earning, NewEarning};
+use repat_core::facts::party_on;
 use repat_core::journey::{self, NewStep, Step};
 use repat_core::party::{NewParty, Party};
 use repat_core::repatriation::{self as rep, NewRepatriation, Repatriation, RepatriationStatus};
+use repat_core::time::dhaka_date;
 use uuid::Uuid;
 
+use super::facts::fetch_facts_of_page;
 use super::metrics::refresh_metrics;
 use super::{
     SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, page, page_limit,
@@ -22,8 +25,9 @@ use crate::dialect::JourneyUpdate;
 use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
-    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, Page, PageRequest, PartyFilter,
-    PoolUsage, RepatriationFilter, RepatriationRequest, Repository, StepRecorded, StoreError,
+    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, Page, PageRequest,
+    PartyFactRepository, PartyFilter, PoolUsage, RepatriationFilter, RepatriationRequest,
+    Repository, StepRecorded, StoreError,
 };
 
 #[async_trait]
@@ -91,19 +95,10 @@ impl Repository for SqlRepository {
         Ok(party)
     }
 
+    /// The party with the facts in force today (Dhaka).
     async fn get_party(&self, id: Uuid) -> Result<Party, StoreError> {
-        let mut c = self.pool.acquire().await?;
-        let row: PartyRow = c
-            .conn()
-            .query("SELECT * FROM parties WHERE id = $1")
-            .bind(id)
-            .fetch_optional()
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                kind: "party",
-                id: id.to_string(),
-            })?;
-        row.try_into()
+        let history = self.party_history(id).await?;
+        Ok(party_on(&history.party, &history.facts, dhaka_date(now())))
     }
 
     async fn list_parties(
@@ -111,15 +106,30 @@ impl Repository for SqlRepository {
         filter: &PartyFilter,
         p: PageRequest,
     ) -> Result<Page<Party>, StoreError> {
-        let mut c = self.pool.acquire().await?;
-        let mut c = c.conn();
+        let mut pooled = self.pool.acquire().await?;
+        let mut c = pooled.conn();
         let mut q = c.sql("SELECT * FROM parties WHERE seq > ");
         q.bind(p.after)
             .and_eq("kind", filter.kind.map(Named::name))
             .push(" ORDER BY seq LIMIT ")
             .bind(page_limit(p.size));
         let rows: Vec<PartyRow> = q.fetch_all().await?;
-        page(rows, p.size, |r| r.seq, Party::try_from)
+        let last = rows.iter().take(p.size as usize).map(|r| r.seq).max();
+        let facts = match last {
+            Some(last) => fetch_facts_of_page(&mut c, p.after, last).await?,
+            None => Vec::new(),
+        };
+        let today = dhaka_date(now());
+        let mut found = page(rows, p.size, |r| r.seq, Party::try_from)?;
+        for party in &mut found.items {
+            let own: Vec<_> = facts
+                .iter()
+                .filter(|f| f.details.party_id == party.id)
+                .cloned()
+                .collect();
+            *party = party_on(party, &own, today);
+        }
+        Ok(found)
     }
 
     async fn create_earning(

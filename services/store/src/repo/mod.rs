@@ -3,11 +3,15 @@
 //! their [`crate::dialect::Dialect`].
 //!
 //! - `journeys`: parties, earnings, repatriations, steps, the audit trail;
+//! - `facts`: facts about parties that change over time;
+//! - `documents`: the documents firms hold;
 //! - `incentive`: rule sets, assessments, claims;
 //! - `metrics`: the delay metrics' rows and queries;
 //! - `reconciliation`: statements, matches, exceptions;
 //! - `search`: finding records by the references people have at hand.
 
+mod documents;
+mod facts;
 mod incentive;
 mod journeys;
 mod metrics;
