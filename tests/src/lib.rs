@@ -46,6 +46,11 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    pub fn documents(
+        &self,
+    ) -> repat_proto::v1::document_service_client::DocumentServiceClient<Channel> {
+        repat_proto::v1::document_service_client::DocumentServiceClient::new(self.channel.clone())
+    }
     pub fn parties(&self) -> PartyServiceClient<Channel> {
         PartyServiceClient::new(self.channel.clone())
     }

@@ -3,6 +3,8 @@
 //! PostgreSQL, and the parity of the two schemas.
 
 mod audit;
+mod documents;
+mod facts;
 mod idempotency;
 mod incentive;
 mod journeys;

@@ -6,6 +6,8 @@ mod authz;
 mod batch;
 mod console;
 mod discovery;
+mod documents;
+mod facts;
 mod idempotency;
 mod incentive;
 mod invariants;
