@@ -36,6 +36,25 @@ pub struct Caller {
     pub parties: Vec<Uuid>,
 }
 
+impl Caller {
+    /// The tenant whose key space the caller's request ids are in: a
+    /// firm's people share their party's (a retry by a colleague is a
+    /// retry); an integrator, auditor or administrator has its own, by
+    /// subject. No tenant can take another's request id.
+    pub fn tenant(&self) -> String {
+        match self.role {
+            Role::Firm => {
+                let mut parties = self.parties.clone();
+                parties.sort();
+                parties.dedup();
+                let ids: Vec<String> = parties.iter().map(Uuid::to_string).collect();
+                format!("firm:{}", ids.join(","))
+            }
+            role => format!("{}:{}", crate::token::role_name(role), self.subject),
+        }
+    }
+}
+
 /// How callers are identified.
 #[derive(Clone)]
 pub enum AuthMode {
