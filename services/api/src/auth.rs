@@ -159,7 +159,7 @@ pub enum Action {
 /// several must choose.
 pub fn list_scope(caller: &Caller, requested: Option<Uuid>) -> Result<Option<Uuid>, ApiError> {
     match (caller.role, requested) {
-        (_, Some(p)) => authorize(caller, Action::Read(p)).map(|()| Some(p)),
+        (_, Some(p)) => authorize_record(caller, Action::Read(p), "party", p).map(|()| Some(p)),
         (Role::Admin | Role::Auditor, None) => Ok(None),
         (_, None) => match caller.parties.as_slice() {
             [only] => Ok(Some(*only)),
@@ -199,6 +199,29 @@ fn bind_to_certificate(request: &Request<()>, caller: &Caller) -> Result<(), Sta
         )));
     }
     Ok(())
+}
+
+/// Allows `action` on the record `kind` `id`, found to be of the action's
+/// party. A record the caller may not see is answered exactly as an absent
+/// one: the same code, the same message.
+pub fn authorize_record(
+    caller: &Caller,
+    action: Action,
+    kind: &'static str,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    authorize(caller, action).map_err(|e| match e {
+        ApiError::NotFound(_) => hidden(kind, id),
+        e => e,
+    })
+}
+
+/// What an absent record `kind` `id` is answered with.
+pub fn hidden(kind: &'static str, id: Uuid) -> ApiError {
+    ApiError::Store(repat_store::StoreError::NotFound {
+        kind,
+        id: id.to_string(),
+    })
 }
 
 /// The caller the interceptor identified.

@@ -6,7 +6,7 @@ use repat_proto::v1::party_service_server::PartyService;
 use repat_store::{PageRequest, PartyFilter};
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Action, authorize, caller};
+use crate::auth::{Action, authorize, authorize_record, caller};
 use crate::error::ApiResult;
 use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, convert, fingerprint, paging};
@@ -139,7 +139,7 @@ impl PartyService for PartyApi {
         let req = request.into_inner();
         let run = async {
             let id = id_field("id", &req.id)?;
-            authorize(&caller, Action::Read(id))?;
+            authorize_record(&caller, Action::Read(id), "party", id)?;
             let party = self.state.repo.get_party(id).await?;
             ApiResult::Ok(convert::party(&party))
         };

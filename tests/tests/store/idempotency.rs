@@ -112,7 +112,11 @@ async fn a_request_id_is_one_tenants_for_one_method(store: &TestStore) {
         .unwrap();
     assert!(third.id != first.id && third.id != theirs.id);
     // Each retry still finds its own response.
-    for (key, party) in [(&k, &first), (&other_tenant, &theirs), (&other_method, &third)] {
+    for (key, party) in [
+        (&k, &first),
+        (&other_tenant, &theirs),
+        (&other_method, &third),
+    ] {
         let again = store
             .repo
             .create_party(key, &new_party(&party.details.legal_name))

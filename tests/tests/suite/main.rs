@@ -6,6 +6,7 @@ mod authz;
 mod batch;
 mod console;
 mod discovery;
+mod existence;
 mod idempotency;
 mod incentive;
 mod invariants;

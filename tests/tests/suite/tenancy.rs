@@ -122,7 +122,11 @@ async fn two_firms_racing_one_request_id_both_succeed(backend: Backend) {
     let mut of_b = Vec::new();
     for (n, r) in results.into_iter().enumerate() {
         let e = r.unwrap_or_else(|s| panic!("call {n}: {s:?}"));
-        if n % 2 == 0 { of_a.push(e) } else { of_b.push(e) }
+        if n % 2 == 0 {
+            of_a.push(e)
+        } else {
+            of_b.push(e)
+        }
     }
     assert!(of_a.iter().all(|e| *e == of_a[0] && e.party_id == a.id));
     assert!(of_b.iter().all(|e| *e == of_b[0] && e.party_id == b.id));

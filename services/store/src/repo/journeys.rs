@@ -14,16 +14,17 @@ use uuid::Uuid;
 
 use super::metrics::refresh_metrics;
 use super::{
-    SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, find_keys, page, page_limit,
-    save_response,
+    SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, find_keys, page,
+    page_limit, save_response,
 };
 use crate::codec::{self, derive_id, now};
 use crate::dialect::JourneyUpdate;
 use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
-    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, KeyId, Page, PageRequest, PartyFilter,
-    PoolUsage, RepatriationFilter, RepatriationRequest, Repository, StepRecorded, StoreError,
+    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, KeyId, Page, PageRequest,
+    PartyFilter, PoolUsage, RepatriationFilter, RepatriationRequest, Repository, StepRecorded,
+    StoreError,
 };
 
 #[async_trait]
