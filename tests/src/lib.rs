@@ -227,6 +227,22 @@ pub async fn spawn_with(
     })
 }
 
+/// Runs `sql` on the database at `url` behind the service's back (as an
+/// insider with database access would).
+pub async fn tamper(backend: Backend, url: &str, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
+}
+
 /// Runs each named `async fn(TestApp)` once per backend, as
 /// `<name>::sqlite` and `<name>::postgres`.
 #[macro_export]

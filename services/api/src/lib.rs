@@ -28,7 +28,7 @@ use std::sync::Arc;
 use repat_store::Repository;
 use uuid::Uuid;
 
-use crate::auth::{Action, Caller, authorize};
+use crate::auth::{Action, Caller, authorize, authorize_record};
 use crate::error::ApiResult;
 
 pub use audit::AuditApi;
@@ -98,7 +98,7 @@ impl AppState {
         action: fn(Uuid) -> Action,
     ) -> ApiResult<Uuid> {
         let party = self.repo.repatriation_party(id).await?;
-        authorize(caller, Action::Read(party))?;
+        authorize_record(caller, Action::Read(party), "repatriation", id)?;
         authorize(caller, action(party))?;
         Ok(party)
     }

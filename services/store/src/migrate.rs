@@ -49,6 +49,11 @@ const POSTGRES: &[Source] = &[
         "facts and documents",
         include_str!("../../../migrations/postgres/0009_facts_and_documents.sql"),
     ),
+    (
+        10,
+        "idempotency scope",
+        include_str!("../../../migrations/postgres/0010_idempotency_scope.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -95,6 +100,11 @@ const SQLITE: &[Source] = &[
         9,
         "facts and documents",
         include_str!("../../../migrations/sqlite/0009_facts_and_documents.sql"),
+    ),
+    (
+        10,
+        "idempotency scope",
+        include_str!("../../../migrations/sqlite/0010_idempotency_scope.sql"),
     ),
 ];
 

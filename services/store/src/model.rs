@@ -48,12 +48,18 @@ impl Default for ConnectOptions {
     }
 }
 
-/// The idempotency key of a mutation and what it asked for.
+/// The idempotency key of a mutation and what it asked for. A key is
+/// `(scope, method, request_id)`: one tenant's request ids never meet
+/// another's, nor one method's another's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idempotency {
     /// The client's request id.
     pub request_id: Uuid,
-    /// Who asked; a key is never replayed to another caller.
+    /// The tenant whose key space the request id is in (never empty; the
+    /// empty scope marks keys stored before keys were scoped, which were
+    /// one space for everyone).
+    pub scope: String,
+    /// Who asked, recorded in the audit trail.
     pub principal: String,
     /// The caller's role, recorded in the audit trail.
     pub role: String,
@@ -61,6 +67,25 @@ pub struct Idempotency {
     pub method: &'static str,
     /// A hash of the request without its id.
     pub fingerprint: String,
+}
+
+impl Idempotency {
+    /// The key the request is stored under.
+    pub fn key(&self) -> KeyId {
+        KeyId {
+            scope: self.scope.clone(),
+            method: self.method.to_string(),
+            request_id: self.request_id,
+        }
+    }
+}
+
+/// Where an idempotency record is stored: its tenant, method and request id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyId {
+    pub scope: String,
+    pub method: String,
+    pub request_id: Uuid,
 }
 
 /// Keyset paging: rows after `after` (an internal sequence), at most `size`.

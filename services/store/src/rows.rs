@@ -30,9 +30,11 @@ fn bdt(amount: DbDecimal) -> Result<Money, StoreError> {
 }
 
 /// A stored idempotency record: who, what, and the response.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct KeyRow {
     pub request_id: Uuid,
+    /// Empty for a key stored before keys were scoped by tenant.
+    pub scope: String,
     pub principal: String,
     pub method: String,
     pub fingerprint: String,

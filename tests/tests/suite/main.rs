@@ -8,6 +8,7 @@ mod console;
 mod discovery;
 mod documents;
 mod facts;
+mod existence;
 mod idempotency;
 mod incentive;
 mod invariants;

@@ -17,15 +17,15 @@ use uuid::Uuid;
 use super::facts::fetch_facts_of_page;
 use super::metrics::refresh_metrics;
 use super::{
-    SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, page, page_limit,
-    save_response,
+    SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, find_keys, page,
+    page_limit, save_response,
 };
 use crate::codec::{self, derive_id, now};
 use crate::dialect::JourneyUpdate;
 use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
-    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, Page, PageRequest,
+    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, KeyId, Page, PageRequest,
     PartyFactRepository, PartyFilter, PoolUsage, RepatriationFilter, RepatriationRequest,
     Repository, StepRecorded, StoreError,
 };
@@ -66,7 +66,7 @@ impl Repository for SqlRepository {
             return codec::from_json(&json);
         }
         let party = Party {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: new.clone(),
             create_time: at,
         };
@@ -167,7 +167,7 @@ impl Repository for SqlRepository {
             )));
         }
         let earning = Earning {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: new.clone(),
             allocated: repat_core::Money::zero(new.amount.currency()),
             create_time: at,
@@ -284,7 +284,7 @@ impl Repository for SqlRepository {
         let expected = rep::expected_amount(&allocations)
             .ok_or_else(|| StoreError::Internal("allocations without a sum".into()))?;
         let repatriation = Repatriation {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: NewRepatriation {
                 party_id: req.party_id,
                 allocations: allocations.clone(),
@@ -499,11 +499,11 @@ impl SqlRepository {
         let mut results: Vec<Option<Result<StepRecorded, StoreError>>> =
             (0..items.len()).map(|_| None).collect();
 
-        // A request id repeated inside the batch is a retry of its first use.
-        let mut first_use: HashMap<Uuid, usize> = HashMap::new();
+        // A key repeated inside the batch is a retry of its first use.
+        let mut first_use: HashMap<KeyId, usize> = HashMap::new();
         let mut unique: Vec<usize> = Vec::new();
         for (i, (idem, _)) in items.iter().enumerate() {
-            if let std::collections::hash_map::Entry::Vacant(e) = first_use.entry(idem.request_id) {
+            if let std::collections::hash_map::Entry::Vacant(e) = first_use.entry(idem.key()) {
                 e.insert(i);
                 unique.push(i);
             }
@@ -517,8 +517,8 @@ impl SqlRepository {
         let mut c = tx.conn();
         let step_counts = c.dialect().lock_repatriations(&rep_ids).await?;
         let mut journeys = c.dialect().load_steps(&rep_ids).await?;
-        let ids: Vec<Uuid> = unique.iter().map(|&i| items[i].0.request_id).collect();
-        let mut records = c.dialect().fetch_keys(&ids).await?;
+        let ids: Vec<KeyId> = unique.iter().map(|&i| items[i].0.key()).collect();
+        let mut records = find_keys(&mut c, &ids).await?;
 
         let mut stored: Vec<Step> = Vec::new();
         let mut drafts: Vec<AuditRecord> = Vec::new();
@@ -527,7 +527,7 @@ impl SqlRepository {
         for &i in &unique {
             let (idem, new) = &items[i];
             let rid = new.repatriation_id;
-            if let Some(record) = records.remove(&idem.request_id) {
+            if let Some(record) = records.remove(&idem.key()) {
                 results[i] = Some(record.replay(idem).and_then(|json| {
                     let receipt: StepReceipt = codec::from_json(&json)?;
                     let step = journeys
@@ -562,7 +562,7 @@ impl SqlRepository {
                 continue;
             }
             let step = Step {
-                id: derive_id(idem.request_id),
+                id: derive_id(idem),
                 details: new.clone(),
                 recorded_at: at,
             };
@@ -619,7 +619,7 @@ impl SqlRepository {
         // Repeats inside the batch share their first use's outcome.
         for (i, (idem, _)) in items.iter().enumerate() {
             if results[i].is_none() {
-                let first = first_use[&idem.request_id];
+                let first = first_use[&idem.key()];
                 let outcome = match &results[first] {
                     Some(Ok(r)) if items[first].0 == *idem => Ok(r.clone()),
                     Some(Ok(_)) => Err(StoreError::IdempotencyMismatch(idem.request_id)),
