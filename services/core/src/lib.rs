@@ -6,6 +6,7 @@ pub mod audit;
 pub mod currency;
 pub mod durations;
 pub mod earning;
+pub mod events;
 pub mod incentive;
 pub mod journey;
 pub mod metrics;

@@ -44,6 +44,11 @@ const POSTGRES: &[Source] = &[
         "statement files",
         include_str!("../../../migrations/postgres/0007_statement_files.sql"),
     ),
+    (
+        9,
+        "events",
+        include_str!("../../../migrations/postgres/0009_events.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -85,6 +90,11 @@ const SQLITE: &[Source] = &[
         8,
         "amount checks",
         include_str!("../../../migrations/sqlite/0008_amount_checks.sql"),
+    ),
+    (
+        9,
+        "events",
+        include_str!("../../../migrations/sqlite/0009_events.sql"),
     ),
 ];
 
