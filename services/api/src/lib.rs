@@ -8,6 +8,7 @@ mod convert;
 mod document;
 mod earning;
 pub mod error;
+pub mod events;
 mod fingerprint;
 mod incentive;
 mod incident;
@@ -34,6 +35,8 @@ use crate::error::ApiResult;
 pub use audit::AuditApi;
 pub use document::DocumentApi;
 pub use earning::EarningApi;
+pub use events::EventApi;
+pub use events::webhooks::WebhookApi;
 pub use incentive::{ActiveRules, IncentiveApi, SHIPPED_RULES};
 pub use incident::{incident, incident_status};
 pub use metrics::{MetricsApi, settle as settle_metrics};
@@ -50,6 +53,8 @@ pub struct AppState {
     pub changes: watch::Changes,
     pub observer: Arc<dyn observe::Observer>,
     pub streams: streams::StreamSlots,
+    /// The outbox's last committed sequence, as this replica has seen it.
+    pub head: events::Head,
 }
 
 impl AppState {
@@ -59,6 +64,7 @@ impl AppState {
             changes: watch::Changes::new(),
             observer: Arc::new(observe::Unobserved),
             streams: streams::StreamSlots::new(streams::DEFAULT_STREAMS_PER_CALLER),
+            head: events::Head::new(),
         }
     }
 

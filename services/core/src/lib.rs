@@ -8,6 +8,7 @@ pub mod document;
 pub mod durations;
 pub mod earning;
 pub mod facts;
+pub mod events;
 pub mod incentive;
 pub mod journey;
 pub mod metrics;

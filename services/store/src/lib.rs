@@ -13,6 +13,8 @@ mod codec;
 mod db;
 mod dialect;
 mod error;
+mod event_rows;
+pub mod events;
 mod metrics_rows;
 mod migrate;
 mod model;
@@ -26,6 +28,11 @@ mod types;
 use std::sync::Arc;
 
 pub use error::StoreError;
+pub use events::{
+    Attempt, CreditUnmatched, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
+    EventFilter, EventRepository, EventType, JourneyChange, NewEndpoint, NewEvent, StoredEvent,
+    UnrealizedEarning, WebhookRepository,
+};
 pub use model::*;
 pub use repo::SqlRepository;
 pub use search::{RepatriationSearch, SearchRepository};

@@ -15,6 +15,7 @@ use repat_core::time::dhaka_date;
 use uuid::Uuid;
 
 use super::facts::fetch_facts_of_page;
+use super::events::{journey_change_events, repatriation_parties};
 use super::metrics::refresh_metrics;
 use super::{
     SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, find_keys, page,
@@ -29,6 +30,7 @@ use crate::{
     PartyFactRepository, PartyFilter, PoolUsage, RepatriationFilter, RepatriationRequest,
     Repository, StepRecorded, StoreError,
 };
+use crate::{EventType, JourneyChange, NewEvent};
 
 #[async_trait]
 impl Repository for SqlRepository {
@@ -90,6 +92,14 @@ impl Repository for SqlRepository {
             vec![audit_draft(idem, format!("parties/{}", party.id), at)],
         )
         .await?;
+        let event = NewEvent::new(
+            EventType::PartyCreated,
+            party.id,
+            format!("parties/{}", party.id),
+            "",
+            &party,
+        )?;
+        self.emit(&mut tx, vec![event], at).await?;
         save_response(&mut tx, idem, &party).await?;
         tx.commit().await?;
         Ok(party)
@@ -197,6 +207,14 @@ impl Repository for SqlRepository {
             vec![audit_draft(idem, format!("earnings/{}", earning.id), at)],
         )
         .await?;
+        let event = NewEvent::new(
+            EventType::EarningCreated,
+            new.party_id,
+            format!("earnings/{}", earning.id),
+            "",
+            &earning,
+        )?;
+        self.emit(&mut tx, vec![event], at).await?;
         save_response(&mut tx, idem, &earning).await?;
         tx.commit().await?;
         Ok(earning)
@@ -344,6 +362,14 @@ impl Repository for SqlRepository {
             )],
         )
         .await?;
+        let event = NewEvent::new(
+            EventType::RepatriationCreated,
+            req.party_id,
+            format!("repatriations/{}", repatriation.id),
+            "",
+            &repatriation,
+        )?;
+        self.emit(&mut tx, vec![event], at).await?;
         save_response(&mut tx, idem, &repatriation).await?;
         tx.commit().await?;
         Ok(repatriation)
@@ -524,6 +550,7 @@ impl SqlRepository {
         let mut drafts: Vec<AuditRecord> = Vec::new();
         let mut keys: Vec<(Idempotency, Option<String>)> = Vec::new();
         let mut touched: HashSet<Uuid> = HashSet::new();
+        let mut changes: Vec<JourneyChange> = Vec::new();
         for &i in &unique {
             let (idem, new) = &items[i];
             let rid = new.repatriation_id;
@@ -566,9 +593,16 @@ impl SqlRepository {
                 details: new.clone(),
                 recorded_at: at,
             };
+            let previous_status = RepatriationStatus::of(steps);
             steps.push(step.clone());
             let status = RepatriationStatus::of(steps);
             let wait = wait_before(steps, step.id);
+            changes.push(JourneyChange {
+                repatriation_id: rid,
+                step: step.clone(),
+                previous_status,
+                status,
+            });
             keys.push((
                 idem.clone(),
                 Some(codec::to_json(&StepReceipt {
@@ -614,6 +648,21 @@ impl SqlRepository {
         let changed: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
         c.dialect().mark_pending(&changed).await?;
         append_audit(&mut tx, drafts).await?;
+        if self.record_events && !changes.is_empty() {
+            let parties = repatriation_parties(&mut tx.conn(), &changed).await?;
+            let changes = changes
+                .into_iter()
+                .map(|c| match parties.get(&c.repatriation_id) {
+                    Some(party) => Ok((*party, c)),
+                    None => Err(StoreError::Internal(format!(
+                        "repatriation {} has no party",
+                        c.repatriation_id
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.emit(&mut tx, journey_change_events(&changes)?, at)
+                .await?;
+        }
         tx.commit().await?;
 
         // Repeats inside the batch share their first use's outcome.

@@ -8,15 +8,19 @@
 //! - `incentive`: rule sets, assessments, claims;
 //! - `metrics`: the delay metrics' rows and queries;
 //! - `reconciliation`: statements, matches, exceptions;
-//! - `search`: finding records by the references people have at hand.
+//! - `search`: finding records by the references people have at hand;
+//! - `events`: the outbox, and the leases and cursors of its readers;
+//! - `webhooks`: webhook endpoints and deliveries.
 
 mod documents;
 mod facts;
+mod events;
 mod incentive;
 mod journeys;
 mod metrics;
 mod reconciliation;
 mod search;
+mod webhooks;
 
 use std::collections::HashMap;
 
@@ -39,22 +43,25 @@ pub struct SqlRepository {
     writer: Pool,
     /// The readiness ping's own connection.
     health: Pool,
+    /// Whether changes append their events to the outbox.
+    record_events: bool,
 }
 
 impl SqlRepository {
     pub async fn postgres(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        Ok(Self::new(postgres::connect(url, options).await?))
+        Ok(Self::new(postgres::connect(url, options).await?, options))
     }
 
     pub async fn sqlite(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        Ok(Self::new(sqlite::connect(url, options).await?))
+        Ok(Self::new(sqlite::connect(url, options).await?, options))
     }
 
-    fn new(pools: Pools) -> Self {
+    fn new(pools: Pools, options: &ConnectOptions) -> Self {
         SqlRepository {
             pool: pools.reads,
             writer: pools.writes,
             health: pools.health,
+            record_events: options.record_events,
         }
     }
 }
