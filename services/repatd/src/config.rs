@@ -211,6 +211,59 @@ pub struct Settings {
     /// Burst allowed above the per-caller rate.
     #[arg(long, env = "REPAT_RATE_LIMIT_BURST", default_value_t = 400)]
     pub rate_limit_burst: u32,
+
+    /// NATS server to publish events to (JetStream), e.g.
+    /// `nats://127.0.0.1:4222`; nothing is published without it.
+    #[arg(long, env = "REPAT_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// The JetStream stream events go to (created when missing).
+    #[arg(long, env = "REPAT_NATS_STREAM", default_value = "REPAT_EVENTS")]
+    pub nats_stream: String,
+    /// Subjects are `<prefix>.<type>.<party id>`, e.g.
+    /// `repat.events.step.recorded.<party id>`.
+    #[arg(long, env = "REPAT_NATS_SUBJECT_PREFIX", default_value = "repat.events")]
+    pub nats_subject_prefix: String,
+    /// Message bodies: the protobuf `repat.v1.Event`, or CloudEvents JSON.
+    #[arg(long, env = "REPAT_NATS_FORMAT", value_enum, default_value_t = NatsFormat::Protobuf)]
+    pub nats_format: NatsFormat,
+    /// Seconds a replica's lease on publishing (NATS, webhooks) lasts
+    /// without renewal: how soon another replica takes over from one that
+    /// died.
+    #[arg(long, env = "REPAT_OUTBOX_LEASE_SECS", default_value_t = 15)]
+    pub outbox_lease_secs: u64,
+    /// Attempts at a webhook delivery before it goes to the dead-letter
+    /// list.
+    #[arg(long, env = "REPAT_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: u32,
+    /// The first retry's delay, in milliseconds; each next one doubles (at
+    /// most an hour), with jitter.
+    #[arg(long, env = "REPAT_WEBHOOK_RETRY_BASE_MS", default_value_t = 2000)]
+    pub webhook_retry_base_ms: u64,
+    /// Seconds a webhook endpoint has to answer.
+    #[arg(long, env = "REPAT_WEBHOOK_TIMEOUT_SECS", default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
+    /// Deliver webhooks to loopback, private and link-local addresses too
+    /// (off: an endpoint cannot make the server call into its own network).
+    #[arg(long, env = "REPAT_WEBHOOK_PRIVATE_ADDRESSES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_private_addresses: bool,
+    /// Seconds between looks for deadline alerts due (0: none are raised).
+    #[arg(long, env = "REPAT_ALERTS_INTERVAL_SECS", default_value_t = 300)]
+    pub alerts_interval_secs: u64,
+    /// Hours a payment may be in flight (initiated, not credited) before an
+    /// alert.
+    #[arg(long, env = "REPAT_ALERT_IN_FLIGHT_HOURS", default_value_t = 48)]
+    pub alert_in_flight_hours: u64,
+    /// Append every change's events to the outbox. Not a setting: only a
+    /// benchmark's baseline turns it off.
+    #[arg(skip = true)]
+    pub record_events: bool,
+}
+
+/// How events are encoded on NATS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NatsFormat {
+    Protobuf,
+    Json,
 }
 
 impl Settings {
@@ -251,6 +304,18 @@ impl Settings {
             max_streams_per_caller: repat_api::streams::DEFAULT_STREAMS_PER_CALLER,
             rate_limit_per_second: 0,
             rate_limit_burst: 0,
+            nats_url: None,
+            nats_stream: "REPAT_EVENTS".into(),
+            nats_subject_prefix: "repat.events".into(),
+            nats_format: NatsFormat::Protobuf,
+            outbox_lease_secs: 15,
+            webhook_max_attempts: 8,
+            webhook_retry_base_ms: 2000,
+            webhook_timeout_secs: 10,
+            webhook_private_addresses: false,
+            alerts_interval_secs: 300,
+            alert_in_flight_hours: 48,
+            record_events: true,
         }
     }
 
@@ -259,6 +324,7 @@ impl Settings {
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs),
             migrate: self.migrate_at_start,
+            record_events: self.record_events,
             // A little past the request deadline, so the request's own
             // DEADLINE_EXCEEDED is what the client hears.
             statement_timeout: Duration::from_secs(self.request_timeout_secs + 5),

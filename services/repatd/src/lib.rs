@@ -5,6 +5,7 @@ pub mod config;
 pub mod console;
 mod guard;
 pub mod health;
+pub mod outbox;
 pub mod startup;
 pub mod telemetry;
 

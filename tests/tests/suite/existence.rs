@@ -211,6 +211,7 @@ async fn ask(probe: Probe, ch: &Ch, own: &str, ids: &Ids) -> Answer {
             parties()
                 .get_party(pb::GetPartyRequest {
                     id: ids.party.clone(),
+                    as_of: None,
                 })
                 .await,
             |_| "a party".into(),
