@@ -9,6 +9,7 @@
 //! - money is exact (NUMERIC on PostgreSQL, canonical decimal TEXT on
 //!   SQLite, summed in Rust).
 
+mod checkpoints;
 mod codec;
 mod db;
 mod dialect;
@@ -25,6 +26,7 @@ mod types;
 
 use std::sync::Arc;
 
+pub use checkpoints::CheckpointRepository;
 pub use error::StoreError;
 pub use model::*;
 pub use repo::SqlRepository;

@@ -49,6 +49,11 @@ const POSTGRES: &[Source] = &[
         "idempotency scope",
         include_str!("../../../migrations/postgres/0009_idempotency_scope.sql"),
     ),
+    (
+        10,
+        "audit checkpoints",
+        include_str!("../../../migrations/postgres/0010_audit_checkpoints.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -95,6 +100,11 @@ const SQLITE: &[Source] = &[
         9,
         "idempotency scope",
         include_str!("../../../migrations/sqlite/0009_idempotency_scope.sql"),
+    ),
+    (
+        10,
+        "audit checkpoints",
+        include_str!("../../../migrations/sqlite/0010_audit_checkpoints.sql"),
     ),
 ];
 

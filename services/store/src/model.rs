@@ -227,7 +227,8 @@ pub struct ClaimFilter {
 /// [`Idempotency`] and is all-or-nothing.
 #[async_trait]
 pub trait Repository:
-    IncentiveRepository
+    crate::CheckpointRepository
+    + IncentiveRepository
     + MetricsRepository
     + ReconciliationRepository
     + crate::SearchRepository

@@ -44,6 +44,7 @@ enum Rpc {
     WatchRepatriation,
     ListAuditEntries,
     VerifyAuditChain,
+    ListAuditCheckpoints,
     AssessRepatriation,
     ListAssessments,
     SimulateAssessment,
@@ -60,7 +61,7 @@ enum Rpc {
     ListRealizations,
 }
 
-const ALL: [Rpc; 29] = [
+const ALL: [Rpc; 30] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -76,6 +77,7 @@ const ALL: [Rpc; 29] = [
     Rpc::WatchRepatriation,
     Rpc::ListAuditEntries,
     Rpc::VerifyAuditChain,
+    Rpc::ListAuditCheckpoints,
     Rpc::AssessRepatriation,
     Rpc::ListAssessments,
     Rpc::SimulateAssessment,
@@ -258,9 +260,15 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
         ),
         Rpc::VerifyAuditChain => code(
             AuditServiceClient::new(ch.clone())
-                .verify_audit_chain(pb::VerifyAuditChainRequest {})
+                .verify_audit_chain(pb::VerifyAuditChainRequest::default())
                 .await
                 .map(|_| 1),
+        ),
+        Rpc::ListAuditCheckpoints => code(
+            AuditServiceClient::new(ch.clone())
+                .list_audit_checkpoints(pb::ListAuditCheckpointsRequest::default())
+                .await
+                .map(|r| r.into_inner().checkpoints.len()),
         ),
         Rpc::AssessRepatriation => code(
             incentives()
@@ -418,7 +426,10 @@ fn is_write(rpc: Rpc) -> bool {
 }
 
 fn is_audit(rpc: Rpc) -> bool {
-    matches!(rpc, Rpc::ListAuditEntries | Rpc::VerifyAuditChain)
+    matches!(
+        rpc,
+        Rpc::ListAuditEntries | Rpc::VerifyAuditChain | Rpc::ListAuditCheckpoints
+    )
 }
 
 /// What each caller must get.
@@ -445,6 +456,7 @@ fn expected(caller: &str, rpc: Rpc) -> Code {
             | Rpc::CreateRepatriation
             | Rpc::ListAuditEntries
             | Rpc::VerifyAuditChain
+            | Rpc::ListAuditCheckpoints
             | Rpc::ImportStatement
             | Rpc::RunMatching => Code::PermissionDenied,
             Rpc::ListParties => Code::Ok,

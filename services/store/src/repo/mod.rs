@@ -8,6 +8,7 @@
 //! - `reconciliation`: statements, matches, exceptions;
 //! - `search`: finding records by the references people have at hand.
 
+mod checkpoints;
 mod incentive;
 mod journeys;
 mod metrics;
