@@ -4,6 +4,7 @@
 mod audit;
 pub mod auth;
 mod batch;
+pub mod checkpoints;
 mod convert;
 mod document;
 mod earning;

@@ -179,6 +179,25 @@ pub struct Settings {
     #[arg(long, env = "REPAT_JWT_AUDIENCE", default_value = "repat")]
     pub jwt_audience: String,
 
+    /// PEM Ed25519 private key the server signs audit checkpoints with (a
+    /// key of its own, never the token key): `openssl genpkey -algorithm
+    /// ed25519`. No checkpoints without it.
+    #[arg(long, env = "REPAT_AUDIT_CHECKPOINT_KEY_FILE")]
+    pub audit_checkpoint_key_file: Option<PathBuf>,
+    /// Seconds between audit checkpoints (one is signed only when the
+    /// chain grew).
+    #[arg(
+        long,
+        env = "REPAT_AUDIT_CHECKPOINT_INTERVAL_SECS",
+        default_value_t = 300
+    )]
+    pub audit_checkpoint_interval_secs: u64,
+    /// File each checkpoint this server signs is appended to, as a line
+    /// of JSON: keep it (or ship it) where the database's users cannot
+    /// write, and give it to `repatctl audit verify --checkpoints`.
+    #[arg(long, env = "REPAT_AUDIT_CHECKPOINT_FILE")]
+    pub audit_checkpoint_file: Option<PathBuf>,
+
     /// PEM certificate chain to serve TLS with.
     #[arg(long, env = "REPAT_TLS_CERT_FILE", requires = "tls_key_file")]
     pub tls_cert_file: Option<PathBuf>,
@@ -295,6 +314,9 @@ impl Settings {
             jwt_signing_key_file: None,
             jwt_issuer: "repat".into(),
             jwt_audience: "repat".into(),
+            audit_checkpoint_key_file: None,
+            audit_checkpoint_interval_secs: 300,
+            audit_checkpoint_file: None,
             tls_cert_file: None,
             tls_key_file: None,
             tls_client_ca_file: None,
@@ -399,6 +421,37 @@ impl Settings {
             &self.jwt_audience,
         )
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+impl Settings {
+    /// The audit checkpoint signer, when a key is configured. The key must
+    /// be its own: not the token signing key, nor its public half the
+    /// token verifying key.
+    pub fn checkpoint_signer(
+        &self,
+    ) -> anyhow::Result<Option<repat_core::audit::checkpoint::CheckpointSigner>> {
+        let Some(path) = &self.audit_checkpoint_key_file else {
+            return Ok(None);
+        };
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let signer = repat_core::audit::checkpoint::CheckpointSigner::from_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let token_keys = [&self.jwt_signing_key_file, &self.jwt_verify_key_file];
+        for token_key in token_keys.into_iter().flatten() {
+            let text = std::fs::read_to_string(token_key).unwrap_or_default();
+            let same_public = repat_core::audit::checkpoint::CheckpointKey::from_pem(&text)
+                .is_ok_and(|k| k.id() == signer.public().id());
+            if token_key == path || text.trim() == pem.trim() || same_public {
+                anyhow::bail!(
+                    "{}: the audit checkpoint key must be a key of its own, not the token key {}",
+                    path.display(),
+                    token_key.display()
+                );
+            }
+        }
+        Ok(Some(signer))
     }
 }
 

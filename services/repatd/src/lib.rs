@@ -1,6 +1,7 @@
 //! The repat server: configuration, start and graceful stop. `main.rs` is a
 //! few lines over [`startup::start`], which tests and benchmarks call too.
 
+mod checkpoints;
 pub mod config;
 pub mod console;
 mod guard;

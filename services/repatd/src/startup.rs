@@ -110,6 +110,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let repo = repat_store::connect(&settings.database_url, &settings.store_options())
         .await
         .with_context(|| format!("opening {}", repat_store::redact(&settings.database_url)))?;
+    let checkpoint_signer = settings.checkpoint_signer()?.map(Arc::new);
     let rules_source = settings.rules_source()?;
     let rules = Arc::new(ActiveRules::load(repo.as_ref(), &rules_source).await.map_err(|e| match settings.migrate_at_start {
         true => anyhow::anyhow!("incentive rule set: {e}"),
@@ -168,6 +169,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let api = api_routes(
         &state,
         &rules,
+        checkpoint_signer.as_ref().map(|s| s.public().clone()),
         settings,
         Gate::new(
             auth.clone(),
@@ -236,6 +238,14 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let feed = tokio::spawn(relay_changes(repo.clone(), state.changes.clone()));
     let replica = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
     let workers = start_outbox(settings, &state, &rules, &replica);
+    let signing = checkpoint_signer.map(|signer| {
+        tokio::spawn(crate::checkpoints::keep_signing(
+            repo.clone(),
+            signer,
+            Duration::from_secs(settings.audit_checkpoint_interval_secs.max(1)),
+            settings.audit_checkpoint_file.clone(),
+        ))
+    });
     let changes = state.changes.clone();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
@@ -267,6 +277,9 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         metrics.abort();
         feed.abort();
         workers.stop().await;
+        if let Some(signing) = signing {
+            signing.abort();
+        }
         if let Some(console) = console {
             console.stop().await?;
         }
@@ -295,6 +308,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
 fn api_routes(
     state: &AppState,
     rules: &Arc<ActiveRules>,
+    checkpoint_key: Option<repat_core::audit::checkpoint::CheckpointKey>,
     settings: &Settings,
     gate: Gate,
 ) -> Routes {
@@ -336,7 +350,8 @@ fn api_routes(
         admit.clone(),
     ))
     .add_service(InterceptedService::new(
-        AuditServiceServer::new(AuditApi::new(state.clone())).max_decoding_message_size(max),
+        AuditServiceServer::new(AuditApi::new(state.clone()).with_checkpoint_key(checkpoint_key))
+            .max_decoding_message_size(max),
         admit.clone(),
     ))
     .add_service(InterceptedService::new(
@@ -587,6 +602,26 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
             .token_issuer()
             .with_context(|| format!("the signing key {}", path.display()))?;
     }
+    settings
+        .checkpoint_signer()
+        .context("the audit checkpoint key")?;
+    if let Some(file) = &settings.audit_checkpoint_file {
+        let dir = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            bail!(
+                "the audit checkpoint file {}: its directory does not exist",
+                file.display()
+            );
+        }
+        if settings.audit_checkpoint_key_file.is_none() {
+            bail!(
+                "audit_checkpoint_file is set but audit_checkpoint_key_file is not: nothing would be signed"
+            );
+        }
+    }
     repat_store::check_url(&settings.database_url)?;
     if let Some(url) = settings.nats_url.as_deref().filter(|u| !u.is_empty()) {
         url.parse::<async_nats::ServerAddr>()
@@ -611,6 +646,10 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
             settings.max_concurrent_requests as u64,
         ),
         ("max_message_bytes", settings.max_message_bytes as u64),
+        (
+            "audit_checkpoint_interval_secs",
+            settings.audit_checkpoint_interval_secs,
+        ),
         (
             "max_streams_per_caller",
             settings.max_streams_per_caller as u64,

@@ -9,6 +9,7 @@
 //! - money is exact (NUMERIC on PostgreSQL, canonical decimal TEXT on
 //!   SQLite, summed in Rust).
 
+mod checkpoints;
 mod codec;
 mod db;
 mod dialect;
@@ -27,6 +28,7 @@ mod types;
 
 use std::sync::Arc;
 
+pub use checkpoints::CheckpointRepository;
 pub use error::StoreError;
 pub use events::{
     Attempt, CreditUnmatched, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,

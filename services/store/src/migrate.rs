@@ -59,6 +59,11 @@ const POSTGRES: &[Source] = &[
         "events",
         include_str!("../../../migrations/postgres/0011_events.sql"),
     ),
+    (
+        12,
+        "audit checkpoints",
+        include_str!("../../../migrations/postgres/0012_audit_checkpoints.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -115,6 +120,11 @@ const SQLITE: &[Source] = &[
         11,
         "events",
         include_str!("../../../migrations/sqlite/0011_events.sql"),
+    ),
+    (
+        12,
+        "audit checkpoints",
+        include_str!("../../../migrations/sqlite/0012_audit_checkpoints.sql"),
     ),
 ];
 

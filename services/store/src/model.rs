@@ -233,9 +233,10 @@ pub struct ClaimFilter {
 /// [`Idempotency`] and is all-or-nothing.
 #[async_trait]
 pub trait Repository:
-    IncentiveRepository
+    crate::CheckpointRepository
     + PartyFactRepository
     + DocumentRepository
+    + IncentiveRepository
     + MetricsRepository
     + ReconciliationRepository
     + crate::SearchRepository

@@ -74,6 +74,28 @@ impl From<AuditRow> for AuditEntry {
     }
 }
 
+/// A signed checkpoint of the audit chain.
+#[derive(sqlx::FromRow)]
+pub struct CheckpointRow {
+    pub sequence: i64,
+    pub head_hash: String,
+    pub sign_time: DbTime,
+    pub key_id: String,
+    pub signature: String,
+}
+
+impl From<CheckpointRow> for repat_core::audit::checkpoint::Checkpoint {
+    fn from(r: CheckpointRow) -> Self {
+        repat_core::audit::checkpoint::Checkpoint {
+            sequence: r.sequence,
+            head_hash: r.head_hash,
+            sign_time: r.sign_time.0,
+            key_id: r.key_id,
+            signature: r.signature,
+        }
+    }
+}
+
 /// The newest entry of the audit chain.
 #[derive(sqlx::FromRow)]
 pub struct ChainHead {

@@ -45,6 +45,7 @@ enum Rpc {
     WatchRepatriation,
     ListAuditEntries,
     VerifyAuditChain,
+    ListAuditCheckpoints,
     AssessRepatriation,
     ListAssessments,
     SimulateAssessment,
@@ -65,7 +66,7 @@ enum Rpc {
     ListDocuments,
 }
 
-const ALL: [Rpc; 33] = [
+const ALL: [Rpc; 34] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -81,6 +82,7 @@ const ALL: [Rpc; 33] = [
     Rpc::WatchRepatriation,
     Rpc::ListAuditEntries,
     Rpc::VerifyAuditChain,
+    Rpc::ListAuditCheckpoints,
     Rpc::AssessRepatriation,
     Rpc::ListAssessments,
     Rpc::SimulateAssessment,
@@ -269,9 +271,15 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
         ),
         Rpc::VerifyAuditChain => code(
             AuditServiceClient::new(ch.clone())
-                .verify_audit_chain(pb::VerifyAuditChainRequest {})
+                .verify_audit_chain(pb::VerifyAuditChainRequest::default())
                 .await
                 .map(|_| 1),
+        ),
+        Rpc::ListAuditCheckpoints => code(
+            AuditServiceClient::new(ch.clone())
+                .list_audit_checkpoints(pb::ListAuditCheckpointsRequest::default())
+                .await
+                .map(|r| r.into_inner().checkpoints.len()),
         ),
         Rpc::AssessRepatriation => code(
             incentives()
@@ -480,7 +488,10 @@ fn is_write(rpc: Rpc) -> bool {
 }
 
 fn is_audit(rpc: Rpc) -> bool {
-    matches!(rpc, Rpc::ListAuditEntries | Rpc::VerifyAuditChain)
+    matches!(
+        rpc,
+        Rpc::ListAuditEntries | Rpc::VerifyAuditChain | Rpc::ListAuditCheckpoints
+    )
 }
 
 /// What each caller must get.
@@ -507,6 +518,7 @@ fn expected(caller: &str, rpc: Rpc) -> Code {
             | Rpc::CreateRepatriation
             | Rpc::ListAuditEntries
             | Rpc::VerifyAuditChain
+            | Rpc::ListAuditCheckpoints
             | Rpc::ImportStatement
             | Rpc::RunMatching
             | Rpc::CreatePartyFact => Code::PermissionDenied,

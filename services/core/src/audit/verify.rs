@@ -117,6 +117,21 @@ impl TrailVerifier {
         }
     }
 
+    /// The same verifier, taking the trail as checked up to checkpoint
+    /// `c` (whose signature must be good): the entries fed next must lead
+    /// from it.
+    pub fn from_checkpoint(mut self, c: &Checkpoint) -> Result<Self, String> {
+        if let Some(key) = &self.key {
+            key.verify(c)
+                .map_err(|e| format!("checkpoint {}: {e}", c.sequence))?;
+        }
+        self.next = c.sequence + 1;
+        self.stored_previous = c.head_hash.clone();
+        self.recomputed = c.head_hash.clone();
+        self.segment_start = self.next;
+        Ok(self)
+    }
+
     /// Adds a checkpoint to compare the trail with, once its signature is
     /// found good.
     pub fn add_checkpoint(&mut self, c: Checkpoint, origin: Origin) {

@@ -15,6 +15,7 @@
 mod documents;
 mod facts;
 mod events;
+mod checkpoints;
 mod incentive;
 mod journeys;
 mod metrics;
