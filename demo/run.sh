@@ -27,7 +27,7 @@ else
   target="$(cargo metadata -q --format-version 1 --no-deps --manifest-path "$here/../Cargo.toml" | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')"
   ctl() { "$target/debug/repatctl" "$@"; }
 fi
-for f in parties earnings repatriations steps claims; do
+for f in parties earnings repatriations steps documents claims; do
   cp "$here/$f.csv" "$out/$f.csv"
 done
 cd "$out"
@@ -36,6 +36,9 @@ ctl parties import parties.csv
 ctl earnings import earnings.csv --party-ids parties.csv.ids.csv
 ctl repatriations import repatriations.csv --party-ids parties.csv.ids.csv
 ctl steps import steps.csv --repatriation-ids repatriations.csv.ids.csv
+# The papers the claims rest on: contracts, invoices, marketplace
+# statements, the PRCs the banks reported no step for.
+ctl documents import documents.csv --party-ids parties.csv.ids.csv --repatriation-ids repatriations.csv.ids.csv
 ctl claims import claims.csv --repatriation-ids repatriations.csv.ids.csv
 # The first firm's statement from its bank, then the matching (skipped
 # when statement.csv is left out of the dataset).

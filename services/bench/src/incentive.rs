@@ -72,7 +72,16 @@ fn parse(r: &RawInput) -> Case {
         fx_rate: Some(repat_core::money::parse_rate(&r.fx).expect("generated rate")),
         claim_filed_on: None,
         as_of: realized,
-        documents: vec![],
+        // The papers of the normal route (the association certificate for
+        // the years it was required): every document rule is checked.
+        documents: [
+            "ASSOCIATION_CERTIFICATE",
+            "CONTRACT_OR_WORK_ORDER",
+            "INVOICE",
+            "PROCEEDS_REALIZATION_CERTIFICATE",
+        ]
+        .map(String::from)
+        .to_vec(),
         recognised_marketplace: true,
     }
 }

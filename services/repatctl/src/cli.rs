@@ -45,6 +45,12 @@ pub enum Command {
         #[command(subcommand)]
         command: PartiesCommand,
     },
+    /// Documents firms hold: contracts, invoices, certificates.
+    #[command(visible_alias = "document")]
+    Documents {
+        #[command(subcommand)]
+        command: DocumentsCommand,
+    },
     /// What was invoiced abroad.
     Earnings {
         #[command(subcommand)]
@@ -164,6 +170,150 @@ pub enum PartiesCommand {
     },
     /// Register the parties of a CSV file; writes FILE.ids.csv (key,id).
     Import(ImportArgs),
+    /// Show one party, with its zone, memberships and bank accounts as
+    /// they are today or were on a day.
+    Show {
+        /// The party: its id or legal name.
+        party: String,
+        /// The day (YYYY-MM-DD, Dhaka) whose facts to show; today when unset.
+        #[arg(long, value_parser = day)]
+        as_of: Option<String>,
+    },
+    /// Record a change of a party's zone, memberships or bank accounts from
+    /// a day on (give one of --zone, --memberships, --bank-accounts).
+    /// Nothing is rewritten: the history keeps every change.
+    Change(PartyChangeArgs),
+    /// The changes of a party's facts, in the order recorded, each with the
+    /// value it replaced, why, and who recorded it.
+    History {
+        /// The party: its id or legal name.
+        party: String,
+        /// Only changes of this fact.
+        #[arg(long, value_enum)]
+        fact: Option<FactArg>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("fact").required(true).args(["zone", "memberships", "bank_accounts"])))]
+pub struct PartyChangeArgs {
+    /// The party: its id or legal name.
+    pub party: String,
+    /// The first day the new value applies (YYYY-MM-DD, Dhaka); may be in
+    /// the past (a change recorded late) or the future.
+    #[arg(long, value_parser = day)]
+    pub from: String,
+    /// Why it changed, for the record.
+    #[arg(long)]
+    pub reason: String,
+    /// The zone from that day.
+    #[arg(long, value_enum)]
+    pub zone: Option<ZoneArg>,
+    /// Every association membership from that day, comma-separated
+    /// ASSOCIATION:NUMBER (e.g. BASIS:G-1024); "none" for none.
+    #[arg(long)]
+    pub memberships: Option<String>,
+    /// Every bank account from that day, comma-separated
+    /// BIC:ACCOUNT:CURRENCY; "none" for none.
+    #[arg(long)]
+    pub bank_accounts: Option<String>,
+    /// Request id (UUID) making a retry safe; a fresh one when unset.
+    #[arg(long)]
+    pub request_id: Option<uuid::Uuid>,
+}
+
+/// A fact about a party that changes over time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FactArg {
+    Zone,
+    Memberships,
+    BankAccounts,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DocumentsCommand {
+    /// Record one document against a party, an earning or a repatriation.
+    Add(DocumentArgs),
+    /// List documents, with the record each belongs to.
+    List {
+        /// Only this party's: its id or legal name.
+        #[arg(long)]
+        party: Option<String>,
+        /// Only those of this earning (its id).
+        #[arg(long)]
+        earning: Option<String>,
+        /// Only those of this repatriation (its id).
+        #[arg(long)]
+        repatriation: Option<String>,
+        /// Only documents of this kind.
+        #[arg(long, value_enum)]
+        kind: Option<DocumentKindArg>,
+    },
+    /// Record the documents of a CSV file; bad rows go to FILE.errors.csv,
+    /// the new ids to FILE.ids.csv (key party/kind/reference).
+    Import {
+        #[command(flatten)]
+        args: ImportArgs,
+        /// A `key,id` file of parties to resolve the `party` column.
+        #[arg(long)]
+        party_ids: Option<PathBuf>,
+        /// A `key,id` file of repatriations to resolve the `repatriation`
+        /// column.
+        #[arg(long)]
+        repatriation_ids: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("record").required(true).args(["party", "earning", "repatriation"])))]
+pub struct DocumentArgs {
+    /// What the document is.
+    #[arg(long, value_enum)]
+    pub kind: DocumentKindArg,
+    /// Its number or reference, as written on it.
+    #[arg(long)]
+    pub reference: String,
+    /// The day it was issued (YYYY-MM-DD).
+    #[arg(long, value_parser = day)]
+    pub issue_date: String,
+    /// Who issued it: the client, the bank, the association, the marketplace.
+    #[arg(long)]
+    pub issuer: String,
+    /// The party holding it (its id or legal name), for a document of the
+    /// party itself (a certificate, a framework contract).
+    #[arg(long)]
+    pub party: Option<String>,
+    /// The earning it belongs to (its id).
+    #[arg(long)]
+    pub earning: Option<String>,
+    /// The repatriation it belongs to (its id).
+    #[arg(long)]
+    pub repatriation: Option<String>,
+    /// The first day it is valid (YYYY-MM-DD), if it says.
+    #[arg(long, value_parser = day)]
+    pub valid_from: Option<String>,
+    /// The last day it is valid (YYYY-MM-DD), if it says.
+    #[arg(long, value_parser = day)]
+    pub valid_until: Option<String>,
+    /// SHA-256 of the file, hex (or give --file).
+    #[arg(long, conflicts_with = "file")]
+    pub sha256: Option<String>,
+    /// The file, read here to send its SHA-256 (the file itself stays here).
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    /// Request id (UUID) making a retry safe; a fresh one when unset.
+    #[arg(long)]
+    pub request_id: Option<uuid::Uuid>,
+}
+
+/// What a document is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DocumentKindArg {
+    ContractOrWorkOrder,
+    Invoice,
+    ProceedsRealizationCertificate,
+    AssociationCertificate,
+    MarketplaceEarningsStatement,
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use repat_proto::v1::audit_service_client::AuditServiceClient;
+use repat_proto::v1::document_service_client::DocumentServiceClient;
 use repat_proto::v1::earning_service_client::EarningServiceClient;
 use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
 use repat_proto::v1::metrics_service_client::MetricsServiceClient;
@@ -89,6 +90,9 @@ impl Repat {
 
     pub fn parties(&self) -> PartyServiceClient<Svc> {
         PartyServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+    pub fn documents(&self) -> DocumentServiceClient<Svc> {
+        DocumentServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
     pub fn earnings(&self) -> EarningServiceClient<Svc> {
         EarningServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())

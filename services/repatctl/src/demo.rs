@@ -2,7 +2,8 @@
 //! and IT-services exports, as the CSV files the imports read: firms and
 //! freelancers, invoices to clients in several corridors, payments by bank
 //! (through correspondents, with fees) and by platform, some late, some
-//! returned, some still in flight, and incentive claims at every stage.
+//! returned, some still in flight, and incentive claims at every stage,
+//! with the documents each claim needs.
 //!
 //! The same seed always gives the same files (a small generator of our
 //! own, so the output does not change with a dependency's version).
@@ -188,6 +189,7 @@ fn at(t: DateTime<Utc>) -> String {
 
 struct Party {
     key: String,
+    name: String,
     firm: bool,
     excluded: bool,
     bank: &'static str,
@@ -199,6 +201,26 @@ struct Writers {
     repatriations: csv::Writer<std::fs::File>,
     steps: csv::Writer<std::fs::File>,
     claims: csv::Writer<std::fs::File>,
+    documents: csv::Writer<std::fs::File>,
+}
+
+/// Marketplaces the shipped rules recognise for the simplified route.
+const RECOGNISED: &[&str] = &["Upwork", "Fiverr"];
+
+/// A document row: party, kind, reference, issue_date, issuer, earning,
+/// repatriation, valid_from, valid_until.
+type DocumentRow = [String; 9];
+
+fn document(party: &str, kind: &str, reference: &str, issued: NaiveDate, issuer: &str) -> DocumentRow {
+    let mut row = DocumentRow::default();
+    (row[0], row[1], row[2], row[3], row[4]) = (
+        party.into(),
+        kind.into(),
+        reference.into(),
+        issued.to_string(),
+        issuer.into(),
+    );
+    row
 }
 
 /// A step row: repatriation, kind, occurred_at, institution_bic, amount,
@@ -224,6 +246,7 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
         repatriations: open("repatriations.csv")?,
         steps: open("steps.csv")?,
         claims: open("claims.csv")?,
+        documents: open("documents.csv")?,
     };
     w.parties.write_record([
         "key",
@@ -265,6 +288,17 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
         "note",
         "fee_charged_by",
     ])?;
+    w.documents.write_record([
+        "party",
+        "kind",
+        "reference",
+        "issue_date",
+        "issuer",
+        "earning",
+        "repatriation",
+        "valid_from",
+        "valid_until",
+    ])?;
     w.claims.write_record([
         "repatriation",
         "filed_at",
@@ -275,7 +309,7 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
     ])?;
 
     let mut rng = Rng(seed);
-    let mut counts = [0usize; 5];
+    let mut counts = [0usize; 6];
     let mut names = std::collections::HashSet::new();
     let mut parties = Vec::new();
     for i in 0..party_count {
@@ -330,6 +364,7 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
         counts[0] += 1;
         parties.push(Party {
             key,
+            name,
             firm,
             excluded,
             bank,
@@ -346,6 +381,7 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
             rng.range(1, 3)
         };
         let mut pending: Vec<Invoice> = Vec::new();
+        let mut statements: Vec<&str> = Vec::new();
         for n in 0..invoices {
             let &(country, currency, clients, correspondents, fx) = rng.pick(CORRIDORS);
             let client = *rng.pick(clients);
@@ -375,6 +411,47 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
                 marketplace,
             ])?;
             counts[1] += 1;
+            // The papers of the invoice: the invoice itself and, except
+            // where a recognised marketplace's earnings statement serves
+            // instead (freelancers paid in USD through one), the contract
+            // or work order. The documents draw nothing from the
+            // generator, so the other files stay as they were.
+            let mut papers = vec![document(
+                &p.key,
+                "INVOICE",
+                &reference,
+                invoice_date,
+                &p.name,
+            )];
+            if !p.firm && currency == "USD" && RECOGNISED.contains(&marketplace) {
+                if !statements.contains(&marketplace) {
+                    statements.push(marketplace);
+                    let mut statement = document(
+                        &p.key,
+                        "MARKETPLACE_EARNINGS_STATEMENT",
+                        &format!("{}-{}", marketplace.to_uppercase(), p.key),
+                        start,
+                        marketplace,
+                    );
+                    (statement[7], statement[8]) = ("2024-01-01".into(), "2025-12-31".into());
+                    papers.push(statement);
+                }
+            } else {
+                papers.push(document(
+                    &p.key,
+                    "CONTRACT_OR_WORK_ORDER",
+                    &format!("WO-{reference}"),
+                    invoice_date - Duration::days(21),
+                    client,
+                ));
+            }
+            for mut d in papers {
+                if d[1] != "MARKETPLACE_EARNINGS_STATEMENT" {
+                    d[5] = reference.clone();
+                }
+                w.documents.write_record(&d)?;
+                counts[5] += 1;
+            }
             if p.firm
                 && parties
                     .iter()
@@ -444,11 +521,32 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
                 platform,
             };
             let (steps, claim) = journey.steps(&mut rng);
-            for s in steps {
-                w.steps.write_record(&s)?;
+            for s in &steps {
+                w.steps.write_record(s)?;
                 counts[3] += 1;
             }
             if let Some(c) = claim {
+                // A claim needs the bank's PRC: where the bank reported no
+                // PRC_ISSUED step, the firm holds the certificate itself.
+                if !steps.iter().any(|s| s[1] == "PRC_ISSUED")
+                    && let Some(converted) = steps.iter().find(|s| s[1] == "CONVERTED_TO_BDT")
+                {
+                    let on = converted[2]
+                        .parse::<DateTime<Utc>>()
+                        .context("a generated instant")?
+                        .date_naive()
+                        + Duration::days(2);
+                    let mut prc = document(
+                        &p.key,
+                        "PROCEEDS_REALIZATION_CERTIFICATE",
+                        &format!("PRC-{}", first.reference),
+                        on,
+                        p.bank,
+                    );
+                    prc[6] = key.clone();
+                    w.documents.write_record(&prc)?;
+                    counts[5] += 1;
+                }
                 w.claims.write_record(&c)?;
                 counts[4] += 1;
             }
@@ -460,6 +558,7 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
         &mut w.repatriations,
         &mut w.steps,
         &mut w.claims,
+        &mut w.documents,
     ] {
         f.flush()?;
     }
@@ -469,6 +568,7 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
         counts[1],
         counts[2],
         counts[3],
+        counts[5],
         counts[4],
         statement_rows,
     ];
@@ -477,6 +577,7 @@ pub fn generate(dir: &Path, party_count: usize, seed: u64) -> anyhow::Result<Rep
         "earnings.csv",
         "repatriations.csv",
         "steps.csv",
+        "documents.csv",
         "claims.csv",
         "statement.csv",
     ];
@@ -732,6 +833,7 @@ mod tests {
             "earnings.csv",
             "repatriations.csv",
             "steps.csv",
+            "documents.csv",
             "claims.csv",
             "statement.csv",
         ] {
@@ -756,6 +858,7 @@ mod tests {
             "earnings.csv",
             "repatriations.csv",
             "steps.csv",
+            "documents.csv",
             "claims.csv",
             "statement.csv",
         ] {

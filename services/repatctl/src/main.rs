@@ -18,12 +18,13 @@ mod wire;
 use std::process::ExitCode;
 
 use cli::{
-    AuditCommand, ClaimsCommand, Cli, Command, DelaysArgs, DemoCommand, EarningsCommand,
+    AuditCommand, ClaimsCommand, Cli, Command, DelaysArgs, DemoCommand, DocumentsCommand,
+    EarningsCommand,
     IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand, RepatriationsCommand,
     StatementsCommand, StepsCommand,
 };
 use client::Repat;
-use commands::{incentive, journey, metrics, reconcile};
+use commands::{documents, facts, incentive, journey, metrics, reconcile};
 use output::Report;
 
 /// What a command ends with: a report, and whether it fully succeeded.
@@ -122,6 +123,36 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             PartiesCommand::Import(args) => {
                 imported(import::parties::run(r, &args.file, args.no_progress).await?)
             }
+            PartiesCommand::Show { party, as_of } => {
+                Outcome::Done(facts::show(r, party, as_of).await?)
+            }
+            PartiesCommand::Change(args) => Outcome::Done(facts::change(r, args).await?),
+            PartiesCommand::History { party, fact } => {
+                Outcome::Done(facts::history(r, party, fact).await?)
+            }
+        },
+        Command::Documents { command } => match command {
+            DocumentsCommand::Add(args) => Outcome::Done(documents::add(r, args).await?),
+            DocumentsCommand::List {
+                party,
+                earning,
+                repatriation,
+                kind,
+            } => Outcome::Done(documents::list(r, party, earning, repatriation, kind).await?),
+            DocumentsCommand::Import {
+                args,
+                party_ids,
+                repatriation_ids,
+            } => imported(
+                import::documents::run(
+                    r,
+                    &args.file,
+                    party_ids.as_deref(),
+                    repatriation_ids.as_deref(),
+                    args.no_progress,
+                )
+                .await?,
+            ),
         },
         Command::Earnings { command } => match command {
             EarningsCommand::Import { args, party_ids } => imported(

@@ -39,7 +39,7 @@ fn channel(c: ChannelArg) -> pb::Channel {
     }
 }
 
-fn party_fields(p: &pb::Party) -> Vec<(&'static str, Cell)> {
+pub fn party_fields(p: &pb::Party) -> Vec<(&'static str, Cell)> {
     vec![
         ("legal_name", text(p.legal_name.clone())),
         ("kind", text(party_kind_name(p.kind))),

@@ -1,5 +1,7 @@
 //! One module per area of the API; each command returns a report to print.
 
+pub mod documents;
+pub mod facts;
 pub mod incentive;
 pub mod journey;
 pub mod metrics;

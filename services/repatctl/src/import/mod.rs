@@ -12,6 +12,7 @@
 //! imports read with `--party-ids` / `--repatriation-ids`.
 
 pub mod claims;
+pub mod documents;
 pub mod earnings;
 pub mod parties;
 pub mod repatriations;

@@ -37,10 +37,10 @@ pub fn channel(s: &str) -> Result<pb::Channel, String> {
 }
 
 /// A party's earnings by invoice reference and by id: (id, currency).
-type Invoices = HashMap<String, (String, String)>;
+pub(super) type Invoices = HashMap<String, (String, String)>;
 
 /// A party's earnings, read from the server.
-async fn earnings_of(repat: &Repat, party_id: &str) -> Result<Invoices, tonic::Status> {
+pub(super) async fn earnings_of(repat: &Repat, party_id: &str) -> Result<Invoices, tonic::Status> {
     let mut by_reference = HashMap::new();
     let mut page_token = String::new();
     loop {
