@@ -3,6 +3,7 @@
 //! PostgreSQL, and the parity of the two schemas.
 
 mod audit;
+mod events;
 mod idempotency;
 mod incentive;
 mod journeys;

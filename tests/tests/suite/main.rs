@@ -6,6 +6,8 @@ mod authz;
 mod batch;
 mod console;
 mod discovery;
+mod events;
+mod events_nats;
 mod idempotency;
 mod incentive;
 mod invariants;
