@@ -5,6 +5,7 @@ mod audit;
 pub mod auth;
 mod batch;
 mod convert;
+mod document;
 mod earning;
 pub mod error;
 pub mod events;
@@ -28,10 +29,11 @@ use std::sync::Arc;
 use repat_store::Repository;
 use uuid::Uuid;
 
-use crate::auth::{Action, Caller, authorize};
+use crate::auth::{Action, Caller, authorize, authorize_record};
 use crate::error::ApiResult;
 
 pub use audit::AuditApi;
+pub use document::DocumentApi;
 pub use earning::EarningApi;
 pub use events::EventApi;
 pub use events::webhooks::WebhookApi;
@@ -102,7 +104,7 @@ impl AppState {
         action: fn(Uuid) -> Action,
     ) -> ApiResult<Uuid> {
         let party = self.repo.repatriation_party(id).await?;
-        authorize(caller, Action::Read(party))?;
+        authorize_record(caller, Action::Read(party), "repatriation", id)?;
         authorize(caller, action(party))?;
         Ok(party)
     }

@@ -4,9 +4,11 @@
 
 pub mod audit;
 pub mod currency;
+pub mod document;
 pub mod durations;
 pub mod earning;
 pub mod events;
+pub mod facts;
 pub mod incentive;
 pub mod journey;
 pub mod metrics;

@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use repat_api::auth::{AuthMode, Gate};
 use repat_api::{
-    ActiveRules, AppState, AuditApi, EarningApi, EventApi, IncentiveApi, MetricsApi, PartyApi,
-    ReconciliationApi, RepatriationApi, WebhookApi,
+    ActiveRules, AppState, AuditApi, DocumentApi, EarningApi, EventApi, IncentiveApi, MetricsApi,
+    PartyApi, ReconciliationApi, RepatriationApi, WebhookApi,
 };
 use repat_console::Hosts;
 use repat_proto::v1::audit_service_server::AuditServiceServer;
+use repat_proto::v1::document_service_server::DocumentServiceServer;
 use repat_proto::v1::earning_service_server::EarningServiceServer;
 use repat_proto::v1::event_service_server::EventServiceServer;
 use repat_proto::v1::incentive_service_server::IncentiveServiceServer;
@@ -39,9 +40,10 @@ use crate::outbox::{self, Lease};
 use crate::telemetry::Telemetry;
 
 /// The services whose health is reported, `""` being the server as a whole.
-const SERVICES: [&str; 10] = [
+const SERVICES: [&str; 11] = [
     "",
     "repat.v1.PartyService",
+    "repat.v1.DocumentService",
     "repat.v1.EarningService",
     "repat.v1.RepatriationService",
     "repat.v1.IncentiveService",
@@ -300,6 +302,10 @@ fn api_routes(
     let max = settings.max_message_bytes;
     Routes::new(InterceptedService::new(
         PartyServiceServer::new(PartyApi::new(state.clone())).max_decoding_message_size(max),
+        admit.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        DocumentServiceServer::new(DocumentApi::new(state.clone())).max_decoding_message_size(max),
         admit.clone(),
     ))
     .add_service(InterceptedService::new(

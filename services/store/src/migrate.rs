@@ -46,8 +46,18 @@ const POSTGRES: &[Source] = &[
     ),
     (
         9,
+        "facts and documents",
+        include_str!("../../../migrations/postgres/0009_facts_and_documents.sql"),
+    ),
+    (
+        10,
+        "idempotency scope",
+        include_str!("../../../migrations/postgres/0010_idempotency_scope.sql"),
+    ),
+    (
+        11,
         "events",
-        include_str!("../../../migrations/postgres/0009_events.sql"),
+        include_str!("../../../migrations/postgres/0011_events.sql"),
     ),
 ];
 const SQLITE: &[Source] = &[
@@ -93,8 +103,18 @@ const SQLITE: &[Source] = &[
     ),
     (
         9,
+        "facts and documents",
+        include_str!("../../../migrations/sqlite/0009_facts_and_documents.sql"),
+    ),
+    (
+        10,
+        "idempotency scope",
+        include_str!("../../../migrations/sqlite/0010_idempotency_scope.sql"),
+    ),
+    (
+        11,
         "events",
-        include_str!("../../../migrations/sqlite/0009_events.sql"),
+        include_str!("../../../migrations/sqlite/0011_events.sql"),
     ),
 ];
 

@@ -69,21 +69,36 @@ async fn a_version_names_one_rule_set(store: &TestStore) {
 async fn assessed(store: &TestStore, id: Uuid, as_of: chrono::NaiveDate) -> StoredAssessment {
     let rules = RuleSet::from_toml(BANGLADESH).unwrap();
     let journey = store.repo.get_journey(id).await.unwrap();
-    let party = store
+    let history = store
         .repo
-        .get_party(journey.repatriation.details.party_id)
+        .party_history(journey.repatriation.details.party_id)
         .await
         .unwrap();
+    let party = history.party;
     let mut earnings = Vec::new();
     for a in &journey.repatriation.details.allocations {
         earnings.push(store.repo.get_earning(a.earning_id).await.unwrap());
     }
     let facts = JourneyFacts {
+        repatriation_id: id,
         party: &party,
+        party_facts: &history.facts,
         earnings: &earnings,
         steps: &journey.steps,
+        documents: &[],
     };
-    let case = case_of(&rules, &facts, &Supplied::default(), as_of).unwrap();
+    // The papers a claim needs, held by the firm.
+    let supplied = Supplied {
+        documents: [
+            "CONTRACT_OR_WORK_ORDER",
+            "INVOICE",
+            "PROCEEDS_REALIZATION_CERTIFICATE",
+        ]
+        .map(String::from)
+        .to_vec(),
+        fx_rate: None,
+    };
+    let case = case_of(&rules, &facts, &supplied, as_of).unwrap();
     let assessment = assess(&rules, &case).unwrap();
     let draft = StoredAssessment {
         id: Uuid::nil(),

@@ -3,7 +3,9 @@
 //! PostgreSQL, and the parity of the two schemas.
 
 mod audit;
+mod documents;
 mod events;
+mod facts;
 mod idempotency;
 mod incentive;
 mod journeys;

@@ -103,6 +103,13 @@ async fn every_change_emits_its_events_once(app: &TestApp) {
         request_id: rid(),
         repatriation_id: r.id.clone(),
         as_of: repat_tests::fixtures::date(2024, 3, 10),
+        documents: [
+            "CONTRACT_OR_WORK_ORDER",
+            "INVOICE",
+            "PROCEEDS_REALIZATION_CERTIFICATE",
+        ]
+        .map(String::from)
+        .to_vec(),
         ..Default::default()
     };
     let first = app

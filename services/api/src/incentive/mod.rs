@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::auth::{Action, authorize, caller, list_scope};
+use crate::auth::{Action, authorize, authorize_record, caller, list_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, fingerprint, paging};
@@ -112,14 +112,14 @@ impl IncentiveApi {
         };
         let repatriation_id = v.required_uuid("repatriation_id", &req.repatriation_id);
         let as_of = v.optional_date("as_of", req.as_of.as_ref());
-        let documents = wire::documents(&mut v, "documents", &req.documents);
+        let supplied = wire::documents(&mut v, "documents", &req.documents);
         let fx_rate = if req.fx_rate.is_empty() {
             Some(None)
         } else {
             v.rate("fx_rate", &req.fx_rate).map(Some)
         };
-        let (id, (rid, (as_of, (documents, fx_rate)))) =
-            v.finish(|| id.zip(repatriation_id.zip(as_of.zip(documents.zip(fx_rate)))))?;
+        let (id, (rid, (as_of, (supplied, fx_rate)))) =
+            v.finish(|| id.zip(repatriation_id.zip(as_of.zip(supplied.zip(fx_rate)))))?;
         self.state
             .authorize_repatriation(
                 caller,
@@ -131,25 +131,30 @@ impl IncentiveApi {
         let idem = fingerprint::idempotency(caller, ASSESS, id, &req);
 
         let journey = self.state.repo.get_journey(rid).await?;
-        let party = self
-            .state
-            .repo
-            .get_party(journey.repatriation.details.party_id)
-            .await?;
+        let party_id = journey.repatriation.details.party_id;
+        let history = self.state.repo.party_history(party_id).await?;
+        let documents = self.state.repo.party_documents(party_id).await?;
+        let party = history.party;
         let mut earnings = Vec::with_capacity(journey.repatriation.details.allocations.len());
         for a in &journey.repatriation.details.allocations {
             earnings.push(self.state.repo.get_earning(a.earning_id).await?);
         }
         let rules = &self.active.rules;
         let facts = JourneyFacts {
+            repatriation_id: rid,
             party: &party,
+            party_facts: &history.facts,
             earnings: &earnings,
             steps: &journey.steps,
+            documents: &documents,
         };
         let case = case_of(
             rules,
             &facts,
-            &Supplied { documents, fx_rate },
+            &Supplied {
+                documents: supplied,
+                fx_rate,
+            },
             as_of.unwrap_or_else(Self::today),
         )
         .ok_or_else(|| {
@@ -262,7 +267,7 @@ impl IncentiveApi {
         let (id, (claim_id, (kind, (occurred_at, (reason, amount))))) =
             v.finish(|| id.zip(claim_id.zip(kind.zip(occurred_at.zip(reason.zip(amount))))))?;
         let current = self.state.repo.get_claim(claim_id).await?;
-        authorize(caller, Action::Read(current.party_id))?;
+        authorize_record(caller, Action::Read(current.party_id), "claim", claim_id)?;
         authorize(caller, Action::Settle(current.party_id))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, RECORD_CLAIM_STEP, id, &req);
@@ -303,7 +308,7 @@ impl IncentiveService for IncentiveApi {
         let run = async {
             let id = id_field("id", &req.id)?;
             let a = self.state.repo.get_assessment(id).await?;
-            authorize(&caller, Action::Read(a.party_id))?;
+            authorize_record(&caller, Action::Read(a.party_id), "assessment", id)?;
             ApiResult::Ok(wire::stored_assessment(&a))
         };
         Ok(Response::new(run.await?))
@@ -451,7 +456,7 @@ impl IncentiveService for IncentiveApi {
         let run = async {
             let id = id_field("id", &req.id)?;
             let claim = self.state.repo.get_claim(id).await?;
-            authorize(&caller, Action::Read(claim.party_id))?;
+            authorize_record(&caller, Action::Read(claim.party_id), "claim", id)?;
             ApiResult::Ok(wire::claim(&claim))
         };
         Ok(Response::new(run.await?))

@@ -99,7 +99,7 @@ async fn record_journey_steps(
     ids.sort();
     c.dialect().lock_repatriations(&ids).await?;
     let mut journeys = c.dialect().load_steps(&ids).await?;
-    let base = derive_id(idem.request_id);
+    let base = derive_id(idem);
     let mut stored = Vec::with_capacity(ids.len());
     let mut updates = Vec::with_capacity(ids.len());
     let mut changes = Vec::with_capacity(ids.len());
@@ -255,7 +255,7 @@ impl IncentiveRepository for SqlRepository {
             return codec::from_json(&json);
         }
         let stored = StoredAssessment {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             assess_time: at,
             ..a.clone()
         };
@@ -428,7 +428,7 @@ impl IncentiveRepository for SqlRepository {
             amount: None,
         };
         let claim_row = Claim {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             party_id: req.party_id,
             programme: programme.unwrap_or_default(),
             status: ClaimStatus::Filed,

@@ -7,24 +7,28 @@ use chrono::NaiveDate;
 use repat_core::Named;
 use repat_core::audit::{AuditEntry, AuditRecord};
 use repat_core::earning::{Earning, NewEarning};
+use repat_core::facts::party_on;
 use repat_core::journey::{self, NewStep, Step};
 use repat_core::party::{NewParty, Party};
 use repat_core::repatriation::{self as rep, NewRepatriation, Repatriation, RepatriationStatus};
+use repat_core::time::dhaka_date;
 use uuid::Uuid;
 
 use super::events::{journey_change_events, repatriation_parties};
+use super::facts::fetch_facts_of_page;
 use super::metrics::refresh_metrics;
 use super::{
-    SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, page, page_limit,
-    save_response,
+    SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, find_keys, page,
+    page_limit, save_response,
 };
 use crate::codec::{self, derive_id, now};
 use crate::dialect::JourneyUpdate;
 use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
-    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, Page, PageRequest, PartyFilter,
-    PoolUsage, RepatriationFilter, RepatriationRequest, Repository, StepRecorded, StoreError,
+    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, KeyId, Page, PageRequest,
+    PartyFactRepository, PartyFilter, PoolUsage, RepatriationFilter, RepatriationRequest,
+    Repository, StepRecorded, StoreError,
 };
 use crate::{EventType, JourneyChange, NewEvent};
 
@@ -64,7 +68,7 @@ impl Repository for SqlRepository {
             return codec::from_json(&json);
         }
         let party = Party {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: new.clone(),
             create_time: at,
         };
@@ -101,19 +105,10 @@ impl Repository for SqlRepository {
         Ok(party)
     }
 
+    /// The party with the facts in force today (Dhaka).
     async fn get_party(&self, id: Uuid) -> Result<Party, StoreError> {
-        let mut c = self.pool.acquire().await?;
-        let row: PartyRow = c
-            .conn()
-            .query("SELECT * FROM parties WHERE id = $1")
-            .bind(id)
-            .fetch_optional()
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                kind: "party",
-                id: id.to_string(),
-            })?;
-        row.try_into()
+        let history = self.party_history(id).await?;
+        Ok(party_on(&history.party, &history.facts, dhaka_date(now())))
     }
 
     async fn list_parties(
@@ -121,15 +116,30 @@ impl Repository for SqlRepository {
         filter: &PartyFilter,
         p: PageRequest,
     ) -> Result<Page<Party>, StoreError> {
-        let mut c = self.pool.acquire().await?;
-        let mut c = c.conn();
+        let mut pooled = self.pool.acquire().await?;
+        let mut c = pooled.conn();
         let mut q = c.sql("SELECT * FROM parties WHERE seq > ");
         q.bind(p.after)
             .and_eq("kind", filter.kind.map(Named::name))
             .push(" ORDER BY seq LIMIT ")
             .bind(page_limit(p.size));
         let rows: Vec<PartyRow> = q.fetch_all().await?;
-        page(rows, p.size, |r| r.seq, Party::try_from)
+        let last = rows.iter().take(p.size as usize).map(|r| r.seq).max();
+        let facts = match last {
+            Some(last) => fetch_facts_of_page(&mut c, p.after, last).await?,
+            None => Vec::new(),
+        };
+        let today = dhaka_date(now());
+        let mut found = page(rows, p.size, |r| r.seq, Party::try_from)?;
+        for party in &mut found.items {
+            let own: Vec<_> = facts
+                .iter()
+                .filter(|f| f.details.party_id == party.id)
+                .cloned()
+                .collect();
+            *party = party_on(party, &own, today);
+        }
+        Ok(found)
     }
 
     async fn create_earning(
@@ -167,7 +177,7 @@ impl Repository for SqlRepository {
             )));
         }
         let earning = Earning {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: new.clone(),
             allocated: repat_core::Money::zero(new.amount.currency()),
             create_time: at,
@@ -292,7 +302,7 @@ impl Repository for SqlRepository {
         let expected = rep::expected_amount(&allocations)
             .ok_or_else(|| StoreError::Internal("allocations without a sum".into()))?;
         let repatriation = Repatriation {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: NewRepatriation {
                 party_id: req.party_id,
                 allocations: allocations.clone(),
@@ -515,11 +525,11 @@ impl SqlRepository {
         let mut results: Vec<Option<Result<StepRecorded, StoreError>>> =
             (0..items.len()).map(|_| None).collect();
 
-        // A request id repeated inside the batch is a retry of its first use.
-        let mut first_use: HashMap<Uuid, usize> = HashMap::new();
+        // A key repeated inside the batch is a retry of its first use.
+        let mut first_use: HashMap<KeyId, usize> = HashMap::new();
         let mut unique: Vec<usize> = Vec::new();
         for (i, (idem, _)) in items.iter().enumerate() {
-            if let std::collections::hash_map::Entry::Vacant(e) = first_use.entry(idem.request_id) {
+            if let std::collections::hash_map::Entry::Vacant(e) = first_use.entry(idem.key()) {
                 e.insert(i);
                 unique.push(i);
             }
@@ -533,8 +543,8 @@ impl SqlRepository {
         let mut c = tx.conn();
         let step_counts = c.dialect().lock_repatriations(&rep_ids).await?;
         let mut journeys = c.dialect().load_steps(&rep_ids).await?;
-        let ids: Vec<Uuid> = unique.iter().map(|&i| items[i].0.request_id).collect();
-        let mut records = c.dialect().fetch_keys(&ids).await?;
+        let ids: Vec<KeyId> = unique.iter().map(|&i| items[i].0.key()).collect();
+        let mut records = find_keys(&mut c, &ids).await?;
 
         let mut stored: Vec<Step> = Vec::new();
         let mut drafts: Vec<AuditRecord> = Vec::new();
@@ -544,7 +554,7 @@ impl SqlRepository {
         for &i in &unique {
             let (idem, new) = &items[i];
             let rid = new.repatriation_id;
-            if let Some(record) = records.remove(&idem.request_id) {
+            if let Some(record) = records.remove(&idem.key()) {
                 results[i] = Some(record.replay(idem).and_then(|json| {
                     let receipt: StepReceipt = codec::from_json(&json)?;
                     let step = journeys
@@ -579,7 +589,7 @@ impl SqlRepository {
                 continue;
             }
             let step = Step {
-                id: derive_id(idem.request_id),
+                id: derive_id(idem),
                 details: new.clone(),
                 recorded_at: at,
             };
@@ -658,7 +668,7 @@ impl SqlRepository {
         // Repeats inside the batch share their first use's outcome.
         for (i, (idem, _)) in items.iter().enumerate() {
             if results[i].is_none() {
-                let first = first_use[&idem.request_id];
+                let first = first_use[&idem.key()];
                 let outcome = match &results[first] {
                     Some(Ok(r)) if items[first].0 == *idem => Ok(r.clone()),
                     Some(Ok(_)) => Err(StoreError::IdempotencyMismatch(idem.request_id)),

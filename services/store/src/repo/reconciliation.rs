@@ -220,7 +220,7 @@ async fn store_matches(
     credits: &HashMap<Uuid, recon::Entry>,
     at: DateTime<Utc>,
 ) -> Result<(Vec<StoredMatch>, Vec<JourneyChange>), StoreError> {
-    let base = derive_id(idem.request_id);
+    let base = derive_id(idem);
     let mut changes = Vec::new();
     let mut journeys: HashMap<Uuid, Vec<Step>> = HashMap::new();
     let mut new_steps: Vec<Step> = Vec::new();
@@ -429,7 +429,7 @@ impl ReconciliationRepository for SqlRepository {
             tx.commit().await?;
             return Ok(stored);
         }
-        let first = derive_id(idem.request_id);
+        let first = derive_id(idem);
         let mut ids = Vec::with_capacity(s.statements.len());
         for (part, st) in s.statements.iter().enumerate() {
             let id = if part == 0 {

@@ -103,7 +103,7 @@ impl WebhookRepository for SqlRepository {
             .fetch_one()
             .await?;
         let endpoint = Endpoint {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             party_id: new.party_id,
             url: new.url.clone(),
             types: new.types.iter().map(|t| t.name().to_string()).collect(),
