@@ -655,7 +655,10 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
             settings.max_streams_per_caller as u64,
         ),
         ("outbox_lease_secs", settings.outbox_lease_secs),
-        ("webhook_max_attempts", u64::from(settings.webhook_max_attempts)),
+        (
+            "webhook_max_attempts",
+            u64::from(settings.webhook_max_attempts),
+        ),
         ("webhook_timeout_secs", settings.webhook_timeout_secs),
         ("alert_in_flight_hours", settings.alert_in_flight_hours),
     ] {

@@ -316,8 +316,8 @@ pub trait WebhookRepository: Send + Sync {
     /// Turns up to `limit` events after the fan-out's cursor into pending
     /// deliveries to the endpoints that want them, and moves the cursor,
     /// in one transaction, while `holder` holds the lease `webhooks`.
-    /// Returns how many events it went through.
-    async fn fan_out(&self, holder: &str, limit: u32) -> Result<usize, StoreError>;
+    /// Returns how many events it went through, and the cursor after them.
+    async fn fan_out(&self, holder: &str, limit: u32) -> Result<(usize, i64), StoreError>;
     /// Pending deliveries whose attempt is due at `now`, soonest first.
     async fn due_deliveries(
         &self,

@@ -211,7 +211,7 @@ async fn ask(probe: Probe, ch: &Ch, own: &str, ids: &Ids) -> Answer {
             parties()
                 .get_party(pb::GetPartyRequest {
                     id: ids.party.clone(),
-                    as_of: None,
+                    ..Default::default()
                 })
                 .await,
             |_| "a party".into(),
@@ -592,6 +592,13 @@ async fn firm_a_records(admin: &Ch) -> Ids {
             request_id: rid(),
             repatriation_id: r.id.clone(),
             as_of: date(2024, 3, 25),
+            documents: [
+                "CONTRACT_OR_WORK_ORDER",
+                "INVOICE",
+                "PROCEEDS_REALIZATION_CERTIFICATE",
+            ]
+            .map(String::from)
+            .to_vec(),
             ..Default::default()
         })
         .await

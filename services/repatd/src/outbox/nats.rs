@@ -60,13 +60,21 @@ fn message(target: &Target, e: &StoredEvent) -> anyhow::Result<(HeaderMap, Vec<u
     headers.insert("ce-subject", event.subject.as_str());
     headers.insert(
         "ce-time",
-        event.time.as_ref().map(wire::rfc3339).unwrap_or_default().as_str(),
+        event
+            .time
+            .as_ref()
+            .map(wire::rfc3339)
+            .unwrap_or_default()
+            .as_str(),
     );
     headers.insert("ce-sequence", e.sequence.to_string().as_str());
     headers.insert("ce-partyid", event.party_id.as_str());
     let body = match target.format {
         NatsFormat::Protobuf => {
-            headers.insert("content-type", "application/protobuf; messageType=repat.v1.Event");
+            headers.insert(
+                "content-type",
+                "application/protobuf; messageType=repat.v1.Event",
+            );
             event.encode_to_vec()
         }
         NatsFormat::Json => {

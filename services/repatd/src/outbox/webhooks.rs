@@ -62,7 +62,13 @@ async fn attempt(repo: &dyn Repository, due: DueDelivery, policy: Policy) {
                 ("repat-event-id", event.id.clone()),
                 ("repat-delivery-id", due.delivery.id.to_string()),
             ];
-            post(&due.endpoint.url, &headers, Bytes::from(body), policy.client).await
+            post(
+                &due.endpoint.url,
+                &headers,
+                Bytes::from(body),
+                policy.client,
+            )
+            .await
         }
         Err(e) => Err(format!("the event could not be read: {e}")),
     };
@@ -70,7 +76,10 @@ async fn attempt(repo: &dyn Repository, due: DueDelivery, policy: Policy) {
         Ok((code, _)) if (200..300).contains(&code) => (Some(i32::from(code)), None, true),
         Ok((code, text)) => (
             Some(i32::from(code)),
-            Some(format!("HTTP {code}: {}", text.chars().take(200).collect::<String>())),
+            Some(format!(
+                "HTTP {code}: {}",
+                text.chars().take(200).collect::<String>()
+            )),
             false,
         ),
         Err(e) => (None, Some(e), false),
@@ -98,13 +107,22 @@ async fn attempt(repo: &dyn Repository, due: DueDelivery, policy: Policy) {
 /// Dispatches webhooks for as long as the server runs.
 pub async fn run(repo: Arc<dyn Repository>, head: Head, policy: Policy, mut lease: Lease) {
     let mut wake = head.subscribe();
+    // How far the fan-out has got (unknown at first): it runs again only
+    // once events committed past it.
+    let mut fanned_to: Option<i64> = None;
     loop {
         if !lease.hold(repo.as_ref()).await {
+            fanned_to = None;
             tokio::time::sleep(lease.ttl / 3).await;
             continue;
         }
         let round = async {
-            let fanned = repo.fan_out(&lease.holder, FAN_OUT_BATCH).await?;
+            let mut fanned = 0;
+            if fanned_to.is_none_or(|at| head.get() > at) {
+                let (n, cursor) = repo.fan_out(&lease.holder, FAN_OUT_BATCH).await?;
+                fanned = n;
+                fanned_to = Some(cursor);
+            }
             let due = repo.due_deliveries(chrono::Utc::now(), DUE_BATCH).await?;
             let attempted = due.len();
             futures::stream::iter(due)
@@ -120,6 +138,7 @@ pub async fn run(repo: Arc<dyn Repository>, head: Head, policy: Policy, mut leas
             Err(e) => {
                 tracing::warn!(error = %e, "dispatching webhooks failed; retrying");
                 lease.lost();
+                fanned_to = None;
                 tokio::time::sleep(TICK).await;
             }
         }

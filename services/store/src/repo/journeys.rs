@@ -14,8 +14,8 @@ use repat_core::repatriation::{self as rep, NewRepatriation, Repatriation, Repat
 use repat_core::time::dhaka_date;
 use uuid::Uuid;
 
-use super::facts::fetch_facts_of_page;
 use super::events::{journey_change_events, repatriation_parties};
+use super::facts::fetch_facts_of_page;
 use super::metrics::refresh_metrics;
 use super::{
     SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, find_keys, page,

@@ -13,9 +13,9 @@
 //! - `webhooks`: webhook endpoints and deliveries.
 
 mod documents;
-mod facts;
 mod events;
 mod checkpoints;
+mod facts;
 mod incentive;
 mod journeys;
 mod metrics;

@@ -193,14 +193,14 @@ impl WebhookRepository for SqlRepository {
         Ok(endpoint)
     }
 
-    async fn fan_out(&self, holder: &str, limit: u32) -> Result<usize, StoreError> {
+    async fn fan_out(&self, holder: &str, limit: u32) -> Result<(usize, i64), StoreError> {
         let mut tx = self.writer.begin_write().await?;
         let at = now();
         let mut c = tx.conn();
-        if !holds(&mut c, FAN_OUT, holder, at).await? {
-            return Ok(0);
-        }
         let after = cursor(&mut c, FAN_OUT).await?;
+        if !holds(&mut c, FAN_OUT, holder, at).await? {
+            return Ok((0, after));
+        }
         let rows: Vec<EndpointRow> = c
             .query("SELECT * FROM webhook_endpoints WHERE delete_time IS NULL ORDER BY seq")
             .fetch_all()
@@ -215,9 +215,10 @@ impl WebhookRepository for SqlRepository {
                 .query("SELECT MAX(sequence) FROM events")
                 .fetch_one()
                 .await?;
-            move_cursor(&mut c, FAN_OUT, head.unwrap_or(0), at).await?;
+            let head = head.unwrap_or(0).max(after);
+            move_cursor(&mut c, FAN_OUT, head, at).await?;
             tx.commit().await?;
-            return Ok(0);
+            return Ok((0, head));
         };
         // Events before every endpoint's registration go to none of them.
         let after = after.max(first);
@@ -251,7 +252,7 @@ impl WebhookRepository for SqlRepository {
         let head = events.last().map_or(after, |e| e.sequence);
         move_cursor(&mut c, FAN_OUT, head, at).await?;
         tx.commit().await?;
-        Ok(events.len())
+        Ok((events.len(), head))
     }
 
     async fn due_deliveries(
