@@ -2,8 +2,8 @@
 // @generated from file repat/v1/audit.proto (package repat.v1, syntax proto3)
 /* eslint-disable */
 
-import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
-import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
+import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Message } from "@bufbuild/protobuf";
@@ -12,7 +12,58 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file repat/v1/audit.proto.
  */
 export const file_repat_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("ChRyZXBhdC92MS9hdWRpdC5wcm90bxIIcmVwYXQudjEi2AEKCkF1ZGl0RW50cnkSEAoIc2VxdWVuY2UYASABKAMSKAoEdGltZRgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDwoHc3ViamVjdBgDIAEoCRIMCgRyb2xlGAQgASgJEg4KBm1ldGhvZBgFIAEoCRIQCghyZXNvdXJjZRgGIAEoCRIUCgxyZXF1ZXN0X2hhc2gYByABKAkSEgoKcmVxdWVzdF9pZBgIIAEoCRIVCg1wcmV2aW91c19oYXNoGAkgASgJEgwKBGhhc2gYCiABKAkivwEKF0xpc3RBdWRpdEVudHJpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEg8KB3N1YmplY3QYAyABKAkSDgoGbWV0aG9kGAQgASgJEi4KCnN0YXJ0X3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiwKCGVuZF90aW1lGAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJaChhMaXN0QXVkaXRFbnRyaWVzUmVzcG9uc2USJQoHZW50cmllcxgBIAMoCzIULnJlcGF0LnYxLkF1ZGl0RW50cnkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIhkKF1ZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0IoUBChhWZXJpZnlBdWRpdENoYWluUmVzcG9uc2USDgoGaW50YWN0GAEgASgIEhcKD2VudHJpZXNfY2hlY2tlZBgCIAEoAxIdChVmaXJzdF9icm9rZW5fc2VxdWVuY2UYAyABKAMSDgoGcmVhc29uGAQgASgJEhEKCWhlYWRfaGFzaBgFIAEoCTLEAQoMQXVkaXRTZXJ2aWNlElkKEExpc3RBdWRpdEVudHJpZXMSIS5yZXBhdC52MS5MaXN0QXVkaXRFbnRyaWVzUmVxdWVzdBoiLnJlcGF0LnYxLkxpc3RBdWRpdEVudHJpZXNSZXNwb25zZRJZChBWZXJpZnlBdWRpdENoYWluEiEucmVwYXQudjEuVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3QaIi5yZXBhdC52MS5WZXJpZnlBdWRpdENoYWluUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
+  fileDesc("ChRyZXBhdC92MS9hdWRpdC5wcm90bxIIcmVwYXQudjEiiAEKD0F1ZGl0Q2hlY2twb2ludBIQCghzZXF1ZW5jZRgBIAEoAxIRCgloZWFkX2hhc2gYAiABKAkSLQoJc2lnbl90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZrZXlfaWQYBCABKAkSEQoJc2lnbmF0dXJlGAUgASgJItgBCgpBdWRpdEVudHJ5EhAKCHNlcXVlbmNlGAEgASgDEigKBHRpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg8KB3N1YmplY3QYAyABKAkSDAoEcm9sZRgEIAEoCRIOCgZtZXRob2QYBSABKAkSEAoIcmVzb3VyY2UYBiABKAkSFAoMcmVxdWVzdF9oYXNoGAcgASgJEhIKCnJlcXVlc3RfaWQYCCABKAkSFQoNcHJldmlvdXNfaGFzaBgJIAEoCRIMCgRoYXNoGAogASgJIr8BChdMaXN0QXVkaXRFbnRyaWVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIPCgdzdWJqZWN0GAMgASgJEg4KBm1ldGhvZBgEIAEoCRIuCgpzdGFydF90aW1lGAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIsCghlbmRfdGltZRgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiWgoYTGlzdEF1ZGl0RW50cmllc1Jlc3BvbnNlEiUKB2VudHJpZXMYASADKAsyFC5yZXBhdC52MS5BdWRpdEVudHJ5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJJChdWZXJpZnlBdWRpdENoYWluUmVxdWVzdBIuCgtjaGVja3BvaW50cxgBIAMoCzIZLnJlcGF0LnYxLkF1ZGl0Q2hlY2twb2ludCJzCgtCcm9rZW5SYW5nZRIWCg5maXJzdF9zZXF1ZW5jZRgBIAEoAxIVCg1sYXN0X3NlcXVlbmNlGAIgASgDEiUKBmJyZWFjaBgDIAEoDjIVLnJlcGF0LnYxLkF1ZGl0QnJlYWNoEg4KBnJlYXNvbhgEIAEoCSI1ChFDaGVja3BvaW50UHJvYmxlbRIQCghzZXF1ZW5jZRgBIAEoAxIOCgZyZWFzb24YAiABKAkioQIKGFZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZRIOCgZpbnRhY3QYASABKAgSFwoPZW50cmllc19jaGVja2VkGAIgASgDEh0KFWZpcnN0X2Jyb2tlbl9zZXF1ZW5jZRgDIAEoAxIOCgZyZWFzb24YBCABKAkSEQoJaGVhZF9oYXNoGAUgASgJEiwKDWJyb2tlbl9yYW5nZXMYBiADKAsyFS5yZXBhdC52MS5Ccm9rZW5SYW5nZRIbChNjaGVja3BvaW50c19jaGVja2VkGAcgASgDEjgKE2NoZWNrcG9pbnRfcHJvYmxlbXMYCCADKAsyGy5yZXBhdC52MS5DaGVja3BvaW50UHJvYmxlbRIVCg1oZWFkX3NlcXVlbmNlGAkgASgDIkQKG0xpc3RBdWRpdENoZWNrcG9pbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCSJ3ChxMaXN0QXVkaXRDaGVja3BvaW50c1Jlc3BvbnNlEi4KC2NoZWNrcG9pbnRzGAEgAygLMhkucmVwYXQudjEuQXVkaXRDaGVja3BvaW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCRIOCgZrZXlfaWQYAyABKAkqsQEKC0F1ZGl0QnJlYWNoEhwKGEFVRElUX0JSRUFDSF9VTlNQRUNJRklFRBAAEhgKFEFVRElUX0JSRUFDSF9NSVNTSU5HEAESGQoVQVVESVRfQlJFQUNIX1JFTElOS0VEEAISGAoUQVVESVRfQlJFQUNIX0FMVEVSRUQQAxIZChVBVURJVF9CUkVBQ0hfRElWRVJHRUQQBBIaChZBVURJVF9CUkVBQ0hfVFJVTkNBVEVEEAUyqwIKDEF1ZGl0U2VydmljZRJZChBMaXN0QXVkaXRFbnRyaWVzEiEucmVwYXQudjEuTGlzdEF1ZGl0RW50cmllc1JlcXVlc3QaIi5yZXBhdC52MS5MaXN0QXVkaXRFbnRyaWVzUmVzcG9uc2USWQoQVmVyaWZ5QXVkaXRDaGFpbhIhLnJlcGF0LnYxLlZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0GiIucmVwYXQudjEuVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlEmUKFExpc3RBdWRpdENoZWNrcG9pbnRzEiUucmVwYXQudjEuTGlzdEF1ZGl0Q2hlY2twb2ludHNSZXF1ZXN0GiYucmVwYXQudjEuTGlzdEF1ZGl0Q2hlY2twb2ludHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+
+/**
+ * The chain's head at a moment, signed by the server's checkpoint key
+ * (Ed25519, a key of its own): whoever rewrites the database cannot sign,
+ * so a checkpoint kept outside it pins every entry up to its sequence.
+ *
+ * @generated from message repat.v1.AuditCheckpoint
+ */
+export type AuditCheckpoint = Message<"repat.v1.AuditCheckpoint"> & {
+  /**
+   * The sequence of the head entry.
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * That entry's hash.
+   *
+   * @generated from field: string head_hash = 2;
+   */
+  headHash: string;
+
+  /**
+   * When it was signed.
+   *
+   * @generated from field: google.protobuf.Timestamp sign_time = 3;
+   */
+  signTime?: Timestamp | undefined;
+
+  /**
+   * The signing key: SHA-256 (hex) of its 32-byte public key.
+   *
+   * @generated from field: string key_id = 4;
+   */
+  keyId: string;
+
+  /**
+   * Ed25519 signature (hex) over the fields above.
+   *
+   * @generated from field: string signature = 5;
+   */
+  signature: string;
+};
+
+/**
+ * Describes the message repat.v1.AuditCheckpoint.
+ * Use `create(AuditCheckpointSchema)` to create a new message.
+ */
+export const AuditCheckpointSchema: GenMessage<AuditCheckpoint> = /*@__PURE__*/
+  messageDesc(file_repat_v1_audit, 0);
 
 /**
  * One change: who made it, what it was, when, and the chain link.
@@ -96,7 +147,7 @@ export type AuditEntry = Message<"repat.v1.AuditEntry"> & {
  * Use `create(AuditEntrySchema)` to create a new message.
  */
 export const AuditEntrySchema: GenMessage<AuditEntry> = /*@__PURE__*/
-  messageDesc(file_repat_v1_audit, 0);
+  messageDesc(file_repat_v1_audit, 1);
 
 /**
  * Request for ListAuditEntries.
@@ -152,7 +203,7 @@ export type ListAuditEntriesRequest = Message<"repat.v1.ListAuditEntriesRequest"
  * Use `create(ListAuditEntriesRequestSchema)` to create a new message.
  */
 export const ListAuditEntriesRequestSchema: GenMessage<ListAuditEntriesRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_audit, 1);
+  messageDesc(file_repat_v1_audit, 2);
 
 /**
  * Response for ListAuditEntries.
@@ -180,7 +231,7 @@ export type ListAuditEntriesResponse = Message<"repat.v1.ListAuditEntriesRespons
  * Use `create(ListAuditEntriesResponseSchema)` to create a new message.
  */
 export const ListAuditEntriesResponseSchema: GenMessage<ListAuditEntriesResponse> = /*@__PURE__*/
-  messageDesc(file_repat_v1_audit, 2);
+  messageDesc(file_repat_v1_audit, 3);
 
 /**
  * Request for VerifyAuditChain.
@@ -188,6 +239,14 @@ export const ListAuditEntriesResponseSchema: GenMessage<ListAuditEntriesResponse
  * @generated from message repat.v1.VerifyAuditChainRequest
  */
 export type VerifyAuditChainRequest = Message<"repat.v1.VerifyAuditChainRequest"> & {
+  /**
+   * Checkpoints kept outside the database (the published file), at most
+   * 10000: the chain is compared with them too, and each must also be in
+   * the database (one that is not was removed).
+   *
+   * @generated from field: repeated repat.v1.AuditCheckpoint checkpoints = 1;
+   */
+  checkpoints: AuditCheckpoint[];
 };
 
 /**
@@ -195,7 +254,78 @@ export type VerifyAuditChainRequest = Message<"repat.v1.VerifyAuditChainRequest"
  * Use `create(VerifyAuditChainRequestSchema)` to create a new message.
  */
 export const VerifyAuditChainRequestSchema: GenMessage<VerifyAuditChainRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_audit, 3);
+  messageDesc(file_repat_v1_audit, 4);
+
+/**
+ * Entries first_sequence..last_sequence and what is wrong with them.
+ *
+ * @generated from message repat.v1.BrokenRange
+ */
+export type BrokenRange = Message<"repat.v1.BrokenRange"> & {
+  /**
+   * The first entry of the range.
+   *
+   * @generated from field: int64 first_sequence = 1;
+   */
+  firstSequence: bigint;
+
+  /**
+   * The last entry of the range.
+   *
+   * @generated from field: int64 last_sequence = 2;
+   */
+  lastSequence: bigint;
+
+  /**
+   * What is wrong.
+   *
+   * @generated from field: repat.v1.AuditBreach breach = 3;
+   */
+  breach: AuditBreach;
+
+  /**
+   * Said in words.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message repat.v1.BrokenRange.
+ * Use `create(BrokenRangeSchema)` to create a new message.
+ */
+export const BrokenRangeSchema: GenMessage<BrokenRange> = /*@__PURE__*/
+  messageDesc(file_repat_v1_audit, 5);
+
+/**
+ * A checkpoint that could not be used: signed by another key, a bad
+ * signature, or kept outside the database but missing from it.
+ *
+ * @generated from message repat.v1.CheckpointProblem
+ */
+export type CheckpointProblem = Message<"repat.v1.CheckpointProblem"> & {
+  /**
+   * The checkpoint's sequence.
+   *
+   * @generated from field: int64 sequence = 1;
+   */
+  sequence: bigint;
+
+  /**
+   * Why.
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message repat.v1.CheckpointProblem.
+ * Use `create(CheckpointProblemSchema)` to create a new message.
+ */
+export const CheckpointProblemSchema: GenMessage<CheckpointProblem> = /*@__PURE__*/
+  messageDesc(file_repat_v1_audit, 6);
 
 /**
  * Response for VerifyAuditChain.
@@ -204,7 +334,8 @@ export const VerifyAuditChainRequestSchema: GenMessage<VerifyAuditChainRequest> 
  */
 export type VerifyAuditChainResponse = Message<"repat.v1.VerifyAuditChainResponse"> & {
   /**
-   * True when every entry's hash and link match.
+   * True when every entry's hash and link match, the chain leads to every
+   * checkpoint's signed hash, and every checkpoint is sound.
    *
    * @generated from field: bool intact = 1;
    */
@@ -218,25 +349,54 @@ export type VerifyAuditChainResponse = Message<"repat.v1.VerifyAuditChainRespons
   entriesChecked: bigint;
 
   /**
-   * The first entry that does not match; 0 when intact.
+   * The first entry of the first broken range; 0 when there is none.
    *
    * @generated from field: int64 first_broken_sequence = 3;
    */
   firstBrokenSequence: bigint;
 
   /**
-   * Why it does not match.
+   * Why it is broken (the first range, else the first checkpoint problem).
    *
    * @generated from field: string reason = 4;
    */
   reason: string;
 
   /**
-   * Hash of the last entry: publish it to pin the trail as it stands.
+   * Hash of the last entry, when intact: publish it to pin the trail as
+   * it stands.
    *
    * @generated from field: string head_hash = 5;
    */
   headHash: string;
+
+  /**
+   * Every broken range, by first entry.
+   *
+   * @generated from field: repeated repat.v1.BrokenRange broken_ranges = 6;
+   */
+  brokenRanges: BrokenRange[];
+
+  /**
+   * Signed checkpoints the chain was compared with.
+   *
+   * @generated from field: int64 checkpoints_checked = 7;
+   */
+  checkpointsChecked: bigint;
+
+  /**
+   * Checkpoints that could not be used.
+   *
+   * @generated from field: repeated repat.v1.CheckpointProblem checkpoint_problems = 8;
+   */
+  checkpointProblems: CheckpointProblem[];
+
+  /**
+   * Sequence of the last entry.
+   *
+   * @generated from field: int64 head_sequence = 9;
+   */
+  headSequence: bigint;
 };
 
 /**
@@ -244,7 +404,126 @@ export type VerifyAuditChainResponse = Message<"repat.v1.VerifyAuditChainRespons
  * Use `create(VerifyAuditChainResponseSchema)` to create a new message.
  */
 export const VerifyAuditChainResponseSchema: GenMessage<VerifyAuditChainResponse> = /*@__PURE__*/
-  messageDesc(file_repat_v1_audit, 4);
+  messageDesc(file_repat_v1_audit, 7);
+
+/**
+ * Request for ListAuditCheckpoints.
+ *
+ * @generated from message repat.v1.ListAuditCheckpointsRequest
+ */
+export type ListAuditCheckpointsRequest = Message<"repat.v1.ListAuditCheckpointsRequest"> & {
+  /**
+   * At most this many results (default 50, maximum 1000).
+   *
+   * @generated from field: int32 page_size = 1;
+   */
+  pageSize: number;
+
+  /**
+   * `next_page_token` from a previous call.
+   *
+   * @generated from field: string page_token = 2;
+   */
+  pageToken: string;
+};
+
+/**
+ * Describes the message repat.v1.ListAuditCheckpointsRequest.
+ * Use `create(ListAuditCheckpointsRequestSchema)` to create a new message.
+ */
+export const ListAuditCheckpointsRequestSchema: GenMessage<ListAuditCheckpointsRequest> = /*@__PURE__*/
+  messageDesc(file_repat_v1_audit, 8);
+
+/**
+ * Response for ListAuditCheckpoints.
+ *
+ * @generated from message repat.v1.ListAuditCheckpointsResponse
+ */
+export type ListAuditCheckpointsResponse = Message<"repat.v1.ListAuditCheckpointsResponse"> & {
+  /**
+   * The page of checkpoints, oldest first.
+   *
+   * @generated from field: repeated repat.v1.AuditCheckpoint checkpoints = 1;
+   */
+  checkpoints: AuditCheckpoint[];
+
+  /**
+   * Pass as `page_token` to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+
+  /**
+   * The id of the key this server signs with; empty when it signs none.
+   *
+   * @generated from field: string key_id = 3;
+   */
+  keyId: string;
+};
+
+/**
+ * Describes the message repat.v1.ListAuditCheckpointsResponse.
+ * Use `create(ListAuditCheckpointsResponseSchema)` to create a new message.
+ */
+export const ListAuditCheckpointsResponseSchema: GenMessage<ListAuditCheckpointsResponse> = /*@__PURE__*/
+  messageDesc(file_repat_v1_audit, 9);
+
+/**
+ * What is wrong with a range of entries.
+ *
+ * @generated from enum repat.v1.AuditBreach
+ */
+export enum AuditBreach {
+  /**
+   * Not used.
+   *
+   * @generated from enum value: AUDIT_BREACH_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Entries are missing inside the trail.
+   *
+   * @generated from enum value: AUDIT_BREACH_MISSING = 1;
+   */
+  MISSING = 1,
+
+  /**
+   * An entry's previous_hash is not the hash of the entry before it.
+   *
+   * @generated from enum value: AUDIT_BREACH_RELINKED = 2;
+   */
+  RELINKED = 2,
+
+  /**
+   * An entry's content does not match its hash.
+   *
+   * @generated from enum value: AUDIT_BREACH_ALTERED = 3;
+   */
+  ALTERED = 3,
+
+  /**
+   * The entries do not lead to the hash a checkpoint signed: one was
+   * changed, added or removed and the hashes after it recomputed.
+   *
+   * @generated from enum value: AUDIT_BREACH_DIVERGED = 4;
+   */
+  DIVERGED = 4,
+
+  /**
+   * Entries a checkpoint signed are gone from the end of the trail.
+   *
+   * @generated from enum value: AUDIT_BREACH_TRUNCATED = 5;
+   */
+  TRUNCATED = 5,
+}
+
+/**
+ * Describes the enum repat.v1.AuditBreach.
+ */
+export const AuditBreachSchema: GenEnum<AuditBreach> = /*@__PURE__*/
+  enumDesc(file_repat_v1_audit, 0);
 
 /**
  * The tamper-evident trail of every change. Auditors and administrators only.
@@ -263,8 +542,9 @@ export const AuditService: GenService<{
     output: typeof ListAuditEntriesResponseSchema;
   },
   /**
-   * Recomputes the hash chain from the first entry and reports the first
-   * entry whose hash or link does not match.
+   * Recomputes the hash chain from the first entry, compares it with every
+   * signed checkpoint (the stored ones and those the caller kept), and
+   * reports every broken range.
    *
    * @generated from rpc repat.v1.AuditService.VerifyAuditChain
    */
@@ -272,6 +552,16 @@ export const AuditService: GenService<{
     methodKind: "unary";
     input: typeof VerifyAuditChainRequestSchema;
     output: typeof VerifyAuditChainResponseSchema;
+  },
+  /**
+   * Lists the signed checkpoints of the chain, oldest first.
+   *
+   * @generated from rpc repat.v1.AuditService.ListAuditCheckpoints
+   */
+  listAuditCheckpoints: {
+    methodKind: "unary";
+    input: typeof ListAuditCheckpointsRequestSchema;
+    output: typeof ListAuditCheckpointsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_repat_v1_audit, 0);
