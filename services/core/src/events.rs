@@ -162,11 +162,11 @@ mod tests {
         );
         assert_eq!(threshold_reached(deadline, d("2024-03-01")), Some(30));
         assert_eq!(
-            threshold_reached(deadline, d("2024-03-24")),
+            threshold_reached(deadline, d("2024-03-23")),
             Some(30),
             "8 days"
         );
-        assert_eq!(threshold_reached(deadline, d("2024-03-25")), Some(7));
+        assert_eq!(threshold_reached(deadline, d("2024-03-24")), Some(7));
         assert_eq!(threshold_reached(deadline, d("2024-03-30")), Some(1));
         assert_eq!(
             threshold_reached(deadline, d("2024-03-31")),

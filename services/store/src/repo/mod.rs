@@ -12,9 +12,9 @@
 //! - `events`: the outbox, and the leases and cursors of its readers;
 //! - `webhooks`: webhook endpoints and deliveries.
 
+mod checkpoints;
 mod documents;
 mod events;
-mod checkpoints;
 mod facts;
 mod incentive;
 mod journeys;
