@@ -211,7 +211,13 @@ const RECOGNISED: &[&str] = &["Upwork", "Fiverr"];
 /// repatriation, valid_from, valid_until.
 type DocumentRow = [String; 9];
 
-fn document(party: &str, kind: &str, reference: &str, issued: NaiveDate, issuer: &str) -> DocumentRow {
+fn document(
+    party: &str,
+    kind: &str,
+    reference: &str,
+    issued: NaiveDate,
+    issuer: &str,
+) -> DocumentRow {
     let mut row = DocumentRow::default();
     (row[0], row[1], row[2], row[3], row[4]) = (
         party.into(),

@@ -19,9 +19,8 @@ use std::process::ExitCode;
 
 use cli::{
     AuditCommand, ClaimsCommand, Cli, Command, DelaysArgs, DemoCommand, DocumentsCommand,
-    EarningsCommand,
-    IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand, RepatriationsCommand,
-    StatementsCommand, StepsCommand,
+    EarningsCommand, IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand,
+    RepatriationsCommand, StatementsCommand, StepsCommand,
 };
 use client::Repat;
 use commands::{documents, facts, incentive, journey, metrics, reconcile};

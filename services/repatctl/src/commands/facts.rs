@@ -189,10 +189,17 @@ pub async fn change(repat: &Repat, args: PartyChangeArgs) -> anyhow::Result<Repo
             ],
         )
     })?;
-    Ok(Report::default().fields("change", FACT_COLUMNS.iter().copied().zip(fact_row(&f)).collect()))
+    Ok(Report::default().fields(
+        "change",
+        FACT_COLUMNS.iter().copied().zip(fact_row(&f)).collect(),
+    ))
 }
 
-pub async fn history(repat: &Repat, party: String, fact: Option<FactArg>) -> anyhow::Result<Report> {
+pub async fn history(
+    repat: &Repat,
+    party: String,
+    fact: Option<FactArg>,
+) -> anyhow::Result<Report> {
     let party = party_id(repat, &party).await?;
     let mut rows = Vec::new();
     let mut page_token = String::new();

@@ -116,7 +116,10 @@ pub async fn run(
             .parse("repatriation", |r| repatriations.resolve(r))
             .unwrap_or_default();
         if row.get("earning").is_some() && row.get("repatriation").is_some() {
-            row.error("repatriation", "give an earning or a repatriation, not both");
+            row.error(
+                "repatriation",
+                "give an earning or a repatriation, not both",
+            );
         }
         let (party_id, kind, issue_date) = (party_id?, kind?, issue_date?);
         let id = request_id("document", &[&party_id, kind.as_str_name(), &reference]);
