@@ -6,7 +6,9 @@
 //! database on it; each test creates its own). Without it they are skipped,
 //! unless `REPAT_REQUIRE_POSTGRES` is set, which makes a skip a failure.
 
+pub mod events;
 pub mod fixtures;
+pub mod nats;
 pub mod otlp;
 pub mod proxy;
 pub mod security;
@@ -70,6 +72,47 @@ impl TestApp {
     }
     pub fn reconciliation(&self) -> ReconciliationServiceClient<Channel> {
         ReconciliationServiceClient::new(self.channel.clone())
+    }
+    pub fn events(&self) -> repat_proto::v1::event_service_client::EventServiceClient<Channel> {
+        repat_proto::v1::event_service_client::EventServiceClient::new(self.channel.clone())
+    }
+    pub fn webhooks(
+        &self,
+    ) -> repat_proto::v1::webhook_service_client::WebhookServiceClient<Channel> {
+        repat_proto::v1::webhook_service_client::WebhookServiceClient::new(self.channel.clone())
+    }
+
+    /// Another repatd on this app's database (a second replica), with
+    /// settings adjusted by `configure`, and a channel to it.
+    pub async fn replica(&self, configure: impl FnOnce(&mut Settings)) -> (RunningServer, Channel) {
+        let mut settings = Settings::ephemeral(self.database_url.clone());
+        configure(&mut settings);
+        let server = repatd::start(&settings).await.expect("replica starts");
+        let channel = Channel::from_shared(format!("http://{}", server.addr))
+            .expect("uri")
+            .connect()
+            .await
+            .expect("connect to replica");
+        (server, channel)
+    }
+
+    /// Runs `sql` on the app's database behind the server's back.
+    pub async fn execute_sql(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_string());
+        match self.backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&self.database_url)
+                    .await
+                    .expect("connect to the test database");
+                sqlx::query(sql).execute(&mut c).await.expect("test SQL");
+            }
+            Backend::Postgres => {
+                let mut c = sqlx::PgConnection::connect(&self.database_url)
+                    .await
+                    .expect("connect to the test database");
+                sqlx::query(sql).execute(&mut c).await.expect("test SQL");
+            }
+        }
     }
 
     /// Stops the server and removes its database.
@@ -225,6 +268,22 @@ pub async fn spawn_with(
         db,
         database_url: settings.database_url,
     })
+}
+
+/// Runs `sql` on the database at `url` behind the service's back (as an
+/// insider with database access would).
+pub async fn tamper(backend: Backend, url: &str, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
 }
 
 /// Runs each named `async fn(TestApp)` once per backend, as

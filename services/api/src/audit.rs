@@ -1,6 +1,8 @@
-//! AuditService: the trail of every change, and the check of its chain.
+//! AuditService: the trail of every change, the check of its chain, and
+//! its signed checkpoints.
 
-use repat_core::audit::{AuditEntry, ChainVerifier};
+use repat_core::audit::AuditEntry;
+use repat_core::audit::checkpoint::CheckpointKey;
 use repat_proto::v1 as pb;
 use repat_proto::v1::audit_service_server::AuditService;
 use repat_store::{AuditFilter, PageRequest};
@@ -9,18 +11,29 @@ use tonic::{Request, Response, Status};
 use crate::auth::{Action, authorize, caller};
 use crate::error::ApiResult;
 use crate::validate::Violations;
-use crate::{AppState, convert, paging};
-
-/// Entries read per round trip while verifying.
-const VERIFY_PAGE: u32 = 5000;
+use crate::{AppState, checkpoints, convert, paging};
 
 pub struct AuditApi {
     state: AppState,
+    /// Checks the checkpoints' signatures: the public half of the key the
+    /// server signs them with.
+    checkpoint_key: Option<CheckpointKey>,
 }
 
 impl AuditApi {
     pub fn new(state: AppState) -> Self {
-        AuditApi { state }
+        AuditApi {
+            state,
+            checkpoint_key: None,
+        }
+    }
+
+    /// The same service, checking checkpoints with `key`.
+    pub fn with_checkpoint_key(self, key: Option<CheckpointKey>) -> Self {
+        AuditApi {
+            checkpoint_key: key,
+            ..self
+        }
     }
 }
 
@@ -91,32 +104,42 @@ impl AuditService for AuditApi {
         request: Request<pb::VerifyAuditChainRequest>,
     ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
         let caller = caller(&request)?;
+        let req = request.into_inner();
         let run = async {
             authorize(&caller, Action::Audit)?;
-            let mut verifier = ChainVerifier::default();
-            let mut after = 0;
-            loop {
-                let page = self.state.repo.audit_chain(after, VERIFY_PAGE).await?;
-                let Some(last) = page.last() else { break };
-                after = last.record.sequence;
-                for e in &page {
-                    if let Err(broken) = verifier.check(e) {
-                        return ApiResult::Ok(pb::VerifyAuditChainResponse {
-                            intact: false,
-                            entries_checked: verifier.checked(),
-                            first_broken_sequence: broken.sequence,
-                            reason: broken.reason,
-                            head_hash: String::new(),
-                        });
-                    }
-                }
-            }
-            ApiResult::Ok(pb::VerifyAuditChainResponse {
-                intact: true,
-                entries_checked: verifier.checked(),
-                first_broken_sequence: 0,
-                reason: String::new(),
-                head_hash: verifier.head().to_string(),
+            checkpoints::verify(self.state.repo.as_ref(), self.checkpoint_key.as_ref(), &req).await
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn list_audit_checkpoints(
+        &self,
+        request: Request<pb::ListAuditCheckpointsRequest>,
+    ) -> Result<Response<pb::ListAuditCheckpointsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let run = async {
+            authorize(&caller, Action::Audit)?;
+            let mut v = Violations::default();
+            let size = v.page_size(req.page_size);
+            let after = paging::decode(&mut v, &req.page_token, "checkpoints");
+            let (size, after) = v.finish(|| size.zip(after))?;
+            let mut items = self
+                .state
+                .repo
+                .audit_checkpoints(after, None, size + 1)
+                .await?;
+            let more = items.len() > size as usize;
+            items.truncate(size as usize);
+            let next = more.then(|| items.last().map(|c| c.sequence)).flatten();
+            ApiResult::Ok(pb::ListAuditCheckpointsResponse {
+                checkpoints: items.iter().map(checkpoints::to_wire).collect(),
+                next_page_token: paging::next_token(next, "checkpoints"),
+                key_id: self
+                    .checkpoint_key
+                    .as_ref()
+                    .map(|k| k.id().to_string())
+                    .unwrap_or_default(),
             })
         };
         Ok(Response::new(run.await?))

@@ -36,6 +36,25 @@ pub struct Caller {
     pub parties: Vec<Uuid>,
 }
 
+impl Caller {
+    /// The tenant whose key space the caller's request ids are in: a
+    /// firm's people share their party's (a retry by a colleague is a
+    /// retry); an integrator, auditor or administrator has its own, by
+    /// subject. No tenant can take another's request id.
+    pub fn tenant(&self) -> String {
+        match self.role {
+            Role::Firm => {
+                let mut parties = self.parties.clone();
+                parties.sort();
+                parties.dedup();
+                let ids: Vec<String> = parties.iter().map(Uuid::to_string).collect();
+                format!("firm:{}", ids.join(","))
+            }
+            role => format!("{}:{}", crate::token::role_name(role), self.subject),
+        }
+    }
+}
+
 /// How callers are identified.
 #[derive(Clone)]
 pub enum AuthMode {
@@ -140,7 +159,7 @@ pub enum Action {
 /// several must choose.
 pub fn list_scope(caller: &Caller, requested: Option<Uuid>) -> Result<Option<Uuid>, ApiError> {
     match (caller.role, requested) {
-        (_, Some(p)) => authorize(caller, Action::Read(p)).map(|()| Some(p)),
+        (_, Some(p)) => authorize_record(caller, Action::Read(p), "party", p).map(|()| Some(p)),
         (Role::Admin | Role::Auditor, None) => Ok(None),
         (_, None) => match caller.parties.as_slice() {
             [only] => Ok(Some(*only)),
@@ -180,6 +199,29 @@ fn bind_to_certificate(request: &Request<()>, caller: &Caller) -> Result<(), Sta
         )));
     }
     Ok(())
+}
+
+/// Allows `action` on the record `kind` `id`, found to be of the action's
+/// party. A record the caller may not see is answered exactly as an absent
+/// one: the same code, the same message.
+pub fn authorize_record(
+    caller: &Caller,
+    action: Action,
+    kind: &'static str,
+    id: Uuid,
+) -> Result<(), ApiError> {
+    authorize(caller, action).map_err(|e| match e {
+        ApiError::NotFound(_) => hidden(kind, id),
+        e => e,
+    })
+}
+
+/// What an absent record `kind` `id` is answered with.
+pub fn hidden(kind: &'static str, id: Uuid) -> ApiError {
+    ApiError::Store(repat_store::StoreError::NotFound {
+        kind,
+        id: id.to_string(),
+    })
 }
 
 /// The caller the interceptor identified.

@@ -7,7 +7,7 @@ use repat_proto::v1::earning_service_server::EarningService;
 use repat_store::{EarningFilter, PageRequest};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::auth::{Action, Caller, authorize, caller, list_scope};
+use crate::auth::{Action, Caller, authorize, authorize_record, caller, list_scope};
 use crate::batch::async_stream;
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, id_field, request_id};
@@ -159,7 +159,12 @@ impl EarningService for EarningApi {
         let run = async {
             let id = id_field("id", &req.id)?;
             let earning = self.state.repo.get_earning(id).await?;
-            authorize(&caller, Action::Read(earning.details.party_id))?;
+            authorize_record(
+                &caller,
+                Action::Read(earning.details.party_id),
+                "earning",
+                id,
+            )?;
             ApiResult::Ok(convert::earning(&earning))
         };
         Ok(Response::new(run.await?))

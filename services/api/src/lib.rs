@@ -4,10 +4,12 @@
 mod audit;
 pub mod auth;
 mod batch;
+pub mod checkpoints;
 mod convert;
 mod document;
 mod earning;
 pub mod error;
+pub mod events;
 mod fingerprint;
 mod incentive;
 mod incident;
@@ -28,12 +30,14 @@ use std::sync::Arc;
 use repat_store::Repository;
 use uuid::Uuid;
 
-use crate::auth::{Action, Caller, authorize};
+use crate::auth::{Action, Caller, authorize, authorize_record};
 use crate::error::ApiResult;
 
 pub use audit::AuditApi;
 pub use document::DocumentApi;
 pub use earning::EarningApi;
+pub use events::EventApi;
+pub use events::webhooks::WebhookApi;
 pub use incentive::{ActiveRules, IncentiveApi, SHIPPED_RULES};
 pub use incident::{incident, incident_status};
 pub use metrics::{MetricsApi, settle as settle_metrics};
@@ -50,6 +54,8 @@ pub struct AppState {
     pub changes: watch::Changes,
     pub observer: Arc<dyn observe::Observer>,
     pub streams: streams::StreamSlots,
+    /// The outbox's last committed sequence, as this replica has seen it.
+    pub head: events::Head,
 }
 
 impl AppState {
@@ -59,6 +65,7 @@ impl AppState {
             changes: watch::Changes::new(),
             observer: Arc::new(observe::Unobserved),
             streams: streams::StreamSlots::new(streams::DEFAULT_STREAMS_PER_CALLER),
+            head: events::Head::new(),
         }
     }
 
@@ -98,7 +105,7 @@ impl AppState {
         action: fn(Uuid) -> Action,
     ) -> ApiResult<Uuid> {
         let party = self.repo.repatriation_party(id).await?;
-        authorize(caller, Action::Read(party))?;
+        authorize_record(caller, Action::Read(party), "repatriation", id)?;
         authorize(caller, action(party))?;
         Ok(party)
     }

@@ -8,7 +8,7 @@ use repat_proto::v1::party_service_server::PartyService;
 use repat_store::{PageRequest, PartyFilter};
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Action, authorize, caller};
+use crate::auth::{Action, authorize, authorize_record, caller};
 use crate::error::ApiResult;
 use crate::validate::{Violations, request_id};
 use crate::{AppState, convert, fingerprint, paging};
@@ -223,7 +223,7 @@ impl PartyService for PartyApi {
             let id = v.required_uuid("id", &req.id);
             let as_of = v.optional_date("as_of", req.as_of.as_ref());
             let (id, as_of) = v.finish(|| id.zip(as_of))?;
-            authorize(&caller, Action::Read(id))?;
+            authorize_record(&caller, Action::Read(id), "party", id)?;
             let day = as_of.unwrap_or_else(|| dhaka_date(chrono::Utc::now()));
             let history = self.state.repo.party_history(id).await?;
             ApiResult::Ok(convert::party(&party_on(

@@ -15,7 +15,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tonic::{Request, Response, Status, Streaming};
 use uuid::Uuid;
 
-use crate::auth::{Action, Caller, Role, authorize, caller, list_scope};
+use crate::auth::{Action, Caller, Role, authorize, authorize_record, caller, list_scope};
 use crate::batch::{ResultStream, async_stream};
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, id_field, request_id};
@@ -278,7 +278,12 @@ impl RepatriationService for RepatriationApi {
         let run = async {
             let id = id_field("id", &req.id)?;
             let journey = self.state.repo.get_journey(id).await?;
-            authorize(&caller, Action::Read(journey.repatriation.details.party_id))?;
+            authorize_record(
+                &caller,
+                Action::Read(journey.repatriation.details.party_id),
+                "repatriation",
+                id,
+            )?;
             ApiResult::Ok(convert::journey(&journey))
         };
         Ok(Response::new(run.await?))
@@ -474,7 +479,12 @@ impl RepatriationService for RepatriationApi {
             .get_journey(id)
             .await
             .map_err(ApiError::from)?;
-        authorize(&caller, Action::Read(first.repatriation.details.party_id))?;
+        authorize_record(
+            &caller,
+            Action::Read(first.repatriation.details.party_id),
+            "repatriation",
+            id,
+        )?;
         let slot = self.state.streams.open(&caller.subject)?;
         let closed = self.state.changes.closed();
         let repo = self.state.repo.clone();

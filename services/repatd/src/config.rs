@@ -179,6 +179,25 @@ pub struct Settings {
     #[arg(long, env = "REPAT_JWT_AUDIENCE", default_value = "repat")]
     pub jwt_audience: String,
 
+    /// PEM Ed25519 private key the server signs audit checkpoints with (a
+    /// key of its own, never the token key): `openssl genpkey -algorithm
+    /// ed25519`. No checkpoints without it.
+    #[arg(long, env = "REPAT_AUDIT_CHECKPOINT_KEY_FILE")]
+    pub audit_checkpoint_key_file: Option<PathBuf>,
+    /// Seconds between audit checkpoints (one is signed only when the
+    /// chain grew).
+    #[arg(
+        long,
+        env = "REPAT_AUDIT_CHECKPOINT_INTERVAL_SECS",
+        default_value_t = 300
+    )]
+    pub audit_checkpoint_interval_secs: u64,
+    /// File each checkpoint this server signs is appended to, as a line
+    /// of JSON: keep it (or ship it) where the database's users cannot
+    /// write, and give it to `repatctl audit verify --checkpoints`.
+    #[arg(long, env = "REPAT_AUDIT_CHECKPOINT_FILE")]
+    pub audit_checkpoint_file: Option<PathBuf>,
+
     /// PEM certificate chain to serve TLS with.
     #[arg(long, env = "REPAT_TLS_CERT_FILE", requires = "tls_key_file")]
     pub tls_cert_file: Option<PathBuf>,
@@ -211,11 +230,68 @@ pub struct Settings {
     /// Burst allowed above the per-caller rate.
     #[arg(long, env = "REPAT_RATE_LIMIT_BURST", default_value_t = 400)]
     pub rate_limit_burst: u32,
+
+    /// NATS server to publish events to (JetStream), e.g.
+    /// `nats://127.0.0.1:4222`; nothing is published without it.
+    #[arg(long, env = "REPAT_NATS_URL")]
+    pub nats_url: Option<String>,
+    /// The JetStream stream events go to (created when missing).
+    #[arg(long, env = "REPAT_NATS_STREAM", default_value = "REPAT_EVENTS")]
+    pub nats_stream: String,
+    /// Subjects are `<prefix>.<type>.<party id>`, e.g.
+    /// `repat.events.step.recorded.<party id>`.
+    #[arg(
+        long,
+        env = "REPAT_NATS_SUBJECT_PREFIX",
+        default_value = "repat.events"
+    )]
+    pub nats_subject_prefix: String,
+    /// Message bodies: the protobuf `repat.v1.Event`, or CloudEvents JSON.
+    #[arg(long, env = "REPAT_NATS_FORMAT", value_enum, default_value_t = NatsFormat::Protobuf)]
+    pub nats_format: NatsFormat,
+    /// Seconds a replica's lease on publishing (NATS, webhooks) lasts
+    /// without renewal: how soon another replica takes over from one that
+    /// died.
+    #[arg(long, env = "REPAT_OUTBOX_LEASE_SECS", default_value_t = 15)]
+    pub outbox_lease_secs: u64,
+    /// Attempts at a webhook delivery before it goes to the dead-letter
+    /// list.
+    #[arg(long, env = "REPAT_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8)]
+    pub webhook_max_attempts: u32,
+    /// The first retry's delay, in milliseconds; each next one doubles (at
+    /// most an hour), with jitter.
+    #[arg(long, env = "REPAT_WEBHOOK_RETRY_BASE_MS", default_value_t = 2000)]
+    pub webhook_retry_base_ms: u64,
+    /// Seconds a webhook endpoint has to answer.
+    #[arg(long, env = "REPAT_WEBHOOK_TIMEOUT_SECS", default_value_t = 10)]
+    pub webhook_timeout_secs: u64,
+    /// Deliver webhooks to loopback, private and link-local addresses too
+    /// (off: an endpoint cannot make the server call into its own network).
+    #[arg(long, env = "REPAT_WEBHOOK_PRIVATE_ADDRESSES", default_value_t = false, action = clap::ArgAction::Set)]
+    pub webhook_private_addresses: bool,
+    /// Seconds between looks for deadline alerts due (0: none are raised).
+    #[arg(long, env = "REPAT_ALERTS_INTERVAL_SECS", default_value_t = 300)]
+    pub alerts_interval_secs: u64,
+    /// Hours a payment may be in flight (initiated, not credited) before an
+    /// alert.
+    #[arg(long, env = "REPAT_ALERT_IN_FLIGHT_HOURS", default_value_t = 48)]
+    pub alert_in_flight_hours: u64,
+    /// Append every change's events to the outbox. Not a setting: only a
+    /// benchmark's baseline turns it off.
+    #[arg(skip = true)]
+    pub record_events: bool,
+}
+
+/// How events are encoded on NATS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum NatsFormat {
+    Protobuf,
+    Json,
 }
 
 impl Settings {
-    /// Settings for a server on an ephemeral loopback port without tokens
-    /// or rate limits (tests, benchmarks).
+    /// Settings for a server on an ephemeral loopback port without tokens,
+    /// rate limits or deadline alerts (tests, benchmarks).
     pub fn ephemeral(database_url: impl Into<String>) -> Self {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -242,6 +318,9 @@ impl Settings {
             jwt_signing_key_file: None,
             jwt_issuer: "repat".into(),
             jwt_audience: "repat".into(),
+            audit_checkpoint_key_file: None,
+            audit_checkpoint_interval_secs: 300,
+            audit_checkpoint_file: None,
             tls_cert_file: None,
             tls_key_file: None,
             tls_client_ca_file: None,
@@ -251,6 +330,20 @@ impl Settings {
             max_streams_per_caller: repat_api::streams::DEFAULT_STREAMS_PER_CALLER,
             rate_limit_per_second: 0,
             rate_limit_burst: 0,
+            nats_url: None,
+            nats_stream: "REPAT_EVENTS".into(),
+            nats_subject_prefix: "repat.events".into(),
+            nats_format: NatsFormat::Protobuf,
+            outbox_lease_secs: 15,
+            webhook_max_attempts: 8,
+            webhook_retry_base_ms: 2000,
+            webhook_timeout_secs: 10,
+            webhook_private_addresses: false,
+            // Alerts only where a test asks for them: they would add
+            // events to what a test counts.
+            alerts_interval_secs: 0,
+            alert_in_flight_hours: 48,
+            record_events: true,
         }
     }
 
@@ -259,6 +352,7 @@ impl Settings {
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs),
             migrate: self.migrate_at_start,
+            record_events: self.record_events,
             // A little past the request deadline, so the request's own
             // DEADLINE_EXCEEDED is what the client hears.
             statement_timeout: Duration::from_secs(self.request_timeout_secs + 5),
@@ -333,6 +427,37 @@ impl Settings {
             &self.jwt_audience,
         )
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+}
+
+impl Settings {
+    /// The audit checkpoint signer, when a key is configured. The key must
+    /// be its own: not the token signing key, nor its public half the
+    /// token verifying key.
+    pub fn checkpoint_signer(
+        &self,
+    ) -> anyhow::Result<Option<repat_core::audit::checkpoint::CheckpointSigner>> {
+        let Some(path) = &self.audit_checkpoint_key_file else {
+            return Ok(None);
+        };
+        let pem = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+        let signer = repat_core::audit::checkpoint::CheckpointSigner::from_pem(&pem)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let token_keys = [&self.jwt_signing_key_file, &self.jwt_verify_key_file];
+        for token_key in token_keys.into_iter().flatten() {
+            let text = std::fs::read_to_string(token_key).unwrap_or_default();
+            let same_public = repat_core::audit::checkpoint::CheckpointKey::from_pem(&text)
+                .is_ok_and(|k| k.id() == signer.public().id());
+            if token_key == path || text.trim() == pem.trim() || same_public {
+                anyhow::bail!(
+                    "{}: the audit checkpoint key must be a key of its own, not the token key {}",
+                    path.display(),
+                    token_key.display()
+                );
+            }
+        }
+        Ok(Some(signer))
     }
 }
 

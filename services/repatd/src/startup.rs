@@ -8,18 +8,20 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use repat_api::auth::{AuthMode, Gate};
 use repat_api::{
-    ActiveRules, AppState, AuditApi, DocumentApi, EarningApi, IncentiveApi, MetricsApi, PartyApi,
-    ReconciliationApi, RepatriationApi,
+    ActiveRules, AppState, AuditApi, DocumentApi, EarningApi, EventApi, IncentiveApi, MetricsApi,
+    PartyApi, ReconciliationApi, RepatriationApi, WebhookApi,
 };
 use repat_console::Hosts;
 use repat_proto::v1::audit_service_server::AuditServiceServer;
 use repat_proto::v1::document_service_server::DocumentServiceServer;
 use repat_proto::v1::earning_service_server::EarningServiceServer;
+use repat_proto::v1::event_service_server::EventServiceServer;
 use repat_proto::v1::incentive_service_server::IncentiveServiceServer;
 use repat_proto::v1::metrics_service_server::MetricsServiceServer;
 use repat_proto::v1::party_service_server::PartyServiceServer;
 use repat_proto::v1::reconciliation_service_server::ReconciliationServiceServer;
 use repat_proto::v1::repatriation_service_server::RepatriationServiceServer;
+use repat_proto::v1::webhook_service_server::WebhookServiceServer;
 use repat_store::Repository;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -34,10 +36,11 @@ use tonic_health::server::HealthReporter;
 use crate::Settings;
 use crate::console::Console;
 use crate::guard;
+use crate::outbox::{self, Lease};
 use crate::telemetry::Telemetry;
 
 /// The services whose health is reported, `""` being the server as a whole.
-const SERVICES: [&str; 9] = [
+const SERVICES: [&str; 11] = [
     "",
     "repat.v1.PartyService",
     "repat.v1.DocumentService",
@@ -47,6 +50,8 @@ const SERVICES: [&str; 9] = [
     "repat.v1.MetricsService",
     "repat.v1.ReconciliationService",
     "repat.v1.AuditService",
+    "repat.v1.EventService",
+    "repat.v1.WebhookService",
 ];
 /// A health service name that is SERVING for as long as the process serves
 /// at all: the liveness probe's, so a database outage (which a restart would
@@ -73,6 +78,8 @@ pub struct RunningServer {
     /// The plaintext health-only listener's address, when configured.
     pub health_addr: Option<SocketAddr>,
     pub repo: Arc<dyn Repository>,
+    /// This replica's name in the outbox's leases.
+    pub replica: String,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
 }
@@ -103,6 +110,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let repo = repat_store::connect(&settings.database_url, &settings.store_options())
         .await
         .with_context(|| format!("opening {}", repat_store::redact(&settings.database_url)))?;
+    let checkpoint_signer = settings.checkpoint_signer()?.map(Arc::new);
     let rules_source = settings.rules_source()?;
     let rules = Arc::new(ActiveRules::load(repo.as_ref(), &rules_source).await.map_err(|e| match settings.migrate_at_start {
         true => anyhow::anyhow!("incentive rule set: {e}"),
@@ -161,6 +169,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let api = api_routes(
         &state,
         &rules,
+        checkpoint_signer.as_ref().map(|s| s.public().clone()),
         settings,
         Gate::new(
             auth.clone(),
@@ -227,6 +236,16 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     ));
     let metrics = tokio::spawn(keep_metrics_current(repo.clone()));
     let feed = tokio::spawn(relay_changes(repo.clone(), state.changes.clone()));
+    let replica = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let workers = start_outbox(settings, &state, &rules, &replica);
+    let signing = checkpoint_signer.map(|signer| {
+        tokio::spawn(crate::checkpoints::keep_signing(
+            repo.clone(),
+            signer,
+            Duration::from_secs(settings.audit_checkpoint_interval_secs.max(1)),
+            settings.audit_checkpoint_file.clone(),
+        ))
+    });
     let changes = state.changes.clone();
     let (stop_tx, stop_rx) = oneshot::channel::<()>();
     let grace = Duration::from_secs(settings.shutdown_grace_secs);
@@ -257,6 +276,10 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         watchdog.abort();
         metrics.abort();
         feed.abort();
+        workers.stop().await;
+        if let Some(signing) = signing {
+            signing.abort();
+        }
         if let Some(console) = console {
             console.stop().await?;
         }
@@ -274,6 +297,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         console_addr,
         health_addr,
         repo,
+        replica,
         stop: Some(stop_tx),
         task,
     })
@@ -284,6 +308,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
 fn api_routes(
     state: &AppState,
     rules: &Arc<ActiveRules>,
+    checkpoint_key: Option<repat_core::audit::checkpoint::CheckpointKey>,
     settings: &Settings,
     gate: Gate,
 ) -> Routes {
@@ -325,9 +350,99 @@ fn api_routes(
         admit.clone(),
     ))
     .add_service(InterceptedService::new(
-        AuditServiceServer::new(AuditApi::new(state.clone())).max_decoding_message_size(max),
+        AuditServiceServer::new(AuditApi::new(state.clone()).with_checkpoint_key(checkpoint_key))
+            .max_decoding_message_size(max),
+        admit.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        EventServiceServer::new(EventApi::new(state.clone())).max_decoding_message_size(max),
+        admit.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        WebhookServiceServer::new(WebhookApi::new(state.clone())).max_decoding_message_size(max),
         admit,
     ))
+}
+
+/// The outbox's background work of this replica.
+struct OutboxWorkers {
+    repo: Arc<dyn Repository>,
+    tasks: Vec<JoinHandle<()>>,
+    leases: Vec<Lease>,
+}
+
+impl OutboxWorkers {
+    /// Stops the work and gives its leases up, so another replica takes
+    /// over at once rather than when they lapse.
+    async fn stop(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for lease in &self.leases {
+            lease.release(self.repo.as_ref()).await;
+        }
+    }
+}
+
+/// Starts following the outbox's head (which wakes event streams), the
+/// NATS publisher when a NATS url is configured, the webhook dispatcher,
+/// and the look for deadline alerts.
+fn start_outbox(
+    settings: &Settings,
+    state: &AppState,
+    rules: &Arc<ActiveRules>,
+    replica: &str,
+) -> OutboxWorkers {
+    let repo = state.repo.clone();
+    let ttl = Duration::from_secs(settings.outbox_lease_secs.max(1));
+    let mut tasks = vec![tokio::spawn(repat_api::events::follow_head(
+        repo.clone(),
+        state.changes.clone(),
+        state.head.clone(),
+    ))];
+    let mut leases = vec![Lease::new(outbox::webhooks::NAME, replica, ttl)];
+    if let Some(url) = settings.nats_url.clone().filter(|u| !u.is_empty()) {
+        let target = outbox::nats::Target {
+            url,
+            stream: settings.nats_stream.clone(),
+            subject_prefix: settings.nats_subject_prefix.clone(),
+            format: settings.nats_format,
+        };
+        leases.push(Lease::new(outbox::nats::NAME, replica, ttl));
+        tasks.push(tokio::spawn(outbox::nats::run(
+            repo.clone(),
+            state.head.clone(),
+            target,
+            Lease::new(outbox::nats::NAME, replica, ttl),
+        )));
+    }
+    let policy = outbox::webhooks::Policy {
+        max_attempts: settings.webhook_max_attempts.max(1),
+        retry_base: Duration::from_millis(settings.webhook_retry_base_ms),
+        client: outbox::http::ClientOptions {
+            timeout: Duration::from_secs(settings.webhook_timeout_secs.max(1)),
+            private_addresses: settings.webhook_private_addresses,
+        },
+    };
+    tasks.push(tokio::spawn(outbox::webhooks::run(
+        repo.clone(),
+        state.head.clone(),
+        policy,
+        Lease::new(outbox::webhooks::NAME, replica, ttl),
+    )));
+    if settings.alerts_interval_secs > 0 {
+        tasks.push(tokio::spawn(outbox::raise_alerts(
+            repo.clone(),
+            rules.clone(),
+            Duration::from_secs(settings.alerts_interval_secs),
+            Duration::from_secs(settings.alert_in_flight_hours.max(1) * 3600),
+        )));
+    }
+    OutboxWorkers {
+        repo,
+        tasks,
+        leases,
+    }
 }
 
 /// Brings journeys' delay metrics up to date in the background, so reads
@@ -487,7 +602,31 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
             .token_issuer()
             .with_context(|| format!("the signing key {}", path.display()))?;
     }
+    settings
+        .checkpoint_signer()
+        .context("the audit checkpoint key")?;
+    if let Some(file) = &settings.audit_checkpoint_file {
+        let dir = file
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        if !dir.is_dir() {
+            bail!(
+                "the audit checkpoint file {}: its directory does not exist",
+                file.display()
+            );
+        }
+        if settings.audit_checkpoint_key_file.is_none() {
+            bail!(
+                "audit_checkpoint_file is set but audit_checkpoint_key_file is not: nothing would be signed"
+            );
+        }
+    }
     repat_store::check_url(&settings.database_url)?;
+    if let Some(url) = settings.nats_url.as_deref().filter(|u| !u.is_empty()) {
+        url.parse::<async_nats::ServerAddr>()
+            .map_err(|e| anyhow::anyhow!("the NATS url {url:?}: {e}"))?;
+    }
     ActiveRules::check(&settings.rules_source()?)
         .map_err(|e| anyhow::anyhow!("the incentive rule set: {e}"))?;
     if let Some(endpoint) = settings.export_options().endpoint {
@@ -508,9 +647,20 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
         ),
         ("max_message_bytes", settings.max_message_bytes as u64),
         (
+            "audit_checkpoint_interval_secs",
+            settings.audit_checkpoint_interval_secs,
+        ),
+        (
             "max_streams_per_caller",
             settings.max_streams_per_caller as u64,
         ),
+        ("outbox_lease_secs", settings.outbox_lease_secs),
+        (
+            "webhook_max_attempts",
+            u64::from(settings.webhook_max_attempts),
+        ),
+        ("webhook_timeout_secs", settings.webhook_timeout_secs),
+        ("alert_in_flight_hours", settings.alert_in_flight_hours),
     ] {
         if value == 0 {
             bail!("{name} must be at least 1");

@@ -43,6 +43,9 @@ impl Drop for Scratch {
     }
 }
 
+/// An Ed25519 private key as `openssl genpkey -algorithm ed25519` writes it.
+const ED25519_KEY: &str = "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIB96ckiDKLtdgH4K9o2H/gQwFhosuWAJWPOStJ+8308/\n-----END PRIVATE KEY-----\n";
+
 #[test]
 fn check_config_accepts_a_sound_configuration() {
     let dir = Scratch::new();
@@ -50,10 +53,12 @@ fn check_config_accepts_a_sound_configuration() {
         "hs256.secret",
         "a-secret-of-at-least-thirty-two-bytes-long\n",
     );
+    let checkpoint_key = dir.file("checkpoint.pem", ED25519_KEY);
     let config = dir.file(
         "repatd.toml",
         &format!(
-            "listen = \"0.0.0.0:50051\"\ndatabase_url = \"postgres://repat@db:5432/repat\"\njwt_algorithm = \"hs256\"\njwt_verify_key_file = \"{secret}\"\notlp_endpoint = \"http://otel-collector:4317\"\nlog_format = \"json\"\nmigrate_at_start = false\n"
+            "listen = \"0.0.0.0:50051\"\ndatabase_url = \"postgres://repat@db:5432/repat\"\njwt_algorithm = \"hs256\"\njwt_verify_key_file = \"{secret}\"\notlp_endpoint = \"http://otel-collector:4317\"\nlog_format = \"json\"\nmigrate_at_start = false\naudit_checkpoint_key_file = \"{checkpoint_key}\"\naudit_checkpoint_file = \"{published}\"\n",
+            published = dir.0.join("checkpoints.jsonl").display()
         ),
     );
     let out = repatd(&["--config", &config, "--check-config"]);
@@ -117,6 +122,32 @@ fn check_config_refuses_what_would_not_start() {
         (
             vec!["--config".into(), "/nonexistent/repatd.toml".into()],
             "reading the configuration file",
+        ),
+        (
+            vec![
+                "--allow-unauthenticated".into(),
+                "--audit-checkpoint-key-file".into(),
+                dir.file("not-a-key.pem", "not a key"),
+            ],
+            "audit checkpoint key",
+        ),
+        (
+            vec![
+                "--allow-unauthenticated".into(),
+                "--jwt-signing-key-file".into(),
+                dir.file("tokens.pem", ED25519_KEY),
+                "--audit-checkpoint-key-file".into(),
+                dir.file("checkpoints.pem", ED25519_KEY),
+            ],
+            "a key of its own",
+        ),
+        (
+            vec![
+                "--allow-unauthenticated".into(),
+                "--audit-checkpoint-file".into(),
+                dir.0.join("checkpoints.jsonl").display().to_string(),
+            ],
+            "audit_checkpoint_key_file is not",
         ),
     ];
     for (args, expected) in cases {

@@ -9,10 +9,13 @@
 //! - money is exact (NUMERIC on PostgreSQL, canonical decimal TEXT on
 //!   SQLite, summed in Rust).
 
+mod checkpoints;
 mod codec;
 mod db;
 mod dialect;
 mod error;
+mod event_rows;
+pub mod events;
 mod metrics_rows;
 mod migrate;
 mod model;
@@ -25,7 +28,13 @@ mod types;
 
 use std::sync::Arc;
 
+pub use checkpoints::CheckpointRepository;
 pub use error::StoreError;
+pub use events::{
+    Attempt, CreditUnmatched, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
+    EventFilter, EventRepository, EventType, JourneyChange, NewEndpoint, NewEvent, StoredEvent,
+    UnrealizedEarning, WebhookRepository,
+};
 pub use model::*;
 pub use repo::SqlRepository;
 pub use search::{RepatriationSearch, SearchRepository};

@@ -49,6 +49,21 @@ const POSTGRES: &[Source] = &[
         "facts and documents",
         include_str!("../../../migrations/postgres/0009_facts_and_documents.sql"),
     ),
+    (
+        10,
+        "idempotency scope",
+        include_str!("../../../migrations/postgres/0010_idempotency_scope.sql"),
+    ),
+    (
+        11,
+        "events",
+        include_str!("../../../migrations/postgres/0011_events.sql"),
+    ),
+    (
+        12,
+        "audit checkpoints",
+        include_str!("../../../migrations/postgres/0012_audit_checkpoints.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -95,6 +110,21 @@ const SQLITE: &[Source] = &[
         9,
         "facts and documents",
         include_str!("../../../migrations/sqlite/0009_facts_and_documents.sql"),
+    ),
+    (
+        10,
+        "idempotency scope",
+        include_str!("../../../migrations/sqlite/0010_idempotency_scope.sql"),
+    ),
+    (
+        11,
+        "events",
+        include_str!("../../../migrations/sqlite/0011_events.sql"),
+    ),
+    (
+        12,
+        "audit checkpoints",
+        include_str!("../../../migrations/sqlite/0012_audit_checkpoints.sql"),
     ),
 ];
 

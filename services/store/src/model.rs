@@ -31,6 +31,9 @@ pub struct ConnectOptions {
     pub acquire_timeout: Duration,
     /// Apply the migrations on connect.
     pub migrate: bool,
+    /// Append every change's events to the outbox. Always on in service;
+    /// off only for a benchmark's baseline.
+    pub record_events: bool,
     /// Longest a statement may run (PostgreSQL's `statement_timeout`, and
     /// for transactions left idle): a connection is never held by a query
     /// that cannot finish.
@@ -43,17 +46,24 @@ impl Default for ConnectOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             migrate: true,
+            record_events: true,
             statement_timeout: Duration::from_secs(60),
         }
     }
 }
 
-/// The idempotency key of a mutation and what it asked for.
+/// The idempotency key of a mutation and what it asked for. A key is
+/// `(scope, method, request_id)`: one tenant's request ids never meet
+/// another's, nor one method's another's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idempotency {
     /// The client's request id.
     pub request_id: Uuid,
-    /// Who asked; a key is never replayed to another caller.
+    /// The tenant whose key space the request id is in (never empty; the
+    /// empty scope marks keys stored before keys were scoped, which were
+    /// one space for everyone).
+    pub scope: String,
+    /// Who asked, recorded in the audit trail.
     pub principal: String,
     /// The caller's role, recorded in the audit trail.
     pub role: String,
@@ -61,6 +71,25 @@ pub struct Idempotency {
     pub method: &'static str,
     /// A hash of the request without its id.
     pub fingerprint: String,
+}
+
+impl Idempotency {
+    /// The key the request is stored under.
+    pub fn key(&self) -> KeyId {
+        KeyId {
+            scope: self.scope.clone(),
+            method: self.method.to_string(),
+            request_id: self.request_id,
+        }
+    }
+}
+
+/// Where an idempotency record is stored: its tenant, method and request id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyId {
+    pub scope: String,
+    pub method: String,
+    pub request_id: Uuid,
 }
 
 /// Keyset paging: rows after `after` (an internal sequence), at most `size`.
@@ -204,12 +233,15 @@ pub struct ClaimFilter {
 /// [`Idempotency`] and is all-or-nothing.
 #[async_trait]
 pub trait Repository:
-    IncentiveRepository
+    crate::CheckpointRepository
     + PartyFactRepository
     + DocumentRepository
+    + IncentiveRepository
     + MetricsRepository
     + ReconciliationRepository
     + crate::SearchRepository
+    + crate::EventRepository
+    + crate::WebhookRepository
     + Send
     + Sync
     + 'static

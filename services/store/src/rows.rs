@@ -30,9 +30,11 @@ fn bdt(amount: DbDecimal) -> Result<Money, StoreError> {
 }
 
 /// A stored idempotency record: who, what, and the response.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct KeyRow {
     pub request_id: Uuid,
+    /// Empty for a key stored before keys were scoped by tenant.
+    pub scope: String,
     pub principal: String,
     pub method: String,
     pub fingerprint: String,
@@ -68,6 +70,28 @@ impl From<AuditRow> for AuditEntry {
             },
             previous_hash: r.previous_hash,
             hash: r.hash,
+        }
+    }
+}
+
+/// A signed checkpoint of the audit chain.
+#[derive(sqlx::FromRow)]
+pub struct CheckpointRow {
+    pub sequence: i64,
+    pub head_hash: String,
+    pub sign_time: DbTime,
+    pub key_id: String,
+    pub signature: String,
+}
+
+impl From<CheckpointRow> for repat_core::audit::checkpoint::Checkpoint {
+    fn from(r: CheckpointRow) -> Self {
+        repat_core::audit::checkpoint::Checkpoint {
+            sequence: r.sequence,
+            head_hash: r.head_hash,
+            sign_time: r.sign_time.0,
+            key_id: r.key_id,
+            signature: r.signature,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod audit;
 mod documents;
+mod events;
 mod facts;
 mod idempotency;
 mod incentive;

@@ -15,6 +15,7 @@ use uuid::Uuid;
 pub fn key(method: &'static str) -> Idempotency {
     Idempotency {
         request_id: Uuid::new_v4(),
+        scope: "admin:conformance@repat".into(),
         principal: "conformance@repat".into(),
         role: "admin".into(),
         method,

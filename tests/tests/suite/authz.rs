@@ -7,11 +7,13 @@ use repat_proto::v1 as pb;
 use repat_proto::v1::audit_service_client::AuditServiceClient;
 use repat_proto::v1::document_service_client::DocumentServiceClient;
 use repat_proto::v1::earning_service_client::EarningServiceClient;
+use repat_proto::v1::event_service_client::EventServiceClient;
 use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
 use repat_proto::v1::metrics_service_client::MetricsServiceClient;
 use repat_proto::v1::party_service_client::PartyServiceClient;
 use repat_proto::v1::reconciliation_service_client::ReconciliationServiceClient;
 use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
+use repat_proto::v1::webhook_service_client::WebhookServiceClient;
 use repat_tests::fixtures::{earning, firm, rid, step};
 use repat_tests::security::{Bearer, KeyDir, Minter, alg_none_token, ed25519_pair};
 use repat_tests::{Backend, spawn_with};
@@ -45,6 +47,7 @@ enum Rpc {
     WatchRepatriation,
     ListAuditEntries,
     VerifyAuditChain,
+    ListAuditCheckpoints,
     AssessRepatriation,
     ListAssessments,
     SimulateAssessment,
@@ -63,9 +66,14 @@ enum Rpc {
     ListPartyFacts,
     CreateDocument,
     ListDocuments,
+    StreamEvents,
+    ListEvents,
+    CreateWebhookEndpoint,
+    ListWebhookEndpoints,
+    ListWebhookDeliveries,
 }
 
-const ALL: [Rpc; 33] = [
+const ALL: [Rpc; 39] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -81,6 +89,7 @@ const ALL: [Rpc; 33] = [
     Rpc::WatchRepatriation,
     Rpc::ListAuditEntries,
     Rpc::VerifyAuditChain,
+    Rpc::ListAuditCheckpoints,
     Rpc::AssessRepatriation,
     Rpc::ListAssessments,
     Rpc::SimulateAssessment,
@@ -99,6 +108,11 @@ const ALL: [Rpc; 33] = [
     Rpc::ListPartyFacts,
     Rpc::CreateDocument,
     Rpc::ListDocuments,
+    Rpc::StreamEvents,
+    Rpc::ListEvents,
+    Rpc::CreateWebhookEndpoint,
+    Rpc::ListWebhookEndpoints,
+    Rpc::ListWebhookDeliveries,
 ];
 
 /// A statement of party A's account.
@@ -114,6 +128,8 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
     let incentives = || IncentiveServiceClient::new(ch.clone());
     let metrics = || MetricsServiceClient::new(ch.clone());
     let recon = || ReconciliationServiceClient::new(ch.clone());
+    let events = || EventServiceClient::new(ch.clone());
+    let webhooks = || WebhookServiceClient::new(ch.clone());
     let documents = || DocumentServiceClient::new(ch.clone());
     let code = |r: Result<usize, tonic::Status>| match r {
         Ok(k) => (Code::Ok, k),
@@ -269,9 +285,15 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
         ),
         Rpc::VerifyAuditChain => code(
             AuditServiceClient::new(ch.clone())
-                .verify_audit_chain(pb::VerifyAuditChainRequest {})
+                .verify_audit_chain(pb::VerifyAuditChainRequest::default())
                 .await
                 .map(|_| 1),
+        ),
+        Rpc::ListAuditCheckpoints => code(
+            AuditServiceClient::new(ch.clone())
+                .list_audit_checkpoints(pb::ListAuditCheckpointsRequest::default())
+                .await
+                .map(|r| r.into_inner().checkpoints.len()),
         ),
         Rpc::AssessRepatriation => code(
             incentives()
@@ -459,6 +481,59 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|r| r.into_inner().documents.len()),
         ),
+        Rpc::StreamEvents => match events()
+            .stream_events(pb::StreamEventsRequest {
+                party_id: w.party_a.clone(),
+                ..Default::default()
+            })
+            .await
+        {
+            Ok(r) => match r.into_inner().next().await {
+                Some(Ok(_)) => (Code::Ok, 1),
+                Some(Err(s)) => (s.code(), 0),
+                None => (Code::Unknown, 0),
+            },
+            Err(s) => (s.code(), 0),
+        },
+        Rpc::ListEvents => code(
+            events()
+                .list_events(pb::ListEventsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().events.len()),
+        ),
+        Rpc::CreateWebhookEndpoint => code(
+            webhooks()
+                .create_webhook_endpoint(pb::CreateWebhookEndpointRequest {
+                    request_id: rid(),
+                    party_id: w.party_a.clone(),
+                    url: "https://hooks.invalid/a".into(),
+                    types: vec!["claim.filed".into()],
+                    ..Default::default()
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListWebhookEndpoints => code(
+            webhooks()
+                .list_webhook_endpoints(pb::ListWebhookEndpointsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().endpoints.len()),
+        ),
+        Rpc::ListWebhookDeliveries => code(
+            webhooks()
+                .list_webhook_deliveries(pb::ListWebhookDeliveriesRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().deliveries.len()),
+        ),
     }
 }
 
@@ -476,11 +551,15 @@ fn is_write(rpc: Rpc) -> bool {
             | Rpc::RunMatching
             | Rpc::CreatePartyFact
             | Rpc::CreateDocument
+            | Rpc::CreateWebhookEndpoint
     )
 }
 
 fn is_audit(rpc: Rpc) -> bool {
-    matches!(rpc, Rpc::ListAuditEntries | Rpc::VerifyAuditChain)
+    matches!(
+        rpc,
+        Rpc::ListAuditEntries | Rpc::VerifyAuditChain | Rpc::ListAuditCheckpoints
+    )
 }
 
 /// What each caller must get.
@@ -507,9 +586,11 @@ fn expected(caller: &str, rpc: Rpc) -> Code {
             | Rpc::CreateRepatriation
             | Rpc::ListAuditEntries
             | Rpc::VerifyAuditChain
+            | Rpc::ListAuditCheckpoints
             | Rpc::ImportStatement
             | Rpc::RunMatching
-            | Rpc::CreatePartyFact => Code::PermissionDenied,
+            | Rpc::CreatePartyFact
+            | Rpc::CreateWebhookEndpoint => Code::PermissionDenied,
             Rpc::ListParties => Code::Ok,
             _ => Code::NotFound,
         },

@@ -2,7 +2,7 @@
 //! force (stored with its version), simulate what-ifs, show the rule sets,
 //! follow claims, and sum the totals exactly.
 
-mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 
@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::auth::{Action, authorize, caller, list_scope};
+use crate::auth::{Action, authorize, authorize_record, caller, list_scope};
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, fingerprint, paging};
@@ -267,7 +267,7 @@ impl IncentiveApi {
         let (id, (claim_id, (kind, (occurred_at, (reason, amount))))) =
             v.finish(|| id.zip(claim_id.zip(kind.zip(occurred_at.zip(reason.zip(amount))))))?;
         let current = self.state.repo.get_claim(claim_id).await?;
-        authorize(caller, Action::Read(current.party_id))?;
+        authorize_record(caller, Action::Read(current.party_id), "claim", claim_id)?;
         authorize(caller, Action::Settle(current.party_id))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, RECORD_CLAIM_STEP, id, &req);
@@ -308,7 +308,7 @@ impl IncentiveService for IncentiveApi {
         let run = async {
             let id = id_field("id", &req.id)?;
             let a = self.state.repo.get_assessment(id).await?;
-            authorize(&caller, Action::Read(a.party_id))?;
+            authorize_record(&caller, Action::Read(a.party_id), "assessment", id)?;
             ApiResult::Ok(wire::stored_assessment(&a))
         };
         Ok(Response::new(run.await?))
@@ -456,7 +456,7 @@ impl IncentiveService for IncentiveApi {
         let run = async {
             let id = id_field("id", &req.id)?;
             let claim = self.state.repo.get_claim(id).await?;
-            authorize(&caller, Action::Read(claim.party_id))?;
+            authorize_record(&caller, Action::Read(claim.party_id), "claim", id)?;
             ApiResult::Ok(wire::claim(&claim))
         };
         Ok(Response::new(run.await?))

@@ -6,7 +6,7 @@
 //! request: the caller must be allowed to write that party's records (the
 //! firm itself, its bank's integrator, or an administrator).
 
-mod wire;
+pub(crate) mod wire;
 
 use std::collections::HashMap;
 
@@ -25,7 +25,7 @@ use rust_decimal::Decimal;
 use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Action, Caller, authorize, caller, list_scope};
+use crate::auth::{Action, Caller, authorize, authorize_record, caller, list_scope};
 use crate::error::ApiResult;
 use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, fingerprint, paging};
@@ -195,7 +195,7 @@ impl ReconciliationApi {
     /// Authorizes a write on the party of a statement entry.
     async fn authorize_entry(&self, caller: &Caller, credit: uuid::Uuid) -> ApiResult<uuid::Uuid> {
         let party = self.state.repo.entry_party(credit).await?;
-        authorize(caller, Action::Read(party))?;
+        authorize_record(caller, Action::Read(party), "statement entry", credit)?;
         authorize(caller, Action::Write(party))?;
         Ok(party)
     }
@@ -295,7 +295,7 @@ impl ReconciliationService for ReconciliationApi {
         let run = async {
             let id = id_field("id", &req.id)?;
             let s = self.state.repo.get_statement(id).await?;
-            authorize(&caller, Action::Read(s.party_id))?;
+            authorize_record(&caller, Action::Read(s.party_id), "statement", id)?;
             ApiResult::Ok(wire::statement(&s))
         };
         Ok(Response::new(run.await?))
@@ -330,7 +330,7 @@ impl ReconciliationService for ReconciliationApi {
                 // An earning names its party: authorize on that.
                 (None, Some(e)) => {
                     let party = self.state.repo.get_earning(e).await?.details.party_id;
-                    authorize(&caller, Action::Read(party))?;
+                    authorize_record(&caller, Action::Read(party), "earning", e)?;
                     Some(party)
                 }
                 (p, _) => list_scope(&caller, p)?,

@@ -18,14 +18,17 @@
 //! then the rest by party, amount and date within the tolerances (the
 //! payer the bank names deciding between invoices that fit equally).
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::NaiveDate;
+use foldhash::fast::RandomState;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::entry::{BookingStatus, Entry, EntryKind};
+use super::identity::{Identity, identities};
+use super::references::{ReferenceIndex, visit_credit_references};
 use crate::journey::FxRate;
 use crate::money::{exact_product, ratio_half_up};
 use crate::{Currency, Money};
@@ -260,38 +263,6 @@ fn same_name(name: &str) -> Option<String> {
     (!n.is_empty()).then_some(n)
 }
 
-/// Words banks write where there is no reference.
-const NO_REFERENCE: [&str; 2] = ["NOTPROVIDED", "NONREF"];
-
-/// A reference as compared: upper case, and only if long enough not to be
-/// found by chance in free text, and not a bank's "no reference".
-fn normalize(reference: &str) -> Option<String> {
-    let r = reference.trim().to_uppercase();
-    (r.len() >= 3 && !NO_REFERENCE.contains(&r.as_str())).then_some(r)
-}
-
-/// The words of free text that could be references.
-fn tokens(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| {
-        !(c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '/' || c == '.')
-    })
-    .flat_map(|w| {
-        // "INV-7/INV-8" names two invoices; "INV-7." ends a sentence.
-        let w = w.trim_matches(|c| c == '.' || c == '/' || c == '-');
-        std::iter::once(w).chain(w.split('/'))
-    })
-    .filter_map(normalize)
-}
-
-/// The references a credit carries: its remittance words, end-to-end id
-/// and UETR.
-fn credit_references(e: &Entry) -> Vec<String> {
-    let mut refs: Vec<String> = tokens(&e.remittance).collect();
-    refs.extend(e.end_to_end_id.as_deref().and_then(normalize));
-    refs.extend(e.uetr.map(|u| u.to_string().to_uppercase()));
-    refs
-}
-
 /// The credit's amount in `currency`, and the rate used (none when it is
 /// already in that currency). The credit's own rate first, then its
 /// instructed amount, then a rate of the invoice's journey.
@@ -336,6 +307,12 @@ fn money(amount: Decimal, currency: Currency) -> Money {
     Money::new(a, currency).unwrap_or_else(|_| Money::zero(currency))
 }
 
+type Map<K, V> = HashMap<K, V, RandomState>;
+
+fn map<K, V>() -> Map<K, V> {
+    HashMap::with_hasher(RandomState::default())
+}
+
 struct Run<'a> {
     invoices: &'a [Invoice],
     tol: &'a Tolerances,
@@ -343,47 +320,60 @@ struct Run<'a> {
     /// Paid in part by this run: like a partly realized invoice, matched
     /// by reference only from now on.
     touched: Vec<bool>,
-    by_reference: HashMap<String, Vec<usize>>,
-    /// Per party and currency, invoice positions sorted by amount.
-    by_amount: HashMap<(Uuid, Currency), Vec<usize>>,
+    by_reference: ReferenceIndex<'a>,
+    /// Per party and currency, (amount, invoice position) sorted by
+    /// amount, then date.
+    by_amount: Map<(Uuid, Currency), Vec<(Decimal, usize)>>,
     /// Per party, invoice positions in date order.
-    by_party: HashMap<Uuid, Vec<usize>>,
+    by_party: Map<Uuid, Vec<usize>>,
     out: Outcome,
     /// Invoices open credits named as candidates: how far each missed
     /// (zero when unknown), why, and the credit.
-    near_misses: HashMap<usize, Vec<(Decimal, ExceptionReason, Uuid, Money)>>,
+    near_misses: Map<usize, Vec<(Decimal, ExceptionReason, Uuid, Money)>>,
+}
+
+/// A candidate invoice of a credit: its position, the credit's value in
+/// its currency and the rate used.
+type Fitting = (usize, Decimal, Option<FxRate>);
+
+/// What matching a credit by amount found.
+enum ByAmount {
+    Matched(usize),
+    /// Nothing yet: several invoices fit equally; one of them being paid
+    /// by another credit may settle it.
+    Ambiguous(Vec<usize>),
+    /// Nothing, and nothing can change that in this run.
+    Unmatched,
 }
 
 /// Matches the open credits against the invoices.
 pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> Outcome {
-    let mut order: Vec<usize> = (0..invoices.len()).collect();
-    order.sort_by_key(|&i| (invoices[i].invoice_date, invoices[i].id));
+    let mut keyed: Vec<(NaiveDate, Uuid, usize)> = invoices
+        .iter()
+        .enumerate()
+        .map(|(i, inv)| (inv.invoice_date, inv.id, i))
+        .collect();
+    keyed.sort_unstable();
+    let order: Vec<usize> = keyed.into_iter().map(|(_, _, i)| i).collect();
     let outstanding: Vec<Decimal> = invoices
         .iter()
         .map(|i| i.amount.amount() - i.realized)
         .collect();
-    let mut by_reference: HashMap<String, Vec<usize>> = HashMap::new();
-    let mut by_amount: HashMap<(Uuid, Currency), Vec<usize>> = HashMap::new();
+    let mut by_reference = ReferenceIndex::new(invoices.len());
+    let mut by_amount: Map<(Uuid, Currency), Vec<(Decimal, usize)>> = map();
+    let mut by_party: Map<Uuid, Vec<usize>> = map();
     for &i in &order {
         let inv = &invoices[i];
-        let mut refs: Vec<String> = inv.references.iter().filter_map(|r| normalize(r)).collect();
-        refs.sort();
-        refs.dedup();
-        for r in refs {
-            by_reference.entry(r).or_default().push(i);
-        }
+        by_reference.add(i, &inv.references);
         by_amount
             .entry((inv.party, inv.amount.currency()))
             .or_default()
-            .push(i);
+            .push((inv.amount.amount(), i));
+        by_party.entry(inv.party).or_default().push(i);
     }
     for list in by_amount.values_mut() {
         // Stable: equal amounts stay in date order.
-        list.sort_by_key(|&i| invoices[i].amount.amount());
-    }
-    let mut by_party: HashMap<Uuid, Vec<usize>> = HashMap::new();
-    for &i in &order {
-        by_party.entry(invoices[i].party).or_default().push(i);
+        list.sort_by_key(|&(amount, _)| amount);
     }
     let mut run = Run {
         invoices,
@@ -394,7 +384,7 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
         by_amount,
         by_party,
         out: Outcome::default(),
-        near_misses: HashMap::new(),
+        near_misses: map(),
     };
 
     let open = run.set_aside(credits);
@@ -404,26 +394,33 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
             unmatched.push(c);
         }
     }
-    // By amount until nothing more matches: a match can settle what made
-    // an earlier credit ambiguous. The last round, which matches nothing,
-    // explains what is left against the final state, so that a re-run
+    let unmatched = run.by_amount_until_settled(unmatched);
+    // What is left is explained against the final state, so that a re-run
     // finds exactly the same exceptions.
-    let (settled_exceptions, reference_misses) =
-        (run.out.exceptions.len(), run.near_misses.clone());
-    loop {
-        run.out.exceptions.truncate(settled_exceptions);
-        run.near_misses = reference_misses.clone();
-        let before = run.out.matches.len();
-        unmatched.retain(|c| !run.by_amount_and_date(c));
-        if run.out.matches.len() == before {
-            break;
-        }
+    for c in &unmatched {
+        let matched = run.by_amount_and_date(c);
+        debug_assert!(!matched, "matching by amount had settled");
     }
     run.invoice_exceptions(&order, &unmatched);
-    let mut out = run.out;
-    out.matches.sort_by_key(|m| (m.credit, m.invoice));
-    out.exceptions.sort_by_key(|e| e.subject);
-    out
+    let Outcome {
+        matches,
+        exceptions,
+    } = run.out;
+    Outcome {
+        matches: sorted_by_key(matches, |m| (m.credit, m.invoice)),
+        exceptions: sorted_by_key(exceptions, |e| e.subject),
+    }
+}
+
+/// `items` sorted (stably) by `key`, moving each once: cheaper than
+/// sorting large values in place.
+fn sorted_by_key<T, K: Ord>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
+    let mut keys: Vec<(K, usize)> = items.iter().map(&key).zip(0..).collect();
+    keys.sort_unstable();
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    keys.into_iter()
+        .filter_map(|(_, i)| slots[i].take())
+        .collect()
 }
 
 impl<'a> Run<'a> {
@@ -446,51 +443,43 @@ impl<'a> Run<'a> {
     /// Holds back duplicates, reversed and held credits (with their
     /// exceptions) and returns the open credits to match, oldest first.
     fn set_aside<'c>(&mut self, credits: &'c [Credit]) -> Vec<&'c Credit> {
-        let identity = |c: &Credit| -> Vec<String> {
-            let e = &c.entry;
-            let mut keys = Vec::new();
-            keys.extend(e.uetr.map(|u| format!("{}:U:{u}", c.party)));
-            keys.extend(
-                e.servicer_reference
-                    .as_ref()
-                    .map(|r| format!("{}:S:{r}:{}", c.party, e.amount)),
-            );
-            keys.extend(
-                e.end_to_end_id
-                    .as_deref()
-                    .and_then(normalize)
-                    .map(|r| format!("{}:E:{r}:{}", c.party, e.amount)),
-            );
-            keys
-        };
-        let mut sorted: Vec<&Credit> = credits.iter().collect();
-        sorted.sort_by_key(|c| {
-            (
-                c.state != CreditState::Settled,
-                c.entry.date(),
-                c.entry.amount.amount(),
-                c.id,
-            )
-        });
+        let mut sorted: Vec<_> = credits
+            .iter()
+            .enumerate()
+            .map(|(k, c)| {
+                (
+                    (
+                        c.state != CreditState::Settled,
+                        c.entry.date(),
+                        c.entry.amount.amount(),
+                        c.id,
+                        k,
+                    ),
+                    c,
+                )
+            })
+            .collect();
+        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         // Only what the bank booked counts: a pending reversal takes nothing back.
-        let reversals: HashSet<String> = sorted
+        let reversals: HashSet<(Uuid, Identity), RandomState> = credits
             .iter()
             .filter(|c| {
                 c.entry.kind == EntryKind::CreditReversal && c.entry.status == BookingStatus::Booked
             })
-            .flat_map(|c| identity(c))
+            .flat_map(|c| identities(&c.entry).map(move |k| (c.party, k)))
             .collect();
-        let mut seen: HashMap<String, &Credit> = HashMap::new();
+        let mut seen: Map<(Uuid, Identity), &Credit> = map();
         let mut open = Vec::new();
-        for c in sorted {
+        for (_, c) in sorted {
             // Debits, reversals, pending and zero-amount entries pay nothing.
             if c.entry.not_payable().is_some() {
                 continue;
             }
-            let keys = identity(c);
+            let keys: Vec<(Uuid, Identity)> = identities(&c.entry).map(|k| (c.party, k)).collect();
             let earlier = keys.iter().find_map(|k| seen.get(k).copied());
-            for k in &keys {
-                seen.entry(k.clone()).or_insert(c);
+            let reversed = keys.iter().any(|k| reversals.contains(k));
+            for k in keys {
+                seen.entry(k).or_insert(c);
             }
             match c.state {
                 CreditState::Settled => continue,
@@ -522,7 +511,7 @@ impl<'a> Run<'a> {
                     message,
                     vec![candidate],
                 );
-            } else if keys.iter().any(|k| reversals.contains(k)) {
+            } else if reversed {
                 self.except(
                     c,
                     ExceptionReason::Reversed,
@@ -571,19 +560,23 @@ impl<'a> Run<'a> {
     /// Matches `c` by a reference it carries; false when it carries none
     /// of the party's.
     fn by_reference(&mut self, c: &Credit) -> bool {
-        let mut found: BTreeSet<(NaiveDate, Uuid, usize)> = BTreeSet::new();
-        let mut matched_ref = None;
-        for r in credit_references(&c.entry) {
-            if let Some(list) = self.by_reference.get(&r) {
-                for &i in list {
-                    let inv = &self.invoices[i];
-                    if inv.party == c.party {
-                        found.insert((inv.invoice_date, inv.id, i));
-                        matched_ref.get_or_insert(r.clone());
+        let mut found: Vec<(NaiveDate, Uuid, usize)> = Vec::new();
+        let mut matched_ref: Option<String> = None;
+        let (invoices, index) = (self.invoices, &self.by_reference);
+        visit_credit_references(&c.entry, |r| {
+            for i in index.get(r) {
+                let inv = &invoices[i];
+                if inv.party == c.party {
+                    found.push((inv.invoice_date, inv.id, i));
+                    if matched_ref.is_none() {
+                        matched_ref = Some(r.to_string());
                     }
                 }
             }
-        }
+            false
+        });
+        found.sort_unstable();
+        found.dedup();
         let named: Vec<usize> = found.into_iter().map(|(_, _, i)| i).collect();
         let Some(&first) = named.first() else {
             return false;
@@ -684,9 +677,64 @@ impl<'a> Run<'a> {
         }
     }
 
-    /// Matches `c` by party, amount and date; false (with an exception)
-    /// when nothing, or more than one invoice, fits.
-    fn by_amount_and_date(&mut self, c: &Credit) -> bool {
+    /// Matches credits by party, amount and date until nothing more
+    /// matches (a match can settle what made another credit ambiguous);
+    /// returns those left, in order.
+    ///
+    /// As if every credit left were tried again, in order, until a round
+    /// matched nothing; but a credit is tried again only when an invoice it
+    /// was ambiguous between has been paid since: nothing else can change
+    /// what it fits, since invoices only leave a credit's fit (a paid
+    /// invoice matches by reference only), never join it.
+    fn by_amount_until_settled<'c>(&mut self, credits: Vec<&'c Credit>) -> Vec<&'c Credit> {
+        let mut left: Vec<Option<&Credit>> = credits.into_iter().map(Some).collect();
+        // Credits (positions in `left`) to try in this round and the next.
+        let mut now = vec![true; left.len()];
+        let mut next = vec![false; left.len()];
+        // Invoice → positions of the credits ambiguous between it and others.
+        let mut watchers: Map<usize, Vec<usize>> = map();
+        loop {
+            let mut again = false;
+            for p in 0..left.len() {
+                let Some(c) = left[p].filter(|_| std::mem::take(&mut now[p])) else {
+                    continue;
+                };
+                match self.try_by_amount(c) {
+                    ByAmount::Matched(i) => {
+                        left[p] = None;
+                        for q in watchers.remove(&i).unwrap_or_default() {
+                            if q > p {
+                                now[q] = true;
+                            } else {
+                                next[q] = true;
+                                again = true;
+                            }
+                        }
+                    }
+                    ByAmount::Ambiguous(fitting) => {
+                        for i in fitting {
+                            watchers.entry(i).or_default().push(p);
+                        }
+                    }
+                    ByAmount::Unmatched => {}
+                }
+            }
+            if !again {
+                return left.into_iter().flatten().collect();
+            }
+            std::mem::swap(&mut now, &mut next);
+        }
+    }
+
+    /// The invoices `c` fits by amount (in its currency, or the one it was
+    /// converted from), ignoring dates; with `nearest`, also the nearest by
+    /// amount, for its exception. Whether the party has invoices in either
+    /// currency at all.
+    fn fit(
+        &self,
+        c: &Credit,
+        nearest: Option<&mut Vec<(Decimal, usize, Decimal)>>,
+    ) -> (Vec<Fitting>, bool) {
         let e = &c.entry;
         // The credit's currency, and the currency it was converted from.
         let mut keys: Vec<(Currency, Decimal, Option<FxRate>)> =
@@ -703,9 +751,8 @@ impl<'a> Run<'a> {
         } else if let Some(i) = e.instructed {
             keys.push((i.currency(), i.amount(), None));
         }
-        let date = e.date();
-        let mut fitting_amount: Vec<(usize, Decimal, Option<FxRate>)> = Vec::new();
-        let mut nearest: Vec<(Decimal, usize, Decimal)> = Vec::new();
+        let mut fitting_amount: Vec<Fitting> = Vec::new();
+        let mut near = nearest;
         let mut any_currency = false;
         for (cur, value, rate) in &keys {
             let Some(list) = self.by_amount.get(&(c.party, *cur)) else {
@@ -740,9 +787,9 @@ impl<'a> Run<'a> {
                     Decimal::ZERO
                 })
             .max(by_pct);
-            let start = list.partition_point(|&i| self.invoices[i].amount.amount() < low);
-            let end = list.partition_point(|&i| self.invoices[i].amount.amount() <= high);
-            for &i in &list[start..end] {
+            let start = list.partition_point(|&(amount, _)| amount < low);
+            let end = start + list[start..].partition_point(|&(amount, _)| amount <= high);
+            for &(_, i) in &list[start..end] {
                 // Only invoices nothing has paid yet match by amount.
                 let untouched = !self.touched[i] && self.invoices[i].realized.is_zero();
                 if untouched && self.tol.settles(self.outstanding[i], *value, fx) {
@@ -750,44 +797,86 @@ impl<'a> Run<'a> {
                 }
             }
             // The nearest by amount, for the exception.
-            let at = list.partition_point(|&i| self.invoices[i].amount.amount() < *value);
-            for &i in list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())].iter() {
-                if self.outstanding[i] > Decimal::ZERO {
-                    nearest.push(((self.outstanding[i] - *value).abs(), i, *value));
+            if let Some(nearest) = near.as_deref_mut() {
+                let at = list.partition_point(|&(amount, _)| amount < *value);
+                for &(_, i) in &list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())] {
+                    if self.outstanding[i] > Decimal::ZERO {
+                        nearest.push(((self.outstanding[i] - *value).abs(), i, *value));
+                    }
                 }
             }
         }
-        let in_window = |run: &Run, i: usize| {
-            let inv_date = run.invoices[i].invoice_date;
-            date.is_some_and(|d| {
-                d >= inv_date && (d - inv_date).num_days() <= run.tol.date_window_days
+        (fitting_amount, any_currency)
+    }
+
+    /// Of what fits by amount, what is also within the date window.
+    fn in_window(&self, c: &Credit, fitting_amount: &[Fitting]) -> Vec<Fitting> {
+        let date = c.entry.date();
+        fitting_amount
+            .iter()
+            .filter(|f| {
+                let inv_date = self.invoices[f.0].invoice_date;
+                date.is_some_and(|d| {
+                    d >= inv_date && (d - inv_date).num_days() <= self.tol.date_window_days
+                })
             })
-        };
-        let fitting: Vec<(usize, Decimal, Option<FxRate>)> = fitting_amount
-            .iter()
-            .filter(|f| in_window(self, f.0))
             .cloned()
-            .collect();
-        let exact: Vec<&(usize, Decimal, Option<FxRate>)> = fitting
+            .collect()
+    }
+
+    /// The one invoice of `fitting` to take: the only one, else the only
+    /// exact fit, else the only one invoiced to the payer the bank names.
+    fn choose(&self, c: &Credit, fitting: &[Fitting]) -> Option<Fitting> {
+        if fitting.len() == 1 {
+            return Some(fitting[0].clone());
+        }
+        let mut exact = fitting.iter().filter(|f| self.outstanding[f.0] == f.1);
+        if let (Some(one), None) = (exact.next(), exact.next()) {
+            return Some(one.clone());
+        }
+        let payer = same_name(&c.entry.counterparty)?;
+        let mut named = fitting
             .iter()
-            .filter(|f| self.outstanding[f.0] == f.1)
-            .collect();
-        // Of several that fit, the one invoiced to the payer the bank names.
-        let payer = same_name(&e.counterparty);
-        let named: Vec<&(usize, Decimal, Option<FxRate>)> = fitting
-            .iter()
-            .filter(|f| payer.is_some() && same_name(&self.invoices[f.0].payer) == payer)
-            .collect();
-        let chosen = match (fitting.len(), exact.len(), named.len()) {
-            (1, _, _) => Some(fitting[0].clone()),
-            (_, 1, _) => Some(exact[0].clone()),
-            (_, _, 1) => Some(named[0].clone()),
+            .filter(|f| same_name(&self.invoices[f.0].payer).as_ref() == Some(&payer));
+        match (named.next(), named.next()) {
+            (Some(one), None) => Some(one.clone()),
             _ => None,
-        };
-        if let Some((i, value, rate)) = chosen {
-            let fx = rate.is_some() || self.invoices[i].amount.currency() != e.amount.currency();
-            let covered = self.tol.covered(self.outstanding[i], value, fx);
-            self.settle(c, i, covered, value, rate, MatchMethod::AmountAndDate, None);
+        }
+    }
+
+    /// Records a match by amount and date of `c` to `chosen`.
+    fn settle_by_amount(&mut self, c: &Credit, (i, value, rate): Fitting) {
+        let fx = rate.is_some() || self.invoices[i].amount.currency() != c.entry.amount.currency();
+        let covered = self.tol.covered(self.outstanding[i], value, fx);
+        self.settle(c, i, covered, value, rate, MatchMethod::AmountAndDate, None);
+    }
+
+    /// Matches `c` by party, amount and date if it can be, without
+    /// explaining why not.
+    fn try_by_amount(&mut self, c: &Credit) -> ByAmount {
+        let (fitting_amount, _) = self.fit(c, None);
+        let fitting = self.in_window(c, &fitting_amount);
+        match self.choose(c, &fitting) {
+            Some(chosen) => {
+                let i = chosen.0;
+                self.settle_by_amount(c, chosen);
+                ByAmount::Matched(i)
+            }
+            None if fitting.len() > 1 => ByAmount::Ambiguous(fitting.iter().map(|f| f.0).collect()),
+            None => ByAmount::Unmatched,
+        }
+    }
+
+    /// Matches `c` by party, amount and date; false (with an exception)
+    /// when nothing, or more than one invoice, fits.
+    fn by_amount_and_date(&mut self, c: &Credit) -> bool {
+        let e = &c.entry;
+        let date = e.date();
+        let mut nearest: Vec<(Decimal, usize, Decimal)> = Vec::new();
+        let (fitting_amount, any_currency) = self.fit(c, Some(&mut nearest));
+        let fitting = self.in_window(c, &fitting_amount);
+        if let Some(chosen) = self.choose(c, &fitting) {
+            self.settle_by_amount(c, chosen);
             return true;
         }
         // Nearest first: by the gap, then the invoice date.

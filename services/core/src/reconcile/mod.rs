@@ -3,7 +3,9 @@
 //! result ([`status`]). Pure: the store feeds it and keeps what it decides.
 
 pub mod entry;
+pub mod identity;
 pub mod matcher;
+pub mod references;
 pub mod status;
 
 pub use entry::{BookingStatus, Entry, EntryKind, StatementFormat};

@@ -306,7 +306,7 @@ pub async fn verify_audit(repat: &Repat) -> anyhow::Result<(Report, bool)> {
     let r = with_retry(|| {
         let mut c = repat.audit();
         async move {
-            c.verify_audit_chain(pb::VerifyAuditChainRequest {})
+            c.verify_audit_chain(pb::VerifyAuditChainRequest::default())
                 .await
                 .map(|r| r.into_inner())
         }

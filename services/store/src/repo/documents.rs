@@ -71,7 +71,7 @@ impl DocumentRepository for SqlRepository {
             )));
         }
         let document = Document {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: new.clone(),
             recorded_by: idem.principal.clone(),
             record_time: at,

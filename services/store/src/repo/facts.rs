@@ -84,7 +84,7 @@ impl PartyFactRepository for SqlRepository {
         let party = fetch_party(&mut c, new.party_id, true).await?;
         let facts = fetch_facts(&mut c, party.id).await?;
         let fact = PartyFact {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             previous: value_on(&party.details, &facts, new.value.kind(), new.effective_from),
             details: new.clone(),
             recorded_by: idem.principal.clone(),

@@ -13,10 +13,12 @@ use repat_core::time::dhaka_date;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::events::journey_change_events;
 use super::{SqlRepository, append_audit, audit_draft, claim, page, page_limit, save_response};
 use crate::codec::{self, derive_id, now};
 use crate::db::{Conn, Tx};
 use crate::dialect::JourneyUpdate;
+use crate::events::AssessmentSuperseded;
 use crate::rows::{
     AssessedRow, ClaimItemRow, ClaimRow, ClaimStepRow, ClaimedRow, DetailRow, RuleSetRow,
 };
@@ -25,6 +27,7 @@ use crate::{
     AssessmentFilter, ClaimFilter, ClaimRequest, ClaimStepRequest, Idempotency,
     IncentiveRepository, Page, PageRequest, StoreError, StoredAssessment, StoredRuleSet,
 };
+use crate::{EventType, JourneyChange, NewEvent};
 
 fn bdt(amount: Decimal) -> Result<repat_core::Money, StoreError> {
     codec::money(amount, "BDT")
@@ -91,14 +94,15 @@ async fn record_journey_steps(
     kind: journey::StepKind,
     at: DateTime<Utc>,
     recorded: DateTime<Utc>,
-) -> Result<(), StoreError> {
+) -> Result<Vec<JourneyChange>, StoreError> {
     let mut ids = repatriations.to_vec();
     ids.sort();
     c.dialect().lock_repatriations(&ids).await?;
     let mut journeys = c.dialect().load_steps(&ids).await?;
-    let base = derive_id(idem.request_id);
+    let base = derive_id(idem);
     let mut stored = Vec::with_capacity(ids.len());
     let mut updates = Vec::with_capacity(ids.len());
+    let mut changes = Vec::with_capacity(ids.len());
     for rid in &ids {
         let steps = journeys.entry(*rid).or_default();
         let new = NewStep::new(*rid, kind, at);
@@ -108,17 +112,48 @@ async fn record_journey_steps(
             details: new,
             recorded_at: recorded,
         };
+        let previous_status = RepatriationStatus::of(steps);
         steps.push(step.clone());
+        let status = RepatriationStatus::of(steps);
         updates.push(JourneyUpdate {
             id: *rid,
-            status: RepatriationStatus::of(steps).name(),
+            status: status.name(),
             step_count: steps.len() as i32,
+        });
+        changes.push(JourneyChange {
+            repatriation_id: *rid,
+            step: step.clone(),
+            previous_status,
+            status,
         });
         stored.push(step);
     }
     c.dialect().insert_steps(&stored).await?;
     c.dialect().update_repatriations(&updates, recorded).await?;
-    c.dialect().mark_pending(&ids).await
+    c.dialect().mark_pending(&ids).await?;
+    Ok(changes)
+}
+
+/// The events of a claim's step: the claim's own, and its journeys'.
+fn claim_events(
+    kind: EventType,
+    claim: &Claim,
+    step: usize,
+    journeys: &[JourneyChange],
+) -> Result<Vec<NewEvent>, StoreError> {
+    let mut out = vec![NewEvent::new(
+        kind,
+        claim.party_id,
+        format!("claims/{}", claim.id),
+        &step.to_string(),
+        claim,
+    )?];
+    let journeys: Vec<(Uuid, JourneyChange)> = journeys
+        .iter()
+        .map(|j| (claim.party_id, j.clone()))
+        .collect();
+    out.extend(journey_change_events(&journeys)?);
+    Ok(out)
 }
 
 /// The assessment a claim on repatriation `rid` would rest on: its
@@ -220,10 +255,18 @@ impl IncentiveRepository for SqlRepository {
             return codec::from_json(&json);
         }
         let stored = StoredAssessment {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             assess_time: at,
             ..a.clone()
         };
+        let previous: Option<(Uuid,)> = tx
+            .conn()
+            .query(
+                "SELECT id FROM assessments WHERE repatriation_id = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(stored.repatriation_id)
+            .fetch_optional()
+            .await?;
         tx.conn()
             .query(
                 "INSERT INTO assessments (id, repatriation_id, party_id, rule_set_version, eligible, programme, incentive_bdt, realized_on, claim_deadline, detail, assess_time)
@@ -247,6 +290,27 @@ impl IncentiveRepository for SqlRepository {
             vec![audit_draft(idem, format!("assessments/{}", stored.id), at)],
         )
         .await?;
+        let mut events = vec![NewEvent::new(
+            EventType::AssessmentMade,
+            stored.party_id,
+            format!("assessments/{}", stored.id),
+            "",
+            &stored,
+        )?];
+        if let Some((old,)) = previous {
+            events.push(NewEvent::new(
+                EventType::AssessmentSuperseded,
+                stored.party_id,
+                format!("assessments/{old}"),
+                "",
+                &AssessmentSuperseded {
+                    repatriation_id: stored.repatriation_id,
+                    assessment_id: old,
+                    superseded_by: stored.id,
+                },
+            )?);
+        }
+        self.emit(&mut tx, events, at).await?;
         save_response(&mut tx, idem, &stored).await?;
         tx.commit().await?;
         Ok(stored)
@@ -346,7 +410,7 @@ impl IncentiveRepository for SqlRepository {
                 incentive: bdt(a.incentive_bdt)?,
             });
         }
-        record_journey_steps(
+        let journeys = record_journey_steps(
             &mut c,
             idem,
             &req.repatriation_ids,
@@ -364,7 +428,7 @@ impl IncentiveRepository for SqlRepository {
             amount: None,
         };
         let claim_row = Claim {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             party_id: req.party_id,
             programme: programme.unwrap_or_default(),
             status: ClaimStatus::Filed,
@@ -398,6 +462,8 @@ impl IncentiveRepository for SqlRepository {
             vec![audit_draft(idem, format!("claims/{}", claim_row.id), at)],
         )
         .await?;
+        let events = claim_events(EventType::ClaimFiled, &claim_row, 0, &journeys)?;
+        self.emit(&mut tx, events, at).await?;
         save_response(&mut tx, idem, &claim_row).await?;
         tx.commit().await?;
         Ok(claim_row)
@@ -444,9 +510,10 @@ impl IncentiveRepository for SqlRepository {
             }
             _ => None,
         };
+        let mut journeys = Vec::new();
         if let Some(kind) = req.kind.journey_step() {
             let ids: Vec<Uuid> = current.items.iter().map(|i| i.repatriation_id).collect();
-            record_journey_steps(&mut c, idem, &ids, kind, req.occurred_at, at).await?;
+            journeys = record_journey_steps(&mut c, idem, &ids, kind, req.occurred_at, at).await?;
         }
         let step = ClaimStep {
             kind: req.kind,
@@ -477,6 +544,14 @@ impl IncentiveRepository for SqlRepository {
             )],
         )
         .await?;
+        let kind = match req.kind {
+            ClaimStepKind::Filed => EventType::ClaimFiled,
+            ClaimStepKind::Audited => EventType::ClaimAudited,
+            ClaimStepKind::Disbursed => EventType::ClaimDisbursed,
+            ClaimStepKind::Rejected => EventType::ClaimRejected,
+        };
+        let events = claim_events(kind, &current, current.steps.len() - 1, &journeys)?;
+        self.emit(&mut tx, events, at).await?;
         save_response(&mut tx, idem, &current).await?;
         tx.commit().await?;
         Ok(current)

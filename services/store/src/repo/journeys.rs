@@ -14,21 +14,23 @@ use repat_core::repatriation::{self as rep, NewRepatriation, Repatriation, Repat
 use repat_core::time::dhaka_date;
 use uuid::Uuid;
 
+use super::events::{journey_change_events, repatriation_parties};
 use super::facts::fetch_facts_of_page;
 use super::metrics::refresh_metrics;
 use super::{
-    SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, page, page_limit,
-    save_response,
+    SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, find_keys, page,
+    page_limit, save_response,
 };
 use crate::codec::{self, derive_id, now};
 use crate::dialect::JourneyUpdate;
 use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
-    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, Page, PageRequest,
+    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, KeyId, Page, PageRequest,
     PartyFactRepository, PartyFilter, PoolUsage, RepatriationFilter, RepatriationRequest,
     Repository, StepRecorded, StoreError,
 };
+use crate::{EventType, JourneyChange, NewEvent};
 
 #[async_trait]
 impl Repository for SqlRepository {
@@ -66,7 +68,7 @@ impl Repository for SqlRepository {
             return codec::from_json(&json);
         }
         let party = Party {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: new.clone(),
             create_time: at,
         };
@@ -90,6 +92,14 @@ impl Repository for SqlRepository {
             vec![audit_draft(idem, format!("parties/{}", party.id), at)],
         )
         .await?;
+        let event = NewEvent::new(
+            EventType::PartyCreated,
+            party.id,
+            format!("parties/{}", party.id),
+            "",
+            &party,
+        )?;
+        self.emit(&mut tx, vec![event], at).await?;
         save_response(&mut tx, idem, &party).await?;
         tx.commit().await?;
         Ok(party)
@@ -167,7 +177,7 @@ impl Repository for SqlRepository {
             )));
         }
         let earning = Earning {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: new.clone(),
             allocated: repat_core::Money::zero(new.amount.currency()),
             create_time: at,
@@ -197,6 +207,14 @@ impl Repository for SqlRepository {
             vec![audit_draft(idem, format!("earnings/{}", earning.id), at)],
         )
         .await?;
+        let event = NewEvent::new(
+            EventType::EarningCreated,
+            new.party_id,
+            format!("earnings/{}", earning.id),
+            "",
+            &earning,
+        )?;
+        self.emit(&mut tx, vec![event], at).await?;
         save_response(&mut tx, idem, &earning).await?;
         tx.commit().await?;
         Ok(earning)
@@ -284,7 +302,7 @@ impl Repository for SqlRepository {
         let expected = rep::expected_amount(&allocations)
             .ok_or_else(|| StoreError::Internal("allocations without a sum".into()))?;
         let repatriation = Repatriation {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: NewRepatriation {
                 party_id: req.party_id,
                 allocations: allocations.clone(),
@@ -344,6 +362,14 @@ impl Repository for SqlRepository {
             )],
         )
         .await?;
+        let event = NewEvent::new(
+            EventType::RepatriationCreated,
+            req.party_id,
+            format!("repatriations/{}", repatriation.id),
+            "",
+            &repatriation,
+        )?;
+        self.emit(&mut tx, vec![event], at).await?;
         save_response(&mut tx, idem, &repatriation).await?;
         tx.commit().await?;
         Ok(repatriation)
@@ -499,11 +525,11 @@ impl SqlRepository {
         let mut results: Vec<Option<Result<StepRecorded, StoreError>>> =
             (0..items.len()).map(|_| None).collect();
 
-        // A request id repeated inside the batch is a retry of its first use.
-        let mut first_use: HashMap<Uuid, usize> = HashMap::new();
+        // A key repeated inside the batch is a retry of its first use.
+        let mut first_use: HashMap<KeyId, usize> = HashMap::new();
         let mut unique: Vec<usize> = Vec::new();
         for (i, (idem, _)) in items.iter().enumerate() {
-            if let std::collections::hash_map::Entry::Vacant(e) = first_use.entry(idem.request_id) {
+            if let std::collections::hash_map::Entry::Vacant(e) = first_use.entry(idem.key()) {
                 e.insert(i);
                 unique.push(i);
             }
@@ -517,17 +543,18 @@ impl SqlRepository {
         let mut c = tx.conn();
         let step_counts = c.dialect().lock_repatriations(&rep_ids).await?;
         let mut journeys = c.dialect().load_steps(&rep_ids).await?;
-        let ids: Vec<Uuid> = unique.iter().map(|&i| items[i].0.request_id).collect();
-        let mut records = c.dialect().fetch_keys(&ids).await?;
+        let ids: Vec<KeyId> = unique.iter().map(|&i| items[i].0.key()).collect();
+        let mut records = find_keys(&mut c, &ids).await?;
 
         let mut stored: Vec<Step> = Vec::new();
         let mut drafts: Vec<AuditRecord> = Vec::new();
         let mut keys: Vec<(Idempotency, Option<String>)> = Vec::new();
         let mut touched: HashSet<Uuid> = HashSet::new();
+        let mut changes: Vec<JourneyChange> = Vec::new();
         for &i in &unique {
             let (idem, new) = &items[i];
             let rid = new.repatriation_id;
-            if let Some(record) = records.remove(&idem.request_id) {
+            if let Some(record) = records.remove(&idem.key()) {
                 results[i] = Some(record.replay(idem).and_then(|json| {
                     let receipt: StepReceipt = codec::from_json(&json)?;
                     let step = journeys
@@ -562,13 +589,20 @@ impl SqlRepository {
                 continue;
             }
             let step = Step {
-                id: derive_id(idem.request_id),
+                id: derive_id(idem),
                 details: new.clone(),
                 recorded_at: at,
             };
+            let previous_status = RepatriationStatus::of(steps);
             steps.push(step.clone());
             let status = RepatriationStatus::of(steps);
             let wait = wait_before(steps, step.id);
+            changes.push(JourneyChange {
+                repatriation_id: rid,
+                step: step.clone(),
+                previous_status,
+                status,
+            });
             keys.push((
                 idem.clone(),
                 Some(codec::to_json(&StepReceipt {
@@ -614,12 +648,27 @@ impl SqlRepository {
         let changed: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
         c.dialect().mark_pending(&changed).await?;
         append_audit(&mut tx, drafts).await?;
+        if self.record_events && !changes.is_empty() {
+            let parties = repatriation_parties(&mut tx.conn(), &changed).await?;
+            let changes = changes
+                .into_iter()
+                .map(|c| match parties.get(&c.repatriation_id) {
+                    Some(party) => Ok((*party, c)),
+                    None => Err(StoreError::Internal(format!(
+                        "repatriation {} has no party",
+                        c.repatriation_id
+                    ))),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            self.emit(&mut tx, journey_change_events(&changes)?, at)
+                .await?;
+        }
         tx.commit().await?;
 
         // Repeats inside the batch share their first use's outcome.
         for (i, (idem, _)) in items.iter().enumerate() {
             if results[i].is_none() {
-                let first = first_use[&idem.request_id];
+                let first = first_use[&idem.key()];
                 let outcome = match &results[first] {
                     Some(Ok(r)) if items[first].0 == *idem => Ok(r.clone()),
                     Some(Ok(_)) => Err(StoreError::IdempotencyMismatch(idem.request_id)),

@@ -8,15 +8,22 @@
 //! - `incentive`: rule sets, assessments, claims;
 //! - `metrics`: the delay metrics' rows and queries;
 //! - `reconciliation`: statements, matches, exceptions;
-//! - `search`: finding records by the references people have at hand.
+//! - `search`: finding records by the references people have at hand;
+//! - `events`: the outbox, and the leases and cursors of its readers;
+//! - `webhooks`: webhook endpoints and deliveries.
 
 mod documents;
+mod events;
+mod checkpoints;
 mod facts;
 mod incentive;
 mod journeys;
 mod metrics;
 mod reconciliation;
 mod search;
+mod webhooks;
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use repat_core::audit::{self, AuditRecord};
@@ -25,7 +32,7 @@ use uuid::Uuid;
 
 use crate::db::{Conn, Pool, Pools, Tx};
 use crate::rows::{ChainHead, KeyRow, RepatriationRow};
-use crate::{ConnectOptions, Idempotency, Page, StoreError, codec, postgres, sqlite};
+use crate::{ConnectOptions, Idempotency, KeyId, Page, StoreError, codec, postgres, sqlite};
 
 /// The repository on PostgreSQL or SQLite.
 #[derive(Clone)]
@@ -37,33 +44,39 @@ pub struct SqlRepository {
     writer: Pool,
     /// The readiness ping's own connection.
     health: Pool,
+    /// Whether changes append their events to the outbox.
+    record_events: bool,
 }
 
 impl SqlRepository {
     pub async fn postgres(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        Ok(Self::new(postgres::connect(url, options).await?))
+        Ok(Self::new(postgres::connect(url, options).await?, options))
     }
 
     pub async fn sqlite(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        Ok(Self::new(sqlite::connect(url, options).await?))
+        Ok(Self::new(sqlite::connect(url, options).await?, options))
     }
 
-    fn new(pools: Pools) -> Self {
+    fn new(pools: Pools, options: &ConnectOptions) -> Self {
         SqlRepository {
             pool: pools.reads,
             writer: pools.writes,
             health: pools.health,
+            record_events: options.record_events,
         }
     }
 }
 
 impl KeyRow {
-    /// The stored response if `idem` repeats the recorded request.
+    /// The stored response if `idem` repeats the recorded request. A
+    /// scoped record was found by tenant and method, so only what was asked
+    /// must match (any caller of the tenant gets the response); an unscoped
+    /// one, from before keys were scoped, is replayed only to its caller.
     fn replay(self, idem: &Idempotency) -> Result<String, StoreError> {
-        if self.principal != idem.principal
-            || self.method != idem.method
-            || self.fingerprint != idem.fingerprint
-        {
+        let same = self.fingerprint == idem.fingerprint
+            && (!self.scope.is_empty()
+                || (self.principal == idem.principal && self.method == idem.method));
+        if !same {
             return Err(StoreError::IdempotencyMismatch(idem.request_id));
         }
         self.response.ok_or_else(|| {
@@ -75,6 +88,27 @@ impl KeyRow {
     }
 }
 
+/// The stored record of each key: its own, else the unscoped record of its
+/// request id (keys stored before keys were scoped hold their request id
+/// for every tenant and method, as they did then).
+async fn find_keys(c: &mut Conn<'_>, keys: &[KeyId]) -> Result<HashMap<KeyId, KeyRow>, StoreError> {
+    let rows = c.dialect().fetch_keys(keys).await?;
+    let mut found = HashMap::new();
+    for k in keys {
+        let own = rows
+            .iter()
+            .find(|r| r.request_id == k.request_id && r.scope == k.scope && r.method == k.method);
+        let unscoped = || {
+            rows.iter()
+                .find(|r| r.request_id == k.request_id && r.scope.is_empty())
+        };
+        if let Some(row) = own.or_else(unscoped) {
+            found.insert(k.clone(), row.clone());
+        }
+    }
+    Ok(found)
+}
+
 /// Claims `idem` inside `tx`: `None` when this request is new, the stored
 /// response when it is a retry.
 async fn claim(
@@ -83,13 +117,14 @@ async fn claim(
     at: DateTime<Utc>,
 ) -> Result<Option<String>, StoreError> {
     let mut c = tx.conn();
+    let key = idem.key();
     let claimed = c.dialect().claim_keys(&[(idem.clone(), None)], at).await?;
-    if claimed.contains(&idem.request_id) {
+    if claimed.contains(&key) {
         return Ok(None);
     }
-    let mut records = c.dialect().fetch_keys(&[idem.request_id]).await?;
+    let mut records = find_keys(&mut c, std::slice::from_ref(&key)).await?;
     let record = records
-        .remove(&idem.request_id)
+        .remove(&key)
         .ok_or_else(|| StoreError::Aborted("idempotency key vanished".into()))?;
     record.replay(idem).map(Some)
 }
@@ -102,7 +137,7 @@ async fn save_response<T: serde::Serialize>(
 ) -> Result<(), StoreError> {
     tx.conn()
         .dialect()
-        .save_responses(&[(idem.request_id, codec::to_json(value)?)])
+        .save_responses(&[(idem.key(), codec::to_json(value)?)])
         .await
 }
 

@@ -15,14 +15,17 @@ use repat_core::repatriation::RepatriationStatus;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::events::journey_change_events;
 use super::{SqlRepository, append_audit, audit_draft, claim, page, page_limit, save_response};
 use crate::codec::{self, derive_id, from_name, now};
 use crate::db::{Conn, Tx};
 use crate::dialect::JourneyUpdate;
+use crate::events::StatementSummary;
 use crate::rows::{
     CoveredRow, CreditRow, DetailRow, EarningRow, EntryRow, PayingRow, ReferenceRow, StatementRow,
 };
 use crate::types::{DbDecimal, DbTime};
+use crate::{CreditUnmatched, EventType, JourneyChange, NewEvent};
 use crate::{
     EarningRealization, EntryStatus, Idempotency, ManualMatchRequest, MatchFilter, MatchingRun,
     Page, PageRequest, ReconciliationRepository, StatementImport, StoreError, StoredEntry,
@@ -216,8 +219,9 @@ async fn store_matches(
     matches: Vec<recon::Match>,
     credits: &HashMap<Uuid, recon::Entry>,
     at: DateTime<Utc>,
-) -> Result<Vec<StoredMatch>, StoreError> {
-    let base = derive_id(idem.request_id);
+) -> Result<(Vec<StoredMatch>, Vec<JourneyChange>), StoreError> {
+    let base = derive_id(idem);
+    let mut changes = Vec::new();
     let mut journeys: HashMap<Uuid, Vec<Step>> = HashMap::new();
     let mut new_steps: Vec<Step> = Vec::new();
     let mut stored = Vec::with_capacity(matches.len());
@@ -278,7 +282,14 @@ async fn store_matches(
                             recorded_at: at,
                         };
                         sm.step_id = Some(step.id);
+                        let previous_status = RepatriationStatus::of(steps);
                         steps.push(step.clone());
+                        changes.push(JourneyChange {
+                            repatriation_id: rid,
+                            step: step.clone(),
+                            previous_status,
+                            status: RepatriationStatus::of(steps),
+                        });
                         new_steps.push(step);
                     }
                     Err(v) => {
@@ -337,7 +348,47 @@ async fn store_matches(
         c.dialect().update_repatriations(&updates, at).await?;
         c.dialect().mark_pending(&extended).await?;
     }
-    Ok(stored)
+    Ok((stored, changes))
+}
+
+/// The events of matches made: each credit matched, and what the steps
+/// recorded from them did to their journeys.
+fn match_events(
+    matches: &[StoredMatch],
+    journeys: &[JourneyChange],
+) -> Result<Vec<NewEvent>, StoreError> {
+    let mut out = Vec::with_capacity(matches.len() + journeys.len());
+    for m in matches {
+        out.push(NewEvent::new(
+            EventType::CreditMatched,
+            m.detail.party,
+            format!("reconciliation/matches/{}", m.id),
+            "",
+            m,
+        )?);
+    }
+    let mut parties = HashMap::new();
+    for m in matches {
+        if let Some(rid) = m.repatriation_id {
+            parties.insert(rid, m.detail.party);
+        }
+    }
+    let journeys = journeys
+        .iter()
+        .filter_map(|j| Some((*parties.get(&j.repatriation_id)?, j.clone())))
+        .collect::<Vec<_>>();
+    out.extend(journey_change_events(&journeys)?);
+    Ok(out)
+}
+
+/// What an exception is about and why: a run raises it when the party's
+/// exceptions did not hold it already.
+fn exception_key(x: &Exception) -> String {
+    let subject = match x.subject {
+        Subject::Credit(c) => format!("credits/{c}"),
+        Subject::Invoice(e) => format!("earnings/{e}"),
+    };
+    format!("{subject} {}", x.reason.name())
 }
 
 #[async_trait]
@@ -378,7 +429,7 @@ impl ReconciliationRepository for SqlRepository {
             tx.commit().await?;
             return Ok(stored);
         }
-        let first = derive_id(idem.request_id);
+        let first = derive_id(idem);
         let mut ids = Vec::with_capacity(s.statements.len());
         for (part, st) in s.statements.iter().enumerate() {
             let id = if part == 0 {
@@ -426,6 +477,19 @@ impl ReconciliationRepository for SqlRepository {
         for id in ids {
             stored.push(fetch_statement(&mut tx.conn(), id).await?);
         }
+        let events = stored
+            .iter()
+            .map(|st| {
+                NewEvent::new(
+                    EventType::StatementImported,
+                    st.party_id,
+                    format!("statements/{}", st.id),
+                    "",
+                    &StatementSummary::from(st),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.emit(&mut tx, events, at).await?;
         tx.commit().await?;
         Ok(stored)
     }
@@ -458,7 +522,17 @@ impl ReconciliationRepository for SqlRepository {
         let outcome = recon::reconcile(&invoices, &credits, tolerances);
         let entries: HashMap<Uuid, recon::Entry> =
             credits.into_iter().map(|c| (c.id, c.entry)).collect();
-        let matches = store_matches(&mut c, idem, outcome.matches, &entries, at).await?;
+        let (matches, journeys) =
+            store_matches(&mut c, idem, outcome.matches, &entries, at).await?;
+        let held: Vec<DetailRow> = c
+            .query("SELECT seq, detail FROM recon_exceptions WHERE party_id = $1")
+            .bind(party)
+            .fetch_all()
+            .await?;
+        let held = held
+            .iter()
+            .map(|r| r.parse::<Exception>().map(|x| exception_key(&x)))
+            .collect::<Result<std::collections::HashSet<_>, _>>()?;
         c.query("DELETE FROM recon_exceptions WHERE party_id = $1")
             .bind(party)
             .execute()
@@ -492,6 +566,23 @@ impl ReconciliationRepository for SqlRepository {
             )],
         )
         .await?;
+        let mut events = match_events(&run.matches, &journeys)?;
+        for x in outcome
+            .exceptions
+            .iter()
+            .filter(|x| !held.contains(&exception_key(x)))
+        {
+            let key = exception_key(x);
+            let (subject, _) = key.split_once(' ').unwrap_or((key.as_str(), ""));
+            events.push(NewEvent::new(
+                EventType::ExceptionRaised,
+                party,
+                format!("reconciliation/{subject}"),
+                &idem.request_id.to_string(),
+                x,
+            )?);
+        }
+        self.emit(&mut tx, events, at).await?;
         save_response(&mut tx, idem, &run).await?;
         tx.commit().await?;
         Ok(run)
@@ -621,12 +712,14 @@ impl ReconciliationRepository for SqlRepository {
         }
         let entries: HashMap<Uuid, recon::Entry> =
             [(credit.id, credit.entry.clone())].into_iter().collect();
-        let stored = store_matches(&mut c, idem, matches, &entries, at).await?;
+        let (stored, journeys) = store_matches(&mut c, idem, matches, &entries, at).await?;
         let drafts = stored
             .iter()
             .map(|m| audit_draft(idem, format!("reconciliation/matches/{}", m.id), at))
             .collect();
         append_audit(&mut tx, drafts).await?;
+        self.emit(&mut tx, match_events(&stored, &journeys)?, at)
+            .await?;
         save_response(&mut tx, idem, &stored).await?;
         tx.commit().await?;
         Ok(stored)
@@ -679,6 +772,18 @@ impl ReconciliationRepository for SqlRepository {
             )],
         )
         .await?;
+        let event = NewEvent::new(
+            EventType::CreditUnmatched,
+            party,
+            format!("reconciliation/credits/{credit}"),
+            &idem.request_id.to_string(),
+            &CreditUnmatched {
+                credit_id: credit,
+                party_id: party,
+                removed: removed.clone(),
+            },
+        )?;
+        self.emit(&mut tx, vec![event], at).await?;
         save_response(&mut tx, idem, &removed).await?;
         tx.commit().await?;
         Ok(removed)

@@ -20,7 +20,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file repat/v1/incentive.proto.
  */
 export const file_repat_v1_incentive: GenFile = /*@__PURE__*/
-  fileDesc("ChhyZXBhdC92MS9pbmNlbnRpdmUucHJvdG8SCHJlcGF0LnYxImkKCVZpb2xhdGlvbhItCgZyZWFzb24YASABKA4yHS5yZXBhdC52MS5JbmVsaWdpYmlsaXR5UmVhc29uEgwKBGNvZGUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIOCgZzb3VyY2UYBCABKAkiRgoLQ2FsY3VsYXRpb24SEwoLZGVzY3JpcHRpb24YASABKAkSEgoKZXhwcmVzc2lvbhgCIAEoCRIOCgZyZXN1bHQYAyABKAkiowQKCkFzc2Vzc21lbnQSCgoCaWQYASABKAkSFwoPcmVwYXRyaWF0aW9uX2lkGAIgASgJEhAKCHBhcnR5X2lkGAMgASgJEhgKEHJ1bGVfc2V0X3ZlcnNpb24YBCABKAkSEAoIZWxpZ2libGUYBSABKAgSEQoJcHJvZ3JhbW1lGAYgASgJEgwKBHJhdGUYByABKAkSEwoLcmF0ZV9zb3VyY2UYCCABKAkSHQoEYmFzZRgJIAEoCzIPLnJlcGF0LnYxLk1vbmV5EisKEmNvbXB1dGVkX2luY2VudGl2ZRgKIAEoCzIPLnJlcGF0LnYxLk1vbmV5EiIKCWluY2VudGl2ZRgLIAEoCzIPLnJlcGF0LnYxLk1vbmV5EjAKFXJlcGF0cmlhdGlvbl9kZWFkbGluZRgMIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSKQoOY2xhaW1fZGVhZGxpbmUYDSABKAsyES5nb29nbGUudHlwZS5EYXRlEicKCnZpb2xhdGlvbnMYDiADKAsyEy5yZXBhdC52MS5WaW9sYXRpb24SKQoKYXJpdGhtZXRpYxgPIAMoCzIVLnJlcGF0LnYxLkNhbGN1bGF0aW9uEioKBmlucHV0cxgQIAEoCzIaLnJlcGF0LnYxLkFzc2Vzc21lbnRJbnB1dHMSLwoLYXNzZXNzX3RpbWUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIq8DChBBc3Nlc3NtZW50SW5wdXRzEicKCnBhcnR5X2tpbmQYASABKA4yEy5yZXBhdC52MS5QYXJ0eUtpbmQSHAoEem9uZRgCIAEoDjIOLnJlcGF0LnYxLlpvbmUSMwoQc2VydmljZV9jYXRlZ29yeRgDIAEoDjIZLnJlcGF0LnYxLlNlcnZpY2VDYXRlZ29yeRIWCg5mb3JtYWxfY2hhbm5lbBgEIAEoCBInCgxpbnZvaWNlX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEiYKC3JlYWxpemVkX29uGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIlCgxuZXRfY3JlZGl0ZWQYByABKAsyDy5yZXBhdC52MS5Nb25leRIPCgdmeF9yYXRlGAggASgJEikKDmNsYWltX2ZpbGVkX29uGAkgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIgCgVhc19vZhgKIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEQoJZG9jdW1lbnRzGAsgAygJEh4KFnJlY29nbmlzZWRfbWFya2V0cGxhY2UYDCABKAgipQEKGUFzc2Vzc1JlcGF0cmlhdGlvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIXCg9yZXBhdHJpYXRpb25faWQYAiABKAkSIAoFYXNfb2YYAyABKAsyES5nb29nbGUudHlwZS5EYXRlEhEKCWRvY3VtZW50cxgEIAMoCRIPCgdmeF9yYXRlGAUgASgJEhUKDXZhbGlkYXRlX29ubHkYBiABKAgiIgoUR2V0QXNzZXNzbWVudFJlcXVlc3QSCgoCaWQYASABKAkiagoWTGlzdEFzc2Vzc21lbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIQCghwYXJ0eV9pZBgDIAEoCRIXCg9yZXBhdHJpYXRpb25faWQYBCABKAkiXQoXTGlzdEFzc2Vzc21lbnRzUmVzcG9uc2USKQoLYXNzZXNzbWVudHMYASADKAsyFC5yZXBhdC52MS5Bc3Nlc3NtZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ4ChlTaW11bGF0ZUFzc2Vzc21lbnRSZXF1ZXN0EioKBmlucHV0cxgBIAEoCzIaLnJlcGF0LnYxLkFzc2Vzc21lbnRJbnB1dHMSGAoQcnVsZV9zZXRfdmVyc2lvbhgCIAEoCRIVCg1ydWxlX3NldF90b21sGAMgASgJIlgKDVByb2dyYW1tZVJhdGUSKQoOZWZmZWN0aXZlX2Zyb20YASABKAsyES5nb29nbGUudHlwZS5EYXRlEgwKBHJhdGUYAiABKAkSDgoGc291cmNlGAMgASgJIvABCglQcm9ncmFtbWUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtwYXJ0eV9raW5kcxgDIAMoCRIaChJzZXJ2aWNlX2NhdGVnb3JpZXMYBCADKAkSJgoFcmF0ZXMYBSADKAsyFy5yZXBhdC52MS5Qcm9ncmFtbWVSYXRlEhEKCXJhdGVfZGF0ZRgGIAEoCRIQCghyb3VuZGluZxgHIAEoCRIdChVyZXBhdHJpYXRpb25fZGVhZGxpbmUYCCABKAkSFAoMY2xhaW1fd2luZG93GAkgASgJEhYKDmV4Y2x1ZGVkX3pvbmVzGAogAygJIrUBCgdSdWxlU2V0Eg8KB3ZlcnNpb24YASABKAkSDAoEbmFtZRgCIAEoCRIOCgZhY3RpdmUYAyABKAgSDgoGc2hhMjU2GAQgASgJEi0KCWxvYWRfdGltZRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoKcHJvZ3JhbW1lcxgGIAMoCzITLnJlcGF0LnYxLlByb2dyYW1tZRITCgtzb3VyY2VfdG9tbBgHIAEoCSIVChNMaXN0UnVsZVNldHNSZXF1ZXN0IjwKFExpc3RSdWxlU2V0c1Jlc3BvbnNlEiQKCXJ1bGVfc2V0cxgBIAMoCzIRLnJlcGF0LnYxLlJ1bGVTZXQiJAoRR2V0UnVsZVNldFJlcXVlc3QSDwoHdmVyc2lvbhgBIAEoCSLEAQoJQ2xhaW1TdGVwEiUKBGtpbmQYASABKA4yFy5yZXBhdC52MS5DbGFpbVN0ZXBLaW5kEi4KCm9jY3VyX3RpbWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3JlY29yZF90aW1lGAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBCABKAkSHwoGYW1vdW50GAUgASgLMg8ucmVwYXQudjEuTW9uZXkiXwoJQ2xhaW1JdGVtEhcKD3JlcGF0cmlhdGlvbl9pZBgBIAEoCRIVCg1hc3Nlc3NtZW50X2lkGAIgASgJEiIKCWluY2VudGl2ZRgDIAEoCzIPLnJlcGF0LnYxLk1vbmV5ItoBCgVDbGFpbRIKCgJpZBgBIAEoCRIQCghwYXJ0eV9pZBgCIAEoCRIlCgZzdGF0dXMYAyABKA4yFS5yZXBhdC52MS5DbGFpbVN0YXR1cxIiCgVpdGVtcxgEIAMoCzITLnJlcGF0LnYxLkNsYWltSXRlbRIgCgdjbGFpbWVkGAUgASgLMg8ucmVwYXQudjEuTW9uZXkSIgoJZGlzYnVyc2VkGAYgASgLMg8ucmVwYXQudjEuTW9uZXkSIgoFc3RlcHMYByADKAsyEy5yZXBhdC52MS5DbGFpbVN0ZXAigQEKEEZpbGVDbGFpbVJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghwYXJ0eV9pZBgCIAEoCRIYChByZXBhdHJpYXRpb25faWRzGAMgAygJEi0KCWZpbGVfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAixgEKFlJlY29yZENsYWltU3RlcFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIQCghjbGFpbV9pZBgCIAEoCRIlCgRraW5kGAMgASgOMhcucmVwYXQudjEuQ2xhaW1TdGVwS2luZBIuCgpvY2N1cl90aW1lGAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIOCgZyZWFzb24YBSABKAkSHwoGYW1vdW50GAYgASgLMg8ucmVwYXQudjEuTW9uZXkiHQoPR2V0Q2xhaW1SZXF1ZXN0EgoKAmlkGAEgASgJInMKEUxpc3RDbGFpbXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhAKCHBhcnR5X2lkGAMgASgJEiUKBnN0YXR1cxgEIAEoDjIVLnJlcGF0LnYxLkNsYWltU3RhdHVzIk4KEkxpc3RDbGFpbXNSZXNwb25zZRIfCgZjbGFpbXMYASADKAsyDy5yZXBhdC52MS5DbGFpbRIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkiewoZR2V0SW5jZW50aXZlVG90YWxzUmVxdWVzdBImCgtzdGFydF9tb250aBgBIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSJAoJZW5kX21vbnRoGAIgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIQCghwYXJ0eV9pZBgDIAEoCSLFAQoOSW5jZW50aXZlVG90YWwSDQoFbW9udGgYASABKAkSEQoJcHJvZ3JhbW1lGAIgASgJEhAKCHBhcnR5X2lkGAMgASgJEiEKCGFzc2Vzc2VkGAQgASgLMg8ucmVwYXQudjEuTW9uZXkSIAoHY2xhaW1lZBgFIAEoCzIPLnJlcGF0LnYxLk1vbmV5EiIKCWRpc2J1cnNlZBgGIAEoCzIPLnJlcGF0LnYxLk1vbmV5EhYKDmFzc2Vzc2VkX2NvdW50GAcgASgDIq8BChpHZXRJbmNlbnRpdmVUb3RhbHNSZXNwb25zZRIoCgZ0b3RhbHMYASADKAsyGC5yZXBhdC52MS5JbmNlbnRpdmVUb3RhbBIhCghhc3Nlc3NlZBgCIAEoCzIPLnJlcGF0LnYxLk1vbmV5EiAKB2NsYWltZWQYAyABKAsyDy5yZXBhdC52MS5Nb25leRIiCglkaXNidXJzZWQYBCABKAsyDy5yZXBhdC52MS5Nb25leSq3AwoTSW5lbGlnaWJpbGl0eVJlYXNvbhIkCiBJTkVMSUdJQklMSVRZX1JFQVNPTl9VTlNQRUNJRklFRBAAEiUKIUlORUxJR0lCSUxJVFlfUkVBU09OX05PX1BST0dSQU1NRRABEiYKIklORUxJR0lCSUxJVFlfUkVBU09OX0VYQ0xVREVEX1pPTkUQAhIpCiVJTkVMSUdJQklMSVRZX1JFQVNPTl9JTkZPUk1BTF9DSEFOTkVMEAMSJQohSU5FTElHSUJJTElUWV9SRUFTT05fTk9UX1JFQUxJWkVEEAQSKgomSU5FTElHSUJJTElUWV9SRUFTT05fUkVQQVRSSUFUSU9OX0xBVEUQBRItCilJTkVMSUdJQklMSVRZX1JFQVNPTl9DTEFJTV9XSU5ET1dfRVhQSVJFRBAGEikKJUlORUxJR0lCSUxJVFlfUkVBU09OX05PX1JBVEVfSU5fRk9SQ0UQBxIoCiRJTkVMSUdJQklMSVRZX1JFQVNPTl9NSVNTSU5HX0ZYX1JBVEUQCBIpCiVJTkVMSUdJQklMSVRZX1JFQVNPTl9NSVNTSU5HX0RPQ1VNRU5UEAkqlAEKC0NsYWltU3RhdHVzEhwKGENMQUlNX1NUQVRVU19VTlNQRUNJRklFRBAAEhYKEkNMQUlNX1NUQVRVU19GSUxFRBABEhgKFENMQUlNX1NUQVRVU19BVURJVEVEEAISGgoWQ0xBSU1fU1RBVFVTX0RJU0JVUlNFRBADEhkKFUNMQUlNX1NUQVRVU19SRUpFQ1RFRBAEKqUBCg1DbGFpbVN0ZXBLaW5kEh8KG0NMQUlNX1NURVBfS0lORF9VTlNQRUNJRklFRBAAEhkKFUNMQUlNX1NURVBfS0lORF9GSUxFRBABEhsKF0NMQUlNX1NURVBfS0lORF9BVURJVEVEEAISHQoZQ0xBSU1fU1RFUF9LSU5EX0RJU0JVUlNFRBADEhwKGENMQUlNX1NURVBfS0lORF9SRUpFQ1RFRBAEMsIGChBJbmNlbnRpdmVTZXJ2aWNlEk8KEkFzc2Vzc1JlcGF0cmlhdGlvbhIjLnJlcGF0LnYxLkFzc2Vzc1JlcGF0cmlhdGlvblJlcXVlc3QaFC5yZXBhdC52MS5Bc3Nlc3NtZW50EkUKDUdldEFzc2Vzc21lbnQSHi5yZXBhdC52MS5HZXRBc3Nlc3NtZW50UmVxdWVzdBoULnJlcGF0LnYxLkFzc2Vzc21lbnQSVgoPTGlzdEFzc2Vzc21lbnRzEiAucmVwYXQudjEuTGlzdEFzc2Vzc21lbnRzUmVxdWVzdBohLnJlcGF0LnYxLkxpc3RBc3Nlc3NtZW50c1Jlc3BvbnNlEk8KElNpbXVsYXRlQXNzZXNzbWVudBIjLnJlcGF0LnYxLlNpbXVsYXRlQXNzZXNzbWVudFJlcXVlc3QaFC5yZXBhdC52MS5Bc3Nlc3NtZW50Ek0KDExpc3RSdWxlU2V0cxIdLnJlcGF0LnYxLkxpc3RSdWxlU2V0c1JlcXVlc3QaHi5yZXBhdC52MS5MaXN0UnVsZVNldHNSZXNwb25zZRI8CgpHZXRSdWxlU2V0EhsucmVwYXQudjEuR2V0UnVsZVNldFJlcXVlc3QaES5yZXBhdC52MS5SdWxlU2V0EjgKCUZpbGVDbGFpbRIaLnJlcGF0LnYxLkZpbGVDbGFpbVJlcXVlc3QaDy5yZXBhdC52MS5DbGFpbRJECg9SZWNvcmRDbGFpbVN0ZXASIC5yZXBhdC52MS5SZWNvcmRDbGFpbVN0ZXBSZXF1ZXN0Gg8ucmVwYXQudjEuQ2xhaW0SNgoIR2V0Q2xhaW0SGS5yZXBhdC52MS5HZXRDbGFpbVJlcXVlc3QaDy5yZXBhdC52MS5DbGFpbRJHCgpMaXN0Q2xhaW1zEhsucmVwYXQudjEuTGlzdENsYWltc1JlcXVlc3QaHC5yZXBhdC52MS5MaXN0Q2xhaW1zUmVzcG9uc2USXwoSR2V0SW5jZW50aXZlVG90YWxzEiMucmVwYXQudjEuR2V0SW5jZW50aXZlVG90YWxzUmVxdWVzdBokLnJlcGF0LnYxLkdldEluY2VudGl2ZVRvdGFsc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_google_type_date, file_repat_v1_earning, file_repat_v1_money, file_repat_v1_party]);
+  fileDesc("ChhyZXBhdC92MS9pbmNlbnRpdmUucHJvdG8SCHJlcGF0LnYxInsKCVZpb2xhdGlvbhItCgZyZWFzb24YASABKA4yHS5yZXBhdC52MS5JbmVsaWdpYmlsaXR5UmVhc29uEgwKBGNvZGUYAiABKAkSDwoHbWVzc2FnZRgDIAEoCRIOCgZzb3VyY2UYBCABKAkSEAoIZG9jdW1lbnQYBSABKAkiRgoLQ2FsY3VsYXRpb24SEwoLZGVzY3JpcHRpb24YASABKAkSEgoKZXhwcmVzc2lvbhgCIAEoCRIOCgZyZXN1bHQYAyABKAkiowQKCkFzc2Vzc21lbnQSCgoCaWQYASABKAkSFwoPcmVwYXRyaWF0aW9uX2lkGAIgASgJEhAKCHBhcnR5X2lkGAMgASgJEhgKEHJ1bGVfc2V0X3ZlcnNpb24YBCABKAkSEAoIZWxpZ2libGUYBSABKAgSEQoJcHJvZ3JhbW1lGAYgASgJEgwKBHJhdGUYByABKAkSEwoLcmF0ZV9zb3VyY2UYCCABKAkSHQoEYmFzZRgJIAEoCzIPLnJlcGF0LnYxLk1vbmV5EisKEmNvbXB1dGVkX2luY2VudGl2ZRgKIAEoCzIPLnJlcGF0LnYxLk1vbmV5EiIKCWluY2VudGl2ZRgLIAEoCzIPLnJlcGF0LnYxLk1vbmV5EjAKFXJlcGF0cmlhdGlvbl9kZWFkbGluZRgMIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSKQoOY2xhaW1fZGVhZGxpbmUYDSABKAsyES5nb29nbGUudHlwZS5EYXRlEicKCnZpb2xhdGlvbnMYDiADKAsyEy5yZXBhdC52MS5WaW9sYXRpb24SKQoKYXJpdGhtZXRpYxgPIAMoCzIVLnJlcGF0LnYxLkNhbGN1bGF0aW9uEioKBmlucHV0cxgQIAEoCzIaLnJlcGF0LnYxLkFzc2Vzc21lbnRJbnB1dHMSLwoLYXNzZXNzX3RpbWUYESABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIq8DChBBc3Nlc3NtZW50SW5wdXRzEicKCnBhcnR5X2tpbmQYASABKA4yEy5yZXBhdC52MS5QYXJ0eUtpbmQSHAoEem9uZRgCIAEoDjIOLnJlcGF0LnYxLlpvbmUSMwoQc2VydmljZV9jYXRlZ29yeRgDIAEoDjIZLnJlcGF0LnYxLlNlcnZpY2VDYXRlZ29yeRIWCg5mb3JtYWxfY2hhbm5lbBgEIAEoCBInCgxpbnZvaWNlX2RhdGUYBSABKAsyES5nb29nbGUudHlwZS5EYXRlEiYKC3JlYWxpemVkX29uGAYgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIlCgxuZXRfY3JlZGl0ZWQYByABKAsyDy5yZXBhdC52MS5Nb25leRIPCgdmeF9yYXRlGAggASgJEikKDmNsYWltX2ZpbGVkX29uGAkgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIgCgVhc19vZhgKIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEQoJZG9jdW1lbnRzGAsgAygJEh4KFnJlY29nbmlzZWRfbWFya2V0cGxhY2UYDCABKAgipQEKGUFzc2Vzc1JlcGF0cmlhdGlvblJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIXCg9yZXBhdHJpYXRpb25faWQYAiABKAkSIAoFYXNfb2YYAyABKAsyES5nb29nbGUudHlwZS5EYXRlEhEKCWRvY3VtZW50cxgEIAMoCRIPCgdmeF9yYXRlGAUgASgJEhUKDXZhbGlkYXRlX29ubHkYBiABKAgiIgoUR2V0QXNzZXNzbWVudFJlcXVlc3QSCgoCaWQYASABKAkiagoWTGlzdEFzc2Vzc21lbnRzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIQCghwYXJ0eV9pZBgDIAEoCRIXCg9yZXBhdHJpYXRpb25faWQYBCABKAkiXQoXTGlzdEFzc2Vzc21lbnRzUmVzcG9uc2USKQoLYXNzZXNzbWVudHMYASADKAsyFC5yZXBhdC52MS5Bc3Nlc3NtZW50EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSJ4ChlTaW11bGF0ZUFzc2Vzc21lbnRSZXF1ZXN0EioKBmlucHV0cxgBIAEoCzIaLnJlcGF0LnYxLkFzc2Vzc21lbnRJbnB1dHMSGAoQcnVsZV9zZXRfdmVyc2lvbhgCIAEoCRIVCg1ydWxlX3NldF90b21sGAMgASgJIlgKDVByb2dyYW1tZVJhdGUSKQoOZWZmZWN0aXZlX2Zyb20YASABKAsyES5nb29nbGUudHlwZS5EYXRlEgwKBHJhdGUYAiABKAkSDgoGc291cmNlGAMgASgJIqACCglQcm9ncmFtbWUSCgoCaWQYASABKAkSDAoEbmFtZRgCIAEoCRITCgtwYXJ0eV9raW5kcxgDIAMoCRIaChJzZXJ2aWNlX2NhdGVnb3JpZXMYBCADKAkSJgoFcmF0ZXMYBSADKAsyFy5yZXBhdC52MS5Qcm9ncmFtbWVSYXRlEhEKCXJhdGVfZGF0ZRgGIAEoCRIQCghyb3VuZGluZxgHIAEoCRIdChVyZXBhdHJpYXRpb25fZGVhZGxpbmUYCCABKAkSFAoMY2xhaW1fd2luZG93GAkgASgJEhYKDmV4Y2x1ZGVkX3pvbmVzGAogAygJEi4KCWRvY3VtZW50cxgLIAMoCzIbLnJlcGF0LnYxLlByb2dyYW1tZURvY3VtZW50ItABChFQcm9ncmFtbWVEb2N1bWVudBIQCghkb2N1bWVudBgBIAEoCRIoCg1yZXF1aXJlZF9mcm9tGAIgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIpCg5yZXF1aXJlZF91bnRpbBgDIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSIgoad2FpdmVkX2J5X3NpbXBsaWZpZWRfcm91dGUYBCABKAgSIAoYc2ltcGxpZmllZF9yb3V0ZV9pbnN0ZWFkGAUgASgJEg4KBnNvdXJjZRgGIAEoCSK1AQoHUnVsZVNldBIPCgd2ZXJzaW9uGAEgASgJEgwKBG5hbWUYAiABKAkSDgoGYWN0aXZlGAMgASgIEg4KBnNoYTI1NhgEIAEoCRItCglsb2FkX3RpbWUYBSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKCnByb2dyYW1tZXMYBiADKAsyEy5yZXBhdC52MS5Qcm9ncmFtbWUSEwoLc291cmNlX3RvbWwYByABKAkiFQoTTGlzdFJ1bGVTZXRzUmVxdWVzdCI8ChRMaXN0UnVsZVNldHNSZXNwb25zZRIkCglydWxlX3NldHMYASADKAsyES5yZXBhdC52MS5SdWxlU2V0IiQKEUdldFJ1bGVTZXRSZXF1ZXN0Eg8KB3ZlcnNpb24YASABKAkixAEKCUNsYWltU3RlcBIlCgRraW5kGAEgASgOMhcucmVwYXQudjEuQ2xhaW1TdGVwS2luZBIuCgpvY2N1cl90aW1lGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWNvcmRfdGltZRgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAQgASgJEh8KBmFtb3VudBgFIAEoCzIPLnJlcGF0LnYxLk1vbmV5Il8KCUNsYWltSXRlbRIXCg9yZXBhdHJpYXRpb25faWQYASABKAkSFQoNYXNzZXNzbWVudF9pZBgCIAEoCRIiCglpbmNlbnRpdmUYAyABKAsyDy5yZXBhdC52MS5Nb25leSLaAQoFQ2xhaW0SCgoCaWQYASABKAkSEAoIcGFydHlfaWQYAiABKAkSJQoGc3RhdHVzGAMgASgOMhUucmVwYXQudjEuQ2xhaW1TdGF0dXMSIgoFaXRlbXMYBCADKAsyEy5yZXBhdC52MS5DbGFpbUl0ZW0SIAoHY2xhaW1lZBgFIAEoCzIPLnJlcGF0LnYxLk1vbmV5EiIKCWRpc2J1cnNlZBgGIAEoCzIPLnJlcGF0LnYxLk1vbmV5EiIKBXN0ZXBzGAcgAygLMhMucmVwYXQudjEuQ2xhaW1TdGVwIoEBChBGaWxlQ2xhaW1SZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIcGFydHlfaWQYAiABKAkSGAoQcmVwYXRyaWF0aW9uX2lkcxgDIAMoCRItCglmaWxlX3RpbWUYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIsYBChZSZWNvcmRDbGFpbVN0ZXBSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIY2xhaW1faWQYAiABKAkSJQoEa2luZBgDIAEoDjIXLnJlcGF0LnYxLkNsYWltU3RlcEtpbmQSLgoKb2NjdXJfdGltZRgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGcmVhc29uGAUgASgJEh8KBmFtb3VudBgGIAEoCzIPLnJlcGF0LnYxLk1vbmV5Ih0KD0dldENsYWltUmVxdWVzdBIKCgJpZBgBIAEoCSJzChFMaXN0Q2xhaW1zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIQCghwYXJ0eV9pZBgDIAEoCRIlCgZzdGF0dXMYBCABKA4yFS5yZXBhdC52MS5DbGFpbVN0YXR1cyJOChJMaXN0Q2xhaW1zUmVzcG9uc2USHwoGY2xhaW1zGAEgAygLMg8ucmVwYXQudjEuQ2xhaW0SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJInsKGUdldEluY2VudGl2ZVRvdGFsc1JlcXVlc3QSJgoLc3RhcnRfbW9udGgYASABKAsyES5nb29nbGUudHlwZS5EYXRlEiQKCWVuZF9tb250aBgCIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSEAoIcGFydHlfaWQYAyABKAkixQEKDkluY2VudGl2ZVRvdGFsEg0KBW1vbnRoGAEgASgJEhEKCXByb2dyYW1tZRgCIAEoCRIQCghwYXJ0eV9pZBgDIAEoCRIhCghhc3Nlc3NlZBgEIAEoCzIPLnJlcGF0LnYxLk1vbmV5EiAKB2NsYWltZWQYBSABKAsyDy5yZXBhdC52MS5Nb25leRIiCglkaXNidXJzZWQYBiABKAsyDy5yZXBhdC52MS5Nb25leRIWCg5hc3Nlc3NlZF9jb3VudBgHIAEoAyKvAQoaR2V0SW5jZW50aXZlVG90YWxzUmVzcG9uc2USKAoGdG90YWxzGAEgAygLMhgucmVwYXQudjEuSW5jZW50aXZlVG90YWwSIQoIYXNzZXNzZWQYAiABKAsyDy5yZXBhdC52MS5Nb25leRIgCgdjbGFpbWVkGAMgASgLMg8ucmVwYXQudjEuTW9uZXkSIgoJZGlzYnVyc2VkGAQgASgLMg8ucmVwYXQudjEuTW9uZXkqtwMKE0luZWxpZ2liaWxpdHlSZWFzb24SJAogSU5FTElHSUJJTElUWV9SRUFTT05fVU5TUEVDSUZJRUQQABIlCiFJTkVMSUdJQklMSVRZX1JFQVNPTl9OT19QUk9HUkFNTUUQARImCiJJTkVMSUdJQklMSVRZX1JFQVNPTl9FWENMVURFRF9aT05FEAISKQolSU5FTElHSUJJTElUWV9SRUFTT05fSU5GT1JNQUxfQ0hBTk5FTBADEiUKIUlORUxJR0lCSUxJVFlfUkVBU09OX05PVF9SRUFMSVpFRBAEEioKJklORUxJR0lCSUxJVFlfUkVBU09OX1JFUEFUUklBVElPTl9MQVRFEAUSLQopSU5FTElHSUJJTElUWV9SRUFTT05fQ0xBSU1fV0lORE9XX0VYUElSRUQQBhIpCiVJTkVMSUdJQklMSVRZX1JFQVNPTl9OT19SQVRFX0lOX0ZPUkNFEAcSKAokSU5FTElHSUJJTElUWV9SRUFTT05fTUlTU0lOR19GWF9SQVRFEAgSKQolSU5FTElHSUJJTElUWV9SRUFTT05fTUlTU0lOR19ET0NVTUVOVBAJKpQBCgtDbGFpbVN0YXR1cxIcChhDTEFJTV9TVEFUVVNfVU5TUEVDSUZJRUQQABIWChJDTEFJTV9TVEFUVVNfRklMRUQQARIYChRDTEFJTV9TVEFUVVNfQVVESVRFRBACEhoKFkNMQUlNX1NUQVRVU19ESVNCVVJTRUQQAxIZChVDTEFJTV9TVEFUVVNfUkVKRUNURUQQBCqlAQoNQ2xhaW1TdGVwS2luZBIfChtDTEFJTV9TVEVQX0tJTkRfVU5TUEVDSUZJRUQQABIZChVDTEFJTV9TVEVQX0tJTkRfRklMRUQQARIbChdDTEFJTV9TVEVQX0tJTkRfQVVESVRFRBACEh0KGUNMQUlNX1NURVBfS0lORF9ESVNCVVJTRUQQAxIcChhDTEFJTV9TVEVQX0tJTkRfUkVKRUNURUQQBDLCBgoQSW5jZW50aXZlU2VydmljZRJPChJBc3Nlc3NSZXBhdHJpYXRpb24SIy5yZXBhdC52MS5Bc3Nlc3NSZXBhdHJpYXRpb25SZXF1ZXN0GhQucmVwYXQudjEuQXNzZXNzbWVudBJFCg1HZXRBc3Nlc3NtZW50Eh4ucmVwYXQudjEuR2V0QXNzZXNzbWVudFJlcXVlc3QaFC5yZXBhdC52MS5Bc3Nlc3NtZW50ElYKD0xpc3RBc3Nlc3NtZW50cxIgLnJlcGF0LnYxLkxpc3RBc3Nlc3NtZW50c1JlcXVlc3QaIS5yZXBhdC52MS5MaXN0QXNzZXNzbWVudHNSZXNwb25zZRJPChJTaW11bGF0ZUFzc2Vzc21lbnQSIy5yZXBhdC52MS5TaW11bGF0ZUFzc2Vzc21lbnRSZXF1ZXN0GhQucmVwYXQudjEuQXNzZXNzbWVudBJNCgxMaXN0UnVsZVNldHMSHS5yZXBhdC52MS5MaXN0UnVsZVNldHNSZXF1ZXN0Gh4ucmVwYXQudjEuTGlzdFJ1bGVTZXRzUmVzcG9uc2USPAoKR2V0UnVsZVNldBIbLnJlcGF0LnYxLkdldFJ1bGVTZXRSZXF1ZXN0GhEucmVwYXQudjEuUnVsZVNldBI4CglGaWxlQ2xhaW0SGi5yZXBhdC52MS5GaWxlQ2xhaW1SZXF1ZXN0Gg8ucmVwYXQudjEuQ2xhaW0SRAoPUmVjb3JkQ2xhaW1TdGVwEiAucmVwYXQudjEuUmVjb3JkQ2xhaW1TdGVwUmVxdWVzdBoPLnJlcGF0LnYxLkNsYWltEjYKCEdldENsYWltEhkucmVwYXQudjEuR2V0Q2xhaW1SZXF1ZXN0Gg8ucmVwYXQudjEuQ2xhaW0SRwoKTGlzdENsYWltcxIbLnJlcGF0LnYxLkxpc3RDbGFpbXNSZXF1ZXN0GhwucmVwYXQudjEuTGlzdENsYWltc1Jlc3BvbnNlEl8KEkdldEluY2VudGl2ZVRvdGFscxIjLnJlcGF0LnYxLkdldEluY2VudGl2ZVRvdGFsc1JlcXVlc3QaJC5yZXBhdC52MS5HZXRJbmNlbnRpdmVUb3RhbHNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp, file_google_type_date, file_repat_v1_earning, file_repat_v1_money, file_repat_v1_party]);
 
 /**
  * One rule the case breaks.
@@ -55,6 +55,14 @@ export type Violation = Message<"repat.v1.Violation"> & {
    * @generated from field: string source = 4;
    */
   source: string;
+
+  /**
+   * For MISSING_DOCUMENT: the document missing, a DocumentKind name
+   * without its prefix, for example "CONTRACT_OR_WORK_ORDER".
+   *
+   * @generated from field: string document = 5;
+   */
+  document: string;
 };
 
 /**
@@ -309,7 +317,12 @@ export type AssessmentInputs = Message<"repat.v1.AssessmentInputs"> & {
   asOf?: Date | undefined;
 
   /**
-   * Documents held, for example "ASSOCIATION_CERTIFICATE".
+   * Documents held, by DocumentKind name without its prefix, for example
+   * "CONTRACT_OR_WORK_ORDER". In an assessment: those recorded against
+   * the party, the repatriation or every earning it pays and valid on the
+   * day the rules look at, those named in the request, the association
+   * certificate a membership in force stands for, and the PRC that a
+   * PRC_ISSUED step is. In a simulation: the documents the case holds.
    *
    * @generated from field: repeated string documents = 11;
    */
@@ -359,8 +372,8 @@ export type AssessRepatriationRequest = Message<"repat.v1.AssessRepatriationRequ
   asOf?: Date | undefined;
 
   /**
-   * Documents held beyond those the party's record shows (an association
-   * membership counts as ASSOCIATION_CERTIFICATE).
+   * Documents held beyond those recorded (DocumentService), by
+   * DocumentKind name without its prefix.
    *
    * @generated from field: repeated string documents = 4;
    */
@@ -628,6 +641,13 @@ export type Programme = Message<"repat.v1.Programme"> & {
    * @generated from field: repeated string excluded_zones = 10;
    */
   excludedZones: string[];
+
+  /**
+   * The documents a claim needs, and when.
+   *
+   * @generated from field: repeated repat.v1.ProgrammeDocument documents = 11;
+   */
+  documents: ProgrammeDocument[];
 };
 
 /**
@@ -636,6 +656,62 @@ export type Programme = Message<"repat.v1.Programme"> & {
  */
 export const ProgrammeSchema: GenMessage<Programme> = /*@__PURE__*/
   messageDesc(file_repat_v1_incentive, 10);
+
+/**
+ * A document a programme requires.
+ *
+ * @generated from message repat.v1.ProgrammeDocument
+ */
+export type ProgrammeDocument = Message<"repat.v1.ProgrammeDocument"> & {
+  /**
+   * A DocumentKind name without its prefix, for example "INVOICE".
+   *
+   * @generated from field: string document = 1;
+   */
+  document: string;
+
+  /**
+   * Required for proceeds realized from this day; always when unset.
+   *
+   * @generated from field: google.type.Date required_from = 2;
+   */
+  requiredFrom?: Date | undefined;
+
+  /**
+   * Required for proceeds realized up to this day; always when unset.
+   *
+   * @generated from field: google.type.Date required_until = 3;
+   */
+  requiredUntil?: Date | undefined;
+
+  /**
+   * The simplified route stands it down.
+   *
+   * @generated from field: bool waived_by_simplified_route = 4;
+   */
+  waivedBySimplifiedRoute: boolean;
+
+  /**
+   * What serves instead on the simplified route, if anything.
+   *
+   * @generated from field: string simplified_route_instead = 5;
+   */
+  simplifiedRouteInstead: string;
+
+  /**
+   * The rule's source.
+   *
+   * @generated from field: string source = 6;
+   */
+  source: string;
+};
+
+/**
+ * Describes the message repat.v1.ProgrammeDocument.
+ * Use `create(ProgrammeDocumentSchema)` to create a new message.
+ */
+export const ProgrammeDocumentSchema: GenMessage<ProgrammeDocument> = /*@__PURE__*/
+  messageDesc(file_repat_v1_incentive, 11);
 
 /**
  * A versioned set of incentive rules.
@@ -698,7 +774,7 @@ export type RuleSet = Message<"repat.v1.RuleSet"> & {
  * Use `create(RuleSetSchema)` to create a new message.
  */
 export const RuleSetSchema: GenMessage<RuleSet> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 11);
+  messageDesc(file_repat_v1_incentive, 12);
 
 /**
  * Request for IncentiveService.ListRuleSets.
@@ -713,7 +789,7 @@ export type ListRuleSetsRequest = Message<"repat.v1.ListRuleSetsRequest"> & {
  * Use `create(ListRuleSetsRequestSchema)` to create a new message.
  */
 export const ListRuleSetsRequestSchema: GenMessage<ListRuleSetsRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 12);
+  messageDesc(file_repat_v1_incentive, 13);
 
 /**
  * Response of IncentiveService.ListRuleSets.
@@ -734,7 +810,7 @@ export type ListRuleSetsResponse = Message<"repat.v1.ListRuleSetsResponse"> & {
  * Use `create(ListRuleSetsResponseSchema)` to create a new message.
  */
 export const ListRuleSetsResponseSchema: GenMessage<ListRuleSetsResponse> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 13);
+  messageDesc(file_repat_v1_incentive, 14);
 
 /**
  * Request for IncentiveService.GetRuleSet.
@@ -755,7 +831,7 @@ export type GetRuleSetRequest = Message<"repat.v1.GetRuleSetRequest"> & {
  * Use `create(GetRuleSetRequestSchema)` to create a new message.
  */
 export const GetRuleSetRequestSchema: GenMessage<GetRuleSetRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 14);
+  messageDesc(file_repat_v1_incentive, 15);
 
 /**
  * One step of a claim.
@@ -804,7 +880,7 @@ export type ClaimStep = Message<"repat.v1.ClaimStep"> & {
  * Use `create(ClaimStepSchema)` to create a new message.
  */
 export const ClaimStepSchema: GenMessage<ClaimStep> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 15);
+  messageDesc(file_repat_v1_incentive, 16);
 
 /**
  * One repatriation in a claim.
@@ -839,7 +915,7 @@ export type ClaimItem = Message<"repat.v1.ClaimItem"> & {
  * Use `create(ClaimItemSchema)` to create a new message.
  */
 export const ClaimItemSchema: GenMessage<ClaimItem> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 16);
+  messageDesc(file_repat_v1_incentive, 17);
 
 /**
  * A cash-incentive claim.
@@ -902,7 +978,7 @@ export type Claim = Message<"repat.v1.Claim"> & {
  * Use `create(ClaimSchema)` to create a new message.
  */
 export const ClaimSchema: GenMessage<Claim> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 17);
+  messageDesc(file_repat_v1_incentive, 18);
 
 /**
  * Request for IncentiveService.FileClaim.
@@ -944,7 +1020,7 @@ export type FileClaimRequest = Message<"repat.v1.FileClaimRequest"> & {
  * Use `create(FileClaimRequestSchema)` to create a new message.
  */
 export const FileClaimRequestSchema: GenMessage<FileClaimRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 18);
+  messageDesc(file_repat_v1_incentive, 19);
 
 /**
  * Request for IncentiveService.RecordClaimStep.
@@ -1000,7 +1076,7 @@ export type RecordClaimStepRequest = Message<"repat.v1.RecordClaimStepRequest"> 
  * Use `create(RecordClaimStepRequestSchema)` to create a new message.
  */
 export const RecordClaimStepRequestSchema: GenMessage<RecordClaimStepRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 19);
+  messageDesc(file_repat_v1_incentive, 20);
 
 /**
  * Request for IncentiveService.GetClaim.
@@ -1021,7 +1097,7 @@ export type GetClaimRequest = Message<"repat.v1.GetClaimRequest"> & {
  * Use `create(GetClaimRequestSchema)` to create a new message.
  */
 export const GetClaimRequestSchema: GenMessage<GetClaimRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 20);
+  messageDesc(file_repat_v1_incentive, 21);
 
 /**
  * Request for IncentiveService.ListClaims.
@@ -1063,7 +1139,7 @@ export type ListClaimsRequest = Message<"repat.v1.ListClaimsRequest"> & {
  * Use `create(ListClaimsRequestSchema)` to create a new message.
  */
 export const ListClaimsRequestSchema: GenMessage<ListClaimsRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 21);
+  messageDesc(file_repat_v1_incentive, 22);
 
 /**
  * Response of IncentiveService.ListClaims.
@@ -1091,7 +1167,7 @@ export type ListClaimsResponse = Message<"repat.v1.ListClaimsResponse"> & {
  * Use `create(ListClaimsResponseSchema)` to create a new message.
  */
 export const ListClaimsResponseSchema: GenMessage<ListClaimsResponse> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 22);
+  messageDesc(file_repat_v1_incentive, 23);
 
 /**
  * Request for IncentiveService.GetIncentiveTotals.
@@ -1127,7 +1203,7 @@ export type GetIncentiveTotalsRequest = Message<"repat.v1.GetIncentiveTotalsRequ
  * Use `create(GetIncentiveTotalsRequestSchema)` to create a new message.
  */
 export const GetIncentiveTotalsRequestSchema: GenMessage<GetIncentiveTotalsRequest> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 23);
+  messageDesc(file_repat_v1_incentive, 24);
 
 /**
  * The totals of one month, programme and party.
@@ -1190,7 +1266,7 @@ export type IncentiveTotal = Message<"repat.v1.IncentiveTotal"> & {
  * Use `create(IncentiveTotalSchema)` to create a new message.
  */
 export const IncentiveTotalSchema: GenMessage<IncentiveTotal> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 24);
+  messageDesc(file_repat_v1_incentive, 25);
 
 /**
  * Response of IncentiveService.GetIncentiveTotals.
@@ -1232,7 +1308,7 @@ export type GetIncentiveTotalsResponse = Message<"repat.v1.GetIncentiveTotalsRes
  * Use `create(GetIncentiveTotalsResponseSchema)` to create a new message.
  */
 export const GetIncentiveTotalsResponseSchema: GenMessage<GetIncentiveTotalsResponse> = /*@__PURE__*/
-  messageDesc(file_repat_v1_incentive, 25);
+  messageDesc(file_repat_v1_incentive, 26);
 
 /**
  * Why a case earns no incentive.

@@ -6,13 +6,15 @@ import type { GenEnum, GenFile, GenMessage, GenService } from "@bufbuild/protobu
 import { enumDesc, fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
 import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
+import type { Date } from "../../google/type/date_pb.js";
+import { file_google_type_date } from "../../google/type/date_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file repat/v1/party.proto.
  */
 export const file_repat_v1_party: GenFile = /*@__PURE__*/
-  fileDesc("ChRyZXBhdC92MS9wYXJ0eS5wcm90bxIIcmVwYXQudjEiRwoVQXNzb2NpYXRpb25NZW1iZXJzaGlwEhMKC2Fzc29jaWF0aW9uGAEgASgJEhkKEW1lbWJlcnNoaXBfbnVtYmVyGAIgASgJIl0KC0JhbmtBY2NvdW50EhAKCGJhbmtfYmljGAEgASgJEhYKDmFjY291bnRfbnVtYmVyGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEhIKCnV0Y19vZmZzZXQYBCABKAkijgIKBVBhcnR5EgoKAmlkGAEgASgJEiEKBGtpbmQYAiABKA4yEy5yZXBhdC52MS5QYXJ0eUtpbmQSEgoKbGVnYWxfbmFtZRgDIAEoCRIPCgdjb3VudHJ5GAQgASgJEjQKC21lbWJlcnNoaXBzGAUgAygLMh8ucmVwYXQudjEuQXNzb2NpYXRpb25NZW1iZXJzaGlwEhwKBHpvbmUYBiABKA4yDi5yZXBhdC52MS5ab25lEiwKDWJhbmtfYWNjb3VudHMYByADKAsyFS5yZXBhdC52MS5CYW5rQWNjb3VudBIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoSQ3JlYXRlUGFydHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSHgoFcGFydHkYAiABKAsyDy5yZXBhdC52MS5QYXJ0eSIdCg9HZXRQYXJ0eVJlcXVlc3QSCgoCaWQYASABKAkiXgoSTGlzdFBhcnRpZXNSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEiEKBGtpbmQYAyABKA4yEy5yZXBhdC52MS5QYXJ0eUtpbmQiUAoTTGlzdFBhcnRpZXNSZXNwb25zZRIgCgdwYXJ0aWVzGAEgAygLMg8ucmVwYXQudjEuUGFydHkSFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJKlcKCVBhcnR5S2luZBIaChZQQVJUWV9LSU5EX1VOU1BFQ0lGSUVEEAASEwoPUEFSVFlfS0lORF9GSVJNEAESGQoVUEFSVFlfS0lORF9GUkVFTEFOQ0VSEAIqaAoEWm9uZRIUChBaT05FX1VOU1BFQ0lGSUVEEAASDQoJWk9ORV9OT05FEAESDAoIWk9ORV9FUFoQAhIWChJaT05FX0VDT05PTUlDX1pPTkUQAxIVChFaT05FX0hJX1RFQ0hfUEFSSxAEMtABCgxQYXJ0eVNlcnZpY2USPAoLQ3JlYXRlUGFydHkSHC5yZXBhdC52MS5DcmVhdGVQYXJ0eVJlcXVlc3QaDy5yZXBhdC52MS5QYXJ0eRI2CghHZXRQYXJ0eRIZLnJlcGF0LnYxLkdldFBhcnR5UmVxdWVzdBoPLnJlcGF0LnYxLlBhcnR5EkoKC0xpc3RQYXJ0aWVzEhwucmVwYXQudjEuTGlzdFBhcnRpZXNSZXF1ZXN0Gh0ucmVwYXQudjEuTGlzdFBhcnRpZXNSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChRyZXBhdC92MS9wYXJ0eS5wcm90bxIIcmVwYXQudjEiRwoVQXNzb2NpYXRpb25NZW1iZXJzaGlwEhMKC2Fzc29jaWF0aW9uGAEgASgJEhkKEW1lbWJlcnNoaXBfbnVtYmVyGAIgASgJIl0KC0JhbmtBY2NvdW50EhAKCGJhbmtfYmljGAEgASgJEhYKDmFjY291bnRfbnVtYmVyGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEhIKCnV0Y19vZmZzZXQYBCABKAkijgIKBVBhcnR5EgoKAmlkGAEgASgJEiEKBGtpbmQYAiABKA4yEy5yZXBhdC52MS5QYXJ0eUtpbmQSEgoKbGVnYWxfbmFtZRgDIAEoCRIPCgdjb3VudHJ5GAQgASgJEjQKC21lbWJlcnNoaXBzGAUgAygLMh8ucmVwYXQudjEuQXNzb2NpYXRpb25NZW1iZXJzaGlwEhwKBHpvbmUYBiABKA4yDi5yZXBhdC52MS5ab25lEiwKDWJhbmtfYWNjb3VudHMYByADKAsyFS5yZXBhdC52MS5CYW5rQWNjb3VudBIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoSQ3JlYXRlUGFydHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSHgoFcGFydHkYAiABKAsyDy5yZXBhdC52MS5QYXJ0eSI/Cg9HZXRQYXJ0eVJlcXVlc3QSCgoCaWQYASABKAkSIAoFYXNfb2YYAiABKAsyES5nb29nbGUudHlwZS5EYXRlIl4KEkxpc3RQYXJ0aWVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIhCgRraW5kGAMgASgOMhMucmVwYXQudjEuUGFydHlLaW5kIlAKE0xpc3RQYXJ0aWVzUmVzcG9uc2USIAoHcGFydGllcxgBIAMoCzIPLnJlcGF0LnYxLlBhcnR5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK5AQoOUGFydHlGYWN0VmFsdWUSJQoEa2luZBgBIAEoDjIXLnJlcGF0LnYxLlBhcnR5RmFjdEtpbmQSHAoEem9uZRgCIAEoDjIOLnJlcGF0LnYxLlpvbmUSNAoLbWVtYmVyc2hpcHMYAyADKAsyHy5yZXBhdC52MS5Bc3NvY2lhdGlvbk1lbWJlcnNoaXASLAoNYmFua19hY2NvdW50cxgEIAMoCzIVLnJlcGF0LnYxLkJhbmtBY2NvdW50Iv8BCglQYXJ0eUZhY3QSCgoCaWQYASABKAkSEAoIcGFydHlfaWQYAiABKAkSKQoOZWZmZWN0aXZlX2Zyb20YAyABKAsyES5nb29nbGUudHlwZS5EYXRlEicKBXZhbHVlGAQgASgLMhgucmVwYXQudjEuUGFydHlGYWN0VmFsdWUSKgoIcHJldmlvdXMYBSABKAsyGC5yZXBhdC52MS5QYXJ0eUZhY3RWYWx1ZRIOCgZyZWFzb24YBiABKAkSEwoLcmVjb3JkZWRfYnkYByABKAkSLwoLcmVjb3JkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqIBChZDcmVhdGVQYXJ0eUZhY3RSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIcGFydHlfaWQYAiABKAkSKQoOZWZmZWN0aXZlX2Zyb20YAyABKAsyES5nb29nbGUudHlwZS5EYXRlEicKBXZhbHVlGAQgASgLMhgucmVwYXQudjEuUGFydHlGYWN0VmFsdWUSDgoGcmVhc29uGAUgASgJIncKFUxpc3RQYXJ0eUZhY3RzUmVxdWVzdBIQCghwYXJ0eV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgRraW5kGAQgASgOMhcucmVwYXQudjEuUGFydHlGYWN0S2luZCJVChZMaXN0UGFydHlGYWN0c1Jlc3BvbnNlEiIKBWZhY3RzGAEgAygLMhMucmVwYXQudjEuUGFydHlGYWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpXCglQYXJ0eUtpbmQSGgoWUEFSVFlfS0lORF9VTlNQRUNJRklFRBAAEhMKD1BBUlRZX0tJTkRfRklSTRABEhkKFVBBUlRZX0tJTkRfRlJFRUxBTkNFUhACKmgKBFpvbmUSFAoQWk9ORV9VTlNQRUNJRklFRBAAEg0KCVpPTkVfTk9ORRABEgwKCFpPTkVfRVBaEAISFgoSWk9ORV9FQ09OT01JQ19aT05FEAMSFQoRWk9ORV9ISV9URUNIX1BBUksQBCqOAQoNUGFydHlGYWN0S2luZBIfChtQQVJUWV9GQUNUX0tJTkRfVU5TUEVDSUZJRUQQABIYChRQQVJUWV9GQUNUX0tJTkRfWk9ORRABEh8KG1BBUlRZX0ZBQ1RfS0lORF9NRU1CRVJTSElQUxACEiEKHVBBUlRZX0ZBQ1RfS0lORF9CQU5LX0FDQ09VTlRTEAMy7wIKDFBhcnR5U2VydmljZRI8CgtDcmVhdGVQYXJ0eRIcLnJlcGF0LnYxLkNyZWF0ZVBhcnR5UmVxdWVzdBoPLnJlcGF0LnYxLlBhcnR5EjYKCEdldFBhcnR5EhkucmVwYXQudjEuR2V0UGFydHlSZXF1ZXN0Gg8ucmVwYXQudjEuUGFydHkSSgoLTGlzdFBhcnRpZXMSHC5yZXBhdC52MS5MaXN0UGFydGllc1JlcXVlc3QaHS5yZXBhdC52MS5MaXN0UGFydGllc1Jlc3BvbnNlEkgKD0NyZWF0ZVBhcnR5RmFjdBIgLnJlcGF0LnYxLkNyZWF0ZVBhcnR5RmFjdFJlcXVlc3QaEy5yZXBhdC52MS5QYXJ0eUZhY3QSUwoOTGlzdFBhcnR5RmFjdHMSHy5yZXBhdC52MS5MaXN0UGFydHlGYWN0c1JlcXVlc3QaIC5yZXBhdC52MS5MaXN0UGFydHlGYWN0c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_google_type_date]);
 
 /**
  * Membership of a trade association (BASIS, BACCO, BCS).
@@ -198,6 +200,13 @@ export type GetPartyRequest = Message<"repat.v1.GetPartyRequest"> & {
    * @generated from field: string id = 1;
    */
   id: string;
+
+  /**
+   * The (Dhaka) day whose facts to show; today when unset.
+   *
+   * @generated from field: google.type.Date as_of = 2;
+   */
+  asOf?: Date | undefined;
 };
 
 /**
@@ -269,6 +278,239 @@ export type ListPartiesResponse = Message<"repat.v1.ListPartiesResponse"> & {
  */
 export const ListPartiesResponseSchema: GenMessage<ListPartiesResponse> = /*@__PURE__*/
   messageDesc(file_repat_v1_party, 6);
+
+/**
+ * The value of one fact from a day on.
+ *
+ * @generated from message repat.v1.PartyFactValue
+ */
+export type PartyFactValue = Message<"repat.v1.PartyFactValue"> & {
+  /**
+   * Which fact; the field of that name holds its value.
+   *
+   * @generated from field: repat.v1.PartyFactKind kind = 1;
+   */
+  kind: PartyFactKind;
+
+  /**
+   * For ZONE: the zone (ZONE_NONE when it left every special zone).
+   *
+   * @generated from field: repat.v1.Zone zone = 2;
+   */
+  zone: Zone;
+
+  /**
+   * For MEMBERSHIPS: every membership in force from the day (none: empty).
+   *
+   * @generated from field: repeated repat.v1.AssociationMembership memberships = 3;
+   */
+  memberships: AssociationMembership[];
+
+  /**
+   * For BANK_ACCOUNTS: every account in use from the day (none: empty).
+   *
+   * @generated from field: repeated repat.v1.BankAccount bank_accounts = 4;
+   */
+  bankAccounts: BankAccount[];
+};
+
+/**
+ * Describes the message repat.v1.PartyFactValue.
+ * Use `create(PartyFactValueSchema)` to create a new message.
+ */
+export const PartyFactValueSchema: GenMessage<PartyFactValue> = /*@__PURE__*/
+  messageDesc(file_repat_v1_party, 7);
+
+/**
+ * A recorded change of one fact about a party.
+ *
+ * @generated from message repat.v1.PartyFact
+ */
+export type PartyFact = Message<"repat.v1.PartyFact"> & {
+  /**
+   * Server-assigned identifier (UUID).
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * The party.
+   *
+   * @generated from field: string party_id = 2;
+   */
+  partyId: string;
+
+  /**
+   * The first (Dhaka) day the value applies.
+   *
+   * @generated from field: google.type.Date effective_from = 3;
+   */
+  effectiveFrom?: Date | undefined;
+
+  /**
+   * The value from that day.
+   *
+   * @generated from field: repat.v1.PartyFactValue value = 4;
+   */
+  value?: PartyFactValue | undefined;
+
+  /**
+   * What the history gave for that day before this change.
+   *
+   * @generated from field: repat.v1.PartyFactValue previous = 5;
+   */
+  previous?: PartyFactValue | undefined;
+
+  /**
+   * Why it changed.
+   *
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+
+  /**
+   * Who recorded it (the caller's subject).
+   *
+   * @generated from field: string recorded_by = 7;
+   */
+  recordedBy: string;
+
+  /**
+   * When it was recorded.
+   *
+   * @generated from field: google.protobuf.Timestamp record_time = 8;
+   */
+  recordTime?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message repat.v1.PartyFact.
+ * Use `create(PartyFactSchema)` to create a new message.
+ */
+export const PartyFactSchema: GenMessage<PartyFact> = /*@__PURE__*/
+  messageDesc(file_repat_v1_party, 8);
+
+/**
+ * Request for CreatePartyFact.
+ *
+ * @generated from message repat.v1.CreatePartyFactRequest
+ */
+export type CreatePartyFactRequest = Message<"repat.v1.CreatePartyFactRequest"> & {
+  /**
+   * Client-chosen UUID; a retry with the same id returns the original
+   * response.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The party whose fact changed.
+   *
+   * @generated from field: string party_id = 2;
+   */
+  partyId: string;
+
+  /**
+   * The first (Dhaka) day the new value applies; may be in the past (a
+   * change recorded late) or the future (a move already decided).
+   *
+   * @generated from field: google.type.Date effective_from = 3;
+   */
+  effectiveFrom?: Date | undefined;
+
+  /**
+   * The new value.
+   *
+   * @generated from field: repat.v1.PartyFactValue value = 4;
+   */
+  value?: PartyFactValue | undefined;
+
+  /**
+   * Why it changed, for the record.
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message repat.v1.CreatePartyFactRequest.
+ * Use `create(CreatePartyFactRequestSchema)` to create a new message.
+ */
+export const CreatePartyFactRequestSchema: GenMessage<CreatePartyFactRequest> = /*@__PURE__*/
+  messageDesc(file_repat_v1_party, 9);
+
+/**
+ * Request for ListPartyFacts.
+ *
+ * @generated from message repat.v1.ListPartyFactsRequest
+ */
+export type ListPartyFactsRequest = Message<"repat.v1.ListPartyFactsRequest"> & {
+  /**
+   * The party.
+   *
+   * @generated from field: string party_id = 1;
+   */
+  partyId: string;
+
+  /**
+   * At most this many results (default 50, maximum 1000).
+   *
+   * @generated from field: int32 page_size = 2;
+   */
+  pageSize: number;
+
+  /**
+   * `next_page_token` from a previous call with the same filters.
+   *
+   * @generated from field: string page_token = 3;
+   */
+  pageToken: string;
+
+  /**
+   * Only changes of this fact, when set.
+   *
+   * @generated from field: repat.v1.PartyFactKind kind = 4;
+   */
+  kind: PartyFactKind;
+};
+
+/**
+ * Describes the message repat.v1.ListPartyFactsRequest.
+ * Use `create(ListPartyFactsRequestSchema)` to create a new message.
+ */
+export const ListPartyFactsRequestSchema: GenMessage<ListPartyFactsRequest> = /*@__PURE__*/
+  messageDesc(file_repat_v1_party, 10);
+
+/**
+ * Response for ListPartyFacts.
+ *
+ * @generated from message repat.v1.ListPartyFactsResponse
+ */
+export type ListPartyFactsResponse = Message<"repat.v1.ListPartyFactsResponse"> & {
+  /**
+   * The page of changes, in the order recorded.
+   *
+   * @generated from field: repeated repat.v1.PartyFact facts = 1;
+   */
+  facts: PartyFact[];
+
+  /**
+   * Pass as `page_token` to get the next page; empty on the last page.
+   *
+   * @generated from field: string next_page_token = 2;
+   */
+  nextPageToken: string;
+};
+
+/**
+ * Describes the message repat.v1.ListPartyFactsResponse.
+ * Use `create(ListPartyFactsResponseSchema)` to create a new message.
+ */
+export const ListPartyFactsResponseSchema: GenMessage<ListPartyFactsResponse> = /*@__PURE__*/
+  messageDesc(file_repat_v1_party, 11);
 
 /**
  * What kind of exporter a party is; the incentive programmes differ.
@@ -349,6 +591,45 @@ export const ZoneSchema: GenEnum<Zone> = /*@__PURE__*/
   enumDesc(file_repat_v1_party, 1);
 
 /**
+ * Which fact about a party changed.
+ *
+ * @generated from enum repat.v1.PartyFactKind
+ */
+export enum PartyFactKind {
+  /**
+   * @generated from enum value: PARTY_FACT_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * The special zone the unit operates in.
+   *
+   * @generated from enum value: PARTY_FACT_KIND_ZONE = 1;
+   */
+  ZONE = 1,
+
+  /**
+   * Its trade association memberships.
+   *
+   * @generated from enum value: PARTY_FACT_KIND_MEMBERSHIPS = 2;
+   */
+  MEMBERSHIPS = 2,
+
+  /**
+   * The accounts where its proceeds arrive.
+   *
+   * @generated from enum value: PARTY_FACT_KIND_BANK_ACCOUNTS = 3;
+   */
+  BANK_ACCOUNTS = 3,
+}
+
+/**
+ * Describes the enum repat.v1.PartyFactKind.
+ */
+export const PartyFactKindSchema: GenEnum<PartyFactKind> = /*@__PURE__*/
+  enumDesc(file_repat_v1_party, 2);
+
+/**
  * Firms and freelancers who earn abroad.
  *
  * @generated from service repat.v1.PartyService
@@ -365,7 +646,8 @@ export const PartyService: GenService<{
     output: typeof PartySchema;
   },
   /**
-   * Returns one party.
+   * Returns one party, with its facts (zone, memberships, bank accounts)
+   * as they are today, or as they were on `as_of`.
    *
    * @generated from rpc repat.v1.PartyService.GetParty
    */
@@ -375,7 +657,8 @@ export const PartyService: GenService<{
     output: typeof PartySchema;
   },
   /**
-   * Lists parties the caller may see, oldest first.
+   * Lists parties the caller may see, oldest first, with their facts as
+   * they are today.
    *
    * @generated from rpc repat.v1.PartyService.ListParties
    */
@@ -383,6 +666,31 @@ export const PartyService: GenService<{
     methodKind: "unary";
     input: typeof ListPartiesRequestSchema;
     output: typeof ListPartiesResponseSchema;
+  },
+  /**
+   * Records a change of one of a party's facts (its zone, its association
+   * memberships or its bank accounts) from a day on, with why. Nothing is
+   * rewritten: the history keeps every change and the value each replaced;
+   * of two changes from the same day, the one recorded later applies.
+   * Assessments read each fact as it was on the day the rules look at.
+   * Idempotent on `request_id`.
+   *
+   * @generated from rpc repat.v1.PartyService.CreatePartyFact
+   */
+  createPartyFact: {
+    methodKind: "unary";
+    input: typeof CreatePartyFactRequestSchema;
+    output: typeof PartyFactSchema;
+  },
+  /**
+   * Lists the changes of a party's facts, in the order recorded.
+   *
+   * @generated from rpc repat.v1.PartyService.ListPartyFacts
+   */
+  listPartyFacts: {
+    methodKind: "unary";
+    input: typeof ListPartyFactsRequestSchema;
+    output: typeof ListPartyFactsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_repat_v1_party, 0);
