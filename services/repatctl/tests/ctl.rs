@@ -16,7 +16,8 @@ on_both_backends!(
     journeys_incentives_and_metrics,
     plots_are_svg_and_png_of_the_size_asked,
     statements_import_once_and_reconcile,
-    names_script_output_and_the_remaining_commands
+    names_script_output_and_the_remaining_commands,
+    documents_and_facts_over_time
 );
 
 /// A scratch directory, removed on drop.
@@ -113,6 +114,15 @@ nusrat,Orchard Games Pte Ltd,SG,SOFTWARE,800.00,USD,2024-03-05,,UP-77,Upwork
 nobody,Orchard Games Pte Ltd,SG,SOFTWARE,800.00,USD,2024-03-05,,UP-78,Upwork
 ";
 
+/// The papers of PAY-1's claim, and a row naming an invoice never recorded.
+const DOCUMENTS: &str = "\
+party,kind,reference,issue_date,issuer,earning,repatriation,valid_from,valid_until
+dhaka-soft,CONTRACT_OR_WORK_ORDER,WO-17,2024-02-10,Nordic Retail AB,INV-1,,,
+dhaka-soft,invoice,INV-1,2024-03-01,Dhaka Soft Ltd,INV-1,,,
+dhaka-soft,PROCEEDS_REALIZATION_CERTIFICATE,PRC-9,2024-03-07,BRAKBDDH,,PAY-1,,
+dhaka-soft,INVOICE,INV-404,2024-03-01,Dhaka Soft Ltd,INV-404,,,
+";
+
 const REPATRIATIONS: &str = "\
 key,party,earnings,channel,payer_country
 PAY-1,dhaka-soft,INV-1,BANK,
@@ -201,6 +211,28 @@ async fn load(app: &TestApp) -> (Dir, std::collections::HashMap<String, String>)
         ],
     )
     .await;
+    let documents = dir.write("documents.csv", DOCUMENTS);
+    expect(
+        app,
+        3,
+        &[
+            "documents",
+            "import",
+            s(&documents),
+            "--party-ids",
+            s(&party_ids),
+            "--repatriation-ids",
+            s(&repatriation_ids),
+        ],
+    )
+    .await;
+    let refused = std::fs::read_to_string(dir.path("documents.csv.errors.csv")).unwrap();
+    assert!(
+        refused.contains(
+            "5,earning,\"no earning of this party has the invoice reference (or id) \"\"INV-404\"\"\""
+        ),
+        "{refused}"
+    );
     let mut by_key = std::collections::HashMap::new();
     let mut r = csv::Reader::from_path(&repatriation_ids).unwrap();
     for rec in r.records() {
@@ -604,7 +636,7 @@ async fn journeys_incentives_and_metrics(app: &TestApp) {
     ))
     .unwrap();
     let inline = rules
-        .replace("bd-2024.07.1", "what-if")
+        .replace("bd-2024.07.2", "what-if")
         .replace("rate = \"0.08\"", "rate = \"0.10\"");
     let rules_file = dir.write("what-if.toml", &inline);
     let base = [
@@ -620,6 +652,12 @@ async fn journeys_incentives_and_metrics(app: &TestApp) {
         "110.00",
         "--as-of",
         "2024-03-10",
+        "--document",
+        "CONTRACT_OR_WORK_ORDER",
+        "--document",
+        "INVOICE",
+        "--document",
+        "PROCEEDS_REALIZATION_CERTIFICATE",
     ];
     let sim = json(app, &base).await;
     assert_eq!(sim["assessment"]["incentive"]["amount"], "29333.30");
@@ -1158,6 +1196,7 @@ async fn the_demo_loads_without_a_refused_row() {
         "earnings.csv",
         "repatriations.csv",
         "steps.csv",
+        "documents.csv",
         "claims.csv",
         "statement.csv",
         "run.sh",
@@ -1206,7 +1245,7 @@ async fn the_demo_loads_without_a_refused_row() {
     // The demo directory is only read: every output is in the one given.
     assert_eq!(
         std::fs::read_dir(&dir.0).unwrap().count(),
-        7,
+        8,
         "nothing written beside the inputs"
     );
     // The statement was reconciled: its invoices matched, the stranger explained.
@@ -1680,4 +1719,159 @@ async fn help_and_usage_errors() {
     let o = run(&["--server", "http://127.0.0.1:1", "audit", "verify"], &[]);
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("cannot reach"), "{}", stderr(&o));
+}
+
+/// Documents listed with the records they belong to and added by hand
+/// (the file's hash taken here, the file kept here); a party's zone
+/// changed from a day, its history, and the party as it was.
+async fn documents_and_facts_over_time(app: &TestApp) {
+    let (dir, ids) = load(app).await;
+    let listed = json(app, &["documents", "list", "--party", "Dhaka Soft Ltd"]).await;
+    // Imported a few at a time: in the order they were stored.
+    let mut kinds: Vec<(&str, &str, &str)> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap(),
+                d["invoice"].as_str().unwrap_or(""),
+                d["repatriation_id"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    kinds.sort();
+    assert_eq!(
+        kinds,
+        [
+            ("CONTRACT_OR_WORK_ORDER", "INV-1", ""),
+            ("INVOICE", "INV-1", ""),
+            (
+                "PROCEEDS_REALIZATION_CERTIFICATE",
+                "",
+                ids["PAY-1"].as_str()
+            )
+        ]
+    );
+
+    let file = dir.write("basis.pdf", "the certificate");
+    let added = json(
+        app,
+        &[
+            "documents",
+            "add",
+            "--party",
+            "Dhaka Soft Ltd",
+            "--kind",
+            "association-certificate",
+            "--reference",
+            "BASIS-G-1024",
+            "--issue-date",
+            "2024-01-01",
+            "--issuer",
+            "BASIS",
+            "--valid-until",
+            "2024-12-31",
+            "--file",
+            s(&file),
+        ],
+    )
+    .await;
+    // SHA-256 of "the certificate".
+    assert_eq!(
+        added["sha256"],
+        "a5e2afc8822f65381e660136a178d8404c34785f20ccb0dc07a78ca3eda5aa21"
+    );
+    let o = run(
+        app,
+        &[
+            "documents",
+            "add",
+            "--party",
+            "Dhaka Soft Ltd",
+            "--kind",
+            "invoice",
+            "--reference",
+            "X-1",
+            "--issue-date",
+            "2024-01-01",
+            "--issuer",
+            "Dhaka Soft Ltd",
+            "--sha256",
+            "not-a-hash",
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--sha256: "), "{}", stderr(&o));
+
+    // PAY-1 was realized on 2024-03-05: eligible as the firm then was,
+    // excluded once it is in a Hi-Tech Park from that day.
+    let assess = || async {
+        json(
+            app,
+            &[
+                "incentive",
+                "assess",
+                &ids["PAY-1"],
+                "--as-of",
+                "2024-03-10",
+            ],
+        )
+        .await
+    };
+    assert_eq!(assess().await["assessment"]["eligible"], true);
+    let changed = json(
+        app,
+        &[
+            "parties",
+            "change",
+            "Dhaka Soft Ltd",
+            "--from",
+            "2024-03-05",
+            "--zone",
+            "hi-tech-park",
+            "--reason",
+            "moved into the Kaliakoir Hi-Tech Park",
+        ],
+    )
+    .await;
+    assert_eq!(
+        (changed["value"].as_str(), changed["previous"].as_str()),
+        (Some("HI_TECH_PARK"), Some("NONE"))
+    );
+    let a = assess().await;
+    assert_eq!(a["violations"][0]["code"], "EXCLUDED_ZONE", "{a}");
+    let history = json(app, &["parties", "history", "Dhaka Soft Ltd"]).await;
+    assert_eq!(history.as_array().unwrap().len(), 1);
+    assert_eq!(history[0]["effective_from"], "2024-03-05");
+    let then = json(
+        app,
+        &["parties", "show", "Dhaka Soft Ltd", "--as-of", "2024-03-04"],
+    )
+    .await;
+    assert_eq!(then["zone"], "NONE");
+    let now = json(app, &["parties", "show", "Dhaka Soft Ltd"]).await;
+    assert_eq!(now["zone"], "HI_TECH_PARK");
+    let o = run(
+        app,
+        &[
+            "parties",
+            "change",
+            "Dhaka Soft Ltd",
+            "--from",
+            "2024-03-05",
+            "--memberships",
+            "BASIS",
+            "--reason",
+            "x",
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("--memberships is ASSOCIATION:NUMBER"),
+        "{}",
+        stderr(&o)
+    );
 }
