@@ -287,7 +287,7 @@ async fn documents_are_recorded_once_and_listed(app: &TestApp) {
             ..Default::default()
         })
         .await,
-        [prc.id.clone()]
+        std::slice::from_ref(&prc.id)
     );
     assert_eq!(
         list(pb::ListDocumentsRequest {
@@ -296,6 +296,6 @@ async fn documents_are_recorded_once_and_listed(app: &TestApp) {
             ..Default::default()
         })
         .await,
-        [stored.id.clone()]
+        std::slice::from_ref(&stored.id)
     );
 }

@@ -459,7 +459,7 @@ impl<'a> Run<'a> {
                 )
             })
             .collect();
-        sorted.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        sorted.sort_unstable_by_key(|a| a.0);
         // Only what the bank booked counts: a pending reversal takes nothing back.
         let reversals: HashSet<(Uuid, Identity), RandomState> = credits
             .iter()
