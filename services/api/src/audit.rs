@@ -1,18 +1,16 @@
 //! AuditService: the trail of every change, and the check of its chain.
 
-use repat_core::audit::{AuditEntry, ChainVerifier};
+use repat_core::audit::AuditEntry;
 use repat_proto::v1 as pb;
 use repat_proto::v1::audit_service_server::AuditService;
 use repat_store::{AuditFilter, PageRequest};
+use repat_usecases::audit;
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Action, authorize, caller};
+use crate::auth::caller;
 use crate::error::ApiResult;
 use crate::validate::Violations;
 use crate::{AppState, convert, paging};
-
-/// Entries read per round trip while verifying.
-const VERIFY_PAGE: u32 = 5000;
 
 pub struct AuditApi {
     state: AppState,
@@ -49,7 +47,7 @@ impl AuditService for AuditApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
-            authorize(&caller, Action::Audit)?;
+            audit::permit(&caller)?;
             let mut v = Violations::default();
             let size = v.page_size(req.page_size);
             let far = chrono::Utc::now();
@@ -73,11 +71,13 @@ impl AuditService for AuditApi {
                 start: start.flatten(),
                 end: end.flatten(),
             };
-            let page = self
-                .state
-                .repo
-                .list_audit(&filter, PageRequest { after, size })
-                .await?;
+            let page = audit::list_audit_entries(
+                &self.state.app,
+                &caller,
+                &filter,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListAuditEntriesResponse {
                 entries: page.items.iter().map(entry).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -92,31 +92,15 @@ impl AuditService for AuditApi {
     ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
         let caller = caller(&request)?;
         let run = async {
-            authorize(&caller, Action::Audit)?;
-            let mut verifier = ChainVerifier::default();
-            let mut after = 0;
-            loop {
-                let page = self.state.repo.audit_chain(after, VERIFY_PAGE).await?;
-                let Some(last) = page.last() else { break };
-                after = last.record.sequence;
-                for e in &page {
-                    if let Err(broken) = verifier.check(e) {
-                        return ApiResult::Ok(pb::VerifyAuditChainResponse {
-                            intact: false,
-                            entries_checked: verifier.checked(),
-                            first_broken_sequence: broken.sequence,
-                            reason: broken.reason,
-                            head_hash: String::new(),
-                        });
-                    }
-                }
-            }
+            let check = audit::verify_audit_chain(&self.state.app, &caller).await?;
+            let intact = check.broken.is_none();
+            let (first_broken_sequence, reason) = check.broken.unwrap_or_default();
             ApiResult::Ok(pb::VerifyAuditChainResponse {
-                intact: true,
-                entries_checked: verifier.checked(),
-                first_broken_sequence: 0,
-                reason: String::new(),
-                head_hash: verifier.head().to_string(),
+                intact,
+                entries_checked: check.entries_checked,
+                first_broken_sequence,
+                reason,
+                head_hash: check.head_hash,
             })
         };
         Ok(Response::new(run.await?))

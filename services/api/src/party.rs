@@ -3,10 +3,11 @@
 use repat_core::party::{ASSOCIATIONS, BankAccount, Membership, NewParty};
 use repat_proto::v1 as pb;
 use repat_proto::v1::party_service_server::PartyService;
-use repat_store::{PageRequest, PartyFilter};
+use repat_store::PageRequest;
+use repat_usecases::{create_party, parties};
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Action, authorize, caller};
+use crate::auth::caller;
 use crate::error::ApiResult;
 use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, convert, fingerprint, paging};
@@ -118,14 +119,15 @@ impl PartyService for PartyApi {
         let caller = caller(&request)?;
         let mut req = request.into_inner();
         let run = async {
-            authorize(&caller, Action::Administer)?;
+            create_party::permit(&caller)?;
             let mut v = Violations::default();
             let id = request_id(&mut v, &req.request_id);
             let party = decode_party(&mut v, req.party.as_ref());
             let (id, party) = v.finish(|| id.zip(party))?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, CREATE, id, &req);
-            let stored = self.state.repo.create_party(&idem, &party).await?;
+            let stored =
+                create_party::create_party(&self.state.app, &caller, &idem, &party).await?;
             ApiResult::Ok(convert::party(&stored))
         };
         Ok(Response::new(run.await?))
@@ -139,8 +141,7 @@ impl PartyService for PartyApi {
         let req = request.into_inner();
         let run = async {
             let id = id_field("id", &req.id)?;
-            authorize(&caller, Action::Read(id))?;
-            let party = self.state.repo.get_party(id).await?;
+            let party = parties::get_party(&self.state.app, &caller, id).await?;
             ApiResult::Ok(convert::party(&party))
         };
         Ok(Response::new(run.await?))
@@ -166,47 +167,25 @@ impl PartyService for PartyApi {
                 }
             };
             let filters = format!("kind={}", req.kind);
-            if authorize(&caller, Action::ReadAll).is_err() {
+            if !parties::sees_all(&caller) {
                 // Firms and integrators list just the parties they act for,
                 // in id order, paged like everyone else.
                 let after = paging::decode_id(&mut v, &req.page_token, &filters);
                 let (size, (kind, after)) = v.finish(|| size.zip(kind.zip(after)))?;
-                let mut ids = caller.parties.clone();
-                ids.sort();
-                ids.dedup();
-                let mut parties = Vec::new();
-                let mut last = None;
-                let mut rest = ids
-                    .into_iter()
-                    .filter(|id| after.is_none_or(|a| *id > a))
-                    .peekable();
-                while parties.len() < size as usize {
-                    let Some(id) = rest.next() else { break };
-                    last = Some(id);
-                    match self.state.repo.get_party(id).await {
-                        Ok(p) if kind.is_none_or(|k| k == p.details.kind) => {
-                            parties.push(convert::party(&p))
-                        }
-                        Ok(_) | Err(repat_store::StoreError::NotFound { .. }) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                let next_page_token = match (rest.peek(), last) {
-                    (Some(_), Some(last)) => paging::encode_id(last, &filters),
-                    _ => String::new(),
-                };
+                let (found, next) =
+                    parties::list_own_parties(&self.state.app, &caller, kind, after, size).await?;
                 return ApiResult::Ok(pb::ListPartiesResponse {
-                    parties,
-                    next_page_token,
+                    parties: found.iter().map(convert::party).collect(),
+                    next_page_token: next
+                        .map(|last| paging::encode_id(last, &filters))
+                        .unwrap_or_default(),
                 });
             }
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (kind, after)) = v.finish(|| size.zip(kind.zip(after)))?;
-            let page = self
-                .state
-                .repo
-                .list_parties(&PartyFilter { kind }, PageRequest { after, size })
-                .await?;
+            let page =
+                parties::list_parties(&self.state.app, &caller, kind, PageRequest { after, size })
+                    .await?;
             ApiResult::Ok(pb::ListPartiesResponse {
                 parties: page.items.iter().map(convert::party).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),

@@ -6,8 +6,11 @@ use repat_core::journey::{NewStep, StepKind};
 use repat_store::{PageRequest, PartyFilter, StoreError};
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
+use repat_usecases::Error;
 
-use crate::support::{RECORD_STEP, at, chain, date, earning, key, new_party, party, repatriation};
+use crate::support::{
+    RECORD_STEP, admin, at, chain, date, earning, key, new_party, party, repatriation,
+};
 
 on_both_stores!(
     a_retry_returns_the_stored_response,
@@ -20,13 +23,11 @@ const CREATE_PARTY: &str = "repat.v1.PartyService/CreateParty";
 
 async fn a_retry_returns_the_stored_response(store: &TestStore) {
     let k = key(CREATE_PARTY);
-    let first = store
-        .repo
+    let first = admin(store)
         .create_party(&k, &new_party("Once Ltd"))
         .await
         .unwrap();
-    let again = store
-        .repo
+    let again = admin(store)
         .create_party(&k, &new_party("Once Ltd"))
         .await
         .unwrap();
@@ -46,8 +47,7 @@ async fn a_retry_returns_the_stored_response(store: &TestStore) {
 
 async fn an_id_reused_for_another_request_is_refused(store: &TestStore) {
     let k = key(CREATE_PARTY);
-    store
-        .repo
+    admin(store)
         .create_party(&k, &new_party("First Ltd"))
         .await
         .unwrap();
@@ -64,13 +64,12 @@ async fn an_id_reused_for_another_request_is_refused(store: &TestStore) {
         ..k.clone()
     };
     for reused in [other_payload, other_caller, other_method] {
-        let err = store
-            .repo
+        let err = admin(store)
             .create_party(&reused, &new_party("Second Ltd"))
             .await
             .unwrap_err();
         assert!(
-            matches!(err, StoreError::IdempotencyMismatch(id) if id == k.request_id),
+            matches!(err, Error::Store(StoreError::IdempotencyMismatch(id)) if id == k.request_id),
             "{err:?}"
         );
     }
@@ -81,8 +80,8 @@ async fn racing_claims_store_once(store: &TestStore) {
     let k = key(CREATE_PARTY);
     let tasks: Vec<_> = (0..12)
         .map(|_| {
-            let (repo, k) = (store.repo.clone(), k.clone());
-            tokio::spawn(async move { repo.create_party(&k, &new_party("Race Ltd")).await })
+            let (admin, k) = (admin(store), k.clone());
+            tokio::spawn(async move { admin.create_party(&k, &new_party("Race Ltd")).await })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -94,7 +93,7 @@ async fn racing_claims_store_once(store: &TestStore) {
     // anything else; every winner has the one party.
     for o in &outcomes {
         if let Err(e) = o {
-            assert!(matches!(e, StoreError::Aborted(_)), "{e:?}");
+            assert!(matches!(e, Error::Store(StoreError::Aborted(_))), "{e:?}");
         }
     }
     assert!(!ok.is_empty());
@@ -123,8 +122,7 @@ async fn repeats_inside_a_batch_share_the_first_outcome(store: &TestStore) {
         StepKind::BeneficiaryCredited,
         at("2024-03-04T10:00:00Z"),
     );
-    let results = store
-        .repo
+    let results = admin(store)
         .record_steps(&[
             (k.clone(), initiated.clone()),
             (k.clone(), initiated.clone()),
@@ -141,10 +139,10 @@ async fn repeats_inside_a_batch_share_the_first_outcome(store: &TestStore) {
     );
     assert!(matches!(
         results[2],
-        Err(StoreError::IdempotencyMismatch(_))
+        Err(Error::Store(StoreError::IdempotencyMismatch(_)))
     ));
     // Asked again later: the stored step, marked as a replay.
-    let again = store.repo.record_steps(&[(k, initiated)]).await.unwrap();
+    let again = admin(store).record_steps(&[(k, initiated)]).await.unwrap();
     let again = again[0].as_ref().unwrap();
     assert!(again.replayed);
     assert_eq!(again.step, first.step);

@@ -6,13 +6,15 @@
 //! - `incentive`: rule sets, assessments, claims;
 //! - `metrics`: the delay metrics' rows and queries;
 //! - `reconciliation`: statements, matches, exceptions;
-//! - `search`: finding records by the references people have at hand.
+//! - `search`: finding records by the references people have at hand;
+//! - `write`: the write transaction use cases commit through.
 
 mod incentive;
 mod journeys;
 mod metrics;
 mod reconciliation;
 mod search;
+mod write;
 
 use chrono::{DateTime, Utc};
 use repat_core::audit::{self, AuditRecord};
@@ -22,6 +24,9 @@ use uuid::Uuid;
 use crate::db::{Conn, Pool, Pools, Tx};
 use crate::rows::{ChainHead, KeyRow, RepatriationRow};
 use crate::{ConnectOptions, Idempotency, Page, StoreError, codec, postgres, sqlite};
+
+pub use reconciliation::StatementFile;
+pub use write::{StoredKey, Write};
 
 /// The repository on PostgreSQL or SQLite.
 #[derive(Clone)]

@@ -1,0 +1,38 @@
+//! CreateParty: a firm or freelancer enters the register, by an
+//! administrator.
+
+use repat_core::party::{NewParty, Party};
+use repat_store::{Idempotency, derive_id};
+
+use crate::App;
+use crate::auth::{Action, Caller, Permit, authorize};
+use crate::error::Result;
+
+/// Only an administrator registers parties, whatever the request holds:
+/// asked before the request is read.
+pub fn permit(caller: &Caller) -> Result<Permit> {
+    authorize(caller, Action::Administer)
+}
+
+pub async fn create_party(
+    app: &App,
+    caller: &Caller,
+    idem: &Idempotency,
+    new: &NewParty,
+) -> Result<Party> {
+    let permit = permit(caller)?;
+    let mut tx = app.store(&permit).begin().await?;
+    if let Some(stored) = tx.replay(idem).await? {
+        return Ok(stored);
+    }
+    let party = Party {
+        id: derive_id(idem.request_id),
+        details: new.clone(),
+        create_time: tx.time(),
+    };
+    tx.insert_party(&party).await?;
+    tx.audit(&[(idem, format!("parties/{}", party.id))]).await?;
+    tx.respond(idem, &party).await?;
+    tx.commit().await?;
+    Ok(party)
+}
