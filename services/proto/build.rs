@@ -8,6 +8,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let files = [
         "repat/v1/money.proto",
         "repat/v1/party.proto",
+        "repat/v1/document.proto",
         "repat/v1/earning.proto",
         "repat/v1/repatriation.proto",
         "repat/v1/audit.proto",

@@ -87,7 +87,55 @@ pub fn step(repatriation_id: &str, kind: pb::StepKind, at: &str) -> pb::Step {
     }
 }
 
+/// A document of `kind` for a record: set one of `party_id`, `earning_id`
+/// or `repatriation_id` on it.
+pub fn document(kind: pb::DocumentKind, reference: &str) -> pb::Document {
+    pb::Document {
+        kind: kind as i32,
+        reference: reference.into(),
+        issue_date: date(2024, 3, 1),
+        issuer: "Nordic Retail AB".into(),
+        ..Default::default()
+    }
+}
+
 impl TestApp {
+    pub async fn add_document(&self, document: pb::Document) -> pb::Document {
+        self.documents()
+            .create_document(pb::CreateDocumentRequest {
+                request_id: rid(),
+                document: Some(document),
+            })
+            .await
+            .expect("create document")
+            .into_inner()
+    }
+
+    /// The papers a claim needs on the normal route: the contract and the
+    /// invoice of each earning, the PRC of the repatriation.
+    pub async fn add_claim_papers(&self, repatriation: &pb::Repatriation) {
+        for a in &repatriation.allocations {
+            for (kind, prefix) in [
+                (pb::DocumentKind::ContractOrWorkOrder, "WO"),
+                (pb::DocumentKind::Invoice, "INV"),
+            ] {
+                self.add_document(pb::Document {
+                    earning_id: a.earning_id.clone(),
+                    ..document(kind, &format!("{prefix}-{}", a.earning_id))
+                })
+                .await;
+            }
+        }
+        self.add_document(pb::Document {
+            repatriation_id: repatriation.id.clone(),
+            ..document(
+                pb::DocumentKind::ProceedsRealizationCertificate,
+                &format!("PRC-{}", repatriation.id),
+            )
+        })
+        .await;
+    }
+
     pub async fn create_firm(&self, name: &str) -> pb::Party {
         self.parties()
             .create_party(pb::CreatePartyRequest {

@@ -46,6 +46,11 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    pub fn documents(
+        &self,
+    ) -> repat_proto::v1::document_service_client::DocumentServiceClient<Channel> {
+        repat_proto::v1::document_service_client::DocumentServiceClient::new(self.channel.clone())
+    }
     pub fn parties(&self) -> PartyServiceClient<Channel> {
         PartyServiceClient::new(self.channel.clone())
     }
@@ -220,6 +225,22 @@ pub async fn spawn_with(
         db,
         database_url: settings.database_url,
     })
+}
+
+/// Runs `sql` on the database at `url` behind the service's back (as an
+/// insider with database access would).
+pub async fn tamper(backend: Backend, url: &str, sql: &str) {
+    let sql = sqlx::AssertSqlSafe(sql.to_string());
+    match backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+        Backend::Postgres => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query(sql).execute(&mut c).await.unwrap();
+        }
+    }
 }
 
 /// Runs each named `async fn(TestApp)` once per backend, as

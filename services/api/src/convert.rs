@@ -3,10 +3,12 @@
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use repat_core::Money;
+use repat_core::document::{Attachment, Document, DocumentKind};
 use repat_core::durations::{self, FeeSummary, Spans};
 use repat_core::earning::{Earning, ServiceCategory};
+use repat_core::facts::{FactKind, FactValue, PartyFact};
 use repat_core::journey::{GpiStatus, Step, StepKind};
-use repat_core::party::{Party, PartyKind, Zone};
+use repat_core::party::{BankAccount, Membership, Party, PartyKind, Zone};
 use repat_core::repatriation::{Channel, Repatriation, RepatriationStatus};
 use repat_proto::google::r#type::Date;
 use repat_proto::v1 as pb;
@@ -81,6 +83,37 @@ enum_map!(step_kind, step_kind_from, pb::StepKind, StepKind, {
     Returned <=> Returned, Rejected <=> Rejected,
 });
 
+enum_map!(fact_kind, fact_kind_from, pb::PartyFactKind, FactKind, {
+    Zone <=> Zone, Memberships <=> Memberships, BankAccounts <=> BankAccounts,
+});
+enum_map!(document_kind, document_kind_from, pb::DocumentKind, DocumentKind, {
+    ContractOrWorkOrder <=> ContractOrWorkOrder, Invoice <=> Invoice,
+    ProceedsRealizationCertificate <=> ProceedsRealizationCertificate,
+    AssociationCertificate <=> AssociationCertificate,
+    MarketplaceEarningsStatement <=> MarketplaceEarningsStatement,
+});
+
+fn memberships(ms: &[Membership]) -> Vec<pb::AssociationMembership> {
+    ms.iter()
+        .map(|m| pb::AssociationMembership {
+            association: m.association.clone(),
+            membership_number: m.membership_number.clone(),
+        })
+        .collect()
+}
+
+fn bank_accounts(accounts: &[BankAccount]) -> Vec<pb::BankAccount> {
+    accounts
+        .iter()
+        .map(|a| pb::BankAccount {
+            bank_bic: a.bank_bic.clone(),
+            account_number: a.account_number.clone(),
+            currency: a.currency.code().into(),
+            utc_offset: a.utc_offset.clone().unwrap_or_default(),
+        })
+        .collect()
+}
+
 pub fn party(p: &Party) -> pb::Party {
     let d = &p.details;
     pb::Party {
@@ -88,26 +121,60 @@ pub fn party(p: &Party) -> pb::Party {
         kind: party_kind(d.kind) as i32,
         legal_name: d.legal_name.clone(),
         country: d.country.clone(),
-        memberships: d
-            .memberships
-            .iter()
-            .map(|m| pb::AssociationMembership {
-                association: m.association.clone(),
-                membership_number: m.membership_number.clone(),
-            })
-            .collect(),
+        memberships: memberships(&d.memberships),
         zone: zone(d.zone) as i32,
-        bank_accounts: d
-            .bank_accounts
-            .iter()
-            .map(|a| pb::BankAccount {
-                bank_bic: a.bank_bic.clone(),
-                account_number: a.account_number.clone(),
-                currency: a.currency.code().into(),
-                utc_offset: a.utc_offset.clone().unwrap_or_default(),
-            })
-            .collect(),
+        bank_accounts: bank_accounts(&d.bank_accounts),
         create_time: Some(timestamp(p.create_time)),
+    }
+}
+
+pub fn fact_value(v: &FactValue) -> pb::PartyFactValue {
+    let mut out = pb::PartyFactValue {
+        kind: fact_kind(v.kind()) as i32,
+        ..Default::default()
+    };
+    match v {
+        FactValue::Zone(z) => out.zone = zone(*z) as i32,
+        FactValue::Memberships(m) => out.memberships = memberships(m),
+        FactValue::BankAccounts(a) => out.bank_accounts = bank_accounts(a),
+    }
+    out
+}
+
+pub fn party_fact(f: &PartyFact) -> pb::PartyFact {
+    pb::PartyFact {
+        id: f.id.to_string(),
+        party_id: f.details.party_id.to_string(),
+        effective_from: Some(date(f.details.effective_from)),
+        value: Some(fact_value(&f.details.value)),
+        previous: Some(fact_value(&f.previous)),
+        reason: f.details.reason.clone(),
+        recorded_by: f.recorded_by.clone(),
+        record_time: Some(timestamp(f.record_time)),
+    }
+}
+
+pub fn document(d: &Document) -> pb::Document {
+    let n = &d.details;
+    let (earning_id, repatriation_id) = match n.attached_to {
+        Attachment::Party => (String::new(), String::new()),
+        Attachment::Earning(e) => (e.to_string(), String::new()),
+        Attachment::Repatriation(r) => (String::new(), r.to_string()),
+    };
+    pb::Document {
+        id: d.id.to_string(),
+        party_id: n.party_id.to_string(),
+        earning_id,
+        repatriation_id,
+        kind: document_kind(n.kind) as i32,
+        reference: n.reference.clone(),
+        issue_date: Some(date(n.issue_date)),
+        issuer: n.issuer.clone(),
+        valid_from: n.valid_from.map(date),
+        valid_until: n.valid_until.map(date),
+        content_sha256: n.content_sha256.clone().unwrap_or_default(),
+        recorded_by: d.recorded_by.clone(),
+        record_time: Some(timestamp(d.record_time)),
     }
 }
 

@@ -1,5 +1,6 @@
-//! The idempotency key of a mutation: the client's request id, who asked,
-//! which method, and a hash of what was asked (the request without its id).
+//! The idempotency key of a mutation: the client's request id, in the
+//! caller's tenant and the method, who asked, and a hash of what was asked
+//! (the request without its id).
 
 use prost::Message;
 use repat_store::Idempotency;
@@ -18,6 +19,7 @@ pub fn idempotency<M: Message>(
     let digest = Sha256::digest(request.encode_to_vec());
     Idempotency {
         request_id,
+        scope: caller.tenant(),
         principal: caller.subject.clone(),
         role: crate::token::role_name(caller.role).to_string(),
         method,

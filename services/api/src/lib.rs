@@ -7,6 +7,7 @@ mod audit;
 pub mod auth;
 mod batch;
 mod convert;
+mod document;
 mod earning;
 pub mod error;
 mod fingerprint;
@@ -30,6 +31,7 @@ use repat_store::Repository;
 use repat_usecases::App;
 
 pub use audit::AuditApi;
+pub use document::DocumentApi;
 pub use earning::EarningApi;
 pub use incentive::IncentiveApi;
 pub use incident::{incident, incident_status};

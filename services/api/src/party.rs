@@ -1,15 +1,16 @@
 //! PartyService: firms and freelancers.
 
-use repat_core::party::{ASSOCIATIONS, BankAccount, Membership, NewParty};
+use repat_core::facts::{FactKind, FactValue, NewPartyFact};
+use repat_core::party::{ASSOCIATIONS, BankAccount, Membership, NewParty, Zone};
 use repat_proto::v1 as pb;
 use repat_proto::v1::party_service_server::PartyService;
 use repat_store::PageRequest;
-use repat_usecases::{create_party, parties};
+use repat_usecases::{create_party, create_party_fact, parties};
 use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
 use crate::error::ApiResult;
-use crate::validate::{Violations, id_field, request_id};
+use crate::validate::{Violations, request_id};
 use crate::{AppState, convert, fingerprint, paging};
 
 pub struct PartyApi {
@@ -23,41 +24,24 @@ impl PartyApi {
 }
 
 const CREATE: &str = "repat.v1.PartyService/CreateParty";
+const CREATE_FACT: &str = "repat.v1.PartyService/CreatePartyFact";
 
-fn decode_party(v: &mut Violations, p: Option<&pb::Party>) -> Option<NewParty> {
-    let Some(p) = p else {
-        v.add("party", "is required");
-        return None;
-    };
-    let kind = convert::party_kind_from(p.kind);
-    if kind.is_none() {
-        v.add(
-            "party.kind",
-            "must be PARTY_KIND_FIRM or PARTY_KIND_FREELANCER",
-        );
-    }
-    let zone = match p.zone {
-        0 => Some(repat_core::party::Zone::None),
-        z => {
-            let zone = convert::zone_from(z);
-            if zone.is_none() {
-                v.add("party.zone", format!("unknown zone {z}"));
-            }
-            zone
-        }
-    };
-    let legal_name = v.required_text("party.legal_name", &p.legal_name);
-    let country = v.country("party.country", &p.country);
+/// Memberships as given under `field`; each bad one is reported and left out.
+fn decode_memberships(
+    v: &mut Violations,
+    field: &str,
+    given: &[pb::AssociationMembership],
+) -> Vec<Membership> {
     let mut memberships = Vec::new();
-    for (i, m) in p.memberships.iter().enumerate() {
+    for (i, m) in given.iter().enumerate() {
         if !ASSOCIATIONS.contains(&m.association.as_str()) {
             v.add(
-                format!("party.memberships[{i}].association"),
+                format!("{field}[{i}].association"),
                 format!("must be one of {ASSOCIATIONS:?}, got {:?}", m.association),
             );
         }
         let number = v.required_text(
-            &format!("party.memberships[{i}].membership_number"),
+            &format!("{field}[{i}].membership_number"),
             &m.membership_number,
         );
         if let Some(membership_number) = number {
@@ -67,23 +51,29 @@ fn decode_party(v: &mut Violations, p: Option<&pb::Party>) -> Option<NewParty> {
             });
         }
     }
+    memberships
+}
+
+/// Bank accounts as given under `field`; each bad one is reported and left out.
+fn decode_bank_accounts(
+    v: &mut Violations,
+    field: &str,
+    given: &[pb::BankAccount],
+) -> Vec<BankAccount> {
     let mut bank_accounts = Vec::new();
-    for (i, a) in p.bank_accounts.iter().enumerate() {
-        let bic = v.optional_bic(&format!("party.bank_accounts[{i}].bank_bic"), &a.bank_bic);
+    for (i, a) in given.iter().enumerate() {
+        let bic = v.optional_bic(&format!("{field}[{i}].bank_bic"), &a.bank_bic);
         if a.bank_bic.is_empty() {
-            v.add(format!("party.bank_accounts[{i}].bank_bic"), "is required");
+            v.add(format!("{field}[{i}].bank_bic"), "is required");
         }
-        let number = v.required_text(
-            &format!("party.bank_accounts[{i}].account_number"),
-            &a.account_number,
-        );
-        let currency = v.currency(&format!("party.bank_accounts[{i}].currency"), &a.currency);
+        let number = v.required_text(&format!("{field}[{i}].account_number"), &a.account_number);
+        let currency = v.currency(&format!("{field}[{i}].currency"), &a.currency);
         let utc_offset = match a.utc_offset.as_str() {
             "" => Some(None),
             s if repat_core::party::parse_utc_offset(s).is_some() => Some(Some(s.to_string())),
             s => {
                 v.add(
-                    format!("party.bank_accounts[{i}].utc_offset"),
+                    format!("{field}[{i}].utc_offset"),
                     format!("must be +HH:MM or -HH:MM (at most 14 hours), got {s:?}"),
                 );
                 None
@@ -100,6 +90,96 @@ fn decode_party(v: &mut Violations, p: Option<&pb::Party>) -> Option<NewParty> {
             });
         }
     }
+    bank_accounts
+}
+
+/// A zone as given (unspecified is none).
+fn decode_zone(v: &mut Violations, field: &str, z: i32) -> Option<Zone> {
+    match z {
+        0 => Some(Zone::None),
+        z => {
+            let zone = convert::zone_from(z);
+            if zone.is_none() {
+                v.add(field, format!("unknown zone {z}"));
+            }
+            zone
+        }
+    }
+}
+
+/// The value of a fact change: its kind, and that kind's field.
+fn decode_fact_value(v: &mut Violations, value: Option<&pb::PartyFactValue>) -> Option<FactValue> {
+    let Some(value) = value else {
+        v.add("value", "is required");
+        return None;
+    };
+    let kind = convert::fact_kind_from(value.kind);
+    let stray = |v: &mut Violations, field: &str, set: bool| {
+        if set {
+            v.add(
+                format!("value.{field}"),
+                format!(
+                    "is not part of a change of kind {}",
+                    value.kind().as_str_name()
+                ),
+            );
+        }
+    };
+    match kind {
+        None => {
+            v.add(
+                "value.kind",
+                "must be PARTY_FACT_KIND_ZONE, PARTY_FACT_KIND_MEMBERSHIPS or PARTY_FACT_KIND_BANK_ACCOUNTS",
+            );
+            None
+        }
+        Some(FactKind::Zone) => {
+            stray(v, "memberships", !value.memberships.is_empty());
+            stray(v, "bank_accounts", !value.bank_accounts.is_empty());
+            if value.zone == 0 {
+                v.add("value.zone", "is required (ZONE_NONE for no special zone)");
+                return None;
+            }
+            decode_zone(v, "value.zone", value.zone).map(FactValue::Zone)
+        }
+        Some(FactKind::Memberships) => {
+            stray(v, "zone", value.zone != 0);
+            stray(v, "bank_accounts", !value.bank_accounts.is_empty());
+            Some(FactValue::Memberships(decode_memberships(
+                v,
+                "value.memberships",
+                &value.memberships,
+            )))
+        }
+        Some(FactKind::BankAccounts) => {
+            stray(v, "zone", value.zone != 0);
+            stray(v, "memberships", !value.memberships.is_empty());
+            Some(FactValue::BankAccounts(decode_bank_accounts(
+                v,
+                "value.bank_accounts",
+                &value.bank_accounts,
+            )))
+        }
+    }
+}
+
+fn decode_party(v: &mut Violations, p: Option<&pb::Party>) -> Option<NewParty> {
+    let Some(p) = p else {
+        v.add("party", "is required");
+        return None;
+    };
+    let kind = convert::party_kind_from(p.kind);
+    if kind.is_none() {
+        v.add(
+            "party.kind",
+            "must be PARTY_KIND_FIRM or PARTY_KIND_FREELANCER",
+        );
+    }
+    let zone = decode_zone(v, "party.zone", p.zone);
+    let legal_name = v.required_text("party.legal_name", &p.legal_name);
+    let country = v.country("party.country", &p.country);
+    let memberships = decode_memberships(v, "party.memberships", &p.memberships);
+    let bank_accounts = decode_bank_accounts(v, "party.bank_accounts", &p.bank_accounts);
     Some(NewParty {
         kind: kind?,
         legal_name: legal_name?,
@@ -140,8 +220,11 @@ impl PartyService for PartyApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
-            let id = id_field("id", &req.id)?;
-            let party = parties::get_party(&self.state.app, &caller, id).await?;
+            let mut v = Violations::default();
+            let id = v.required_uuid("id", &req.id);
+            let as_of = v.optional_date("as_of", req.as_of.as_ref());
+            let (id, as_of) = v.finish(|| id.zip(as_of))?;
+            let party = parties::get_party(&self.state.app, &caller, id, as_of).await?;
             ApiResult::Ok(convert::party(&party))
         };
         Ok(Response::new(run.await?))
@@ -188,6 +271,77 @@ impl PartyService for PartyApi {
                     .await?;
             ApiResult::Ok(pb::ListPartiesResponse {
                 parties: page.items.iter().map(convert::party).collect(),
+                next_page_token: paging::next_token(page.next_after, &filters),
+            })
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn create_party_fact(
+        &self,
+        request: Request<pb::CreatePartyFactRequest>,
+    ) -> Result<Response<pb::PartyFact>, Status> {
+        let caller = caller(&request)?;
+        let mut req = request.into_inner();
+        let run = async {
+            let mut v = Violations::default();
+            let id = request_id(&mut v, &req.request_id);
+            let party_id = v.required_uuid("party_id", &req.party_id);
+            let effective_from = v.date("effective_from", req.effective_from.as_ref());
+            let value = decode_fact_value(&mut v, req.value.as_ref());
+            let reason = v.required_text("reason", &req.reason);
+            let (id, (party_id, (effective_from, (value, reason)))) =
+                v.finish(|| id.zip(party_id.zip(effective_from.zip(value.zip(reason)))))?;
+            req.request_id.clear();
+            let idem = fingerprint::idempotency(&caller, CREATE_FACT, id, &req);
+            let fact = NewPartyFact {
+                party_id,
+                effective_from,
+                value,
+                reason,
+            };
+            let stored =
+                create_party_fact::create_party_fact(&self.state.app, &caller, &idem, &fact)
+                    .await?;
+            ApiResult::Ok(convert::party_fact(&stored))
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn list_party_facts(
+        &self,
+        request: Request<pb::ListPartyFactsRequest>,
+    ) -> Result<Response<pb::ListPartyFactsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let run = async {
+            let mut v = Violations::default();
+            let size = v.page_size(req.page_size);
+            let party_id = v.required_uuid("party_id", &req.party_id);
+            let kind = match req.kind {
+                0 => Some(None),
+                k => {
+                    let kind = convert::fact_kind_from(k);
+                    if kind.is_none() {
+                        v.add("kind", format!("unknown party fact kind {k}"));
+                    }
+                    kind.map(Some)
+                }
+            };
+            let filters = format!("party={};kind={}", req.party_id, req.kind);
+            let after = paging::decode(&mut v, &req.page_token, &filters);
+            let (size, (party_id, (kind, after))) =
+                v.finish(|| size.zip(party_id.zip(kind.zip(after))))?;
+            let page = parties::list_party_facts(
+                &self.state.app,
+                &caller,
+                party_id,
+                kind,
+                PageRequest { after, size },
+            )
+            .await?;
+            ApiResult::Ok(pb::ListPartyFactsResponse {
+                facts: page.items.iter().map(convert::party_fact).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
             })
         };

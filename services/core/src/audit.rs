@@ -5,6 +5,9 @@
 //! Fields are hashed length-prefixed (8-byte big-endian length, then the
 //! bytes), so no two different entries hash the same input.
 
+pub mod checkpoint;
+pub mod verify;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

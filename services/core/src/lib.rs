@@ -4,8 +4,10 @@
 
 pub mod audit;
 pub mod currency;
+pub mod document;
 pub mod durations;
 pub mod earning;
+pub mod facts;
 pub mod incentive;
 pub mod journey;
 pub mod metrics;

@@ -232,7 +232,14 @@ proptest! {
         let as_of = in_order.last().unwrap().occurred_at().date_naive();
         let earnings = [earning];
         let of = |steps: &[Step]| {
-            let facts = JourneyFacts { party: &party, earnings: &earnings, steps };
+            let facts = JourneyFacts {
+                repatriation_id: Uuid::from_u128(7),
+                party: &party,
+                party_facts: &[],
+                earnings: &earnings,
+                steps,
+                documents: &[],
+            };
             case_of(&rules, &facts, &Supplied::default(), as_of).unwrap()
         };
         let (a, b) = (of(&shuffled), of(&in_order));

@@ -40,9 +40,12 @@ impl Names {
         let found = fetch(&missing, |id| {
             let mut c = repat.parties();
             async move {
-                c.get_party(pb::GetPartyRequest { id })
-                    .await
-                    .map(|r| r.into_inner().legal_name)
+                c.get_party(pb::GetPartyRequest {
+                    id,
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().legal_name)
             }
         })
         .await;

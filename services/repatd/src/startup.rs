@@ -8,11 +8,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use repat_api::auth::{AuthMode, Gate};
 use repat_api::{
-    ActiveRules, AppState, AuditApi, EarningApi, IncentiveApi, MetricsApi, PartyApi,
+    ActiveRules, AppState, AuditApi, DocumentApi, EarningApi, IncentiveApi, MetricsApi, PartyApi,
     ReconciliationApi, RepatriationApi,
 };
 use repat_console::Hosts;
 use repat_proto::v1::audit_service_server::AuditServiceServer;
+use repat_proto::v1::document_service_server::DocumentServiceServer;
 use repat_proto::v1::earning_service_server::EarningServiceServer;
 use repat_proto::v1::incentive_service_server::IncentiveServiceServer;
 use repat_proto::v1::metrics_service_server::MetricsServiceServer;
@@ -36,9 +37,10 @@ use crate::guard;
 use crate::telemetry::Telemetry;
 
 /// The services whose health is reported, `""` being the server as a whole.
-const SERVICES: [&str; 8] = [
+const SERVICES: [&str; 9] = [
     "",
     "repat.v1.PartyService",
+    "repat.v1.DocumentService",
     "repat.v1.EarningService",
     "repat.v1.RepatriationService",
     "repat.v1.IncentiveService",
@@ -289,6 +291,10 @@ fn api_routes(
     let max = settings.max_message_bytes;
     Routes::new(InterceptedService::new(
         PartyServiceServer::new(PartyApi::new(state.clone())).max_decoding_message_size(max),
+        admit.clone(),
+    ))
+    .add_service(InterceptedService::new(
+        DocumentServiceServer::new(DocumentApi::new(state.clone())).max_decoding_message_size(max),
         admit.clone(),
     ))
     .add_service(InterceptedService::new(

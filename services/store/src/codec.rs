@@ -8,15 +8,23 @@ use repat_core::{Money, Named};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use crate::StoreError;
+use crate::{Idempotency, StoreError};
 
 /// Namespace of ids derived from request ids.
 const ID_NAMESPACE: Uuid = Uuid::from_u128(0x7e5a_1d2c_0b9f_4c3e_a5f1_6d0e_8b2a_9c41);
 
-/// The id of the resource a request creates: derived from its request id, so
-/// the same request gives the same id on every backend and every retry.
-pub fn derive_id(request_id: Uuid) -> Uuid {
-    Uuid::new_v5(&ID_NAMESPACE, request_id.as_bytes())
+/// The id of the resource a request creates: derived from its key (tenant,
+/// method, request id), so the same request gives the same id on every
+/// backend and every retry, and two tenants' equal request ids give two ids.
+pub fn derive_id(idem: &Idempotency) -> Uuid {
+    let mut name = Vec::with_capacity(idem.scope.len() + idem.method.len() + 18);
+    // Lengths first, so no two keys give the same bytes.
+    for part in [idem.scope.as_bytes(), idem.method.as_bytes()] {
+        name.extend_from_slice(&(part.len() as u32).to_be_bytes());
+        name.extend_from_slice(part);
+    }
+    name.extend_from_slice(idem.request_id.as_bytes());
+    Uuid::new_v5(&ID_NAMESPACE, &name)
 }
 
 /// The server's clock, to the microsecond both backends keep.

@@ -18,7 +18,7 @@ use uuid::Uuid;
 
 use crate::metrics_rows::{JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::KeyRow;
-use crate::{Idempotency, StoreError};
+use crate::{Idempotency, KeyId, StoreError};
 
 /// A change to a repatriation's status and step count.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,14 +38,17 @@ pub trait Dialect: Send {
     async fn insert_audit(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError>;
 
     /// Inserts the keys (with their responses, when known) that are not
-    /// taken; returns the ids inserted.
+    /// taken, neither by the same key nor by an unscoped key of the same
+    /// request id; returns the keys inserted.
     async fn claim_keys(
         &mut self,
         keys: &[(Idempotency, Option<String>)],
         at: DateTime<Utc>,
-    ) -> Result<HashSet<Uuid>, StoreError>;
-    async fn fetch_keys(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, KeyRow>, StoreError>;
-    async fn save_responses(&mut self, responses: &[(Uuid, String)]) -> Result<(), StoreError>;
+    ) -> Result<HashSet<KeyId>, StoreError>;
+    /// The records stored under the keys, and the unscoped records of
+    /// their request ids (see `repo::find_keys`).
+    async fn fetch_keys(&mut self, keys: &[KeyId]) -> Result<Vec<KeyRow>, StoreError>;
+    async fn save_responses(&mut self, responses: &[(KeyId, String)]) -> Result<(), StoreError>;
 
     /// Locks the repatriations (`ids` in id order) until the transaction
     /// ends; returns the step counts of those that exist.

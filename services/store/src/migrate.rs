@@ -44,6 +44,16 @@ const POSTGRES: &[Source] = &[
         "statement files",
         include_str!("../../../migrations/postgres/0007_statement_files.sql"),
     ),
+    (
+        9,
+        "facts and documents",
+        include_str!("../../../migrations/postgres/0009_facts_and_documents.sql"),
+    ),
+    (
+        10,
+        "idempotency scope",
+        include_str!("../../../migrations/postgres/0010_idempotency_scope.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -85,6 +95,16 @@ const SQLITE: &[Source] = &[
         8,
         "amount checks",
         include_str!("../../../migrations/sqlite/0008_amount_checks.sql"),
+    ),
+    (
+        9,
+        "facts and documents",
+        include_str!("../../../migrations/sqlite/0009_facts_and_documents.sql"),
+    ),
+    (
+        10,
+        "idempotency scope",
+        include_str!("../../../migrations/sqlite/0010_idempotency_scope.sql"),
     ),
 ];
 

@@ -5,7 +5,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
 use repat_core::audit::AuditEntry;
+use repat_core::document::{Document, DocumentKind};
 use repat_core::earning::Earning;
+use repat_core::facts::{FactKind, PartyFact};
 use repat_core::incentive::claim::{Claim, ClaimStatus};
 use repat_core::incentive::totals::LedgerEntry;
 use repat_core::incentive::{Assessment, Case};
@@ -45,12 +47,18 @@ impl Default for ConnectOptions {
     }
 }
 
-/// The idempotency key of a mutation and what it asked for.
+/// The idempotency key of a mutation and what it asked for. A key is
+/// `(scope, method, request_id)`: one tenant's request ids never meet
+/// another's, nor one method's another's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Idempotency {
     /// The client's request id.
     pub request_id: Uuid,
-    /// Who asked; a key is never replayed to another caller.
+    /// The tenant whose key space the request id is in (never empty; the
+    /// empty scope marks keys stored before keys were scoped, which were
+    /// one space for everyone).
+    pub scope: String,
+    /// Who asked, recorded in the audit trail.
     pub principal: String,
     /// The caller's role, recorded in the audit trail.
     pub role: String,
@@ -58,6 +66,25 @@ pub struct Idempotency {
     pub method: &'static str,
     /// A hash of the request without its id.
     pub fingerprint: String,
+}
+
+impl Idempotency {
+    /// The key the request is stored under.
+    pub fn key(&self) -> KeyId {
+        KeyId {
+            scope: self.scope.clone(),
+            method: self.method.to_string(),
+            request_id: self.request_id,
+        }
+    }
+}
+
+/// Where an idempotency record is stored: its tenant, method and request id.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyId {
+    pub scope: String,
+    pub method: String,
+    pub request_id: Uuid,
 }
 
 /// Keyset paging: rows after `after` (an internal sequence), at most `size`.
@@ -160,6 +187,8 @@ pub struct ClaimFilter {
 #[async_trait]
 pub trait Repository:
     IncentiveRepository
+    + PartyFactRepository
+    + DocumentRepository
     + MetricsRepository
     + ReconciliationRepository
     + crate::SearchRepository
@@ -215,6 +244,52 @@ pub trait Repository:
     /// Up to `limit` entries after sequence `after`, unfiltered, for
     /// verifying the chain.
     async fn audit_chain(&self, after: i64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// A party as registered and every change of its facts, in the order
+/// recorded: what [`repat_core::facts::party_on`] reads the party of any
+/// day from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyHistory {
+    pub party: Party,
+    pub facts: Vec<PartyFact>,
+}
+
+/// Facts about parties that change over time (zone, memberships, bank
+/// accounts). The party a read returns ([`Repository::get_party`],
+/// [`Repository::list_parties`]) holds the facts in force today (Dhaka).
+#[async_trait]
+pub trait PartyFactRepository: Send + Sync {
+    async fn party_history(&self, party_id: Uuid) -> Result<PartyHistory, StoreError>;
+    /// A party's changes of one kind or all, in the order recorded.
+    async fn list_party_facts(
+        &self,
+        party_id: Uuid,
+        kind: Option<FactKind>,
+        page: PageRequest,
+    ) -> Result<Page<PartyFact>, StoreError>;
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DocumentFilter {
+    pub party_id: Option<Uuid>,
+    pub earning_id: Option<Uuid>,
+    pub repatriation_id: Option<Uuid>,
+    pub kind: Option<DocumentKind>,
+}
+
+/// The documents firms hold.
+#[async_trait]
+pub trait DocumentRepository: Send + Sync {
+    async fn get_document(&self, id: Uuid) -> Result<Document, StoreError>;
+    /// Oldest first.
+    async fn list_documents(
+        &self,
+        filter: &DocumentFilter,
+        page: PageRequest,
+    ) -> Result<Page<Document>, StoreError>;
+    /// Every document of a party, oldest first: what an assessment reads.
+    async fn party_documents(&self, party_id: Uuid) -> Result<Vec<Document>, StoreError>;
 }
 
 /// The cash incentive's records: rule sets, assessments, claims.

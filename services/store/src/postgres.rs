@@ -22,7 +22,7 @@ use crate::dialect::{Dialect, JourneyUpdate};
 use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, StepCount, StepRow};
 use crate::types::{DbDecimal, DbTime};
-use crate::{ChangeFeed, ConnectOptions, Idempotency, StoreError, migrate};
+use crate::{ChangeFeed, ConnectOptions, Idempotency, KeyId, StoreError, migrate};
 
 /// The row-lock suffix of a SELECT whose rows the transaction will change.
 pub const FOR_UPDATE: &str = " FOR UPDATE";
@@ -165,18 +165,21 @@ impl Dialect for PgConnection {
         &mut self,
         keys: &[(Idempotency, Option<String>)],
         at: DateTime<Utc>,
-    ) -> Result<HashSet<Uuid>, StoreError> {
+    ) -> Result<HashSet<KeyId>, StoreError> {
         if keys.is_empty() {
             return Ok(HashSet::new());
         }
-        let claimed: Vec<(Uuid,)> = sqlx::query_as(
-            "INSERT INTO idempotency (request_id, principal, method, fingerprint, response, create_time)
-             SELECT k.id, k.principal, k.method, k.fingerprint, k.response, $6
-             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[]) AS k(id, principal, method, fingerprint, response)
-             ON CONFLICT (request_id) DO NOTHING
-             RETURNING request_id",
+        let claimed: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "INSERT INTO idempotency (request_id, scope, principal, method, fingerprint, response, create_time)
+             SELECT k.id, k.scope, k.principal, k.method, k.fingerprint, k.response, $7
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])
+                 AS k(id, scope, principal, method, fingerprint, response)
+             WHERE NOT EXISTS (SELECT 1 FROM idempotency l WHERE l.request_id = k.id AND l.scope = '')
+             ON CONFLICT (request_id, scope, method) DO NOTHING
+             RETURNING request_id, scope, method",
         )
         .bind(column(keys, |k| k.0.request_id))
+        .bind(column(keys, |k| k.0.scope.clone()))
         .bind(column(keys, |k| k.0.principal.clone()))
         .bind(column(keys, |k| k.0.method.to_string()))
         .bind(column(keys, |k| k.0.fingerprint.clone()))
@@ -184,30 +187,45 @@ impl Dialect for PgConnection {
         .bind(DbTime(at))
         .fetch_all(&mut *self)
         .await?;
-        Ok(claimed.into_iter().map(|(id,)| id).collect())
+        Ok(claimed
+            .into_iter()
+            .map(|(request_id, scope, method)| KeyId {
+                scope,
+                method,
+                request_id,
+            })
+            .collect())
     }
 
-    async fn fetch_keys(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, KeyRow>, StoreError> {
-        if ids.is_empty() {
-            return Ok(HashMap::new());
+    async fn fetch_keys(&mut self, keys: &[KeyId]) -> Result<Vec<KeyRow>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
         }
-        let rows: Vec<KeyRow> =
-            sqlx::query_as("SELECT * FROM idempotency WHERE request_id = ANY($1)")
-                .bind(ids)
-                .fetch_all(&mut *self)
-                .await?;
-        Ok(rows.into_iter().map(|r| (r.request_id, r)).collect())
+        let rows: Vec<KeyRow> = sqlx::query_as(
+            "SELECT DISTINCT i.* FROM idempotency i
+             JOIN UNNEST($1::uuid[], $2::text[], $3::text[]) AS k(id, scope, method)
+               ON i.request_id = k.id AND ((i.scope = k.scope AND i.method = k.method) OR i.scope = '')",
+        )
+        .bind(column(keys, |k| k.request_id))
+        .bind(column(keys, |k| k.scope.clone()))
+        .bind(column(keys, |k| k.method.clone()))
+        .fetch_all(&mut *self)
+        .await?;
+        Ok(rows)
     }
 
-    async fn save_responses(&mut self, responses: &[(Uuid, String)]) -> Result<(), StoreError> {
+    async fn save_responses(&mut self, responses: &[(KeyId, String)]) -> Result<(), StoreError> {
         if responses.is_empty() {
             return Ok(());
         }
         sqlx::query(
             "UPDATE idempotency SET response = r.response
-             FROM UNNEST($1::uuid[], $2::text[]) AS r(id, response) WHERE request_id = r.id",
+             FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[]) AS r(id, scope, method, response)
+             WHERE request_id = r.id AND idempotency.scope = r.scope AND idempotency.method = r.method",
         )
-        .bind(column(responses, |r| r.0))
+        .bind(column(responses, |r| r.0.request_id))
+        .bind(column(responses, |r| r.0.scope.clone()))
+        .bind(column(responses, |r| r.0.method.clone()))
         .bind(column(responses, |r| r.1.clone()))
         .execute(&mut *self)
         .await?;

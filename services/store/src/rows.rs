@@ -5,8 +5,11 @@
 
 use chrono::NaiveDate;
 use repat_core::Money;
+use repat_core::Named;
 use repat_core::audit::{AuditEntry, AuditRecord};
+use repat_core::document::{Attachment, Document, NewDocument};
 use repat_core::earning::{Earning, NewEarning};
+use repat_core::facts::{FactKind, FactValue, NewPartyFact, PartyFact};
 use repat_core::incentive::claim::{ClaimItem, ClaimStep};
 use repat_core::journey::{NewStep, Step};
 use repat_core::party::{NewParty, Party};
@@ -27,9 +30,11 @@ fn bdt(amount: DbDecimal) -> Result<Money, StoreError> {
 }
 
 /// A stored idempotency record: who, what, and the response.
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 pub struct KeyRow {
     pub request_id: Uuid,
+    /// Empty for a key stored before keys were scoped by tenant.
+    pub scope: String,
     pub principal: String,
     pub method: String,
     pub fingerprint: String,
@@ -103,6 +108,99 @@ impl TryFrom<PartyRow> for Party {
                 bank_accounts: codec::from_json(&r.bank_accounts)?,
             },
             create_time: r.create_time.0,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct PartyFactRow {
+    pub seq: i64,
+    pub id: Uuid,
+    pub party_id: Uuid,
+    pub kind: String,
+    pub effective_from: NaiveDate,
+    pub value: String,
+    pub previous: String,
+    pub reason: String,
+    pub recorded_by: String,
+    pub record_time: DbTime,
+}
+
+impl TryFrom<PartyFactRow> for PartyFact {
+    type Error = StoreError;
+    fn try_from(r: PartyFactRow) -> Result<Self, StoreError> {
+        let value: FactValue = codec::from_json(&r.value)?;
+        let kind: FactKind = from_name("fact kind", &r.kind)?;
+        if value.kind() != kind {
+            return Err(StoreError::Internal(format!(
+                "party fact {} is a {} holding a {} value",
+                r.id,
+                r.kind,
+                value.kind().name()
+            )));
+        }
+        Ok(PartyFact {
+            id: r.id,
+            details: NewPartyFact {
+                party_id: r.party_id,
+                effective_from: r.effective_from,
+                value,
+                reason: r.reason,
+            },
+            previous: codec::from_json(&r.previous)?,
+            recorded_by: r.recorded_by,
+            record_time: r.record_time.0,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub struct DocumentRow {
+    pub seq: i64,
+    pub id: Uuid,
+    pub party_id: Uuid,
+    pub earning_id: Option<Uuid>,
+    pub repatriation_id: Option<Uuid>,
+    pub kind: String,
+    pub reference: String,
+    pub issue_date: NaiveDate,
+    pub issuer: String,
+    pub valid_from: Option<NaiveDate>,
+    pub valid_until: Option<NaiveDate>,
+    pub content_sha256: Option<String>,
+    pub recorded_by: String,
+    pub record_time: DbTime,
+}
+
+impl TryFrom<DocumentRow> for Document {
+    type Error = StoreError;
+    fn try_from(r: DocumentRow) -> Result<Self, StoreError> {
+        let attached_to = match (r.earning_id, r.repatriation_id) {
+            (None, None) => Attachment::Party,
+            (Some(e), None) => Attachment::Earning(e),
+            (None, Some(rid)) => Attachment::Repatriation(rid),
+            (Some(_), Some(_)) => {
+                return Err(StoreError::Internal(format!(
+                    "document {} is attached to an earning and a repatriation",
+                    r.id
+                )));
+            }
+        };
+        Ok(Document {
+            id: r.id,
+            details: NewDocument {
+                party_id: r.party_id,
+                attached_to,
+                kind: from_name("document kind", &r.kind)?,
+                reference: r.reference,
+                issue_date: r.issue_date,
+                issuer: r.issuer,
+                valid_from: r.valid_from,
+                valid_until: r.valid_until,
+                content_sha256: r.content_sha256,
+            },
+            recorded_by: r.recorded_by,
+            record_time: r.record_time.0,
         })
     }
 }

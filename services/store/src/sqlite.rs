@@ -27,7 +27,7 @@ use crate::dialect::{Dialect, JourneyUpdate};
 use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RollupRow, StepRow};
 use crate::types::{DbDecimal, DbTime};
-use crate::{ConnectOptions, Idempotency, StoreError, migrate};
+use crate::{ConnectOptions, Idempotency, KeyId, StoreError, migrate};
 
 /// The write transaction already holds the database: no row locks.
 pub const FOR_UPDATE: &str = "";
@@ -114,14 +114,17 @@ impl Dialect for SqliteConnection {
         &mut self,
         keys: &[(Idempotency, Option<String>)],
         at: DateTime<Utc>,
-    ) -> Result<HashSet<Uuid>, StoreError> {
+    ) -> Result<HashSet<KeyId>, StoreError> {
         let mut claimed = HashSet::new();
         for (k, response) in keys {
             let done = sqlx::query(
-                "INSERT INTO idempotency (request_id, principal, method, fingerprint, response, create_time) VALUES ($1, $2, $3, $4, $5, $6)
-                 ON CONFLICT (request_id) DO NOTHING",
+                "INSERT INTO idempotency (request_id, scope, principal, method, fingerprint, response, create_time)
+                 SELECT $1, $2, $3, $4, $5, $6, $7
+                 WHERE NOT EXISTS (SELECT 1 FROM idempotency WHERE request_id = $1 AND scope = '')
+                 ON CONFLICT (request_id, scope, method) DO NOTHING",
             )
             .bind(k.request_id)
+            .bind(&k.scope)
             .bind(&k.principal)
             .bind(k.method)
             .bind(&k.fingerprint)
@@ -130,34 +133,41 @@ impl Dialect for SqliteConnection {
             .execute(&mut *self)
             .await?;
             if done.rows_affected() == 1 {
-                claimed.insert(k.request_id);
+                claimed.insert(k.key());
             }
         }
         Ok(claimed)
     }
 
-    async fn fetch_keys(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, KeyRow>, StoreError> {
-        let mut out = HashMap::new();
-        for id in ids {
-            let row: Option<KeyRow> =
-                sqlx::query_as("SELECT * FROM idempotency WHERE request_id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *self)
-                    .await?;
-            if let Some(r) = row {
-                out.insert(*id, r);
-            }
+    async fn fetch_keys(&mut self, keys: &[KeyId]) -> Result<Vec<KeyRow>, StoreError> {
+        let mut out = Vec::new();
+        for k in keys {
+            let rows: Vec<KeyRow> = sqlx::query_as(
+                "SELECT * FROM idempotency
+                 WHERE request_id = $1 AND ((scope = $2 AND method = $3) OR scope = '')",
+            )
+            .bind(k.request_id)
+            .bind(&k.scope)
+            .bind(&k.method)
+            .fetch_all(&mut *self)
+            .await?;
+            out.extend(rows);
         }
         Ok(out)
     }
 
-    async fn save_responses(&mut self, responses: &[(Uuid, String)]) -> Result<(), StoreError> {
-        for (id, response) in responses {
-            sqlx::query("UPDATE idempotency SET response = $2 WHERE request_id = $1")
-                .bind(id)
-                .bind(response)
-                .execute(&mut *self)
-                .await?;
+    async fn save_responses(&mut self, responses: &[(KeyId, String)]) -> Result<(), StoreError> {
+        for (k, response) in responses {
+            sqlx::query(
+                "UPDATE idempotency SET response = $4
+                 WHERE request_id = $1 AND scope = $2 AND method = $3",
+            )
+            .bind(k.request_id)
+            .bind(&k.scope)
+            .bind(&k.method)
+            .bind(response)
+            .execute(&mut *self)
+            .await?;
         }
         Ok(())
     }

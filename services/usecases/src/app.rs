@@ -7,7 +7,7 @@ use futures::future::BoxFuture;
 use repat_store::{Repository, StoreError};
 use uuid::Uuid;
 
-use crate::auth::{Action, Caller, Permit, authorize};
+use crate::auth::{Action, Caller, Permit, authorize, authorize_record};
 use crate::changes::Changes;
 use crate::error::Result;
 use crate::observe::{Observer, Unobserved};
@@ -55,16 +55,34 @@ impl App {
         self.store.clone()
     }
 
-    /// Reads a record, and hands it over only if the caller may do
-    /// `action` on it (which the record itself names, e.g. its party).
-    pub(crate) async fn read_as<T, L, A>(&self, caller: &Caller, load: L, action: A) -> Result<T>
+    /// Reads the record `kind` `id`, and hands it over only if the caller
+    /// may do `action` on it (which the record itself names, e.g. its
+    /// party); one the caller may not see is answered as an absent one.
+    pub(crate) async fn read_as<T, L, A>(
+        &self,
+        caller: &Caller,
+        (kind, id): (&'static str, Uuid),
+        load: L,
+        action: A,
+    ) -> Result<T>
     where
         L: for<'a> FnOnce(&'a dyn Repository) -> BoxFuture<'a, Result<T, StoreError>>,
         A: FnOnce(&T) -> Action,
     {
         let record = load(self.store.as_ref()).await?;
-        authorize(caller, action(&record))?;
+        authorize_record(caller, action(&record), kind, id)?;
         Ok(record)
+    }
+
+    /// The party an earning is of, to authorize on: the earning itself is
+    /// handed out only to a caller who may see it.
+    pub(crate) async fn party_of_earning(&self, id: Uuid) -> Result<Uuid> {
+        Ok(self.store.get_earning(id).await?.details.party_id)
+    }
+
+    /// The party a repatriation pays, to authorize on.
+    pub(crate) async fn party_of_repatriation(&self, id: Uuid) -> Result<Uuid> {
+        Ok(self.store.repatriation_party(id).await?)
     }
 
     /// Authorizes `action` on the party of repatriation `id`: the caller
@@ -76,7 +94,7 @@ impl App {
         action: fn(Uuid) -> Action,
     ) -> Result<(Uuid, Permit)> {
         let party = self.store.repatriation_party(id).await?;
-        authorize(caller, Action::Read(party))?;
+        authorize_record(caller, Action::Read(party), "repatriation", id)?;
         Ok((party, authorize(caller, action(party))?))
     }
 
@@ -89,7 +107,7 @@ impl App {
         action: fn(Uuid) -> Action,
     ) -> Result<(Uuid, Permit)> {
         let party = self.store.entry_party(id).await?;
-        authorize(caller, Action::Read(party))?;
+        authorize_record(caller, Action::Read(party), "statement entry", id)?;
         Ok((party, authorize(caller, action(party))?))
     }
 

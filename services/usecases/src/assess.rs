@@ -55,17 +55,21 @@ pub async fn assess_repatriation(
         .await?;
     let store = app.store(&permit);
     let journey = store.get_journey(rid).await?;
-    let party = store
-        .get_party(journey.repatriation.details.party_id)
-        .await?;
+    let party_id = journey.repatriation.details.party_id;
+    let history = store.party_history(party_id).await?;
+    let documents = store.party_documents(party_id).await?;
+    let party = history.party;
     let mut earnings = Vec::with_capacity(journey.repatriation.details.allocations.len());
     for a in &journey.repatriation.details.allocations {
         earnings.push(store.get_earning(a.earning_id).await?);
     }
     let facts = JourneyFacts {
+        repatriation_id: rid,
         party: &party,
+        party_facts: &history.facts,
         earnings: &earnings,
         steps: &journey.steps,
+        documents: &documents,
     };
     let supplied = Supplied {
         documents: req.documents.clone(),
@@ -95,7 +99,7 @@ pub async fn assess_repatriation(
         return Ok(Assessed::Stored(stored));
     }
     let stored = StoredAssessment {
-        id: derive_id(idem.request_id),
+        id: derive_id(idem),
         repatriation_id: rid,
         party_id: party.id,
         case,

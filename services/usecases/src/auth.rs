@@ -21,6 +21,18 @@ pub enum Role {
     Admin,
 }
 
+impl Role {
+    /// Its name in tokens and in the audit trail.
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Firm => "firm",
+            Role::Integrator => "integrator",
+            Role::Auditor => "auditor",
+            Role::Admin => "admin",
+        }
+    }
+}
+
 /// The authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -29,6 +41,25 @@ pub struct Caller {
     pub role: Role,
     /// The parties a firm or integrator acts for.
     pub parties: Vec<Uuid>,
+}
+
+impl Caller {
+    /// The tenant whose key space the caller's request ids are in: a
+    /// firm's people share their party's (a retry by a colleague is a
+    /// retry); an integrator, auditor or administrator has its own, by
+    /// subject. No tenant can take another's request id.
+    pub fn tenant(&self) -> String {
+        match self.role {
+            Role::Firm => {
+                let mut parties = self.parties.clone();
+                parties.sort();
+                parties.dedup();
+                let ids: Vec<String> = parties.iter().map(Uuid::to_string).collect();
+                format!("firm:{}", ids.join(","))
+            }
+            role => format!("{}:{}", role.name(), self.subject),
+        }
+    }
 }
 
 /// What a use case is about to do.
@@ -80,6 +111,29 @@ pub fn authorize(caller: &Caller, action: Action) -> Result<Permit, Error> {
     }
 }
 
+/// Allows `action` on the record `kind` `id`, found to be of the action's
+/// party. A record the caller may not see is answered exactly as an absent
+/// one: the same code, the same message.
+pub fn authorize_record(
+    caller: &Caller,
+    action: Action,
+    kind: &'static str,
+    id: Uuid,
+) -> Result<Permit, Error> {
+    authorize(caller, action).map_err(|e| match e {
+        Error::NotFound(_) => hidden(kind, id),
+        e => e,
+    })
+}
+
+/// What an absent record `kind` `id` is answered with.
+pub fn hidden(kind: &'static str, id: Uuid) -> Error {
+    Error::Store(repat_store::StoreError::NotFound {
+        kind,
+        id: id.to_string(),
+    })
+}
+
 /// The party filter of a list, given the one asked for (`None`: every
 /// party), with the permit to read it. Firms and integrators see only
 /// their parties: without a filter a caller acting for one party gets that
@@ -89,7 +143,9 @@ pub fn list_scope(
     requested: Option<Uuid>,
 ) -> Result<(Option<Uuid>, Permit), Error> {
     match (caller.role, requested) {
-        (_, Some(p)) => authorize(caller, Action::Read(p)).map(|permit| (Some(p), permit)),
+        (_, Some(p)) => {
+            authorize_record(caller, Action::Read(p), "party", p).map(|permit| (Some(p), permit))
+        }
         (Role::Admin | Role::Auditor, None) => {
             authorize(caller, Action::ReadAll).map(|permit| (None, permit))
         }

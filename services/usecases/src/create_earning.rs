@@ -41,7 +41,7 @@ async fn store(
         )));
     }
     let earning = Earning {
-        id: derive_id(idem.request_id),
+        id: derive_id(idem),
         details: new.clone(),
         allocated: Money::zero(new.amount.currency()),
         create_time: tx.time(),

@@ -26,7 +26,7 @@ pub async fn create_party(
         return Ok(stored);
     }
     let party = Party {
-        id: derive_id(idem.request_id),
+        id: derive_id(idem),
         details: new.clone(),
         create_time: tx.time(),
     };

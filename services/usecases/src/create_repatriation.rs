@@ -41,7 +41,7 @@ pub async fn create_repatriation(
         .ok_or_else(|| Error::internal("allocations without a sum"))?;
     let at = tx.time();
     let repatriation = Repatriation {
-        id: derive_id(idem.request_id),
+        id: derive_id(idem),
         details: NewRepatriation {
             party_id: req.party_id,
             allocations: allocations.clone(),

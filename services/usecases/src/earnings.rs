@@ -11,6 +11,7 @@ use crate::error::Result;
 pub async fn get_earning(app: &App, caller: &Caller, id: Uuid) -> Result<Earning> {
     app.read_as(
         caller,
+        ("earning", id),
         |s| s.get_earning(id),
         |e| Action::Read(e.details.party_id),
     )

@@ -95,7 +95,7 @@ async fn file(
     )
     .await?;
     let claim = Claim {
-        id: derive_id(idem.request_id),
+        id: derive_id(idem),
         party_id: req.party_id,
         programme: programme.unwrap_or_default(),
         status: ClaimStatus::Filed,
@@ -163,7 +163,7 @@ pub(crate) async fn record_journey_steps(
     ids.sort();
     tx.lock_journeys(&ids).await?;
     let mut journeys = tx.load_steps(&ids).await?;
-    let base = derive_id(idem.request_id);
+    let base = derive_id(idem);
     let mut stored = Vec::with_capacity(ids.len());
     let mut updates = Vec::with_capacity(ids.len());
     for rid in &ids {

@@ -100,7 +100,7 @@ pub async fn import_statement(
     tx.lock_reconciliation(upload.party_id).await?;
     let same = tx.statements_of_file(upload.party_id, &sha256).await?;
     let ids = if same.is_empty() {
-        let first = derive_id(idem.request_id);
+        let first = derive_id(idem);
         let mut ids = Vec::with_capacity(parts.len());
         for (part, st) in parts.iter().enumerate() {
             let id = if part == 0 {

@@ -20,6 +20,7 @@ use crate::rules::ActiveRules;
 pub async fn get_assessment(app: &App, caller: &Caller, id: Uuid) -> Result<StoredAssessment> {
     app.read_as(
         caller,
+        ("assessment", id),
         |s| s.get_assessment(id),
         |a| Action::Read(a.party_id),
     )
@@ -103,8 +104,13 @@ pub async fn get_rule_set(
 }
 
 pub async fn get_claim(app: &App, caller: &Caller, id: Uuid) -> Result<Claim> {
-    app.read_as(caller, |s| s.get_claim(id), |c| Action::Read(c.party_id))
-        .await
+    app.read_as(
+        caller,
+        ("claim", id),
+        |s| s.get_claim(id),
+        |c| Action::Read(c.party_id),
+    )
+    .await
 }
 
 pub async fn list_claims(

@@ -11,10 +11,12 @@
 //! caller. Reads of a record whose party decides (a repatriation, an
 //! earning) load it and hand it over only once the caller may see it.
 //!
-//! Writes: `create_party`, `create_earning`, `create_repatriation`,
+//! Writes: `create_party`, `create_party_fact`, `create_document`,
+//! `create_earning`, `create_repatriation`,
 //! `record_steps`, `assess`, `file_claim`, `record_claim_step`,
 //! `import_statement`, `run_matching`, `manual_match`, `unmatch`.
-//! Reads, by what they show: `parties`, `earnings`, `repatriations`,
+//! Reads, by what they show: `parties`, `documents`, `earnings`,
+//! `repatriations`,
 //! `incentive`, `reconciliation`, `metrics`, `audit`.
 
 mod app;
@@ -26,9 +28,12 @@ pub mod rules;
 
 pub mod assess;
 pub mod audit;
+pub mod create_document;
 pub mod create_earning;
 pub mod create_party;
+pub mod create_party_fact;
 pub mod create_repatriation;
+pub mod documents;
 pub mod earnings;
 pub mod file_claim;
 pub mod import_statement;

@@ -1,16 +1,42 @@
 //! GetParty, ListParties: the register, as the caller may see it.
 
+use chrono::NaiveDate;
+use repat_core::facts::{FactKind, PartyFact, party_on};
 use repat_core::party::{Party, PartyKind};
+use repat_core::time::dhaka_date;
 use repat_store::{Page, PageRequest, PartyFilter, StoreError};
 use uuid::Uuid;
 
 use crate::App;
-use crate::auth::{Action, Caller, authorize};
+use crate::auth::{Action, Caller, authorize, authorize_record};
 use crate::error::Result;
 
-pub async fn get_party(app: &App, caller: &Caller, id: Uuid) -> Result<Party> {
-    let permit = authorize(caller, Action::Read(id))?;
-    Ok(app.store(&permit).get_party(id).await?)
+/// The party with the facts in force on `as_of` (default: today in Dhaka).
+pub async fn get_party(
+    app: &App,
+    caller: &Caller,
+    id: Uuid,
+    as_of: Option<NaiveDate>,
+) -> Result<Party> {
+    let permit = authorize_record(caller, Action::Read(id), "party", id)?;
+    let day = as_of.unwrap_or_else(|| dhaka_date(chrono::Utc::now()));
+    let history = app.store(&permit).party_history(id).await?;
+    Ok(party_on(&history.party, &history.facts, day))
+}
+
+/// A party's changes of one kind or all, in the order recorded.
+pub async fn list_party_facts(
+    app: &App,
+    caller: &Caller,
+    party_id: Uuid,
+    kind: Option<FactKind>,
+    page: PageRequest,
+) -> Result<Page<PartyFact>> {
+    let permit = authorize(caller, Action::Read(party_id))?;
+    Ok(app
+        .store(&permit)
+        .list_party_facts(party_id, kind, page)
+        .await?)
 }
 
 /// Whether the caller lists the whole register (in the order parties were

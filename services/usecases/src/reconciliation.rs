@@ -17,6 +17,7 @@ use crate::error::Result;
 pub async fn get_statement(app: &App, caller: &Caller, id: Uuid) -> Result<StoredStatement> {
     app.read_as(
         caller,
+        ("statement", id),
         |s| s.get_statement(id),
         |st| Action::Read(st.party_id),
     )

@@ -34,6 +34,7 @@ pub async fn record_claim_step(
     let current = app
         .read_as(
             caller,
+            ("claim", req.claim_id),
             |s| s.get_claim(req.claim_id),
             |c| Action::Read(c.party_id),
         )

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use repat_core::Named;
 use repat_core::journey::{self, NewStep, Step};
 use repat_core::repatriation::RepatriationStatus;
-use repat_store::{Idempotency, JourneyUpdate, StoreError, derive_id};
+use repat_store::{Idempotency, JourneyUpdate, KeyId, StoreError, derive_id};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -117,12 +117,11 @@ async fn try_record(
     let at = tx.time();
     let mut results: Vec<Option<Result<StepRecorded>>> = (0..items.len()).map(|_| None).collect();
 
-    // A request id repeated inside the batch is a retry of its first use.
-    let mut first_use: HashMap<Uuid, usize> = HashMap::new();
+    // A key repeated inside the batch is a retry of its first use.
+    let mut first_use: HashMap<KeyId, usize> = HashMap::new();
     let mut unique: Vec<usize> = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        if let std::collections::hash_map::Entry::Vacant(e) = first_use.entry(item.idem.request_id)
-        {
+        if let std::collections::hash_map::Entry::Vacant(e) = first_use.entry(item.idem.key()) {
             e.insert(i);
             unique.push(i);
         }
@@ -136,8 +135,8 @@ async fn try_record(
         .collect();
     let step_counts = tx.lock_journeys(&rep_ids).await?;
     let mut journeys = tx.load_steps(&rep_ids).await?;
-    let ids: Vec<Uuid> = unique.iter().map(|&i| items[i].idem.request_id).collect();
-    let mut records = tx.stored_keys(&ids).await?;
+    let keys: Vec<KeyId> = unique.iter().map(|&i| items[i].idem.key()).collect();
+    let mut records = tx.stored_keys(&keys).await?;
 
     let mut stored: Vec<Step> = Vec::new();
     let mut audited: Vec<(&Idempotency, String)> = Vec::new();
@@ -148,7 +147,7 @@ async fn try_record(
             idem, step: new, ..
         } = &items[i];
         let rid = new.repatriation_id;
-        if let Some(record) = records.remove(&idem.request_id) {
+        if let Some(record) = records.remove(&idem.key()) {
             results[i] = Some(record.replay(idem).map_err(Error::from).and_then(
                 |receipt: StepReceipt| {
                     let step = journeys
@@ -184,7 +183,7 @@ async fn try_record(
             continue;
         }
         let step = Step {
-            id: derive_id(idem.request_id),
+            id: derive_id(idem),
             details: new.clone(),
             recorded_at: at,
         };
@@ -228,7 +227,7 @@ async fn try_record(
     for (i, item) in items.iter().enumerate() {
         if results[i].is_none() {
             let idem = &item.idem;
-            let first = first_use[&idem.request_id];
+            let first = first_use[&idem.key()];
             let outcome = match &results[first] {
                 Some(Ok(r)) if items[first].idem == *idem => Ok(r.clone()),
                 Some(Ok(_)) => Err(Error::Store(StoreError::IdempotencyMismatch(

@@ -17,6 +17,7 @@ use crate::error::Result;
 pub async fn get_repatriation(app: &App, caller: &Caller, id: Uuid) -> Result<Journey> {
     app.read_as(
         caller,
+        ("repatriation", id),
         |s| s.get_journey(id),
         |j| Action::Read(j.repatriation.details.party_id),
     )

@@ -102,7 +102,7 @@ pub(crate) async fn store_matches(
     credits: &HashMap<Uuid, recon::Entry>,
 ) -> Result<Vec<StoredMatch>> {
     let at = tx.time();
-    let base = derive_id(idem.request_id);
+    let base = derive_id(idem);
     let mut journeys: HashMap<Uuid, Vec<Step>> = HashMap::new();
     let mut new_steps: Vec<Step> = Vec::new();
     let mut stored = Vec::with_capacity(matches.len());

@@ -15,6 +15,8 @@ use crate::support::{
 on_both_stores!(
     a_retry_returns_the_stored_response,
     an_id_reused_for_another_request_is_refused,
+    a_request_id_is_one_tenants_for_one_method,
+    an_unscoped_key_holds_its_id_for_everyone,
     racing_claims_store_once,
     repeats_inside_a_batch_share_the_first_outcome
 );
@@ -47,7 +49,7 @@ async fn a_retry_returns_the_stored_response(store: &TestStore) {
 
 async fn an_id_reused_for_another_request_is_refused(store: &TestStore) {
     let k = key(CREATE_PARTY);
-    admin(store)
+    let first = admin(store)
         .create_party(&k, &new_party("First Ltd"))
         .await
         .unwrap();
@@ -55,24 +57,123 @@ async fn an_id_reused_for_another_request_is_refused(store: &TestStore) {
         fingerprint: "another request".into(),
         ..k.clone()
     };
-    let other_caller = repat_store::Idempotency {
-        principal: "someone-else".into(),
+    let err = admin(store)
+        .create_party(&other_payload, &new_party("Second Ltd"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Store(StoreError::IdempotencyMismatch(id)) if id == k.request_id),
+        "{err:?}"
+    );
+    // Another caller of the same tenant repeating the request is a retry.
+    let colleague = repat_store::Idempotency {
+        principal: "colleague@repat".into(),
         ..k.clone()
     };
+    let again = admin(store)
+        .create_party(&colleague, &new_party("First Ltd"))
+        .await
+        .unwrap();
+    assert_eq!(again, first, "the tenant's stored response");
+    assert_eq!(chain(store.repo.as_ref()).await.len(), 1);
+}
+
+/// A request id is one tenant's, for one method: another tenant (or
+/// method) using the same id makes a request of its own, with an id of
+/// its own.
+async fn a_request_id_is_one_tenants_for_one_method(store: &TestStore) {
+    let k = key(CREATE_PARTY);
+    let first = admin(store)
+        .create_party(&k, &new_party("Mine Ltd"))
+        .await
+        .unwrap();
+    let other_tenant = repat_store::Idempotency {
+        scope: "integrator:mallory@elsewhere".into(),
+        principal: "mallory@elsewhere".into(),
+        ..k.clone()
+    };
+    let theirs = admin(store)
+        .create_party(&other_tenant, &new_party("Theirs Ltd"))
+        .await
+        .unwrap();
+    assert_ne!(theirs.id, first.id);
     let other_method = repat_store::Idempotency {
-        method: "repat.v1.EarningService/CreateEarning",
+        method: "repat.v1.PartyService/ImportParty",
         ..k.clone()
     };
-    for reused in [other_payload, other_caller, other_method] {
-        let err = admin(store)
-            .create_party(&reused, &new_party("Second Ltd"))
+    let third = admin(store)
+        .create_party(&other_method, &new_party("Third Ltd"))
+        .await
+        .unwrap();
+    assert!(third.id != first.id && third.id != theirs.id);
+    // Each retry still finds its own response.
+    for (key, party) in [
+        (&k, &first),
+        (&other_tenant, &theirs),
+        (&other_method, &third),
+    ] {
+        let again = admin(store)
+            .create_party(key, &new_party(&party.details.legal_name))
             .await
-            .unwrap_err();
-        assert!(
-            matches!(err, Error::Store(StoreError::IdempotencyMismatch(id)) if id == k.request_id),
-            "{err:?}"
-        );
+            .unwrap();
+        assert_eq!(&again, party);
     }
+    assert_eq!(chain(store.repo.as_ref()).await.len(), 3);
+}
+
+/// A key stored before keys were scoped (the empty scope) still holds its
+/// request id for every tenant and method, and replays only to its caller.
+async fn an_unscoped_key_holds_its_id_for_everyone(store: &TestStore) {
+    let k = key(CREATE_PARTY);
+    let first = admin(store)
+        .create_party(&k, &new_party("Old Ltd"))
+        .await
+        .unwrap();
+    repat_tests::tamper(
+        store.backend,
+        &store.url,
+        "UPDATE idempotency SET scope = ''",
+    )
+    .await;
+    let retry = admin(store)
+        .create_party(&k, &new_party("Old Ltd"))
+        .await
+        .unwrap();
+    assert_eq!(retry, first, "its caller's retry is replayed");
+    let steps = admin(store)
+        .record_steps(&[(
+            repat_store::Idempotency {
+                method: crate::support::RECORD_STEP,
+                ..k.clone()
+            },
+            NewStep::new(
+                first.id,
+                StepKind::PaymentInitiated,
+                at("2024-03-02T10:00:00Z"),
+            ),
+        )])
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            steps[0],
+            Err(Error::Store(StoreError::IdempotencyMismatch(_)))
+        ),
+        "another method"
+    );
+    let other_tenant = repat_store::Idempotency {
+        scope: "firm:someone".into(),
+        principal: "someone@firm".into(),
+        ..k.clone()
+    };
+    let err = admin(store)
+        .create_party(&other_tenant, &new_party("Old Ltd"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Store(StoreError::IdempotencyMismatch(_))),
+        "{err:?}"
+    );
     assert_eq!(chain(store.repo.as_ref()).await.len(), 1);
 }
 

@@ -77,7 +77,14 @@ async fn assessed(store: &TestStore, id: Uuid, as_of: chrono::NaiveDate) -> Stor
     let request = AssessRequest {
         repatriation_id: id,
         as_of: Some(as_of),
-        documents: vec![],
+        // The papers a claim needs, held by the firm.
+        documents: [
+            "CONTRACT_OR_WORK_ORDER",
+            "INVOICE",
+            "PROCEEDS_REALIZATION_CERTIFICATE",
+        ]
+        .map(String::from)
+        .to_vec(),
         fx_rate: None,
         validate_only: false,
     };

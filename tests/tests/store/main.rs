@@ -4,6 +4,8 @@
 //! cases, as every write does: they decide, the store keeps.
 
 mod audit;
+mod documents;
+mod facts;
 mod idempotency;
 mod incentive;
 mod journeys;

@@ -56,6 +56,31 @@ impl Admin {
             .await
     }
 
+    pub async fn record_party_fact(
+        &self,
+        idem: &Idempotency,
+        fact: &repat_core::facts::NewPartyFact,
+    ) -> Result<repat_core::facts::PartyFact, Error> {
+        repat_usecases::create_party_fact::create_party_fact(&self.app, &self.caller, idem, fact)
+            .await
+    }
+
+    /// Records a document of the party it names.
+    pub async fn create_document(
+        &self,
+        idem: &Idempotency,
+        document: &repat_core::document::NewDocument,
+    ) -> Result<repat_core::document::Document, Error> {
+        repat_usecases::create_document::create_document(
+            &self.app,
+            &self.caller,
+            idem,
+            document,
+            Some(document.party_id),
+        )
+        .await
+    }
+
     /// Records a batch of steps in one transaction.
     pub async fn record_steps(
         &self,
@@ -76,6 +101,7 @@ impl Admin {
 pub fn key(method: &'static str) -> Idempotency {
     Idempotency {
         request_id: Uuid::new_v4(),
+        scope: "admin:conformance@repat".into(),
         principal: "conformance@repat".into(),
         role: "admin".into(),
         method,

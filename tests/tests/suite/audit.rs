@@ -1,28 +1,13 @@
 use repat_proto::v1 as pb;
 use repat_proto::v1::audit_service_client::AuditServiceClient;
 use repat_tests::fixtures::step;
-use repat_tests::{Backend, TestApp, on_both_backends};
-use sqlx::Connection;
+use repat_tests::{TestApp, on_both_backends};
 
 on_both_backends!(every_change_is_chained_and_tampering_is_found);
 
 /// Runs `sql` against the server's database, behind its back.
 async fn tamper(app: &TestApp, sql: &str) {
-    let sql = sqlx::AssertSqlSafe(sql.to_string());
-    match app.backend {
-        Backend::Sqlite => {
-            let mut c = sqlx::SqliteConnection::connect(&app.database_url)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut c).await.unwrap();
-        }
-        Backend::Postgres => {
-            let mut c = sqlx::PgConnection::connect(&app.database_url)
-                .await
-                .unwrap();
-            sqlx::query(sql).execute(&mut c).await.unwrap();
-        }
-    }
+    repat_tests::tamper(app.backend, &app.database_url, sql).await;
 }
 
 async fn every_change_is_chained_and_tampering_is_found(app: &TestApp) {

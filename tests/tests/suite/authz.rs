@@ -5,6 +5,7 @@ use futures::StreamExt;
 use repat_api::auth::Role;
 use repat_proto::v1 as pb;
 use repat_proto::v1::audit_service_client::AuditServiceClient;
+use repat_proto::v1::document_service_client::DocumentServiceClient;
 use repat_proto::v1::earning_service_client::EarningServiceClient;
 use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
 use repat_proto::v1::metrics_service_client::MetricsServiceClient;
@@ -58,9 +59,13 @@ enum Rpc {
     ListMatches,
     ListExceptions,
     ListRealizations,
+    CreatePartyFact,
+    ListPartyFacts,
+    CreateDocument,
+    ListDocuments,
 }
 
-const ALL: [Rpc; 29] = [
+const ALL: [Rpc; 33] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -90,6 +95,10 @@ const ALL: [Rpc; 29] = [
     Rpc::ListMatches,
     Rpc::ListExceptions,
     Rpc::ListRealizations,
+    Rpc::CreatePartyFact,
+    Rpc::ListPartyFacts,
+    Rpc::CreateDocument,
+    Rpc::ListDocuments,
 ];
 
 /// A statement of party A's account.
@@ -105,6 +114,7 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
     let incentives = || IncentiveServiceClient::new(ch.clone());
     let metrics = || MetricsServiceClient::new(ch.clone());
     let recon = || ReconciliationServiceClient::new(ch.clone());
+    let documents = || DocumentServiceClient::new(ch.clone());
     let code = |r: Result<usize, tonic::Status>| match r {
         Ok(k) => (Code::Ok, k),
         Err(s) => (s.code(), 0),
@@ -140,6 +150,7 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
             parties()
                 .get_party(pb::GetPartyRequest {
                     id: w.party_a.clone(),
+                    ..Default::default()
                 })
                 .await
                 .map(|_| 1),
@@ -399,6 +410,55 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|r| r.into_inner().realizations.len()),
         ),
+        Rpc::CreatePartyFact => code(
+            parties()
+                .create_party_fact(pb::CreatePartyFactRequest {
+                    request_id: rid(),
+                    party_id: w.party_a.clone(),
+                    effective_from: repat_tests::fixtures::date(2024, 3, 1),
+                    value: Some(pb::PartyFactValue {
+                        kind: pb::PartyFactKind::Zone as i32,
+                        zone: pb::Zone::None as i32,
+                        ..Default::default()
+                    }),
+                    reason: "confirmed".into(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListPartyFacts => code(
+            parties()
+                .list_party_facts(pb::ListPartyFactsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().facts.len()),
+        ),
+        Rpc::CreateDocument => code(
+            documents()
+                .create_document(pb::CreateDocumentRequest {
+                    request_id: rid(),
+                    document: Some(pb::Document {
+                        earning_id: w.earning_a.clone(),
+                        ..repat_tests::fixtures::document(
+                            pb::DocumentKind::Invoice,
+                            &format!("INV-{n}"),
+                        )
+                    }),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListDocuments => code(
+            documents()
+                .list_documents(pb::ListDocumentsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().documents.len()),
+        ),
     }
 }
 
@@ -414,6 +474,8 @@ fn is_write(rpc: Rpc) -> bool {
             | Rpc::AssessRepatriation
             | Rpc::ImportStatement
             | Rpc::RunMatching
+            | Rpc::CreatePartyFact
+            | Rpc::CreateDocument
     )
 }
 
@@ -446,7 +508,8 @@ fn expected(caller: &str, rpc: Rpc) -> Code {
             | Rpc::ListAuditEntries
             | Rpc::VerifyAuditChain
             | Rpc::ImportStatement
-            | Rpc::RunMatching => Code::PermissionDenied,
+            | Rpc::RunMatching
+            | Rpc::CreatePartyFact => Code::PermissionDenied,
             Rpc::ListParties => Code::Ok,
             _ => Code::NotFound,
         },
@@ -619,6 +682,13 @@ async fn matrix(backend: Backend) {
             request_id: rid(),
             repatriation_id: w.repatriation_a.clone(),
             as_of: repat_tests::fixtures::date(2024, 3, 21),
+            documents: [
+                "CONTRACT_OR_WORK_ORDER",
+                "INVOICE",
+                "PROCEEDS_REALIZATION_CERTIFICATE",
+            ]
+            .map(String::from)
+            .to_vec(),
             ..Default::default()
         })
         .await

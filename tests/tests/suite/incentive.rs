@@ -72,6 +72,7 @@ async fn realized(
         rate: fx.into(),
     });
     app.record(convert).await.unwrap();
+    app.add_claim_papers(&r).await;
     r
 }
 
@@ -123,7 +124,7 @@ async fn worked_examples_come_out_exactly(app: &TestApp) {
     assert_eq!(amount(&a.base), "1097250.00");
     assert_eq!(amount(&a.incentive), "109725.00");
     assert_eq!(a.claim_deadline, date(2024, 3, 10));
-    assert_eq!(a.rule_set_version, "bd-2024.07.1");
+    assert_eq!(a.rule_set_version, "bd-2024.07.2");
     let lines: Vec<&str> = a.arithmetic.iter().map(|l| l.expression.as_str()).collect();
     // Rates are kept as exact decimals without trailing zeros.
     assert_eq!(
@@ -683,6 +684,13 @@ async fn simulation_stores_nothing(app: &TestApp) {
         net_credited: money("3333.33", "USD"),
         fx_rate: "110.00".into(),
         as_of: date(2024, 8, 2),
+        documents: [
+            "CONTRACT_OR_WORK_ORDER",
+            "INVOICE",
+            "PROCEEDS_REALIZATION_CERTIFICATE",
+        ]
+        .map(String::from)
+        .to_vec(),
         ..Default::default()
     };
     let sim = |toml: &str| pb::SimulateAssessmentRequest {
@@ -724,7 +732,7 @@ async fn simulation_stores_nothing(app: &TestApp) {
     );
     let what_if = active
         .source_toml
-        .replace("version = \"bd-2024.07.1\"", "version = \"what-if\"")
+        .replace("version = \"bd-2024.07.2\"", "version = \"what-if\"")
         .replace("rate = \"0.06\"", "rate = \"0.10\"");
     let sim10 = app
         .incentives()
@@ -784,7 +792,7 @@ async fn simulation_stores_nothing(app: &TestApp) {
             .iter()
             .map(|s| (s.version.as_str(), s.active))
             .collect::<Vec<_>>(),
-        [("bd-2024.07.1", true)]
+        [("bd-2024.07.2", true)]
     );
 }
 
@@ -808,7 +816,7 @@ async fn old_assessments_keep_their_rules(app: &TestApp) {
     let dir = std::env::temp_dir().join(format!("repat-rules-{}", rid()));
     std::fs::create_dir_all(&dir).unwrap();
     let edited = repat_api::SHIPPED_RULES
-        .replace("version = \"bd-2024.07.1\"", "version = \"bd-2024.07.2\"")
+        .replace("version = \"bd-2024.07.2\"", "version = \"bd-2024.07.3\"")
         .replace("rate = \"0.06\"", "rate = \"0.065\"");
     let file = dir.join("rules.toml");
     std::fs::write(&file, &edited).unwrap();
@@ -836,7 +844,7 @@ async fn old_assessments_keep_their_rules(app: &TestApp) {
         .into_inner();
     assert_eq!(
         (new.rule_set_version.as_str(), amount(&new.incentive)),
-        ("bd-2024.07.2", "7670.00".into())
+        ("bd-2024.07.3", "7670.00".into())
     );
     let kept = client
         .get_assessment(pb::GetAssessmentRequest { id: old.id.clone() })
@@ -845,7 +853,7 @@ async fn old_assessments_keep_their_rules(app: &TestApp) {
         .into_inner();
     assert_eq!(
         (kept.rule_set_version.as_str(), amount(&kept.incentive)),
-        ("bd-2024.07.1", "7080.00".into())
+        ("bd-2024.07.2", "7080.00".into())
     );
     let sets = client
         .list_rule_sets(pb::ListRuleSetsRequest {})
@@ -861,13 +869,13 @@ async fn old_assessments_keep_their_rules(app: &TestApp) {
     assert_eq!(
         versions,
         [
-            ("bd-2024.07.1".into(), false),
-            ("bd-2024.07.2".into(), true)
+            ("bd-2024.07.2".into(), false),
+            ("bd-2024.07.3".into(), true)
         ]
     );
     let old_set = client
         .get_rule_set(pb::GetRuleSetRequest {
-            version: "bd-2024.07.1".into(),
+            version: "bd-2024.07.2".into(),
         })
         .await
         .unwrap()

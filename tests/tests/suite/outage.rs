@@ -85,6 +85,7 @@ async fn outage_and_recovery(app: &TestApp, proxy: &Proxy) {
         .parties()
         .get_party(pb::GetPartyRequest {
             id: party.id.clone(),
+            ..Default::default()
         })
         .await
         .expect_err("no database, no read");
@@ -115,6 +116,7 @@ async fn outage_and_recovery(app: &TestApp, proxy: &Proxy) {
         .parties()
         .get_party(pb::GetPartyRequest {
             id: party.id.clone(),
+            ..Default::default()
         })
         .await
         .expect_err("the breaker is open");

@@ -61,6 +61,7 @@ async fn spans_and_metrics_reach_the_collector(backend: Backend) {
         .parties()
         .get_party(pb::GetPartyRequest {
             id: uuid::Uuid::new_v4().to_string(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -34,6 +34,7 @@ macro_rules! on_both {
 }
 
 on_both!(
+    two_firms_racing_one_request_id_both_succeed,
     another_tenants_earning_is_not_found,
     a_firm_pages_its_parties,
     bad_bytes_are_the_clients_error
@@ -71,6 +72,116 @@ async fn create_party(
         .await
         .unwrap()
         .into_inner()
+}
+
+/// Request ids are scoped by tenant: two firms sending the same derived
+/// request id at once (as `repatctl` derives them from public parts) each
+/// create their own records, and a colleague of a firm repeating its
+/// request gets the firm's record back.
+async fn two_firms_racing_one_request_id_both_succeed(backend: Backend) {
+    let Some((app, minter, _keys)) = with_tokens(backend).await else {
+        return;
+    };
+    let admin = as_(&app, minter.token("ops@bank", Role::Admin, &[]));
+    let (a, b) = (
+        create_party(&admin, "A Ltd").await,
+        create_party(&admin, "B Ltd").await,
+    );
+    let firm_a = as_(
+        &app,
+        minter.token("a@firm", Role::Firm, &[a.id.parse().unwrap()]),
+    );
+    let firm_b = as_(
+        &app,
+        minter.token("b@firm", Role::Firm, &[b.id.parse().unwrap()]),
+    );
+    let shared = rid();
+    let create = |ch: InterceptedService<tonic::transport::Channel, Bearer>, party: String| {
+        let request_id = shared.clone();
+        async move {
+            EarningServiceClient::new(ch)
+                .create_earning(pb::CreateEarningRequest {
+                    request_id,
+                    earning: Some(earning(&party, "INV-2026-0042", "100.00", "USD")),
+                })
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    // Several racing sends of each firm's request, interleaved.
+    let calls = (0..8).map(|n| {
+        let (ch, party) = if n % 2 == 0 {
+            (firm_a.clone(), a.id.clone())
+        } else {
+            (firm_b.clone(), b.id.clone())
+        };
+        create(ch, party)
+    });
+    let results = futures::future::join_all(calls).await;
+    let mut of_a = Vec::new();
+    let mut of_b = Vec::new();
+    for (n, r) in results.into_iter().enumerate() {
+        let e = r.unwrap_or_else(|s| panic!("call {n}: {s:?}"));
+        if n % 2 == 0 {
+            of_a.push(e)
+        } else {
+            of_b.push(e)
+        }
+    }
+    assert!(of_a.iter().all(|e| *e == of_a[0] && e.party_id == a.id));
+    assert!(of_b.iter().all(|e| *e == of_b[0] && e.party_id == b.id));
+    assert_ne!(of_a[0].id, of_b[0].id);
+
+    // B having taken the id first does not stop A's later request either.
+    let later = rid();
+    for (ch, party) in [(&firm_b, &b.id), (&firm_a, &a.id)] {
+        EarningServiceClient::new(ch.clone())
+            .create_earning(pb::CreateEarningRequest {
+                request_id: later.clone(),
+                earning: Some(earning(party, "INV-2026-0043", "50.00", "USD")),
+            })
+            .await
+            .unwrap();
+    }
+
+    // A colleague at A repeating A's request is a retry: A's record.
+    let colleague = as_(
+        &app,
+        minter.token("books@firm", Role::Firm, &[a.id.parse().unwrap()]),
+    );
+    let again = create(colleague, a.id.clone()).await.unwrap();
+    assert_eq!(again, of_a[0]);
+
+    // Steps too: each firm's journey gets its step under the one id.
+    let step_id = rid();
+    for (ch, party, e) in [(&firm_a, &a.id, &of_a[0]), (&firm_b, &b.id, &of_b[0])] {
+        let r = RepatriationServiceClient::new(ch.clone())
+            .create_repatriation(pb::CreateRepatriationRequest {
+                request_id: shared.clone(),
+                party_id: party.clone(),
+                allocations: vec![pb::Allocation {
+                    earning_id: e.id.clone(),
+                    amount: None,
+                }],
+                channel: pb::Channel::Bank as i32,
+                payer_country: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        RepatriationServiceClient::new(ch.clone())
+            .record_step(pb::RecordStepRequest {
+                request_id: step_id.clone(),
+                step: Some(repat_tests::fixtures::step(
+                    &r.id,
+                    pb::StepKind::PaymentInitiated,
+                    "2024-03-02T09:00:00Z",
+                )),
+            })
+            .await
+            .unwrap();
+    }
+    app.finish().await;
 }
 
 /// Allocating another firm's earning is answered exactly as allocating one

@@ -101,7 +101,10 @@ async fn missing_and_unknown_parties(app: &TestApp) {
     assert_eq!(err.code(), Code::NotFound);
     let err = app
         .parties()
-        .get_party(pb::GetPartyRequest { id: unknown })
+        .get_party(pb::GetPartyRequest {
+            id: unknown,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound);
@@ -109,6 +112,7 @@ async fn missing_and_unknown_parties(app: &TestApp) {
         .parties()
         .get_party(pb::GetPartyRequest {
             id: "not-a-uuid".into(),
+            ..Default::default()
         })
         .await
         .unwrap_err();

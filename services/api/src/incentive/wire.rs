@@ -1,5 +1,6 @@
 //! Incentive values to and from the wire.
 
+use repat_core::document::DocumentKind;
 use repat_core::incentive::claim::{Claim, ClaimStatus, ClaimStepKind};
 use repat_core::incentive::rules::Programme;
 use repat_core::incentive::totals::Total;
@@ -75,6 +76,7 @@ pub fn assessment(a: &Assessment, c: &Case) -> pb::Assessment {
                 code: v.reason.name().to_string(),
                 message: v.message.clone(),
                 source: v.source.clone(),
+                document: v.document.clone().unwrap_or_default(),
             })
             .collect(),
         arithmetic: a
@@ -169,22 +171,16 @@ pub fn decode_inputs(
     })
 }
 
-/// Document names: upper-case letters, digits and underscores, as the rule
-/// files name them.
+/// Document names, as the rule files name them: DocumentKind names
+/// without their prefix.
 pub fn documents(v: &mut Violations, field: &str, names: &[String]) -> Option<Vec<String>> {
     let mut ok = true;
     for (n, d) in names.iter().enumerate() {
-        if d.is_empty()
-            || d.len() > 64
-            || !d
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
-        {
+        if DocumentKind::from_name(d).is_none() {
+            let known: Vec<&str> = DocumentKind::NAMES.iter().map(|(_, n)| *n).collect();
             v.add(
                 format!("{field}[{n}]"),
-                format!(
-                    "{d:?} is not a document name (upper-case letters, digits and '_', at most 64)"
-                ),
+                format!("{d:?} is not a document; documents are {known:?}"),
             );
             ok = false;
         }
@@ -235,6 +231,18 @@ fn programme(p: &Programme) -> pb::Programme {
         repatriation_deadline: p.repatriation_deadline.describe(),
         claim_window: p.claim_window.describe(),
         excluded_zones: p.excluded_zones.clone(),
+        documents: p
+            .documents
+            .iter()
+            .map(|d| pb::ProgrammeDocument {
+                document: d.document.clone(),
+                required_from: d.required_from.map(date),
+                required_until: d.required_until.map(date),
+                waived_by_simplified_route: d.waived_by_simplified_route,
+                simplified_route_instead: d.simplified_route_instead.clone().unwrap_or_default(),
+                source: d.source.clone(),
+            })
+            .collect(),
     }
 }
 

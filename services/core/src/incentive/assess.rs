@@ -7,7 +7,8 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use super::rules::{Programme, RateDate, RuleSet};
+use super::rules::{Programme, Route, RuleSet};
+use crate::document::DocumentKind;
 use crate::earning::ServiceCategory;
 use crate::money::exact_product;
 use crate::party::{PartyKind, Zone};
@@ -73,6 +74,9 @@ pub struct Violation {
     pub message: String,
     /// The rule's source.
     pub source: String,
+    /// The document missing, for MISSING_DOCUMENT.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
 }
 
 /// One line of the arithmetic.
@@ -112,7 +116,70 @@ fn violation(reason: Reason, message: String, source: &str) -> Violation {
         reason,
         message,
         source: source.to_string(),
+        document: None,
     }
+}
+
+/// The documents programme `p` requires on `date` that the case does not
+/// hold, each named with its rule's source. The simplified route stands
+/// down exactly the documents its rules say it waives, and requires what
+/// serves instead.
+fn missing_documents(p: &Programme, case: &Case, date: NaiveDate) -> Vec<Violation> {
+    let route = p
+        .simplified_route
+        .as_ref()
+        .map_or(Route::Normal(None), |r| {
+            r.route(
+                date,
+                case.net_credited.as_ref(),
+                case.recognised_marketplace,
+            )
+        });
+    let held = |name: &str| case.documents.iter().any(|d| d == name);
+    let describe = |name: &str| {
+        DocumentKind::from_name(name).map_or_else(|| name.to_lowercase(), |k| k.describe().into())
+    };
+    let mut missing = Vec::new();
+    for rule in p.documents.iter().filter(|r| r.required_on(date)) {
+        let (name, message) = match (&route, rule.waived_by_simplified_route) {
+            (Route::Simplified, true) => match &rule.simplified_route_instead {
+                Some(instead) if !held(instead) => (
+                    instead,
+                    format!(
+                        "{instead} ({}) is missing: on the simplified route it serves instead of {} for proceeds realized on {date} under programme {}.",
+                        describe(instead),
+                        rule.document,
+                        p.id
+                    ),
+                ),
+                _ => continue,
+            },
+            _ if held(&rule.document) => continue,
+            (Route::Normal(Some(why)), true) => (
+                &rule.document,
+                format!(
+                    "{} ({}) is missing: programme {} requires it for proceeds realized on {date}, and the simplified route does not stand it down because {why}.",
+                    rule.document,
+                    describe(&rule.document),
+                    p.id
+                ),
+            ),
+            _ => (
+                &rule.document,
+                format!(
+                    "{} ({}) is missing: programme {} requires it for proceeds realized on {date}.",
+                    rule.document,
+                    describe(&rule.document),
+                    p.id
+                ),
+            ),
+        };
+        missing.push(Violation {
+            document: Some(name.clone()),
+            ..violation(Reason::MissingDocument, message, &rule.source)
+        });
+    }
+    missing
 }
 
 /// A product of the assessment too large to compute exactly: the inputs
@@ -247,10 +314,7 @@ pub fn assess(rules: &RuleSet, case: &Case) -> Result<Assessment, Overflow> {
         )),
     }
 
-    let rate_date = match p.rate_date {
-        RateDate::Realization => case.realized_on,
-        RateDate::Invoice => Some(case.invoice_date),
-    };
+    let rate_date = p.date_looked_at(case.invoice_date, case.realized_on);
     let rate = rate_date.and_then(|d| p.rate_on(d));
     if let (Some(d), None) = (rate_date, rate) {
         violations.push(violation(
@@ -259,28 +323,8 @@ pub fn assess(rules: &RuleSet, case: &Case) -> Result<Assessment, Overflow> {
             "",
         ));
     }
-
-    // The simplified route waives some documents for small amounts paid
-    // through a recognised marketplace.
-    let simplified = p.simplified_route.as_ref().is_some_and(|route| {
-        case.recognised_marketplace
-            && case.net_credited.is_some_and(|n| {
-                n.currency().code() == route.currency && n.amount() <= route.max_amount
-            })
-    });
     if let Some(d) = rate_date {
-        for doc in &p.documents {
-            if doc.required_on(d)
-                && !(doc.waived_by_simplified_route && simplified)
-                && !case.documents.contains(&doc.document)
-            {
-                violations.push(violation(
-                    Reason::MissingDocument,
-                    format!("{} is required for proceeds realized on {d}.", doc.document),
-                    &doc.source,
-                ));
-            }
-        }
+        violations.extend(missing_documents(p, case, d));
     }
 
     // The arithmetic runs whenever its inputs exist, so even an ineligible
@@ -363,9 +407,24 @@ mod tests {
             fx_rate: Some(dec(fx)),
             claim_filed_on: None,
             as_of: realized,
-            documents: vec![],
+            documents: NORMAL_ROUTE.iter().map(|d| d.to_string()).collect(),
             recognised_marketplace: false,
         }
+    }
+
+    /// What a claim needs on the normal route.
+    const NORMAL_ROUTE: [&str; 3] = [
+        "CONTRACT_OR_WORK_ORDER",
+        "INVOICE",
+        "PROCEEDS_REALIZATION_CERTIFICATE",
+    ];
+
+    fn missing(a: &Assessment) -> Vec<&str> {
+        a.violations
+            .iter()
+            .filter(|v| v.reason == Reason::MissingDocument)
+            .filter_map(|v| v.document.as_deref())
+            .collect()
     }
 
     fn run(c: &Case) -> Assessment {
@@ -531,35 +590,95 @@ mod tests {
     }
 
     #[test]
-    fn association_certificate_and_the_simplified_route() {
-        // Before 2022-04-11 a firm needs the association certificate...
-        let c = case(PartyKind::Firm, "4999.99", "USD", "86.00", "2022-03-01");
-        assert_eq!(run(&c).violations[0].reason, Reason::MissingDocument);
-        // ...unless up to USD 5,000 came through a recognised marketplace.
-        let mut c = c;
+    fn the_association_certificate_until_2022_04_10() {
+        // Before 2022-04-11 a firm needs the association certificate, on
+        // either route: the simplified route does not stand it down.
+        let mut c = case(PartyKind::Firm, "4999.99", "USD", "86.00", "2022-03-01");
+        assert_eq!(missing(&run(&c)), ["ASSOCIATION_CERTIFICATE"]);
         c.recognised_marketplace = true;
+        c.documents.push("MARKETPLACE_EARNINGS_STATEMENT".into());
+        assert_eq!(missing(&run(&c)), ["ASSOCIATION_CERTIFICATE"]);
+        c.documents.push("ASSOCIATION_CERTIFICATE".into());
         assert!(run(&c).eligible);
+        // From 2022-04-11 members and non-members both qualify.
+        let c = case(PartyKind::Firm, "9000.00", "USD", "86.00", "2022-04-11");
+        assert!(run(&c).eligible);
+    }
+
+    #[test]
+    fn the_simplified_route_stands_down_the_contract_and_nothing_else() {
+        let mut c = case(
+            PartyKind::Freelancer,
+            "4999.99",
+            "USD",
+            "110.00",
+            "2024-03-01",
+        );
+        c.recognised_marketplace = true;
+        c.documents = vec![
+            "INVOICE".into(),
+            "PROCEEDS_REALIZATION_CERTIFICATE".into(),
+            "MARKETPLACE_EARNINGS_STATEMENT".into(),
+        ];
+        assert!(run(&c).eligible, "{:?}", run(&c).violations);
         c.net_credited = Some(Money::parse("5000.00", "USD").unwrap());
         assert!(run(&c).eligible, "exactly USD 5,000 qualifies");
         c.net_credited = Some(Money::parse("5000.01", "USD").unwrap());
+        let over = run(&c);
         assert_eq!(
-            run(&c).violations[0].reason,
-            Reason::MissingDocument,
+            missing(&over),
+            ["CONTRACT_OR_WORK_ORDER"],
             "just over USD 5,000 does not"
         );
-        c.documents = vec!["ASSOCIATION_CERTIFICATE".into()];
-        assert!(run(&c).eligible);
-        // From 2022-04-11 members and non-members both qualify.
         assert!(
-            run(&case(
-                PartyKind::Firm,
-                "9000.00",
-                "USD",
-                "86.00",
-                "2022-04-11"
-            ))
-            .eligible
+            over.violations[0]
+                .message
+                .contains("above its cap of USD 5000.00")
         );
+        assert!(
+            over.violations[0]
+                .source
+                .contains("Circular of 16 Jan 2022")
+        );
+
+        // On the route, the marketplace's record serves instead: it is needed.
+        c.net_credited = Some(Money::parse("4999.99", "USD").unwrap());
+        c.documents
+            .retain(|d| d != "MARKETPLACE_EARNINGS_STATEMENT");
+        assert_eq!(missing(&run(&c)), ["MARKETPLACE_EARNINGS_STATEMENT"]);
+        // The invoice and the PRC are not waived.
+        c.documents = vec!["MARKETPLACE_EARNINGS_STATEMENT".into()];
+        assert_eq!(
+            missing(&run(&c)),
+            ["INVOICE", "PROCEEDS_REALIZATION_CERTIFICATE"]
+        );
+        // Not through a recognised marketplace, or before the route opened:
+        // the normal route.
+        let mut c = case(
+            PartyKind::Freelancer,
+            "100.00",
+            "USD",
+            "110.00",
+            "2024-03-01",
+        );
+        c.documents.retain(|d| d != "CONTRACT_OR_WORK_ORDER");
+        assert_eq!(missing(&run(&c)), ["CONTRACT_OR_WORK_ORDER"]);
+        let mut c = case(
+            PartyKind::Freelancer,
+            "100.00",
+            "USD",
+            "86.00",
+            "2022-01-15",
+        );
+        c.recognised_marketplace = true;
+        c.documents = vec![
+            "INVOICE".into(),
+            "PROCEEDS_REALIZATION_CERTIFICATE".into(),
+            "MARKETPLACE_EARNINGS_STATEMENT".into(),
+        ];
+        let early = run(&c);
+        assert_eq!(missing(&early), ["CONTRACT_OR_WORK_ORDER"]);
+        assert!(early.violations[0].message.contains("opened on 2022-01-16"));
     }
 
     #[test]

@@ -6,6 +6,9 @@ use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::Named;
+use crate::document::DocumentKind;
+
 /// The Bangladesh rules shipped with the service.
 pub const BANGLADESH: &str = include_str!("../../../../rules/bangladesh.toml");
 
@@ -140,16 +143,24 @@ impl Deadline {
     }
 }
 
+/// A document a programme requires, and when: from `required_from`
+/// through `required_until` (either open), on the date the programme looks
+/// at ([`Programme::date_looked_at`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentRule {
+    /// A [`DocumentKind`] name, e.g. "CONTRACT_OR_WORK_ORDER".
     pub document: String,
     #[serde(default)]
     pub required_from: Option<NaiveDate>,
     #[serde(default)]
     pub required_until: Option<NaiveDate>,
+    /// The simplified route stands this document down...
     #[serde(default)]
     pub waived_by_simplified_route: bool,
+    /// ...and, when named, this one serves instead on that route.
+    #[serde(default)]
+    pub simplified_route_instead: Option<String>,
     pub source: String,
 }
 
@@ -160,9 +171,14 @@ impl DocumentRule {
     }
 }
 
+/// Small proceeds through a recognised marketplace need fewer documents.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SimplifiedRoute {
+    /// The first day the route is open (always, when unset).
+    #[serde(default)]
+    pub from: Option<NaiveDate>,
+    /// Proceeds up to and including this amount take the route.
     #[serde(with = "exact")]
     pub max_amount: Decimal,
     pub currency: String,
@@ -171,6 +187,49 @@ pub struct SimplifiedRoute {
     #[serde(default)]
     pub marketplaces: Vec<String>,
     pub source: String,
+}
+
+/// Whether proceeds take the simplified route, and if not, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Simplified,
+    /// The normal route, with the reason the simplified one is closed
+    /// (none when the programme has no simplified route).
+    Normal(Option<String>),
+}
+
+impl SimplifiedRoute {
+    /// Proceeds `net` realized through a recognised marketplace (or not)
+    /// take the route on `date` when it is open and they are within its
+    /// cap. Proceeds in another currency than the cap's do not: no rate
+    /// the rules can name converts them.
+    pub fn route(&self, date: NaiveDate, net: Option<&crate::Money>, marketplace: bool) -> Route {
+        let cap = format!("{} {}", self.currency, self.max_amount);
+        let closed = |why: String| Route::Normal(Some(why));
+        if let Some(from) = self.from
+            && date < from
+        {
+            return closed(format!("the simplified route opened on {from}"));
+        }
+        if !marketplace {
+            return closed("the proceeds did not come through a recognised marketplace".into());
+        }
+        match net {
+            None => closed("nothing has been credited yet".into()),
+            Some(n) if n.currency().code() != self.currency => closed(format!(
+                "{} {} credited is not in {}, the currency of its cap",
+                n.currency().code(),
+                n.amount(),
+                self.currency
+            )),
+            Some(n) if n.amount() > self.max_amount => closed(format!(
+                "{} {} credited is above its cap of {cap}",
+                n.currency().code(),
+                n.amount()
+            )),
+            Some(_) => Route::Simplified,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -197,6 +256,20 @@ pub struct Programme {
 }
 
 impl Programme {
+    /// The date the programme's rules look at: the one that selects the
+    /// rate, the documents required and the facts about the party (the
+    /// realization date, unless the rule set says the invoice date).
+    pub fn date_looked_at(
+        &self,
+        invoice_date: NaiveDate,
+        realized_on: Option<NaiveDate>,
+    ) -> Option<NaiveDate> {
+        match self.rate_date {
+            RateDate::Realization => realized_on,
+            RateDate::Invoice => Some(invoice_date),
+        }
+    }
+
     /// The rate in force on `date`: the last one that started on or before it.
     pub fn rate_on(&self, date: NaiveDate) -> Option<&Rate> {
         self.rates.iter().rev().find(|r| r.from <= date)
@@ -296,6 +369,29 @@ impl RuleSet {
                     return Err(invalid(format!("unknown zone {z:?}")));
                 }
             }
+            for d in &p.documents {
+                for name in std::iter::once(&d.document).chain(&d.simplified_route_instead) {
+                    if DocumentKind::from_name(name).is_none() {
+                        let known: Vec<&str> =
+                            DocumentKind::NAMES.iter().map(|(_, n)| *n).collect();
+                        return Err(invalid(format!(
+                            "unknown document {name:?}; documents are {known:?}"
+                        )));
+                    }
+                }
+                if d.simplified_route_instead.is_some() && !d.waived_by_simplified_route {
+                    return Err(invalid(format!(
+                        "{}: simplified_route_instead needs waived_by_simplified_route",
+                        d.document
+                    )));
+                }
+                if d.waived_by_simplified_route && p.simplified_route.is_none() {
+                    return Err(invalid(format!(
+                        "{} is waived by a simplified route the programme does not have",
+                        d.document
+                    )));
+                }
+            }
         }
         Ok(set)
     }
@@ -366,6 +462,11 @@ mod tests {
             RuleSet::from_toml("version = 1"),
             Err(RuleSetError::Parse(_))
         ));
+        let misspelt = BANGLADESH.replacen("document = \"INVOICE\"", "document = \"INVOCE\"", 1);
+        assert!(
+            matches!(RuleSet::from_toml(&misspelt), Err(RuleSetError::Invalid { reason, .. }) if reason.contains("unknown document \"INVOCE\"")),
+            "a misspelt document would make every claim ineligible"
+        );
     }
 
     #[test]

@@ -7,20 +7,23 @@ use chrono::NaiveDate;
 use repat_core::Named;
 use repat_core::audit::AuditEntry;
 use repat_core::earning::Earning;
+use repat_core::facts::party_on;
 use repat_core::journey::Step;
 use repat_core::party::Party;
 use repat_core::repatriation::Repatriation;
+use repat_core::time::dhaka_date;
 use uuid::Uuid;
 
+use super::facts::fetch_facts_of_page;
 use super::metrics::refresh_metrics;
 use super::{SqlRepository, Write, fetch_repatriation, page, page_limit};
-use crate::codec;
+use crate::codec::{self, now};
 use crate::dialect::JourneyUpdate;
 use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
-    AuditFilter, ChangeFeed, EarningFilter, Journey, Page, PageRequest, PartyFilter, PoolUsage,
-    RepatriationFilter, Repository, StoreError,
+    AuditFilter, ChangeFeed, EarningFilter, Journey, Page, PageRequest, PartyFactRepository,
+    PartyFilter, PoolUsage, RepatriationFilter, Repository, StoreError,
 };
 
 #[async_trait]
@@ -56,19 +59,10 @@ impl Repository for SqlRepository {
         }
     }
 
+    /// The party with the facts in force today (Dhaka).
     async fn get_party(&self, id: Uuid) -> Result<Party, StoreError> {
-        let mut c = self.pool.acquire().await?;
-        let row: PartyRow = c
-            .conn()
-            .query("SELECT * FROM parties WHERE id = $1")
-            .bind(id)
-            .fetch_optional()
-            .await?
-            .ok_or_else(|| StoreError::NotFound {
-                kind: "party",
-                id: id.to_string(),
-            })?;
-        row.try_into()
+        let history = self.party_history(id).await?;
+        Ok(party_on(&history.party, &history.facts, dhaka_date(now())))
     }
 
     async fn list_parties(
@@ -76,15 +70,30 @@ impl Repository for SqlRepository {
         filter: &PartyFilter,
         p: PageRequest,
     ) -> Result<Page<Party>, StoreError> {
-        let mut c = self.pool.acquire().await?;
-        let mut c = c.conn();
+        let mut pooled = self.pool.acquire().await?;
+        let mut c = pooled.conn();
         let mut q = c.sql("SELECT * FROM parties WHERE seq > ");
         q.bind(p.after)
             .and_eq("kind", filter.kind.map(Named::name))
             .push(" ORDER BY seq LIMIT ")
             .bind(page_limit(p.size));
         let rows: Vec<PartyRow> = q.fetch_all().await?;
-        page(rows, p.size, |r| r.seq, Party::try_from)
+        let last = rows.iter().take(p.size as usize).map(|r| r.seq).max();
+        let facts = match last {
+            Some(last) => fetch_facts_of_page(&mut c, p.after, last).await?,
+            None => Vec::new(),
+        };
+        let today = dhaka_date(now());
+        let mut found = page(rows, p.size, |r| r.seq, Party::try_from)?;
+        for party in &mut found.items {
+            let own: Vec<_> = facts
+                .iter()
+                .filter(|f| f.details.party_id == party.id)
+                .cloned()
+                .collect();
+            *party = party_on(party, &own, today);
+        }
+        Ok(found)
     }
 
     async fn get_earning(&self, id: Uuid) -> Result<Earning, StoreError> {

@@ -3,18 +3,24 @@
 //! their [`crate::dialect::Dialect`].
 //!
 //! - `journeys`: parties, earnings, repatriations, steps, the audit trail;
+//! - `facts`: facts about parties that change over time;
+//! - `documents`: the documents firms hold;
 //! - `incentive`: rule sets, assessments, claims;
 //! - `metrics`: the delay metrics' rows and queries;
 //! - `reconciliation`: statements, matches, exceptions;
 //! - `search`: finding records by the references people have at hand;
 //! - `write`: the write transaction use cases commit through.
 
+mod documents;
+mod facts;
 mod incentive;
 mod journeys;
 mod metrics;
 mod reconciliation;
 mod search;
 mod write;
+
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use repat_core::audit::{self, AuditRecord};
@@ -23,7 +29,7 @@ use uuid::Uuid;
 
 use crate::db::{Conn, Pool, Pools, Tx};
 use crate::rows::{ChainHead, KeyRow, RepatriationRow};
-use crate::{ConnectOptions, Idempotency, Page, StoreError, codec, postgres, sqlite};
+use crate::{ConnectOptions, Idempotency, KeyId, Page, StoreError, codec, postgres, sqlite};
 
 pub use reconciliation::StatementFile;
 pub use write::{StoredKey, Write};
@@ -59,12 +65,15 @@ impl SqlRepository {
 }
 
 impl KeyRow {
-    /// The stored response if `idem` repeats the recorded request.
+    /// The stored response if `idem` repeats the recorded request. A
+    /// scoped record was found by tenant and method, so only what was asked
+    /// must match (any caller of the tenant gets the response); an unscoped
+    /// one, from before keys were scoped, is replayed only to its caller.
     fn replay(self, idem: &Idempotency) -> Result<String, StoreError> {
-        if self.principal != idem.principal
-            || self.method != idem.method
-            || self.fingerprint != idem.fingerprint
-        {
+        let same = self.fingerprint == idem.fingerprint
+            && (!self.scope.is_empty()
+                || (self.principal == idem.principal && self.method == idem.method));
+        if !same {
             return Err(StoreError::IdempotencyMismatch(idem.request_id));
         }
         self.response.ok_or_else(|| {
@@ -76,6 +85,27 @@ impl KeyRow {
     }
 }
 
+/// The stored record of each key: its own, else the unscoped record of its
+/// request id (keys stored before keys were scoped hold their request id
+/// for every tenant and method, as they did then).
+async fn find_keys(c: &mut Conn<'_>, keys: &[KeyId]) -> Result<HashMap<KeyId, KeyRow>, StoreError> {
+    let rows = c.dialect().fetch_keys(keys).await?;
+    let mut found = HashMap::new();
+    for k in keys {
+        let own = rows
+            .iter()
+            .find(|r| r.request_id == k.request_id && r.scope == k.scope && r.method == k.method);
+        let unscoped = || {
+            rows.iter()
+                .find(|r| r.request_id == k.request_id && r.scope.is_empty())
+        };
+        if let Some(row) = own.or_else(unscoped) {
+            found.insert(k.clone(), row.clone());
+        }
+    }
+    Ok(found)
+}
+
 /// Claims `idem` inside `tx`: `None` when this request is new, the stored
 /// response when it is a retry.
 async fn claim(
@@ -84,13 +114,14 @@ async fn claim(
     at: DateTime<Utc>,
 ) -> Result<Option<String>, StoreError> {
     let mut c = tx.conn();
+    let key = idem.key();
     let claimed = c.dialect().claim_keys(&[(idem.clone(), None)], at).await?;
-    if claimed.contains(&idem.request_id) {
+    if claimed.contains(&key) {
         return Ok(None);
     }
-    let mut records = c.dialect().fetch_keys(&[idem.request_id]).await?;
+    let mut records = find_keys(&mut c, std::slice::from_ref(&key)).await?;
     let record = records
-        .remove(&idem.request_id)
+        .remove(&key)
         .ok_or_else(|| StoreError::Aborted("idempotency key vanished".into()))?;
     record.replay(idem).map(Some)
 }
@@ -103,7 +134,7 @@ async fn save_response<T: serde::Serialize>(
 ) -> Result<(), StoreError> {
     tx.conn()
         .dialect()
-        .save_responses(&[(idem.request_id, codec::to_json(value)?)])
+        .save_responses(&[(idem.key(), codec::to_json(value)?)])
         .await
 }
 

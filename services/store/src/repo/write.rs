@@ -8,13 +8,12 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use uuid::Uuid;
 
-use super::{append_audit, audit_draft, claim, save_response};
+use super::{append_audit, audit_draft, claim, find_keys, save_response};
 use crate::codec::{self, now};
 use crate::db::{Conn, Pool, Tx};
 use crate::rows::KeyRow;
-use crate::{Idempotency, StoreError};
+use crate::{Idempotency, KeyId, StoreError};
 
 /// An open write transaction. Nothing it writes is seen by others, or
 /// kept, before [`Write::commit`]; dropped without a commit, it rolls
@@ -76,23 +75,23 @@ impl Write {
         save_response(&mut self.tx, idem, response).await
     }
 
-    /// The records of the request ids among `ids` already used (a batch's
+    /// The records of the keys among `keys` already used (a batch's
     /// retries).
     pub async fn stored_keys(
         &mut self,
-        ids: &[Uuid],
-    ) -> Result<HashMap<Uuid, StoredKey>, StoreError> {
-        let rows = self.conn().dialect().fetch_keys(ids).await?;
+        keys: &[KeyId],
+    ) -> Result<HashMap<KeyId, StoredKey>, StoreError> {
+        let rows = find_keys(&mut self.conn(), keys).await?;
         Ok(rows.into_iter().map(|(k, r)| (k, StoredKey(r))).collect())
     }
 
-    /// Takes the request ids of a batch with their responses; returns those
-    /// taken. An id missing from the answer was taken meanwhile by a
-    /// concurrent request.
+    /// Takes the keys of a batch with their responses; returns those taken.
+    /// A key missing from the answer was taken meanwhile by a concurrent
+    /// request.
     pub async fn claim_keys<T: Serialize>(
         &mut self,
         keys: &[(Idempotency, T)],
-    ) -> Result<HashSet<Uuid>, StoreError> {
+    ) -> Result<HashSet<KeyId>, StoreError> {
         let keys = keys
             .iter()
             .map(|(idem, response)| Ok((idem.clone(), Some(codec::to_json(response)?))))

@@ -1,0 +1,44 @@
+-- Facts about a party that change over time (its zone, association
+-- memberships, bank accounts), each change with the first day it applies;
+-- the party's own columns keep the values it was registered with. And the
+-- documents firms hold (the files stay with them), against the party, an
+-- earning or a repatriation.
+
+CREATE TABLE party_facts (
+    seq            BIGSERIAL   PRIMARY KEY,
+    id             UUID        NOT NULL UNIQUE,
+    party_id       UUID        NOT NULL REFERENCES parties (id),
+    kind           TEXT        NOT NULL,
+    effective_from DATE        NOT NULL,
+    value          TEXT        NOT NULL,   -- JSON
+    previous       TEXT        NOT NULL,   -- JSON: the value it replaced on effective_from
+    reason         TEXT        NOT NULL,
+    recorded_by    TEXT        NOT NULL,
+    record_time    TIMESTAMPTZ NOT NULL,
+    CONSTRAINT party_facts_kind_check CHECK (kind IN ('ZONE', 'MEMBERSHIPS', 'BANK_ACCOUNTS'))
+);
+CREATE INDEX party_facts_party ON party_facts (party_id, seq);
+
+CREATE TABLE documents (
+    seq             BIGSERIAL   PRIMARY KEY,
+    id              UUID        NOT NULL UNIQUE,
+    party_id        UUID        NOT NULL REFERENCES parties (id),
+    earning_id      UUID        REFERENCES earnings (id),
+    repatriation_id UUID        REFERENCES repatriations (id),
+    kind            TEXT        NOT NULL,
+    reference       TEXT        NOT NULL,
+    issue_date      DATE        NOT NULL,
+    issuer          TEXT        NOT NULL,
+    valid_from      DATE,
+    valid_until     DATE,
+    content_sha256  TEXT,
+    recorded_by     TEXT        NOT NULL,
+    record_time     TIMESTAMPTZ NOT NULL,
+    -- A document's reference names one document of its kind per party.
+    CONSTRAINT documents_party_kind_reference UNIQUE (party_id, kind, reference),
+    CONSTRAINT documents_one_record_check CHECK (earning_id IS NULL OR repatriation_id IS NULL),
+    CONSTRAINT documents_validity_check CHECK (valid_from IS NULL OR valid_until IS NULL OR valid_from <= valid_until)
+);
+CREATE INDEX documents_party ON documents (party_id, seq);
+CREATE INDEX documents_earning ON documents (earning_id);
+CREATE INDEX documents_repatriation ON documents (repatriation_id);
