@@ -1,5 +1,6 @@
 //! Who may do what: every role (and every kind of bad token) against every
-//! RPC, on records of party A.
+//! RPC, on records of party A. The RPCs are checked against those the
+//! server describes, so a new RPC cannot go untested here.
 
 use futures::StreamExt;
 use repat_api::auth::Role;
@@ -26,6 +27,17 @@ struct World {
     party_a: String,
     earning_a: String,
     repatriation_a: String,
+    /// A repatriation assessed and claimed before the calls: claiming it
+    /// again, or disbursing its claim before the audit, is refused to
+    /// anyone allowed to try (FAILED_PRECONDITION), and changes nothing.
+    assessment_c: String,
+    repatriation_c: String,
+    claim_c: String,
+    /// A statement with one credit that no call can match (its allocation
+    /// is in another currency) and that has no match to remove.
+    statement_c: String,
+    credit_c: String,
+    document_a: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +75,21 @@ enum Rpc {
     ListPartyFacts,
     CreateDocument,
     ListDocuments,
+    GetAssessment,
+    GetRuleSet,
+    FileClaim,
+    RecordClaimStep,
+    GetClaim,
+    ListClaims,
+    MetricsIncentiveTotals,
+    GetStatement,
+    ManualMatch,
+    Unmatch,
+    SearchRepatriations,
+    GetDocument,
 }
 
-const ALL: [Rpc; 33] = [
+const ALL: [Rpc; 45] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -99,7 +123,103 @@ const ALL: [Rpc; 33] = [
     Rpc::ListPartyFacts,
     Rpc::CreateDocument,
     Rpc::ListDocuments,
+    Rpc::GetAssessment,
+    Rpc::GetRuleSet,
+    Rpc::FileClaim,
+    Rpc::RecordClaimStep,
+    Rpc::GetClaim,
+    Rpc::ListClaims,
+    Rpc::MetricsIncentiveTotals,
+    Rpc::GetStatement,
+    Rpc::ManualMatch,
+    Rpc::Unmatch,
+    Rpc::SearchRepatriations,
+    Rpc::GetDocument,
 ];
+
+/// The full name of the method an [`Rpc`] calls.
+fn method(rpc: Rpc) -> &'static str {
+    match rpc {
+        Rpc::CreateParty => "repat.v1.PartyService/CreateParty",
+        Rpc::GetParty => "repat.v1.PartyService/GetParty",
+        Rpc::ListParties => "repat.v1.PartyService/ListParties",
+        Rpc::CreatePartyFact => "repat.v1.PartyService/CreatePartyFact",
+        Rpc::ListPartyFacts => "repat.v1.PartyService/ListPartyFacts",
+        Rpc::CreateEarning => "repat.v1.EarningService/CreateEarning",
+        Rpc::BatchCreateEarnings => "repat.v1.EarningService/BatchCreateEarnings",
+        Rpc::GetEarning => "repat.v1.EarningService/GetEarning",
+        Rpc::ListEarnings => "repat.v1.EarningService/ListEarnings",
+        Rpc::CreateRepatriation => "repat.v1.RepatriationService/CreateRepatriation",
+        Rpc::GetRepatriation => "repat.v1.RepatriationService/GetRepatriation",
+        Rpc::ListRepatriations => "repat.v1.RepatriationService/ListRepatriations",
+        Rpc::SearchRepatriations => "repat.v1.RepatriationService/SearchRepatriations",
+        Rpc::RecordStep => "repat.v1.RepatriationService/RecordStep",
+        Rpc::BatchRecordSteps => "repat.v1.RepatriationService/BatchRecordSteps",
+        Rpc::WatchRepatriation => "repat.v1.RepatriationService/WatchRepatriation",
+        Rpc::ListAuditEntries => "repat.v1.AuditService/ListAuditEntries",
+        Rpc::VerifyAuditChain => "repat.v1.AuditService/VerifyAuditChain",
+        Rpc::AssessRepatriation => "repat.v1.IncentiveService/AssessRepatriation",
+        Rpc::GetAssessment => "repat.v1.IncentiveService/GetAssessment",
+        Rpc::ListAssessments => "repat.v1.IncentiveService/ListAssessments",
+        Rpc::SimulateAssessment => "repat.v1.IncentiveService/SimulateAssessment",
+        Rpc::ListRuleSets => "repat.v1.IncentiveService/ListRuleSets",
+        Rpc::GetRuleSet => "repat.v1.IncentiveService/GetRuleSet",
+        Rpc::FileClaim => "repat.v1.IncentiveService/FileClaim",
+        Rpc::RecordClaimStep => "repat.v1.IncentiveService/RecordClaimStep",
+        Rpc::GetClaim => "repat.v1.IncentiveService/GetClaim",
+        Rpc::ListClaims => "repat.v1.IncentiveService/ListClaims",
+        Rpc::GetIncentiveTotals => "repat.v1.IncentiveService/GetIncentiveTotals",
+        Rpc::MetricsIncentiveTotals => "repat.v1.MetricsService/GetIncentiveTotals",
+        Rpc::GetDelayStatistics => "repat.v1.MetricsService/GetDelayStatistics",
+        Rpc::GetScorecard => "repat.v1.MetricsService/GetScorecard",
+        Rpc::ListDeadlineBreaches => "repat.v1.MetricsService/ListDeadlineBreaches",
+        Rpc::ExportDurations => "repat.v1.MetricsService/ExportDurations",
+        Rpc::ImportStatement => "repat.v1.ReconciliationService/ImportStatement",
+        Rpc::GetStatement => "repat.v1.ReconciliationService/GetStatement",
+        Rpc::RunMatching => "repat.v1.ReconciliationService/RunMatching",
+        Rpc::ListMatches => "repat.v1.ReconciliationService/ListMatches",
+        Rpc::ListExceptions => "repat.v1.ReconciliationService/ListExceptions",
+        Rpc::ListRealizations => "repat.v1.ReconciliationService/ListRealizations",
+        Rpc::ManualMatch => "repat.v1.ReconciliationService/ManualMatch",
+        Rpc::Unmatch => "repat.v1.ReconciliationService/Unmatch",
+        Rpc::CreateDocument => "repat.v1.DocumentService/CreateDocument",
+        Rpc::GetDocument => "repat.v1.DocumentService/GetDocument",
+        Rpc::ListDocuments => "repat.v1.DocumentService/ListDocuments",
+    }
+}
+
+/// Every method of the `repat.v1` services the server describes
+/// (reflection's descriptors).
+fn served_methods() -> std::collections::BTreeSet<String> {
+    use prost::Message;
+    let set = prost_types::FileDescriptorSet::decode(repat_proto::FILE_DESCRIPTOR_SET)
+        .expect("the descriptors decode");
+    let mut methods = std::collections::BTreeSet::new();
+    for file in set.file.iter().filter(|f| f.package() == "repat.v1") {
+        for service in &file.service {
+            for m in &service.method {
+                methods.insert(format!("repat.v1.{}/{}", service.name(), m.name()));
+            }
+        }
+    }
+    methods
+}
+
+/// Forgetting a new RPC here is a failing test, not a gap in who may call
+/// what.
+#[test]
+fn the_matrix_covers_every_rpc() {
+    let covered: std::collections::BTreeSet<String> =
+        ALL.iter().map(|r| method(*r).to_string()).collect();
+    assert_eq!(covered.len(), ALL.len(), "an RPC is listed twice");
+    let served = served_methods();
+    let untested: Vec<_> = served.difference(&covered).collect();
+    let unknown: Vec<_> = covered.difference(&served).collect();
+    assert!(
+        untested.is_empty() && unknown.is_empty(),
+        "RPCs served but missing from the authorization matrix: {untested:?}; listed but not served: {unknown:?}"
+    );
+}
 
 /// A statement of party A's account.
 const STATEMENT_A: &str =
@@ -459,6 +579,119 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|r| r.into_inner().documents.len()),
         ),
+        Rpc::GetAssessment => code(
+            incentives()
+                .get_assessment(pb::GetAssessmentRequest {
+                    id: w.assessment_c.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::GetRuleSet => code(
+            incentives()
+                .get_rule_set(pb::GetRuleSetRequest::default())
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::FileClaim => code(
+            incentives()
+                .file_claim(pb::FileClaimRequest {
+                    request_id: rid(),
+                    party_id: w.party_a.clone(),
+                    repatriation_ids: vec![w.repatriation_c.clone()],
+                    file_time: repat_tests::fixtures::ts("2024-03-23T04:00:00Z"),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::RecordClaimStep => code(
+            incentives()
+                .record_claim_step(pb::RecordClaimStepRequest {
+                    request_id: rid(),
+                    claim_id: w.claim_c.clone(),
+                    kind: pb::ClaimStepKind::Disbursed as i32,
+                    occur_time: repat_tests::fixtures::ts("2024-04-01T04:00:00Z"),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::GetClaim => code(
+            incentives()
+                .get_claim(pb::GetClaimRequest {
+                    id: w.claim_c.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListClaims => code(
+            incentives()
+                .list_claims(pb::ListClaimsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().claims.len()),
+        ),
+        Rpc::MetricsIncentiveTotals => code(
+            metrics()
+                .get_incentive_totals(pb::GetIncentiveTotalsRequest {
+                    party_id: w.party_a.clone(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().totals.len()),
+        ),
+        Rpc::GetStatement => code(
+            recon()
+                .get_statement(pb::GetStatementRequest {
+                    id: w.statement_c.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ManualMatch => code(
+            recon()
+                .manual_match(pb::ManualMatchRequest {
+                    request_id: rid(),
+                    credit_id: w.credit_c.clone(),
+                    allocations: vec![pb::ManualAllocation {
+                        earning_id: w.earning_a.clone(),
+                        amount: repat_tests::fixtures::money("0.01", "EUR"),
+                    }],
+                    note: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().matches.len()),
+        ),
+        Rpc::Unmatch => code(
+            recon()
+                .unmatch(pb::UnmatchRequest {
+                    request_id: rid(),
+                    credit_id: w.credit_c.clone(),
+                    note: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().removed.len()),
+        ),
+        Rpc::SearchRepatriations => code(
+            reps()
+                .search_repatriations(pb::SearchRepatriationsRequest {
+                    party_id: w.party_a.clone(),
+                    invoice_reference: "A-1".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|r| r.into_inner().repatriations.len()),
+        ),
+        Rpc::GetDocument => code(
+            documents()
+                .get_document(pb::GetDocumentRequest {
+                    id: w.document_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
     }
 }
 
@@ -476,7 +709,23 @@ fn is_write(rpc: Rpc) -> bool {
             | Rpc::RunMatching
             | Rpc::CreatePartyFact
             | Rpc::CreateDocument
+            | Rpc::FileClaim
+            | Rpc::RecordClaimStep
+            | Rpc::ManualMatch
+            | Rpc::Unmatch
     )
+}
+
+/// What a caller allowed to make the call gets: the calls on the claimed
+/// repatriation and the unmatchable credit are refused by what is stored,
+/// after authorization, and change nothing.
+fn when_allowed(rpc: Rpc) -> Code {
+    match rpc {
+        Rpc::FileClaim | Rpc::RecordClaimStep | Rpc::ManualMatch | Rpc::Unmatch => {
+            Code::FailedPrecondition
+        }
+        _ => Code::Ok,
+    }
 }
 
 fn is_audit(rpc: Rpc) -> bool {
@@ -486,10 +735,13 @@ fn is_audit(rpc: Rpc) -> bool {
 /// What each caller must get.
 fn expected(caller: &str, rpc: Rpc) -> Code {
     match caller {
-        "admin" => Code::Ok,
+        "admin" => when_allowed(rpc),
         // What-ifs and the rules themselves are open to every authenticated caller.
         "auditor" | "firm_a" | "integrator_a" | "firm_b" | "integrator_b"
-            if matches!(rpc, Rpc::SimulateAssessment | Rpc::ListRuleSets) =>
+            if matches!(
+                rpc,
+                Rpc::SimulateAssessment | Rpc::ListRuleSets | Rpc::GetRuleSet
+            ) =>
         {
             Code::Ok
         }
@@ -498,7 +750,9 @@ fn expected(caller: &str, rpc: Rpc) -> Code {
         "firm_a" | "integrator_a" if rpc == Rpc::CreateParty || is_audit(rpc) => {
             Code::PermissionDenied
         }
-        "firm_a" | "integrator_a" => Code::Ok,
+        // Claim steps are the bank's to record, never the claimant's.
+        "firm_a" if rpc == Rpc::RecordClaimStep => Code::PermissionDenied,
+        "firm_a" | "integrator_a" => when_allowed(rpc),
         // Another firm: no rights, and A's records do not exist for it.
         "firm_b" | "integrator_b" => match rpc {
             Rpc::CreateParty
@@ -509,11 +763,106 @@ fn expected(caller: &str, rpc: Rpc) -> Code {
             | Rpc::VerifyAuditChain
             | Rpc::ImportStatement
             | Rpc::RunMatching
-            | Rpc::CreatePartyFact => Code::PermissionDenied,
+            | Rpc::CreatePartyFact
+            | Rpc::FileClaim => Code::PermissionDenied,
             Rpc::ListParties => Code::Ok,
             _ => Code::NotFound,
         },
         _ => Code::Unauthenticated,
+    }
+}
+
+/// A second statement of party A: one credit nothing matches.
+const STATEMENT_C: &str =
+    "booking_date,direction,amount,currency,remittance\n2024-03-25,CREDIT,77.00,USD,unrelated\n";
+
+/// A repatriation of party A, realized, assessed and claimed by `admin`.
+struct Claimed {
+    repatriation: String,
+    assessment: String,
+    claim: String,
+}
+
+async fn claimed_repatriation(admin: &Ch, party: &str) -> Claimed {
+    let e = EarningServiceClient::new(admin.clone())
+        .create_earning(pb::CreateEarningRequest {
+            request_id: rid(),
+            earning: Some(earning(party, "C-1", "1000.00", "USD")),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let reps = RepatriationServiceClient::new(admin.clone());
+    let r = reps
+        .clone()
+        .create_repatriation(pb::CreateRepatriationRequest {
+            request_id: rid(),
+            party_id: party.into(),
+            allocations: vec![pb::Allocation {
+                earning_id: e.id.clone(),
+                amount: None,
+            }],
+            channel: pb::Channel::Bank as i32,
+            payer_country: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut credit = step(
+        &r.id,
+        pb::StepKind::BeneficiaryCredited,
+        "2024-03-20T04:00:00Z",
+    );
+    credit.amount = repat_tests::fixtures::money("1000.00", "USD");
+    let mut convert = step(&r.id, pb::StepKind::ConvertedToBdt, "2024-03-20T05:00:00Z");
+    convert.fx_rate = Some(pb::FxRate {
+        source_currency: "USD".into(),
+        target_currency: "BDT".into(),
+        rate: "110".into(),
+    });
+    for s in [credit, convert] {
+        reps.clone()
+            .record_step(pb::RecordStepRequest {
+                request_id: rid(),
+                step: Some(s),
+            })
+            .await
+            .unwrap();
+    }
+    let incentives = IncentiveServiceClient::new(admin.clone());
+    let assessment = incentives
+        .clone()
+        .assess_repatriation(pb::AssessRepatriationRequest {
+            request_id: rid(),
+            repatriation_id: r.id.clone(),
+            as_of: repat_tests::fixtures::date(2024, 3, 21),
+            documents: [
+                "CONTRACT_OR_WORK_ORDER",
+                "INVOICE",
+                "PROCEEDS_REALIZATION_CERTIFICATE",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let claim = incentives
+        .clone()
+        .file_claim(pb::FileClaimRequest {
+            request_id: rid(),
+            party_id: party.into(),
+            repatriation_ids: vec![r.id.clone()],
+            file_time: repat_tests::fixtures::ts("2024-03-22T04:00:00Z"),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    Claimed {
+        repatriation: r.id,
+        assessment: assessment.id,
+        claim: claim.id,
     }
 }
 
@@ -576,10 +925,39 @@ async fn matrix(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
+    let c = claimed_repatriation(&admin, &party_a.id).await;
+    let statement_c = ReconciliationServiceClient::new(admin.clone())
+        .import_statement(pb::ImportStatementRequest {
+            request_id: rid(),
+            party_id: party_a.id.clone(),
+            format: pb::StatementFormat::Csv as i32,
+            content: STATEMENT_C.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let document_a = DocumentServiceClient::new(admin.clone())
+        .create_document(pb::CreateDocumentRequest {
+            request_id: rid(),
+            document: Some(pb::Document {
+                party_id: party_a.id.clone(),
+                ..repat_tests::fixtures::document(pb::DocumentKind::ContractOrWorkOrder, "WO-A")
+            }),
+        })
+        .await
+        .unwrap()
+        .into_inner();
     let w = World {
         party_a: party_a.id.clone(),
         earning_a: e.id,
         repatriation_a: r.id,
+        assessment_c: c.assessment,
+        repatriation_c: c.repatriation,
+        claim_c: c.claim,
+        credit_c: statement_c.entries[0].id.clone(),
+        statement_c: statement_c.id,
+        document_a: document_a.id,
     };
 
     let callers: Vec<(&str, Ch)> = vec![
