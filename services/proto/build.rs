@@ -15,6 +15,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "repat/v1/incentive.proto",
         "repat/v1/metrics.proto",
         "repat/v1/reconciliation.proto",
+        "repat/v1/events.proto",
     ];
     let descriptors = protox::compile(files, [&root])?;
     let out = PathBuf::from(env::var("OUT_DIR")?);

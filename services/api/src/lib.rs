@@ -10,6 +10,7 @@ mod convert;
 mod document;
 mod earning;
 pub mod error;
+pub mod events;
 mod fingerprint;
 mod incentive;
 mod incident;
@@ -33,6 +34,8 @@ use repat_usecases::App;
 pub use audit::AuditApi;
 pub use document::DocumentApi;
 pub use earning::EarningApi;
+pub use events::EventApi;
+pub use events::webhooks::WebhookApi;
 pub use incentive::IncentiveApi;
 pub use incident::{incident, incident_status};
 pub use metrics::MetricsApi;
@@ -53,6 +56,8 @@ pub struct AppState {
     /// server's closing.
     pub changes: watch::Changes,
     pub streams: streams::StreamSlots,
+    /// The outbox's last committed sequence, as this replica has seen it.
+    pub head: events::Head,
 }
 
 impl AppState {
@@ -62,6 +67,7 @@ impl AppState {
             changes: app.changes().clone(),
             app,
             streams: streams::StreamSlots::new(streams::DEFAULT_STREAMS_PER_CALLER),
+            head: events::Head::new(),
         }
     }
 

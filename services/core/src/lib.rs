@@ -7,6 +7,7 @@ pub mod currency;
 pub mod document;
 pub mod durations;
 pub mod earning;
+pub mod events;
 pub mod facts;
 pub mod incentive;
 pub mod journey;

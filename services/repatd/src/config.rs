@@ -259,6 +259,7 @@ impl Settings {
             max_connections: self.db_max_connections,
             acquire_timeout: Duration::from_secs(self.db_acquire_timeout_secs),
             migrate: self.migrate_at_start,
+            record_events: true,
             // A little past the request deadline, so the request's own
             // DEADLINE_EXCEEDED is what the client hears.
             statement_timeout: Duration::from_secs(self.request_timeout_secs + 5),

@@ -36,6 +36,9 @@ pub trait Dialect: Send {
     /// so the chain follows commit order.
     async fn lock_audit(&mut self) -> Result<(), StoreError>;
     async fn insert_audit(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError>;
+    /// Serializes appends to the outbox until the transaction ends, so
+    /// event sequences follow commit order.
+    async fn lock_outbox(&mut self) -> Result<(), StoreError>;
 
     /// Inserts the keys (with their responses, when known) that are not
     /// taken, neither by the same key nor by an unscoped key of the same

@@ -16,6 +16,8 @@ mod codec;
 mod db;
 mod dialect;
 mod error;
+mod event_rows;
+pub mod events;
 mod metrics_rows;
 mod migrate;
 mod model;
@@ -31,8 +33,13 @@ use std::sync::Arc;
 pub use codec::derive_id;
 pub use dialect::JourneyUpdate;
 pub use error::StoreError;
+pub use events::{
+    Attempt, CreditUnmatched, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
+    EventFilter, EventRepository, EventType, JourneyChange, NewEndpoint, NewEvent, StoredEvent,
+    UnrealizedEarning, WebhookRepository,
+};
 pub use model::*;
-pub use repo::{SqlRepository, StatementFile, StoredKey, Write};
+pub use repo::{SqlRepository, StatementFile, StoredKey, Write, journey_change_events};
 pub use search::{RepatriationSearch, SearchRepository};
 
 /// Opens the database named by `url` (`postgres://...` or `sqlite:...`),

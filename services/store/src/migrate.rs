@@ -54,6 +54,11 @@ const POSTGRES: &[Source] = &[
         "idempotency scope",
         include_str!("../../../migrations/postgres/0010_idempotency_scope.sql"),
     ),
+    (
+        11,
+        "events",
+        include_str!("../../../migrations/postgres/0011_events.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -105,6 +110,11 @@ const SQLITE: &[Source] = &[
         10,
         "idempotency scope",
         include_str!("../../../migrations/sqlite/0010_idempotency_scope.sql"),
+    ),
+    (
+        11,
+        "events",
+        include_str!("../../../migrations/sqlite/0011_events.sql"),
     ),
 ];
 

@@ -30,6 +30,9 @@ pub struct ConnectOptions {
     pub acquire_timeout: Duration,
     /// Apply the migrations on connect.
     pub migrate: bool,
+    /// Append every change's events to the outbox. Always on in service;
+    /// off only for a benchmark's baseline.
+    pub record_events: bool,
     /// Longest a statement may run (PostgreSQL's `statement_timeout`, and
     /// for transactions left idle): a connection is never held by a query
     /// that cannot finish.
@@ -42,6 +45,7 @@ impl Default for ConnectOptions {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(5),
             migrate: true,
+            record_events: true,
             statement_timeout: Duration::from_secs(60),
         }
     }
@@ -192,6 +196,8 @@ pub trait Repository:
     + MetricsRepository
     + ReconciliationRepository
     + crate::SearchRepository
+    + crate::EventRepository
+    + crate::WebhookRepository
     + Send
     + Sync
     + 'static

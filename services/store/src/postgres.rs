@@ -141,6 +141,13 @@ impl Dialect for PgConnection {
         Ok(())
     }
 
+    async fn lock_outbox(&mut self) -> Result<(), StoreError> {
+        sqlx::query("SELECT pg_advisory_xact_lock(7251002)")
+            .execute(&mut *self)
+            .await?;
+        Ok(())
+    }
+
     async fn insert_audit(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_log (sequence, time, subject, role, method, resource, request_hash, request_id, previous_hash, hash)

@@ -87,6 +87,11 @@ impl Dialect for SqliteConnection {
         Ok(())
     }
 
+    /// The write transaction already serializes writers.
+    async fn lock_outbox(&mut self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     async fn insert_audit(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         for e in entries {
             let r = &e.record;

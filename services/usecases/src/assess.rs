@@ -4,7 +4,9 @@
 use chrono::NaiveDate;
 use repat_core::incentive::{Assessment, Case, JourneyFacts, Overflow, Supplied, assess, case_of};
 use repat_core::time::dhaka_date;
-use repat_store::{Idempotency, StoredAssessment, derive_id};
+use repat_store::{
+    EventType, Idempotency, NewEvent, StoredAssessment, derive_id, events::AssessmentSuperseded,
+};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -98,6 +100,7 @@ pub async fn assess_repatriation(
     if let Some(stored) = tx.replay(idem).await? {
         return Ok(Assessed::Stored(stored));
     }
+    let previous = tx.current_assessment(rid).await?.map(|a| a.id);
     let stored = StoredAssessment {
         id: derive_id(idem),
         repatriation_id: rid,
@@ -109,6 +112,27 @@ pub async fn assess_repatriation(
     tx.insert_assessment(&stored).await?;
     tx.audit(&[(idem, format!("assessments/{}", stored.id))])
         .await?;
+    let mut events = vec![NewEvent::new(
+        EventType::AssessmentMade,
+        stored.party_id,
+        format!("assessments/{}", stored.id),
+        "",
+        &stored,
+    )?];
+    if let Some(old) = previous {
+        events.push(NewEvent::new(
+            EventType::AssessmentSuperseded,
+            stored.party_id,
+            format!("assessments/{old}"),
+            "",
+            &AssessmentSuperseded {
+                repatriation_id: stored.repatriation_id,
+                assessment_id: old,
+                superseded_by: stored.id,
+            },
+        )?);
+    }
+    tx.emit(events).await?;
     tx.respond(idem, &stored).await?;
     tx.commit().await?;
     Ok(Assessed::Stored(stored))

@@ -3,7 +3,7 @@
 
 use repat_core::Money;
 use repat_core::earning::{Earning, NewEarning};
-use repat_store::{Idempotency, derive_id};
+use repat_store::{EventType, Idempotency, NewEvent, derive_id};
 
 use crate::App;
 use crate::auth::{Action, Caller, authorize};
@@ -47,8 +47,16 @@ async fn store(
         create_time: tx.time(),
     };
     tx.insert_earning(&earning).await?;
-    tx.audit(&[(idem, format!("earnings/{}", earning.id))])
-        .await?;
+    let resource = format!("earnings/{}", earning.id);
+    tx.audit(&[(idem, resource.clone())]).await?;
+    tx.emit(vec![NewEvent::new(
+        EventType::EarningCreated,
+        new.party_id,
+        resource,
+        "",
+        &earning,
+    )?])
+    .await?;
     tx.respond(idem, &earning).await?;
     tx.commit().await?;
     Ok(earning)

@@ -2,7 +2,7 @@
 //! administrator.
 
 use repat_core::party::{NewParty, Party};
-use repat_store::{Idempotency, derive_id};
+use repat_store::{EventType, Idempotency, NewEvent, derive_id};
 
 use crate::App;
 use crate::auth::{Action, Caller, Permit, authorize};
@@ -31,7 +31,16 @@ pub async fn create_party(
         create_time: tx.time(),
     };
     tx.insert_party(&party).await?;
-    tx.audit(&[(idem, format!("parties/{}", party.id))]).await?;
+    let resource = format!("parties/{}", party.id);
+    tx.audit(&[(idem, resource.clone())]).await?;
+    tx.emit(vec![NewEvent::new(
+        EventType::PartyCreated,
+        party.id,
+        resource,
+        "",
+        &party,
+    )?])
+    .await?;
     tx.respond(idem, &party).await?;
     tx.commit().await?;
     Ok(party)

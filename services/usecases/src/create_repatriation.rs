@@ -4,7 +4,7 @@
 use repat_core::repatriation::{
     self as rep, Channel, NewRepatriation, Repatriation, RepatriationStatus, RequestedAllocation,
 };
-use repat_store::{Idempotency, derive_id};
+use repat_store::{EventType, Idempotency, NewEvent, derive_id};
 use uuid::Uuid;
 
 use crate::App;
@@ -65,8 +65,16 @@ pub async fn create_repatriation(
             .ok_or_else(|| Error::internal("allocation overflow"))?;
         tx.set_allocated(a.earning_id, allocated).await?;
     }
-    tx.audit(&[(idem, format!("repatriations/{}", repatriation.id))])
-        .await?;
+    let resource = format!("repatriations/{}", repatriation.id);
+    tx.audit(&[(idem, resource.clone())]).await?;
+    tx.emit(vec![NewEvent::new(
+        EventType::RepatriationCreated,
+        req.party_id,
+        resource,
+        "",
+        &repatriation,
+    )?])
+    .await?;
     tx.respond(idem, &repatriation).await?;
     tx.commit().await?;
     Ok(repatriation)

@@ -5,9 +5,13 @@ use chrono::{DateTime, NaiveDate, Utc};
 use repat_core::incentive::claim::{Claim, ClaimItem, ClaimStatus, ClaimStep, ClaimStepKind};
 use repat_core::journey::{self, NewStep, Step};
 use repat_core::money::parse_currency;
+use repat_core::repatriation::RepatriationStatus;
 use repat_core::time::dhaka_date;
 use repat_core::{Money, Named};
-use repat_store::{Idempotency, StoreError, StoredAssessment, Write, derive_id};
+use repat_store::{
+    EventType, Idempotency, JourneyChange, NewEvent, StoreError, StoredAssessment, Write,
+    derive_id, journey_change_events,
+};
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
@@ -86,7 +90,7 @@ async fn file(
             incentive: bdt(a.incentive_bdt)?,
         });
     }
-    record_journey_steps(
+    let journeys = record_journey_steps(
         &mut tx,
         idem,
         &req.repatriation_ids,
@@ -112,6 +116,8 @@ async fn file(
     };
     tx.insert_claim(&claim).await?;
     tx.audit(&[(idem, format!("claims/{}", claim.id))]).await?;
+    tx.emit(claim_events(EventType::ClaimFiled, &claim, 0, &journeys)?)
+        .await?;
     tx.respond(idem, &claim).await?;
     tx.commit().await?;
     Ok(claim)
@@ -149,16 +155,38 @@ async fn claimable(tx: &mut Write, rid: Uuid, filed_on: NaiveDate) -> Result<Sto
     Ok(current)
 }
 
+/// The events of a claim's step: the claim's own, and its journeys'.
+pub(crate) fn claim_events(
+    kind: EventType,
+    claim: &Claim,
+    step: usize,
+    journeys: &[JourneyChange],
+) -> Result<Vec<NewEvent>> {
+    let mut out = vec![NewEvent::new(
+        kind,
+        claim.party_id,
+        format!("claims/{}", claim.id),
+        &step.to_string(),
+        claim,
+    )?];
+    let journeys: Vec<(Uuid, JourneyChange)> = journeys
+        .iter()
+        .map(|j| (claim.party_id, j.clone()))
+        .collect();
+    out.extend(journey_change_events(&journeys)?);
+    Ok(out)
+}
+
 /// Records the journey step a claim step stands for on each claimed
 /// repatriation (inside the claim's transaction, with the same ordering
-/// rules as any step).
+/// rules as any step); returns what each journey did.
 pub(crate) async fn record_journey_steps(
     tx: &mut Write,
     idem: &Idempotency,
     repatriations: &[Uuid],
     kind: journey::StepKind,
     at: DateTime<Utc>,
-) -> Result<()> {
+) -> Result<Vec<JourneyChange>> {
     let mut ids = repatriations.to_vec();
     ids.sort();
     tx.lock_journeys(&ids).await?;
@@ -166,6 +194,7 @@ pub(crate) async fn record_journey_steps(
     let base = derive_id(idem);
     let mut stored = Vec::with_capacity(ids.len());
     let mut updates = Vec::with_capacity(ids.len());
+    let mut changes = Vec::with_capacity(ids.len());
     for rid in &ids {
         let steps = journeys.entry(*rid).or_default();
         let new = NewStep::new(*rid, kind, at);
@@ -175,10 +204,17 @@ pub(crate) async fn record_journey_steps(
             details: new,
             recorded_at: tx.time(),
         };
+        let previous_status = RepatriationStatus::of(steps);
         steps.push(step.clone());
         updates.push(journey_update(*rid, steps));
+        changes.push(JourneyChange {
+            repatriation_id: *rid,
+            step: step.clone(),
+            previous_status,
+            status: RepatriationStatus::of(steps),
+        });
         stored.push(step);
     }
     tx.extend_journeys(&stored, &updates).await?;
-    Ok(())
+    Ok(changes)
 }

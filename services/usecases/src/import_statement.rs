@@ -5,7 +5,10 @@ use repat_core::party::parse_utc_offset;
 use repat_core::reconcile::StatementFormat;
 use repat_core::time::DHAKA;
 use repat_statements::{Encoding, ReadOptions};
-use repat_store::{Idempotency, StatementFile, StatementPart, StoredStatement, derive_id};
+use repat_store::events::StatementSummary;
+use repat_store::{
+    EventType, Idempotency, NewEvent, StatementFile, StatementPart, StoredStatement, derive_id,
+};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -99,7 +102,8 @@ pub async fn import_statement(
     }
     tx.lock_reconciliation(upload.party_id).await?;
     let same = tx.statements_of_file(upload.party_id, &sha256).await?;
-    let ids = if same.is_empty() {
+    let new = same.is_empty();
+    let ids = if new {
         let first = derive_id(idem);
         let mut ids = Vec::with_capacity(parts.len());
         for (part, st) in parts.iter().enumerate() {
@@ -125,6 +129,21 @@ pub async fn import_statement(
     let mut stored = Vec::with_capacity(ids.len());
     for id in ids {
         stored.push(tx.statement(id).await?);
+    }
+    if new {
+        let events = stored
+            .iter()
+            .map(|st| {
+                NewEvent::new(
+                    EventType::StatementImported,
+                    st.party_id,
+                    format!("statements/{}", st.id),
+                    "",
+                    &StatementSummary::from(st),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.emit(events).await?;
     }
     tx.commit().await?;
     Ok(stored)

@@ -17,7 +17,8 @@
 //! `import_statement`, `run_matching`, `manual_match`, `unmatch`.
 //! Reads, by what they show: `parties`, `documents`, `earnings`,
 //! `repatriations`,
-//! `incentive`, `reconciliation`, `metrics`, `audit`.
+//! `incentive`, `reconciliation`, `metrics`, `audit`, `events`; and
+//! `webhooks`, whose writes the store still makes whole.
 
 mod app;
 pub mod auth;
@@ -35,6 +36,7 @@ pub mod create_party_fact;
 pub mod create_repatriation;
 pub mod documents;
 pub mod earnings;
+pub mod events;
 pub mod file_claim;
 pub mod import_statement;
 pub mod incentive;
@@ -47,6 +49,7 @@ pub mod record_steps;
 pub mod repatriations;
 pub mod run_matching;
 pub mod unmatch;
+pub mod webhooks;
 
 pub use app::App;
 pub use auth::{Action, Caller, Permit, Role};

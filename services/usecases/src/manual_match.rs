@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::App;
 use crate::auth::{Action, Caller};
 use crate::error::{Error, Result};
-use crate::run_matching::{announce_journeys, store_matches};
+use crate::run_matching::{announce_journeys, match_events, store_matches};
 
 /// A credit matched by hand to earnings; an amount left out is what the
 /// credit settles under the tolerances (one earning only).
@@ -81,12 +81,13 @@ async fn match_by_hand(
     }
     let entries: HashMap<Uuid, recon::Entry> =
         [(credit.id, credit.entry.clone())].into_iter().collect();
-    let stored = store_matches(&mut tx, idem, matches, &entries).await?;
+    let (stored, journeys) = store_matches(&mut tx, idem, matches, &entries).await?;
     let audited: Vec<_> = stored
         .iter()
         .map(|m| (idem, format!("reconciliation/matches/{}", m.id)))
         .collect();
     tx.audit(&audited).await?;
+    tx.emit(match_events(&stored, &journeys)?).await?;
     tx.respond(idem, &stored).await?;
     tx.commit().await?;
     Ok(stored)

@@ -4,13 +4,13 @@
 use chrono::{DateTime, Utc};
 use repat_core::Money;
 use repat_core::incentive::claim::{self as claims, Claim, ClaimStep, ClaimStepKind};
-use repat_store::Idempotency;
+use repat_store::{EventType, Idempotency};
 use uuid::Uuid;
 
 use crate::App;
 use crate::auth::{Action, Caller, authorize};
 use crate::error::{Error, Result};
-use crate::file_claim::record_journey_steps;
+use crate::file_claim::{claim_events, record_journey_steps};
 
 /// The next step of a claim.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,9 +76,10 @@ async fn record(
         }
         _ => None,
     };
+    let mut journeys = Vec::new();
     if let Some(kind) = req.kind.journey_step() {
         let ids: Vec<Uuid> = current.items.iter().map(|i| i.repatriation_id).collect();
-        record_journey_steps(&mut tx, idem, &ids, kind, req.occurred_at).await?;
+        journeys = record_journey_steps(&mut tx, idem, &ids, kind, req.occurred_at).await?;
     }
     current.steps.push(ClaimStep {
         kind: req.kind,
@@ -96,6 +97,19 @@ async fn record(
         idem,
         format!("claims/{}/steps/{}", current.id, current.steps.len() - 1),
     )])
+    .await?;
+    let kind = match req.kind {
+        ClaimStepKind::Filed => EventType::ClaimFiled,
+        ClaimStepKind::Audited => EventType::ClaimAudited,
+        ClaimStepKind::Disbursed => EventType::ClaimDisbursed,
+        ClaimStepKind::Rejected => EventType::ClaimRejected,
+    };
+    tx.emit(claim_events(
+        kind,
+        &current,
+        current.steps.len() - 1,
+        &journeys,
+    )?)
     .await?;
     tx.respond(idem, &current).await?;
     tx.commit().await?;

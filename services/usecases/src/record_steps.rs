@@ -7,7 +7,9 @@ use std::collections::{HashMap, HashSet};
 use repat_core::Named;
 use repat_core::journey::{self, NewStep, Step};
 use repat_core::repatriation::RepatriationStatus;
-use repat_store::{Idempotency, JourneyUpdate, KeyId, StoreError, derive_id};
+use repat_store::{
+    Idempotency, JourneyChange, JourneyUpdate, KeyId, StoreError, derive_id, journey_change_events,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -142,6 +144,7 @@ async fn try_record(
     let mut audited: Vec<(&Idempotency, String)> = Vec::new();
     let mut keys: Vec<(Idempotency, StepReceipt)> = Vec::new();
     let mut touched: HashSet<Uuid> = HashSet::new();
+    let mut changes: Vec<JourneyChange> = Vec::new();
     for &i in &unique {
         let Authorized {
             idem, step: new, ..
@@ -187,9 +190,16 @@ async fn try_record(
             details: new.clone(),
             recorded_at: at,
         };
+        let previous_status = RepatriationStatus::of(steps);
         steps.push(step.clone());
         let status = RepatriationStatus::of(steps);
         let wait = wait_before(steps, step.id);
+        changes.push(JourneyChange {
+            repatriation_id: rid,
+            step: step.clone(),
+            previous_status,
+            status,
+        });
         keys.push((
             idem.clone(),
             StepReceipt {
@@ -221,6 +231,21 @@ async fn try_record(
     updates.sort_by_key(|u| u.id);
     tx.extend_journeys(&stored, &updates).await?;
     tx.audit(&audited).await?;
+    if tx.records_events() && !changes.is_empty() {
+        let changed: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
+        let parties = tx.repatriation_parties(&changed).await?;
+        let changes = changes
+            .into_iter()
+            .map(|c| match parties.get(&c.repatriation_id) {
+                Some(party) => Ok((*party, c)),
+                None => Err(Error::internal(format!(
+                    "repatriation {} has no party",
+                    c.repatriation_id
+                ))),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        tx.emit(journey_change_events(&changes)?).await?;
+    }
     tx.commit().await?;
 
     // Repeats inside the batch share their first use's outcome.

@@ -7,9 +7,14 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 
 use chrono::{DateTime, Utc};
+use repat_core::Named;
 use repat_core::journey::{self, NewStep, Step};
-use repat_core::reconcile::{self as recon, Tolerances};
-use repat_store::{Idempotency, StoredMatch, Write, derive_id};
+use repat_core::reconcile::{self as recon, Exception, Subject, Tolerances};
+use repat_core::repatriation::RepatriationStatus;
+use repat_store::{
+    EventType, Idempotency, JourneyChange, NewEvent, StoredMatch, Write, derive_id,
+    journey_change_events,
+};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -58,7 +63,13 @@ async fn run(
     let outcome = recon::reconcile(&invoices, &credits, tolerances);
     let entries: HashMap<Uuid, recon::Entry> =
         credits.into_iter().map(|c| (c.id, c.entry)).collect();
-    let matches = store_matches(&mut tx, idem, outcome.matches, &entries).await?;
+    let (matches, journeys) = store_matches(&mut tx, idem, outcome.matches, &entries).await?;
+    let held: std::collections::HashSet<String> = tx
+        .exceptions(party)
+        .await?
+        .iter()
+        .map(exception_key)
+        .collect();
     tx.replace_exceptions(party, &outcome.exceptions).await?;
     let run = MatchingRun {
         party_id: party,
@@ -68,6 +79,25 @@ async fn run(
     };
     tx.audit(&[(idem, format!("parties/{party}/reconciliation"))])
         .await?;
+    let mut events = match_events(&run.matches, &journeys)?;
+    // An exception is raised when the party's exceptions did not hold it
+    // already.
+    for x in outcome
+        .exceptions
+        .iter()
+        .filter(|x| !held.contains(&exception_key(x)))
+    {
+        let key = exception_key(x);
+        let (subject, _) = key.split_once(' ').unwrap_or((key.as_str(), ""));
+        events.push(NewEvent::new(
+            EventType::ExceptionRaised,
+            party,
+            format!("reconciliation/{subject}"),
+            &idem.request_id.to_string(),
+            x,
+        )?);
+    }
+    tx.emit(events).await?;
     tx.respond(idem, &run).await?;
     tx.commit().await?;
     Ok(run)
@@ -91,17 +121,58 @@ fn credited_at(e: &recon::Entry) -> Option<DateTime<Utc>> {
     })
 }
 
+/// What an exception is about and why.
+fn exception_key(x: &Exception) -> String {
+    let subject = match x.subject {
+        Subject::Credit(c) => format!("credits/{c}"),
+        Subject::Invoice(e) => format!("earnings/{e}"),
+    };
+    format!("{subject} {}", x.reason.name())
+}
+
+/// The events of matches made: each credit matched, and what the steps
+/// recorded from them did to their journeys.
+pub(crate) fn match_events(
+    matches: &[StoredMatch],
+    journeys: &[JourneyChange],
+) -> Result<Vec<NewEvent>> {
+    let mut out = Vec::with_capacity(matches.len() + journeys.len());
+    for m in matches {
+        out.push(NewEvent::new(
+            EventType::CreditMatched,
+            m.detail.party,
+            format!("reconciliation/matches/{}", m.id),
+            "",
+            m,
+        )?);
+    }
+    let mut parties = HashMap::new();
+    for m in matches {
+        if let Some(rid) = m.repatriation_id {
+            parties.insert(rid, m.detail.party);
+        }
+    }
+    let journeys = journeys
+        .iter()
+        .filter_map(|j| Some((*parties.get(&j.repatriation_id)?, j.clone())))
+        .collect::<Vec<_>>();
+    out.extend(journey_change_events(&journeys)?);
+    Ok(out)
+}
+
 /// Stores matches, links each to its earning's repatriation and, where
 /// that journey has no BENEFICIARY_CREDITED yet, records it from the
 /// credit (same transaction, same ordering rules as any step). `credits`
-/// gives each credit's entry.
+/// gives each credit's entry. Returns the matches and what the steps
+/// recorded did to their journeys.
 pub(crate) async fn store_matches(
     tx: &mut Write,
     idem: &Idempotency,
     matches: Vec<recon::Match>,
     credits: &HashMap<Uuid, recon::Entry>,
-) -> Result<Vec<StoredMatch>> {
+) -> Result<(Vec<StoredMatch>, Vec<JourneyChange>)> {
     let at = tx.time();
+    let mut changes = Vec::new();
     let base = derive_id(idem);
     let mut journeys: HashMap<Uuid, Vec<Step>> = HashMap::new();
     let mut new_steps: Vec<Step> = Vec::new();
@@ -155,7 +226,14 @@ pub(crate) async fn store_matches(
                             recorded_at: at,
                         };
                         sm.step_id = Some(step.id);
+                        let previous_status = RepatriationStatus::of(steps);
                         steps.push(step.clone());
+                        changes.push(JourneyChange {
+                            repatriation_id: rid,
+                            step: step.clone(),
+                            previous_status,
+                            status: RepatriationStatus::of(steps),
+                        });
                         new_steps.push(step);
                     }
                     Err(v) => {
@@ -184,5 +262,5 @@ pub(crate) async fn store_matches(
             .collect();
         tx.extend_journeys(&new_steps, &updates).await?;
     }
-    Ok(stored)
+    Ok((stored, changes))
 }

@@ -2,7 +2,7 @@
 //! match. The journey keeps its BENEFICIARY_CREDITED: the money did
 //! arrive; only which invoice it paid is in question.
 
-use repat_store::{Idempotency, StoredMatch};
+use repat_store::{CreditUnmatched, EventType, Idempotency, NewEvent, StoredMatch};
 use uuid::Uuid;
 
 use crate::App;
@@ -30,8 +30,20 @@ pub async fn unmatch(
         )));
     }
     tx.hold_credit(credit).await?;
-    tx.audit(&[(idem, format!("reconciliation/credits/{credit}"))])
-        .await?;
+    let resource = format!("reconciliation/credits/{credit}");
+    tx.audit(&[(idem, resource.clone())]).await?;
+    tx.emit(vec![NewEvent::new(
+        EventType::CreditUnmatched,
+        party,
+        resource,
+        &idem.request_id.to_string(),
+        &CreditUnmatched {
+            credit_id: credit,
+            party_id: party,
+            removed: removed.clone(),
+        },
+    )?])
+    .await?;
     tx.respond(idem, &removed).await?;
     tx.commit().await?;
     Ok(removed)

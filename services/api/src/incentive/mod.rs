@@ -2,7 +2,7 @@
 //! force (stored with its version), simulate what-ifs, show the rule sets,
 //! follow claims, and sum the totals exactly.
 
-mod wire;
+pub(crate) mod wire;
 
 use std::sync::Arc;
 

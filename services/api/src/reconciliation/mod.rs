@@ -6,7 +6,7 @@
 //! request: the caller must be allowed to write that party's records (the
 //! firm itself, its bank's integrator, or an administrator).
 
-mod wire;
+pub(crate) mod wire;
 
 use repat_core::money::parse_decimal;
 use repat_core::reconcile::Tolerances;

@@ -47,7 +47,7 @@ impl Repository for SqlRepository {
     }
 
     async fn begin(&self) -> Result<Write, StoreError> {
-        Write::begin(&self.writer).await
+        Write::begin(&self.writer, self.record_events).await
     }
 
     fn pool_usage(&self) -> PoolUsage {

@@ -9,15 +9,19 @@
 //! - `metrics`: the delay metrics' rows and queries;
 //! - `reconciliation`: statements, matches, exceptions;
 //! - `search`: finding records by the references people have at hand;
+//! - `events`: the outbox, and the leases and cursors of its readers;
+//! - `webhooks`: webhook endpoints and deliveries;
 //! - `write`: the write transaction use cases commit through.
 
 mod documents;
+mod events;
 mod facts;
 mod incentive;
 mod journeys;
 mod metrics;
 mod reconciliation;
 mod search;
+mod webhooks;
 mod write;
 
 use std::collections::HashMap;
@@ -31,6 +35,7 @@ use crate::db::{Conn, Pool, Pools, Tx};
 use crate::rows::{ChainHead, KeyRow, RepatriationRow};
 use crate::{ConnectOptions, Idempotency, KeyId, Page, StoreError, codec, postgres, sqlite};
 
+pub use events::journey_change_events;
 pub use reconciliation::StatementFile;
 pub use write::{StoredKey, Write};
 
@@ -44,22 +49,25 @@ pub struct SqlRepository {
     writer: Pool,
     /// The readiness ping's own connection.
     health: Pool,
+    /// Whether changes append their events to the outbox.
+    record_events: bool,
 }
 
 impl SqlRepository {
     pub async fn postgres(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        Ok(Self::new(postgres::connect(url, options).await?))
+        Ok(Self::new(postgres::connect(url, options).await?, options))
     }
 
     pub async fn sqlite(url: &str, options: &ConnectOptions) -> Result<Self, StoreError> {
-        Ok(Self::new(sqlite::connect(url, options).await?))
+        Ok(Self::new(sqlite::connect(url, options).await?, options))
     }
 
-    fn new(pools: Pools) -> Self {
+    fn new(pools: Pools, options: &ConnectOptions) -> Self {
         SqlRepository {
             pool: pools.reads,
             writer: pools.writes,
             health: pools.health,
+            record_events: options.record_events,
         }
     }
 }

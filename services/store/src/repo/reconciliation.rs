@@ -452,6 +452,17 @@ impl Write {
         Ok(())
     }
 
+    /// The party's exceptions, as the last run left them.
+    pub async fn exceptions(&mut self, party: Uuid) -> Result<Vec<Exception>, StoreError> {
+        let rows: Vec<DetailRow> = self
+            .conn()
+            .query("SELECT seq, detail FROM recon_exceptions WHERE party_id = $1")
+            .bind(party)
+            .fetch_all()
+            .await?;
+        rows.iter().map(DetailRow::parse).collect()
+    }
+
     /// Replaces the party's exceptions with those of the latest run.
     pub async fn replace_exceptions(
         &mut self,

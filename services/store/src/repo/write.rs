@@ -22,6 +22,8 @@ use crate::{Idempotency, KeyId, StoreError};
 pub struct Write {
     tx: Tx,
     at: DateTime<Utc>,
+    /// Whether changes append their events to the outbox.
+    record_events: bool,
 }
 
 /// The record of a request id already used, as a batch reads it.
@@ -36,11 +38,18 @@ impl StoredKey {
 }
 
 impl Write {
-    pub(crate) async fn begin(pool: &Pool) -> Result<Write, StoreError> {
+    pub(crate) async fn begin(pool: &Pool, record_events: bool) -> Result<Write, StoreError> {
         Ok(Write {
             tx: pool.begin_write().await?,
             at: now(),
+            record_events,
         })
+    }
+
+    /// Whether changes append their events to the outbox (off only for a
+    /// benchmark's baseline).
+    pub fn records_events(&self) -> bool {
+        self.record_events
     }
 
     /// The time this transaction records its changes at (creation and
