@@ -1,6 +1,7 @@
 //! RepatriationService: the journey of a payment home.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use repat_core::Named;
@@ -12,6 +13,7 @@ use repat_store::{PageRequest, RepatriationFilter};
 use repat_usecases::create_repatriation::{self, RepatriationRequest};
 use repat_usecases::record_steps::{self, Authorized, StepRecorded};
 use repat_usecases::repatriations;
+use repat_usecases::rules::ActiveRules;
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{Caller, caller};
@@ -32,11 +34,13 @@ const RECORD_STEP: &str = "repat.v1.RepatriationService/RecordStep";
 
 pub struct RepatriationApi {
     state: AppState,
+    /// The rules a repatriation's deadline is counted under.
+    rules: Arc<ActiveRules>,
 }
 
 impl RepatriationApi {
-    pub fn new(state: AppState) -> Self {
-        RepatriationApi { state }
+    pub fn new(state: AppState, rules: Arc<ActiveRules>) -> Self {
+        RepatriationApi { state, rules }
     }
 
     /// Validates, keys and authorizes one RecordStep request.
@@ -232,9 +236,14 @@ impl RepatriationService for RepatriationApi {
             let (id, rep) = v.finish(|| id.zip(rep))?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, CREATE, id, &req);
-            let stored =
-                create_repatriation::create_repatriation(&self.state.app, &caller, &idem, &rep)
-                    .await?;
+            let stored = create_repatriation::create_repatriation(
+                &self.state.app,
+                &self.rules,
+                &caller,
+                &idem,
+                &rep,
+            )
+            .await?;
             ApiResult::Ok(convert::repatriation(&stored))
         };
         Ok(Response::new(run.await?))
@@ -339,6 +348,7 @@ impl RepatriationService for RepatriationApi {
         let closed = self.state.changes.closed();
         let api = RepatriationApi {
             state: self.state.clone(),
+            rules: self.rules.clone(),
         };
         // A reader keeps taking requests off the wire while a chunk commits,
         // so the client is not held back by flow control between chunks.

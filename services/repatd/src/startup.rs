@@ -110,6 +110,13 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         false => anyhow::anyhow!("incentive rule set: {e} (migrate_at_start is false: run `repatd migrate` on this database first)"),
     })?);
     tracing::info!(version = %rules.stored.version, sha256 = %rules.stored.sha256, "incentive rules in force");
+    // Repatriations opened before deadlines were stored get theirs.
+    let dated = repat_usecases::deadlines::fill_missing(repo.as_ref(), &rules)
+        .await
+        .context("storing the deadlines of repatriations opened before they were stored")?;
+    if dated > 0 {
+        tracing::info!(dated, "repatriation deadlines stored");
+    }
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
@@ -302,7 +309,7 @@ fn api_routes(
         admit.clone(),
     ))
     .add_service(InterceptedService::new(
-        RepatriationServiceServer::new(RepatriationApi::new(state.clone()))
+        RepatriationServiceServer::new(RepatriationApi::new(state.clone(), rules.clone()))
             .max_decoding_message_size(max),
         admit.clone(),
     ))

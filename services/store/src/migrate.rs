@@ -59,6 +59,11 @@ const POSTGRES: &[Source] = &[
         "events",
         include_str!("../../../migrations/postgres/0011_events.sql"),
     ),
+    (
+        12,
+        "repatriation deadlines",
+        include_str!("../../../migrations/postgres/0012_repatriation_deadlines.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -115,6 +120,11 @@ const SQLITE: &[Source] = &[
         11,
         "events",
         include_str!("../../../migrations/sqlite/0011_events.sql"),
+    ),
+    (
+        12,
+        "repatriation deadlines",
+        include_str!("../../../migrations/sqlite/0012_repatriation_deadlines.sql"),
     ),
 ];
 

@@ -235,6 +235,13 @@ pub trait Repository:
     async fn get_journey(&self, id: Uuid) -> Result<Journey, StoreError>;
     /// The party a repatriation pays (what authorizing a step needs).
     async fn repatriation_party(&self, id: Uuid) -> Result<Uuid, StoreError>;
+    /// Up to `limit` repatriations after `after` (in id order) whose
+    /// deadline is not stored.
+    async fn undated_repatriations(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<UndatedRepatriation>, StoreError>;
     async fn list_repatriations(
         &self,
         filter: &RepatriationFilter,
@@ -430,15 +437,13 @@ pub enum BreachKind {
 pub struct BreachFilter {
     pub kind: BreachKind,
     pub party_id: Option<Uuid>,
-    /// Candidates only: the fewest calendar days any programme allows from
-    /// invoice to realization (each candidate is then held to its own
-    /// programme's deadline, computed by the rules).
-    pub repatriation_days: i32,
+    /// The Dhaka day judged: unrealized repatriations whose stored deadline
+    /// is before it are late.
+    pub today: NaiveDate,
     /// Candidates only: the fewest days any programme allows from
-    /// realization to the claim.
+    /// realization to the claim (each candidate is then held to its own
+    /// programme's window, computed by the rules).
     pub claim_days: i32,
-    /// Candidates only: unrealized invoices dated before this.
-    pub invoice_cutoff: NaiveDate,
     /// Candidates only: unclaimed realizations dated before this.
     pub realization_cutoff: NaiveDate,
     /// In-flight payments initiated before this are reported.
@@ -460,6 +465,18 @@ pub struct Breach {
     pub funds_at: Option<DateTime<Utc>>,
     pub claim_filed_at: Option<DateTime<Utc>>,
     pub realized_on: Option<NaiveDate>,
+    /// The last day it may be realized, as stored when it was opened.
+    pub repatriation_deadline: Option<NaiveDate>,
+}
+
+/// A repatriation whose deadline is not stored yet, with what chooses its
+/// programme: the party's kind and its earliest invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndatedRepatriation {
+    pub id: Uuid,
+    pub party_kind: String,
+    pub service_category: String,
+    pub invoice_date: NaiveDate,
 }
 
 /// The delay metrics' records, kept in step with the journeys.

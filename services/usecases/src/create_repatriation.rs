@@ -1,6 +1,7 @@
 //! CreateRepatriation: a payment home is opened for earnings of one party,
 //! each paying all or part of what is left of it.
 
+use repat_core::Named;
 use repat_core::repatriation::{
     self as rep, Channel, NewRepatriation, Repatriation, RepatriationStatus, RequestedAllocation,
 };
@@ -10,6 +11,7 @@ use uuid::Uuid;
 use crate::App;
 use crate::auth::{Action, Caller, authorize};
 use crate::error::{Error, Result};
+use crate::rules::ActiveRules;
 
 /// A repatriation to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,8 +23,11 @@ pub struct RepatriationRequest {
     pub payer_country: Option<String>,
 }
 
+/// Opens the repatriation with the last day it may be realized under the
+/// rules in force.
 pub async fn create_repatriation(
     app: &App,
+    rules: &ActiveRules,
     caller: &Caller,
     idem: &Idempotency,
     req: &RepatriationRequest,
@@ -32,7 +37,7 @@ pub async fn create_repatriation(
     if let Some(stored) = tx.replay(idem).await? {
         return Ok(stored);
     }
-    tx.require_party(req.party_id).await?;
+    let kind = tx.require_party(req.party_id).await?;
     let ids: Vec<Uuid> = req.allocations.iter().map(|a| a.earning_id).collect();
     let earnings = tx.lock_earnings(&ids).await?;
     let ordered: Vec<_> = ids.iter().map(|id| earnings[id].clone()).collect();
@@ -57,7 +62,18 @@ pub async fn create_repatriation(
         create_time: at,
         update_time: at,
     };
-    tx.insert_repatriation(&repatriation).await?;
+    // The earliest invoice chooses the programme and starts the count.
+    let deadline = ordered
+        .iter()
+        .min_by_key(|e| (e.details.invoice_date, e.id))
+        .and_then(|e| {
+            rules.rules.repatriation_deadline(
+                kind.name(),
+                e.details.service_category.name(),
+                e.details.invoice_date,
+            )
+        });
+    tx.insert_repatriation(&repatriation, deadline).await?;
     for a in &allocations {
         let allocated = earnings[&a.earning_id]
             .allocated

@@ -34,6 +34,7 @@ pub mod create_earning;
 pub mod create_party;
 pub mod create_party_fact;
 pub mod create_repatriation;
+pub mod deadlines;
 pub mod documents;
 pub mod earnings;
 pub mod events;

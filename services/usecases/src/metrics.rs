@@ -147,9 +147,10 @@ pub struct Breaches {
 }
 
 /// Repatriations past a deadline of `query.kind`, in repatriation order
-/// after `after`, at most `size` candidates a page. Candidates are found by
-/// the shortest deadline of any programme; each is then held to its own
-/// programme's deadline, computed by the rules.
+/// after `after`, at most `size` candidates a page. A repatriation is held
+/// to the deadline stored when it was opened; a claim window's candidates
+/// are found by the shortest of any programme, then each is held to its
+/// own programme's window, computed by the rules.
 pub async fn deadline_breaches(
     app: &App,
     rules: &ActiveRules,
@@ -163,8 +164,8 @@ pub async fn deadline_breaches(
     let kind = query.kind;
     let threshold = query.in_flight_threshold;
     let today = query.as_of.unwrap_or_else(|| dhaka_date(Utc::now()));
-    let (rep_days, claim_days) = rules.rules.shortest_deadlines();
-    let (rep_days, claim_days) = (rep_days as i32, claim_days as i32);
+    let (_, claim_days) = rules.rules.shortest_deadlines();
+    let claim_days = claim_days as i32;
     let back = |days: i32| {
         today
             .checked_sub_days(Days::new(days.max(0) as u64))
@@ -177,9 +178,8 @@ pub async fn deadline_breaches(
     let filter = BreachFilter {
         kind,
         party_id,
-        repatriation_days: rep_days,
+        today,
         claim_days,
-        invoice_cutoff: back(rep_days),
         realization_cutoff: back(claim_days),
         initiated_before: now - threshold,
     };
@@ -216,26 +216,27 @@ pub async fn deadline_breaches(
 }
 
 /// The deadline `b` is held to, and the days past it (counted to `today`
-/// while the awaited event has not happened), by its own programme's
-/// deadline rule; `None` when no programme covers it.
+/// while the awaited event has not happened): the one stored for its
+/// realization, its own programme's window for its claim; `None` when no
+/// programme covers it.
 fn breach_of(
     rules: &ActiveRules,
     kind: BreachKind,
     b: &Breach,
     today: NaiveDate,
 ) -> Option<(NaiveDate, i64)> {
-    let programme = rules
-        .rules
-        .programme_for(&b.party_kind, &b.service_category)?;
     match kind {
         BreachKind::RepatriationLate => {
-            let deadline = programme.repatriation_deadline.from(b.invoice_date)?;
+            let deadline = b.repatriation_deadline?;
             Some((
                 deadline,
                 (b.realized_on.unwrap_or(today) - deadline).num_days(),
             ))
         }
         BreachKind::ClaimWindowExpired => {
+            let programme = rules
+                .rules
+                .programme_for(&b.party_kind, &b.service_category)?;
             let deadline = programme.claim_window.from(b.realized_on?)?;
             Some((
                 deadline,

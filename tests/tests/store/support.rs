@@ -4,23 +4,26 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use repat_core::Money;
 use repat_core::earning::{Earning, NewEarning, ServiceCategory};
+use repat_core::incentive::rules::{BANGLADESH, RuleSet};
 use repat_core::journey::{NewStep, StepKind};
 use repat_core::money::{parse_currency, parse_decimal};
 use repat_core::party::{Membership, NewParty, Party, PartyKind, Zone};
 use repat_core::repatriation::{Channel, Repatriation, RequestedAllocation};
-use repat_store::{Idempotency, Repository};
+use repat_store::{Idempotency, Repository, StoredRuleSet};
 use repat_tests::store::TestStore;
 use repat_usecases::create_repatriation::RepatriationRequest;
 use repat_usecases::record_steps::{self, StepRecorded};
+use repat_usecases::rules::ActiveRules;
 use repat_usecases::{App, Caller, Error, Role};
 use uuid::Uuid;
 
-/// The use cases over a test's store, called by an administrator: writes
-/// are made only through them.
+/// The use cases over a test's store, called by an administrator under
+/// the shipped rules: writes are made only through them.
 #[derive(Clone)]
 pub struct Admin {
     pub app: App,
     pub caller: Caller,
+    pub rules: std::sync::Arc<ActiveRules>,
 }
 
 pub fn admin(store: &TestStore) -> Admin {
@@ -31,6 +34,22 @@ pub fn admin(store: &TestStore) -> Admin {
             role: Role::Admin,
             parties: vec![],
         },
+        rules: std::sync::Arc::new(shipped_rules()),
+    }
+}
+
+/// The shipped rule set, as if loaded.
+pub fn shipped_rules() -> ActiveRules {
+    let rules = RuleSet::from_toml(BANGLADESH).unwrap();
+    ActiveRules {
+        stored: StoredRuleSet {
+            version: rules.version.clone(),
+            name: rules.name.clone(),
+            sha256: "sha-of-the-shipped-rules".into(),
+            source_toml: BANGLADESH.into(),
+            load_time: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
+        },
+        rules,
     }
 }
 
@@ -52,8 +71,14 @@ impl Admin {
         idem: &Idempotency,
         req: &RepatriationRequest,
     ) -> Result<Repatriation, Error> {
-        repat_usecases::create_repatriation::create_repatriation(&self.app, &self.caller, idem, req)
-            .await
+        repat_usecases::create_repatriation::create_repatriation(
+            &self.app,
+            &self.rules,
+            &self.caller,
+            idem,
+            req,
+        )
+        .await
     }
 
     pub async fn record_party_fact(

@@ -9,7 +9,7 @@ use repat_core::audit::AuditEntry;
 use repat_core::earning::Earning;
 use repat_core::facts::party_on;
 use repat_core::journey::Step;
-use repat_core::party::Party;
+use repat_core::party::{Party, PartyKind};
 use repat_core::repatriation::Repatriation;
 use repat_core::time::dhaka_date;
 use uuid::Uuid;
@@ -19,11 +19,11 @@ use super::metrics::refresh_metrics;
 use super::{SqlRepository, Write, fetch_repatriation, page, page_limit};
 use crate::codec::{self, now};
 use crate::dialect::JourneyUpdate;
-use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow};
+use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow, UndatedRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
     AuditFilter, ChangeFeed, EarningFilter, Journey, Page, PageRequest, PartyFactRepository,
-    PartyFilter, PoolUsage, RepatriationFilter, Repository, StoreError,
+    PartyFilter, PoolUsage, RepatriationFilter, Repository, StoreError, UndatedRepatriation,
 };
 
 #[async_trait]
@@ -170,6 +170,40 @@ impl Repository for SqlRepository {
         Ok(party)
     }
 
+    async fn undated_repatriations(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<UndatedRepatriation>, StoreError> {
+        let mut pooled = self.pool.acquire().await?;
+        let mut c = pooled.conn();
+        // The earliest invoice chooses the programme and starts the count.
+        let mut q = c.sql(
+            "SELECT r.id, p.kind AS party_kind,
+                    (SELECT e.service_category FROM allocations a JOIN earnings e ON e.id = a.earning_id
+                     WHERE a.repatriation_id = r.id ORDER BY e.invoice_date, e.id LIMIT 1) AS service_category,
+                    (SELECT MIN(e.invoice_date) FROM allocations a JOIN earnings e ON e.id = a.earning_id
+                     WHERE a.repatriation_id = r.id) AS invoice_date
+             FROM repatriations r JOIN parties p ON p.id = r.party_id
+             WHERE r.repatriation_deadline IS NULL",
+        );
+        q.and("r.id", ">", after)
+            .push(" ORDER BY r.id LIMIT ")
+            .bind(i64::from(limit));
+        let rows: Vec<UndatedRow> = q.fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(UndatedRepatriation {
+                    id: r.id,
+                    party_kind: r.party_kind,
+                    service_category: r.service_category?,
+                    invoice_date: r.invoice_date?,
+                })
+            })
+            .collect())
+    }
+
     async fn list_repatriations(
         &self,
         filter: &RepatriationFilter,
@@ -255,18 +289,19 @@ impl Write {
         Ok(())
     }
 
-    /// Refuses a party that does not exist.
-    pub async fn require_party(&mut self, id: Uuid) -> Result<(), StoreError> {
-        let party: Option<(Uuid,)> = self
+    /// The kind of a party; refuses one that does not exist.
+    pub async fn require_party(&mut self, id: Uuid) -> Result<PartyKind, StoreError> {
+        let party: Option<(String,)> = self
             .conn()
-            .query("SELECT id FROM parties WHERE id = $1")
+            .query("SELECT kind FROM parties WHERE id = $1")
             .bind(id)
             .fetch_optional()
             .await?;
-        party.map(|_| ()).ok_or_else(|| StoreError::NotFound {
+        let (kind,) = party.ok_or_else(|| StoreError::NotFound {
             kind: "party",
             id: id.to_string(),
-        })
+        })?;
+        codec::from_name("party kind", &kind)
     }
 
     /// The party's earning with this invoice reference, if there is one.
@@ -353,13 +388,18 @@ impl Write {
         Ok(())
     }
 
-    /// Stores a new repatriation with its allocations, and its metrics
-    /// summary (so an unpaid invoice can be seen to be late from the start).
-    pub async fn insert_repatriation(&mut self, r: &Repatriation) -> Result<(), StoreError> {
+    /// Stores a new repatriation with its allocations, the last day it may
+    /// be realized, and its metrics summary (so an unpaid invoice can be
+    /// seen to be late from the start).
+    pub async fn insert_repatriation(
+        &mut self,
+        r: &Repatriation,
+        deadline: Option<NaiveDate>,
+    ) -> Result<(), StoreError> {
         let mut c = self.conn();
         c.query(
-            "INSERT INTO repatriations (id, party_id, channel, payer_country, expected_amount, currency, status, step_count, create_time, update_time)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+            "INSERT INTO repatriations (id, party_id, channel, payer_country, expected_amount, currency, status, step_count, create_time, update_time, repatriation_deadline)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         )
         .bind(r.id)
         .bind(r.details.party_id)
@@ -371,6 +411,7 @@ impl Write {
         .bind(r.step_count)
         .bind(DbTime(r.create_time))
         .bind(DbTime(r.update_time))
+        .bind(deadline)
         .execute()
         .await?;
         for (position, a) in r.details.allocations.iter().enumerate() {
@@ -384,6 +425,22 @@ impl Write {
                 .await?;
         }
         refresh_metrics(&mut c, &[r.id], &HashMap::new()).await
+    }
+
+    /// Stores the last day a repatriation opened before deadlines were
+    /// stored may be realized.
+    pub async fn set_repatriation_deadline(
+        &mut self,
+        id: Uuid,
+        deadline: NaiveDate,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .query("UPDATE repatriations SET repatriation_deadline = $2 WHERE id = $1")
+            .bind(id)
+            .bind(deadline)
+            .execute()
+            .await?;
+        Ok(())
     }
 
     /// The party a repatriation pays.
