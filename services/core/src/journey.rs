@@ -7,7 +7,13 @@
 //!   order; what counts is when they occurred);
 //! - each kind occurs at most once, except `INTERMEDIARY_PROCESSED`;
 //! - `RETURNED` and `REJECTED` end the journey: at most one of them, and
-//!   nothing occurs after it.
+//!   nothing occurs after it;
+//! - a journey holds at most [`MAX_STEPS`] steps.
+//!
+//! The rules need only a [`Summary`] of the journey (per kind, how many
+//! steps and the earliest and latest), which is what the store keeps beside
+//! each journey: admitting a step costs the same at the first step and at
+//! the ten-thousandth.
 
 use std::fmt;
 
@@ -228,55 +234,195 @@ pub enum JourneyViolation {
         terminal: StepKind,
         existing: Uuid,
     },
+    #[error("the journey already holds {limit} steps, the most one journey may hold")]
+    TooManySteps { limit: u32 },
+}
+
+impl JourneyViolation {
+    /// Whether the recorded step this names is step `id`.
+    pub fn names(&self, id: Uuid) -> bool {
+        match self {
+            JourneyViolation::Repeated { existing, .. }
+            | JourneyViolation::BeforePrecedingStep { existing, .. }
+            | JourneyViolation::AfterFollowingStep { existing, .. }
+            | JourneyViolation::AlreadyEnded { existing, .. } => *existing == id,
+            JourneyViolation::TooManySteps { .. } => false,
+        }
+    }
 }
 
 fn fmt_at(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
-/// Checks that `new` fits the recorded journey `steps` (in any order).
-pub fn admit(steps: &[Step], new: &NewStep) -> Result<(), JourneyViolation> {
-    let (kind, at) = (new.kind, new.occurred_at);
-    for s in steps {
-        let (sk, sat) = (s.kind(), s.occurred_at());
-        if sk.is_terminal() {
-            // A late report of an earlier hop is fine; nothing may follow the end.
-            if kind.is_terminal() || at > sat {
-                return Err(JourneyViolation::AlreadyEnded {
-                    new: kind,
-                    terminal: sk,
-                    existing: s.id,
-                });
-            }
-            continue;
+/// Most steps one journey may hold: far beyond any real payment (a handful
+/// of hops), and small enough that a journey is answered whole in one
+/// response and its metrics are recomputed in a moment.
+pub const MAX_STEPS: u32 = 10_000;
+
+/// A recorded step as the ordering rules see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mark {
+    pub id: Uuid,
+    pub at: DateTime<Utc>,
+}
+
+/// The recorded steps of one kind: how many, the earliest and the latest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KindSummary {
+    pub kind: StepKind,
+    pub count: u32,
+    pub first: Mark,
+    pub last: Mark,
+}
+
+/// What the ordering rules need of a recorded journey, whatever its length:
+/// per kind, how many steps and the earliest and the latest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    /// Steps recorded.
+    pub count: u32,
+    /// The kinds recorded, in canonical order.
+    pub kinds: Vec<KindSummary>,
+}
+
+impl Summary {
+    pub fn of(steps: &[Step]) -> Summary {
+        let mut s = Summary::default();
+        for step in steps {
+            s.add(step);
         }
-        if sk == kind && !kind.may_repeat() {
-            return Err(JourneyViolation::Repeated {
-                kind,
-                existing: s.id,
-                at: sat,
+        s
+    }
+
+    /// Counts a recorded step in.
+    pub fn add(&mut self, step: &Step) {
+        let mark = Mark {
+            id: step.id,
+            at: step.occurred_at(),
+        };
+        self.count += 1;
+        match self.kinds.binary_search_by_key(&step.kind(), |k| k.kind) {
+            Ok(i) => {
+                let k = &mut self.kinds[i];
+                k.count += 1;
+                if mark.at < k.first.at {
+                    k.first = mark;
+                }
+                if mark.at >= k.last.at {
+                    k.last = mark;
+                }
+            }
+            Err(i) => self.kinds.insert(
+                i,
+                KindSummary {
+                    kind: step.kind(),
+                    count: 1,
+                    first: mark,
+                    last: mark,
+                },
+            ),
+        }
+    }
+
+    /// The earliest recorded step of `kind`.
+    pub fn first_of(&self, kind: StepKind) -> Option<Mark> {
+        self.kinds.iter().find(|k| k.kind == kind).map(|k| k.first)
+    }
+
+    /// The kinds recorded, in canonical order.
+    pub fn kinds(&self) -> impl Iterator<Item = StepKind> + '_ {
+        self.kinds.iter().map(|k| k.kind)
+    }
+
+    /// Checks that `new` fits the journey. A step that breaks several
+    /// rules is refused for the first of: the journey ended, the kind
+    /// repeats, an earlier kind occurred later (the latest such step is
+    /// named), a later kind occurred earlier (the earliest is named), the
+    /// journey is full.
+    pub fn admit(&self, new: &NewStep) -> Result<(), JourneyViolation> {
+        let (kind, at) = (new.kind, new.occurred_at);
+        // A late report of an earlier hop is fine; nothing may follow the end.
+        if let Some(end) = self.kinds.iter().find(|k| k.kind.is_terminal())
+            && (kind.is_terminal() || at > end.first.at)
+        {
+            return Err(JourneyViolation::AlreadyEnded {
+                new: kind,
+                terminal: end.kind,
+                existing: end.first.id,
             });
         }
-        if sk.rank() < kind.rank() && at < sat {
+        let ordered = self.kinds.iter().filter(|k| !k.kind.is_terminal());
+        if !kind.may_repeat()
+            && let Some(same) = ordered.clone().find(|k| k.kind == kind)
+        {
+            return Err(JourneyViolation::Repeated {
+                kind,
+                existing: same.first.id,
+                at: same.first.at,
+            });
+        }
+        if let Some(earlier) = ordered
+            .clone()
+            .filter(|k| k.kind.rank() < kind.rank())
+            .max_by_key(|k| k.last.at)
+            && at < earlier.last.at
+        {
             return Err(JourneyViolation::BeforePrecedingStep {
                 new: kind,
                 new_at: at,
-                earlier: sk,
-                earlier_at: sat,
-                existing: s.id,
+                earlier: earlier.kind,
+                earlier_at: earlier.last.at,
+                existing: earlier.last.id,
             });
         }
-        if sk.rank() > kind.rank() && at > sat {
+        if let Some(later) = ordered
+            .filter(|k| k.kind.rank() > kind.rank())
+            .min_by_key(|k| k.first.at)
+            && at > later.first.at
+        {
             return Err(JourneyViolation::AfterFollowingStep {
                 new: kind,
                 new_at: at,
-                later: sk,
-                later_at: sat,
-                existing: s.id,
+                later: later.kind,
+                later_at: later.first.at,
+                existing: later.first.id,
             });
         }
+        if self.count >= MAX_STEPS {
+            return Err(JourneyViolation::TooManySteps { limit: MAX_STEPS });
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// When the step before an admitted `new` on the timeline occurred:
+    /// `None` for the first step, and for a hop reported late between two
+    /// recorded hops (which step precedes it is not kept; the delay
+    /// metrics, recomputed from the whole journey, count its wait).
+    pub fn occurred_before(&self, new: &NewStep) -> Option<DateTime<Utc>> {
+        // Every step of an earlier kind occurred no later than `new`, every
+        // step of a later kind no earlier.
+        let earlier = self
+            .kinds
+            .iter()
+            .filter(|k| k.kind.rank() < new.kind.rank())
+            .map(|k| k.last.at)
+            .max();
+        if !new.kind.may_repeat() {
+            return earlier;
+        }
+        match self.kinds.iter().find(|k| k.kind == new.kind) {
+            None => earlier,
+            Some(hops) if hops.last.at <= new.occurred_at => earlier.max(Some(hops.last.at)),
+            Some(hops) if hops.first.at > new.occurred_at => earlier,
+            Some(_) => None,
+        }
+    }
+}
+
+/// Checks that `new` fits the recorded journey `steps` (in any order).
+pub fn admit(steps: &[Step], new: &NewStep) -> Result<(), JourneyViolation> {
+    Summary::of(steps).admit(new)
 }
 
 /// The steps in the order they occurred: by time, then canonical order, then
@@ -392,6 +538,89 @@ mod tests {
             admit(&recorded, &step(StepKind::Returned, 3, 9).details),
             Err(JourneyViolation::BeforePrecedingStep { .. })
         ));
+    }
+
+    #[test]
+    fn a_full_journey_is_refused_naming_the_limit() {
+        let mut summary = Summary::default();
+        summary.add(&step(StepKind::PaymentInitiated, 1, 0));
+        let hop = step(StepKind::IntermediaryProcessed, 2, 0);
+        while summary.count < MAX_STEPS {
+            summary.add(&hop);
+        }
+        let err = summary.admit(&hop.details).unwrap_err();
+        assert_eq!(err, JourneyViolation::TooManySteps { limit: MAX_STEPS });
+        assert!(err.to_string().contains("10000"), "{err}");
+    }
+
+    #[test]
+    fn the_wait_before_a_step_comes_from_the_summary() {
+        let steps = vec![
+            step(StepKind::PaymentInitiated, 1, 0),
+            step(StepKind::IntermediaryProcessed, 1, 5),
+            step(StepKind::IntermediaryProcessed, 1, 9),
+        ];
+        let s = Summary::of(&steps);
+        let at = |d, h| Utc.with_ymd_and_hms(2024, 3, d, h, 0, 0).unwrap();
+        let credited = step(StepKind::NostroCredited, 2, 0);
+        assert_eq!(s.occurred_before(&credited.details), Some(at(1, 9)));
+        let next_hop = step(StepKind::IntermediaryProcessed, 1, 12);
+        assert_eq!(s.occurred_before(&next_hop.details), Some(at(1, 9)));
+        let first_hop = step(StepKind::IntermediaryProcessed, 1, 2);
+        assert_eq!(s.occurred_before(&first_hop.details), Some(at(1, 0)));
+        let between = step(StepKind::IntermediaryProcessed, 1, 7);
+        assert_eq!(s.occurred_before(&between.details), None);
+        assert_eq!(Summary::default().occurred_before(&credited.details), None);
+    }
+
+    /// The rules as first written: every recorded step checked against
+    /// the new one. The summary must accept exactly what this accepts.
+    fn admitted_by_every_step(steps: &[Step], new: &NewStep) -> bool {
+        steps.iter().all(|s| {
+            let (sk, sat) = (s.kind(), s.occurred_at());
+            if sk.is_terminal() {
+                return !(new.kind.is_terminal() || new.occurred_at > sat);
+            }
+            !(sk == new.kind && !new.kind.may_repeat())
+                && !(sk.rank() < new.kind.rank() && new.occurred_at < sat)
+                && !(sk.rank() > new.kind.rank() && new.occurred_at > sat)
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_summary_admits_what_the_whole_journey_admits(
+            tries in proptest::collection::vec((0usize..14, 1u32..5, 0u32..24), 1..40)
+        ) {
+            let mut recorded: Vec<Step> = Vec::new();
+            let mut summary = Summary::default();
+            for (kind, day, hour) in tries {
+                let new = step(StepKind::ALL[kind], day, hour);
+                let expected = admitted_by_every_step(&recorded, &new.details);
+                let got = summary.admit(&new.details);
+                proptest::prop_assert_eq!(got.is_ok(), expected, "{:?}", got);
+                if expected {
+                    // Steps at the same instant are ordered by id: any of
+                    // them may come first, at a wait of zero either way.
+                    let tie = recorded.iter().any(|s| s.occurred_at() == new.occurred_at());
+                    if let (false, Some(at)) = (tie, summary.occurred_before(&new.details)) {
+                        proptest::prop_assert_eq!(Some(at), journey_wait_before(&recorded, &new));
+                    }
+                    summary.add(&new);
+                    recorded.push(new);
+                    proptest::prop_assert_eq!(&summary, &Summary::of(&recorded));
+                }
+            }
+        }
+    }
+
+    /// When the step before `new` occurred, from the whole timeline.
+    fn journey_wait_before(recorded: &[Step], new: &Step) -> Option<DateTime<Utc>> {
+        let mut all = recorded.to_vec();
+        all.push(new.clone());
+        let t = timeline(&all);
+        let i = t.iter().position(|s| s.id == new.id)?;
+        Some(t.get(i.checked_sub(1)?)?.occurred_at())
     }
 
     #[test]

@@ -44,6 +44,16 @@ const POSTGRES: &[Source] = &[
         "statement files",
         include_str!("../../../migrations/postgres/0007_statement_files.sql"),
     ),
+    (
+        9,
+        "step summary and chain head",
+        include_str!("../../../migrations/postgres/0009_step_summary_chain_head.sql"),
+    ),
+    (
+        10,
+        "delay rollup by every dimension",
+        include_str!("../../../migrations/postgres/0010_delay_rollup_dims.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -85,6 +95,16 @@ const SQLITE: &[Source] = &[
         8,
         "amount checks",
         include_str!("../../../migrations/sqlite/0008_amount_checks.sql"),
+    ),
+    (
+        9,
+        "step summary and chain head",
+        include_str!("../../../migrations/sqlite/0009_step_summary_chain_head.sql"),
+    ),
+    (
+        10,
+        "delay rollup by every dimension",
+        include_str!("../../../migrations/sqlite/0010_delay_rollup_dims.sql"),
     ),
 ];
 

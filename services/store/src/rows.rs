@@ -14,7 +14,10 @@ use repat_core::repatriation::{Allocation, NewRepatriation, Repatriation};
 use uuid::Uuid;
 
 use crate::codec::{self, from_name};
-use crate::metrics_rows::{JourneyDims, RollupDelta};
+use crate::metrics_rows::{
+    self, JourneyDims, ObservationRow as MetricsObservation, RollupDelta, StoredObservation,
+    SummaryRow,
+};
 use crate::types::{DbDecimal, DbTime};
 use crate::{Breach, DelayObservation, ScorecardRow, StoreError, StoredRuleSet};
 
@@ -204,11 +207,27 @@ impl AllocationRow {
     }
 }
 
-/// A repatriation's id and step count, as locked for a change.
+/// A repatriation as locked for a change: its step count and the summary
+/// its steps are admitted against (none before it was kept).
 #[derive(sqlx::FromRow)]
-pub struct StepCount {
+pub struct LockedJourney {
     pub id: Uuid,
     pub step_count: i32,
+    pub step_summary: Option<String>,
+}
+
+/// A row of the one statement that locks journeys and reads idempotency
+/// keys: a journey, or a key.
+#[derive(sqlx::FromRow)]
+pub struct LockedOrKey {
+    pub id: Option<Uuid>,
+    pub step_count: Option<i32>,
+    pub step_summary: Option<String>,
+    pub request_id: Option<Uuid>,
+    pub principal: Option<String>,
+    pub method: Option<String>,
+    pub fingerprint: Option<String>,
+    pub response: Option<String>,
 }
 
 #[derive(sqlx::FromRow)]
@@ -485,6 +504,9 @@ impl From<JourneyDimsRow> for (Uuid, JourneyDims) {
 pub struct RollupRow {
     pub measure: String,
     pub corridor: String,
+    pub channel: String,
+    pub institution: Option<String>,
+    pub party_kind: String,
     pub month: String,
     pub bucket: i32,
     pub n: i64,
@@ -496,6 +518,9 @@ impl From<RollupRow> for RollupDelta {
         RollupDelta {
             measure: r.measure,
             corridor: r.corridor,
+            channel: r.channel,
+            institution: r.institution,
+            party_kind: r.party_kind,
             month: r.month,
             bucket: r.bucket,
             n: r.n,
@@ -504,25 +529,79 @@ impl From<RollupRow> for RollupDelta {
     }
 }
 
-/// An observation as removed: the key and duration it took out.
+/// An observation as stored, with the dimensions it was counted under.
 #[derive(sqlx::FromRow)]
-pub struct RemovedObservation {
+pub struct StoredObservationRow {
+    pub repatriation_id: Uuid,
+    pub position: i32,
     pub measure: String,
-    pub corridor: String,
-    pub month: String,
-    pub bucket: i32,
+    pub end_at: DbTime,
     pub micros: i64,
+    pub bucket: i32,
+    pub institution: Option<String>,
+    pub corridor: String,
+    pub channel: String,
+    pub party_kind: String,
+    pub month: String,
 }
 
-impl From<RemovedObservation> for RollupDelta {
-    fn from(r: RemovedObservation) -> Self {
-        RollupDelta {
-            measure: r.measure,
+impl TryFrom<StoredObservationRow> for StoredObservation {
+    type Error = StoreError;
+    fn try_from(r: StoredObservationRow) -> Result<Self, StoreError> {
+        let measure = metrics_rows::measure(&r.measure)
+            .ok_or_else(|| StoreError::Internal(format!("unknown measure {:?}", r.measure)))?;
+        Ok(StoredObservation {
+            row: MetricsObservation {
+                repatriation_id: r.repatriation_id,
+                position: r.position,
+                measure,
+                end_at: r.end_at.0,
+                micros: r.micros,
+                bucket: r.bucket,
+                institution: r.institution,
+                month: r.month,
+            },
             corridor: r.corridor,
+            channel: r.channel,
+            party_kind: r.party_kind,
+        })
+    }
+}
+
+/// A journey's summary row as stored.
+#[derive(sqlx::FromRow)]
+pub struct StoredSummaryRow {
+    pub repatriation_id: Uuid,
+    pub initiated_at: Option<DbTime>,
+    pub funds_at: Option<DbTime>,
+    pub claim_filed_at: Option<DbTime>,
+    pub disbursed_at: Option<DbTime>,
+    pub ended_at: Option<DbTime>,
+    pub realized_on: Option<NaiveDate>,
+    pub realized_days: Option<i32>,
+    pub claim_days: Option<i32>,
+    pub initiation_to_funds: Option<i64>,
+    pub within_business_day: Option<bool>,
+    pub fee_share_ppm: Option<i64>,
+    pub month: Option<String>,
+}
+
+impl From<StoredSummaryRow> for SummaryRow {
+    fn from(r: StoredSummaryRow) -> Self {
+        SummaryRow {
+            repatriation_id: r.repatriation_id,
+            initiated_at: r.initiated_at.map(|t| t.0),
+            funds_at: r.funds_at.map(|t| t.0),
+            claim_filed_at: r.claim_filed_at.map(|t| t.0),
+            disbursed_at: r.disbursed_at.map(|t| t.0),
+            ended_at: r.ended_at.map(|t| t.0),
+            realized_on: r.realized_on,
+            realized_days: r.realized_days,
+            claim_days: r.claim_days,
+            initiation_to_funds: r.initiation_to_funds,
+            within_business_day: r.within_business_day,
+            fee_share_ppm: r.fee_share_ppm,
             month: r.month,
-            bucket: r.bucket,
-            n: -1,
-            total: -r.micros,
         }
     }
 }

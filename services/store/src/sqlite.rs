@@ -1,11 +1,10 @@
 //! SQLite: the embedded default. Every write, the server's own background
-//! work included, goes through one writer connection: requests queue for it
-//! in order instead of racing for the database lock (which SQLite would
-//! answer with "database is locked" once the busy timeout ran out). Readers
-//! have a pool of their own and go on beside the writer (WAL). The writer
-//! takes the lock up front (`BEGIN IMMEDIATE`), so nothing needs a row lock,
-//! and set operations are plain loops of prepared statements inside that one
-//! transaction.
+//! work included, goes through one writer connection (`sqlite_writer`):
+//! requests queue for it in order instead of racing for the database lock
+//! (which SQLite would answer with "database is locked" once the busy
+//! timeout ran out), and it commits them in groups. Readers have a pool of
+//! their own and go on beside the writer (WAL). The writer holds the lock
+//! (`BEGIN IMMEDIATE`) for the whole group, so nothing needs a row lock.
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -18,14 +17,21 @@ use repat_core::repatriation::Allocation;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
+use sqlx::{AssertSqlSafe, Connection};
 use uuid::Uuid;
 
 use crate::codec;
-use crate::db::{Pool, Pools};
-use crate::dialect::{Dialect, JourneyUpdate};
-use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
-use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RollupRow, StepRow};
+use crate::db::{Pool, Pools, Writes};
+use crate::dialect::{Dialect, JourneyUpdate, StepWrites};
+use crate::metrics_rows::{
+    JOURNEY_DIMS, JourneyDims, MetricsChange, RollupDelta, StoredObservation, SummaryRow,
+    by_corridor,
+};
+use crate::rows::{
+    AllocationRow, ChainHead, JourneyDimsRow, KeyRow, LockedJourney, RollupRow, StepRow,
+    StoredObservationRow, StoredSummaryRow,
+};
+use crate::sqlite_writer::Writer;
 use crate::types::{DbDecimal, DbTime};
 use crate::{ConnectOptions, Idempotency, StoreError, migrate};
 
@@ -34,8 +40,7 @@ pub const FOR_UPDATE: &str = "";
 
 /// How long a write waits for its turn at the one writer before the
 /// database is reported unavailable: far beyond any queue of short
-/// transactions, so only a stuck writer (or another process holding the
-/// file) ends a request this way.
+/// transactions, so only a stuck writer ends a request this way.
 const WRITER_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Opens the readers' pool, the one writer and the readiness ping's own
@@ -45,18 +50,14 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, Store
         .map_err(|e| StoreError::Config(format!("bad database url: {e}")))?
         .create_if_missing(true)
         .foreign_keys(true)
-        // WAL lets readers go on while one writer commits; FULL keeps an
+        // WAL lets readers go on while the writer commits; FULL keeps an
         // acknowledged commit through a power cut.
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(options.acquire_timeout);
-    let writer = SqlitePoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(WRITER_QUEUE_TIMEOUT)
-        .connect_with(connect.clone())
-        .await?;
+    let mut writer = SqliteConnection::connect_with(&connect).await?;
     if options.migrate {
-        migrate::sqlite().run(&writer).await?;
+        migrate::sqlite().run(&mut writer).await?;
     }
     let health = SqlitePoolOptions::new()
         .max_connections(1)
@@ -69,25 +70,30 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, Store
         .await?;
     Ok(Pools {
         reads: Pool::Sqlite(readers),
-        writes: Pool::Sqlite(writer),
+        writes: Writes::Sqlite(Writer::start(writer, WRITER_QUEUE_TIMEOUT)),
         health: Pool::Sqlite(health),
     })
-}
-
-/// A transaction that may write: it takes the database's write lock at
-/// once, so it never fails to upgrade a read lock half-way.
-pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
 #[async_trait]
 impl Dialect for SqliteConnection {
     /// The write transaction already serializes writers.
-    async fn lock_audit(&mut self) -> Result<(), StoreError> {
-        Ok(())
+    async fn lock_audit(&mut self) -> Result<(i64, String), StoreError> {
+        let head: ChainHead = sqlx::query_as("SELECT sequence, hash FROM audit_head WHERE id = 1")
+            .fetch_one(&mut *self)
+            .await?;
+        Ok((head.sequence, head.hash))
     }
 
     async fn insert_audit(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError> {
+        let Some(head) = entries.last() else {
+            return Ok(());
+        };
+        sqlx::query("UPDATE audit_head SET sequence = $1, hash = $2 WHERE id = 1")
+            .bind(head.record.sequence)
+            .bind(&head.hash)
+            .execute(&mut *self)
+            .await?;
         for e in entries {
             let r = &e.record;
             sqlx::query(
@@ -162,20 +168,25 @@ impl Dialect for SqliteConnection {
         Ok(())
     }
 
-    /// The write lock is already held; returns the step counts.
-    async fn lock_repatriations(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, StoreError> {
-        let mut out = HashMap::new();
+    /// The write lock is already held.
+    async fn lock_with_keys(
+        &mut self,
+        ids: &[Uuid],
+        keys: &[Uuid],
+    ) -> Result<(HashMap<Uuid, LockedJourney>, HashMap<Uuid, KeyRow>), StoreError> {
+        let mut journeys = HashMap::new();
         for id in ids {
-            let row: Option<(i32,)> =
-                sqlx::query_as("SELECT step_count FROM repatriations WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *self)
-                    .await?;
-            if let Some((count,)) = row {
-                out.insert(*id, count);
+            let row: Option<LockedJourney> = sqlx::query_as(
+                "SELECT id, step_count, step_summary FROM repatriations WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *self)
+            .await?;
+            if let Some(row) = row {
+                journeys.insert(row.id, row);
             }
         }
-        Ok(out)
+        Ok((journeys, self.fetch_keys(keys).await?))
     }
 
     async fn load_steps(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
@@ -191,6 +202,20 @@ impl Dialect for SqliteConnection {
                 .map(Step::try_from)
                 .collect::<Result<Vec<_>, _>>()?;
             out.insert(*id, steps);
+        }
+        Ok(out)
+    }
+
+    async fn fetch_steps(&mut self, ids: &[Uuid]) -> Result<Vec<Step>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row: Option<StepRow> = sqlx::query_as("SELECT * FROM steps WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *self)
+                .await?;
+            if let Some(row) = row {
+                out.push(Step::try_from(row)?);
+            }
         }
         Ok(out)
     }
@@ -213,6 +238,22 @@ impl Dialect for SqliteConnection {
             }
         }
         Ok(out)
+    }
+
+    async fn write_steps(
+        &mut self,
+        w: &StepWrites<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let claimed = self.claim_keys(w.keys, at).await?.len();
+        if claimed < w.keys.len() {
+            return Ok(claimed);
+        }
+        self.insert_steps(w.steps).await?;
+        self.update_repatriations(w.journeys, at).await?;
+        let ids: Vec<Uuid> = w.journeys.iter().map(|j| j.id).collect();
+        self.mark_pending(&ids).await?;
+        Ok(claimed)
     }
 
     async fn insert_steps(&mut self, steps: &[Step]) -> Result<(), StoreError> {
@@ -252,10 +293,11 @@ impl Dialect for SqliteConnection {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         for u in updates {
-            sqlx::query("UPDATE repatriations SET status = $2, step_count = $3, update_time = $4 WHERE id = $1")
+            sqlx::query("UPDATE repatriations SET status = $2, step_count = $3, step_summary = $4, update_time = $5 WHERE id = $1")
                 .bind(u.id)
                 .bind(u.status)
                 .bind(u.step_count)
+                .bind(&u.summary)
                 .bind(DbTime(at))
                 .execute(&mut *self)
                 .await?;
@@ -282,35 +324,61 @@ impl Dialect for SqliteConnection {
         Ok(out)
     }
 
-    async fn replace_metrics(
+    async fn load_metrics(
         &mut self,
         ids: &[Uuid],
-        dims: &HashMap<Uuid, JourneyDims>,
-        obs: &[ObservationRow],
-        sums: &[SummaryRow],
-    ) -> Result<Vec<RollupDelta>, StoreError> {
-        let mut removed = Vec::new();
+    ) -> Result<(Vec<StoredObservation>, Vec<SummaryRow>), StoreError> {
+        let (mut obs, mut sums) = (Vec::new(), Vec::new());
         for id in ids {
-            let rows: Vec<RemovedObservation> =
-                sqlx::query_as("DELETE FROM delay_observations WHERE repatriation_id = $1 RETURNING measure, corridor, month, bucket, micros")
+            let rows: Vec<StoredObservationRow> = sqlx::query_as(
+                "SELECT repatriation_id, position, measure, end_at, micros, bucket, institution, corridor, channel, party_kind, month
+                 FROM delay_observations WHERE repatriation_id = $1",
+            )
+            .bind(id)
+            .fetch_all(&mut *self)
+            .await?;
+            for r in rows {
+                obs.push(StoredObservation::try_from(r)?);
+            }
+            let sum: Option<StoredSummaryRow> =
+                sqlx::query_as("SELECT * FROM journey_summaries WHERE repatriation_id = $1")
                     .bind(id)
-                    .fetch_all(&mut *self)
+                    .fetch_optional(&mut *self)
                     .await?;
-            removed.extend(rows.into_iter().map(RollupDelta::from));
-            sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = $1")
-                .bind(id)
-                .execute(&mut *self)
-                .await?;
+            sums.extend(sum.map(SummaryRow::from));
         }
+        Ok((obs, sums))
+    }
+
+    async fn write_metrics(
+        &mut self,
+        change: &MetricsChange,
+        sums: &[SummaryRow],
+        dims: &HashMap<Uuid, JourneyDims>,
+    ) -> Result<(), StoreError> {
         let d = |id: &Uuid| {
             dims.get(id)
                 .ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")))
         };
-        for o in obs {
+        for (id, position) in &change.removed {
+            sqlx::query(
+                "DELETE FROM delay_observations WHERE repatriation_id = $1 AND position = $2",
+            )
+            .bind(id)
+            .bind(position)
+            .execute(&mut *self)
+            .await?;
+        }
+        for o in &change.written {
             let dims = d(&o.repatriation_id)?;
             sqlx::query(
-                "INSERT INTO delay_observations (repatriation_id, position, measure, end_at, micros, bucket, institution, corridor, channel, party_kind, party_id, month)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                "INSERT INTO delay_observations (repatriation_id, position, measure, end_at, micros, bucket, institution, corridor, channel,
+                                                 party_kind, party_id, month)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+                 ON CONFLICT (repatriation_id, position) DO UPDATE SET
+                   measure = excluded.measure, end_at = excluded.end_at, micros = excluded.micros, bucket = excluded.bucket,
+                   institution = excluded.institution, corridor = excluded.corridor, channel = excluded.channel,
+                   party_kind = excluded.party_kind, party_id = excluded.party_id, month = excluded.month",
             )
             .bind(o.repatriation_id)
             .bind(o.position)
@@ -330,10 +398,17 @@ impl Dialect for SqliteConnection {
         for s in sums {
             let dims = d(&s.repatriation_id)?;
             sqlx::query(
-                "INSERT INTO journey_summaries (repatriation_id, corridor, channel, party_kind, party_id, invoice_date, initiated_at, funds_at, claim_filed_at,
-                                                disbursed_at, ended_at, realized_on, realized_days, claim_days, initiation_to_funds, within_business_day,
-                                                fee_share_ppm, month)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+                "INSERT INTO journey_summaries (repatriation_id, corridor, channel, party_kind, party_id, invoice_date, initiated_at, funds_at,
+                                                claim_filed_at, disbursed_at, ended_at, realized_on, realized_days, claim_days,
+                                                initiation_to_funds, within_business_day, fee_share_ppm, month)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
+                 ON CONFLICT (repatriation_id) DO UPDATE SET
+                   corridor = excluded.corridor, channel = excluded.channel, party_kind = excluded.party_kind,
+                   party_id = excluded.party_id, invoice_date = excluded.invoice_date, initiated_at = excluded.initiated_at,
+                   funds_at = excluded.funds_at, claim_filed_at = excluded.claim_filed_at, disbursed_at = excluded.disbursed_at,
+                   ended_at = excluded.ended_at, realized_on = excluded.realized_on, realized_days = excluded.realized_days,
+                   claim_days = excluded.claim_days, initiation_to_funds = excluded.initiation_to_funds,
+                   within_business_day = excluded.within_business_day, fee_share_ppm = excluded.fee_share_ppm, month = excluded.month",
             )
             .bind(s.repatriation_id)
             .bind(&dims.corridor)
@@ -356,7 +431,7 @@ impl Dialect for SqliteConnection {
             .execute(&mut *self)
             .await?;
         }
-        Ok(removed)
+        insert_rollups(self, &change.deltas).await
     }
 
     async fn mark_pending(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
@@ -392,34 +467,60 @@ impl Dialect for SqliteConnection {
         Ok(())
     }
 
-    async fn insert_rollup(&mut self, deltas: &[RollupDelta]) -> Result<(), StoreError> {
-        for d in deltas {
-            sqlx::query("INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(&d.measure)
-                .bind(&d.corridor)
-                .bind(&d.month)
-                .bind(d.bucket)
-                .bind(d.n)
-                .bind(d.total)
-                .execute(&mut *self)
-                .await?;
-        }
-        Ok(())
-    }
-
     /// The write lock is held, so reading, deleting and re-inserting is
     /// one step to everyone else.
     async fn compact_rollup(&mut self) -> Result<(), StoreError> {
+        // The wide rollup's keys hold every change; both are rebuilt from it.
         let folded: Vec<RollupRow> = sqlx::query_as(
-            "SELECT measure, corridor, month, bucket, SUM(n) AS n, SUM(total) AS total FROM delay_rollup
-             GROUP BY measure, corridor, month, bucket HAVING SUM(n) <> 0 OR SUM(total) <> 0",
+            "SELECT measure, corridor, channel, institution, party_kind, month, bucket, SUM(n) AS n, SUM(total) AS total
+             FROM delay_rollup_dims
+             GROUP BY measure, corridor, channel, institution, party_kind, month, bucket HAVING SUM(n) <> 0 OR SUM(total) <> 0",
         )
         .fetch_all(&mut *self)
         .await?;
         sqlx::query("DELETE FROM delay_rollup")
             .execute(&mut *self)
             .await?;
+        sqlx::query("DELETE FROM delay_rollup_dims")
+            .execute(&mut *self)
+            .await?;
         let folded: Vec<RollupDelta> = folded.into_iter().map(Into::into).collect();
-        self.insert_rollup(&folded).await
+        insert_rollups(self, &folded).await
     }
+}
+
+/// Appends deltas to both rollups.
+async fn insert_rollups(
+    c: &mut SqliteConnection,
+    deltas: &[RollupDelta],
+) -> Result<(), StoreError> {
+    for d in by_corridor(deltas) {
+        sqlx::query("INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&d.measure)
+                .bind(&d.corridor)
+                .bind(&d.month)
+                .bind(d.bucket)
+                .bind(d.n)
+                .bind(d.total)
+                .execute(&mut *c)
+                .await?;
+    }
+    for d in deltas {
+        sqlx::query(
+                "INSERT INTO delay_rollup_dims (measure, corridor, channel, institution, party_kind, month, bucket, n, total)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(&d.measure)
+            .bind(&d.corridor)
+            .bind(&d.channel)
+            .bind(&d.institution)
+            .bind(&d.party_kind)
+            .bind(&d.month)
+            .bind(d.bucket)
+            .bind(d.n)
+            .bind(d.total)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
 }

@@ -8,15 +8,14 @@ use repat_core::incentive::claim::{
 };
 use repat_core::incentive::totals::{LedgerEntry, Measure};
 use repat_core::journey::{self, NewStep, Step};
-use repat_core::repatriation::RepatriationStatus;
 use repat_core::time::dhaka_date;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::locked_journeys::LockedJourneys;
 use super::{SqlRepository, append_audit, audit_draft, claim, page, page_limit, save_response};
 use crate::codec::{self, derive_id, now};
 use crate::db::{Conn, Tx};
-use crate::dialect::JourneyUpdate;
 use crate::rows::{
     AssessedRow, ClaimItemRow, ClaimRow, ClaimStepRow, ClaimedRow, DetailRow, RuleSetRow,
 };
@@ -92,33 +91,23 @@ async fn record_journey_steps(
     at: DateTime<Utc>,
     recorded: DateTime<Utc>,
 ) -> Result<(), StoreError> {
-    let mut ids = repatriations.to_vec();
-    ids.sort();
-    c.dialect().lock_repatriations(&ids).await?;
-    let mut journeys = c.dialect().load_steps(&ids).await?;
+    let mut journeys = LockedJourneys::default();
+    journeys.lock(c, repatriations).await?;
     let base = derive_id(idem.request_id);
-    let mut stored = Vec::with_capacity(ids.len());
-    let mut updates = Vec::with_capacity(ids.len());
-    for rid in &ids {
-        let steps = journeys.entry(*rid).or_default();
+    let mut stored = Vec::with_capacity(repatriations.len());
+    for rid in repatriations {
         let new = NewStep::new(*rid, kind, at);
-        journey::admit(steps, &new)?;
+        journeys.admit(&new)?;
         let step = Step {
             id: Uuid::new_v5(&base, rid.as_bytes()),
             details: new,
             recorded_at: recorded,
         };
-        steps.push(step.clone());
-        updates.push(JourneyUpdate {
-            id: *rid,
-            status: RepatriationStatus::of(steps).name(),
-            step_count: steps.len() as i32,
-        });
+        journeys.add(&step);
         stored.push(step);
     }
     c.dialect().insert_steps(&stored).await?;
-    c.dialect().update_repatriations(&updates, recorded).await?;
-    c.dialect().mark_pending(&ids).await
+    journeys.save(c, recorded).await
 }
 
 /// The assessment a claim on repatriation `rid` would rest on: its
@@ -159,9 +148,8 @@ impl IncentiveRepository for SqlRepository {
     async fn register_rule_set(&self, rs: &StoredRuleSet) -> Result<StoredRuleSet, StoreError> {
         // Replicas starting together may race: the first insert wins, and
         // every replica then compares with what is stored.
-        let mut pooled = self.writer.acquire().await?;
-        pooled
-            .conn()
+        let mut tx = self.writer.begin().await?;
+        tx.conn()
             .query(
                 "INSERT INTO rule_sets (version, name, sha256, source_toml, load_time) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (version) DO NOTHING",
@@ -173,7 +161,7 @@ impl IncentiveRepository for SqlRepository {
             .bind(DbTime(rs.load_time))
             .execute()
             .await?;
-        drop(pooled);
+        tx.commit().await?;
         let stored = self.get_rule_set(&rs.version).await?;
         if stored.sha256 != rs.sha256 {
             return Err(StoreError::Precondition(format!(
@@ -214,7 +202,7 @@ impl IncentiveRepository for SqlRepository {
         idem: &Idempotency,
         a: &StoredAssessment,
     ) -> Result<StoredAssessment, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -289,7 +277,7 @@ impl IncentiveRepository for SqlRepository {
         idem: &Idempotency,
         req: &ClaimRequest,
     ) -> Result<Claim, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -408,7 +396,7 @@ impl IncentiveRepository for SqlRepository {
         idem: &Idempotency,
         req: &ClaimStepRequest,
     ) -> Result<Claim, StoreError> {
-        let mut tx: Tx = self.writer.begin_write().await?;
+        let mut tx: Tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);

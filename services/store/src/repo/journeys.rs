@@ -1,24 +1,25 @@
 //! Parties, earnings, repatriations and their steps, and the audit trail.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use repat_core::Named;
 use repat_core::audit::{AuditEntry, AuditRecord};
 use repat_core::earning::{Earning, NewEarning};
-use repat_core::journey::{self, NewStep, Step};
+use repat_core::journey::{NewStep, Step};
 use repat_core::party::{NewParty, Party};
 use repat_core::repatriation::{self as rep, NewRepatriation, Repatriation, RepatriationStatus};
 use uuid::Uuid;
 
+use super::locked_journeys::LockedJourneys;
 use super::metrics::refresh_metrics;
 use super::{
     SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, page, page_limit,
     save_response,
 };
 use crate::codec::{self, derive_id, now};
-use crate::dialect::JourneyUpdate;
+use crate::dialect::StepWrites;
 use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
@@ -56,7 +57,7 @@ impl Repository for SqlRepository {
     }
 
     async fn create_party(&self, idem: &Idempotency, new: &NewParty) -> Result<Party, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -127,7 +128,7 @@ impl Repository for SqlRepository {
         idem: &Idempotency,
         new: &NewEarning,
     ) -> Result<Earning, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -230,7 +231,7 @@ impl Repository for SqlRepository {
         idem: &Idempotency,
         req: &RepatriationRequest,
     ) -> Result<Repatriation, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -460,14 +461,6 @@ impl Repository for SqlRepository {
     }
 }
 
-/// The time from the step before `id` on the timeline of `steps` to it.
-fn wait_before(steps: &[Step], id: Uuid) -> Option<std::time::Duration> {
-    let timeline = journey::timeline(steps);
-    let at = timeline.iter().position(|s| s.id == id)?;
-    let (before, step) = (timeline.get(at.checked_sub(1)?)?, timeline[at]);
-    (step.occurred_at() - before.occurred_at()).to_std().ok()
-}
-
 /// What the idempotency record of a step keeps: steps never change, so
 /// the step is read back on a retry; the status is the one right after
 /// the step.
@@ -484,7 +477,7 @@ impl SqlRepository {
         &self,
         items: &[(Idempotency, NewStep)],
     ) -> Result<Option<Vec<Result<StepRecorded, StoreError>>>, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         let mut results: Vec<Option<Result<StepRecorded, StoreError>>> =
             (0..items.len()).map(|_| None).collect();
@@ -499,32 +492,45 @@ impl SqlRepository {
             }
         }
 
-        // Lock the journeys touched (in id order), then read the keys:
-        // a retry of a committed step of these journeys is seen for sure.
-        let mut rep_ids: Vec<Uuid> = unique.iter().map(|&i| items[i].1.repatriation_id).collect();
-        rep_ids.sort();
-        rep_ids.dedup();
-        let mut c = tx.conn();
-        let step_counts = c.dialect().lock_repatriations(&rep_ids).await?;
-        let mut journeys = c.dialect().load_steps(&rep_ids).await?;
+        // Lock the journeys touched and read the keys in one round trip.
+        let rep_ids: Vec<Uuid> = unique.iter().map(|&i| items[i].1.repatriation_id).collect();
         let ids: Vec<Uuid> = unique.iter().map(|&i| items[i].0.request_id).collect();
-        let mut records = c.dialect().fetch_keys(&ids).await?;
+        let mut c = tx.conn();
+        let mut journeys = LockedJourneys::default();
+        let mut records = journeys.lock_with_keys(&mut c, &rep_ids, &ids).await?;
+
+        // Retries read their step back (steps never change).
+        let mut receipts: HashMap<usize, Result<StepReceipt, StoreError>> = HashMap::new();
+        for &i in &unique {
+            let idem = &items[i].0;
+            if let Some(record) = records.remove(&idem.request_id) {
+                let receipt = record
+                    .replay(idem)
+                    .and_then(|json| codec::from_json::<StepReceipt>(&json));
+                receipts.insert(i, receipt);
+            }
+        }
+        let replayed: Vec<Uuid> = receipts
+            .values()
+            .filter_map(|r| r.as_ref().ok().map(|r| r.step))
+            .collect();
+        let mut replayed: HashMap<Uuid, Step> = c
+            .dialect()
+            .fetch_steps(&replayed)
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s))
+            .collect();
 
         let mut stored: Vec<Step> = Vec::new();
         let mut drafts: Vec<AuditRecord> = Vec::new();
         let mut keys: Vec<(Idempotency, Option<String>)> = Vec::new();
-        let mut touched: HashSet<Uuid> = HashSet::new();
         for &i in &unique {
             let (idem, new) = &items[i];
             let rid = new.repatriation_id;
-            if let Some(record) = records.remove(&idem.request_id) {
-                results[i] = Some(record.replay(idem).and_then(|json| {
-                    let receipt: StepReceipt = codec::from_json(&json)?;
-                    let step = journeys
-                        .get(&rid)
-                        .and_then(|steps| steps.iter().find(|s| s.id == receipt.step))
-                        .cloned();
-                    let step = step.ok_or_else(|| {
+            if let Some(receipt) = receipts.remove(&i) {
+                results[i] = Some(receipt.and_then(|receipt| {
+                    let step = replayed.remove(&receipt.step).ok_or_else(|| {
                         StoreError::Internal(format!(
                             "step {} of a stored response is missing",
                             receipt.step
@@ -539,26 +545,24 @@ impl SqlRepository {
                 }));
                 continue;
             }
-            if !step_counts.contains_key(&rid) {
-                results[i] = Some(Err(StoreError::NotFound {
-                    kind: "repatriation",
-                    id: rid.to_string(),
-                }));
-                continue;
-            }
-            let steps = journeys.entry(rid).or_default();
-            if let Err(v) = journey::admit(steps, new) {
-                results[i] = Some(Err(v.into()));
+            let id = derive_id(idem.request_id);
+            if let Err(e) = journeys.admit(new) {
+                // This very step, committed by a concurrent retry after our
+                // read of the keys: redo, and it is seen as a retry.
+                if matches!(&e, StoreError::Journey(v) if v.names(id)) {
+                    tx.rollback().await?;
+                    return Ok(None);
+                }
+                results[i] = Some(Err(e));
                 continue;
             }
             let step = Step {
-                id: derive_id(idem.request_id),
+                id,
                 details: new.clone(),
                 recorded_at: at,
             };
-            steps.push(step.clone());
-            let status = RepatriationStatus::of(steps);
-            let wait = wait_before(steps, step.id);
+            let (status, before) = journeys.add(&step);
+            let wait = before.and_then(|b| (step.occurred_at() - b).to_std().ok());
             keys.push((
                 idem.clone(),
                 Some(codec::to_json(&StepReceipt {
@@ -578,31 +582,20 @@ impl SqlRepository {
                 at,
             ));
             stored.push(step);
-            touched.insert(rid);
         }
 
-        // Keys first: if any was taken meanwhile, store nothing and redo.
-        let claimed = c.dialect().claim_keys(&keys, at).await?;
-        if claimed.len() != keys.len() {
+        // Keys, steps and journeys in one statement where the backend
+        // allows; if a key was taken meanwhile, store nothing and redo.
+        let updates = journeys.updates()?;
+        let writes = StepWrites {
+            keys: &keys,
+            steps: &stored,
+            journeys: &updates,
+        };
+        if c.dialect().write_steps(&writes, at).await? != keys.len() {
             tx.rollback().await?;
             return Ok(None);
         }
-        c.dialect().insert_steps(&stored).await?;
-        let mut updates: Vec<JourneyUpdate> = touched
-            .iter()
-            .map(|rid| {
-                let steps = &journeys[rid];
-                JourneyUpdate {
-                    id: *rid,
-                    status: RepatriationStatus::of(steps).name(),
-                    step_count: steps.len() as i32,
-                }
-            })
-            .collect();
-        updates.sort_by_key(|u| u.id);
-        c.dialect().update_repatriations(&updates, at).await?;
-        let changed: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
-        c.dialect().mark_pending(&changed).await?;
         append_audit(&mut tx, drafts).await?;
         tx.commit().await?;
 

@@ -12,7 +12,7 @@ use uuid::Uuid;
 
 use super::SqlRepository;
 use crate::db::{Conn, Sql};
-use crate::metrics_rows::{ObservationRow, SummaryRow, rollup_deltas, rows_for};
+use crate::metrics_rows::{ObservationRow, SummaryRow, observation_changes, rows_for};
 use crate::rows::{
     BreachRow, BucketRow, GroupKeyRow, ObservationRow as StoredObservation, ScorecardCounts,
     ValueRow,
@@ -33,7 +33,8 @@ const DIMENSIONS: [Dimension; 5] = [
 ];
 
 /// Recomputes the metrics rows of the journeys `ids`, whose steps (as
-/// they now stand) are in `journeys`.
+/// they now stand) are in `journeys`, and writes what changed: a journey
+/// whose new step came last gets its new observations, the others stay.
 pub(super) async fn refresh_metrics(
     c: &mut Conn<'_>,
     ids: &[Uuid],
@@ -43,19 +44,27 @@ pub(super) async fn refresh_metrics(
         return Ok(());
     }
     let dims = c.dialect().load_journey_dims(ids).await?;
+    let (stored, stored_sums) = c.dialect().load_metrics(ids).await?;
+    let stored_sums: HashMap<Uuid, SummaryRow> = stored_sums
+        .into_iter()
+        .map(|s| (s.repatriation_id, s))
+        .collect();
     let mut obs: Vec<ObservationRow> = Vec::new();
-    let mut sums: Vec<SummaryRow> = Vec::with_capacity(ids.len());
+    let mut sums: Vec<SummaryRow> = Vec::new();
     for id in ids {
         let Some(d) = dims.get(id) else { continue };
         let steps = journeys.get(id).map(Vec::as_slice).unwrap_or_default();
         let (o, s) = rows_for(*id, d, steps);
         obs.extend(o);
-        sums.push(s);
+        if stored_sums.get(id) != Some(&s) {
+            sums.push(s);
+        }
     }
-    let removed = c.dialect().replace_metrics(ids, &dims, &obs, &sums).await?;
-    c.dialect()
-        .insert_rollup(&rollup_deltas(removed, &obs, &dims))
-        .await
+    let change = observation_changes(stored, obs, &dims);
+    if change.removed.is_empty() && change.written.is_empty() && sums.is_empty() {
+        return Ok(());
+    }
+    c.dialect().write_metrics(&change, &sums, &dims).await
 }
 
 /// The select list of a group key: the measure, then each dimension's
@@ -125,14 +134,19 @@ impl MetricsRepository for SqlRepository {
         let (select, group) = (key_select(dims), key_group(dims));
         let mut pooled = self.pool.acquire().await?;
         let mut c = pooled.conn();
-        let rows: Vec<BucketRow> = if filter.party_id.is_none()
-            && dims
-                .iter()
-                .all(|d| matches!(d, Dimension::Corridor | Dimension::Month))
-        {
-            // The rollup holds these keys already counted.
+        let by_corridor = dims
+            .iter()
+            .all(|d| matches!(d, Dimension::Corridor | Dimension::Month));
+        let rows: Vec<BucketRow> = if filter.party_id.is_none() {
+            // A rollup holds these keys already counted: the corridor
+            // rollup, or the one of every dimension.
+            let rollup = if by_corridor {
+                "delay_rollup"
+            } else {
+                "delay_rollup_dims"
+            };
             let mut q = c.sql(&format!(
-                "SELECT {select}, bucket, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(total) AS BIGINT) AS total FROM delay_rollup WHERE TRUE"
+                "SELECT {select}, bucket, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(total) AS BIGINT) AS total FROM {rollup} WHERE TRUE"
             ));
             delay_where(&mut q, filter);
             q.push(&format!(" GROUP BY {group}, bucket HAVING SUM(n) > 0"));
@@ -272,7 +286,7 @@ impl MetricsRepository for SqlRepository {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Option<Uuid>, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let mut c = tx.conn();
         let mut q = c.sql("SELECT id FROM repatriations WHERE TRUE");
         q.and("id", ">", after)
@@ -291,14 +305,14 @@ impl MetricsRepository for SqlRepository {
     }
 
     async fn compact_delay_rollup(&self) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         tx.conn().dialect().compact_rollup().await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let mut c = tx.conn();
         let ids = c.dialect().take_pending(limit).await?;
         if ids.is_empty() {

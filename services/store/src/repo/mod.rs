@@ -10,6 +10,7 @@
 
 mod incentive;
 mod journeys;
+mod locked_journeys;
 mod metrics;
 mod reconciliation;
 mod search;
@@ -19,8 +20,8 @@ use repat_core::audit::{self, AuditRecord};
 use repat_core::repatriation::Repatriation;
 use uuid::Uuid;
 
-use crate::db::{Conn, Pool, Pools, Tx};
-use crate::rows::{ChainHead, KeyRow, RepatriationRow};
+use crate::db::{Conn, Pool, Pools, Tx, Writes};
+use crate::rows::{KeyRow, RepatriationRow};
 use crate::{ConnectOptions, Idempotency, Page, StoreError, codec, postgres, sqlite};
 
 /// The repository on PostgreSQL or SQLite.
@@ -29,8 +30,8 @@ pub struct SqlRepository {
     /// Reads.
     pool: Pool,
     /// Writes: the same pool on PostgreSQL, which has many writers;
-    /// SQLite's one writer connection.
-    writer: Pool,
+    /// SQLite's one writer, committing requests in groups.
+    writer: Writes,
     /// The readiness ping's own connection.
     health: Pool,
 }
@@ -123,13 +124,7 @@ async fn append_audit(tx: &mut Tx, drafts: Vec<AuditRecord>) -> Result<(), Store
         return Ok(());
     }
     let mut c = tx.conn();
-    c.dialect().lock_audit().await?;
-    let head: Option<ChainHead> = c
-        .query("SELECT sequence, hash FROM audit_log ORDER BY sequence DESC LIMIT 1")
-        .fetch_optional()
-        .await?;
-    let (sequence, hash) =
-        head.map_or_else(|| (0, audit::GENESIS.to_string()), |h| (h.sequence, h.hash));
+    let (sequence, hash) = c.dialect().lock_audit().await?;
     c.dialect()
         .insert_audit(&audit::extend(sequence, &hash, drafts))
         .await

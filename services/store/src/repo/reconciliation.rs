@@ -3,7 +3,6 @@
 //! what it decides, in one transaction per run.
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -15,10 +14,10 @@ use repat_core::repatriation::RepatriationStatus;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
+use super::locked_journeys::LockedJourneys;
 use super::{SqlRepository, append_audit, audit_draft, claim, page, page_limit, save_response};
 use crate::codec::{self, derive_id, from_name, now};
 use crate::db::{Conn, Tx};
-use crate::dialect::JourneyUpdate;
 use crate::rows::{
     CoveredRow, CreditRow, DetailRow, EarningRow, EntryRow, PayingRow, ReferenceRow, StatementRow,
 };
@@ -218,7 +217,7 @@ async fn store_matches(
     at: DateTime<Utc>,
 ) -> Result<Vec<StoredMatch>, StoreError> {
     let base = derive_id(idem.request_id);
-    let mut journeys: HashMap<Uuid, Vec<Step>> = HashMap::new();
+    let mut journeys = LockedJourneys::default();
     let mut new_steps: Vec<Step> = Vec::new();
     let mut stored = Vec::with_capacity(matches.len());
     for m in matches {
@@ -251,18 +250,13 @@ async fn store_matches(
         }
         if let Some(rid) = open {
             sm.repatriation_id = Some(rid);
-            let steps = match journeys.entry(rid) {
-                Entry::Occupied(known) => known.into_mut(),
-                Entry::Vacant(slot) => {
-                    c.dialect().lock_repatriations(&[rid]).await?;
-                    let steps = c.dialect().load_steps(&[rid]).await?.remove(&rid);
-                    slot.insert(steps.unwrap_or_default())
-                }
-            };
-            if let Some(s) = steps
-                .iter()
-                .find(|s| s.kind() == journey::StepKind::BeneficiaryCredited)
-            {
+            if journeys.summary(rid).is_none() {
+                journeys.lock(c, &[rid]).await?;
+            }
+            let credited = journeys
+                .summary(rid)
+                .and_then(|s| s.first_of(journey::StepKind::BeneficiaryCredited));
+            if let Some(s) = credited {
                 sm.step_id = Some(s.id);
             } else if let Some(when) = credited_at(entry) {
                 let mut new = NewStep::new(rid, journey::StepKind::BeneficiaryCredited, when);
@@ -270,7 +264,7 @@ async fn store_matches(
                 new.end_to_end_id = entry.end_to_end_id.clone();
                 new.uetr = entry.uetr;
                 new.note = format!("reconciled from statement entry {}", sm.detail.credit);
-                match journey::admit(steps, &new) {
+                match journeys.admit(&new) {
                     Ok(()) => {
                         let step = Step {
                             id: Uuid::new_v5(&base, rid.as_bytes()),
@@ -278,7 +272,7 @@ async fn store_matches(
                             recorded_at: at,
                         };
                         sm.step_id = Some(step.id);
-                        steps.push(step.clone());
+                        journeys.add(&step);
                         new_steps.push(step);
                     }
                     Err(v) => {
@@ -320,22 +314,7 @@ async fn store_matches(
     }
     if !new_steps.is_empty() {
         c.dialect().insert_steps(&new_steps).await?;
-        let mut extended: Vec<Uuid> = new_steps
-            .iter()
-            .map(|s| s.details.repatriation_id)
-            .collect();
-        extended.sort();
-        extended.dedup();
-        let updates: Vec<JourneyUpdate> = extended
-            .iter()
-            .map(|rid| JourneyUpdate {
-                id: *rid,
-                status: RepatriationStatus::of(&journeys[rid]).name(),
-                step_count: journeys[rid].len() as i32,
-            })
-            .collect();
-        c.dialect().update_repatriations(&updates, at).await?;
-        c.dialect().mark_pending(&extended).await?;
+        journeys.save(c, at).await?;
     }
     Ok(stored)
 }
@@ -347,7 +326,7 @@ impl ReconciliationRepository for SqlRepository {
         idem: &Idempotency,
         s: &StatementImport,
     ) -> Result<Vec<StoredStatement>, StoreError> {
-        let mut tx: Tx = self.writer.begin_write().await?;
+        let mut tx: Tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             // Responses saved before files of several statements hold one id.
@@ -446,7 +425,7 @@ impl ReconciliationRepository for SqlRepository {
         party: Uuid,
         tolerances: &recon::Tolerances,
     ) -> Result<MatchingRun, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -579,7 +558,7 @@ impl ReconciliationRepository for SqlRepository {
         idem: &Idempotency,
         req: &ManualMatchRequest,
     ) -> Result<Vec<StoredMatch>, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -637,7 +616,7 @@ impl ReconciliationRepository for SqlRepository {
         idem: &Idempotency,
         credit: Uuid,
     ) -> Result<Vec<StoredMatch>, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
