@@ -6,9 +6,10 @@ use repat_core::audit::checkpoint::CheckpointKey;
 use repat_proto::v1 as pb;
 use repat_proto::v1::audit_service_server::AuditService;
 use repat_store::{AuditFilter, PageRequest};
+use repat_usecases::audit;
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Action, authorize, caller};
+use crate::auth::caller;
 use crate::error::ApiResult;
 use crate::validate::Violations;
 use crate::{AppState, checkpoints, convert, paging};
@@ -62,7 +63,7 @@ impl AuditService for AuditApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
-            authorize(&caller, Action::Audit)?;
+            audit::permit(&caller)?;
             let mut v = Violations::default();
             let size = v.page_size(req.page_size);
             let far = chrono::Utc::now();
@@ -86,11 +87,13 @@ impl AuditService for AuditApi {
                 start: start.flatten(),
                 end: end.flatten(),
             };
-            let page = self
-                .state
-                .repo
-                .list_audit(&filter, PageRequest { after, size })
-                .await?;
+            let page = audit::list_audit_entries(
+                &self.state.app,
+                &caller,
+                &filter,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListAuditEntriesResponse {
                 entries: page.items.iter().map(entry).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -106,8 +109,8 @@ impl AuditService for AuditApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
-            authorize(&caller, Action::Audit)?;
-            checkpoints::verify(self.state.repo.as_ref(), self.checkpoint_key.as_ref(), &req).await
+            let trail = audit::trail(&self.state.app, &caller)?;
+            checkpoints::verify(trail.as_ref(), self.checkpoint_key.as_ref(), &req).await
         };
         Ok(Response::new(run.await?))
     }
@@ -119,22 +122,20 @@ impl AuditService for AuditApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
-            authorize(&caller, Action::Audit)?;
+            audit::permit(&caller)?;
             let mut v = Violations::default();
             let size = v.page_size(req.page_size);
             let after = paging::decode(&mut v, &req.page_token, "checkpoints");
             let (size, after) = v.finish(|| size.zip(after))?;
-            let mut items = self
-                .state
-                .repo
-                .audit_checkpoints(after, None, size + 1)
-                .await?;
-            let more = items.len() > size as usize;
-            items.truncate(size as usize);
-            let next = more.then(|| items.last().map(|c| c.sequence)).flatten();
+            let page = audit::list_audit_checkpoints(
+                &self.state.app,
+                &caller,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListAuditCheckpointsResponse {
-                checkpoints: items.iter().map(checkpoints::to_wire).collect(),
-                next_page_token: paging::next_token(next, "checkpoints"),
+                checkpoints: page.items.iter().map(checkpoints::to_wire).collect(),
+                next_page_token: paging::next_token(page.next_after, "checkpoints"),
                 key_id: self
                     .checkpoint_key
                     .as_ref()

@@ -5,11 +5,12 @@ use repat_core::document::{Attachment, NewDocument, is_sha256_hex};
 use repat_proto::v1 as pb;
 use repat_proto::v1::document_service_server::DocumentService;
 use repat_store::{DocumentFilter, PageRequest};
+use repat_usecases::{create_document, documents};
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::auth::{Action, Caller, authorize, caller, list_scope};
-use crate::error::{ApiError, ApiResult};
+use crate::auth::caller;
+use crate::error::ApiResult;
 use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, convert, fingerprint, paging};
 
@@ -22,39 +23,6 @@ pub struct DocumentApi {
 impl DocumentApi {
     pub fn new(state: AppState) -> Self {
         DocumentApi { state }
-    }
-
-    /// The party of the record a document is for, once the caller may
-    /// `action` it: the earning's or the repatriation's party, else the
-    /// one named.
-    async fn party_of(
-        &self,
-        caller: &Caller,
-        party_id: Option<Uuid>,
-        attached_to: Attachment,
-        action: fn(Uuid) -> Action,
-    ) -> ApiResult<Uuid> {
-        let party = match attached_to {
-            Attachment::Earning(e) => self.state.repo.get_earning(e).await?.details.party_id,
-            Attachment::Repatriation(r) => self.state.repo.repatriation_party(r).await?,
-            Attachment::Party => party_id.unwrap_or_default(),
-        };
-        // Another party's earning or repatriation is as good as absent.
-        if attached_to != Attachment::Party {
-            authorize(caller, Action::Read(party))?;
-        }
-        authorize(caller, action(party))?;
-        if party_id.is_some_and(|p| p != party) {
-            let what = match attached_to {
-                Attachment::Earning(_) => "the earning",
-                _ => "the repatriation",
-            };
-            return Err(ApiError::Invalid(vec![tonic_types::FieldViolation::new(
-                "document.party_id",
-                format!("is not the party of {what}; leave it empty or give {party}"),
-            )]));
-        }
-        Ok(party)
     }
 }
 
@@ -163,14 +131,13 @@ impl DocumentService for DocumentApi {
             let mut v = Violations::default();
             let id = request_id(&mut v, &req.request_id);
             let document = decode_document(&mut v, req.document.as_ref());
-            let (id, mut document) = v.finish(|| id.zip(document))?;
+            let (id, document) = v.finish(|| id.zip(document))?;
             let named = (!document.party_id.is_nil()).then_some(document.party_id);
-            document.party_id = self
-                .party_of(&caller, named, document.attached_to, Action::Write)
-                .await?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, CREATE, id, &req);
-            let stored = self.state.repo.create_document(&idem, &document).await?;
+            let stored =
+                create_document::create_document(&self.state.app, &caller, &idem, &document, named)
+                    .await?;
             ApiResult::Ok(convert::document(&stored))
         };
         Ok(Response::new(run.await?))
@@ -184,8 +151,7 @@ impl DocumentService for DocumentApi {
         let req = request.into_inner();
         let run = async {
             let id = id_field("id", &req.id)?;
-            let document = self.state.repo.get_document(id).await?;
-            authorize(&caller, Action::Read(document.details.party_id))?;
+            let document = documents::get_document(&self.state.app, &caller, id).await?;
             ApiResult::Ok(convert::document(&document))
         };
         Ok(Response::new(run.await?))
@@ -222,30 +188,19 @@ impl DocumentService for DocumentApi {
                 v.finish(|| {
                     size.zip(party_id.zip(earning_id.zip(repatriation_id.zip(kind.zip(after)))))
                 })?;
-            // A record named is authorized through its party; otherwise the
-            // list is scoped as every list is.
-            let party_id = match (earning_id, repatriation_id) {
-                (Some(e), _) => Some(
-                    self.party_of(&caller, None, Attachment::Earning(e), Action::Read)
-                        .await?,
-                ),
-                (None, Some(r)) => Some(
-                    self.party_of(&caller, None, Attachment::Repatriation(r), Action::Read)
-                        .await?,
-                ),
-                (None, None) => list_scope(&caller, party_id)?,
-            };
             let filter = DocumentFilter {
                 party_id,
                 earning_id,
                 repatriation_id,
                 kind,
             };
-            let page = self
-                .state
-                .repo
-                .list_documents(&filter, PageRequest { after, size })
-                .await?;
+            let page = documents::list_documents(
+                &self.state.app,
+                &caller,
+                filter,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListDocumentsResponse {
                 documents: page.items.iter().map(convert::document).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),

@@ -5,9 +5,10 @@ use repat_core::earning::NewEarning;
 use repat_proto::v1 as pb;
 use repat_proto::v1::earning_service_server::EarningService;
 use repat_store::{EarningFilter, PageRequest};
+use repat_usecases::{create_earning, earnings};
 use tonic::{Request, Response, Status, Streaming};
 
-use crate::auth::{Action, Caller, authorize, authorize_record, caller, list_scope};
+use crate::auth::{Caller, caller};
 use crate::batch::async_stream;
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, id_field, request_id};
@@ -32,11 +33,10 @@ impl EarningApi {
         let id = request_id(&mut v, &req.request_id);
         let earning = decode_earning(&mut v, req.earning.as_ref());
         let (id, earning) = v.finish(|| id.zip(earning))?;
-        authorize(caller, Action::Write(earning.party_id))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, CREATE, id, &req);
-        let stored = self.state.repo.create_earning(&idem, &earning).await?;
-        self.state.observer.earning_recorded();
+        let stored =
+            create_earning::create_earning(&self.state.app, caller, &idem, &earning).await?;
         Ok(convert::earning(&stored))
     }
 }
@@ -158,13 +158,7 @@ impl EarningService for EarningApi {
         let req = request.into_inner();
         let run = async {
             let id = id_field("id", &req.id)?;
-            let earning = self.state.repo.get_earning(id).await?;
-            authorize_record(
-                &caller,
-                Action::Read(earning.details.party_id),
-                "earning",
-                id,
-            )?;
+            let earning = earnings::get_earning(&self.state.app, &caller, id).await?;
             ApiResult::Ok(convert::earning(&earning))
         };
         Ok(Response::new(run.await?))
@@ -186,17 +180,18 @@ impl EarningService for EarningApi {
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (from, (to, after)))) =
                 v.finish(|| size.zip(party_id.zip(from.zip(to.zip(after)))))?;
-            let party_id = list_scope(&caller, party_id)?;
             let filter = EarningFilter {
                 party_id,
                 invoice_date_from: from,
                 invoice_date_to: to,
             };
-            let page = self
-                .state
-                .repo
-                .list_earnings(&filter, PageRequest { after, size })
-                .await?;
+            let page = earnings::list_earnings(
+                &self.state.app,
+                &caller,
+                filter,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListEarningsResponse {
                 earnings: page.items.iter().map(convert::earning).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),

@@ -1,41 +1,28 @@
-//! MetricsService: where the money waits. Statistics are exact (nearest
-//! rank over every observation) while a query covers at most
-//! [`EXACT_LIMIT`] observations; beyond that, min, max and percentiles are
-//! read off the stored log buckets within a stated relative error, and
-//! count and mean stay exact. Both paths give the same figures on SQLite
-//! and PostgreSQL: the arithmetic is done here, on integers.
+//! MetricsService: where the money waits. The figures are computed by the
+//! use cases (`repat_usecases::metrics`: exact up to a bound, then from
+//! log buckets within a stated error); this reads requests and writes
+//! answers.
 
-use std::collections::BTreeMap;
 use std::pin::Pin;
 
-use chrono::{Days, Duration, NaiveDate, Utc};
+use chrono::{Duration, NaiveDate};
 use futures::{Stream, StreamExt};
 use repat_core::metrics::observe::is_measure;
 use repat_core::metrics::sketch;
-use repat_core::metrics::stats::{self, BucketCount, Summary};
-use repat_core::money::ratio_half_up;
-use repat_core::time::dhaka_date;
+use repat_core::metrics::stats::Summary;
 use repat_proto::v1 as pb;
 use repat_proto::v1::metrics_service_server::MetricsService;
-use repat_store::{BreachFilter, BreachKind, DelayFilter, Dimension, GroupKey};
-use rust_decimal::Decimal;
+use repat_store::{BreachKind, DelayFilter, Dimension, GroupKey};
+use repat_usecases::metrics::{self as usecase, BreachQuery, Freshness};
+use repat_usecases::rules::ActiveRules;
 use tonic::{Request, Response, Status};
-use uuid::Uuid;
 
-use crate::auth::{Caller, caller, list_scope};
+use crate::auth::caller;
 use crate::error::{ApiError, ApiResult};
-use crate::incentive::{ActiveRules, incentive_totals};
+use crate::incentive::incentive_totals;
 use crate::validate::Violations;
 use crate::{AppState, convert, paging};
 
-/// Largest query answered exactly.
-pub const EXACT_LIMIT: i64 = 100_000;
-/// Journeys brought up to date per transaction.
-const SETTLE_BATCH: u32 = 1000;
-/// Longest a read spends bringing pending journeys into the figures.
-const SETTLE_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
-/// Rows per message batch of the export.
-const EXPORT_CHUNK: u32 = 1000;
 /// Default for "stuck in flight".
 const IN_FLIGHT_DEFAULT: Duration = Duration::days(2);
 const PERCENTILE_DEFINITION: &str =
@@ -52,53 +39,12 @@ impl MetricsApi {
     pub fn new(state: AppState, rules: std::sync::Arc<ActiveRules>) -> Self {
         MetricsApi { state, rules }
     }
+}
 
-    /// Brings pending journeys' metrics up to date, for at most
-    /// [`SETTLE_BUDGET`], so a read sees the steps acknowledged before it
-    /// without waiting on a backlog under sustained ingestion (the
-    /// background task drains the rest). Says how many are still pending.
-    async fn settle(&self) -> ApiResult<pb::Freshness> {
-        let started = std::time::Instant::now();
-        while started.elapsed() < SETTLE_BUDGET
-            && self.state.repo.drain_pending_metrics(SETTLE_BATCH).await? > 0
-        {}
-        let pending_journeys = self.state.repo.pending_metrics().await?;
-        Ok(pb::Freshness {
-            pending_journeys,
-            read_time: Some(convert::timestamp(chrono::Utc::now())),
-        })
-    }
-
-    /// The deadline `b` is held to, and the days past it (counted to
-    /// `today` while the awaited event has not happened), by its own
-    /// programme's deadline rule; `None` when no programme covers it.
-    fn breach_of(
-        &self,
-        kind: BreachKind,
-        b: &repat_store::Breach,
-        today: NaiveDate,
-    ) -> Option<(NaiveDate, i64)> {
-        let programme = self
-            .rules
-            .rules
-            .programme_for(&b.party_kind, &b.service_category)?;
-        match kind {
-            BreachKind::RepatriationLate => {
-                let deadline = programme.repatriation_deadline.from(b.invoice_date)?;
-                Some((
-                    deadline,
-                    (b.realized_on.unwrap_or(today) - deadline).num_days(),
-                ))
-            }
-            BreachKind::ClaimWindowExpired => {
-                let deadline = programme.claim_window.from(b.realized_on?)?;
-                Some((
-                    deadline,
-                    (b.claim_filed_at.map(dhaka_date).unwrap_or(today) - deadline).num_days(),
-                ))
-            }
-            BreachKind::InFlight => None,
-        }
+fn freshness(f: Freshness) -> pb::Freshness {
+    pb::Freshness {
+        pending_journeys: f.pending_journeys,
+        read_time: Some(convert::timestamp(f.read_time)),
     }
 }
 
@@ -140,32 +86,27 @@ fn dimension(d: i32) -> Option<Dimension> {
     }
 }
 
-/// The filter of a delay query, scoped to what the caller may see.
+/// The filter of a delay query; its party is the one asked for (the use
+/// case scopes it to what the caller may see).
 fn delay_filter(
     v: &mut Violations,
-    caller: &Caller,
     start: &str,
     end: &str,
     party: &str,
     m: &str,
-) -> ApiResult<Option<DelayFilter>> {
+) -> Option<DelayFilter> {
     let start_month = month(v, "start_month", start);
     let end_month = month(v, "end_month", end);
     let party_id = v.optional_uuid("party_id", party);
     let measure = measure(v, m);
-    let Some(party_id) = party_id else {
-        return Ok(None);
-    };
-    let party_id = list_scope(caller, party_id)?;
-    Ok(start_month
-        .zip(end_month)
-        .zip(measure)
-        .map(|((start_month, end_month), measure)| DelayFilter {
+    start_month.zip(end_month).zip(measure).zip(party_id).map(
+        |(((start_month, end_month), measure), party_id)| DelayFilter {
             start_month,
             end_month,
             party_id,
             measure,
-        }))
+        },
+    )
 }
 
 fn duration(micros: i64) -> Option<prost_types::Duration> {
@@ -222,42 +163,17 @@ impl MetricsService for MetricsApi {
             }
             let filter = delay_filter(
                 &mut v,
-                &caller,
                 &req.start_month,
                 &req.end_month,
                 &req.party_id,
                 &req.measure,
-            )?;
+            );
             let filter = v.finish(|| filter)?;
-            let freshness = self.settle().await?;
-            let buckets = self.state.repo.delay_buckets(&filter, &dims).await?;
-            let total: i64 = buckets.iter().map(|b| b.count).sum();
-            let exact = total <= EXACT_LIMIT;
-            let summaries: BTreeMap<GroupKey, Summary> = if exact {
-                let mut values: BTreeMap<GroupKey, Vec<i64>> = BTreeMap::new();
-                for (key, micros) in self.state.repo.delay_values(&filter, &dims).await? {
-                    values.entry(key).or_default().push(micros);
-                }
-                values
-                    .into_iter()
-                    .map(|(k, mut v)| (k, stats::exact(&mut v)))
-                    .collect()
-            } else {
-                let mut groups: BTreeMap<GroupKey, Vec<BucketCount>> = BTreeMap::new();
-                for b in buckets {
-                    groups.entry(b.key).or_default().push(BucketCount {
-                        bucket: b.bucket,
-                        count: b.count,
-                        sum: i128::from(b.sum_micros),
-                    });
-                }
-                groups
-                    .into_iter()
-                    .map(|(k, mut b)| (k, stats::from_buckets(&mut b)))
-                    .collect()
-            };
+            let stats = usecase::delay_statistics(&self.state.app, &caller, filter, &dims).await?;
+            let exact = stats.exact;
             ApiResult::Ok(pb::GetDelayStatisticsResponse {
-                groups: summaries
+                groups: stats
+                    .groups
                     .iter()
                     .map(|(k, s)| statistics(k, &dims, s))
                     .collect(),
@@ -268,7 +184,7 @@ impl MetricsService for MetricsApi {
                     sketch::RELATIVE_ERROR.into()
                 },
                 percentile_definition: PERCENTILE_DEFINITION.into(),
-                freshness: Some(freshness),
+                freshness: Some(freshness(stats.freshness)),
             })
         };
         Ok(Response::new(run.await?))
@@ -312,67 +228,49 @@ impl MetricsService for MetricsApi {
             let after = paging::decode_id(&mut v, &req.page_token, &filters);
             let (kind, (party_id, (as_of, (threshold, (size, after))))) =
                 v.finish(|| kind.zip(party_id.zip(as_of.zip(threshold.zip(size.zip(after))))))?;
-            let party_id = list_scope(&caller, party_id)?;
-            let today = as_of.unwrap_or_else(|| dhaka_date(Utc::now()));
-            let (rep_days, claim_days) = self.rules.rules.shortest_deadlines();
-            let (rep_days, claim_days) = (rep_days as i32, claim_days as i32);
-            let back = |days: i32| {
-                today
-                    .checked_sub_days(Days::new(days.max(0) as u64))
-                    .unwrap_or(today)
-            };
-            // "As of" a day means at its end, in Dhaka.
-            let now = as_of.map_or_else(Utc::now, repat_core::time::dhaka_day_end);
-            let filter = BreachFilter {
+            let query = BreachQuery {
                 kind,
                 party_id,
-                repatriation_days: rep_days,
-                claim_days,
-                invoice_cutoff: back(rep_days),
-                realization_cutoff: back(claim_days),
-                initiated_before: now - threshold,
+                as_of,
+                in_flight_threshold: threshold,
             };
-            let freshness = self.settle().await?;
-            let rows = self.state.repo.breaches(&filter, after, size + 1).await?;
-            let more = rows.len() > size as usize;
-            let page: Vec<_> = rows.into_iter().take(size as usize).collect();
-            let next = match (more, page.last()) {
-                (true, Some(last)) => paging::encode_id(last.repatriation_id, &filters),
-                _ => String::new(),
-            };
+            let found = usecase::deadline_breaches(
+                &self.state.app,
+                &self.rules,
+                &caller,
+                &query,
+                after,
+                size,
+            )
+            .await?;
+            let next = found
+                .next_after
+                .map(|last| paging::encode_id(last, &filters))
+                .unwrap_or_default();
             let date = |d: NaiveDate| Some(convert::date(d));
-            let breaches = page
+            let breaches = found
+                .items
                 .iter()
-                .filter_map(|b| {
-                    // Candidates are found by the shortest deadline of any
-                    // programme; each is held to its own here.
-                    let (deadline, late) = match kind {
-                        BreachKind::InFlight => {
-                            let since = b.initiated_at.map_or(today, |i| dhaka_date(i + threshold));
-                            (since, (today - since).num_days())
-                        }
-                        _ => self
-                            .breach_of(kind, b, today)
-                            .filter(|(_, late)| *late > 0)?,
-                    };
-                    Some(pb::DeadlineBreach {
+                .map(|late| {
+                    let b = &late.breach;
+                    pb::DeadlineBreach {
                         kind: req.kind,
                         repatriation_id: b.repatriation_id.to_string(),
                         party_id: b.party_id.to_string(),
                         corridor: b.corridor.clone(),
                         invoice_date: date(b.invoice_date),
-                        deadline: date(deadline),
+                        deadline: date(late.deadline),
                         initiate_time: b.initiated_at.map(convert::timestamp),
                         funds_available_time: b.funds_at.map(convert::timestamp),
                         claim_file_time: b.claim_filed_at.map(convert::timestamp),
-                        days_late: late,
-                    })
+                        days_late: late.days_late,
+                    }
                 })
                 .collect();
             ApiResult::Ok(pb::ListDeadlineBreachesResponse {
                 breaches,
                 next_page_token: next,
-                freshness: Some(freshness),
+                freshness: Some(freshness(found.freshness)),
             })
         };
         Ok(Response::new(run.await?))
@@ -390,47 +288,34 @@ impl MetricsService for MetricsApi {
             let end = month(&mut v, "end_month", &req.end_month);
             let party_id = v.optional_uuid("party_id", &req.party_id);
             let (start, (end, party_id)) = v.finish(|| start.zip(end.zip(party_id)))?;
-            let party_id = list_scope(&caller, party_id)?;
-            let freshness = self.settle().await?;
-            let rows = self
-                .state
-                .repo
-                .scorecard(start.as_deref(), end.as_deref(), party_id)
-                .await?;
-            let share = |n: i64, d: i64| {
-                ratio_half_up(Decimal::from(n), Decimal::from(d), 4).unwrap_or(Decimal::ZERO)
-            };
-            let entries = rows
-                .iter()
-                .map(|r| {
-                    let hour = share(r.within_hour, r.completed);
-                    let day = share(r.within_business_day, r.completed);
-                    // The mean of shares kept in parts per million: exact
-                    // sum, one rounding at the end.
-                    let cost = ratio_half_up(
-                        Decimal::from(r.fee_share_ppm_sum),
-                        Decimal::from(r.costed) * Decimal::from(1_000_000),
-                        6,
-                    );
-                    pb::ScorecardEntry {
-                        corridor: r.corridor.clone(),
-                        month: r.month.clone(),
-                        completed: r.completed,
-                        within_one_hour: r.within_hour,
-                        within_one_business_day: r.within_business_day,
-                        share_within_one_hour: hour.to_string(),
-                        share_within_one_business_day: day.to_string(),
-                        average_cost: cost.map(|c| c.to_string()).unwrap_or_default(),
-                        meets_speed_target: hour >= Decimal::new(75, 2),
-                        meets_cost_target: cost.is_some_and(|c| c <= Decimal::new(1, 2)),
-                        within_corridor_cost_cap: cost.is_some_and(|c| c <= Decimal::new(3, 2)),
-                    }
+            let (entries, fresh) = usecase::scorecard(
+                &self.state.app,
+                &caller,
+                start.as_deref(),
+                end.as_deref(),
+                party_id,
+            )
+            .await?;
+            let entries = entries
+                .into_iter()
+                .map(|e| pb::ScorecardEntry {
+                    corridor: e.counts.corridor,
+                    month: e.counts.month,
+                    completed: e.counts.completed,
+                    within_one_hour: e.counts.within_hour,
+                    within_one_business_day: e.counts.within_business_day,
+                    share_within_one_hour: e.share_within_hour.to_string(),
+                    share_within_one_business_day: e.share_within_business_day.to_string(),
+                    average_cost: e.average_cost.map(|c| c.to_string()).unwrap_or_default(),
+                    meets_speed_target: e.meets_speed_target,
+                    meets_cost_target: e.meets_cost_target,
+                    within_corridor_cost_cap: e.within_corridor_cost_cap,
                 })
                 .collect();
             ApiResult::Ok(pb::GetScorecardResponse {
                 entries,
                 targets: TARGETS.into(),
-                freshness: Some(freshness),
+                freshness: Some(freshness(fresh)),
             })
         };
         Ok(Response::new(run.await?))
@@ -457,67 +342,30 @@ impl MetricsService for MetricsApi {
         let mut v = Violations::default();
         let filter = delay_filter(
             &mut v,
-            &caller,
             &req.start_month,
             &req.end_month,
             &req.party_id,
             &req.measure,
-        )?;
+        );
         let filter = v.finish(|| filter).map_err(ApiError::Invalid)?;
-        self.settle().await?;
-        let repo = self.state.repo.clone();
-        let stream = export_stream(repo, filter);
+        let observations = usecase::export_durations(&self.state.app, &caller, filter)
+            .await
+            .map_err(ApiError::from)?;
+        let stream = observations.map(|o| {
+            o.map(|o| pb::DurationRecord {
+                repatriation_id: o.repatriation_id.to_string(),
+                measure: o.measure,
+                end_time: Some(convert::timestamp(o.end_at)),
+                duration: duration(o.micros),
+                institution: o.institution.unwrap_or_default(),
+                corridor: o.corridor,
+                channel: o.channel,
+                party_kind: o.party_kind,
+                party_id: o.party_id.to_string(),
+                month: o.month,
+            })
+            .map_err(|e| Status::from(ApiError::from(e)))
+        });
         Ok(Response::new(Box::pin(stream)))
     }
-}
-
-/// Drains the journeys whose metrics are behind their steps.
-pub async fn settle(repo: &dyn repat_store::Repository) -> ApiResult<()> {
-    while repo.drain_pending_metrics(SETTLE_BATCH).await? > 0 {}
-    Ok(())
-}
-
-/// Pages through the observations, one message per observation.
-fn export_stream(
-    repo: std::sync::Arc<dyn repat_store::Repository>,
-    filter: DelayFilter,
-) -> impl Stream<Item = Result<pb::DurationRecord, Status>> + Send {
-    futures::stream::unfold(
-        (Some(None::<(Uuid, i32)>), repo, filter),
-        |(cursor, repo, filter)| async move {
-            let after = cursor?;
-            match repo.export_observations(&filter, after, EXPORT_CHUNK).await {
-                Err(e) => Some((
-                    vec![Err(Status::from(ApiError::from(e)))],
-                    (None, repo, filter),
-                )),
-                Ok(rows) => {
-                    let next = (rows.len() == EXPORT_CHUNK as usize)
-                        .then(|| rows.last().map(|r| (r.repatriation_id, r.position)));
-                    if rows.is_empty() {
-                        return None;
-                    }
-                    let items = rows
-                        .into_iter()
-                        .map(|o| {
-                            Ok(pb::DurationRecord {
-                                repatriation_id: o.repatriation_id.to_string(),
-                                measure: o.measure,
-                                end_time: Some(convert::timestamp(o.end_at)),
-                                duration: duration(o.micros),
-                                institution: o.institution.unwrap_or_default(),
-                                corridor: o.corridor,
-                                channel: o.channel,
-                                party_kind: o.party_kind,
-                                party_id: o.party_id.to_string(),
-                                month: o.month,
-                            })
-                        })
-                        .collect::<Vec<_>>();
-                    Some((items, (next, repo, filter)))
-                }
-            }
-        },
-    )
-    .flat_map(futures::stream::iter)
 }

@@ -1,14 +1,14 @@
 //! PartyService: firms and freelancers.
 
-use repat_core::facts::{FactKind, FactValue, NewPartyFact, party_on};
+use repat_core::facts::{FactKind, FactValue, NewPartyFact};
 use repat_core::party::{ASSOCIATIONS, BankAccount, Membership, NewParty, Zone};
-use repat_core::time::dhaka_date;
 use repat_proto::v1 as pb;
 use repat_proto::v1::party_service_server::PartyService;
-use repat_store::{PageRequest, PartyFilter};
+use repat_store::PageRequest;
+use repat_usecases::{create_party, create_party_fact, parties};
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Action, authorize, authorize_record, caller};
+use crate::auth::caller;
 use crate::error::ApiResult;
 use crate::validate::{Violations, request_id};
 use crate::{AppState, convert, fingerprint, paging};
@@ -199,14 +199,15 @@ impl PartyService for PartyApi {
         let caller = caller(&request)?;
         let mut req = request.into_inner();
         let run = async {
-            authorize(&caller, Action::Administer)?;
+            create_party::permit(&caller)?;
             let mut v = Violations::default();
             let id = request_id(&mut v, &req.request_id);
             let party = decode_party(&mut v, req.party.as_ref());
             let (id, party) = v.finish(|| id.zip(party))?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, CREATE, id, &req);
-            let stored = self.state.repo.create_party(&idem, &party).await?;
+            let stored =
+                create_party::create_party(&self.state.app, &caller, &idem, &party).await?;
             ApiResult::Ok(convert::party(&stored))
         };
         Ok(Response::new(run.await?))
@@ -223,14 +224,8 @@ impl PartyService for PartyApi {
             let id = v.required_uuid("id", &req.id);
             let as_of = v.optional_date("as_of", req.as_of.as_ref());
             let (id, as_of) = v.finish(|| id.zip(as_of))?;
-            authorize_record(&caller, Action::Read(id), "party", id)?;
-            let day = as_of.unwrap_or_else(|| dhaka_date(chrono::Utc::now()));
-            let history = self.state.repo.party_history(id).await?;
-            ApiResult::Ok(convert::party(&party_on(
-                &history.party,
-                &history.facts,
-                day,
-            )))
+            let party = parties::get_party(&self.state.app, &caller, id, as_of).await?;
+            ApiResult::Ok(convert::party(&party))
         };
         Ok(Response::new(run.await?))
     }
@@ -255,47 +250,25 @@ impl PartyService for PartyApi {
                 }
             };
             let filters = format!("kind={}", req.kind);
-            if authorize(&caller, Action::ReadAll).is_err() {
+            if !parties::sees_all(&caller) {
                 // Firms and integrators list just the parties they act for,
                 // in id order, paged like everyone else.
                 let after = paging::decode_id(&mut v, &req.page_token, &filters);
                 let (size, (kind, after)) = v.finish(|| size.zip(kind.zip(after)))?;
-                let mut ids = caller.parties.clone();
-                ids.sort();
-                ids.dedup();
-                let mut parties = Vec::new();
-                let mut last = None;
-                let mut rest = ids
-                    .into_iter()
-                    .filter(|id| after.is_none_or(|a| *id > a))
-                    .peekable();
-                while parties.len() < size as usize {
-                    let Some(id) = rest.next() else { break };
-                    last = Some(id);
-                    match self.state.repo.get_party(id).await {
-                        Ok(p) if kind.is_none_or(|k| k == p.details.kind) => {
-                            parties.push(convert::party(&p))
-                        }
-                        Ok(_) | Err(repat_store::StoreError::NotFound { .. }) => {}
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                let next_page_token = match (rest.peek(), last) {
-                    (Some(_), Some(last)) => paging::encode_id(last, &filters),
-                    _ => String::new(),
-                };
+                let (found, next) =
+                    parties::list_own_parties(&self.state.app, &caller, kind, after, size).await?;
                 return ApiResult::Ok(pb::ListPartiesResponse {
-                    parties,
-                    next_page_token,
+                    parties: found.iter().map(convert::party).collect(),
+                    next_page_token: next
+                        .map(|last| paging::encode_id(last, &filters))
+                        .unwrap_or_default(),
                 });
             }
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (kind, after)) = v.finish(|| size.zip(kind.zip(after)))?;
-            let page = self
-                .state
-                .repo
-                .list_parties(&PartyFilter { kind }, PageRequest { after, size })
-                .await?;
+            let page =
+                parties::list_parties(&self.state.app, &caller, kind, PageRequest { after, size })
+                    .await?;
             ApiResult::Ok(pb::ListPartiesResponse {
                 parties: page.items.iter().map(convert::party).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -319,7 +292,6 @@ impl PartyService for PartyApi {
             let reason = v.required_text("reason", &req.reason);
             let (id, (party_id, (effective_from, (value, reason)))) =
                 v.finish(|| id.zip(party_id.zip(effective_from.zip(value.zip(reason)))))?;
-            authorize(&caller, Action::Write(party_id))?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, CREATE_FACT, id, &req);
             let fact = NewPartyFact {
@@ -328,7 +300,9 @@ impl PartyService for PartyApi {
                 value,
                 reason,
             };
-            let stored = self.state.repo.record_party_fact(&idem, &fact).await?;
+            let stored =
+                create_party_fact::create_party_fact(&self.state.app, &caller, &idem, &fact)
+                    .await?;
             ApiResult::Ok(convert::party_fact(&stored))
         };
         Ok(Response::new(run.await?))
@@ -358,12 +332,14 @@ impl PartyService for PartyApi {
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (kind, after))) =
                 v.finish(|| size.zip(party_id.zip(kind.zip(after))))?;
-            authorize(&caller, Action::Read(party_id))?;
-            let page = self
-                .state
-                .repo
-                .list_party_facts(party_id, kind, PageRequest { after, size })
-                .await?;
+            let page = parties::list_party_facts(
+                &self.state.app,
+                &caller,
+                party_id,
+                kind,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListPartyFactsResponse {
                 facts: page.items.iter().map(convert::party_fact).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),

@@ -1,6 +1,7 @@
 //! RepatriationService: the journey of a payment home.
 
 use std::pin::Pin;
+use std::sync::Arc;
 
 use futures::{Stream, StreamExt};
 use repat_core::Named;
@@ -8,18 +9,17 @@ use repat_core::journey::{Fee, FxRate, NewStep};
 use repat_core::repatriation::RequestedAllocation;
 use repat_proto::v1 as pb;
 use repat_proto::v1::repatriation_service_server::RepatriationService;
-use repat_store::{
-    Idempotency, PageRequest, RepatriationFilter, RepatriationRequest, StepRecorded,
-};
-use tokio::sync::broadcast::error::RecvError;
+use repat_store::{PageRequest, RepatriationFilter};
+use repat_usecases::create_repatriation::{self, RepatriationRequest};
+use repat_usecases::record_steps::{self, Authorized, StepRecorded};
+use repat_usecases::repatriations;
+use repat_usecases::rules::ActiveRules;
 use tonic::{Request, Response, Status, Streaming};
-use uuid::Uuid;
 
-use crate::auth::{Action, Caller, Role, authorize, authorize_record, caller, list_scope};
+use crate::auth::{Caller, caller};
 use crate::batch::{ResultStream, async_stream};
 use crate::error::{ApiError, ApiResult};
 use crate::validate::{Violations, id_field, request_id};
-use crate::watch::POLL_INTERVAL;
 use crate::{AppState, batch, convert, fingerprint, paging};
 
 /// Most steps committed in one transaction of a batch.
@@ -34,59 +34,33 @@ const RECORD_STEP: &str = "repat.v1.RepatriationService/RecordStep";
 
 pub struct RepatriationApi {
     state: AppState,
+    /// The rules a repatriation's deadline is counted under.
+    rules: Arc<ActiveRules>,
 }
 
 impl RepatriationApi {
-    pub fn new(state: AppState) -> Self {
-        RepatriationApi { state }
+    pub fn new(state: AppState, rules: Arc<ActiveRules>) -> Self {
+        RepatriationApi { state, rules }
     }
 
-    /// Authorizes a change to repatriation `id`: administrators need no
-    /// lookup; others must act for the repatriation's party.
-    async fn authorize_write(&self, caller: &Caller, id: Uuid) -> ApiResult<()> {
-        if caller.role == Role::Admin {
-            return Ok(());
-        }
-        self.state
-            .authorize_repatriation(caller, id, Action::Write)
-            .await
-            .map(|_| ())
-    }
-
-    /// Validates, authorizes and keys one RecordStep request.
+    /// Validates, keys and authorizes one RecordStep request.
     async fn prepare_step(
         &self,
         caller: &Caller,
         mut req: pb::RecordStepRequest,
-    ) -> ApiResult<(Idempotency, NewStep)> {
+    ) -> ApiResult<Authorized> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let step = decode_step(&mut v, req.step.as_ref(), chrono::Utc::now());
         let (id, step) = v.finish(|| id.zip(step))?;
-        self.authorize_write(caller, step.repatriation_id).await?;
         req.request_id.clear();
-        Ok((
-            fingerprint::idempotency(caller, RECORD_STEP, id, &req),
-            step,
-        ))
+        let idem = fingerprint::idempotency(caller, RECORD_STEP, id, &req);
+        Ok(record_steps::authorize_step(&self.state.app, caller, idem, step).await?)
     }
 
-    /// Records prepared steps in one transaction and announces the changes.
-    async fn record(
-        &self,
-        items: &[(Idempotency, NewStep)],
-    ) -> ApiResult<Vec<ApiResult<StepRecorded>>> {
-        let results = self.state.repo.record_steps(items).await?;
-        for r in results.iter().flatten().filter(|r| !r.replayed) {
-            self.state
-                .observer
-                .step_recorded(r.step.kind().name(), r.wait);
-        }
-        let changed: Vec<Uuid> = results
-            .iter()
-            .filter_map(|r| r.as_ref().ok().map(|s| s.step.details.repatriation_id))
-            .collect();
-        self.state.announce(changed).await;
+    /// Records prepared steps in one transaction.
+    async fn record(&self, items: &[Authorized]) -> ApiResult<Vec<ApiResult<StepRecorded>>> {
+        let results = record_steps::record_steps(&self.state.app, items).await?;
         Ok(results
             .into_iter()
             .map(|r| r.map_err(ApiError::from))
@@ -260,10 +234,16 @@ impl RepatriationService for RepatriationApi {
             let id = request_id(&mut v, &req.request_id);
             let rep = decode_repatriation(&mut v, &req);
             let (id, rep) = v.finish(|| id.zip(rep))?;
-            authorize(&caller, Action::Write(rep.party_id))?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, CREATE, id, &req);
-            let stored = self.state.repo.create_repatriation(&idem, &rep).await?;
+            let stored = create_repatriation::create_repatriation(
+                &self.state.app,
+                &self.rules,
+                &caller,
+                &idem,
+                &rep,
+            )
+            .await?;
             ApiResult::Ok(convert::repatriation(&stored))
         };
         Ok(Response::new(run.await?))
@@ -277,13 +257,7 @@ impl RepatriationService for RepatriationApi {
         let req = request.into_inner();
         let run = async {
             let id = id_field("id", &req.id)?;
-            let journey = self.state.repo.get_journey(id).await?;
-            authorize_record(
-                &caller,
-                Action::Read(journey.repatriation.details.party_id),
-                "repatriation",
-                id,
-            )?;
+            let journey = repatriations::get_repatriation(&self.state.app, &caller, id).await?;
             ApiResult::Ok(convert::journey(&journey))
         };
         Ok(Response::new(run.await?))
@@ -317,17 +291,18 @@ impl RepatriationService for RepatriationApi {
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (earning_id, (status, after)))) =
                 v.finish(|| size.zip(party_id.zip(earning_id.zip(status.zip(after)))))?;
-            let party_id = list_scope(&caller, party_id)?;
             let filter = RepatriationFilter {
                 party_id,
                 status,
                 earning_id,
             };
-            let page = self
-                .state
-                .repo
-                .list_repatriations(&filter, PageRequest { after, size })
-                .await?;
+            let page = repatriations::list_repatriations(
+                &self.state.app,
+                &caller,
+                filter,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListRepatriationsResponse {
                 repatriations: page.items.iter().map(convert::repatriation).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -373,6 +348,7 @@ impl RepatriationService for RepatriationApi {
         let closed = self.state.changes.closed();
         let api = RepatriationApi {
             state: self.state.clone(),
+            rules: self.rules.clone(),
         };
         // A reader keeps taking requests off the wire while a chunk commits,
         // so the client is not held back by flow control between chunks.
@@ -411,7 +387,7 @@ impl RepatriationService for RepatriationApi {
                 let Some(chunk) = chunk else { return };
                 let mut outcomes: Vec<(usize, String, Option<ApiResult<String>>)> =
                     Vec::with_capacity(chunk.len());
-                let mut prepared: Vec<(Idempotency, NewStep)> = Vec::new();
+                let mut prepared: Vec<Authorized> = Vec::new();
                 let mut slots: Vec<usize> = Vec::new();
                 for (index, item) in chunk {
                     let item = match item {
@@ -471,32 +447,15 @@ impl RepatriationService for RepatriationApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let id = id_field("id", &req.id).map_err(ApiError::from)?;
-        // Subscribe before the first read so no change falls in between.
-        let mut changes = self.state.changes.subscribe();
-        let first = self
-            .state
-            .repo
-            .get_journey(id)
+        let (first, mut watch) = repatriations::watch_repatriation(&self.state.app, &caller, id)
             .await
             .map_err(ApiError::from)?;
-        authorize_record(
-            &caller,
-            Action::Read(first.repatriation.details.party_id),
-            "repatriation",
-            id,
-        )?;
         let slot = self.state.streams.open(&caller.subject)?;
         let closed = self.state.changes.closed();
-        let repo = self.state.repo.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         crate::incident::spawn_stream_task(tx.clone(), async move {
             let _slot = slot;
             tokio::pin!(closed);
-            let mut last = (
-                first.repatriation.step_count,
-                first.repatriation.update_time,
-            );
-            let mut done = first.repatriation.status.is_terminal();
             if tx
                 .send(Ok(pb::RepatriationEvent {
                     repatriation: Some(convert::journey(&first)),
@@ -506,43 +465,24 @@ impl RepatriationService for RepatriationApi {
             {
                 return;
             }
-            let mut tick = tokio::time::interval(POLL_INTERVAL);
-            while !done {
-                tokio::select! {
+            loop {
+                let next = tokio::select! {
                     _ = &mut closed => {
                         let _ = tx.send(Err(crate::watch::closing_status())).await;
                         return;
                     }
-                    changed = changes.recv() => match changed {
-                        Ok(changed) if changed != id && changed != crate::watch::EVERYTHING => continue,
-                        Ok(_) | Err(RecvError::Lagged(_)) => {}
-                        Err(RecvError::Closed) => return,
-                    },
-                    _ = tick.tick() => {}
                     _ = tx.closed() => return,
-                }
-                match repo.get_journey(id).await {
-                    Ok(j) => {
-                        let now = (j.repatriation.step_count, j.repatriation.update_time);
-                        if now == last {
-                            continue;
-                        }
-                        last = now;
-                        done = j.repatriation.status.is_terminal();
-                        if tx
-                            .send(Ok(pb::RepatriationEvent {
-                                repatriation: Some(convert::journey(&j)),
-                            }))
-                            .await
-                            .is_err()
-                        {
-                            return;
-                        }
-                    }
-                    Err(e) => {
-                        let _ = tx.send(Err(Status::from(ApiError::from(e)))).await;
-                        return;
-                    }
+                    next = watch.next() => next,
+                };
+                let event = match next {
+                    None => return,
+                    Some(Ok(j)) => Ok(pb::RepatriationEvent {
+                        repatriation: Some(convert::journey(&j)),
+                    }),
+                    Some(Err(e)) => Err(Status::from(ApiError::from(e))),
+                };
+                if tx.send(event).await.is_err() {
+                    return;
                 }
             }
         });

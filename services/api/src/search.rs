@@ -3,8 +3,9 @@
 
 use repat_proto::v1 as pb;
 use repat_store::{PageRequest, RepatriationSearch};
+use repat_usecases::repatriations;
 
-use crate::auth::{Caller, list_scope};
+use crate::auth::Caller;
 use crate::error::ApiResult;
 use crate::validate::{Violations, uuid};
 use crate::{AppState, convert, paging};
@@ -48,17 +49,19 @@ pub(crate) async fn search_repatriations(
         v.finish(|| {
             size.zip(party_id.zip(invoice_reference.zip(end_to_end_id.zip(uetr.zip(after)))))
         })?;
-    let party_id = list_scope(caller, party_id)?;
     let search = RepatriationSearch {
         party_id,
         invoice_reference,
         uetr,
         end_to_end_id,
     };
-    let page = state
-        .repo
-        .search_repatriations(&search, PageRequest { after, size })
-        .await?;
+    let page = repatriations::search_repatriations(
+        &state.app,
+        caller,
+        search,
+        PageRequest { after, size },
+    )
+    .await?;
     Ok(pb::SearchRepatriationsResponse {
         repatriations: page.items.iter().map(convert::repatriation).collect(),
         next_page_token: paging::next_token(page.next_after, &filters),

@@ -47,12 +47,7 @@ impl KeyAlgorithm {
 }
 
 pub fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Firm => "firm",
-        Role::Integrator => "integrator",
-        Role::Auditor => "auditor",
-        Role::Admin => "admin",
-    }
+    role.name()
 }
 
 pub fn role_from_name(name: &str) -> Option<Role> {

@@ -66,6 +66,11 @@ impl Violations {
         }
     }
 
+    /// What was refused (with the count of those beyond the limit).
+    pub fn into_list(self) -> Vec<FieldViolation> {
+        self.finish(|| None::<()>).err().unwrap_or_default()
+    }
+
     /// `Ok(v)` when nothing was refused.
     pub fn finish<T>(self, v: impl FnOnce() -> Option<T>) -> Result<T, Vec<FieldViolation>> {
         let Violations(mut found, more) = self;

@@ -118,6 +118,13 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
         false => anyhow::anyhow!("incentive rule set: {e} (migrate_at_start is false: run `repatd migrate` on this database first)"),
     })?);
     tracing::info!(version = %rules.stored.version, sha256 = %rules.stored.sha256, "incentive rules in force");
+    // Repatriations opened before deadlines were stored get theirs.
+    let dated = repat_usecases::deadlines::fill_missing(repo.as_ref(), &rules)
+        .await
+        .context("storing the deadlines of repatriations opened before they were stored")?;
+    if dated > 0 {
+        tracing::info!(dated, "repatriation deadlines stored");
+    }
     let listener = TcpListener::bind(settings.listen)
         .await
         .with_context(|| format!("binding {}", settings.listen))?;
@@ -237,7 +244,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let metrics = tokio::spawn(keep_metrics_current(repo.clone()));
     let feed = tokio::spawn(relay_changes(repo.clone(), state.changes.clone()));
     let replica = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
-    let workers = start_outbox(settings, &state, &rules, &replica);
+    let workers = start_outbox(settings, repo.clone(), &state, &rules, &replica);
     let signing = checkpoint_signer.map(|signer| {
         tokio::spawn(crate::checkpoints::keep_signing(
             repo.clone(),
@@ -327,7 +334,7 @@ fn api_routes(
         admit.clone(),
     ))
     .add_service(InterceptedService::new(
-        RepatriationServiceServer::new(RepatriationApi::new(state.clone()))
+        RepatriationServiceServer::new(RepatriationApi::new(state.clone(), rules.clone()))
             .max_decoding_message_size(max),
         admit.clone(),
     ))
@@ -389,11 +396,11 @@ impl OutboxWorkers {
 /// and the look for deadline alerts.
 fn start_outbox(
     settings: &Settings,
+    repo: Arc<dyn Repository>,
     state: &AppState,
     rules: &Arc<ActiveRules>,
     replica: &str,
 ) -> OutboxWorkers {
-    let repo = state.repo.clone();
     let ttl = Duration::from_secs(settings.outbox_lease_secs.max(1));
     let mut tasks = vec![tokio::spawn(repat_api::events::follow_head(
         repo.clone(),

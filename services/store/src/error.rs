@@ -1,7 +1,5 @@
 //! What can go wrong in storage, in terms the API maps to gRPC codes.
 
-use repat_core::journey::JourneyViolation;
-use repat_core::repatriation::AllocationError;
 use uuid::Uuid;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,16 +13,10 @@ pub enum StoreError {
     /// The request id was used before for a different request.
     #[error("request_id {0} was already used for a different request")]
     IdempotencyMismatch(Uuid),
-    /// The step contradicts the journey.
-    #[error(transparent)]
-    Journey(#[from] JourneyViolation),
-    /// The request contradicts the state of what it concerns (a claim on
-    /// an unassessed repatriation, a claim step out of order).
+    /// The change contradicts what is stored (a constraint of the
+    /// schema, a rule set version stored with other content).
     #[error("{0}")]
     Precondition(String),
-    /// The allocations do not fit the earnings.
-    #[error(transparent)]
-    Allocation(#[from] AllocationError),
     /// The database cannot be reached; safe to retry.
     #[error("database unavailable: {0}")]
     Unavailable(String),

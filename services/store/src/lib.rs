@@ -1,5 +1,8 @@
 //! The repository: one interface ([`Repository`]) and two implementations,
-//! PostgreSQL and SQLite, over sqlx. Migrations run at start.
+//! PostgreSQL and SQLite, over sqlx. Migrations run at start. It is
+//! persistence only: the use cases (`repat-usecases`) decide what changes,
+//! with the pure core, and commit it through one write transaction
+//! ([`Write`]).
 //!
 //! Guarantees, on both backends:
 //! - a mutation, its effects and its idempotency record commit in one
@@ -29,6 +32,8 @@ mod types;
 use std::sync::Arc;
 
 pub use checkpoints::CheckpointRepository;
+pub use codec::derive_id;
+pub use dialect::JourneyUpdate;
 pub use error::StoreError;
 pub use events::{
     Attempt, CreditUnmatched, Delivery, DeliveryFilter, DeliveryStatus, DueDelivery, Endpoint,
@@ -36,7 +41,7 @@ pub use events::{
     UnrealizedEarning, WebhookRepository,
 };
 pub use model::*;
-pub use repo::SqlRepository;
+pub use repo::{SqlRepository, StatementFile, StoredKey, Write, journey_change_events};
 pub use search::{RepatriationSearch, SearchRepository};
 
 /// Opens the database named by `url` (`postgres://...` or `sqlite:...`),

@@ -64,6 +64,11 @@ const POSTGRES: &[Source] = &[
         "audit checkpoints",
         include_str!("../../../migrations/postgres/0012_audit_checkpoints.sql"),
     ),
+    (
+        13,
+        "repatriation deadlines",
+        include_str!("../../../migrations/postgres/0013_repatriation_deadlines.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -125,6 +130,11 @@ const SQLITE: &[Source] = &[
         12,
         "audit checkpoints",
         include_str!("../../../migrations/sqlite/0012_audit_checkpoints.sql"),
+    ),
+    (
+        13,
+        "repatriation deadlines",
+        include_str!("../../../migrations/sqlite/0013_repatriation_deadlines.sql"),
     ),
 ];
 

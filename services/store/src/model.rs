@@ -4,18 +4,17 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, NaiveDate, Utc};
-use repat_core::Money;
 use repat_core::audit::AuditEntry;
-use repat_core::document::{Document, DocumentKind, NewDocument};
-use repat_core::earning::{Earning, NewEarning};
-use repat_core::facts::{FactKind, NewPartyFact, PartyFact};
-use repat_core::incentive::claim::{Claim, ClaimStatus, ClaimStepKind};
+use repat_core::document::{Document, DocumentKind};
+use repat_core::earning::Earning;
+use repat_core::facts::{FactKind, PartyFact};
+use repat_core::incentive::claim::{Claim, ClaimStatus};
 use repat_core::incentive::totals::LedgerEntry;
 use repat_core::incentive::{Assessment, Case};
-use repat_core::journey::{NewStep, Step};
-use repat_core::party::{NewParty, Party, PartyKind};
-use repat_core::reconcile::{Entry, Exception, Match, Realization, StatementFormat, Tolerances};
-use repat_core::repatriation::{Channel, Repatriation, RepatriationStatus, RequestedAllocation};
+use repat_core::journey::Step;
+use repat_core::party::{Party, PartyKind};
+use repat_core::reconcile::{Entry, Exception, Match, Realization, StatementFormat};
+use repat_core::repatriation::{Repatriation, RepatriationStatus};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -133,16 +132,6 @@ pub struct AuditFilter {
     pub end: Option<DateTime<Utc>>,
 }
 
-/// A repatriation to open.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepatriationRequest {
-    pub party_id: Uuid,
-    pub allocations: Vec<RequestedAllocation>,
-    pub channel: Channel,
-    /// Defaults to the first earning's client country.
-    pub payer_country: Option<String>,
-}
-
 /// A repatriation with its steps and the invoice dates of what it pays.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Journey {
@@ -160,20 +149,6 @@ pub struct PoolUsage {
     pub idle: u32,
     /// The most the pool opens.
     pub max: u32,
-}
-
-/// The outcome of recording a step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepRecorded {
-    pub step: Step,
-    pub status: RepatriationStatus,
-    /// A retry of a request already stored: nothing new went in.
-    #[serde(default)]
-    pub replayed: bool,
-    /// For a new step, the wait since the step before it on the journey's
-    /// timeline (none for the first step, or a retry).
-    #[serde(skip)]
-    pub wait: Option<std::time::Duration>,
 }
 
 /// A rule set as the service loaded it.
@@ -204,33 +179,15 @@ pub struct AssessmentFilter {
     pub repatriation_id: Option<Uuid>,
 }
 
-/// A claim to file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimRequest {
-    pub party_id: Uuid,
-    pub repatriation_ids: Vec<Uuid>,
-    pub filed_at: DateTime<Utc>,
-}
-
-/// The next step of a claim.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ClaimStepRequest {
-    pub claim_id: Uuid,
-    pub kind: ClaimStepKind,
-    pub occurred_at: DateTime<Utc>,
-    pub reason: Option<String>,
-    /// BDT paid, for a disbursement; defaults to the amount claimed.
-    pub amount: Option<Money>,
-}
-
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClaimFilter {
     pub party_id: Option<Uuid>,
     pub status: Option<ClaimStatus>,
 }
 
-/// One interface over PostgreSQL and SQLite. Every mutation takes an
-/// [`Idempotency`] and is all-or-nothing.
+/// One interface over PostgreSQL and SQLite: reads, and the write
+/// transaction ([`crate::Write`]) every mutation is made in, all or
+/// nothing.
 #[async_trait]
 pub trait Repository:
     crate::CheckpointRepository
@@ -250,6 +207,8 @@ pub trait Repository:
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<(), StoreError>;
+    /// Opens a write transaction (SQLite's one writer waits its turn).
+    async fn begin(&self) -> Result<crate::Write, StoreError>;
     /// How busy the connection pool is.
     fn pool_usage(&self) -> PoolUsage;
     /// Tells every replica on this database that these repatriations
@@ -260,8 +219,6 @@ pub trait Repository:
     /// (PostgreSQL `LISTEN`); `None` on SQLite.
     async fn change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError>;
 
-    async fn create_party(&self, idem: &Idempotency, party: &NewParty)
-    -> Result<Party, StoreError>;
     async fn get_party(&self, id: Uuid) -> Result<Party, StoreError>;
     async fn list_parties(
         &self,
@@ -269,11 +226,6 @@ pub trait Repository:
         page: PageRequest,
     ) -> Result<Page<Party>, StoreError>;
 
-    async fn create_earning(
-        &self,
-        idem: &Idempotency,
-        earning: &NewEarning,
-    ) -> Result<Earning, StoreError>;
     async fn get_earning(&self, id: Uuid) -> Result<Earning, StoreError>;
     async fn list_earnings(
         &self,
@@ -281,28 +233,21 @@ pub trait Repository:
         page: PageRequest,
     ) -> Result<Page<Earning>, StoreError>;
 
-    async fn create_repatriation(
-        &self,
-        idem: &Idempotency,
-        request: &RepatriationRequest,
-    ) -> Result<Repatriation, StoreError>;
     async fn get_journey(&self, id: Uuid) -> Result<Journey, StoreError>;
     /// The party a repatriation pays (what authorizing a step needs).
     async fn repatriation_party(&self, id: Uuid) -> Result<Uuid, StoreError>;
+    /// Up to `limit` repatriations after `after` (in id order) whose
+    /// deadline is not stored.
+    async fn undated_repatriations(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<UndatedRepatriation>, StoreError>;
     async fn list_repatriations(
         &self,
         filter: &RepatriationFilter,
         page: PageRequest,
     ) -> Result<Page<Repatriation>, StoreError>;
-
-    /// Records steps in one transaction, one result per item in order. An
-    /// item that contradicts its journey (or repeats a request id with
-    /// another payload) fails alone; the others are stored. A database
-    /// failure fails them all and stores nothing.
-    async fn record_steps(
-        &self,
-        items: &[(Idempotency, NewStep)],
-    ) -> Result<Vec<Result<StepRecorded, StoreError>>, StoreError>;
 
     /// Audit entries matching `filter`, in chain order.
     async fn list_audit(
@@ -329,13 +274,6 @@ pub struct PartyHistory {
 /// [`Repository::list_parties`]) holds the facts in force today (Dhaka).
 #[async_trait]
 pub trait PartyFactRepository: Send + Sync {
-    /// Records a change of one fact from its first day, with what it
-    /// replaced there and who recorded it, and its audit entry.
-    async fn record_party_fact(
-        &self,
-        idem: &Idempotency,
-        fact: &NewPartyFact,
-    ) -> Result<PartyFact, StoreError>;
     async fn party_history(&self, party_id: Uuid) -> Result<PartyHistory, StoreError>;
     /// A party's changes of one kind or all, in the order recorded.
     async fn list_party_facts(
@@ -357,14 +295,6 @@ pub struct DocumentFilter {
 /// The documents firms hold.
 #[async_trait]
 pub trait DocumentRepository: Send + Sync {
-    /// Records a document (the earning or repatriation it is attached to
-    /// must be its party's), with its audit entry. A party holds one
-    /// document of a kind under one reference.
-    async fn create_document(
-        &self,
-        idem: &Idempotency,
-        document: &NewDocument,
-    ) -> Result<Document, StoreError>;
     async fn get_document(&self, id: Uuid) -> Result<Document, StoreError>;
     /// Oldest first.
     async fn list_documents(
@@ -390,12 +320,6 @@ pub trait IncentiveRepository: Send + Sync {
     async fn list_rule_sets(&self) -> Result<Vec<StoredRuleSet>, StoreError>;
     async fn get_rule_set(&self, version: &str) -> Result<StoredRuleSet, StoreError>;
 
-    /// Stores an assessment (its id is derived from the request id).
-    async fn save_assessment(
-        &self,
-        idem: &Idempotency,
-        assessment: &StoredAssessment,
-    ) -> Result<StoredAssessment, StoreError>;
     async fn get_assessment(&self, id: Uuid) -> Result<StoredAssessment, StoreError>;
     async fn list_assessments(
         &self,
@@ -403,19 +327,6 @@ pub trait IncentiveRepository: Send + Sync {
         page: PageRequest,
     ) -> Result<Page<StoredAssessment>, StoreError>;
 
-    /// Files a claim on the current, eligible assessments of the
-    /// repatriations, and records INCENTIVE_CLAIM_FILED on each journey.
-    async fn file_claim(
-        &self,
-        idem: &Idempotency,
-        request: &ClaimRequest,
-    ) -> Result<Claim, StoreError>;
-    /// Records the next step of a claim (and its journey step, if any).
-    async fn record_claim_step(
-        &self,
-        idem: &Idempotency,
-        request: &ClaimStepRequest,
-    ) -> Result<Claim, StoreError>;
     async fn get_claim(&self, id: Uuid) -> Result<Claim, StoreError>;
     async fn list_claims(
         &self,
@@ -527,15 +438,13 @@ pub enum BreachKind {
 pub struct BreachFilter {
     pub kind: BreachKind,
     pub party_id: Option<Uuid>,
-    /// Candidates only: the fewest calendar days any programme allows from
-    /// invoice to realization (each candidate is then held to its own
-    /// programme's deadline, computed by the rules).
-    pub repatriation_days: i32,
+    /// The Dhaka day judged: unrealized repatriations whose stored deadline
+    /// is before it are late.
+    pub today: NaiveDate,
     /// Candidates only: the fewest days any programme allows from
-    /// realization to the claim.
+    /// realization to the claim (each candidate is then held to its own
+    /// programme's window, computed by the rules).
     pub claim_days: i32,
-    /// Candidates only: unrealized invoices dated before this.
-    pub invoice_cutoff: NaiveDate,
     /// Candidates only: unclaimed realizations dated before this.
     pub realization_cutoff: NaiveDate,
     /// In-flight payments initiated before this are reported.
@@ -557,6 +466,18 @@ pub struct Breach {
     pub funds_at: Option<DateTime<Utc>>,
     pub claim_filed_at: Option<DateTime<Utc>>,
     pub realized_on: Option<NaiveDate>,
+    /// The last day it may be realized, as stored when it was opened.
+    pub repatriation_deadline: Option<NaiveDate>,
+}
+
+/// A repatriation whose deadline is not stored yet, with what chooses its
+/// programme: the party's kind and its earliest invoice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UndatedRepatriation {
+    pub id: Uuid,
+    pub party_kind: String,
+    pub service_category: String,
+    pub invoice_date: NaiveDate,
 }
 
 /// The delay metrics' records, kept in step with the journeys.
@@ -611,19 +532,6 @@ pub trait MetricsRepository: Send + Sync {
     async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError>;
     /// Folds the rollup's deltas into one row per key.
     async fn compact_delay_rollup(&self) -> Result<(), StoreError>;
-}
-
-/// A statement file read and ready to store: one statement per account
-/// and period it holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatementImport {
-    /// The account holder.
-    pub party_id: Uuid,
-    pub format: StatementFormat,
-    /// SHA-256 of the file, hex: the same file is stored once per party.
-    pub sha256: String,
-    /// In file order; at least one.
-    pub statements: Vec<StatementPart>,
 }
 
 /// One account's statement for one period, of a file.
@@ -682,15 +590,6 @@ pub struct StoredMatch {
     pub create_time: DateTime<Utc>,
 }
 
-/// What a matching run did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MatchingRun {
-    pub party_id: Uuid,
-    pub matches: Vec<StoredMatch>,
-    pub exception_count: usize,
-    pub run_time: DateTime<Utc>,
-}
-
 /// An earning and how much of it came home.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EarningRealization {
@@ -704,37 +603,12 @@ pub struct MatchFilter {
     pub earning_id: Option<Uuid>,
 }
 
-/// A credit matched by hand to earnings; an amount left out is what the
-/// credit settles under the tolerances (one earning only).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ManualMatchRequest {
-    pub credit_id: Uuid,
-    pub allocations: Vec<(Uuid, Option<Money>)>,
-    pub tolerances: Tolerances,
-}
-
 /// Statements, matches and exceptions.
 #[async_trait]
 pub trait ReconciliationRepository: Send + Sync {
-    /// Stores a file's statements and their entries in one transaction;
-    /// the same file (by SHA-256) of the same party returns the statements
-    /// stored first and stores nothing. In file order.
-    async fn import_statement(
-        &self,
-        idem: &Idempotency,
-        statement: &StatementImport,
-    ) -> Result<Vec<StoredStatement>, StoreError>;
     async fn get_statement(&self, id: Uuid) -> Result<StoredStatement, StoreError>;
     /// The party a statement entry belongs to (what authorizing needs).
     async fn entry_party(&self, id: Uuid) -> Result<Uuid, StoreError>;
-    /// Matches the party's open credits, stores the new matches (and the
-    /// journey steps they record), and replaces the party's exceptions.
-    async fn run_matching(
-        &self,
-        idem: &Idempotency,
-        party_id: Uuid,
-        tolerances: &Tolerances,
-    ) -> Result<MatchingRun, StoreError>;
     async fn list_matches(
         &self,
         filter: &MatchFilter,
@@ -750,18 +624,6 @@ pub trait ReconciliationRepository: Send + Sync {
         party_id: Option<Uuid>,
         page: PageRequest,
     ) -> Result<Page<EarningRealization>, StoreError>;
-    /// Matches a credit by hand (it must have no match yet).
-    async fn manual_match(
-        &self,
-        idem: &Idempotency,
-        request: &ManualMatchRequest,
-    ) -> Result<Vec<StoredMatch>, StoreError>;
-    /// Removes a credit's matches and holds it for a manual match.
-    async fn unmatch(
-        &self,
-        idem: &Idempotency,
-        credit_id: Uuid,
-    ) -> Result<Vec<StoredMatch>, StoreError>;
 }
 
 /// Repatriations changed by any replica, as the database announces them.

@@ -736,6 +736,14 @@ impl From<ScorecardCounts> for ScorecardRow {
 }
 
 #[derive(sqlx::FromRow)]
+pub struct UndatedRow {
+    pub id: Uuid,
+    pub party_kind: String,
+    pub service_category: Option<String>,
+    pub invoice_date: Option<NaiveDate>,
+}
+
+#[derive(sqlx::FromRow)]
 pub struct BreachRow {
     pub repatriation_id: Uuid,
     pub party_id: Uuid,
@@ -747,6 +755,7 @@ pub struct BreachRow {
     pub funds_at: Option<DbTime>,
     pub claim_filed_at: Option<DbTime>,
     pub realized_on: Option<NaiveDate>,
+    pub repatriation_deadline: Option<NaiveDate>,
 }
 
 impl From<BreachRow> for Breach {
@@ -762,6 +771,7 @@ impl From<BreachRow> for Breach {
             funds_at: r.funds_at.map(|t| t.0),
             claim_filed_at: r.claim_filed_at.map(|t| t.0),
             realized_on: r.realized_on,
+            repatriation_deadline: r.repatriation_deadline,
         }
     }
 }

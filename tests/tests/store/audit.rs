@@ -7,7 +7,7 @@ use repat_store::{AuditFilter, PageRequest};
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
 
-use crate::support::{chain, date, earning, key, new_party, party};
+use crate::support::{admin, chain, date, earning, key, new_party, party};
 
 on_both_stores!(
     each_change_extends_the_chain,
@@ -32,8 +32,7 @@ fn verify(entries: &[repat_core::audit::AuditEntry]) {
 
 async fn each_change_extends_the_chain(store: &TestStore) {
     let k = key("repat.v1.PartyService/CreateParty");
-    let p = store
-        .repo
+    let p = admin(store)
         .create_party(&k, &new_party("Chain Ltd"))
         .await
         .unwrap();
@@ -67,13 +66,14 @@ async fn each_change_extends_the_chain(store: &TestStore) {
 async fn racing_writers_keep_one_chain(store: &TestStore) {
     let tasks: Vec<_> = (0..16)
         .map(|n| {
-            let repo = store.repo.clone();
+            let admin = admin(store);
             tokio::spawn(async move {
-                repo.create_party(
-                    &key("repat.v1.PartyService/CreateParty"),
-                    &new_party(&format!("Racer {n}")),
-                )
-                .await
+                admin
+                    .create_party(
+                        &key("repat.v1.PartyService/CreateParty"),
+                        &new_party(&format!("Racer {n}")),
+                    )
+                    .await
             })
         })
         .collect();

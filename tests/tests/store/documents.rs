@@ -6,9 +6,10 @@ use repat_core::document::{Attachment, DocumentKind, NewDocument};
 use repat_store::{DocumentFilter, PageRequest, StoreError};
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
+use repat_usecases::Error;
 use uuid::Uuid;
 
-use crate::support::{chain, date, earning, key, party, repatriation};
+use crate::support::{admin, chain, date, earning, key, party, repatriation};
 
 on_both_stores!(documents_belong_to_their_party);
 
@@ -46,15 +47,20 @@ async fn documents_belong_to_their_party(store: &TestStore) {
         DocumentKind::ContractOrWorkOrder,
         "WO-7",
     );
-    let stored = store.repo.create_document(&idem, &contract).await.unwrap();
+    let stored = admin(store)
+        .create_document(&idem, &contract)
+        .await
+        .unwrap();
     assert_eq!(stored.details, contract);
     assert_eq!(
-        store.repo.create_document(&idem, &contract).await.unwrap(),
+        admin(store)
+            .create_document(&idem, &contract)
+            .await
+            .unwrap(),
         stored
     );
     assert_eq!(store.repo.get_document(stored.id).await.unwrap(), stored);
-    let invoice = store
-        .repo
+    let invoice = admin(store)
         .create_document(
             &key(CREATE),
             &document(
@@ -66,8 +72,7 @@ async fn documents_belong_to_their_party(store: &TestStore) {
         )
         .await
         .unwrap();
-    let prc = store
-        .repo
+    let prc = admin(store)
         .create_document(
             &key(CREATE),
             &document(
@@ -81,25 +86,19 @@ async fn documents_belong_to_their_party(store: &TestStore) {
         .unwrap();
 
     // One document of a kind under one reference.
-    let again = store
-        .repo
+    let again = admin(store)
         .create_document(&key(CREATE), &contract)
         .await
         .unwrap_err();
     assert!(
-        matches!(&again, StoreError::Duplicate(m) if m.contains("\"WO-7\"")),
+        matches!(&again, Error::Duplicate(m) if m.contains("\"WO-7\"")),
         "{again:?}"
     );
     // Another party's earning or repatriation is as good as absent.
     for attached in [Attachment::Earning(e.id), Attachment::Repatriation(r.id)] {
-        let err = store
-            .repo
-            .create_document(
-                &key(CREATE),
-                &document(other.id, attached, DocumentKind::Invoice, "X-1"),
-            )
-            .await
-            .unwrap_err();
+        let mut tx = store.repo.begin().await.unwrap();
+        let err = tx.require_attachment(other.id, attached).await.unwrap_err();
+        tx.rollback().await.unwrap();
         assert!(matches!(err, StoreError::NotFound { .. }), "{err:?}");
     }
 

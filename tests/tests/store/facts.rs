@@ -8,9 +8,10 @@ use repat_core::party::{BankAccount, Zone};
 use repat_store::{PageRequest, PartyFilter, StoreError};
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
+use repat_usecases::Error;
 use uuid::Uuid;
 
-use crate::support::{chain, date, key, party};
+use crate::support::{admin, chain, date, key, party};
 
 on_both_stores!(
     a_change_applies_from_its_day_and_keeps_what_it_replaced,
@@ -32,12 +33,18 @@ async fn a_change_applies_from_its_day_and_keeps_what_it_replaced(store: &TestSt
     let p = party(store, "Moving Ltd").await;
     let idem = key(RECORD);
     let change = zone_change(p.id, date(2024, 3, 1), Zone::HiTechPark);
-    let fact = store.repo.record_party_fact(&idem, &change).await.unwrap();
+    let fact = admin(store)
+        .record_party_fact(&idem, &change)
+        .await
+        .unwrap();
     assert_eq!(fact.previous, FactValue::Zone(Zone::None));
     assert_eq!(fact.recorded_by, "conformance@repat");
     // A retry returns the same record and stores nothing more.
     assert_eq!(
-        store.repo.record_party_fact(&idem, &change).await.unwrap(),
+        admin(store)
+            .record_party_fact(&idem, &change)
+            .await
+            .unwrap(),
         fact
     );
     let history = store.repo.party_history(p.id).await.unwrap();
@@ -74,8 +81,7 @@ async fn a_change_applies_from_its_day_and_keeps_what_it_replaced(store: &TestSt
         value: accounts,
         reason: "new ERQ account".into(),
     };
-    let later = store
-        .repo
+    let later = admin(store)
         .record_party_fact(&key(RECORD), &future)
         .await
         .unwrap();
@@ -127,8 +133,7 @@ async fn a_change_applies_from_its_day_and_keeps_what_it_replaced(store: &TestSt
         .collect();
     assert!(resources.contains(&format!("parties/{}/facts/{}", p.id, fact.id)));
 
-    let missing = store
-        .repo
+    let missing = admin(store)
         .record_party_fact(
             &key(RECORD),
             &zone_change(Uuid::new_v4(), date(2024, 1, 1), Zone::Epz),
@@ -136,7 +141,10 @@ async fn a_change_applies_from_its_day_and_keeps_what_it_replaced(store: &TestSt
         .await
         .unwrap_err();
     assert!(
-        matches!(missing, StoreError::NotFound { kind: "party", .. }),
+        matches!(
+            missing,
+            Error::Store(StoreError::NotFound { kind: "party", .. })
+        ),
         "{missing:?}"
     );
 }
@@ -146,13 +154,13 @@ async fn concurrent_changes_keep_one_history(store: &TestStore) {
     let zones = [Zone::Epz, Zone::HiTechPark, Zone::EconomicZone, Zone::None];
     let mut tasks = Vec::new();
     for (i, zone) in zones.iter().cycle().take(12).enumerate() {
-        let repo = store.repo.clone();
+        let admin = admin(store);
         let change = NewPartyFact {
             reason: format!("change {i}"),
             ..zone_change(p.id, date(2024, 3, 1), *zone)
         };
         tasks.push(tokio::spawn(async move {
-            repo.record_party_fact(&key(RECORD), &change).await
+            admin.record_party_fact(&key(RECORD), &change).await
         }));
     }
     for t in tasks {

@@ -6,8 +6,11 @@ use repat_core::journey::{NewStep, StepKind};
 use repat_store::{PageRequest, PartyFilter, StoreError};
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
+use repat_usecases::Error;
 
-use crate::support::{RECORD_STEP, at, chain, date, earning, key, new_party, party, repatriation};
+use crate::support::{
+    RECORD_STEP, admin, at, chain, date, earning, key, new_party, party, repatriation,
+};
 
 on_both_stores!(
     a_retry_returns_the_stored_response,
@@ -22,13 +25,11 @@ const CREATE_PARTY: &str = "repat.v1.PartyService/CreateParty";
 
 async fn a_retry_returns_the_stored_response(store: &TestStore) {
     let k = key(CREATE_PARTY);
-    let first = store
-        .repo
+    let first = admin(store)
         .create_party(&k, &new_party("Once Ltd"))
         .await
         .unwrap();
-    let again = store
-        .repo
+    let again = admin(store)
         .create_party(&k, &new_party("Once Ltd"))
         .await
         .unwrap();
@@ -48,8 +49,7 @@ async fn a_retry_returns_the_stored_response(store: &TestStore) {
 
 async fn an_id_reused_for_another_request_is_refused(store: &TestStore) {
     let k = key(CREATE_PARTY);
-    let first = store
-        .repo
+    let first = admin(store)
         .create_party(&k, &new_party("First Ltd"))
         .await
         .unwrap();
@@ -57,13 +57,12 @@ async fn an_id_reused_for_another_request_is_refused(store: &TestStore) {
         fingerprint: "another request".into(),
         ..k.clone()
     };
-    let err = store
-        .repo
+    let err = admin(store)
         .create_party(&other_payload, &new_party("Second Ltd"))
         .await
         .unwrap_err();
     assert!(
-        matches!(err, StoreError::IdempotencyMismatch(id) if id == k.request_id),
+        matches!(err, Error::Store(StoreError::IdempotencyMismatch(id)) if id == k.request_id),
         "{err:?}"
     );
     // Another caller of the same tenant repeating the request is a retry.
@@ -71,8 +70,7 @@ async fn an_id_reused_for_another_request_is_refused(store: &TestStore) {
         principal: "colleague@repat".into(),
         ..k.clone()
     };
-    let again = store
-        .repo
+    let again = admin(store)
         .create_party(&colleague, &new_party("First Ltd"))
         .await
         .unwrap();
@@ -85,8 +83,7 @@ async fn an_id_reused_for_another_request_is_refused(store: &TestStore) {
 /// its own.
 async fn a_request_id_is_one_tenants_for_one_method(store: &TestStore) {
     let k = key(CREATE_PARTY);
-    let first = store
-        .repo
+    let first = admin(store)
         .create_party(&k, &new_party("Mine Ltd"))
         .await
         .unwrap();
@@ -95,8 +92,7 @@ async fn a_request_id_is_one_tenants_for_one_method(store: &TestStore) {
         principal: "mallory@elsewhere".into(),
         ..k.clone()
     };
-    let theirs = store
-        .repo
+    let theirs = admin(store)
         .create_party(&other_tenant, &new_party("Theirs Ltd"))
         .await
         .unwrap();
@@ -105,8 +101,7 @@ async fn a_request_id_is_one_tenants_for_one_method(store: &TestStore) {
         method: "repat.v1.PartyService/ImportParty",
         ..k.clone()
     };
-    let third = store
-        .repo
+    let third = admin(store)
         .create_party(&other_method, &new_party("Third Ltd"))
         .await
         .unwrap();
@@ -117,8 +112,7 @@ async fn a_request_id_is_one_tenants_for_one_method(store: &TestStore) {
         (&other_tenant, &theirs),
         (&other_method, &third),
     ] {
-        let again = store
-            .repo
+        let again = admin(store)
             .create_party(key, &new_party(&party.details.legal_name))
             .await
             .unwrap();
@@ -131,8 +125,7 @@ async fn a_request_id_is_one_tenants_for_one_method(store: &TestStore) {
 /// request id for every tenant and method, and replays only to its caller.
 async fn an_unscoped_key_holds_its_id_for_everyone(store: &TestStore) {
     let k = key(CREATE_PARTY);
-    let first = store
-        .repo
+    let first = admin(store)
         .create_party(&k, &new_party("Old Ltd"))
         .await
         .unwrap();
@@ -142,14 +135,12 @@ async fn an_unscoped_key_holds_its_id_for_everyone(store: &TestStore) {
         "UPDATE idempotency SET scope = ''",
     )
     .await;
-    let retry = store
-        .repo
+    let retry = admin(store)
         .create_party(&k, &new_party("Old Ltd"))
         .await
         .unwrap();
     assert_eq!(retry, first, "its caller's retry is replayed");
-    let steps = store
-        .repo
+    let steps = admin(store)
         .record_steps(&[(
             repat_store::Idempotency {
                 method: crate::support::RECORD_STEP,
@@ -164,7 +155,10 @@ async fn an_unscoped_key_holds_its_id_for_everyone(store: &TestStore) {
         .await
         .unwrap();
     assert!(
-        matches!(steps[0], Err(StoreError::IdempotencyMismatch(_))),
+        matches!(
+            steps[0],
+            Err(Error::Store(StoreError::IdempotencyMismatch(_)))
+        ),
         "another method"
     );
     let other_tenant = repat_store::Idempotency {
@@ -172,12 +166,14 @@ async fn an_unscoped_key_holds_its_id_for_everyone(store: &TestStore) {
         principal: "someone@firm".into(),
         ..k.clone()
     };
-    let err = store
-        .repo
+    let err = admin(store)
         .create_party(&other_tenant, &new_party("Old Ltd"))
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::IdempotencyMismatch(_)), "{err:?}");
+    assert!(
+        matches!(err, Error::Store(StoreError::IdempotencyMismatch(_))),
+        "{err:?}"
+    );
     assert_eq!(chain(store.repo.as_ref()).await.len(), 1);
 }
 
@@ -185,8 +181,8 @@ async fn racing_claims_store_once(store: &TestStore) {
     let k = key(CREATE_PARTY);
     let tasks: Vec<_> = (0..12)
         .map(|_| {
-            let (repo, k) = (store.repo.clone(), k.clone());
-            tokio::spawn(async move { repo.create_party(&k, &new_party("Race Ltd")).await })
+            let (admin, k) = (admin(store), k.clone());
+            tokio::spawn(async move { admin.create_party(&k, &new_party("Race Ltd")).await })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -198,7 +194,7 @@ async fn racing_claims_store_once(store: &TestStore) {
     // anything else; every winner has the one party.
     for o in &outcomes {
         if let Err(e) = o {
-            assert!(matches!(e, StoreError::Aborted(_)), "{e:?}");
+            assert!(matches!(e, Error::Store(StoreError::Aborted(_))), "{e:?}");
         }
     }
     assert!(!ok.is_empty());
@@ -227,8 +223,7 @@ async fn repeats_inside_a_batch_share_the_first_outcome(store: &TestStore) {
         StepKind::BeneficiaryCredited,
         at("2024-03-04T10:00:00Z"),
     );
-    let results = store
-        .repo
+    let results = admin(store)
         .record_steps(&[
             (k.clone(), initiated.clone()),
             (k.clone(), initiated.clone()),
@@ -245,10 +240,10 @@ async fn repeats_inside_a_batch_share_the_first_outcome(store: &TestStore) {
     );
     assert!(matches!(
         results[2],
-        Err(StoreError::IdempotencyMismatch(_))
+        Err(Error::Store(StoreError::IdempotencyMismatch(_)))
     ));
     // Asked again later: the stored step, marked as a replay.
-    let again = store.repo.record_steps(&[(k, initiated)]).await.unwrap();
+    let again = admin(store).record_steps(&[(k, initiated)]).await.unwrap();
     let again = again[0].as_ref().unwrap();
     assert!(again.replayed);
     assert_eq!(again.step, first.step);

@@ -6,17 +6,20 @@
 use repat_core::incentive::claim::{ClaimStatus, ClaimStepKind};
 use repat_core::incentive::rules::{BANGLADESH, RuleSet};
 use repat_core::incentive::totals::Measure;
-use repat_core::incentive::{JourneyFacts, Supplied, assess, case_of};
 use repat_core::repatriation::RepatriationStatus;
 use repat_store::{
-    AssessmentFilter, ClaimFilter, ClaimRequest, ClaimStepRequest, PageRequest, StoreError,
-    StoredAssessment, StoredRuleSet,
+    AssessmentFilter, ClaimFilter, PageRequest, StoreError, StoredAssessment, StoredRuleSet,
 };
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
+use repat_usecases::Error;
+use repat_usecases::assess::{AssessRequest, Assessed, assess_repatriation};
+use repat_usecases::file_claim::{ClaimRequest, file_claim};
+use repat_usecases::record_claim_step::{ClaimStepRequest, record_claim_step};
+use repat_usecases::rules::ActiveRules;
 use uuid::Uuid;
 
-use crate::support::{at, date, earning, key, money, party, realize, repatriation};
+use crate::support::{admin, at, date, earning, key, money, party, realize, repatriation};
 
 on_both_stores!(
     a_version_names_one_rule_set,
@@ -64,31 +67,17 @@ async fn a_version_names_one_rule_set(store: &TestStore) {
     );
 }
 
-/// Assesses repatriation `id` under the shipped rules as of `as_of`, as
-/// the service would, and stores it.
+/// Assesses repatriation `id` under the shipped rules as of `as_of`, and
+/// stores it.
 async fn assessed(store: &TestStore, id: Uuid, as_of: chrono::NaiveDate) -> StoredAssessment {
-    let rules = RuleSet::from_toml(BANGLADESH).unwrap();
-    let journey = store.repo.get_journey(id).await.unwrap();
-    let history = store
-        .repo
-        .party_history(journey.repatriation.details.party_id)
-        .await
-        .unwrap();
-    let party = history.party;
-    let mut earnings = Vec::new();
-    for a in &journey.repatriation.details.allocations {
-        earnings.push(store.repo.get_earning(a.earning_id).await.unwrap());
-    }
-    let facts = JourneyFacts {
-        repatriation_id: id,
-        party: &party,
-        party_facts: &history.facts,
-        earnings: &earnings,
-        steps: &journey.steps,
-        documents: &[],
+    let rules = ActiveRules {
+        rules: RuleSet::from_toml(BANGLADESH).unwrap(),
+        stored: shipped(),
     };
-    // The papers a claim needs, held by the firm.
-    let supplied = Supplied {
+    let request = AssessRequest {
+        repatriation_id: id,
+        as_of: Some(as_of),
+        // The papers a claim needs, held by the firm.
         documents: [
             "CONTRACT_OR_WORK_ORDER",
             "INVOICE",
@@ -97,22 +86,17 @@ async fn assessed(store: &TestStore, id: Uuid, as_of: chrono::NaiveDate) -> Stor
         .map(String::from)
         .to_vec(),
         fx_rate: None,
+        validate_only: false,
     };
-    let case = case_of(&rules, &facts, &supplied, as_of).unwrap();
-    let assessment = assess(&rules, &case).unwrap();
-    let draft = StoredAssessment {
-        id: Uuid::nil(),
-        repatriation_id: id,
-        party_id: party.id,
-        case,
-        assessment,
-        assess_time: chrono::Utc::now(),
-    };
-    store
-        .repo
-        .save_assessment(&key("repat.v1.IncentiveService/AssessRepatriation"), &draft)
+    let admin = admin(store);
+    let key = key("repat.v1.IncentiveService/AssessRepatriation");
+    match assess_repatriation(&admin.app, &rules, &admin.caller, &key, &request)
         .await
         .unwrap()
+    {
+        Assessed::Stored(a) => a,
+        Assessed::Looked { .. } => panic!("an assessment asked to be stored was only looked at"),
+    }
 }
 
 async fn assessments_are_kept_whole(store: &TestStore) {
@@ -175,27 +159,21 @@ async fn claims_move_the_journeys(store: &TestStore) {
         repatriation_ids: ids,
         filed_at: at("2024-09-01T04:00:00Z"),
     };
-    let not_assessed = store
-        .repo
-        .file_claim(
-            &key("repat.v1.IncentiveService/FileClaim"),
-            &file(vec![r.id]),
-        )
-        .await
-        .unwrap_err();
+    let admin = admin(store);
+    let claim_of = |ids: Vec<Uuid>| {
+        let admin = admin.clone();
+        async move {
+            let key = key("repat.v1.IncentiveService/FileClaim");
+            file_claim(&admin.app, &admin.caller, &key, &file(ids)).await
+        }
+    };
+    let not_assessed = claim_of(vec![r.id]).await.unwrap_err();
     assert!(
-        matches!(&not_assessed, StoreError::Precondition(m) if m.contains("has not been assessed")),
+        matches!(&not_assessed, Error::Precondition(m) if m.contains("has not been assessed")),
         "{not_assessed:?}"
     );
     let a = assessed(store, r.id, date(2024, 8, 25)).await;
-    let claim = store
-        .repo
-        .file_claim(
-            &key("repat.v1.IncentiveService/FileClaim"),
-            &file(vec![r.id]),
-        )
-        .await
-        .unwrap();
+    let claim = claim_of(vec![r.id]).await.unwrap();
     assert_eq!(claim.status, ClaimStatus::Filed);
     assert_eq!(claim.claimed, money("7012.17", "BDT"));
     assert_eq!(claim.items[0].assessment_id, a.id);
@@ -210,16 +188,9 @@ async fn claims_move_the_journeys(store: &TestStore) {
             .status,
         RepatriationStatus::IncentiveClaimed
     );
-    let twice = store
-        .repo
-        .file_claim(
-            &key("repat.v1.IncentiveService/FileClaim"),
-            &file(vec![r.id]),
-        )
-        .await
-        .unwrap_err();
+    let twice = claim_of(vec![r.id]).await.unwrap_err();
     assert!(
-        matches!(&twice, StoreError::Precondition(m) if m.contains("already claimed")),
+        matches!(&twice, Error::Precondition(m) if m.contains("already claimed")),
         "{twice:?}"
     );
 
@@ -230,51 +201,49 @@ async fn claims_move_the_journeys(store: &TestStore) {
         reason: None,
         amount: amount.map(|a| money(a, "BDT")),
     };
-    let step_key = || key("repat.v1.IncentiveService/RecordClaimStep");
-    let early = store
-        .repo
-        .record_claim_step(
-            &step_key(),
-            &advance(ClaimStepKind::Disbursed, "2024-09-10T04:00:00Z", None),
-        )
-        .await
-        .unwrap_err();
+    let settle = |step: ClaimStepRequest| {
+        let admin = admin.clone();
+        async move {
+            let key = key("repat.v1.IncentiveService/RecordClaimStep");
+            record_claim_step(&admin.app, &admin.caller, &key, &step).await
+        }
+    };
+    let early = settle(advance(
+        ClaimStepKind::Disbursed,
+        "2024-09-10T04:00:00Z",
+        None,
+    ))
+    .await
+    .unwrap_err();
     assert!(
-        matches!(early, StoreError::Precondition(_)),
+        matches!(early, Error::Precondition(_)),
         "disbursed before audited: {early:?}"
     );
-    store
-        .repo
-        .record_claim_step(
-            &step_key(),
-            &advance(ClaimStepKind::Audited, "2024-09-05T04:00:00Z", None),
-        )
-        .await
-        .unwrap();
-    let over = store
-        .repo
-        .record_claim_step(
-            &step_key(),
-            &advance(
-                ClaimStepKind::Disbursed,
-                "2024-09-10T04:00:00Z",
-                Some("7012.18"),
-            ),
-        )
-        .await
-        .unwrap_err();
+    settle(advance(
+        ClaimStepKind::Audited,
+        "2024-09-05T04:00:00Z",
+        None,
+    ))
+    .await
+    .unwrap();
+    let over = settle(advance(
+        ClaimStepKind::Disbursed,
+        "2024-09-10T04:00:00Z",
+        Some("7012.18"),
+    ))
+    .await
+    .unwrap_err();
     assert!(
-        matches!(&over, StoreError::Precondition(m) if m.contains("exceeds")),
+        matches!(&over, Error::Precondition(m) if m.contains("exceeds")),
         "{over:?}"
     );
-    let paid = store
-        .repo
-        .record_claim_step(
-            &step_key(),
-            &advance(ClaimStepKind::Disbursed, "2024-09-10T04:00:00Z", None),
-        )
-        .await
-        .unwrap();
+    let paid = settle(advance(
+        ClaimStepKind::Disbursed,
+        "2024-09-10T04:00:00Z",
+        None,
+    ))
+    .await
+    .unwrap();
     assert_eq!(
         (paid.status, paid.disbursed),
         (ClaimStatus::Disbursed, Some(money("7012.17", "BDT")))

@@ -5,15 +5,15 @@
 use repat_core::journey::{NewStep, StepKind};
 use repat_core::party::PartyKind;
 use repat_core::repatriation::{AllocationError, Channel, RepatriationStatus, RequestedAllocation};
-use repat_store::{
-    EarningFilter, PageRequest, PartyFilter, RepatriationFilter, RepatriationRequest, StoreError,
-};
+use repat_store::{EarningFilter, PageRequest, PartyFilter, RepatriationFilter, StoreError};
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
+use repat_usecases::Error;
+use repat_usecases::create_repatriation::RepatriationRequest;
 use uuid::Uuid;
 
 use crate::support::{
-    RECORD_STEP, at, date, earning, key, money, new_earning, party, repatriation, step,
+    RECORD_STEP, admin, at, date, earning, key, money, new_earning, party, repatriation, step,
 };
 
 on_both_stores!(
@@ -80,17 +80,15 @@ async fn earnings_are_stored_once_per_reference(store: &TestStore) {
     let e = earning(store, p.id, "INV-1", "1234.56", date(2024, 2, 1)).await;
     assert_eq!(e.allocated, money("0", "USD"));
     assert_eq!(store.repo.get_earning(e.id).await.unwrap(), e);
-    let again = store
-        .repo
+    let again = admin(store)
         .create_earning(
             &key("repat.v1.EarningService/CreateEarning"),
             &new_earning(p.id, "INV-1", "5.00", date(2024, 2, 2)),
         )
         .await
         .unwrap_err();
-    assert!(matches!(again, StoreError::Duplicate(_)), "{again:?}");
-    let orphan = store
-        .repo
+    assert!(matches!(again, Error::Duplicate(_)), "{again:?}");
+    let orphan = admin(store)
         .create_earning(
             &key("repat.v1.EarningService/CreateEarning"),
             &new_earning(Uuid::new_v4(), "INV-X", "5.00", date(2024, 2, 2)),
@@ -98,7 +96,10 @@ async fn earnings_are_stored_once_per_reference(store: &TestStore) {
         .await
         .unwrap_err();
     assert!(
-        matches!(orphan, StoreError::NotFound { kind: "party", .. }),
+        matches!(
+            orphan,
+            Error::Store(StoreError::NotFound { kind: "party", .. })
+        ),
         "{orphan:?}"
     );
     let later = earning(store, p.id, "INV-2", "10.00", date(2024, 3, 1)).await;
@@ -139,8 +140,7 @@ async fn repatriations_allocate_what_is_left(store: &TestStore) {
         channel: Channel::Platform,
         payer_country: Some("US".into()),
     };
-    let part = store
-        .repo
+    let part = admin(store)
         .create_repatriation(
             &key("repat.v1.RepatriationService/CreateRepatriation"),
             &request(Some("400.00")),
@@ -153,8 +153,7 @@ async fn repatriations_allocate_what_is_left(store: &TestStore) {
         store.repo.get_earning(e.id).await.unwrap().allocated,
         money("400.00", "USD")
     );
-    let too_much = store
-        .repo
+    let too_much = admin(store)
         .create_repatriation(
             &key("repat.v1.RepatriationService/CreateRepatriation"),
             &request(Some("600.01")),
@@ -164,7 +163,7 @@ async fn repatriations_allocate_what_is_left(store: &TestStore) {
     assert!(
         matches!(
             too_much,
-            StoreError::Allocation(AllocationError::OverAllocated { .. })
+            Error::Allocation(AllocationError::OverAllocated { .. })
         ),
         "{too_much:?}"
     );
@@ -275,21 +274,21 @@ async fn steps_follow_the_journey_rules(store: &TestStore) {
         ),
         (key(RECORD_STEP), credited),
     ];
-    let results = store.repo.record_steps(&batch).await.unwrap();
+    let results = admin(store).record_steps(&batch).await.unwrap();
     let hop = results[0].as_ref().unwrap();
     assert_eq!(hop.wait, Some(std::time::Duration::from_secs(4 * 3600)));
     assert!(
-        matches!(results[1], Err(StoreError::Journey(_))),
+        matches!(results[1], Err(Error::Journey(_))),
         "{:?}",
         results[1]
     );
     assert!(
         matches!(
             results[2],
-            Err(StoreError::NotFound {
+            Err(Error::Store(StoreError::NotFound {
                 kind: "repatriation",
                 ..
-            })
+            }))
         ),
         "{:?}",
         results[2]

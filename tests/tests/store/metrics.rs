@@ -9,7 +9,7 @@ use repat_store::{Breach, BreachFilter, BreachKind, DelayFilter, Dimension, Repo
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
 
-use crate::support::{at, date, earning, money, party, repatriation, step};
+use crate::support::{at, date, earning, money, party, repatriation, shipped_rules, step};
 
 on_both_stores!(metrics_follow_the_steps);
 
@@ -32,13 +32,12 @@ async fn metrics_follow_the_steps(store: &TestStore) {
     let p = party(store, "Timed Ltd").await;
     let e = earning(store, p.id, "INV-M", "1000.00", date(2024, 1, 10)).await;
     let r = repatriation(store, p.id, &[e.id]).await;
-    // Unpaid and invoiced long ago: late, from the start.
+    // Unpaid, and judged well after its deadline: late, from the start.
     let late = BreachFilter {
         kind: BreachKind::RepatriationLate,
         party_id: Some(p.id),
-        repatriation_days: 120,
+        today: date(2024, 6, 1),
         claim_days: 180,
-        invoice_cutoff: date(2024, 1, 11),
         realization_cutoff: date(2024, 1, 11),
         initiated_before: at("2024-02-01T00:00:00Z"),
     };
@@ -51,6 +50,25 @@ async fn metrics_follow_the_steps(store: &TestStore) {
         vec![r.id]
     );
     assert_eq!(breaches[0].service_category, "SOFTWARE");
+    // The deadline stored when it was opened, by the rules' one function.
+    let deadline =
+        shipped_rules()
+            .rules
+            .repatriation_deadline("FIRM", "SOFTWARE", date(2024, 1, 10));
+    assert_eq!(deadline, Some(date(2024, 5, 9)));
+    assert_eq!(breaches[0].repatriation_deadline, deadline);
+    // The listing compares the stored date: moved past the day judged, the
+    // repatriation is not late; moved back, it is again.
+    let set_deadline = |d: &str| {
+        let sql = format!(
+            "UPDATE repatriations SET repatriation_deadline = '{d}' WHERE repatriation_deadline IS NOT NULL"
+        );
+        async move { repat_tests::tamper(store.backend, &store.url, &sql).await }
+    };
+    set_deadline("2024-06-02").await;
+    assert!(repo.breaches(&late, None, 10).await.unwrap().is_empty());
+    set_deadline("2024-05-09").await;
+    assert_eq!(repo.breaches(&late, None, 10).await.unwrap().len(), 1);
 
     step(
         store,

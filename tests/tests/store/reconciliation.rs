@@ -3,16 +3,18 @@
 //! replaces the party's exceptions; a person unmatches and matches by hand.
 
 use repat_core::journey::StepKind;
-use repat_core::reconcile::{Entry, StatementFormat, Subject, Tolerances};
-use repat_store::{
-    EntryStatus, ManualMatchRequest, MatchFilter, PageRequest, StatementImport, StatementPart,
-    StoreError,
-};
+use repat_core::reconcile::{StatementFormat, Subject, Tolerances};
+use repat_store::{EntryStatus, MatchFilter, PageRequest, StoreError};
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
+use repat_usecases::Error;
+use repat_usecases::import_statement::{StatementUpload, import_statement};
+use repat_usecases::manual_match::{ManualMatchRequest, manual_match};
+use repat_usecases::run_matching::run_matching;
+use repat_usecases::unmatch::unmatch;
 use uuid::Uuid;
 
-use crate::support::{date, earning, key, money, party, repatriation};
+use crate::support::{admin, date, earning, key, money, party, repatriation};
 
 on_both_stores!(statements_are_matched_and_kept);
 
@@ -23,22 +25,18 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
     let p = party(store, "Reconciled Ltd").await;
     let e = earning(store, p.id, "INV-R1", "1000.00", date(2024, 3, 1)).await;
     let r = repatriation(store, p.id, &[e.id]).await;
-    let mut paying = Entry::credit(0, money("990.00", "USD"), date(2024, 3, 20));
-    paying.remittance = "Payment for INV-R1".into();
-    paying.counterparty = "Nordic Retail AB".into();
-    let stray = Entry::credit(1, money("37.00", "USD"), date(2024, 3, 21));
-    let statement = StatementImport {
+    let admin = admin(store);
+    let (app, caller) = (&admin.app, &admin.caller);
+    let file = "booking_date,direction,amount,currency,remittance,counterparty\n\
+                2024-03-20,CREDIT,990.00,USD,Payment for INV-R1,Nordic Retail AB\n\
+                2024-03-21,CREDIT,37.00,USD,,\n";
+    let statement = StatementUpload {
         party_id: p.id,
-        format: StatementFormat::Camt053,
-        sha256: "ab".repeat(32),
-        statements: vec![StatementPart {
-            message_id: "MSG-1".into(),
-            account: "1501202900001".into(),
-            entries: vec![paying, stray],
-        }],
+        format: StatementFormat::Csv,
+        charset: None,
+        content: file.as_bytes(),
     };
-    let mut parts = repo
-        .import_statement(&key(IMPORT), &statement)
+    let mut parts = import_statement(app, caller, &key(IMPORT), &statement)
         .await
         .unwrap();
     assert_eq!(parts.len(), 1);
@@ -47,8 +45,7 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
     assert!(stored.entries.iter().all(|e| e.status == EntryStatus::Open));
     assert_eq!(repo.get_statement(stored.id).await.unwrap(), stored);
     // The same file again, under another request: the statement stored first.
-    let again = repo
-        .import_statement(&key(IMPORT), &statement)
+    let again = import_statement(app, caller, &key(IMPORT), &statement)
         .await
         .unwrap();
     assert_eq!(again.iter().map(|s| s.id).collect::<Vec<_>>(), [stored.id]);
@@ -60,14 +57,15 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
         "{missing:?}"
     );
 
-    let run = repo
-        .run_matching(
-            &key("repat.v1.ReconciliationService/RunMatching"),
-            p.id,
-            &Tolerances::default(),
-        )
-        .await
-        .unwrap();
+    let run = run_matching(
+        app,
+        caller,
+        &key("repat.v1.ReconciliationService/RunMatching"),
+        p.id,
+        &Tolerances::default(),
+    )
+    .await
+    .unwrap();
     assert_eq!(run.matches.len(), 1);
     let m = &run.matches[0];
     assert_eq!(
@@ -121,10 +119,14 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
     assert_eq!(realizations[0].realization.realized, m.detail.covered);
 
     // Taken back by hand, then matched by hand.
-    let removed = repo
-        .unmatch(&key("repat.v1.ReconciliationService/Unmatch"), credit)
-        .await
-        .unwrap();
+    let removed = unmatch(
+        app,
+        caller,
+        &key("repat.v1.ReconciliationService/Unmatch"),
+        credit,
+    )
+    .await
+    .unwrap();
     assert_eq!(removed, run.matches);
     assert!(
         repo.list_matches(&by_earning, PageRequest { after: 0, size: 10 })
@@ -133,34 +135,36 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
             .items
             .is_empty()
     );
-    let nothing_left = repo
-        .unmatch(&key("repat.v1.ReconciliationService/Unmatch"), credit)
-        .await
-        .unwrap_err();
+    let nothing_left = unmatch(
+        app,
+        caller,
+        &key("repat.v1.ReconciliationService/Unmatch"),
+        credit,
+    )
+    .await
+    .unwrap_err();
     assert!(
-        matches!(nothing_left, StoreError::Precondition(_)),
+        matches!(nothing_left, Error::Precondition(_)),
         "{nothing_left:?}"
     );
     let by_hand = ManualMatchRequest {
         credit_id: credit,
         allocations: vec![(e.id, None)],
-        tolerances: Tolerances::default(),
     };
-    let manual = repo
-        .manual_match(&key("repat.v1.ReconciliationService/ManualMatch"), &by_hand)
-        .await
-        .unwrap();
+    let tolerances = Tolerances::default();
+    let match_by_hand = || async {
+        let key = key("repat.v1.ReconciliationService/ManualMatch");
+        manual_match(app, caller, &key, &by_hand, &tolerances).await
+    };
+    let manual = match_by_hand().await.unwrap();
     assert_eq!(manual.len(), 1);
     assert_eq!(
         manual[0].step_id, m.step_id,
         "the journey keeps the one credit step"
     );
-    let twice = repo
-        .manual_match(&key("repat.v1.ReconciliationService/ManualMatch"), &by_hand)
-        .await
-        .unwrap_err();
+    let twice = match_by_hand().await.unwrap_err();
     assert!(
-        matches!(&twice, StoreError::Precondition(msg) if msg.contains("already matched")),
+        matches!(&twice, Error::Precondition(msg) if msg.contains("already matched")),
         "{twice:?}"
     );
 }

@@ -1,15 +1,126 @@
-//! Domain values to store, and the writes most tests start from.
+//! Domain values to store, the use cases every write goes through (called
+//! by an administrator), and the writes most tests start from.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use repat_core::Money;
 use repat_core::earning::{Earning, NewEarning, ServiceCategory};
+use repat_core::incentive::rules::{BANGLADESH, RuleSet};
 use repat_core::journey::{NewStep, StepKind};
 use repat_core::money::{parse_currency, parse_decimal};
 use repat_core::party::{Membership, NewParty, Party, PartyKind, Zone};
 use repat_core::repatriation::{Channel, Repatriation, RequestedAllocation};
-use repat_store::{Idempotency, RepatriationRequest, Repository, StepRecorded};
+use repat_store::{Idempotency, Repository, StoredRuleSet};
 use repat_tests::store::TestStore;
+use repat_usecases::create_repatriation::RepatriationRequest;
+use repat_usecases::record_steps::{self, StepRecorded};
+use repat_usecases::rules::ActiveRules;
+use repat_usecases::{App, Caller, Error, Role};
 use uuid::Uuid;
+
+/// The use cases over a test's store, called by an administrator under
+/// the shipped rules: writes are made only through them.
+#[derive(Clone)]
+pub struct Admin {
+    pub app: App,
+    pub caller: Caller,
+    pub rules: std::sync::Arc<ActiveRules>,
+}
+
+pub fn admin(store: &TestStore) -> Admin {
+    Admin {
+        app: App::new(store.repo.clone()),
+        caller: Caller {
+            subject: "conformance@repat".into(),
+            role: Role::Admin,
+            parties: vec![],
+        },
+        rules: std::sync::Arc::new(shipped_rules()),
+    }
+}
+
+/// The shipped rule set, as if loaded.
+pub fn shipped_rules() -> ActiveRules {
+    let rules = RuleSet::from_toml(BANGLADESH).unwrap();
+    ActiveRules {
+        stored: StoredRuleSet {
+            version: rules.version.clone(),
+            name: rules.name.clone(),
+            sha256: "sha-of-the-shipped-rules".into(),
+            source_toml: BANGLADESH.into(),
+            load_time: chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 6),
+        },
+        rules,
+    }
+}
+
+impl Admin {
+    pub async fn create_party(&self, idem: &Idempotency, new: &NewParty) -> Result<Party, Error> {
+        repat_usecases::create_party::create_party(&self.app, &self.caller, idem, new).await
+    }
+
+    pub async fn create_earning(
+        &self,
+        idem: &Idempotency,
+        new: &NewEarning,
+    ) -> Result<Earning, Error> {
+        repat_usecases::create_earning::create_earning(&self.app, &self.caller, idem, new).await
+    }
+
+    pub async fn create_repatriation(
+        &self,
+        idem: &Idempotency,
+        req: &RepatriationRequest,
+    ) -> Result<Repatriation, Error> {
+        repat_usecases::create_repatriation::create_repatriation(
+            &self.app,
+            &self.rules,
+            &self.caller,
+            idem,
+            req,
+        )
+        .await
+    }
+
+    pub async fn record_party_fact(
+        &self,
+        idem: &Idempotency,
+        fact: &repat_core::facts::NewPartyFact,
+    ) -> Result<repat_core::facts::PartyFact, Error> {
+        repat_usecases::create_party_fact::create_party_fact(&self.app, &self.caller, idem, fact)
+            .await
+    }
+
+    /// Records a document of the party it names.
+    pub async fn create_document(
+        &self,
+        idem: &Idempotency,
+        document: &repat_core::document::NewDocument,
+    ) -> Result<repat_core::document::Document, Error> {
+        repat_usecases::create_document::create_document(
+            &self.app,
+            &self.caller,
+            idem,
+            document,
+            Some(document.party_id),
+        )
+        .await
+    }
+
+    /// Records a batch of steps in one transaction.
+    pub async fn record_steps(
+        &self,
+        items: &[(Idempotency, NewStep)],
+    ) -> Result<Vec<Result<StepRecorded, Error>>, Error> {
+        let mut authorized = Vec::new();
+        for (idem, step) in items {
+            authorized.push(
+                record_steps::authorize_step(&self.app, &self.caller, idem.clone(), step.clone())
+                    .await?,
+            );
+        }
+        record_steps::record_steps(&self.app, &authorized).await
+    }
+}
 
 /// A fresh idempotency key of `method`, by the conformance suite's caller.
 pub fn key(method: &'static str) -> Idempotency {
@@ -54,8 +165,7 @@ pub fn new_party(name: &str) -> NewParty {
 }
 
 pub async fn party(store: &TestStore, name: &str) -> Party {
-    store
-        .repo
+    admin(store)
         .create_party(&key("repat.v1.PartyService/CreateParty"), &new_party(name))
         .await
         .unwrap()
@@ -82,8 +192,7 @@ pub async fn earning(
     amount: &str,
     invoiced: NaiveDate,
 ) -> Earning {
-    store
-        .repo
+    admin(store)
         .create_earning(
             &key("repat.v1.EarningService/CreateEarning"),
             &new_earning(party, reference, amount, invoiced),
@@ -106,8 +215,7 @@ pub async fn repatriation(store: &TestStore, party: Uuid, earnings: &[Uuid]) -> 
         channel: Channel::Bank,
         payer_country: None,
     };
-    store
-        .repo
+    admin(store)
         .create_repatriation(
             &key("repat.v1.RepatriationService/CreateRepatriation"),
             &request,
@@ -120,8 +228,7 @@ pub const RECORD_STEP: &str = "repat.v1.RepatriationService/RecordStep";
 
 /// Records one step, which must be accepted.
 pub async fn step(store: &TestStore, new: NewStep) -> StepRecorded {
-    let mut results = store
-        .repo
+    let mut results = admin(store)
         .record_steps(&[(key(RECORD_STEP), new)])
         .await
         .unwrap();

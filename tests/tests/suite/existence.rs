@@ -592,6 +592,7 @@ async fn firm_a_records(admin: &Ch) -> Ids {
             request_id: rid(),
             repatriation_id: r.id.clone(),
             as_of: date(2024, 3, 25),
+            // The papers a claim needs, held by the firm.
             documents: [
                 "CONTRACT_OR_WORK_ORDER",
                 "INVOICE",

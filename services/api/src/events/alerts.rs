@@ -120,9 +120,8 @@ fn breach_filter(kind: BreachKind) -> BreachFilter {
         kind,
         party_id: None,
         // The late-realization and late-claim branches never match.
-        repatriation_days: i32::MAX,
+        today: NaiveDate::MIN,
         claim_days: i32::MAX,
-        invoice_cutoff: NaiveDate::MIN,
         realization_cutoff: NaiveDate::MIN,
         initiated_before: DateTime::<Utc>::MIN_UTC,
     }

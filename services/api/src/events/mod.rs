@@ -17,14 +17,15 @@ use std::time::Duration;
 use futures::Stream;
 use repat_proto::v1 as pb;
 use repat_proto::v1::event_service_server::EventService;
-use repat_store::{EventFilter, EventType, Repository, StoredEvent};
+use repat_store::{EventType, Repository, StoredEvent};
+use repat_usecases::events;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::watch;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{Action, Caller, Role, authorize, caller};
+use crate::auth::caller;
 use crate::error::{ApiError, ApiResult};
 use crate::validate::Violations;
 
@@ -96,19 +97,6 @@ pub async fn follow_head(repo: Arc<dyn Repository>, changes: crate::watch::Chang
     }
 }
 
-/// The parties whose events the caller sees: the one asked for, if it may
-/// read it; else all for auditors and administrators, its own for others.
-fn scope(caller: &Caller, party: Option<Uuid>) -> ApiResult<Option<Vec<Uuid>>> {
-    match (caller.role, party) {
-        (_, Some(p)) => authorize(caller, Action::Read(p)).map(|()| Some(vec![p])),
-        (Role::Admin | Role::Auditor, None) => Ok(None),
-        (_, None) if caller.parties.is_empty() => Err(ApiError::PermissionDenied(
-            "the token names no party to act for".into(),
-        )),
-        (_, None) => Ok(Some(caller.parties.clone())),
-    }
-}
-
 /// Event type names as a filter: each must be one of the types.
 pub fn decode_types(v: &mut Violations, field: &str, names: &[String]) -> Option<Vec<EventType>> {
     let mut out = Vec::with_capacity(names.len());
@@ -130,21 +118,21 @@ pub fn decode_types(v: &mut Violations, field: &str, names: &[String]) -> Option
     ok.then_some(out)
 }
 
+/// The filter of a stream or list: the party asked for, the types, and
+/// the sequence to read after.
 fn decode_filter(
     v: &mut Violations,
-    caller: &Caller,
     after: i64,
     party: &str,
     types: &[String],
-) -> ApiResult<(EventFilter, i64)> {
+) -> ApiResult<(Option<Uuid>, Vec<EventType>, i64)> {
     if after < 0 {
         v.add("after_sequence", "must be zero or more");
     }
     let party = v.optional_uuid("party_id", party);
     let types = decode_types(v, "types", types);
     let (party, types) = std::mem::take(v).finish(|| party.zip(types))?;
-    let parties = scope(caller, party)?;
-    Ok((EventFilter { parties, types }, after))
+    Ok((party, types, after))
 }
 
 fn sent(e: &StoredEvent) -> Result<pb::Event, Status> {
@@ -173,32 +161,28 @@ impl EventService for EventApi {
     ) -> Result<Response<Self::StreamEventsStream>, Status> {
         let caller = caller(&request)?;
         let req = request.into_inner();
-        let (filter, after) = decode_filter(
+        let (party, types, after) = decode_filter(
             &mut Violations::default(),
-            &caller,
             req.after_sequence,
             &req.party_id,
             &req.types,
         )?;
         let slot = self.state.streams.open(&caller.subject)?;
         let mut head = self.state.head.subscribe();
-        let start = if req.from_now {
-            self.state.repo.event_head().await.map_err(ApiError::from)?
-        } else {
-            after
-        };
+        let mut feed =
+            events::open_feed(&self.state.app, &caller, party, types, after, req.from_now)
+                .await
+                .map_err(ApiError::from)?;
         let closed = self.state.changes.closed();
-        let repo = self.state.repo.clone();
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         crate::incident::spawn_stream_task(tx.clone(), async move {
             let _slot = slot;
             tokio::pin!(closed);
-            let mut cursor = start;
             loop {
                 // Everything up to the head seen before the read is in it:
                 // when the page is not full, the stream has read that far.
                 let seen = *head.borrow_and_update();
-                let batch = match repo.events_after(&filter, cursor, STREAM_BATCH).await {
+                let batch = match feed.next(STREAM_BATCH).await {
                     Ok(b) => b,
                     Err(e) => {
                         let _ = tx.send(Err(Status::from(ApiError::from(e)))).await;
@@ -210,12 +194,11 @@ impl EventService for EventApi {
                     if tx.send(sent(e)).await.is_err() {
                         return;
                     }
-                    cursor = e.sequence;
                 }
                 if full {
                     continue;
                 }
-                cursor = cursor.max(seen);
+                feed.caught_up(seen);
                 tokio::select! {
                     _ = &mut closed => {
                         let _ = tx.send(Err(crate::watch::closing_status())).await;
@@ -241,24 +224,11 @@ impl EventService for EventApi {
         let run = async {
             let mut v = Violations::default();
             let size = v.page_size(req.page_size);
-            let (filter, after) = decode_filter(
-                &mut v,
-                &caller,
-                req.after_sequence,
-                &req.party_id,
-                &req.types,
-            )?;
+            let (party, types, after) =
+                decode_filter(&mut v, req.after_sequence, &req.party_id, &req.types)?;
             let size = size.unwrap_or(1);
-            let seen = self.state.repo.event_head().await?;
-            let batch = self.state.repo.events_after(&filter, after, size).await?;
-            let read = batch.last().map_or(after, |e| e.sequence);
-            // A page not full has read everything up to the head seen
-            // before it.
-            let last = if batch.len() == size as usize {
-                read
-            } else {
-                read.max(seen)
-            };
+            let (batch, last) =
+                events::list_events(&self.state.app, &caller, party, types, after, size).await?;
             let events = batch
                 .iter()
                 .map(wire::event)

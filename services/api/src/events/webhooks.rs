@@ -13,11 +13,12 @@ use repat_proto::v1::webhook_service_server::WebhookService;
 use repat_store::{
     Attempt, Delivery, DeliveryFilter, DeliveryStatus, Endpoint, NewEndpoint, PageRequest,
 };
+use repat_usecases::webhooks;
 use sha2::Sha256;
 use tonic::codegen::http::Uri;
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Action, authorize, caller, list_scope};
+use crate::auth::caller;
 use crate::error::ApiResult;
 use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, convert, fingerprint, paging};
@@ -203,7 +204,6 @@ impl WebhookService for WebhookApi {
             let description = v.text("description", &req.description);
             let (id, (party_id, (url, (types, description)))) =
                 v.finish(|| id.zip(party_id.zip(url.zip(types.zip(description)))))?;
-            authorize(&caller, Action::Write(party_id))?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, CREATE, id, &req);
             let new = NewEndpoint {
@@ -213,7 +213,8 @@ impl WebhookService for WebhookApi {
                 description,
                 secret: new_secret(),
             };
-            let stored = self.state.repo.create_endpoint(&idem, &new).await?;
+            let stored =
+                webhooks::create_webhook_endpoint(&self.state.app, &caller, &idem, &new).await?;
             ApiResult::Ok(endpoint(&stored, true))
         };
         Ok(Response::new(run.await?))
@@ -227,8 +228,7 @@ impl WebhookService for WebhookApi {
         let req = request.into_inner();
         let run = async {
             let id = id_field("id", &req.id)?;
-            let e = self.state.repo.get_endpoint(id).await?;
-            authorize(&caller, Action::Read(e.party_id))?;
+            let e = webhooks::get_webhook_endpoint(&self.state.app, &caller, id).await?;
             ApiResult::Ok(endpoint(&e, false))
         };
         Ok(Response::new(run.await?))
@@ -247,12 +247,13 @@ impl WebhookService for WebhookApi {
             let filters = format!("party={}", req.party_id);
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, after)) = v.finish(|| size.zip(party_id.zip(after)))?;
-            let party_id = list_scope(&caller, party_id)?;
-            let page = self
-                .state
-                .repo
-                .list_endpoints(party_id, PageRequest { after, size })
-                .await?;
+            let page = webhooks::list_webhook_endpoints(
+                &self.state.app,
+                &caller,
+                party_id,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListWebhookEndpointsResponse {
                 endpoints: page.items.iter().map(|e| endpoint(e, false)).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -272,12 +273,10 @@ impl WebhookService for WebhookApi {
             let rid = request_id(&mut v, &req.request_id);
             let id = v.required_uuid("id", &req.id);
             let (rid, id) = v.finish(|| rid.zip(id))?;
-            let e = self.state.repo.get_endpoint(id).await?;
-            authorize(&caller, Action::Read(e.party_id))?;
-            authorize(&caller, Action::Write(e.party_id))?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, DELETE, rid, &req);
-            let deleted = self.state.repo.delete_endpoint(&idem, id).await?;
+            let deleted =
+                webhooks::delete_webhook_endpoint(&self.state.app, &caller, &idem, id).await?;
             ApiResult::Ok(endpoint(&deleted, false))
         };
         Ok(Response::new(run.await?))
@@ -291,8 +290,7 @@ impl WebhookService for WebhookApi {
         let req = request.into_inner();
         let run = async {
             let id = id_field("id", &req.id)?;
-            let d = self.state.repo.get_delivery(id).await?;
-            authorize(&caller, Action::Read(d.party_id))?;
+            let d = webhooks::get_webhook_delivery(&self.state.app, &caller, id).await?;
             ApiResult::Ok(delivery(&d))
         };
         Ok(Response::new(run.await?))
@@ -326,25 +324,18 @@ impl WebhookService for WebhookApi {
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (endpoint_id, (status, after)))) =
                 v.finish(|| size.zip(party_id.zip(endpoint_id.zip(status.zip(after)))))?;
-            // An endpoint filter is scoped by the endpoint's party.
-            let party_id = match (endpoint_id, party_id) {
-                (Some(e), None) => {
-                    let e = self.state.repo.get_endpoint(e).await?;
-                    authorize(&caller, Action::Read(e.party_id))?;
-                    Some(e.party_id)
-                }
-                (_, p) => list_scope(&caller, p)?,
-            };
             let filter = DeliveryFilter {
                 party_id,
                 endpoint_id,
                 status,
             };
-            let page = self
-                .state
-                .repo
-                .list_deliveries(&filter, PageRequest { after, size })
-                .await?;
+            let page = webhooks::list_webhook_deliveries(
+                &self.state.app,
+                &caller,
+                filter,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListWebhookDeliveriesResponse {
                 deliveries: page.items.iter().map(delivery).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -364,12 +355,10 @@ impl WebhookService for WebhookApi {
             let rid = request_id(&mut v, &req.request_id);
             let id = v.required_uuid("id", &req.id);
             let (rid, id) = v.finish(|| rid.zip(id))?;
-            let d = self.state.repo.get_delivery(id).await?;
-            authorize(&caller, Action::Read(d.party_id))?;
-            authorize(&caller, Action::Write(d.party_id))?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, REPLAY, rid, &req);
-            let replayed = self.state.repo.replay_delivery(&idem, id).await?;
+            let replayed =
+                webhooks::replay_webhook_delivery(&self.state.app, &caller, &idem, id).await?;
             ApiResult::Ok(delivery(&replayed))
         };
         Ok(Response::new(run.await?))

@@ -6,23 +6,22 @@ pub(crate) mod wire;
 
 use std::sync::Arc;
 
+use repat_core::incentive::RuleSet;
 use repat_core::incentive::claim::ClaimStepKind;
-use repat_core::incentive::totals::sum_by_month;
-use repat_core::incentive::{JourneyFacts, RuleSet, Supplied, assess, case_of};
 use repat_core::time::dhaka_date;
 use repat_proto::v1 as pb;
 use repat_proto::v1::incentive_service_server::IncentiveService;
-use repat_store::{
-    AssessmentFilter, ClaimFilter, ClaimRequest, ClaimStepRequest, PageRequest, Repository,
-    StoredAssessment, StoredRuleSet,
-};
-use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
+use repat_store::{AssessmentFilter, ClaimFilter, PageRequest};
+use repat_usecases::assess::{self, AssessRequest, Assessed};
+use repat_usecases::file_claim::{self, ClaimRequest};
+use repat_usecases::incentive::{self, RulesAsked};
+use repat_usecases::record_claim_step::{self, ClaimStepRequest};
+use repat_usecases::rules::ActiveRules;
 use tonic::{Request, Response, Status};
 use uuid::Uuid;
 
-use crate::auth::{Action, authorize, authorize_record, caller, list_scope};
-use crate::error::{ApiError, ApiResult};
+use crate::auth::{Caller, caller};
+use crate::error::ApiResult;
 use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, fingerprint, paging};
 
@@ -31,43 +30,6 @@ const FILE_CLAIM: &str = "repat.v1.IncentiveService/FileClaim";
 const RECORD_CLAIM_STEP: &str = "repat.v1.IncentiveService/RecordClaimStep";
 /// Most repatriations in one claim.
 const MAX_CLAIM_ITEMS: usize = 1000;
-
-/// The rule set the service ships with (rules/bangladesh.toml).
-pub const SHIPPED_RULES: &str = repat_core::incentive::rules::BANGLADESH;
-
-/// The rule set new assessments are made under, as loaded and stored.
-#[derive(Debug, Clone)]
-pub struct ActiveRules {
-    pub rules: RuleSet,
-    pub stored: StoredRuleSet,
-}
-
-impl ActiveRules {
-    /// Parses `source` without storing it (for `--check-config`).
-    pub fn check(source: &str) -> Result<(), String> {
-        RuleSet::from_toml(source)
-            .map(|_| ())
-            .map_err(|e| e.to_string())
-    }
-
-    /// Parses `source` and stores it under its version (refused if that
-    /// version is already stored with other content).
-    pub async fn load(repo: &dyn Repository, source: &str) -> Result<ActiveRules, String> {
-        let rules = RuleSet::from_toml(source).map_err(|e| e.to_string())?;
-        let stored = StoredRuleSet {
-            version: rules.version.clone(),
-            name: rules.name.clone(),
-            sha256: hex::encode(Sha256::digest(source.as_bytes())),
-            source_toml: source.to_string(),
-            load_time: chrono::Utc::now(),
-        };
-        let stored = repo
-            .register_rule_set(&stored)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(ActiveRules { rules, stored })
-    }
-}
 
 pub struct IncentiveApi {
     state: AppState,
@@ -83,23 +45,9 @@ impl IncentiveApi {
         dhaka_date(chrono::Utc::now())
     }
 
-    /// A stored rule set, parsed.
-    async fn rule_set(&self, version: &str) -> ApiResult<(StoredRuleSet, RuleSet)> {
-        if version.is_empty() || version == self.active.stored.version {
-            return Ok((self.active.stored.clone(), self.active.rules.clone()));
-        }
-        let stored = self.state.repo.get_rule_set(version).await?;
-        let rules = RuleSet::from_toml(&stored.source_toml).map_err(|e| {
-            ApiError::Store(repat_store::StoreError::Internal(format!(
-                "stored rule set {version} no longer parses: {e}"
-            )))
-        })?;
-        Ok((stored, rules))
-    }
-
     async fn assess_repatriation(
         &self,
-        caller: &crate::auth::Caller,
+        caller: &Caller,
         mut req: pb::AssessRepatriationRequest,
     ) -> ApiResult<pb::Assessment> {
         let mut v = Violations::default();
@@ -112,85 +60,43 @@ impl IncentiveApi {
         };
         let repatriation_id = v.required_uuid("repatriation_id", &req.repatriation_id);
         let as_of = v.optional_date("as_of", req.as_of.as_ref());
-        let supplied = wire::documents(&mut v, "documents", &req.documents);
+        let documents = wire::documents(&mut v, "documents", &req.documents);
         let fx_rate = if req.fx_rate.is_empty() {
             Some(None)
         } else {
             v.rate("fx_rate", &req.fx_rate).map(Some)
         };
-        let (id, (rid, (as_of, (supplied, fx_rate)))) =
-            v.finish(|| id.zip(repatriation_id.zip(as_of.zip(supplied.zip(fx_rate)))))?;
-        self.state
-            .authorize_repatriation(
-                caller,
-                rid,
-                if looking { Action::Read } else { Action::Write },
-            )
-            .await?;
+        let (id, (rid, (as_of, (documents, fx_rate)))) =
+            v.finish(|| id.zip(repatriation_id.zip(as_of.zip(documents.zip(fx_rate)))))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, ASSESS, id, &req);
-
-        let journey = self.state.repo.get_journey(rid).await?;
-        let party_id = journey.repatriation.details.party_id;
-        let history = self.state.repo.party_history(party_id).await?;
-        let documents = self.state.repo.party_documents(party_id).await?;
-        let party = history.party;
-        let mut earnings = Vec::with_capacity(journey.repatriation.details.allocations.len());
-        for a in &journey.repatriation.details.allocations {
-            earnings.push(self.state.repo.get_earning(a.earning_id).await?);
-        }
-        let rules = &self.active.rules;
-        let facts = JourneyFacts {
+        let request = AssessRequest {
             repatriation_id: rid,
-            party: &party,
-            party_facts: &history.facts,
-            earnings: &earnings,
-            steps: &journey.steps,
-            documents: &documents,
+            as_of,
+            documents,
+            fx_rate,
+            validate_only: looking,
         };
-        let case = case_of(
-            rules,
-            &facts,
-            &Supplied {
-                documents: supplied,
-                fx_rate,
-            },
-            as_of.unwrap_or_else(Self::today),
-        )
-        .ok_or_else(|| {
-            ApiError::Store(repat_store::StoreError::Internal(format!(
-                "repatriation {rid} pays no earning"
-            )))
-        })?;
-        let field = if case.fx_rate.is_some() && req.fx_rate.is_empty() {
-            "repatriation_id"
-        } else {
-            "fx_rate"
-        };
-        let assessment = assess(rules, &case).map_err(|e| overflow(field, e))?;
-        if looking {
-            let mut looked = wire::assessment(&assessment, &case);
-            looked.repatriation_id = rid.to_string();
-            looked.party_id = party.id.to_string();
-            return Ok(looked);
-        }
-        let draft = StoredAssessment {
-            id: Uuid::nil(),
-            repatriation_id: rid,
-            party_id: party.id,
-            case,
-            assessment,
-            assess_time: chrono::Utc::now(),
-        };
-        let stored = self.state.repo.save_assessment(&idem, &draft).await?;
-        Ok(wire::stored_assessment(&stored))
+        let assessed =
+            assess::assess_repatriation(&self.state.app, &self.active, caller, &idem, &request)
+                .await?;
+        Ok(match assessed {
+            Assessed::Looked {
+                repatriation_id,
+                party_id,
+                assessment,
+                case,
+            } => {
+                let mut looked = wire::assessment(&assessment, &case);
+                looked.repatriation_id = repatriation_id.to_string();
+                looked.party_id = party_id.to_string();
+                looked
+            }
+            Assessed::Stored(stored) => wire::stored_assessment(&stored),
+        })
     }
 
-    async fn file(
-        &self,
-        caller: &crate::auth::Caller,
-        mut req: pb::FileClaimRequest,
-    ) -> ApiResult<pb::Claim> {
+    async fn file(&self, caller: &Caller, mut req: pb::FileClaimRequest) -> ApiResult<pb::Claim> {
         let mut v = Violations::default();
         let id = request_id(&mut v, &req.request_id);
         let party_id = v.required_uuid("party_id", &req.party_id);
@@ -214,28 +120,20 @@ impl IncentiveApi {
             }
         }
         let (id, (party_id, filed_at)) = v.finish(|| id.zip(party_id.zip(filed_at)))?;
-        authorize(caller, Action::Write(party_id))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, FILE_CLAIM, id, &req);
-        let claim = self
-            .state
-            .repo
-            .file_claim(
-                &idem,
-                &ClaimRequest {
-                    party_id,
-                    repatriation_ids: ids.clone(),
-                    filed_at,
-                },
-            )
-            .await?;
-        self.state.announce(ids).await;
+        let request = ClaimRequest {
+            party_id,
+            repatriation_ids: ids,
+            filed_at,
+        };
+        let claim = file_claim::file_claim(&self.state.app, caller, &idem, &request).await?;
         Ok(wire::claim(&claim))
     }
 
     async fn record_step(
         &self,
-        caller: &crate::auth::Caller,
+        caller: &Caller,
         mut req: pb::RecordClaimStepRequest,
     ) -> ApiResult<pb::Claim> {
         let mut v = Violations::default();
@@ -266,9 +164,6 @@ impl IncentiveApi {
         }
         let (id, (claim_id, (kind, (occurred_at, (reason, amount))))) =
             v.finish(|| id.zip(claim_id.zip(kind.zip(occurred_at.zip(reason.zip(amount))))))?;
-        let current = self.state.repo.get_claim(claim_id).await?;
-        authorize_record(caller, Action::Read(current.party_id), "claim", claim_id)?;
-        authorize(caller, Action::Settle(current.party_id))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, RECORD_CLAIM_STEP, id, &req);
         let request = ClaimStepRequest {
@@ -278,10 +173,8 @@ impl IncentiveApi {
             reason: (!reason.is_empty()).then_some(reason),
             amount,
         };
-        let claim = self.state.repo.record_claim_step(&idem, &request).await?;
-        self.state
-            .announce(claim.items.iter().map(|i| i.repatriation_id).collect())
-            .await;
+        let claim =
+            record_claim_step::record_claim_step(&self.state.app, caller, &idem, &request).await?;
         Ok(wire::claim(&claim))
     }
 }
@@ -307,8 +200,7 @@ impl IncentiveService for IncentiveApi {
         let req = request.into_inner();
         let run = async {
             let id = id_field("id", &req.id)?;
-            let a = self.state.repo.get_assessment(id).await?;
-            authorize_record(&caller, Action::Read(a.party_id), "assessment", id)?;
+            let a = incentive::get_assessment(&self.state.app, &caller, id).await?;
             ApiResult::Ok(wire::stored_assessment(&a))
         };
         Ok(Response::new(run.await?))
@@ -332,24 +224,17 @@ impl IncentiveService for IncentiveApi {
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (repatriation_id, after))) =
                 v.finish(|| size.zip(party_id.zip(repatriation_id.zip(after))))?;
-            let party_id = match (party_id, repatriation_id) {
-                // A repatriation names its party: authorize on that.
-                (None, Some(rid)) => Some(
-                    self.state
-                        .authorize_repatriation(&caller, rid, Action::Read)
-                        .await?,
-                ),
-                (p, _) => list_scope(&caller, p)?,
-            };
             let filter = AssessmentFilter {
                 party_id,
                 repatriation_id,
             };
-            let page = self
-                .state
-                .repo
-                .list_assessments(&filter, PageRequest { after, size })
-                .await?;
+            let page = incentive::list_assessments(
+                &self.state.app,
+                &caller,
+                filter,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListAssessmentsResponse {
                 assessments: page.items.iter().map(wire::stored_assessment).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -362,8 +247,7 @@ impl IncentiveService for IncentiveApi {
         &self,
         request: Request<pb::SimulateAssessmentRequest>,
     ) -> Result<Response<pb::Assessment>, Status> {
-        // Any authenticated caller may ask a what-if: it reads and stores nothing.
-        let _caller = caller(&request)?;
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
             let mut v = Violations::default();
@@ -382,11 +266,17 @@ impl IncentiveService for IncentiveApi {
             };
             let (case, inline) = v.finish(|| case.zip(inline))?;
             let rules = match inline {
-                Some(rules) => rules,
-                None => self.rule_set(&req.rule_set_version).await?.1,
+                Some(rules) => RulesAsked::Inline(rules),
+                None => RulesAsked::Version(req.rule_set_version.clone()),
             };
-            let assessment =
-                assess(&rules, &case).map_err(|e| overflow("inputs.net_credited", e))?;
+            let assessment = incentive::simulate_assessment(
+                &self.state.app,
+                &self.active,
+                &caller,
+                &case,
+                rules,
+            )
+            .await?;
             ApiResult::Ok(wire::assessment(&assessment, &case))
         };
         Ok(Response::new(run.await?))
@@ -396,14 +286,13 @@ impl IncentiveService for IncentiveApi {
         &self,
         request: Request<pb::ListRuleSetsRequest>,
     ) -> Result<Response<pb::ListRuleSetsResponse>, Status> {
-        let _caller = caller(&request)?;
+        let caller = caller(&request)?;
         let run = async {
-            let sets = self.state.repo.list_rule_sets().await?;
-            let active = &self.active.stored.version;
+            let sets = incentive::list_rule_sets(&self.state.app, &self.active, &caller).await?;
             ApiResult::Ok(pb::ListRuleSetsResponse {
                 rule_sets: sets
                     .iter()
-                    .map(|s| wire::rule_set(s, &s.version == active, None))
+                    .map(|(s, in_force)| wire::rule_set(s, *in_force, None))
                     .collect(),
             })
         };
@@ -414,15 +303,13 @@ impl IncentiveService for IncentiveApi {
         &self,
         request: Request<pb::GetRuleSetRequest>,
     ) -> Result<Response<pb::RuleSet>, Status> {
-        let _caller = caller(&request)?;
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let run = async {
-            let (stored, rules) = self.rule_set(&req.version).await?;
-            ApiResult::Ok(wire::rule_set(
-                &stored,
-                stored.version == self.active.stored.version,
-                Some(&rules),
-            ))
+            let (stored, rules, in_force) =
+                incentive::get_rule_set(&self.state.app, &self.active, &caller, &req.version)
+                    .await?;
+            ApiResult::Ok(wire::rule_set(&stored, in_force, Some(&rules)))
         };
         Ok(Response::new(run.await?))
     }
@@ -455,8 +342,7 @@ impl IncentiveService for IncentiveApi {
         let req = request.into_inner();
         let run = async {
             let id = id_field("id", &req.id)?;
-            let claim = self.state.repo.get_claim(id).await?;
-            authorize_record(&caller, Action::Read(claim.party_id), "claim", id)?;
+            let claim = incentive::get_claim(&self.state.app, &caller, id).await?;
             ApiResult::Ok(wire::claim(&claim))
         };
         Ok(Response::new(run.await?))
@@ -486,15 +372,13 @@ impl IncentiveService for IncentiveApi {
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (status, after))) =
                 v.finish(|| size.zip(party_id.zip(status.zip(after))))?;
-            let party_id = list_scope(&caller, party_id)?;
-            let page = self
-                .state
-                .repo
-                .list_claims(
-                    &ClaimFilter { party_id, status },
-                    PageRequest { after, size },
-                )
-                .await?;
+            let page = incentive::list_claims(
+                &self.state.app,
+                &caller,
+                ClaimFilter { party_id, status },
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListClaimsResponse {
                 claims: page.items.iter().map(wire::claim).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -519,7 +403,7 @@ impl IncentiveService for IncentiveApi {
 /// IncentiveService and MetricsService.
 pub(crate) async fn incentive_totals(
     state: &AppState,
-    caller: &crate::auth::Caller,
+    caller: &Caller,
     req: &pb::GetIncentiveTotalsRequest,
 ) -> ApiResult<pb::GetIncentiveTotalsResponse> {
     let mut v = Violations::default();
@@ -527,22 +411,11 @@ pub(crate) async fn incentive_totals(
     let end = v.optional_date("end_month", req.end_month.as_ref());
     let party_id = v.optional_uuid("party_id", &req.party_id);
     let (start, (end, party_id)) = v.finish(|| start.zip(end.zip(party_id)))?;
-    let party_id = list_scope(caller, party_id)?;
-    let ledger = state.repo.incentive_ledger(party_id).await?;
-    let totals = sum_by_month(&ledger, start, end);
-    let sum = |f: fn(&repat_core::incentive::totals::Total) -> Decimal| {
-        wire::bdt(totals.iter().map(f).sum())
-    };
+    let totals = incentive::incentive_totals(&state.app, caller, party_id, start, end).await?;
     Ok(pb::GetIncentiveTotalsResponse {
-        assessed: Some(sum(|t| t.assessed)),
-        claimed: Some(sum(|t| t.claimed)),
-        disbursed: Some(sum(|t| t.disbursed)),
-        totals: totals.iter().map(wire::total).collect(),
+        assessed: Some(wire::bdt(totals.assessed)),
+        claimed: Some(wire::bdt(totals.claimed)),
+        disbursed: Some(wire::bdt(totals.disbursed)),
+        totals: totals.by_month.iter().map(wire::total).collect(),
     })
-}
-
-/// An assessment whose figures cannot be computed exactly is refused on
-/// the input that made them so large.
-fn overflow(field: &str, e: repat_core::incentive::Overflow) -> ApiError {
-    ApiError::Invalid(vec![tonic_types::FieldViolation::new(field, e.to_string())])
 }

@@ -8,24 +8,18 @@
 
 pub(crate) mod wire;
 
-use std::collections::HashMap;
-
 use repat_core::money::parse_decimal;
-use repat_core::party::parse_utc_offset;
-use repat_core::reconcile::{Exception, Subject, Tolerances};
-use repat_core::time::DHAKA;
+use repat_core::reconcile::Tolerances;
 use repat_proto::v1 as pb;
 use repat_proto::v1::reconciliation_service_server::ReconciliationService;
-use repat_statements::ReadOptions;
-use repat_store::{
-    EntryStatus, ManualMatchRequest, MatchFilter, PageRequest, StatementImport, StatementPart,
-    StoredEntry,
-};
+use repat_store::{MatchFilter, PageRequest};
+use repat_usecases::import_statement::{self, StatementUpload};
+use repat_usecases::manual_match::{self, ManualMatchRequest};
+use repat_usecases::{reconciliation, run_matching, unmatch};
 use rust_decimal::Decimal;
-use sha2::{Digest, Sha256};
 use tonic::{Request, Response, Status};
 
-use crate::auth::{Action, Caller, authorize, authorize_record, caller, list_scope};
+use crate::auth::{Caller, caller};
 use crate::error::ApiResult;
 use crate::validate::{Violations, id_field, request_id};
 use crate::{AppState, fingerprint, paging};
@@ -89,73 +83,18 @@ impl ReconciliationApi {
         };
         let (id, (party_id, (format, charset))) =
             v.finish(|| id.zip(party_id.zip(format.flatten().zip(charset))))?;
-        authorize(caller, Action::Write(party_id))?;
-        let party = self.state.repo.get_party(party_id).await?;
-        let accounts = &party.details.bank_accounts;
-        let options = ReadOptions {
-            charset,
-            accounts: accounts
-                .iter()
-                .map(|a| {
-                    (
-                        a.account_number.clone(),
-                        a.utc_offset
-                            .as_deref()
-                            .and_then(parse_utc_offset)
-                            .unwrap_or(DHAKA),
-                    )
-                })
-                .collect(),
-            default_offset: DHAKA,
-        };
-        // Read before storing anything: one bad entry, or one account the
-        // party does not hold, refuses the file.
-        let statements = repat_statements::read(format, &req.content, &options).map_err(|e| {
-            let field = e.entry.map_or_else(
-                || "content".to_string(),
-                |i| format!("content.entries[{i}]"),
-            );
-            let mut v = Violations::default();
-            v.add(field, e.to_string());
-            v.0
-        })?;
-        let mut v = Violations::default();
-        for (n, s) in statements.iter().enumerate() {
-            if !s.account.is_empty()
-                && !accounts
-                    .iter()
-                    .any(|a| repat_statements::same_account(&s.account, &a.account_number))
-            {
-                let held: Vec<&str> = accounts.iter().map(|a| a.account_number.as_str()).collect();
-                v.add(
-                    "content",
-                    format!("statement {n} is for account {:?}, which is not among the party's registered bank accounts {held:?}", s.account),
-                );
-            }
-        }
-        v.finish(|| Some(()))?;
-        let sha256 = hex::encode(Sha256::digest(&req.content));
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, IMPORT, id, &req);
-        let import = StatementImport {
+        let upload = StatementUpload {
             party_id,
             format,
-            sha256,
-            statements: statements
-                .into_iter()
-                .map(|s| StatementPart {
-                    message_id: s.message_id,
-                    account: s.account,
-                    entries: s.entries,
-                })
-                .collect(),
+            charset,
+            content: &req.content,
         };
-        let mut stored = self
-            .state
-            .repo
-            .import_statement(&idem, &import)
-            .await?
-            .into_iter();
+        let mut stored =
+            import_statement::import_statement(&self.state.app, caller, &idem, &upload)
+                .await?
+                .into_iter();
         let first = stored.next().ok_or_else(|| {
             repat_store::StoreError::Internal("an import stored no statement".into())
         })?;
@@ -173,31 +112,12 @@ impl ReconciliationApi {
         let id = request_id(&mut v, &req.request_id);
         let party_id = v.required_uuid("party_id", &req.party_id);
         let (id, party_id) = v.finish(|| id.zip(party_id))?;
-        authorize(caller, Action::Write(party_id))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, RUN, id, &req);
-        let run = self
-            .state
-            .repo
-            .run_matching(&idem, party_id, &self.tolerances)
-            .await?;
-        self.notify(&run.matches).await;
+        let run =
+            run_matching::run_matching(&self.state.app, caller, &idem, party_id, &self.tolerances)
+                .await?;
         Ok(wire::run(&run))
-    }
-
-    /// Journeys a match extended have changed: their watchers hear of it.
-    async fn notify(&self, matches: &[repat_store::StoredMatch]) {
-        self.state
-            .announce(matches.iter().filter_map(|m| m.repatriation_id).collect())
-            .await;
-    }
-
-    /// Authorizes a write on the party of a statement entry.
-    async fn authorize_entry(&self, caller: &Caller, credit: uuid::Uuid) -> ApiResult<uuid::Uuid> {
-        let party = self.state.repo.entry_party(credit).await?;
-        authorize_record(caller, Action::Read(party), "statement entry", credit)?;
-        authorize(caller, Action::Write(party))?;
-        Ok(party)
     }
 
     async fn manual_match(
@@ -239,16 +159,15 @@ impl ReconciliationApi {
             }
         }
         let (id, (credit, _note)) = v.finish(|| id.zip(credit.zip(note)))?;
-        self.authorize_entry(caller, credit).await?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, MANUAL_MATCH, id, &req);
         let request = ManualMatchRequest {
             credit_id: credit,
             allocations,
-            tolerances: self.tolerances.clone(),
         };
-        let matches = self.state.repo.manual_match(&idem, &request).await?;
-        self.notify(&matches).await;
+        let matches =
+            manual_match::manual_match(&self.state.app, caller, &idem, &request, &self.tolerances)
+                .await?;
         Ok(pb::ManualMatchResponse {
             matches: matches.iter().map(wire::stored_match).collect(),
         })
@@ -264,10 +183,9 @@ impl ReconciliationApi {
         let credit = v.required_uuid("credit_id", &req.credit_id);
         let note = v.text("note", &req.note);
         let (id, (credit, _note)) = v.finish(|| id.zip(credit.zip(note)))?;
-        self.authorize_entry(caller, credit).await?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, UNMATCH, id, &req);
-        let removed = self.state.repo.unmatch(&idem, credit).await?;
+        let removed = unmatch::unmatch(&self.state.app, caller, &idem, credit).await?;
         Ok(pb::UnmatchResponse {
             removed: removed.iter().map(wire::stored_match).collect(),
         })
@@ -294,8 +212,7 @@ impl ReconciliationService for ReconciliationApi {
         let req = request.into_inner();
         let run = async {
             let id = id_field("id", &req.id)?;
-            let s = self.state.repo.get_statement(id).await?;
-            authorize_record(&caller, Action::Read(s.party_id), "statement", id)?;
+            let s = reconciliation::get_statement(&self.state.app, &caller, id).await?;
             ApiResult::Ok(wire::statement(&s))
         };
         Ok(Response::new(run.await?))
@@ -326,26 +243,16 @@ impl ReconciliationService for ReconciliationApi {
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, (earning_id, after))) =
                 v.finish(|| size.zip(party_id.zip(earning_id.zip(after))))?;
-            let party_id = match (party_id, earning_id) {
-                // An earning names its party: authorize on that.
-                (None, Some(e)) => {
-                    let party = self.state.repo.get_earning(e).await?.details.party_id;
-                    authorize_record(&caller, Action::Read(party), "earning", e)?;
-                    Some(party)
-                }
-                (p, _) => list_scope(&caller, p)?,
-            };
-            let page = self
-                .state
-                .repo
-                .list_matches(
-                    &MatchFilter {
-                        party_id,
-                        earning_id,
-                    },
-                    PageRequest { after, size },
-                )
-                .await?;
+            let page = reconciliation::list_matches(
+                &self.state.app,
+                &caller,
+                MatchFilter {
+                    party_id,
+                    earning_id,
+                },
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListMatchesResponse {
                 matches: page.items.iter().map(wire::stored_match).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -367,13 +274,13 @@ impl ReconciliationService for ReconciliationApi {
             let filters = format!("party={}", req.party_id);
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, after)) = v.finish(|| size.zip(party_id.zip(after)))?;
-            let party_id = list_scope(&caller, party_id)?;
-            let page = self
-                .state
-                .repo
-                .list_exceptions(party_id, PageRequest { after, size })
-                .await?;
-            let credits = exception_credits(self.state.repo.as_ref(), &page.items).await?;
+            let (page, credits) = reconciliation::list_exceptions(
+                &self.state.app,
+                &caller,
+                party_id,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListExceptionsResponse {
                 exceptions: page
                     .items
@@ -402,12 +309,13 @@ impl ReconciliationService for ReconciliationApi {
             let filters = format!("party={}", req.party_id);
             let after = paging::decode(&mut v, &req.page_token, &filters);
             let (size, (party_id, after)) = v.finish(|| size.zip(party_id.zip(after)))?;
-            let party_id = list_scope(&caller, party_id)?;
-            let page = self
-                .state
-                .repo
-                .list_realizations(party_id, PageRequest { after, size })
-                .await?;
+            let page = reconciliation::list_realizations(
+                &self.state.app,
+                &caller,
+                party_id,
+                PageRequest { after, size },
+            )
+            .await?;
             ApiResult::Ok(pb::ListRealizationsResponse {
                 realizations: page.items.iter().map(wire::realization).collect(),
                 next_page_token: paging::next_token(page.next_after, &filters),
@@ -435,35 +343,4 @@ impl ReconciliationService for ReconciliationApi {
             self.unmatch(&caller, request.into_inner()).await?,
         ))
     }
-}
-
-/// The credits the exceptions are about, as their statements show them.
-async fn exception_credits(
-    repo: &dyn repat_store::Repository,
-    exceptions: &[Exception],
-) -> ApiResult<HashMap<Subject, StoredEntry>> {
-    let ids: Vec<uuid::Uuid> = exceptions
-        .iter()
-        .filter_map(|x| {
-            if let Subject::Credit(c) = x.subject {
-                Some(c)
-            } else {
-                None
-            }
-        })
-        .collect();
-    let entries = repo.statement_entries(&ids).await?;
-    Ok(entries
-        .into_iter()
-        .map(|(id, entry)| {
-            (
-                Subject::Credit(id),
-                StoredEntry {
-                    id,
-                    entry,
-                    status: EntryStatus::Exception,
-                },
-            )
-        })
-        .collect())
 }

@@ -7,9 +7,8 @@ use repat_core::reconcile::{
     StatementFormat, Subject,
 };
 use repat_proto::v1 as pb;
-use repat_store::{
-    EarningRealization, EntryStatus, MatchingRun, StoredEntry, StoredMatch, StoredStatement,
-};
+use repat_store::{EarningRealization, EntryStatus, StoredEntry, StoredMatch, StoredStatement};
+use repat_usecases::run_matching::MatchingRun;
 
 use crate::convert::{date, enum_map, money, timestamp};
 

@@ -304,6 +304,21 @@ impl RuleSet {
         })
     }
 
+    /// The last day a repatriation may be realized: the repatriation
+    /// deadline of the programme of `party_kind` and the earliest invoice's
+    /// `category`, counted from that invoice's date. `None` when no
+    /// programme covers it.
+    pub fn repatriation_deadline(
+        &self,
+        party_kind: &str,
+        category: &str,
+        invoice_date: NaiveDate,
+    ) -> Option<NaiveDate> {
+        self.programme_for(party_kind, category)?
+            .repatriation_deadline
+            .from(invoice_date)
+    }
+
     /// The fewest days any programme allows from invoice to realization and
     /// from realization to claim: a bound to find candidates by (in SQL)
     /// before each is checked against its own programme's deadline.

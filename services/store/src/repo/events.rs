@@ -10,9 +10,9 @@ use repat_core::Named;
 use repat_core::events::{EventType, journey_events};
 use uuid::Uuid;
 
-use super::SqlRepository;
+use super::{SqlRepository, Write};
 use crate::codec::now;
-use crate::db::{Conn, Tx};
+use crate::db::Conn;
 use crate::event_rows::{EventRow, LeaseRow, UnrealizedRow};
 use crate::events::{EventFilter, EventRepository, JourneyChange, NewEvent, StoredEvent};
 use crate::types::DbTime;
@@ -22,19 +22,23 @@ use crate::{StoreError, UnrealizedEarning};
 /// 32,766 bound values.
 const INSERT_CHUNK: usize = 500;
 
-impl SqlRepository {
+impl Write {
     /// Appends the events of a change inside its transaction (unless the
     /// outbox is off, as for a benchmark's baseline).
-    pub(super) async fn emit(
-        &self,
-        tx: &mut Tx,
-        events: Vec<NewEvent>,
-        at: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        if !self.record_events || events.is_empty() {
+    pub async fn emit(&mut self, events: Vec<NewEvent>) -> Result<(), StoreError> {
+        if !self.records_events() || events.is_empty() {
             return Ok(());
         }
-        append(&mut tx.conn(), &events, at).await
+        let at = self.time();
+        append(&mut self.conn(), &events, at).await
+    }
+
+    /// The party of each repatriation among `ids` (those that exist).
+    pub async fn repatriation_parties(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Uuid>, StoreError> {
+        repatriation_parties(&mut self.conn(), ids).await
     }
 }
 
@@ -83,7 +87,7 @@ async fn append(
 /// did to its journey (status changed, realized, returned, rejected).
 /// `changes` pairs each with the repatriation's party, in the order the
 /// steps were recorded.
-pub(super) fn journey_change_events(
+pub fn journey_change_events(
     changes: &[(Uuid, JourneyChange)],
 ) -> Result<Vec<NewEvent>, StoreError> {
     let mut out = Vec::with_capacity(changes.len());

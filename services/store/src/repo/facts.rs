@@ -4,16 +4,16 @@
 
 use async_trait::async_trait;
 use repat_core::Named;
-use repat_core::facts::{FactKind, NewPartyFact, PartyFact, value_on};
+use repat_core::facts::{FactKind, PartyFact};
 use repat_core::party::Party;
 use uuid::Uuid;
 
-use super::{SqlRepository, append_audit, audit_draft, claim, page, page_limit, save_response};
-use crate::codec::{self, derive_id, now};
+use super::{SqlRepository, Write, page, page_limit};
+use crate::codec;
 use crate::db::Conn;
 use crate::rows::{PartyFactRow, PartyRow};
 use crate::types::DbTime;
-use crate::{Idempotency, Page, PageRequest, PartyFactRepository, PartyHistory, StoreError};
+use crate::{Page, PageRequest, PartyFactRepository, PartyHistory, StoreError};
 
 fn party_not_found(id: Uuid) -> StoreError {
     StoreError::NotFound {
@@ -70,55 +70,6 @@ pub(super) async fn fetch_facts_of_page(
 
 #[async_trait]
 impl PartyFactRepository for SqlRepository {
-    async fn record_party_fact(
-        &self,
-        idem: &Idempotency,
-        new: &NewPartyFact,
-    ) -> Result<PartyFact, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            return codec::from_json(&json);
-        }
-        let mut c = tx.conn();
-        let party = fetch_party(&mut c, new.party_id, true).await?;
-        let facts = fetch_facts(&mut c, party.id).await?;
-        let fact = PartyFact {
-            id: derive_id(idem),
-            previous: value_on(&party.details, &facts, new.value.kind(), new.effective_from),
-            details: new.clone(),
-            recorded_by: idem.principal.clone(),
-            record_time: at,
-        };
-        c.query(
-            "INSERT INTO party_facts (id, party_id, kind, effective_from, value, previous, reason, recorded_by, record_time)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(fact.id)
-        .bind(party.id)
-        .bind(new.value.kind().name())
-        .bind(new.effective_from)
-        .bind(codec::to_json(&new.value)?)
-        .bind(codec::to_json(&fact.previous)?)
-        .bind(&new.reason)
-        .bind(&fact.recorded_by)
-        .bind(DbTime(at))
-        .execute()
-        .await?;
-        append_audit(
-            &mut tx,
-            vec![audit_draft(
-                idem,
-                format!("parties/{}/facts/{}", party.id, fact.id),
-                at,
-            )],
-        )
-        .await?;
-        save_response(&mut tx, idem, &fact).await?;
-        tx.commit().await?;
-        Ok(fact)
-    }
-
     async fn party_history(&self, party_id: Uuid) -> Result<PartyHistory, StoreError> {
         let mut pooled = self.pool.acquire().await?;
         let mut c = pooled.conn();
@@ -144,5 +95,39 @@ impl PartyFactRepository for SqlRepository {
             .bind(page_limit(p.size));
         let rows: Vec<PartyFactRow> = q.fetch_all().await?;
         page(rows, p.size, |r| r.seq, PartyFact::try_from)
+    }
+}
+
+/// What the use case changing a party's facts writes.
+impl Write {
+    /// Locks the party until the transaction ends, so changes of one party
+    /// keep one linear history; returns it as registered, with every change
+    /// of its facts in the order recorded.
+    pub async fn lock_party_history(&mut self, id: Uuid) -> Result<PartyHistory, StoreError> {
+        let mut c = self.conn();
+        let party = fetch_party(&mut c, id, true).await?;
+        let facts = fetch_facts(&mut c, id).await?;
+        Ok(PartyHistory { party, facts })
+    }
+
+    pub async fn insert_party_fact(&mut self, fact: &PartyFact) -> Result<(), StoreError> {
+        let new = &fact.details;
+        self.conn()
+            .query(
+                "INSERT INTO party_facts (id, party_id, kind, effective_from, value, previous, reason, recorded_by, record_time)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(fact.id)
+            .bind(new.party_id)
+            .bind(new.value.kind().name())
+            .bind(new.effective_from)
+            .bind(codec::to_json(&new.value)?)
+            .bind(codec::to_json(&fact.previous)?)
+            .bind(&new.reason)
+            .bind(&fact.recorded_by)
+            .bind(DbTime(fact.record_time))
+            .execute()
+            .await?;
+        Ok(())
     }
 }

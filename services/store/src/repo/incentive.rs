@@ -1,37 +1,23 @@
 //! The cash incentive's records: rule sets, assessments, claims.
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use repat_core::Named;
-use repat_core::incentive::claim::{
-    self as claims, Claim, ClaimItem, ClaimStatus, ClaimStep, ClaimStepKind,
-};
+use repat_core::incentive::claim::{Claim, ClaimItem, ClaimStep};
 use repat_core::incentive::totals::{LedgerEntry, Measure};
-use repat_core::journey::{self, NewStep, Step};
-use repat_core::repatriation::RepatriationStatus;
 use repat_core::time::dhaka_date;
-use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::events::journey_change_events;
-use super::{SqlRepository, append_audit, audit_draft, claim, page, page_limit, save_response};
-use crate::codec::{self, derive_id, now};
-use crate::db::{Conn, Tx};
-use crate::dialect::JourneyUpdate;
-use crate::events::AssessmentSuperseded;
+use super::{SqlRepository, Write, page, page_limit};
+use crate::codec;
+use crate::db::Conn;
 use crate::rows::{
     AssessedRow, ClaimItemRow, ClaimRow, ClaimStepRow, ClaimedRow, DetailRow, RuleSetRow,
 };
 use crate::types::{DbDecimal, DbTime};
 use crate::{
-    AssessmentFilter, ClaimFilter, ClaimRequest, ClaimStepRequest, Idempotency,
-    IncentiveRepository, Page, PageRequest, StoreError, StoredAssessment, StoredRuleSet,
+    AssessmentFilter, ClaimFilter, IncentiveRepository, Page, PageRequest, StoreError,
+    StoredAssessment, StoredRuleSet,
 };
-use crate::{EventType, JourneyChange, NewEvent};
-
-fn bdt(amount: Decimal) -> Result<repat_core::Money, StoreError> {
-    codec::money(amount, "BDT")
-}
 
 async fn fetch_claim(c: &mut Conn<'_>, id: Uuid) -> Result<Claim, StoreError> {
     let row: ClaimRow = c
@@ -82,111 +68,6 @@ async fn insert_claim_step(
         .execute()
         .await?;
     Ok(())
-}
-
-/// Records the journey step a claim step stands for on each claimed
-/// repatriation (inside the caller's transaction, with the same ordering
-/// rules as any step).
-async fn record_journey_steps(
-    c: &mut Conn<'_>,
-    idem: &Idempotency,
-    repatriations: &[Uuid],
-    kind: journey::StepKind,
-    at: DateTime<Utc>,
-    recorded: DateTime<Utc>,
-) -> Result<Vec<JourneyChange>, StoreError> {
-    let mut ids = repatriations.to_vec();
-    ids.sort();
-    c.dialect().lock_repatriations(&ids).await?;
-    let mut journeys = c.dialect().load_steps(&ids).await?;
-    let base = derive_id(idem);
-    let mut stored = Vec::with_capacity(ids.len());
-    let mut updates = Vec::with_capacity(ids.len());
-    let mut changes = Vec::with_capacity(ids.len());
-    for rid in &ids {
-        let steps = journeys.entry(*rid).or_default();
-        let new = NewStep::new(*rid, kind, at);
-        journey::admit(steps, &new)?;
-        let step = Step {
-            id: Uuid::new_v5(&base, rid.as_bytes()),
-            details: new,
-            recorded_at: recorded,
-        };
-        let previous_status = RepatriationStatus::of(steps);
-        steps.push(step.clone());
-        let status = RepatriationStatus::of(steps);
-        updates.push(JourneyUpdate {
-            id: *rid,
-            status: status.name(),
-            step_count: steps.len() as i32,
-        });
-        changes.push(JourneyChange {
-            repatriation_id: *rid,
-            step: step.clone(),
-            previous_status,
-            status,
-        });
-        stored.push(step);
-    }
-    c.dialect().insert_steps(&stored).await?;
-    c.dialect().update_repatriations(&updates, recorded).await?;
-    c.dialect().mark_pending(&ids).await?;
-    Ok(changes)
-}
-
-/// The events of a claim's step: the claim's own, and its journeys'.
-fn claim_events(
-    kind: EventType,
-    claim: &Claim,
-    step: usize,
-    journeys: &[JourneyChange],
-) -> Result<Vec<NewEvent>, StoreError> {
-    let mut out = vec![NewEvent::new(
-        kind,
-        claim.party_id,
-        format!("claims/{}", claim.id),
-        &step.to_string(),
-        claim,
-    )?];
-    let journeys: Vec<(Uuid, JourneyChange)> = journeys
-        .iter()
-        .map(|j| (claim.party_id, j.clone()))
-        .collect();
-    out.extend(journey_change_events(&journeys)?);
-    Ok(out)
-}
-
-/// The assessment a claim on repatriation `rid` would rest on: its
-/// current one, which must be eligible and still claimable on `filed_on`.
-async fn claimable(
-    c: &mut Conn<'_>,
-    rid: Uuid,
-    filed_on: chrono::NaiveDate,
-) -> Result<StoredAssessment, StoreError> {
-    let row: DetailRow = c
-        .query("SELECT seq, detail FROM assessments WHERE repatriation_id = $1 ORDER BY seq DESC LIMIT 1")
-        .bind(rid)
-        .fetch_optional()
-        .await?
-        .ok_or_else(|| StoreError::Precondition(format!("repatriation {rid} has not been assessed; assess it before claiming")))?;
-    let current: StoredAssessment = row.parse()?;
-    let a = &current.assessment;
-    if !a.eligible {
-        let reasons: Vec<&str> = a.violations.iter().map(|v| v.reason.name()).collect();
-        return Err(StoreError::Precondition(format!(
-            "the current assessment {} of repatriation {rid} is not eligible ({})",
-            current.id,
-            reasons.join(", ")
-        )));
-    }
-    if let Some(deadline) = a.claim_deadline
-        && filed_on > deadline
-    {
-        return Err(StoreError::Precondition(format!(
-            "filed on {filed_on}, after repatriation {rid}'s claim deadline of {deadline} (CLAIM_WINDOW_EXPIRED)"
-        )));
-    }
-    Ok(current)
 }
 
 #[async_trait]
@@ -244,78 +125,6 @@ impl IncentiveRepository for SqlRepository {
         Ok(row.into())
     }
 
-    async fn save_assessment(
-        &self,
-        idem: &Idempotency,
-        a: &StoredAssessment,
-    ) -> Result<StoredAssessment, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            return codec::from_json(&json);
-        }
-        let stored = StoredAssessment {
-            id: derive_id(idem),
-            assess_time: at,
-            ..a.clone()
-        };
-        let previous: Option<(Uuid,)> = tx
-            .conn()
-            .query(
-                "SELECT id FROM assessments WHERE repatriation_id = $1 ORDER BY seq DESC LIMIT 1",
-            )
-            .bind(stored.repatriation_id)
-            .fetch_optional()
-            .await?;
-        tx.conn()
-            .query(
-                "INSERT INTO assessments (id, repatriation_id, party_id, rule_set_version, eligible, programme, incentive_bdt, realized_on, claim_deadline, detail, assess_time)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(stored.id)
-            .bind(stored.repatriation_id)
-            .bind(stored.party_id)
-            .bind(&stored.assessment.rule_set_version)
-            .bind(stored.assessment.eligible)
-            .bind(&stored.assessment.programme)
-            .bind(DbDecimal(stored.assessment.incentive_bdt))
-            .bind(stored.case.realized_on)
-            .bind(stored.assessment.claim_deadline)
-            .bind(codec::to_json(&stored)?)
-            .bind(DbTime(at))
-            .execute()
-            .await?;
-        append_audit(
-            &mut tx,
-            vec![audit_draft(idem, format!("assessments/{}", stored.id), at)],
-        )
-        .await?;
-        let mut events = vec![NewEvent::new(
-            EventType::AssessmentMade,
-            stored.party_id,
-            format!("assessments/{}", stored.id),
-            "",
-            &stored,
-        )?];
-        if let Some((old,)) = previous {
-            events.push(NewEvent::new(
-                EventType::AssessmentSuperseded,
-                stored.party_id,
-                format!("assessments/{old}"),
-                "",
-                &AssessmentSuperseded {
-                    repatriation_id: stored.repatriation_id,
-                    assessment_id: old,
-                    superseded_by: stored.id,
-                },
-            )?);
-        }
-        self.emit(&mut tx, events, at).await?;
-        save_response(&mut tx, idem, &stored).await?;
-        tx.commit().await?;
-        Ok(stored)
-    }
-
     async fn get_assessment(&self, id: Uuid) -> Result<StoredAssessment, StoreError> {
         let mut pooled = self.pool.acquire().await?;
         let row: DetailRow = pooled
@@ -346,215 +155,6 @@ impl IncentiveRepository for SqlRepository {
             .bind(page_limit(p.size));
         let rows: Vec<DetailRow> = q.fetch_all().await?;
         page(rows, p.size, |r| r.seq, |r| r.parse())
-    }
-
-    async fn file_claim(
-        &self,
-        idem: &Idempotency,
-        req: &ClaimRequest,
-    ) -> Result<Claim, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            return codec::from_json(&json);
-        }
-        let mut c = tx.conn();
-        let mut locked = req.repatriation_ids.clone();
-        locked.sort();
-        let exists = c.dialect().lock_repatriations(&locked).await?;
-        let filed_on = dhaka_date(req.filed_at);
-        let mut items = Vec::with_capacity(req.repatriation_ids.len());
-        let mut programme: Option<String> = None;
-        let mut total = Decimal::ZERO;
-        for rid in &req.repatriation_ids {
-            let not_found = || StoreError::NotFound {
-                kind: "repatriation",
-                id: rid.to_string(),
-            };
-            if !exists.contains_key(rid) {
-                return Err(not_found());
-            }
-            let (party,): (Uuid,) = c
-                .query("SELECT party_id FROM repatriations WHERE id = $1")
-                .bind(rid)
-                .fetch_one()
-                .await?;
-            if party != req.party_id {
-                return Err(not_found());
-            }
-            let claimed: Option<(Uuid,)> = c
-                .query("SELECT claim_id FROM claim_items WHERE repatriation_id = $1")
-                .bind(rid)
-                .fetch_optional()
-                .await?;
-            if let Some((other,)) = claimed {
-                return Err(StoreError::Precondition(format!(
-                    "repatriation {rid} is already claimed in claim {other}"
-                )));
-            }
-            let current = claimable(&mut c, *rid, filed_on).await?;
-            let a = &current.assessment;
-            let this = a.programme.clone().unwrap_or_default();
-            match &programme {
-                Some(p) if *p != this => {
-                    return Err(StoreError::Precondition(format!(
-                        "a claim is for one programme: repatriation {rid} is under {this}, the ones before it under {p}"
-                    )));
-                }
-                _ => programme = Some(this),
-            }
-            total += a.incentive_bdt;
-            items.push(ClaimItem {
-                repatriation_id: *rid,
-                assessment_id: current.id,
-                incentive: bdt(a.incentive_bdt)?,
-            });
-        }
-        let journeys = record_journey_steps(
-            &mut c,
-            idem,
-            &req.repatriation_ids,
-            journey::StepKind::IncentiveClaimFiled,
-            req.filed_at,
-            at,
-        )
-        .await?;
-
-        let filed = ClaimStep {
-            kind: ClaimStepKind::Filed,
-            occurred_at: req.filed_at,
-            recorded_at: at,
-            reason: None,
-            amount: None,
-        };
-        let claim_row = Claim {
-            id: derive_id(idem),
-            party_id: req.party_id,
-            programme: programme.unwrap_or_default(),
-            status: ClaimStatus::Filed,
-            items,
-            claimed: bdt(total)?,
-            disbursed: None,
-            steps: vec![filed.clone()],
-        };
-        c.query("INSERT INTO claims (id, party_id, programme, status, claimed, disbursed, create_time, update_time) VALUES ($1, $2, $3, $4, $5, NULL, $6, $6)")
-            .bind(claim_row.id)
-            .bind(claim_row.party_id)
-            .bind(&claim_row.programme)
-            .bind(claim_row.status.name())
-            .bind(DbDecimal(claim_row.claimed.amount()))
-            .bind(DbTime(at))
-            .execute()
-            .await?;
-        for (position, item) in claim_row.items.iter().enumerate() {
-            c.query("INSERT INTO claim_items (repatriation_id, claim_id, position, assessment_id, incentive_bdt) VALUES ($1, $2, $3, $4, $5)")
-                .bind(item.repatriation_id)
-                .bind(claim_row.id)
-                .bind(position as i32)
-                .bind(item.assessment_id)
-                .bind(DbDecimal(item.incentive.amount()))
-                .execute()
-                .await?;
-        }
-        insert_claim_step(&mut c, claim_row.id, 0, &filed).await?;
-        append_audit(
-            &mut tx,
-            vec![audit_draft(idem, format!("claims/{}", claim_row.id), at)],
-        )
-        .await?;
-        let events = claim_events(EventType::ClaimFiled, &claim_row, 0, &journeys)?;
-        self.emit(&mut tx, events, at).await?;
-        save_response(&mut tx, idem, &claim_row).await?;
-        tx.commit().await?;
-        Ok(claim_row)
-    }
-
-    async fn record_claim_step(
-        &self,
-        idem: &Idempotency,
-        req: &ClaimStepRequest,
-    ) -> Result<Claim, StoreError> {
-        let mut tx: Tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            return codec::from_json(&json);
-        }
-        let mut c = tx.conn();
-        let mut lock = c.sql("SELECT id FROM claims WHERE id = ");
-        lock.bind(req.claim_id).for_update();
-        let locked: Option<(Uuid,)> = lock.fetch_optional().await?;
-        if locked.is_none() {
-            return Err(StoreError::NotFound {
-                kind: "claim",
-                id: req.claim_id.to_string(),
-            });
-        }
-        let mut current = fetch_claim(&mut c, req.claim_id).await?;
-        let last = current
-            .steps
-            .last()
-            .ok_or_else(|| StoreError::Internal(format!("claim {} has no steps", current.id)))?;
-        let status = claims::advance(current.status, last, req.kind, req.occurred_at)
-            .map_err(|v| StoreError::Precondition(v.to_string()))?;
-        let amount = match req.kind {
-            ClaimStepKind::Disbursed => {
-                let paid = req.amount.unwrap_or(current.claimed);
-                if paid.amount() > current.claimed.amount() {
-                    return Err(StoreError::Precondition(format!(
-                        "disbursed {} BDT exceeds the {} BDT claimed",
-                        paid.amount_string(),
-                        current.claimed.amount_string()
-                    )));
-                }
-                Some(paid)
-            }
-            _ => None,
-        };
-        let mut journeys = Vec::new();
-        if let Some(kind) = req.kind.journey_step() {
-            let ids: Vec<Uuid> = current.items.iter().map(|i| i.repatriation_id).collect();
-            journeys = record_journey_steps(&mut c, idem, &ids, kind, req.occurred_at, at).await?;
-        }
-        let step = ClaimStep {
-            kind: req.kind,
-            occurred_at: req.occurred_at,
-            recorded_at: at,
-            reason: req.reason.clone(),
-            amount,
-        };
-        insert_claim_step(&mut c, current.id, current.steps.len(), &step).await?;
-        current.steps.push(step);
-        current.status = status;
-        if amount.is_some() {
-            current.disbursed = amount;
-        }
-        c.query("UPDATE claims SET status = $2, disbursed = $3, update_time = $4 WHERE id = $1")
-            .bind(current.id)
-            .bind(status.name())
-            .bind(current.disbursed.map(|d| DbDecimal(d.amount())))
-            .bind(DbTime(at))
-            .execute()
-            .await?;
-        append_audit(
-            &mut tx,
-            vec![audit_draft(
-                idem,
-                format!("claims/{}/steps/{}", current.id, current.steps.len() - 1),
-                at,
-            )],
-        )
-        .await?;
-        let kind = match req.kind {
-            ClaimStepKind::Filed => EventType::ClaimFiled,
-            ClaimStepKind::Audited => EventType::ClaimAudited,
-            ClaimStepKind::Disbursed => EventType::ClaimDisbursed,
-            ClaimStepKind::Rejected => EventType::ClaimRejected,
-        };
-        let events = claim_events(kind, &current, current.steps.len() - 1, &journeys)?;
-        self.emit(&mut tx, events, at).await?;
-        save_response(&mut tx, idem, &current).await?;
-        tx.commit().await?;
-        Ok(current)
     }
 
     async fn get_claim(&self, id: Uuid) -> Result<Claim, StoreError> {
@@ -637,5 +237,121 @@ impl IncentiveRepository for SqlRepository {
             }
         }
         Ok(entries)
+    }
+}
+
+/// What the incentive's use cases write.
+impl Write {
+    pub async fn insert_assessment(&mut self, a: &StoredAssessment) -> Result<(), StoreError> {
+        self.conn()
+            .query(
+                "INSERT INTO assessments (id, repatriation_id, party_id, rule_set_version, eligible, programme, incentive_bdt, realized_on, claim_deadline, detail, assess_time)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(a.id)
+            .bind(a.repatriation_id)
+            .bind(a.party_id)
+            .bind(&a.assessment.rule_set_version)
+            .bind(a.assessment.eligible)
+            .bind(&a.assessment.programme)
+            .bind(DbDecimal(a.assessment.incentive_bdt))
+            .bind(a.case.realized_on)
+            .bind(a.assessment.claim_deadline)
+            .bind(codec::to_json(a)?)
+            .bind(DbTime(a.assess_time))
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    /// The newest assessment of a repatriation (the one in force).
+    pub async fn current_assessment(
+        &mut self,
+        repatriation: Uuid,
+    ) -> Result<Option<StoredAssessment>, StoreError> {
+        let row: Option<DetailRow> = self
+            .conn()
+            .query("SELECT seq, detail FROM assessments WHERE repatriation_id = $1 ORDER BY seq DESC LIMIT 1")
+            .bind(repatriation)
+            .fetch_optional()
+            .await?;
+        row.map(|r| r.parse()).transpose()
+    }
+
+    /// The claim a repatriation is claimed in, if any.
+    pub async fn claim_of(&mut self, repatriation: Uuid) -> Result<Option<Uuid>, StoreError> {
+        let claimed: Option<(Uuid,)> = self
+            .conn()
+            .query("SELECT claim_id FROM claim_items WHERE repatriation_id = $1")
+            .bind(repatriation)
+            .fetch_optional()
+            .await?;
+        Ok(claimed.map(|(id,)| id))
+    }
+
+    /// Stores a new claim with its items and steps.
+    pub async fn insert_claim(&mut self, claim: &Claim) -> Result<(), StoreError> {
+        let at = self.time();
+        let mut c = self.conn();
+        c.query("INSERT INTO claims (id, party_id, programme, status, claimed, disbursed, create_time, update_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)")
+            .bind(claim.id)
+            .bind(claim.party_id)
+            .bind(&claim.programme)
+            .bind(claim.status.name())
+            .bind(DbDecimal(claim.claimed.amount()))
+            .bind(claim.disbursed.map(|d| DbDecimal(d.amount())))
+            .bind(DbTime(at))
+            .execute()
+            .await?;
+        for (position, item) in claim.items.iter().enumerate() {
+            c.query("INSERT INTO claim_items (repatriation_id, claim_id, position, assessment_id, incentive_bdt) VALUES ($1, $2, $3, $4, $5)")
+                .bind(item.repatriation_id)
+                .bind(claim.id)
+                .bind(position as i32)
+                .bind(item.assessment_id)
+                .bind(DbDecimal(item.incentive.amount()))
+                .execute()
+                .await?;
+        }
+        for (position, step) in claim.steps.iter().enumerate() {
+            insert_claim_step(&mut c, claim.id, position, step).await?;
+        }
+        Ok(())
+    }
+
+    /// Locks a claim until the transaction ends, and reads it.
+    pub async fn lock_claim(&mut self, id: Uuid) -> Result<Claim, StoreError> {
+        let mut c = self.conn();
+        let mut lock = c.sql("SELECT id FROM claims WHERE id = ");
+        lock.bind(id).for_update();
+        let locked: Option<(Uuid,)> = lock.fetch_optional().await?;
+        if locked.is_none() {
+            return Err(StoreError::NotFound {
+                kind: "claim",
+                id: id.to_string(),
+            });
+        }
+        fetch_claim(&mut c, id).await
+    }
+
+    /// Stores a claim's newest step, and the status and disbursement it
+    /// leads to.
+    pub async fn append_claim_step(&mut self, claim: &Claim) -> Result<(), StoreError> {
+        let at = self.time();
+        let mut c = self.conn();
+        let position = claim
+            .steps
+            .len()
+            .checked_sub(1)
+            .ok_or_else(|| StoreError::Internal(format!("claim {} has no steps", claim.id)))?;
+        insert_claim_step(&mut c, claim.id, position, &claim.steps[position]).await?;
+        c.query("UPDATE claims SET status = $2, disbursed = $3, update_time = $4 WHERE id = $1")
+            .bind(claim.id)
+            .bind(claim.status.name())
+            .bind(claim.disbursed.map(|d| DbDecimal(d.amount())))
+            .bind(DbTime(at))
+            .execute()
+            .await?;
+        Ok(())
     }
 }

@@ -1,36 +1,30 @@
 //! Parties, earnings, repatriations and their steps, and the audit trail.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::NaiveDate;
 use repat_core::Named;
-use repat_core::audit::{AuditEntry, AuditRecord};
-use repat_core::earning::{Earning, NewEarning};
+use repat_core::audit::AuditEntry;
+use repat_core::earning::Earning;
 use repat_core::facts::party_on;
-use repat_core::journey::{self, NewStep, Step};
-use repat_core::party::{NewParty, Party};
-use repat_core::repatriation::{self as rep, NewRepatriation, Repatriation, RepatriationStatus};
+use repat_core::journey::Step;
+use repat_core::party::{Party, PartyKind};
+use repat_core::repatriation::Repatriation;
 use repat_core::time::dhaka_date;
 use uuid::Uuid;
 
-use super::events::{journey_change_events, repatriation_parties};
 use super::facts::fetch_facts_of_page;
 use super::metrics::refresh_metrics;
-use super::{
-    SqlRepository, append_audit, audit_draft, claim, fetch_repatriation, find_keys, page,
-    page_limit, save_response,
-};
-use crate::codec::{self, derive_id, now};
+use super::{SqlRepository, Write, fetch_repatriation, page, page_limit};
+use crate::codec::{self, now};
 use crate::dialect::JourneyUpdate;
-use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow};
+use crate::rows::{AuditRow, EarningRow, PartyRow, RepatriationRow, UndatedRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
-    AuditFilter, ChangeFeed, EarningFilter, Idempotency, Journey, KeyId, Page, PageRequest,
-    PartyFactRepository, PartyFilter, PoolUsage, RepatriationFilter, RepatriationRequest,
-    Repository, StepRecorded, StoreError,
+    AuditFilter, ChangeFeed, EarningFilter, Journey, Page, PageRequest, PartyFactRepository,
+    PartyFilter, PoolUsage, RepatriationFilter, Repository, StoreError, UndatedRepatriation,
 };
-use crate::{EventType, JourneyChange, NewEvent};
 
 #[async_trait]
 impl Repository for SqlRepository {
@@ -52,6 +46,10 @@ impl Repository for SqlRepository {
         self.pool.change_feed().await
     }
 
+    async fn begin(&self) -> Result<Write, StoreError> {
+        Write::begin(&self.writer, self.record_events).await
+    }
+
     fn pool_usage(&self) -> PoolUsage {
         let (size, idle, max) = self.pool.usage();
         PoolUsage {
@@ -59,50 +57,6 @@ impl Repository for SqlRepository {
             idle,
             max,
         }
-    }
-
-    async fn create_party(&self, idem: &Idempotency, new: &NewParty) -> Result<Party, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            return codec::from_json(&json);
-        }
-        let party = Party {
-            id: derive_id(idem),
-            details: new.clone(),
-            create_time: at,
-        };
-        tx.conn()
-            .query(
-                "INSERT INTO parties (id, kind, legal_name, country, zone, memberships, bank_accounts, create_time)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-            )
-            .bind(party.id)
-            .bind(new.kind.name())
-            .bind(&new.legal_name)
-            .bind(&new.country)
-            .bind(new.zone.name())
-            .bind(codec::to_json(&new.memberships)?)
-            .bind(codec::to_json(&new.bank_accounts)?)
-            .bind(DbTime(at))
-            .execute()
-            .await?;
-        append_audit(
-            &mut tx,
-            vec![audit_draft(idem, format!("parties/{}", party.id), at)],
-        )
-        .await?;
-        let event = NewEvent::new(
-            EventType::PartyCreated,
-            party.id,
-            format!("parties/{}", party.id),
-            "",
-            &party,
-        )?;
-        self.emit(&mut tx, vec![event], at).await?;
-        save_response(&mut tx, idem, &party).await?;
-        tx.commit().await?;
-        Ok(party)
     }
 
     /// The party with the facts in force today (Dhaka).
@@ -142,84 +96,6 @@ impl Repository for SqlRepository {
         Ok(found)
     }
 
-    async fn create_earning(
-        &self,
-        idem: &Idempotency,
-        new: &NewEarning,
-    ) -> Result<Earning, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            return codec::from_json(&json);
-        }
-        let mut c = tx.conn();
-        let party: Option<(Uuid,)> = c
-            .query("SELECT id FROM parties WHERE id = $1")
-            .bind(new.party_id)
-            .fetch_optional()
-            .await?;
-        if party.is_none() {
-            return Err(StoreError::NotFound {
-                kind: "party",
-                id: new.party_id.to_string(),
-            });
-        }
-        let duplicate: Option<(Uuid,)> = c
-            .query("SELECT id FROM earnings WHERE party_id = $1 AND invoice_reference = $2")
-            .bind(new.party_id)
-            .bind(&new.invoice_reference)
-            .fetch_optional()
-            .await?;
-        if let Some((existing,)) = duplicate {
-            return Err(StoreError::Duplicate(format!(
-                "invoice_reference {:?} is already recorded for this party (earning {existing})",
-                new.invoice_reference
-            )));
-        }
-        let earning = Earning {
-            id: derive_id(idem),
-            details: new.clone(),
-            allocated: repat_core::Money::zero(new.amount.currency()),
-            create_time: at,
-        };
-        c.query(
-            "INSERT INTO earnings (id, party_id, client_name, client_country, service_category, amount, currency, allocated,
-                                   invoice_date, due_date, invoice_reference, marketplace, create_time)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(earning.id)
-        .bind(new.party_id)
-        .bind(&new.client_name)
-        .bind(&new.client_country)
-        .bind(new.service_category.name())
-        .bind(DbDecimal(new.amount.amount()))
-        .bind(new.amount.currency().code())
-        .bind(DbDecimal(earning.allocated.amount()))
-        .bind(new.invoice_date)
-        .bind(new.due_date)
-        .bind(&new.invoice_reference)
-        .bind(&new.marketplace)
-        .bind(DbTime(at))
-        .execute()
-        .await?;
-        append_audit(
-            &mut tx,
-            vec![audit_draft(idem, format!("earnings/{}", earning.id), at)],
-        )
-        .await?;
-        let event = NewEvent::new(
-            EventType::EarningCreated,
-            new.party_id,
-            format!("earnings/{}", earning.id),
-            "",
-            &earning,
-        )?;
-        self.emit(&mut tx, vec![event], at).await?;
-        save_response(&mut tx, idem, &earning).await?;
-        tx.commit().await?;
-        Ok(earning)
-    }
-
     async fn get_earning(&self, id: Uuid) -> Result<Earning, StoreError> {
         let mut c = self.pool.acquire().await?;
         let row: EarningRow = c
@@ -251,128 +127,6 @@ impl Repository for SqlRepository {
             .bind(page_limit(p.size));
         let rows: Vec<EarningRow> = q.fetch_all().await?;
         page(rows, p.size, |r| r.seq, Earning::try_from)
-    }
-
-    async fn create_repatriation(
-        &self,
-        idem: &Idempotency,
-        req: &RepatriationRequest,
-    ) -> Result<Repatriation, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            return codec::from_json(&json);
-        }
-        let mut c = tx.conn();
-        let party: Option<(Uuid,)> = c
-            .query("SELECT id FROM parties WHERE id = $1")
-            .bind(req.party_id)
-            .fetch_optional()
-            .await?;
-        if party.is_none() {
-            return Err(StoreError::NotFound {
-                kind: "party",
-                id: req.party_id.to_string(),
-            });
-        }
-        // Lock the earnings in id order (no deadlock between two
-        // repatriations sharing earnings), then read them in request order.
-        let mut ids: Vec<Uuid> = req.allocations.iter().map(|a| a.earning_id).collect();
-        ids.sort();
-        ids.dedup();
-        let mut earnings = HashMap::new();
-        for id in ids {
-            let mut q = c.sql("SELECT * FROM earnings WHERE id = ");
-            q.bind(id).for_update();
-            let row: EarningRow =
-                q.fetch_optional()
-                    .await?
-                    .ok_or_else(|| StoreError::NotFound {
-                        kind: "earning",
-                        id: id.to_string(),
-                    })?;
-            earnings.insert(id, Earning::try_from(row)?);
-        }
-        let ordered: Vec<Earning> = req
-            .allocations
-            .iter()
-            .map(|a| earnings[&a.earning_id].clone())
-            .collect();
-        let allocations = rep::allocate(req.party_id, &req.allocations, &ordered)?;
-        let expected = rep::expected_amount(&allocations)
-            .ok_or_else(|| StoreError::Internal("allocations without a sum".into()))?;
-        let repatriation = Repatriation {
-            id: derive_id(idem),
-            details: NewRepatriation {
-                party_id: req.party_id,
-                allocations: allocations.clone(),
-                channel: req.channel,
-                payer_country: req
-                    .payer_country
-                    .clone()
-                    .unwrap_or_else(|| ordered[0].details.client_country.clone()),
-            },
-            expected_amount: expected,
-            status: RepatriationStatus::AwaitingPayment,
-            step_count: 0,
-            create_time: at,
-            update_time: at,
-        };
-        c.query(
-            "INSERT INTO repatriations (id, party_id, channel, payer_country, expected_amount, currency, status, step_count, create_time, update_time)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $8)",
-        )
-        .bind(repatriation.id)
-        .bind(req.party_id)
-        .bind(req.channel.name())
-        .bind(&repatriation.details.payer_country)
-        .bind(DbDecimal(expected.amount()))
-        .bind(expected.currency().code())
-        .bind(repatriation.status.name())
-        .bind(DbTime(at))
-        .execute()
-        .await?;
-        for (position, a) in allocations.iter().enumerate() {
-            c.query("INSERT INTO allocations (repatriation_id, position, earning_id, amount, currency) VALUES ($1, $2, $3, $4, $5)")
-                .bind(repatriation.id)
-                .bind(position as i32)
-                .bind(a.earning_id)
-                .bind(DbDecimal(a.amount.amount()))
-                .bind(a.amount.currency().code())
-                .execute()
-                .await?;
-            let allocated = earnings[&a.earning_id]
-                .allocated
-                .checked_add(a.amount)
-                .ok_or_else(|| StoreError::Internal("allocation overflow".into()))?;
-            c.query("UPDATE earnings SET allocated = $2 WHERE id = $1")
-                .bind(a.earning_id)
-                .bind(DbDecimal(allocated.amount()))
-                .execute()
-                .await?;
-        }
-        // Its summary exists from the start, so an unpaid invoice can be seen to be late.
-        refresh_metrics(&mut c, &[repatriation.id], &HashMap::new()).await?;
-        append_audit(
-            &mut tx,
-            vec![audit_draft(
-                idem,
-                format!("repatriations/{}", repatriation.id),
-                at,
-            )],
-        )
-        .await?;
-        let event = NewEvent::new(
-            EventType::RepatriationCreated,
-            req.party_id,
-            format!("repatriations/{}", repatriation.id),
-            "",
-            &repatriation,
-        )?;
-        self.emit(&mut tx, vec![event], at).await?;
-        save_response(&mut tx, idem, &repatriation).await?;
-        tx.commit().await?;
-        Ok(repatriation)
     }
 
     async fn get_journey(&self, id: Uuid) -> Result<Journey, StoreError> {
@@ -414,6 +168,40 @@ impl Repository for SqlRepository {
                 id: id.to_string(),
             })?;
         Ok(party)
+    }
+
+    async fn undated_repatriations(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<UndatedRepatriation>, StoreError> {
+        let mut pooled = self.pool.acquire().await?;
+        let mut c = pooled.conn();
+        // The earliest invoice chooses the programme and starts the count.
+        let mut q = c.sql(
+            "SELECT r.id, p.kind AS party_kind,
+                    (SELECT e.service_category FROM allocations a JOIN earnings e ON e.id = a.earning_id
+                     WHERE a.repatriation_id = r.id ORDER BY e.invoice_date, e.id LIMIT 1) AS service_category,
+                    (SELECT MIN(e.invoice_date) FROM allocations a JOIN earnings e ON e.id = a.earning_id
+                     WHERE a.repatriation_id = r.id) AS invoice_date
+             FROM repatriations r JOIN parties p ON p.id = r.party_id
+             WHERE r.repatriation_deadline IS NULL",
+        );
+        q.and("r.id", ">", after)
+            .push(" ORDER BY r.id LIMIT ")
+            .bind(i64::from(limit));
+        let rows: Vec<UndatedRow> = q.fetch_all().await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|r| {
+                Some(UndatedRepatriation {
+                    id: r.id,
+                    party_kind: r.party_kind,
+                    service_category: r.service_category?,
+                    invoice_date: r.invoice_date?,
+                })
+            })
+            .collect())
     }
 
     async fn list_repatriations(
@@ -477,218 +265,228 @@ impl Repository for SqlRepository {
             .await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
+}
 
-    async fn record_steps(
-        &self,
-        items: &[(Idempotency, NewStep)],
-    ) -> Result<Vec<Result<StepRecorded, StoreError>>, StoreError> {
-        // A concurrent request with one of these ids may commit between
-        // our read of the keys and our insert of them; then the insert
-        // finds it, and the whole batch is redone, which sees it as a retry.
-        for _ in 0..3 {
-            if let Some(results) = self.try_record_steps(items).await? {
-                return Ok(results);
-            }
-        }
-        Err(StoreError::Aborted(
-            "request ids kept colliding with concurrent requests".into(),
-        ))
+/// What the journeys' use cases write.
+impl Write {
+    pub async fn insert_party(&mut self, party: &Party) -> Result<(), StoreError> {
+        let new = &party.details;
+        self.conn()
+            .query(
+                "INSERT INTO parties (id, kind, legal_name, country, zone, memberships, bank_accounts, create_time)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            )
+            .bind(party.id)
+            .bind(new.kind.name())
+            .bind(&new.legal_name)
+            .bind(&new.country)
+            .bind(new.zone.name())
+            .bind(codec::to_json(&new.memberships)?)
+            .bind(codec::to_json(&new.bank_accounts)?)
+            .bind(DbTime(party.create_time))
+            .execute()
+            .await?;
+        Ok(())
     }
-}
 
-/// The time from the step before `id` on the timeline of `steps` to it.
-fn wait_before(steps: &[Step], id: Uuid) -> Option<std::time::Duration> {
-    let timeline = journey::timeline(steps);
-    let at = timeline.iter().position(|s| s.id == id)?;
-    let (before, step) = (timeline.get(at.checked_sub(1)?)?, timeline[at]);
-    (step.occurred_at() - before.occurred_at()).to_std().ok()
-}
+    /// The kind of a party; refuses one that does not exist.
+    pub async fn require_party(&mut self, id: Uuid) -> Result<PartyKind, StoreError> {
+        let party: Option<(String,)> = self
+            .conn()
+            .query("SELECT kind FROM parties WHERE id = $1")
+            .bind(id)
+            .fetch_optional()
+            .await?;
+        let (kind,) = party.ok_or_else(|| StoreError::NotFound {
+            kind: "party",
+            id: id.to_string(),
+        })?;
+        codec::from_name("party kind", &kind)
+    }
 
-/// What the idempotency record of a step keeps: steps never change, so
-/// the step is read back on a retry; the status is the one right after
-/// the step.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct StepReceipt {
-    step: Uuid,
-    status: RepatriationStatus,
-}
+    /// The party's earning with this invoice reference, if there is one.
+    pub async fn earning_with_reference(
+        &mut self,
+        party: Uuid,
+        reference: &str,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let found: Option<(Uuid,)> = self
+            .conn()
+            .query("SELECT id FROM earnings WHERE party_id = $1 AND invoice_reference = $2")
+            .bind(party)
+            .bind(reference)
+            .fetch_optional()
+            .await?;
+        Ok(found.map(|(id,)| id))
+    }
 
-impl SqlRepository {
-    /// One attempt at [`Repository::record_steps`]; `None` when a
-    /// concurrent request claimed one of the ids first (nothing stored).
-    async fn try_record_steps(
-        &self,
-        items: &[(Idempotency, NewStep)],
-    ) -> Result<Option<Vec<Result<StepRecorded, StoreError>>>, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
-        let at = now();
-        let mut results: Vec<Option<Result<StepRecorded, StoreError>>> =
-            (0..items.len()).map(|_| None).collect();
+    pub async fn insert_earning(&mut self, earning: &Earning) -> Result<(), StoreError> {
+        let new = &earning.details;
+        self.conn()
+            .query(
+                "INSERT INTO earnings (id, party_id, client_name, client_country, service_category, amount, currency, allocated,
+                                       invoice_date, due_date, invoice_reference, marketplace, create_time)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+            )
+            .bind(earning.id)
+            .bind(new.party_id)
+            .bind(&new.client_name)
+            .bind(&new.client_country)
+            .bind(new.service_category.name())
+            .bind(DbDecimal(new.amount.amount()))
+            .bind(new.amount.currency().code())
+            .bind(DbDecimal(earning.allocated.amount()))
+            .bind(new.invoice_date)
+            .bind(new.due_date)
+            .bind(&new.invoice_reference)
+            .bind(&new.marketplace)
+            .bind(DbTime(earning.create_time))
+            .execute()
+            .await?;
+        Ok(())
+    }
 
-        // A key repeated inside the batch is a retry of its first use.
-        let mut first_use: HashMap<KeyId, usize> = HashMap::new();
-        let mut unique: Vec<usize> = Vec::new();
-        for (i, (idem, _)) in items.iter().enumerate() {
-            if let std::collections::hash_map::Entry::Vacant(e) = first_use.entry(idem.key()) {
-                e.insert(i);
-                unique.push(i);
-            }
-        }
-
-        // Lock the journeys touched (in id order), then read the keys:
-        // a retry of a committed step of these journeys is seen for sure.
-        let mut rep_ids: Vec<Uuid> = unique.iter().map(|&i| items[i].1.repatriation_id).collect();
-        rep_ids.sort();
-        rep_ids.dedup();
-        let mut c = tx.conn();
-        let step_counts = c.dialect().lock_repatriations(&rep_ids).await?;
-        let mut journeys = c.dialect().load_steps(&rep_ids).await?;
-        let ids: Vec<KeyId> = unique.iter().map(|&i| items[i].0.key()).collect();
-        let mut records = find_keys(&mut c, &ids).await?;
-
-        let mut stored: Vec<Step> = Vec::new();
-        let mut drafts: Vec<AuditRecord> = Vec::new();
-        let mut keys: Vec<(Idempotency, Option<String>)> = Vec::new();
-        let mut touched: HashSet<Uuid> = HashSet::new();
-        let mut changes: Vec<JourneyChange> = Vec::new();
-        for &i in &unique {
-            let (idem, new) = &items[i];
-            let rid = new.repatriation_id;
-            if let Some(record) = records.remove(&idem.key()) {
-                results[i] = Some(record.replay(idem).and_then(|json| {
-                    let receipt: StepReceipt = codec::from_json(&json)?;
-                    let step = journeys
-                        .get(&rid)
-                        .and_then(|steps| steps.iter().find(|s| s.id == receipt.step))
-                        .cloned();
-                    let step = step.ok_or_else(|| {
-                        StoreError::Internal(format!(
-                            "step {} of a stored response is missing",
-                            receipt.step
-                        ))
+    /// Locks the earnings until the transaction ends and reads them. They
+    /// are locked in id order, so two transactions sharing earnings never
+    /// deadlock.
+    pub async fn lock_earnings(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Earning>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        let mut c = self.conn();
+        let mut earnings = HashMap::new();
+        for id in ids {
+            let mut q = c.sql("SELECT * FROM earnings WHERE id = ");
+            q.bind(id).for_update();
+            let row: EarningRow =
+                q.fetch_optional()
+                    .await?
+                    .ok_or_else(|| StoreError::NotFound {
+                        kind: "earning",
+                        id: id.to_string(),
                     })?;
-                    Ok(StepRecorded {
-                        step,
-                        status: receipt.status,
-                        replayed: true,
-                        wait: None,
-                    })
-                }));
-                continue;
-            }
-            if !step_counts.contains_key(&rid) {
-                results[i] = Some(Err(StoreError::NotFound {
-                    kind: "repatriation",
-                    id: rid.to_string(),
-                }));
-                continue;
-            }
-            let steps = journeys.entry(rid).or_default();
-            if let Err(v) = journey::admit(steps, new) {
-                results[i] = Some(Err(v.into()));
-                continue;
-            }
-            let step = Step {
-                id: derive_id(idem),
-                details: new.clone(),
-                recorded_at: at,
-            };
-            let previous_status = RepatriationStatus::of(steps);
-            steps.push(step.clone());
-            let status = RepatriationStatus::of(steps);
-            let wait = wait_before(steps, step.id);
-            changes.push(JourneyChange {
-                repatriation_id: rid,
-                step: step.clone(),
-                previous_status,
-                status,
-            });
-            keys.push((
-                idem.clone(),
-                Some(codec::to_json(&StepReceipt {
-                    step: step.id,
-                    status,
-                })?),
-            ));
-            results[i] = Some(Ok(StepRecorded {
-                step: step.clone(),
-                status,
-                replayed: false,
-                wait,
-            }));
-            drafts.push(audit_draft(
-                idem,
-                format!("repatriations/{rid}/steps/{}", step.id),
-                at,
-            ));
-            stored.push(step);
-            touched.insert(rid);
+            earnings.insert(id, Earning::try_from(row)?);
         }
+        Ok(earnings)
+    }
 
-        // Keys first: if any was taken meanwhile, store nothing and redo.
-        let claimed = c.dialect().claim_keys(&keys, at).await?;
-        if claimed.len() != keys.len() {
-            tx.rollback().await?;
-            return Ok(None);
-        }
-        c.dialect().insert_steps(&stored).await?;
-        let mut updates: Vec<JourneyUpdate> = touched
-            .iter()
-            .map(|rid| {
-                let steps = &journeys[rid];
-                JourneyUpdate {
-                    id: *rid,
-                    status: RepatriationStatus::of(steps).name(),
-                    step_count: steps.len() as i32,
-                }
-            })
-            .collect();
-        updates.sort_by_key(|u| u.id);
-        c.dialect().update_repatriations(&updates, at).await?;
-        let changed: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
-        c.dialect().mark_pending(&changed).await?;
-        append_audit(&mut tx, drafts).await?;
-        if self.record_events && !changes.is_empty() {
-            let parties = repatriation_parties(&mut tx.conn(), &changed).await?;
-            let changes = changes
-                .into_iter()
-                .map(|c| match parties.get(&c.repatriation_id) {
-                    Some(party) => Ok((*party, c)),
-                    None => Err(StoreError::Internal(format!(
-                        "repatriation {} has no party",
-                        c.repatriation_id
-                    ))),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            self.emit(&mut tx, journey_change_events(&changes)?, at)
+    /// Stores how much of an earning repatriations pay.
+    pub async fn set_allocated(
+        &mut self,
+        earning: Uuid,
+        allocated: repat_core::Money,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .query("UPDATE earnings SET allocated = $2 WHERE id = $1")
+            .bind(earning)
+            .bind(DbDecimal(allocated.amount()))
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    /// Stores a new repatriation with its allocations, the last day it may
+    /// be realized, and its metrics summary (so an unpaid invoice can be
+    /// seen to be late from the start).
+    pub async fn insert_repatriation(
+        &mut self,
+        r: &Repatriation,
+        deadline: Option<NaiveDate>,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        c.query(
+            "INSERT INTO repatriations (id, party_id, channel, payer_country, expected_amount, currency, status, step_count, create_time, update_time, repatriation_deadline)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(r.id)
+        .bind(r.details.party_id)
+        .bind(r.details.channel.name())
+        .bind(&r.details.payer_country)
+        .bind(DbDecimal(r.expected_amount.amount()))
+        .bind(r.expected_amount.currency().code())
+        .bind(r.status.name())
+        .bind(r.step_count)
+        .bind(DbTime(r.create_time))
+        .bind(DbTime(r.update_time))
+        .bind(deadline)
+        .execute()
+        .await?;
+        for (position, a) in r.details.allocations.iter().enumerate() {
+            c.query("INSERT INTO allocations (repatriation_id, position, earning_id, amount, currency) VALUES ($1, $2, $3, $4, $5)")
+                .bind(r.id)
+                .bind(position as i32)
+                .bind(a.earning_id)
+                .bind(DbDecimal(a.amount.amount()))
+                .bind(a.amount.currency().code())
+                .execute()
                 .await?;
         }
-        tx.commit().await?;
+        refresh_metrics(&mut c, &[r.id], &HashMap::new()).await
+    }
 
-        // Repeats inside the batch share their first use's outcome.
-        for (i, (idem, _)) in items.iter().enumerate() {
-            if results[i].is_none() {
-                let first = first_use[&idem.key()];
-                let outcome = match &results[first] {
-                    Some(Ok(r)) if items[first].0 == *idem => Ok(r.clone()),
-                    Some(Ok(_)) => Err(StoreError::IdempotencyMismatch(idem.request_id)),
-                    Some(Err(e)) => Err(StoreError::Aborted(format!(
-                        "the first use of this request_id in the batch failed: {e}"
-                    ))),
-                    None => Err(StoreError::Internal("batch item without an outcome".into())),
-                };
-                results[i] = Some(outcome);
-            }
-        }
-        Ok(Some(
-            results
-                .into_iter()
-                .map(|r| {
-                    r.unwrap_or_else(|| {
-                        Err(StoreError::Internal("batch item without an outcome".into()))
-                    })
-                })
-                .collect(),
-        ))
+    /// Stores the last day a repatriation opened before deadlines were
+    /// stored may be realized.
+    pub async fn set_repatriation_deadline(
+        &mut self,
+        id: Uuid,
+        deadline: NaiveDate,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .query("UPDATE repatriations SET repatriation_deadline = $2 WHERE id = $1")
+            .bind(id)
+            .bind(deadline)
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    /// The party a repatriation pays.
+    pub async fn repatriation_party(&mut self, id: Uuid) -> Result<Uuid, StoreError> {
+        let (party,): (Uuid,) = self
+            .conn()
+            .query("SELECT party_id FROM repatriations WHERE id = $1")
+            .bind(id)
+            .fetch_optional()
+            .await?
+            .ok_or_else(|| StoreError::NotFound {
+                kind: "repatriation",
+                id: id.to_string(),
+            })?;
+        Ok(party)
+    }
+
+    /// Locks the journeys until the transaction ends (in id order); returns
+    /// the step counts of those that exist.
+    pub async fn lock_journeys(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, StoreError> {
+        let mut ids = ids.to_vec();
+        ids.sort();
+        ids.dedup();
+        self.conn().dialect().lock_repatriations(&ids).await
+    }
+
+    /// The steps of each journey, in no particular order.
+    pub async fn load_steps(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
+        self.conn().dialect().load_steps(ids).await
+    }
+
+    /// Stores new steps and the journeys' new status and step counts; their
+    /// delay metrics are brought up to date behind them.
+    pub async fn extend_journeys(
+        &mut self,
+        steps: &[Step],
+        updates: &[JourneyUpdate],
+    ) -> Result<(), StoreError> {
+        let at = self.time();
+        let mut c = self.conn();
+        c.dialect().insert_steps(steps).await?;
+        c.dialect().update_repatriations(updates, at).await?;
+        let changed: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
+        c.dialect().mark_pending(&changed).await
     }
 }

@@ -236,18 +236,19 @@ impl MetricsRepository for SqlRepository {
         let mut c = pooled.conn();
         // The earliest invoice's category chooses the programme.
         let mut q = c.sql(
-            "SELECT js.*, (SELECT e.service_category FROM allocations a JOIN earnings e ON e.id = a.earning_id
-                           WHERE a.repatriation_id = js.repatriation_id ORDER BY e.invoice_date, e.id LIMIT 1) AS service_category
-             FROM journey_summaries js WHERE TRUE",
+            "SELECT js.*, r.repatriation_deadline,
+                    (SELECT e.service_category FROM allocations a JOIN earnings e ON e.id = a.earning_id
+                     WHERE a.repatriation_id = js.repatriation_id ORDER BY e.invoice_date, e.id LIMIT 1) AS service_category
+             FROM journey_summaries js JOIN repatriations r ON r.id = js.repatriation_id WHERE TRUE",
         );
-        q.and_eq("party_id", f.party_id)
-            .and("repatriation_id", ">", after);
+        q.and_eq("js.party_id", f.party_id)
+            .and("js.repatriation_id", ">", after);
         match f.kind {
+            // Realized after the stored deadline, or not realized by it.
             BreachKind::RepatriationLate => {
-                q.push(" AND (realized_days > ")
-                    .bind(f.repatriation_days)
-                    .push(" OR (funds_at IS NULL AND ended_at IS NULL AND invoice_date < ")
-                    .bind(f.invoice_cutoff)
+                q.push(" AND (js.realized_on > r.repatriation_deadline")
+                    .push(" OR (js.funds_at IS NULL AND js.ended_at IS NULL AND r.repatriation_deadline < ")
+                    .bind(f.today)
                     .push("))");
             }
             BreachKind::ClaimWindowExpired => {
@@ -261,7 +262,7 @@ impl MetricsRepository for SqlRepository {
                 q.push(" AND initiated_at IS NOT NULL AND funds_at IS NULL AND ended_at IS NULL AND initiated_at < ").bind(DbTime(f.initiated_before));
             }
         }
-        q.push(" ORDER BY repatriation_id LIMIT ")
+        q.push(" ORDER BY js.repatriation_id LIMIT ")
             .bind(i64::from(limit));
         let rows: Vec<BreachRow> = q.fetch_all().await?;
         Ok(rows.into_iter().map(Into::into).collect())

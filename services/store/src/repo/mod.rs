@@ -10,7 +10,8 @@
 //! - `reconciliation`: statements, matches, exceptions;
 //! - `search`: finding records by the references people have at hand;
 //! - `events`: the outbox, and the leases and cursors of its readers;
-//! - `webhooks`: webhook endpoints and deliveries.
+//! - `webhooks`: webhook endpoints and deliveries;
+//! - `write`: the write transaction use cases commit through.
 
 mod checkpoints;
 mod documents;
@@ -22,6 +23,7 @@ mod metrics;
 mod reconciliation;
 mod search;
 mod webhooks;
+mod write;
 
 use std::collections::HashMap;
 
@@ -33,6 +35,10 @@ use uuid::Uuid;
 use crate::db::{Conn, Pool, Pools, Tx};
 use crate::rows::{ChainHead, KeyRow, RepatriationRow};
 use crate::{ConnectOptions, Idempotency, KeyId, Page, StoreError, codec, postgres, sqlite};
+
+pub use events::journey_change_events;
+pub use reconciliation::StatementFile;
+pub use write::{StoredKey, Write};
 
 /// The repository on PostgreSQL or SQLite.
 #[derive(Clone)]

@@ -1,36 +1,40 @@
 //! Reconciliation's records: statements, matches, exceptions. Matching
-//! itself is `repat_core::reconcile`; this loads what it needs and keeps
-//! what it decides, in one transaction per run.
+//! itself is `repat_core::reconcile`, called by the use cases, which load
+//! what it needs and keep what it decides through [`Write`].
 
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
 use repat_core::Named;
-use repat_core::journey::{self, NewStep, Step};
+use repat_core::journey;
 use repat_core::reconcile::matcher::CreditState;
-use repat_core::reconcile::{self as recon, BookingStatus, EntryKind, Exception, Subject};
+use repat_core::reconcile::{
+    self as recon, BookingStatus, EntryKind, Exception, StatementFormat, Subject,
+};
 use repat_core::repatriation::RepatriationStatus;
 use rust_decimal::Decimal;
 use uuid::Uuid;
 
-use super::events::journey_change_events;
-use super::{SqlRepository, append_audit, audit_draft, claim, page, page_limit, save_response};
-use crate::codec::{self, derive_id, from_name, now};
-use crate::db::{Conn, Tx};
-use crate::dialect::JourneyUpdate;
-use crate::events::StatementSummary;
+use super::{SqlRepository, Write, page, page_limit};
+use crate::codec::{self, from_name};
+use crate::db::Conn;
 use crate::rows::{
     CoveredRow, CreditRow, DetailRow, EarningRow, EntryRow, PayingRow, ReferenceRow, StatementRow,
 };
 use crate::types::{DbDecimal, DbTime};
-use crate::{CreditUnmatched, EventType, JourneyChange, NewEvent};
 use crate::{
-    EarningRealization, EntryStatus, Idempotency, ManualMatchRequest, MatchFilter, MatchingRun,
-    Page, PageRequest, ReconciliationRepository, StatementImport, StoreError, StoredEntry,
-    StoredMatch, StoredStatement,
+    EarningRealization, EntryStatus, Idempotency, MatchFilter, Page, PageRequest,
+    ReconciliationRepository, StatementPart, StoreError, StoredEntry, StoredMatch, StoredStatement,
 };
+
+/// The file a statement was read from.
+pub struct StatementFile<'a> {
+    /// The account holder.
+    pub party_id: Uuid,
+    pub format: StatementFormat,
+    /// SHA-256 of the file, hex: the same file is stored once per party.
+    pub sha256: &'a str,
+}
 
 const OPEN: &str = "OPEN";
 const SETTLED: &str = "SETTLED";
@@ -197,303 +201,8 @@ async fn load_credits(c: &mut Conn<'_>, party: Uuid) -> Result<Vec<recon::Credit
         .collect()
 }
 
-/// When the credit's money became available, for the journey: the bank's
-/// booking instant if it gives one, else noon in Dhaka on the value (or
-/// booking) date.
-fn credited_at(e: &recon::Entry) -> Option<DateTime<Utc>> {
-    e.booked_at.or_else(|| {
-        let noon = e.date()?.and_hms_opt(12, 0, 0)?;
-        noon.and_local_timezone(repat_core::time::DHAKA)
-            .single()
-            .map(|t| t.with_timezone(&Utc))
-    })
-}
-
-/// Stores matches, links each to its earning's repatriation and, where
-/// that journey has no BENEFICIARY_CREDITED yet, records it from the
-/// credit (same transaction, same ordering rules as any step). `credits`
-/// gives each credit's entry.
-async fn store_matches(
-    c: &mut Conn<'_>,
-    idem: &Idempotency,
-    matches: Vec<recon::Match>,
-    credits: &HashMap<Uuid, recon::Entry>,
-    at: DateTime<Utc>,
-) -> Result<(Vec<StoredMatch>, Vec<JourneyChange>), StoreError> {
-    let base = derive_id(idem);
-    let mut changes = Vec::new();
-    let mut journeys: HashMap<Uuid, Vec<Step>> = HashMap::new();
-    let mut new_steps: Vec<Step> = Vec::new();
-    let mut stored = Vec::with_capacity(matches.len());
-    for m in matches {
-        let entry = credits.get(&m.credit).ok_or_else(|| {
-            StoreError::Internal(format!("credit {} of a match is not loaded", m.credit))
-        })?;
-        let mut pair = [0u8; 32];
-        pair[..16].copy_from_slice(m.credit.as_bytes());
-        pair[16..].copy_from_slice(m.invoice.as_bytes());
-        let mut sm = StoredMatch {
-            id: Uuid::new_v5(&base, &pair),
-            detail: m,
-            repatriation_id: None,
-            step_id: None,
-            journey_note: None,
-            create_time: at,
-        };
-        let paying: Vec<PayingRow> = c
-            .query("SELECT r.id, r.status FROM allocations a JOIN repatriations r ON r.id = a.repatriation_id WHERE a.earning_id = $1 ORDER BY r.seq")
-            .bind(sm.detail.invoice)
-            .fetch_all()
-            .await?;
-        let mut open = None;
-        for r in &paying {
-            let status: RepatriationStatus = from_name("status", &r.status)?;
-            if !status.is_terminal() {
-                open = Some(r.id);
-                break;
-            }
-        }
-        if let Some(rid) = open {
-            sm.repatriation_id = Some(rid);
-            let steps = match journeys.entry(rid) {
-                Entry::Occupied(known) => known.into_mut(),
-                Entry::Vacant(slot) => {
-                    c.dialect().lock_repatriations(&[rid]).await?;
-                    let steps = c.dialect().load_steps(&[rid]).await?.remove(&rid);
-                    slot.insert(steps.unwrap_or_default())
-                }
-            };
-            if let Some(s) = steps
-                .iter()
-                .find(|s| s.kind() == journey::StepKind::BeneficiaryCredited)
-            {
-                sm.step_id = Some(s.id);
-            } else if let Some(when) = credited_at(entry) {
-                let mut new = NewStep::new(rid, journey::StepKind::BeneficiaryCredited, when);
-                new.amount = Some(entry.amount);
-                new.end_to_end_id = entry.end_to_end_id.clone();
-                new.uetr = entry.uetr;
-                new.note = format!("reconciled from statement entry {}", sm.detail.credit);
-                match journey::admit(steps, &new) {
-                    Ok(()) => {
-                        let step = Step {
-                            id: Uuid::new_v5(&base, rid.as_bytes()),
-                            details: new,
-                            recorded_at: at,
-                        };
-                        sm.step_id = Some(step.id);
-                        let previous_status = RepatriationStatus::of(steps);
-                        steps.push(step.clone());
-                        changes.push(JourneyChange {
-                            repatriation_id: rid,
-                            step: step.clone(),
-                            previous_status,
-                            status: RepatriationStatus::of(steps),
-                        });
-                        new_steps.push(step);
-                    }
-                    Err(v) => {
-                        sm.journey_note = Some(format!("BENEFICIARY_CREDITED not recorded: {v}"))
-                    }
-                }
-            }
-        }
-        c.query(
-            "INSERT INTO recon_matches (id, credit_id, earning_id, party_id, method, covered, currency, detail, create_time)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(sm.id)
-        .bind(sm.detail.credit)
-        .bind(sm.detail.invoice)
-        .bind(sm.detail.party)
-        .bind(sm.detail.method.name())
-        .bind(DbDecimal(sm.detail.covered.amount()))
-        .bind(sm.detail.covered.currency().code())
-        .bind(codec::to_json(&sm)?)
-        .bind(DbTime(at))
-        .execute()
-        .await?;
-        stored.push(sm);
-    }
-    let mut settled: Vec<Uuid> = stored.iter().map(|m| m.detail.credit).collect();
-    settled.sort();
-    settled.dedup();
-    for credit in settled {
-        c.query("UPDATE statement_entries SET state = $2 WHERE id = $1")
-            .bind(credit)
-            .bind(SETTLED)
-            .execute()
-            .await?;
-        c.query("DELETE FROM recon_exceptions WHERE credit_id = $1")
-            .bind(credit)
-            .execute()
-            .await?;
-    }
-    if !new_steps.is_empty() {
-        c.dialect().insert_steps(&new_steps).await?;
-        let mut extended: Vec<Uuid> = new_steps
-            .iter()
-            .map(|s| s.details.repatriation_id)
-            .collect();
-        extended.sort();
-        extended.dedup();
-        let updates: Vec<JourneyUpdate> = extended
-            .iter()
-            .map(|rid| JourneyUpdate {
-                id: *rid,
-                status: RepatriationStatus::of(&journeys[rid]).name(),
-                step_count: journeys[rid].len() as i32,
-            })
-            .collect();
-        c.dialect().update_repatriations(&updates, at).await?;
-        c.dialect().mark_pending(&extended).await?;
-    }
-    Ok((stored, changes))
-}
-
-/// The events of matches made: each credit matched, and what the steps
-/// recorded from them did to their journeys.
-fn match_events(
-    matches: &[StoredMatch],
-    journeys: &[JourneyChange],
-) -> Result<Vec<NewEvent>, StoreError> {
-    let mut out = Vec::with_capacity(matches.len() + journeys.len());
-    for m in matches {
-        out.push(NewEvent::new(
-            EventType::CreditMatched,
-            m.detail.party,
-            format!("reconciliation/matches/{}", m.id),
-            "",
-            m,
-        )?);
-    }
-    let mut parties = HashMap::new();
-    for m in matches {
-        if let Some(rid) = m.repatriation_id {
-            parties.insert(rid, m.detail.party);
-        }
-    }
-    let journeys = journeys
-        .iter()
-        .filter_map(|j| Some((*parties.get(&j.repatriation_id)?, j.clone())))
-        .collect::<Vec<_>>();
-    out.extend(journey_change_events(&journeys)?);
-    Ok(out)
-}
-
-/// What an exception is about and why: a run raises it when the party's
-/// exceptions did not hold it already.
-fn exception_key(x: &Exception) -> String {
-    let subject = match x.subject {
-        Subject::Credit(c) => format!("credits/{c}"),
-        Subject::Invoice(e) => format!("earnings/{e}"),
-    };
-    format!("{subject} {}", x.reason.name())
-}
-
 #[async_trait]
 impl ReconciliationRepository for SqlRepository {
-    async fn import_statement(
-        &self,
-        idem: &Idempotency,
-        s: &StatementImport,
-    ) -> Result<Vec<StoredStatement>, StoreError> {
-        let mut tx: Tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            // Responses saved before files of several statements hold one id.
-            let ids: Vec<Uuid> = codec::from_json(&json)
-                .or_else(|_| codec::from_json(&json).map(|id: Uuid| vec![id]))?;
-            let mut stored = Vec::with_capacity(ids.len());
-            for id in ids {
-                stored.push(fetch_statement(&mut tx.conn(), id).await?);
-            }
-            return Ok(stored);
-        }
-        let mut c = tx.conn();
-        lock_party(&mut c, s.party_id).await?;
-        let same: Vec<(Uuid,)> = c
-            .query("SELECT id FROM statements WHERE party_id = $1 AND sha256 = $2 ORDER BY part")
-            .bind(s.party_id)
-            .bind(&s.sha256)
-            .fetch_all()
-            .await?;
-        if !same.is_empty() {
-            // The same file again: nothing new is stored.
-            let ids: Vec<Uuid> = same.into_iter().map(|(id,)| id).collect();
-            save_response(&mut tx, idem, &ids).await?;
-            let mut stored = Vec::with_capacity(ids.len());
-            for id in ids {
-                stored.push(fetch_statement(&mut tx.conn(), id).await?);
-            }
-            tx.commit().await?;
-            return Ok(stored);
-        }
-        let first = derive_id(idem);
-        let mut ids = Vec::with_capacity(s.statements.len());
-        for (part, st) in s.statements.iter().enumerate() {
-            let id = if part == 0 {
-                first
-            } else {
-                Uuid::new_v5(&first, format!("part {part}").as_bytes())
-            };
-            c.query("INSERT INTO statements (id, party_id, format, sha256, part, message_id, account, import_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-                .bind(id)
-                .bind(s.party_id)
-                .bind(s.format.name())
-                .bind(&s.sha256)
-                .bind(part as i32)
-                .bind(&st.message_id)
-                .bind(&st.account)
-                .bind(DbTime(at))
-                .execute()
-                .await?;
-            for e in &st.entries {
-                c.query(
-                    "INSERT INTO statement_entries (id, statement_id, party_id, position, kind, amount, currency, state, detail)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                )
-                .bind(Uuid::new_v5(&id, &e.index.to_be_bytes()))
-                .bind(id)
-                .bind(s.party_id)
-                .bind(e.index as i32)
-                .bind(e.kind.name())
-                .bind(DbDecimal(e.amount.amount()))
-                .bind(e.amount.currency().code())
-                .bind(OPEN)
-                .bind(codec::to_json(e)?)
-                .execute()
-                .await?;
-            }
-            ids.push(id);
-        }
-        let drafts = ids
-            .iter()
-            .map(|id| audit_draft(idem, format!("statements/{id}"), at))
-            .collect();
-        append_audit(&mut tx, drafts).await?;
-        save_response(&mut tx, idem, &ids).await?;
-        let mut stored = Vec::with_capacity(ids.len());
-        for id in ids {
-            stored.push(fetch_statement(&mut tx.conn(), id).await?);
-        }
-        let events = stored
-            .iter()
-            .map(|st| {
-                NewEvent::new(
-                    EventType::StatementImported,
-                    st.party_id,
-                    format!("statements/{}", st.id),
-                    "",
-                    &StatementSummary::from(st),
-                )
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        self.emit(&mut tx, events, at).await?;
-        tx.commit().await?;
-        Ok(stored)
-    }
-
     async fn get_statement(&self, id: Uuid) -> Result<StoredStatement, StoreError> {
         let mut pooled = self.pool.acquire().await?;
         fetch_statement(&mut pooled.conn(), id).await
@@ -502,90 +211,6 @@ impl ReconciliationRepository for SqlRepository {
     async fn entry_party(&self, id: Uuid) -> Result<Uuid, StoreError> {
         let mut pooled = self.pool.acquire().await?;
         entry_party(&mut pooled.conn(), id).await
-    }
-
-    async fn run_matching(
-        &self,
-        idem: &Idempotency,
-        party: Uuid,
-        tolerances: &recon::Tolerances,
-    ) -> Result<MatchingRun, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            return codec::from_json(&json);
-        }
-        let mut c = tx.conn();
-        lock_party(&mut c, party).await?;
-        let invoices = load_invoices(&mut c, party).await?;
-        let credits = load_credits(&mut c, party).await?;
-        let outcome = recon::reconcile(&invoices, &credits, tolerances);
-        let entries: HashMap<Uuid, recon::Entry> =
-            credits.into_iter().map(|c| (c.id, c.entry)).collect();
-        let (matches, journeys) =
-            store_matches(&mut c, idem, outcome.matches, &entries, at).await?;
-        let held: Vec<DetailRow> = c
-            .query("SELECT seq, detail FROM recon_exceptions WHERE party_id = $1")
-            .bind(party)
-            .fetch_all()
-            .await?;
-        let held = held
-            .iter()
-            .map(|r| r.parse::<Exception>().map(|x| exception_key(&x)))
-            .collect::<Result<std::collections::HashSet<_>, _>>()?;
-        c.query("DELETE FROM recon_exceptions WHERE party_id = $1")
-            .bind(party)
-            .execute()
-            .await?;
-        for x in &outcome.exceptions {
-            let (credit, earning) = match x.subject {
-                Subject::Credit(c) => (Some(c), None),
-                Subject::Invoice(e) => (None, Some(e)),
-            };
-            c.query("INSERT INTO recon_exceptions (party_id, credit_id, earning_id, reason, detail) VALUES ($1, $2, $3, $4, $5)")
-                .bind(party)
-                .bind(credit)
-                .bind(earning)
-                .bind(x.reason.name())
-                .bind(codec::to_json(x)?)
-                .execute()
-                .await?;
-        }
-        let run = MatchingRun {
-            party_id: party,
-            matches,
-            exception_count: outcome.exceptions.len(),
-            run_time: at,
-        };
-        append_audit(
-            &mut tx,
-            vec![audit_draft(
-                idem,
-                format!("parties/{party}/reconciliation"),
-                at,
-            )],
-        )
-        .await?;
-        let mut events = match_events(&run.matches, &journeys)?;
-        for x in outcome
-            .exceptions
-            .iter()
-            .filter(|x| !held.contains(&exception_key(x)))
-        {
-            let key = exception_key(x);
-            let (subject, _) = key.split_once(' ').unwrap_or((key.as_str(), ""));
-            events.push(NewEvent::new(
-                EventType::ExceptionRaised,
-                party,
-                format!("reconciliation/{subject}"),
-                &idem.request_id.to_string(),
-                x,
-            )?);
-        }
-        self.emit(&mut tx, events, at).await?;
-        save_response(&mut tx, idem, &run).await?;
-        tx.commit().await?;
-        Ok(run)
     }
 
     async fn list_matches(
@@ -664,96 +289,225 @@ impl ReconciliationRepository for SqlRepository {
             next_after: earnings.next_after,
         })
     }
+}
 
-    async fn manual_match(
-        &self,
-        idem: &Idempotency,
-        req: &ManualMatchRequest,
-    ) -> Result<Vec<StoredMatch>, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            return codec::from_json(&json);
-        }
-        let mut c = tx.conn();
-        let party = entry_party(&mut c, req.credit_id).await?;
-        lock_party(&mut c, party).await?;
-        let credits = load_credits(&mut c, party).await?;
-        let credit = credits
-            .iter()
-            .find(|c| c.id == req.credit_id)
-            .ok_or_else(|| StoreError::Internal("credit vanished".into()))?;
-        if let Some(why) = credit.entry.not_payable() {
-            return Err(StoreError::Precondition(format!(
-                "entry {} {why}; only a booked credit of more than zero pays an earning",
-                credit.id
-            )));
-        }
-        if credit.state == CreditState::Settled {
-            return Err(StoreError::Precondition(format!(
-                "credit {} is already matched; unmatch it first",
-                credit.id
-            )));
-        }
-        let invoices = load_invoices(&mut c, party).await?;
-        let mut matches = Vec::new();
-        for (n, (earning, amount)) in req.allocations.iter().enumerate() {
-            let inv =
-                invoices
-                    .iter()
-                    .find(|i| i.id == *earning)
-                    .ok_or_else(|| StoreError::NotFound {
-                        kind: "earning",
-                        id: earning.to_string(),
-                    })?;
-            let m = recon::matcher::manual(credit, inv, *amount, &req.tolerances)
-                .map_err(|e| StoreError::Precondition(format!("allocations[{n}]: {e}")))?;
-            matches.push(m);
-        }
-        let entries: HashMap<Uuid, recon::Entry> =
-            [(credit.id, credit.entry.clone())].into_iter().collect();
-        let (stored, journeys) = store_matches(&mut c, idem, matches, &entries, at).await?;
-        let drafts = stored
-            .iter()
-            .map(|m| audit_draft(idem, format!("reconciliation/matches/{}", m.id), at))
-            .collect();
-        append_audit(&mut tx, drafts).await?;
-        self.emit(&mut tx, match_events(&stored, &journeys)?, at)
-            .await?;
-        save_response(&mut tx, idem, &stored).await?;
-        tx.commit().await?;
-        Ok(stored)
+/// What reconciliation's use cases write.
+impl Write {
+    /// Locks the party's reconciliation (its row) until the transaction
+    /// ends, so runs and manual decisions of one party follow one another.
+    pub async fn lock_reconciliation(&mut self, party: Uuid) -> Result<(), StoreError> {
+        lock_party(&mut self.conn(), party).await
     }
 
-    async fn unmatch(
-        &self,
+    /// The party a statement entry belongs to.
+    pub async fn entry_party(&mut self, id: Uuid) -> Result<Uuid, StoreError> {
+        entry_party(&mut self.conn(), id).await
+    }
+
+    /// The statements stored from the party's file of this SHA-256, in
+    /// file order.
+    pub async fn statements_of_file(
+        &mut self,
+        party: Uuid,
+        sha256: &str,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let same: Vec<(Uuid,)> = self
+            .conn()
+            .query("SELECT id FROM statements WHERE party_id = $1 AND sha256 = $2 ORDER BY part")
+            .bind(party)
+            .bind(sha256)
+            .fetch_all()
+            .await?;
+        Ok(same.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Stores one statement of a file, its entries open.
+    pub async fn insert_statement(
+        &mut self,
+        id: Uuid,
+        file: &StatementFile<'_>,
+        part: usize,
+        st: &StatementPart,
+    ) -> Result<(), StoreError> {
+        let at = self.time();
+        let mut c = self.conn();
+        c.query("INSERT INTO statements (id, party_id, format, sha256, part, message_id, account, import_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(id)
+            .bind(file.party_id)
+            .bind(file.format.name())
+            .bind(file.sha256)
+            .bind(part as i32)
+            .bind(&st.message_id)
+            .bind(&st.account)
+            .bind(DbTime(at))
+            .execute()
+            .await?;
+        for e in &st.entries {
+            c.query(
+                "INSERT INTO statement_entries (id, statement_id, party_id, position, kind, amount, currency, state, detail)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(Uuid::new_v5(&id, &e.index.to_be_bytes()))
+            .bind(id)
+            .bind(file.party_id)
+            .bind(e.index as i32)
+            .bind(e.kind.name())
+            .bind(DbDecimal(e.amount.amount()))
+            .bind(e.amount.currency().code())
+            .bind(OPEN)
+            .bind(codec::to_json(e)?)
+            .execute()
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn statement(&mut self, id: Uuid) -> Result<StoredStatement, StoreError> {
+        fetch_statement(&mut self.conn(), id).await
+    }
+
+    /// Takes the request id of an import: `None` when it is new, else the
+    /// statements its first use stored.
+    pub async fn replay_import(
+        &mut self,
         idem: &Idempotency,
+    ) -> Result<Option<Vec<StoredStatement>>, StoreError> {
+        let Some(json) = self.replay::<serde_json::Value>(idem).await? else {
+            return Ok(None);
+        };
+        // Responses saved before files of several statements hold one id.
+        let ids: Vec<Uuid> = serde_json::from_value(json.clone())
+            .or_else(|_| serde_json::from_value(json).map(|id: Uuid| vec![id]))?;
+        let mut stored = Vec::with_capacity(ids.len());
+        for id in ids {
+            stored.push(self.statement(id).await?);
+        }
+        Ok(Some(stored))
+    }
+
+    /// The party's earnings as the matcher sees them: with what settled
+    /// matches cover, the references of their journeys (end-to-end ids,
+    /// UETRs) and the journeys' conversion rates.
+    pub async fn invoices(&mut self, party: Uuid) -> Result<Vec<recon::Invoice>, StoreError> {
+        load_invoices(&mut self.conn(), party).await
+    }
+
+    /// The party's statement entries, as credits to match.
+    pub async fn credits(&mut self, party: Uuid) -> Result<Vec<recon::Credit>, StoreError> {
+        load_credits(&mut self.conn(), party).await
+    }
+
+    /// The repatriations paying an earning, oldest first, with their status.
+    pub async fn paying_repatriations(
+        &mut self,
+        earning: Uuid,
+    ) -> Result<Vec<(Uuid, RepatriationStatus)>, StoreError> {
+        let paying: Vec<PayingRow> = self
+            .conn()
+            .query("SELECT r.id, r.status FROM allocations a JOIN repatriations r ON r.id = a.repatriation_id WHERE a.earning_id = $1 ORDER BY r.seq")
+            .bind(earning)
+            .fetch_all()
+            .await?;
+        paying
+            .into_iter()
+            .map(|r| Ok((r.id, from_name("status", &r.status)?)))
+            .collect()
+    }
+
+    pub async fn insert_match(&mut self, m: &StoredMatch) -> Result<(), StoreError> {
+        self.conn()
+            .query(
+                "INSERT INTO recon_matches (id, credit_id, earning_id, party_id, method, covered, currency, detail, create_time)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(m.id)
+            .bind(m.detail.credit)
+            .bind(m.detail.invoice)
+            .bind(m.detail.party)
+            .bind(m.detail.method.name())
+            .bind(DbDecimal(m.detail.covered.amount()))
+            .bind(m.detail.covered.currency().code())
+            .bind(codec::to_json(m)?)
+            .bind(DbTime(m.create_time))
+            .execute()
+            .await?;
+        Ok(())
+    }
+
+    /// Marks credits settled by their matches: they are no exception any
+    /// more.
+    pub async fn settle_credits(&mut self, credits: &[Uuid]) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        for credit in credits {
+            c.query("UPDATE statement_entries SET state = $2 WHERE id = $1")
+                .bind(credit)
+                .bind(SETTLED)
+                .execute()
+                .await?;
+            c.query("DELETE FROM recon_exceptions WHERE credit_id = $1")
+                .bind(credit)
+                .execute()
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The party's exceptions, as the last run left them.
+    pub async fn exceptions(&mut self, party: Uuid) -> Result<Vec<Exception>, StoreError> {
+        let rows: Vec<DetailRow> = self
+            .conn()
+            .query("SELECT seq, detail FROM recon_exceptions WHERE party_id = $1")
+            .bind(party)
+            .fetch_all()
+            .await?;
+        rows.iter().map(DetailRow::parse).collect()
+    }
+
+    /// Replaces the party's exceptions with those of the latest run.
+    pub async fn replace_exceptions(
+        &mut self,
+        party: Uuid,
+        exceptions: &[Exception],
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        c.query("DELETE FROM recon_exceptions WHERE party_id = $1")
+            .bind(party)
+            .execute()
+            .await?;
+        for x in exceptions {
+            let (credit, earning) = match x.subject {
+                Subject::Credit(c) => (Some(c), None),
+                Subject::Invoice(e) => (None, Some(e)),
+            };
+            c.query("INSERT INTO recon_exceptions (party_id, credit_id, earning_id, reason, detail) VALUES ($1, $2, $3, $4, $5)")
+                .bind(party)
+                .bind(credit)
+                .bind(earning)
+                .bind(x.reason.name())
+                .bind(codec::to_json(x)?)
+                .execute()
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The matches of a credit, oldest first.
+    pub async fn matches_of_credit(
+        &mut self,
         credit: Uuid,
     ) -> Result<Vec<StoredMatch>, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
-        let at = now();
-        if let Some(json) = claim(&mut tx, idem, at).await? {
-            return codec::from_json(&json);
-        }
-        let mut c = tx.conn();
-        let party = entry_party(&mut c, credit).await?;
-        lock_party(&mut c, party).await?;
-        let rows: Vec<DetailRow> = c
+        let rows: Vec<DetailRow> = self
+            .conn()
             .query("SELECT seq, detail FROM recon_matches WHERE credit_id = $1 ORDER BY seq")
             .bind(credit)
             .fetch_all()
             .await?;
-        let removed = rows
-            .iter()
-            .map(DetailRow::parse)
-            .collect::<Result<Vec<StoredMatch>, _>>()?;
-        if removed.is_empty() {
-            return Err(StoreError::Precondition(format!(
-                "credit {credit} has no match to remove"
-            )));
-        }
-        // The journey keeps its BENEFICIARY_CREDITED: the money did arrive;
-        // only which invoice it paid is in question.
+        rows.iter().map(DetailRow::parse).collect()
+    }
+
+    /// Removes a credit's matches and holds it for a manual match.
+    pub async fn hold_credit(&mut self, credit: Uuid) -> Result<(), StoreError> {
+        let mut c = self.conn();
         c.query("DELETE FROM recon_matches WHERE credit_id = $1")
             .bind(credit)
             .execute()
@@ -763,29 +517,6 @@ impl ReconciliationRepository for SqlRepository {
             .bind(HELD)
             .execute()
             .await?;
-        append_audit(
-            &mut tx,
-            vec![audit_draft(
-                idem,
-                format!("reconciliation/credits/{credit}"),
-                at,
-            )],
-        )
-        .await?;
-        let event = NewEvent::new(
-            EventType::CreditUnmatched,
-            party,
-            format!("reconciliation/credits/{credit}"),
-            &idem.request_id.to_string(),
-            &CreditUnmatched {
-                credit_id: credit,
-                party_id: party,
-                removed: removed.clone(),
-            },
-        )?;
-        self.emit(&mut tx, vec![event], at).await?;
-        save_response(&mut tx, idem, &removed).await?;
-        tx.commit().await?;
-        Ok(removed)
+        Ok(())
     }
 }
