@@ -2,6 +2,7 @@
 //! with. Modules mirror the proto packages so cross-package paths resolve.
 
 pub mod codec;
+pub mod json;
 
 #[allow(clippy::all, missing_docs)]
 pub mod google {

@@ -92,6 +92,19 @@ pub enum Command {
         #[command(subcommand)]
         command: ReconcileCommand,
     },
+    /// Everything that happens, as it happens: follow or page the event
+    /// stream.
+    #[command(visible_alias = "event")]
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
+    /// Endpoints events are pushed to over HTTP, and their deliveries.
+    #[command(visible_alias = "webhook")]
+    Webhooks {
+        #[command(subcommand)]
+        command: WebhooksCommand,
+    },
     /// The tamper-evident audit trail.
     Audit {
         #[command(subcommand)]
@@ -853,6 +866,112 @@ pub enum AuditCommand {
         /// At most this many entries (the newest are left out).
         #[arg(long, default_value_t = 10_000)]
         limit: usize,
+    },
+}
+
+/// Which events: a party's, of some types.
+#[derive(Debug, Args)]
+pub struct EventFilter {
+    /// Only this party's events: its id or legal name (required when the
+    /// token acts for several parties and one is wanted).
+    #[arg(long)]
+    pub party: Option<String>,
+    /// Only events of this type, e.g. step.recorded (repeat for several).
+    #[arg(long = "type", value_name = "TYPE")]
+    pub types: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print each event as it commits (one line, CSV row or JSON object
+    /// each), reconnecting after a dropped connection without missing or
+    /// repeating one. With --cursor, start after the sequence the file
+    /// holds and keep it current, so the next run resumes where this one
+    /// stopped.
+    Follow {
+        #[command(flatten)]
+        filter: EventFilter,
+        /// Start after this sequence (0: from the first event kept).
+        #[arg(long, conflicts_with = "from_now")]
+        after: Option<i64>,
+        /// Only what commits from now on.
+        #[arg(long)]
+        from_now: bool,
+        /// A file holding the last sequence handled: read at the start,
+        /// written after each event.
+        #[arg(long, value_name = "FILE")]
+        cursor: Option<PathBuf>,
+        /// Stop after this many events (default: follow until interrupted).
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// The events after a sequence, oldest first.
+    List {
+        #[command(flatten)]
+        filter: EventFilter,
+        /// Start after this sequence.
+        #[arg(long, default_value_t = 0)]
+        after: i64,
+        /// At most this many events.
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Register an endpoint of a party; prints its signing secret, shown
+    /// only this once.
+    Add {
+        /// The party whose events it receives: its id or legal name.
+        #[arg(long)]
+        party: String,
+        /// Where events are POSTed (http:// or https://).
+        #[arg(long)]
+        url: String,
+        /// Only events of this type (repeat for several; none: every type).
+        #[arg(long = "type", value_name = "TYPE")]
+        types: Vec<String>,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        /// Idempotency key (default: a new UUID).
+        #[arg(long)]
+        request_id: Option<uuid::Uuid>,
+    },
+    /// Endpoints, oldest first (without their secrets).
+    List {
+        /// Only this party's: its id or legal name.
+        #[arg(long)]
+        party: Option<String>,
+    },
+    /// Stop deliveries to an endpoint; what waited for it is not sent.
+    Delete {
+        /// The endpoint's id.
+        id: String,
+        /// Idempotency key (default: a new UUID).
+        #[arg(long)]
+        request_id: Option<uuid::Uuid>,
+    },
+    /// Deliveries and their attempts, oldest first.
+    Deliveries {
+        /// Only this endpoint's.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// Only this party's: its id or legal name.
+        #[arg(long)]
+        party: Option<String>,
+        /// Only the dead-letter list.
+        #[arg(long)]
+        dead: bool,
+    },
+    /// Send a delivery again, with a fresh round of attempts.
+    Replay {
+        /// The delivery's id.
+        id: String,
+        /// Idempotency key (default: a new UUID).
+        #[arg(long)]
+        request_id: Option<uuid::Uuid>,
     },
 }
 

@@ -7,11 +7,13 @@ use anyhow::Context;
 use repat_proto::v1::audit_service_client::AuditServiceClient;
 use repat_proto::v1::document_service_client::DocumentServiceClient;
 use repat_proto::v1::earning_service_client::EarningServiceClient;
+use repat_proto::v1::event_service_client::EventServiceClient;
 use repat_proto::v1::incentive_service_client::IncentiveServiceClient;
 use repat_proto::v1::metrics_service_client::MetricsServiceClient;
 use repat_proto::v1::party_service_client::PartyServiceClient;
 use repat_proto::v1::reconciliation_service_client::ReconciliationServiceClient;
 use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
+use repat_proto::v1::webhook_service_client::WebhookServiceClient;
 use tonic::metadata::MetadataValue;
 use tonic::service::Interceptor;
 use tonic::service::interceptor::InterceptedService;
@@ -108,6 +110,12 @@ impl Repat {
     }
     pub fn reconciliation(&self) -> ReconciliationServiceClient<Svc> {
         ReconciliationServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+    pub fn events(&self) -> EventServiceClient<Svc> {
+        EventServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
+    }
+    pub fn webhooks(&self) -> WebhookServiceClient<Svc> {
+        WebhookServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())
     }
     pub fn audit(&self) -> AuditServiceClient<Svc> {
         AuditServiceClient::with_interceptor(self.channel.clone(), self.bearer.clone())

@@ -19,11 +19,11 @@ use std::process::ExitCode;
 
 use cli::{
     AuditCommand, ClaimsCommand, Cli, Command, DelaysArgs, DemoCommand, DocumentsCommand,
-    EarningsCommand, IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand,
-    RepatriationsCommand, StatementsCommand, StepsCommand,
+    EarningsCommand, EventsCommand, IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand,
+    RepatriationsCommand, StatementsCommand, StepsCommand, WebhooksCommand,
 };
 use client::Repat;
-use commands::{documents, facts, incentive, journey, metrics, reconcile};
+use commands::{documents, events, facts, incentive, journey, metrics, reconcile, webhooks};
 use output::Report;
 
 /// What a command ends with: a report, and whether it fully succeeded.
@@ -275,6 +275,60 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
             ReconcileCommand::Realizations { party } => {
                 Outcome::Done(reconcile::realizations(r, party).await?)
+            }
+        },
+        Command::Events { command } => match command {
+            EventsCommand::Follow {
+                filter,
+                after,
+                from_now,
+                cursor,
+                count,
+            } => {
+                let start = events::Start {
+                    after,
+                    from_now,
+                    cursor,
+                };
+                Outcome::Done(events::follow(r, filter, start, count, cli.output).await?)
+            }
+            EventsCommand::List {
+                filter,
+                after,
+                limit,
+            } => Outcome::Done(events::list(r, filter, after, limit).await?),
+        },
+        Command::Webhooks { command } => match command {
+            WebhooksCommand::Add {
+                party,
+                url,
+                types,
+                description,
+                request_id,
+            } => Outcome::Done(
+                webhooks::add(
+                    r,
+                    webhooks::NewEndpoint {
+                        party,
+                        url,
+                        types,
+                        description,
+                        request_id,
+                    },
+                )
+                .await?,
+            ),
+            WebhooksCommand::List { party } => Outcome::Done(webhooks::list(r, party).await?),
+            WebhooksCommand::Delete { id, request_id } => {
+                Outcome::Done(webhooks::delete(r, id, request_id).await?)
+            }
+            WebhooksCommand::Deliveries {
+                endpoint,
+                party,
+                dead,
+            } => Outcome::Done(webhooks::deliveries(r, endpoint, party, dead).await?),
+            WebhooksCommand::Replay { id, request_id } => {
+                Outcome::Done(webhooks::replay(r, id, request_id).await?)
             }
         },
         Command::Audit { command } => match command {

@@ -17,7 +17,8 @@ on_both_backends!(
     plots_are_svg_and_png_of_the_size_asked,
     statements_import_once_and_reconcile,
     names_script_output_and_the_remaining_commands,
-    documents_and_facts_over_time
+    documents_and_facts_over_time,
+    events_follow_resumes_and_webhooks
 );
 
 /// A scratch directory, removed on drop.
@@ -1874,4 +1875,121 @@ async fn documents_and_facts_over_time(app: &TestApp) {
         "{}",
         stderr(&o)
     );
+}
+
+/// JSON lines, one object each.
+fn json_lines(text: &str) -> Vec<Value> {
+    text.lines()
+        .map(|l| serde_json::from_str(l).expect("a JSON object per line"))
+        .collect()
+}
+
+async fn events_follow_resumes_and_webhooks(app: &TestApp) {
+    let party = app.create_firm("Event Follow Ltd").await;
+    app.create_earning(&party.id, "EV-1", "120.00", "USD").await;
+    let dir = Dir::new();
+    let cursor = dir.path("cursor");
+
+    // The party's events so far, oldest first.
+    let listed = json(app, &["events", "list", "--party", "Event Follow Ltd"]).await;
+    let types: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["repat.party.created", "repat.earning.created"]);
+    assert_eq!(listed[1]["data"]["invoice_reference"], "EV-1");
+
+    // Followed with a cursor: two events, then the cursor holds the last.
+    let args = |count: &'static str| {
+        vec![
+            "events".to_string(),
+            "follow".into(),
+            "--party".into(),
+            party.id.clone(),
+            "--cursor".into(),
+            s(&cursor).into(),
+            "--count".into(),
+            count.into(),
+            "--output".into(),
+            "json".into(),
+        ]
+    };
+    let first = args("2");
+    let first: Vec<&str> = first.iter().map(String::as_str).collect();
+    let seen = json_lines(&expect(app, 0, &first).await);
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0]["specversion"], "1.0");
+    assert_eq!(seen[1]["type"], "repat.earning.created");
+    let last: i64 = seen[1]["sequence"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&cursor).unwrap().trim(),
+        last.to_string()
+    );
+
+    // A second run resumes after the cursor: only what came since.
+    app.create_earning(&party.id, "EV-2", "80.00", "USD").await;
+    let again = args("1");
+    let again: Vec<&str> = again.iter().map(String::as_str).collect();
+    let next = json_lines(&expect(app, 0, &again).await);
+    assert_eq!(next.len(), 1);
+    assert_eq!(next[0]["data"]["invoice_reference"], "EV-2");
+    assert!(next[0]["sequence"].as_str().unwrap().parse::<i64>().unwrap() > last);
+
+    // Filtered by type, as CSV: a header, then one row per event.
+    let csv = expect(
+        app,
+        0,
+        &[
+            "events",
+            "follow",
+            "--party",
+            &party.id,
+            "--type",
+            "earning.created",
+            "--count",
+            "2",
+            "--output",
+            "csv",
+        ],
+    )
+    .await;
+    let rows: Vec<&str> = csv.lines().collect();
+    assert_eq!(rows[0], "sequence,time,type,subject,party_id,id");
+    assert_eq!(rows.len(), 3);
+    assert!(rows[1..].iter().all(|r| r.contains("repat.earning.created")));
+
+    // Webhooks: the secret is shown once, the endpoint listed without it,
+    // then deleted.
+    let added = json(
+        app,
+        &[
+            "webhooks",
+            "add",
+            "--party",
+            "Event Follow Ltd",
+            "--url",
+            "https://hooks.invalid/repat",
+            "--type",
+            "earning.created",
+        ],
+    )
+    .await;
+    let id = added["id"].as_str().unwrap().to_string();
+    assert!(!added["secret"].as_str().unwrap().is_empty());
+    let listed = json(app, &["webhooks", "list", "--party", &party.id]).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["types"], "earning.created");
+    assert!(listed[0].get("secret").is_none());
+    let deleted = json(app, &["webhooks", "delete", &id]).await;
+    assert!(!deleted["delete_time"].as_str().unwrap().is_empty());
+    let dead = json(app, &["webhooks", "deliveries", "--endpoint", &id, "--dead"]).await;
+    assert!(dead.as_array().unwrap().iter().all(|d| d["status"] == "DEAD"));
+
+    // A bad filter is named by its flag.
+    let o = run(app, &["events", "list", "--party", "not-a-party-id-or-name"]).await;
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("--party"), "{}", stderr(&o));
 }
