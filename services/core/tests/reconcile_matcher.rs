@@ -391,3 +391,66 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn manual_amounts_are_bounded_by_the_invoice_and_the_credit() {
+    use repat_core::reconcile::matcher::manual_all;
+    let tol = Tolerances::default();
+    let big = invoice(1, "INV-1", usd("1000.00"), "2024-03-01");
+    let mut part_paid = invoice(2, "INV-2", usd("300.00"), "2024-03-02");
+    part_paid.realized = Decimal::new(10000, 2);
+    let c = credit(1, usd("985.00"), "2024-03-20", "");
+    // Just inside: the outstanding 200.00, and 1,035.00 in all (985 + 50
+    // of fee allowance).
+    let ok = manual_all(
+        &c,
+        &[
+            (&big, Some(usd("835.00"))),
+            (&part_paid, Some(usd("200.00"))),
+        ],
+        &tol,
+    )
+    .unwrap();
+    assert_eq!(ok.len(), 2);
+    // Just outside each bound, the allocation named.
+    let over = manual_all(&c, &[(&part_paid, Some(usd("200.01")))], &tol).unwrap_err();
+    assert_eq!(over.0, 0);
+    assert!(over.1.contains("outstanding (200.00 USD)"), "{}", over.1);
+    let beyond = manual_all(
+        &c,
+        &[
+            (&big, Some(usd("835.01"))),
+            (&part_paid, Some(usd("200.00"))),
+        ],
+        &tol,
+    )
+    .unwrap_err();
+    assert_eq!(beyond.0, 1);
+    assert!(beyond.1.contains("at most 1035.00 USD"), "{}", beyond.1);
+    // Nothing left to settle.
+    let mut paid = invoice(3, "INV-3", usd("50.00"), "2024-03-03");
+    paid.realized = Decimal::new(5000, 2);
+    let done = manual_all(&c, &[(&paid, None)], &tol).unwrap_err();
+    assert!(done.1.contains("fully realized"), "{}", done.1);
+}
+
+#[test]
+fn a_booked_reversal_takes_back_a_matched_credit_and_a_pending_one_does_not() {
+    use repat_core::reconcile::BookingStatus;
+    use repat_core::reconcile::matcher::taken_back;
+    let mut matched = credit(1, usd("640.00"), "2024-03-20", "INV-1");
+    matched.entry.servicer_reference = Some("BRAC-77121".into());
+    matched.state = CreditState::Settled;
+    let mut other = credit(2, usd("640.00"), "2024-03-21", "INV-2");
+    other.entry.servicer_reference = Some("BRAC-99999".into());
+    other.state = CreditState::Settled;
+    let mut reversal = credit(3, usd("640.00"), "2024-03-22", "returned");
+    reversal.entry.kind = EntryKind::CreditReversal;
+    reversal.entry.servicer_reference = Some("BRAC-77121".into());
+    assert_eq!(
+        taken_back(&[matched.clone(), other.clone(), reversal.clone()]),
+        [matched.id]
+    );
+    reversal.entry.status = BookingStatus::Pending;
+    assert!(taken_back(&[matched, other, reversal]).is_empty());
+}

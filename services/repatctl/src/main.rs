@@ -19,8 +19,8 @@ use std::process::ExitCode;
 
 use cli::{
     AuditCommand, ClaimsCommand, Cli, Command, DelaysArgs, DemoCommand, DocumentsCommand,
-    EarningsCommand, EventsCommand, IncentiveCommand, MetricsCommand, PartiesCommand, ReconcileCommand,
-    RepatriationsCommand, StatementsCommand, StepsCommand, WebhooksCommand,
+    EarningsCommand, EventsCommand, IncentiveCommand, MetricsCommand, PartiesCommand,
+    ReconcileCommand, RepatriationsCommand, StatementsCommand, StepsCommand, WebhooksCommand,
 };
 use client::Repat;
 use commands::{documents, events, facts, incentive, journey, metrics, reconcile, webhooks};

@@ -1935,7 +1935,14 @@ async fn events_follow_resumes_and_webhooks(app: &TestApp) {
     let next = json_lines(&expect(app, 0, &again).await);
     assert_eq!(next.len(), 1);
     assert_eq!(next[0]["data"]["invoice_reference"], "EV-2");
-    assert!(next[0]["sequence"].as_str().unwrap().parse::<i64>().unwrap() > last);
+    assert!(
+        next[0]["sequence"]
+            .as_str()
+            .unwrap()
+            .parse::<i64>()
+            .unwrap()
+            > last
+    );
 
     // Filtered by type, as CSV: a header, then one row per event.
     let csv = expect(
@@ -1958,7 +1965,11 @@ async fn events_follow_resumes_and_webhooks(app: &TestApp) {
     let rows: Vec<&str> = csv.lines().collect();
     assert_eq!(rows[0], "sequence,time,type,subject,party_id,id");
     assert_eq!(rows.len(), 3);
-    assert!(rows[1..].iter().all(|r| r.contains("repat.earning.created")));
+    assert!(
+        rows[1..]
+            .iter()
+            .all(|r| r.contains("repat.earning.created"))
+    );
 
     // Webhooks: the secret is shown once, the endpoint listed without it,
     // then deleted.
@@ -1985,11 +1996,24 @@ async fn events_follow_resumes_and_webhooks(app: &TestApp) {
     assert!(listed[0].get("secret").is_none());
     let deleted = json(app, &["webhooks", "delete", &id]).await;
     assert!(!deleted["delete_time"].as_str().unwrap().is_empty());
-    let dead = json(app, &["webhooks", "deliveries", "--endpoint", &id, "--dead"]).await;
-    assert!(dead.as_array().unwrap().iter().all(|d| d["status"] == "DEAD"));
+    let dead = json(
+        app,
+        &["webhooks", "deliveries", "--endpoint", &id, "--dead"],
+    )
+    .await;
+    assert!(
+        dead.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "DEAD")
+    );
 
     // A bad filter is named by its flag.
-    let o = run(app, &["events", "list", "--party", "not-a-party-id-or-name"]).await;
+    let o = run(
+        app,
+        &["events", "list", "--party", "not-a-party-id-or-name"],
+    )
+    .await;
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("--party"), "{}", stderr(&o));
 }

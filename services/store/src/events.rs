@@ -142,6 +142,9 @@ pub struct CreditUnmatched {
     pub credit_id: Uuid,
     pub party_id: Uuid,
     pub removed: Vec<StoredMatch>,
+    /// Why: a person's note, or what took the credit back.
+    #[serde(default)]
+    pub reason: String,
 }
 
 /// An earning nothing has brought home yet: a candidate for a

@@ -587,6 +587,9 @@ pub struct StoredMatch {
     pub step_id: Option<Uuid>,
     /// Why no step was recorded, when none could be.
     pub journey_note: Option<String>,
+    /// Why a person made it, for a manual match.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub create_time: DateTime<Utc>,
 }
 

@@ -14,11 +14,15 @@ use crate::error::{Error, Result};
 use crate::run_matching::{announce_journeys, match_events, store_matches};
 
 /// A credit matched by hand to earnings; an amount left out is what the
-/// credit settles under the tolerances (one earning only).
+/// credit settles under the tolerances (one earning only). Each amount is
+/// bounded by its earning's outstanding amount, and together by what the
+/// credit is worth (`matcher::manual_all`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ManualMatchRequest {
     pub credit_id: Uuid,
     pub allocations: Vec<(Uuid, Option<Money>)>,
+    /// Why, kept on each match made.
+    pub note: String,
 }
 
 /// Matches a credit by hand (it must have no match yet).
@@ -67,21 +71,22 @@ async fn match_by_hand(
         )));
     }
     let invoices = tx.invoices(party).await?;
-    let mut matches = Vec::new();
-    for (n, (earning, amount)) in req.allocations.iter().enumerate() {
+    let mut allocations = Vec::with_capacity(req.allocations.len());
+    for (earning, amount) in &req.allocations {
         let inv = invoices.iter().find(|i| i.id == *earning).ok_or_else(|| {
             Error::Store(repat_store::StoreError::NotFound {
                 kind: "earning",
                 id: earning.to_string(),
             })
         })?;
-        let m = recon::matcher::manual(credit, inv, *amount, tolerances)
-            .map_err(|e| Error::Precondition(format!("allocations[{n}]: {e}")))?;
-        matches.push(m);
+        allocations.push((inv, *amount));
     }
+    let matches = recon::matcher::manual_all(credit, &allocations, tolerances)
+        .map_err(|(n, e)| Error::Precondition(format!("allocations[{n}]: {e}")))?;
     let entries: HashMap<Uuid, recon::Entry> =
         [(credit.id, credit.entry.clone())].into_iter().collect();
-    let (stored, journeys) = store_matches(&mut tx, idem, matches, &entries).await?;
+    let note = Some(req.note.as_str()).filter(|n| !n.is_empty());
+    let (stored, journeys) = store_matches(&mut tx, idem, matches, &entries, note).await?;
     let audited: Vec<_> = stored
         .iter()
         .map(|m| (idem, format!("reconciliation/matches/{}", m.id)))

@@ -12,8 +12,8 @@ use repat_core::journey::{self, NewStep, Step};
 use repat_core::reconcile::{self as recon, Exception, Subject, Tolerances};
 use repat_core::repatriation::RepatriationStatus;
 use repat_store::{
-    EventType, Idempotency, JourneyChange, NewEvent, StoredMatch, Write, derive_id,
-    journey_change_events,
+    CreditUnmatched, EventType, Idempotency, JourneyChange, NewEvent, StoredMatch, Write,
+    derive_id, journey_change_events,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -58,12 +58,18 @@ async fn run(
         return Ok(stored);
     }
     tx.lock_reconciliation(party).await?;
+    let mut credits = tx.credits(party).await?;
+    let mut events = Vec::new();
+    let taken_back = recon::matcher::taken_back(&credits);
+    if !taken_back.is_empty() {
+        events = release_taken_back(&mut tx, idem, party, &taken_back).await?;
+        credits = tx.credits(party).await?;
+    }
     let invoices = tx.invoices(party).await?;
-    let credits = tx.credits(party).await?;
     let outcome = recon::reconcile(&invoices, &credits, tolerances);
     let entries: HashMap<Uuid, recon::Entry> =
         credits.into_iter().map(|c| (c.id, c.entry)).collect();
-    let (matches, journeys) = store_matches(&mut tx, idem, outcome.matches, &entries).await?;
+    let (matches, journeys) = store_matches(&mut tx, idem, outcome.matches, &entries, None).await?;
     let held: std::collections::HashSet<String> = tx
         .exceptions(party)
         .await?
@@ -79,7 +85,7 @@ async fn run(
     };
     tx.audit(&[(idem, format!("parties/{party}/reconciliation"))])
         .await?;
-    let mut events = match_events(&run.matches, &journeys)?;
+    events.extend(match_events(&run.matches, &journeys)?);
     // An exception is raised when the party's exceptions did not hold it
     // already.
     for x in outcome
@@ -101,6 +107,41 @@ async fn run(
     tx.respond(idem, &run).await?;
     tx.commit().await?;
     Ok(run)
+}
+
+/// Unmatches the credits a booked reversal took back after they were
+/// matched (the money would otherwise count twice): their matches go, in
+/// the trail and as `credit.unmatched` events with the reason, and each
+/// stays open for the run to explain as REVERSED. The journeys keep their
+/// BENEFICIARY_CREDITED: the money did arrive before it was taken back.
+async fn release_taken_back(
+    tx: &mut Write,
+    idem: &Idempotency,
+    party: Uuid,
+    credits: &[Uuid],
+) -> Result<Vec<NewEvent>> {
+    let mut events = Vec::with_capacity(credits.len());
+    let mut audited = Vec::with_capacity(credits.len());
+    for &credit in credits {
+        let removed = tx.matches_of_credit(credit).await?;
+        tx.release_credit(credit).await?;
+        let resource = format!("reconciliation/credits/{credit}");
+        events.push(NewEvent::new(
+            EventType::CreditUnmatched,
+            party,
+            resource.clone(),
+            &idem.request_id.to_string(),
+            &CreditUnmatched {
+                credit_id: credit,
+                party_id: party,
+                removed,
+                reason: "a booked reversal on the account took the credit back".into(),
+            },
+        )?);
+        audited.push((idem, resource));
+    }
+    tx.audit(&audited).await?;
+    Ok(events)
 }
 
 /// Journeys a match extended have changed: their watchers hear of it.
@@ -170,6 +211,7 @@ pub(crate) async fn store_matches(
     idem: &Idempotency,
     matches: Vec<recon::Match>,
     credits: &HashMap<Uuid, recon::Entry>,
+    note: Option<&str>,
 ) -> Result<(Vec<StoredMatch>, Vec<JourneyChange>)> {
     let at = tx.time();
     let mut changes = Vec::new();
@@ -190,6 +232,7 @@ pub(crate) async fn store_matches(
             repatriation_id: None,
             step_id: None,
             journey_note: None,
+            note: note.map(str::to_string),
             create_time: at,
         };
         let paying = tx.paying_repatriations(sm.detail.invoice).await?;

@@ -9,12 +9,13 @@ use crate::App;
 use crate::auth::{Action, Caller};
 use crate::error::{Error, Result};
 
-/// The matches removed.
+/// The matches removed; `note` says why.
 pub async fn unmatch(
     app: &App,
     caller: &Caller,
     idem: &Idempotency,
     credit: Uuid,
+    note: &str,
 ) -> Result<Vec<StoredMatch>> {
     let (_, permit) = app.entry_party(caller, credit, Action::Write).await?;
     let mut tx = app.store(&permit).begin().await?;
@@ -41,6 +42,7 @@ pub async fn unmatch(
             credit_id: credit,
             party_id: party,
             removed: removed.clone(),
+            reason: note.to_string(),
         },
     )?])
     .await?;

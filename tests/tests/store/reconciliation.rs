@@ -124,6 +124,7 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
         caller,
         &key("repat.v1.ReconciliationService/Unmatch"),
         credit,
+        "paid another invoice",
     )
     .await
     .unwrap();
@@ -140,6 +141,7 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
         caller,
         &key("repat.v1.ReconciliationService/Unmatch"),
         credit,
+        "paid another invoice",
     )
     .await
     .unwrap_err();
@@ -150,6 +152,7 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
     let by_hand = ManualMatchRequest {
         credit_id: credit,
         allocations: vec![(e.id, None)],
+        note: "the client's remittance names this invoice".into(),
     };
     let tolerances = Tolerances::default();
     let match_by_hand = || async {
@@ -158,6 +161,10 @@ async fn statements_are_matched_and_kept(store: &TestStore) {
     };
     let manual = match_by_hand().await.unwrap();
     assert_eq!(manual.len(), 1);
+    assert_eq!(
+        manual[0].note.as_deref(),
+        Some("the client's remittance names this invoice")
+    );
     assert_eq!(
         manual[0].step_id, m.step_id,
         "the journey keeps the one credit step"

@@ -16,7 +16,9 @@ use tonic_types::StatusExt;
 on_both_backends!(
     statements_match_as_expected,
     refused_files_store_nothing,
-    manual_decisions_stand
+    manual_decisions_stand,
+    manual_matches_are_bounded_and_noted,
+    a_reversal_after_a_match_unmatches_the_credit
 );
 
 fn file(name: &str) -> Vec<u8> {
@@ -637,4 +639,175 @@ async fn manual_decisions_stand(app: &TestApp) {
         .filter(|m| ["ManualMatch", "Unmatch"].contains(m))
         .collect();
     assert_eq!(methods, ["ManualMatch", "Unmatch", "ManualMatch"]);
+}
+
+async fn import_csv(app: &TestApp, party: &str, text: &str) -> pb::Statement {
+    app.reconciliation()
+        .import_statement(pb::ImportStatementRequest {
+            request_id: rid(),
+            party_id: party.into(),
+            format: pb::StatementFormat::Csv as i32,
+            content: text.as_bytes().to_vec(),
+            ..Default::default()
+        })
+        .await
+        .expect("import")
+        .into_inner()
+}
+
+/// The payload of the party's `credit.unmatched` events, oldest first.
+async fn unmatched_events(app: &TestApp, party: &str) -> Vec<pb::CreditUnmatched> {
+    app.events()
+        .list_events(pb::ListEventsRequest {
+            party_id: party.into(),
+            types: vec!["credit.unmatched".into()],
+            page_size: 1000,
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .events
+        .into_iter()
+        .filter_map(|e| match e.data {
+            Some(pb::event::Data::CreditUnmatched(u)) => Some(u),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn manual_matches_are_bounded_and_noted(app: &TestApp) {
+    let party = app.create_firm("Karnaphuli Code").await.id;
+    let p = party.as_str();
+    let big = invoice(app, p, "INV-5001", "1000.00", date(2024, 3, 1)).await;
+    let small = invoice(app, p, "INV-5002", "300.00", date(2024, 3, 2)).await;
+    let statement = import_csv(
+        app,
+        p,
+        "booking_date,direction,amount,currency,remittance\n2024-03-20,CREDIT,985.00,USD,no reference\n",
+    )
+    .await;
+    let credit = statement.entries[0].id.clone();
+    let by_hand = |allocations: Vec<(&str, &str)>| pb::ManualMatchRequest {
+        request_id: rid(),
+        credit_id: credit.clone(),
+        allocations: allocations
+            .into_iter()
+            .map(|(earning, amount)| pb::ManualAllocation {
+                earning_id: earning.into(),
+                amount: repat_tests::fixtures::money(amount, "USD"),
+            })
+            .collect(),
+        note: "settled by phone with the client".into(),
+    };
+    let refused = |s: tonic::Status| {
+        assert_eq!(s.code(), Code::FailedPrecondition, "{s:?}");
+        s.message().to_string()
+    };
+    // More than the invoice has outstanding.
+    let over = refused(
+        app.reconciliation()
+            .manual_match(by_hand(vec![(&small.id, "300.01")]))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        over.contains("allocations[0]") && over.contains("outstanding"),
+        "{over}"
+    );
+    // More than the credit is worth, beyond the fee tolerance (50 USD).
+    let beyond = refused(
+        app.reconciliation()
+            .manual_match(by_hand(vec![(&big.id, "800.00"), (&small.id, "240.01")]))
+            .await
+            .unwrap_err(),
+    );
+    assert!(
+        beyond.contains("allocations[1]") && beyond.contains("worth"),
+        "{beyond}"
+    );
+    assert!(
+        matches(app, p).await.is_empty(),
+        "a refused match stores nothing"
+    );
+
+    // Within both bounds: 1,000 settled by 985 (15 of fees on the way).
+    let made = app
+        .reconciliation()
+        .manual_match(by_hand(vec![(&big.id, "1000.00")]))
+        .await
+        .unwrap()
+        .into_inner()
+        .matches;
+    assert_eq!(made[0].note, "settled by phone with the client");
+    assert_eq!(money(&made[0].covered), "1000.00 USD");
+    assert_eq!(
+        matches(app, p).await[0].note,
+        "settled by phone with the client"
+    );
+
+    // Unmatched with a note: the event says why.
+    app.reconciliation()
+        .unmatch(pb::UnmatchRequest {
+            request_id: rid(),
+            credit_id: credit.clone(),
+            note: "the client paid INV-5002 and more".into(),
+        })
+        .await
+        .unwrap();
+    let unmatched = unmatched_events(app, p).await;
+    assert_eq!(unmatched.len(), 1);
+    assert_eq!(unmatched[0].reason, "the client paid INV-5002 and more");
+    assert_eq!(unmatched[0].removed[0].earning_id, big.id);
+}
+
+async fn a_reversal_after_a_match_unmatches_the_credit(app: &TestApp) {
+    let party = app.create_firm("Meghna Apps").await.id;
+    let p = party.as_str();
+    invoice(app, p, "INV-6001", "640.00", date(2024, 3, 1)).await;
+    let statement = import_csv(
+        app,
+        p,
+        "booking_date,direction,amount,currency,reference,remittance\n2024-03-20,CREDIT,640.00,USD,BRAC-77121,INV-6001\n",
+    )
+    .await;
+    let credit = statement.entries[0].id.clone();
+    let first = run(app, p).await;
+    assert_eq!(first.matches.len(), 1);
+    assert_eq!(
+        realizations(app, p).await["INV-6001"].0,
+        pb::RealizationStatus::Realized
+    );
+
+    // The bank takes the credit back (the same reference and amount).
+    import_csv(
+        app,
+        p,
+        "booking_date,direction,amount,currency,reference,remittance\n2024-03-22,CREDIT_REVERSAL,640.00,USD,BRAC-77121,returned by the payer's bank\n",
+    )
+    .await;
+    let second = run(app, p).await;
+    assert!(second.matches.is_empty());
+    assert!(matches(app, p).await.is_empty(), "the match is gone");
+    assert_eq!(
+        realizations(app, p).await["INV-6001"].0,
+        pb::RealizationStatus::Unpaid
+    );
+    let x = exceptions(app, p).await;
+    let reversed = x.iter().find(|x| x.credit_id == credit).unwrap();
+    assert_eq!(reversed.code, "REVERSED");
+    let unmatched = unmatched_events(app, p).await;
+    assert_eq!(unmatched.len(), 1);
+    assert_eq!(unmatched[0].credit_id, credit);
+    assert!(
+        unmatched[0].reason.contains("reversal"),
+        "{}",
+        unmatched[0].reason
+    );
+    assert_eq!(unmatched[0].removed, first.matches);
+
+    // A re-run changes nothing.
+    assert!(run(app, p).await.matches.is_empty());
+    assert_eq!(unmatched_events(app, p).await.len(), 1);
+    assert_eq!(exceptions(app, p).await, x);
 }

@@ -126,6 +126,7 @@ fn data(e: &StoredEvent) -> Result<Data, StoreError> {
             Data::CreditUnmatched(pb::CreditUnmatched {
                 credit_id: u.credit_id.to_string(),
                 removed: u.removed.iter().map(recon::stored_match).collect(),
+                reason: u.reason,
             })
         }
         E::ExceptionRaised => Data::Exception(recon::exception(&payload(e)?)),

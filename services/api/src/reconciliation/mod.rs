@@ -158,12 +158,13 @@ impl ReconciliationApi {
                 allocations.push((e, amount));
             }
         }
-        let (id, (credit, _note)) = v.finish(|| id.zip(credit.zip(note)))?;
+        let (id, (credit, note)) = v.finish(|| id.zip(credit.zip(note)))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, MANUAL_MATCH, id, &req);
         let request = ManualMatchRequest {
             credit_id: credit,
             allocations,
+            note,
         };
         let matches =
             manual_match::manual_match(&self.state.app, caller, &idem, &request, &self.tolerances)
@@ -182,10 +183,10 @@ impl ReconciliationApi {
         let id = request_id(&mut v, &req.request_id);
         let credit = v.required_uuid("credit_id", &req.credit_id);
         let note = v.text("note", &req.note);
-        let (id, (credit, _note)) = v.finish(|| id.zip(credit.zip(note)))?;
+        let (id, (credit, note)) = v.finish(|| id.zip(credit.zip(note)))?;
         req.request_id.clear();
         let idem = fingerprint::idempotency(caller, UNMATCH, id, &req);
-        let removed = unmatch::unmatch(&self.state.app, caller, &idem, credit).await?;
+        let removed = unmatch::unmatch(&self.state.app, caller, &idem, credit, &note).await?;
         Ok(pb::UnmatchResponse {
             removed: removed.iter().map(wire::stored_match).collect(),
         })

@@ -95,6 +95,7 @@ pub fn stored_match(m: &StoredMatch) -> pb::Match {
         step_id: m.step_id.map(|s| s.to_string()).unwrap_or_default(),
         journey_note: m.journey_note.clone().unwrap_or_default(),
         create_time: Some(timestamp(m.create_time)),
+        note: m.note.clone().unwrap_or_default(),
     }
 }
 

@@ -412,6 +412,34 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
     }
 }
 
+/// What the party's booked reversals take back, by party and identity.
+/// Only what the bank booked counts: a pending reversal takes nothing back.
+fn reversal_keys(credits: &[Credit]) -> HashSet<(Uuid, Identity<'_>), RandomState> {
+    credits
+        .iter()
+        .filter(|c| {
+            c.entry.kind == EntryKind::CreditReversal && c.entry.status == BookingStatus::Booked
+        })
+        .flat_map(|c| identities(&c.entry).map(move |k| (c.party, k)))
+        .collect()
+}
+
+/// The matched credits a booked reversal has since taken back: their
+/// matches must go before a run (the credit then stays open, explained as
+/// REVERSED), or the money would count twice.
+pub fn taken_back(credits: &[Credit]) -> Vec<Uuid> {
+    let reversals = reversal_keys(credits);
+    if reversals.is_empty() {
+        return Vec::new();
+    }
+    credits
+        .iter()
+        .filter(|c| c.state == CreditState::Settled && c.entry.not_payable().is_none())
+        .filter(|c| identities(&c.entry).any(|k| reversals.contains(&(c.party, k))))
+        .map(|c| c.id)
+        .collect()
+}
+
 /// `items` sorted (stably) by `key`, moving each once: cheaper than
 /// sorting large values in place.
 fn sorted_by_key<T, K: Ord>(items: Vec<T>, key: impl Fn(&T) -> K) -> Vec<T> {
@@ -460,14 +488,7 @@ impl<'a> Run<'a> {
             })
             .collect();
         sorted.sort_unstable_by_key(|a| a.0);
-        // Only what the bank booked counts: a pending reversal takes nothing back.
-        let reversals: HashSet<(Uuid, Identity), RandomState> = credits
-            .iter()
-            .filter(|c| {
-                c.entry.kind == EntryKind::CreditReversal && c.entry.status == BookingStatus::Booked
-            })
-            .flat_map(|c| identities(&c.entry).map(move |k| (c.party, k)))
-            .collect();
+        let reversals = reversal_keys(credits);
         let mut seen: Map<(Uuid, Identity), &Credit> = map();
         let mut open = Vec::new();
         for (_, c) in sorted {
@@ -1125,10 +1146,23 @@ pub fn manual(
     }
     let cur = inv.amount.currency();
     let outstanding = inv.amount.amount() - inv.realized;
+    if outstanding <= Decimal::ZERO {
+        return Err(format!(
+            "earning {} is fully realized ({} of {} came home); unmatch what paid it first",
+            inv.id,
+            shown(inv.realized, cur),
+            inv.amount
+        ));
+    }
     match amount {
         Some(a) if a.currency() != cur => Err(format!(
             "the amount is in {} but the earning is in {cur}",
             a.currency()
+        )),
+        Some(a) if a.amount() > outstanding => Err(format!(
+            "{a} is more than earning {} has outstanding ({})",
+            inv.id,
+            shown(outstanding, cur)
         )),
         Some(a) => Ok(make_match(
             c,
@@ -1160,4 +1194,49 @@ pub fn manual(
             ))
         }
     }
+}
+
+/// An amount as a person reads it, in its currency's places.
+fn shown(amount: Decimal, cur: Currency) -> String {
+    Money::new(amount, cur).map_or_else(|_| format!("{amount} {cur}"), |m| m.to_string())
+}
+
+/// Matches a credit by hand to several earnings: each allocation bounded
+/// by its earning's outstanding amount ([`manual`]), and together by what
+/// the credit is worth in each earning's currency, give or take the fee
+/// and FX tolerances (what a bank deducted on the way may still be
+/// settled). Where no rate converts the credit, the amounts given stand:
+/// the person knows the rate. An error names the allocation (by index)
+/// that breaks a bound.
+pub fn manual_all(
+    c: &Credit,
+    allocations: &[(&Invoice, Option<Money>)],
+    tol: &Tolerances,
+) -> Result<Vec<Match>, (usize, String)> {
+    let mut matches = Vec::with_capacity(allocations.len());
+    let mut totals: HashMap<Currency, Decimal> = HashMap::new();
+    for (n, (inv, amount)) in allocations.iter().enumerate() {
+        let m = manual(c, inv, *amount, tol).map_err(|e| (n, e))?;
+        let cur = m.covered.currency();
+        let total = totals.entry(cur).or_default();
+        *total += m.covered.amount();
+        if let Some((worth, rate)) = convert(&c.entry, cur, &inv.journey_rates) {
+            let fx = rate.is_some() || c.entry.amount.currency() != cur;
+            let allowed = worth + tol.fee_allowance(*total) + tol.fx_allowance(*total, fx);
+            if *total > allowed {
+                return Err((
+                    n,
+                    format!(
+                        "the allocations settle {} but the credit of {} is worth {} (with the fee and FX tolerances, at most {})",
+                        shown(*total, cur),
+                        c.entry.amount,
+                        shown(worth, cur),
+                        shown(allowed, cur)
+                    ),
+                ));
+            }
+        }
+        matches.push(m);
+    }
+    Ok(matches)
 }

@@ -507,6 +507,16 @@ impl Write {
 
     /// Removes a credit's matches and holds it for a manual match.
     pub async fn hold_credit(&mut self, credit: Uuid) -> Result<(), StoreError> {
+        self.unsettle(credit, HELD).await
+    }
+
+    /// Removes a credit's matches and leaves it open: a run explains it
+    /// (a reversed credit, as REVERSED).
+    pub async fn release_credit(&mut self, credit: Uuid) -> Result<(), StoreError> {
+        self.unsettle(credit, OPEN).await
+    }
+
+    async fn unsettle(&mut self, credit: Uuid, state: &str) -> Result<(), StoreError> {
         let mut c = self.conn();
         c.query("DELETE FROM recon_matches WHERE credit_id = $1")
             .bind(credit)
@@ -514,7 +524,7 @@ impl Write {
             .await?;
         c.query("UPDATE statement_entries SET state = $2 WHERE id = $1")
             .bind(credit)
-            .bind(HELD)
+            .bind(state)
             .execute()
             .await?;
         Ok(())
