@@ -1,0 +1,3 @@
+//! What the service benchmarks share.
+
+pub mod workload;
