@@ -31,6 +31,9 @@ pub const EXACT_LIMIT: i64 = 100_000;
 const SETTLE_BATCH: u32 = 1000;
 /// Longest a read spends bringing pending journeys into the figures.
 const SETTLE_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long a read waits for journeys another drain holds before looking
+/// again.
+const SETTLE_WAIT: std::time::Duration = std::time::Duration::from_millis(10);
 /// Rows per read of the export.
 const EXPORT_CHUNK: u32 = 1000;
 
@@ -48,13 +51,22 @@ pub struct Freshness {
 /// task drains the rest). Says how many are still pending.
 async fn settle(store: &dyn Repository) -> Result<Freshness> {
     let started = std::time::Instant::now();
-    while started.elapsed() < SETTLE_BUDGET && store.drain_pending_metrics(SETTLE_BATCH).await? > 0
-    {
+    loop {
+        let within = started.elapsed() < SETTLE_BUDGET;
+        if within && store.drain_pending_metrics(SETTLE_BATCH).await? > 0 {
+            continue;
+        }
+        // Nothing this read could take: none is pending, or another drain
+        // (the background's) holds what is left, and commits it soon.
+        let pending_journeys = store.pending_metrics().await?;
+        if pending_journeys == 0 || started.elapsed() >= SETTLE_BUDGET {
+            return Ok(Freshness {
+                pending_journeys,
+                read_time: Utc::now(),
+            });
+        }
+        tokio::time::sleep(SETTLE_WAIT).await;
     }
-    Ok(Freshness {
-        pending_journeys: store.pending_metrics().await?,
-        read_time: Utc::now(),
-    })
 }
 
 /// Drains every journey whose metrics are behind its steps: the server's
