@@ -14,6 +14,9 @@ use crate::repatriation::RepatriationStatus;
 pub enum EventType {
     PartyCreated,
     EarningCreated,
+    /// An earning corrected: amended (a revision) or voided.
+    EarningAmended,
+    EarningVoided,
     RepatriationCreated,
     StepRecorded,
     JourneyStatusChanged,
@@ -43,6 +46,8 @@ pub enum EventType {
 crate::names::named!(EventType {
     PartyCreated => "party.created",
     EarningCreated => "earning.created",
+    EarningAmended => "earning.amended",
+    EarningVoided => "earning.voided",
     RepatriationCreated => "repatriation.created",
     StepRecorded => "step.recorded",
     JourneyStatusChanged => "journey.status_changed",

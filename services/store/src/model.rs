@@ -196,6 +196,7 @@ pub trait Repository:
     + IncentiveRepository
     + MetricsRepository
     + ReconciliationRepository
+    + crate::RevisionRepository
     + crate::SearchRepository
     + crate::EventRepository
     + crate::WebhookRepository

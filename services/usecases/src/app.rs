@@ -98,6 +98,18 @@ impl App {
         Ok((party, authorize(caller, action(party))?))
     }
 
+    /// Authorizes `action` on the party of earning `id`, the same way.
+    pub(crate) async fn earning_party(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        action: fn(Uuid) -> Action,
+    ) -> Result<(Uuid, Permit)> {
+        let party = self.party_of_earning(id).await?;
+        authorize_record(caller, Action::Read(party), "earning", id)?;
+        Ok((party, authorize(caller, action(party))?))
+    }
+
     /// Authorizes `action` on the party of statement entry `id`, the same
     /// way.
     pub(crate) async fn entry_party(

@@ -14,7 +14,8 @@
 //! Writes: `create_party`, `create_party_fact`, `create_document`,
 //! `create_earning`, `create_repatriation`,
 //! `record_steps`, `assess`, `file_claim`, `record_claim_step`,
-//! `import_statement`, `run_matching`, `manual_match`, `unmatch`.
+//! `import_statement`, `run_matching`, `manual_match`, `unmatch`;
+//! corrections: `amend_earning`, `void_earning`.
 //! Reads, by what they show: `parties`, `documents`, `earnings`,
 //! `repatriations`,
 //! `incentive`, `reconciliation`, `metrics`, `audit`, `events`; and
@@ -27,6 +28,7 @@ pub mod error;
 pub mod observe;
 pub mod rules;
 
+pub mod amend_earning;
 pub mod assess;
 pub mod audit;
 pub mod create_document;
@@ -50,6 +52,7 @@ pub mod record_steps;
 pub mod repatriations;
 pub mod run_matching;
 pub mod unmatch;
+pub mod void_earning;
 pub mod webhooks;
 
 pub use app::App;

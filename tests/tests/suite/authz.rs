@@ -104,9 +104,12 @@ enum Rpc {
     Unmatch,
     SearchRepatriations,
     GetDocument,
+    AmendEarning,
+    VoidEarning,
+    ListEarningRevisions,
 }
 
-const ALL: [Rpc; 55] = [
+const ALL: [Rpc; 58] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -162,6 +165,9 @@ const ALL: [Rpc; 55] = [
     Rpc::Unmatch,
     Rpc::SearchRepatriations,
     Rpc::GetDocument,
+    Rpc::AmendEarning,
+    Rpc::VoidEarning,
+    Rpc::ListEarningRevisions,
 ];
 
 /// The full name of the method an [`Rpc`] calls.
@@ -176,6 +182,9 @@ fn method(rpc: Rpc) -> &'static str {
         Rpc::BatchCreateEarnings => "repat.v1.EarningService/BatchCreateEarnings",
         Rpc::GetEarning => "repat.v1.EarningService/GetEarning",
         Rpc::ListEarnings => "repat.v1.EarningService/ListEarnings",
+        Rpc::AmendEarning => "repat.v1.EarningService/AmendEarning",
+        Rpc::VoidEarning => "repat.v1.EarningService/VoidEarning",
+        Rpc::ListEarningRevisions => "repat.v1.EarningService/ListEarningRevisions",
         Rpc::CreateRepatriation => "repat.v1.RepatriationService/CreateRepatriation",
         Rpc::GetRepatriation => "repat.v1.RepatriationService/GetRepatriation",
         Rpc::ListRepatriations => "repat.v1.RepatriationService/ListRepatriations",
@@ -846,6 +855,42 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|_| 1),
         ),
+        // A correction its repatriation allows (the client's name).
+        Rpc::AmendEarning => code(
+            earnings()
+                .amend_earning(pb::AmendEarningRequest {
+                    request_id: rid(),
+                    id: w.earning_a.clone(),
+                    earning: Some(pb::Earning {
+                        client_name: format!("Nordic Retail AB {n}-{}", rid()),
+                        ..earning(&w.party_a, "A-1", "1000.00", "USD")
+                    }),
+                    reason: "the client's name was misspelt".into(),
+                    expected_revision: 0,
+                })
+                .await
+                .map(|_| 1),
+        ),
+        // Refused to anyone allowed to try: a repatriation allocates it.
+        Rpc::VoidEarning => code(
+            earnings()
+                .void_earning(pb::VoidEarningRequest {
+                    request_id: rid(),
+                    id: w.earning_a.clone(),
+                    reason: "recorded by mistake".into(),
+                    expected_revision: 0,
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListEarningRevisions => code(
+            earnings()
+                .list_earning_revisions(pb::ListEarningRevisionsRequest {
+                    id: w.earning_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
     }
 }
 
@@ -870,6 +915,8 @@ fn is_write(rpc: Rpc) -> bool {
             | Rpc::RecordClaimStep
             | Rpc::ManualMatch
             | Rpc::Unmatch
+            | Rpc::AmendEarning
+            | Rpc::VoidEarning
     )
 }
 
@@ -882,6 +929,7 @@ fn when_allowed(rpc: Rpc) -> Code {
         | Rpc::RecordClaimStep
         | Rpc::ManualMatch
         | Rpc::Unmatch
+        | Rpc::VoidEarning
         | Rpc::ReplayWebhookDelivery => Code::FailedPrecondition,
         _ => Code::Ok,
     }

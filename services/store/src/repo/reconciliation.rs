@@ -124,12 +124,12 @@ async fn entry_party(c: &mut Conn<'_>, id: Uuid) -> Result<Uuid, StoreError> {
     })
 }
 
-/// The party's earnings as the matcher sees them: with what settled
-/// matches cover, the references of their journeys (end-to-end ids,
-/// UETRs) and the journeys' conversion rates.
+/// The party's earnings as the matcher sees them (voided ones left out):
+/// with what settled matches cover, the references of their journeys
+/// (end-to-end ids, UETRs) and the journeys' conversion rates.
 async fn load_invoices(c: &mut Conn<'_>, party: Uuid) -> Result<Vec<recon::Invoice>, StoreError> {
     let rows: Vec<EarningRow> = c
-        .query("SELECT * FROM earnings WHERE party_id = $1 ORDER BY seq")
+        .query("SELECT * FROM earnings WHERE party_id = $1 AND void_time IS NULL ORDER BY seq")
         .bind(party)
         .fetch_all()
         .await?;
@@ -385,7 +385,8 @@ impl Write {
         Ok(Some(stored))
     }
 
-    /// The party's earnings as the matcher sees them: with what settled
+    /// The party's earnings as the matcher sees them (voided ones left out):
+/// with what settled
     /// matches cover, the references of their journeys (end-to-end ids,
     /// UETRs) and the journeys' conversion rates.
     pub async fn invoices(&mut self, party: Uuid) -> Result<Vec<recon::Invoice>, StoreError> {

@@ -1,0 +1,28 @@
+-- Corrections: a record is amended or voided by appending a revision that
+-- keeps who changed it, when, why, and the record before and after (JSON);
+-- the record's row holds its current revision. Revisions are never updated
+-- or deleted. `resource` is the record's name, e.g. 'earnings/<id>'.
+CREATE TABLE revisions (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    resource    TEXT    NOT NULL,
+    revision    INTEGER NOT NULL CHECK (revision > 1),
+    party_id    BLOB    NOT NULL REFERENCES parties (id),
+    action      TEXT    NOT NULL,
+    reason      TEXT    NOT NULL,
+    subject     TEXT    NOT NULL,
+    role        TEXT    NOT NULL,
+    request_id  BLOB    NOT NULL,
+    time        INTEGER NOT NULL,
+    before_json TEXT    NOT NULL,
+    after_json  TEXT    NOT NULL,
+    -- The fields the revision changed, comma-separated (API names).
+    fields      TEXT    NOT NULL,
+    UNIQUE (resource, revision)
+);
+
+-- An earning's current revision (1 as recorded), and when and why it was
+-- voided. A voided earning keeps its invoice reference; repatriations and
+-- the matcher no longer take it.
+ALTER TABLE earnings ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE earnings ADD COLUMN void_time INTEGER;
+ALTER TABLE earnings ADD COLUMN void_reason TEXT;

@@ -1,0 +1,284 @@
+//! Correcting the record: earnings amended and voided as revisions, each
+//! with its reason, its before and after, and its audit entry; what a
+//! repatriation's reference to an earning still allows.
+
+use repat_proto::v1 as pb;
+use repat_proto::v1::audit_service_client::AuditServiceClient;
+use repat_tests::fixtures::{date, earning, money, rid};
+use repat_tests::{TestApp, on_both_backends};
+use tonic::Code;
+
+on_both_backends!(
+    an_amendment_is_a_revision_with_its_history_and_audit_entry,
+    a_changed_reimport_names_the_earning_and_the_way_to_amend_it,
+    a_repatriation_fixes_what_it_counts_from,
+    a_voided_earning_is_kept_but_taken_by_nothing
+);
+
+fn amend(id: &str, earning: pb::Earning, reason: &str, expected: i64) -> pb::AmendEarningRequest {
+    pb::AmendEarningRequest {
+        request_id: rid(),
+        id: id.to_string(),
+        earning: Some(earning),
+        reason: reason.into(),
+        expected_revision: expected,
+    }
+}
+
+async fn an_amendment_is_a_revision_with_its_history_and_audit_entry(app: &TestApp) {
+    let party = app.create_firm("Typo Ltd").await;
+    let e = app.create_earning(&party.id, "INV-7", "1000.00", "USD").await;
+    assert_eq!(e.revision, 1);
+    let req = amend(
+        &e.id,
+        earning(&party.id, "INV-7", "1100.00", "USD"),
+        "the CSV said 1000; the invoice says 1100",
+        1,
+    );
+    let amended = app
+        .earnings()
+        .amend_earning(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(amended.revision, 2);
+    assert_eq!(amended.amount, money("1100.00", "USD"));
+    assert_eq!(amended.id, e.id);
+    // A retry answers the same and appends nothing.
+    let again = app.earnings().amend_earning(req).await.unwrap().into_inner();
+    assert_eq!(again, amended);
+    let read = app
+        .earnings()
+        .get_earning(pb::GetEarningRequest { id: e.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, amended);
+
+    // A caller who read revision 1 is told the earning moved on.
+    let stale = app
+        .earnings()
+        .amend_earning(amend(
+            &e.id,
+            earning(&party.id, "INV-7", "1200.00", "USD"),
+            "a second look",
+            1,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
+    assert!(stale.message().contains("revision 2"), "{}", stale.message());
+    // No reason, no correction; nothing changed is no correction either.
+    let bad = app
+        .earnings()
+        .amend_earning(amend(&e.id, earning(&party.id, "INV-7", "1.00", "USD"), " ", 0))
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    assert!(bad.message().contains("reason") || format!("{bad:?}").contains("reason"));
+    let same = app
+        .earnings()
+        .amend_earning(amend(
+            &e.id,
+            earning(&party.id, "INV-7", "1100.00", "USD"),
+            "again",
+            0,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(same.code(), Code::InvalidArgument, "{same:?}");
+
+    let history = app
+        .earnings()
+        .list_earning_revisions(pb::ListEarningRevisionsRequest { id: e.id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions;
+    assert_eq!(history.len(), 1, "{history:?}");
+    let r = &history[0];
+    assert_eq!(r.resource, format!("earnings/{}", e.id));
+    assert_eq!(r.revision, 2);
+    assert_eq!(r.action, "amended");
+    assert_eq!(r.reason, "the CSV said 1000; the invoice says 1100");
+    assert_eq!(r.changed_fields, ["amount"]);
+    assert!(!r.subject.is_empty());
+    let before: serde_json::Value = serde_json::from_str(&r.before_json).unwrap();
+    let after: serde_json::Value = serde_json::from_str(&r.after_json).unwrap();
+    assert_eq!(before["amount"]["amount"], "1000.00", "{before}");
+    assert_eq!(after["amount"]["amount"], "1100.00", "{after}");
+    assert_eq!(before["revision"], 1);
+    assert_eq!(after["revision"], 2);
+
+    // The audit trail names the revision, by the same request.
+    let entries = AuditServiceClient::new(app.channel.clone())
+        .list_audit_entries(pb::ListAuditEntriesRequest {
+            method: "repat.v1.EarningService/AmendEarning".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert_eq!(entries[0].resource, format!("earnings/{}/revisions/2", e.id));
+    assert_eq!(entries[0].request_id, r.request_id);
+}
+
+async fn a_changed_reimport_names_the_earning_and_the_way_to_amend_it(app: &TestApp) {
+    let party = app.create_firm("Reimport Ltd").await;
+    let request_id = rid();
+    let first = app
+        .earnings()
+        .create_earning(pb::CreateEarningRequest {
+            request_id: request_id.clone(),
+            earning: Some(earning(&party.id, "INV-9", "100.00", "USD")),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let err = app
+        .earnings()
+        .create_earning(pb::CreateEarningRequest {
+            request_id,
+            earning: Some(earning(&party.id, "INV-9", "150.00", "USD")),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
+    for part in [&first.id, "INV-9", "repatctl earnings import --amend", "AmendEarning"] {
+        assert!(err.message().contains(part), "{part}: {}", err.message());
+    }
+}
+
+async fn a_repatriation_fixes_what_it_counts_from(app: &TestApp) {
+    let party = app.create_firm("Paid Ltd").await;
+    let e = app.create_earning(&party.id, "INV-3", "500.00", "USD").await;
+    let r = app.open_repatriation(&party.id, &[&e.id]).await;
+    let refused = |what: pb::Earning| amend(&e.id, what, "a correction", 0);
+
+    let mut later = earning(&party.id, "INV-3", "500.00", "USD");
+    later.invoice_date = date(2024, 3, 5);
+    let err = app
+        .earnings()
+        .amend_earning(refused(later))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("invoice_date"), "{}", err.message());
+    assert!(err.message().contains(&r.id), "{}", err.message());
+
+    let err = app
+        .earnings()
+        .amend_earning(refused(earning(&party.id, "INV-3", "400.00", "USD")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains(&r.id), "{}", err.message());
+
+    let err = app
+        .earnings()
+        .void_earning(pb::VoidEarningRequest {
+            request_id: rid(),
+            id: e.id.clone(),
+            reason: "mistake".into(),
+            expected_revision: 0,
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains(&r.id), "{}", err.message());
+
+    // What the journey does not count from may still change.
+    let mut renamed = earning(&party.id, "INV-3A", "600.00", "USD");
+    renamed.client_name = "Nordic Retail Group AB".into();
+    let amended = app
+        .earnings()
+        .amend_earning(refused(renamed))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(amended.invoice_reference, "INV-3A");
+    assert_eq!(amended.allocated, money("500.00", "USD"));
+    let history = app
+        .earnings()
+        .list_earning_revisions(pb::ListEarningRevisionsRequest { id: e.id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions;
+    assert_eq!(
+        history[0].changed_fields,
+        ["client_name", "amount", "invoice_reference"]
+    );
+}
+
+async fn a_voided_earning_is_kept_but_taken_by_nothing(app: &TestApp) {
+    let party = app.create_firm("Void Ltd").await;
+    let e = app.create_earning(&party.id, "INV-5", "70.00", "USD").await;
+    let void = pb::VoidEarningRequest {
+        request_id: rid(),
+        id: e.id.clone(),
+        reason: "imported twice under another reference".into(),
+        expected_revision: 1,
+    };
+    let voided = app
+        .earnings()
+        .void_earning(void.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(voided.revision, 2);
+    assert!(voided.void_time.is_some());
+    assert_eq!(voided.void_reason, "imported twice under another reference");
+    assert_eq!(
+        app.earnings().void_earning(void).await.unwrap().into_inner(),
+        voided
+    );
+    let err = app
+        .earnings()
+        .amend_earning(amend(
+            &e.id,
+            earning(&party.id, "INV-5", "80.00", "USD"),
+            "too late",
+            0,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("voided"), "{}", err.message());
+    let err = app
+        .repatriations()
+        .create_repatriation(pb::CreateRepatriationRequest {
+            request_id: rid(),
+            party_id: party.id.clone(),
+            allocations: vec![pb::Allocation {
+                earning_id: e.id.clone(),
+                amount: None,
+            }],
+            channel: pb::Channel::Bank as i32,
+            payer_country: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("voided"), "{}", err.message());
+    let history = app
+        .earnings()
+        .list_earning_revisions(pb::ListEarningRevisionsRequest { id: e.id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].action, "voided");
+    // A missing earning is NOT_FOUND, never an empty history.
+    let missing = app
+        .earnings()
+        .list_earning_revisions(pb::ListEarningRevisionsRequest {
+            id: uuid::Uuid::new_v4().to_string(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+}
