@@ -5,7 +5,7 @@
 CREATE TABLE revisions (
     seq         INTEGER PRIMARY KEY AUTOINCREMENT,
     resource    TEXT    NOT NULL,
-    revision    INTEGER NOT NULL CHECK (revision > 1),
+    revision    INTEGER NOT NULL CONSTRAINT revisions_revision_check CHECK (revision > 1),
     party_id    BLOB    NOT NULL REFERENCES parties (id),
     action      TEXT    NOT NULL,
     reason      TEXT    NOT NULL,

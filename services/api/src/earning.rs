@@ -46,24 +46,6 @@ const CREATE: &str = "repat.v1.EarningService/CreateEarning";
 const AMEND: &str = "repat.v1.EarningService/AmendEarning";
 const VOID: &str = "repat.v1.EarningService/VoidEarning";
 
-/// The revision a correction expects the record at; 0 (unset) checks none.
-fn expected_revision(v: &mut Violations, field: &str, revision: i64) -> Option<Option<u32>> {
-    match revision {
-        0 => Some(None),
-        r => match u32::try_from(r) {
-            Ok(r) => Some(Some(r)),
-            Err(_) => {
-                v.add(field, "must be a revision (1 or more), or 0 to check none");
-                None
-            }
-        },
-    }
-}
-
-/// The reason of a correction: required, as any text.
-fn reason(v: &mut Violations, s: &str) -> Option<String> {
-    v.required_text("reason", s)
-}
 
 fn decode_earning(v: &mut Violations, e: Option<&pb::Earning>) -> Option<NewEarning> {
     let Some(e) = e else {
@@ -197,8 +179,8 @@ impl EarningService for EarningApi {
             let rid = request_id(&mut v, &req.request_id);
             let id = v.optional_uuid("id", &req.id);
             let earning = decode_earning(&mut v, req.earning.as_ref());
-            let why = reason(&mut v, &req.reason);
-            let expected = expected_revision(&mut v, "expected_revision", req.expected_revision);
+            let why = v.required_text("reason", &req.reason);
+            let expected = v.expected_revision("expected_revision", req.expected_revision);
             let (rid, (id, (earning, (why, expected)))) =
                 v.finish(|| rid.zip(id.zip(earning.zip(why.zip(expected)))))?;
             req.request_id.clear();
@@ -226,8 +208,8 @@ impl EarningService for EarningApi {
             let mut v = Violations::default();
             let rid = request_id(&mut v, &req.request_id);
             let id = v.required_uuid("id", &req.id);
-            let why = reason(&mut v, &req.reason);
-            let expected = expected_revision(&mut v, "expected_revision", req.expected_revision);
+            let why = v.required_text("reason", &req.reason);
+            let expected = v.expected_revision("expected_revision", req.expected_revision);
             let (rid, (id, (why, expected))) = v.finish(|| rid.zip(id.zip(why.zip(expected))))?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, VOID, rid, &req);

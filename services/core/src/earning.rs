@@ -164,11 +164,12 @@ impl Earning {
     }
 
     /// The earning amended to `to`, as revision + 1. Once a repatriation
-    /// allocates it, its currency and invoice date (which the journey's
-    /// deadlines and assessments count from) are fixed, and its amount may
-    /// not fall below what is allocated; once a match settles a credit
-    /// against it, its amount and currency are fixed too. Names, country,
-    /// category, due date, reference and marketplace may always change.
+    /// allocates it, its currency, invoice date and category (the journey's
+    /// deadline and assessments count from them, under the category's
+    /// programme) are fixed, and its amount may not fall below what is
+    /// allocated; once a match settles a credit against it, its amount is
+    /// fixed too. Client, country, due date, reference and marketplace may
+    /// always change.
     pub fn amend(
         &self,
         to: &NewEarning,
@@ -188,6 +189,10 @@ impl Earning {
             let fixed = [
                 (currency_changed, "amount.currency"),
                 (to.invoice_date != self.details.invoice_date, "invoice_date"),
+                (
+                    to.service_category != self.details.service_category,
+                    "service_category",
+                ),
             ];
             if let Some((_, field)) = fixed.iter().find(|(changed, _)| *changed) {
                 return Err(CorrectionError::Allocated {

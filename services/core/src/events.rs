@@ -13,6 +13,8 @@ use crate::repatriation::RepatriationStatus;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventType {
     PartyCreated,
+    /// A party's legal name or country corrected.
+    PartyCorrected,
     EarningCreated,
     /// An earning corrected: amended (a revision) or voided.
     EarningAmended,
@@ -45,6 +47,7 @@ pub enum EventType {
 
 crate::names::named!(EventType {
     PartyCreated => "party.created",
+    PartyCorrected => "party.corrected",
     EarningCreated => "earning.created",
     EarningAmended => "earning.amended",
     EarningVoided => "earning.voided",

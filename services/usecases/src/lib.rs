@@ -15,7 +15,7 @@
 //! `create_earning`, `create_repatriation`,
 //! `record_steps`, `assess`, `file_claim`, `record_claim_step`,
 //! `import_statement`, `run_matching`, `manual_match`, `unmatch`;
-//! corrections: `amend_earning`, `void_earning`.
+//! corrections: `amend_earning`, `void_earning`, `correct_party`.
 //! Reads, by what they show: `parties`, `documents`, `earnings`,
 //! `repatriations`,
 //! `incentive`, `reconciliation`, `metrics`, `audit`, `events`; and
@@ -31,6 +31,7 @@ pub mod rules;
 pub mod amend_earning;
 pub mod assess;
 pub mod audit;
+pub mod correct_party;
 pub mod create_document;
 pub mod create_earning;
 pub mod create_party;

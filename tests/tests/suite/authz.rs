@@ -107,9 +107,11 @@ enum Rpc {
     AmendEarning,
     VoidEarning,
     ListEarningRevisions,
+    CorrectParty,
+    ListPartyRevisions,
 }
 
-const ALL: [Rpc; 58] = [
+const ALL: [Rpc; 60] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -168,6 +170,8 @@ const ALL: [Rpc; 58] = [
     Rpc::AmendEarning,
     Rpc::VoidEarning,
     Rpc::ListEarningRevisions,
+    Rpc::CorrectParty,
+    Rpc::ListPartyRevisions,
 ];
 
 /// The full name of the method an [`Rpc`] calls.
@@ -185,6 +189,8 @@ fn method(rpc: Rpc) -> &'static str {
         Rpc::AmendEarning => "repat.v1.EarningService/AmendEarning",
         Rpc::VoidEarning => "repat.v1.EarningService/VoidEarning",
         Rpc::ListEarningRevisions => "repat.v1.EarningService/ListEarningRevisions",
+        Rpc::CorrectParty => "repat.v1.PartyService/CorrectParty",
+        Rpc::ListPartyRevisions => "repat.v1.PartyService/ListPartyRevisions",
         Rpc::CreateRepatriation => "repat.v1.RepatriationService/CreateRepatriation",
         Rpc::GetRepatriation => "repat.v1.RepatriationService/GetRepatriation",
         Rpc::ListRepatriations => "repat.v1.RepatriationService/ListRepatriations",
@@ -891,6 +897,26 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|_| 1),
         ),
+        Rpc::CorrectParty => code(
+            parties()
+                .correct_party(pb::CorrectPartyRequest {
+                    request_id: rid(),
+                    id: w.party_a.clone(),
+                    legal_name: format!("A Ltd {n}-{}", rid()),
+                    reason: "registered under a misspelt name".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListPartyRevisions => code(
+            parties()
+                .list_party_revisions(pb::ListPartyRevisionsRequest {
+                    id: w.party_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
     }
 }
 
@@ -917,6 +943,7 @@ fn is_write(rpc: Rpc) -> bool {
             | Rpc::Unmatch
             | Rpc::AmendEarning
             | Rpc::VoidEarning
+            | Rpc::CorrectParty
     )
 }
 

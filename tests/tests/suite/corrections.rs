@@ -12,7 +12,8 @@ on_both_backends!(
     an_amendment_is_a_revision_with_its_history_and_audit_entry,
     a_changed_reimport_names_the_earning_and_the_way_to_amend_it,
     a_repatriation_fixes_what_it_counts_from,
-    a_voided_earning_is_kept_but_taken_by_nothing
+    a_voided_earning_is_kept_but_taken_by_nothing,
+    a_party_is_corrected_with_its_history
 );
 
 fn amend(id: &str, earning: pb::Earning, reason: &str, expected: i64) -> pb::AmendEarningRequest {
@@ -281,4 +282,78 @@ async fn a_voided_earning_is_kept_but_taken_by_nothing(app: &TestApp) {
         .await
         .unwrap_err();
     assert_eq!(missing.code(), Code::NotFound);
+}
+
+async fn a_party_is_corrected_with_its_history(app: &TestApp) {
+    let party = app.create_firm("Dhaka Sfot Ltd").await;
+    let req = pb::CorrectPartyRequest {
+        request_id: rid(),
+        id: party.id.clone(),
+        legal_name: "Dhaka Soft Ltd".into(),
+        reason: "misspelt at registration".into(),
+        expected_revision: 1,
+        ..Default::default()
+    };
+    let corrected = app
+        .parties()
+        .correct_party(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(corrected.legal_name, "Dhaka Soft Ltd");
+    assert_eq!(corrected.country, party.country);
+    assert_eq!(corrected.bank_accounts, party.bank_accounts);
+    assert_eq!(
+        app.parties().correct_party(req).await.unwrap().into_inner(),
+        corrected
+    );
+    let read = app
+        .parties()
+        .get_party(pb::GetPartyRequest {
+            id: party.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(read, corrected);
+    let stale = app
+        .parties()
+        .correct_party(pb::CorrectPartyRequest {
+            request_id: rid(),
+            id: party.id.clone(),
+            country: "IN".into(),
+            reason: "a second look".into(),
+            expected_revision: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
+    let bad = app
+        .parties()
+        .correct_party(pb::CorrectPartyRequest {
+            request_id: rid(),
+            id: party.id.clone(),
+            country: "india".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let history = app
+        .parties()
+        .list_party_revisions(pb::ListPartyRevisionsRequest {
+            id: party.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].revision, 2);
+    assert_eq!(history[0].action, "corrected");
+    assert_eq!(history[0].changed_fields, ["legal_name"]);
+    assert!(history[0].before_json.contains("Dhaka Sfot Ltd"));
+    assert!(history[0].after_json.contains("Dhaka Soft Ltd"));
 }

@@ -153,6 +153,34 @@ impl Write {
         Ok(())
     }
 
+    /// How many revisions `resource` has: its current revision is one more.
+    pub async fn revision_count(&mut self, resource: &str) -> Result<u32, StoreError> {
+        let (n,): (i64,) = self
+            .conn()
+            .query("SELECT COUNT(*) FROM revisions WHERE resource = $1")
+            .bind(resource.to_string())
+            .fetch_one()
+            .await?;
+        u32::try_from(n).map_err(|_| StoreError::Internal(format!("{resource} revisions")))
+    }
+
+    /// Stores a party's corrected legal name and country.
+    pub async fn update_party_details(
+        &mut self,
+        id: Uuid,
+        legal_name: &str,
+        country: &str,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .query("UPDATE parties SET legal_name = $2, country = $3 WHERE id = $1")
+            .bind(id)
+            .bind(legal_name.to_string())
+            .bind(country.to_string())
+            .execute()
+            .await?;
+        Ok(())
+    }
+
     /// What refers to the earning: the repatriations allocating it and the
     /// matches settled against it, each in id order.
     pub async fn earning_references(&mut self, id: Uuid) -> Result<References, StoreError> {
