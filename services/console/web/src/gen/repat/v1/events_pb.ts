@@ -96,7 +96,7 @@ export type Event = Message<"repat.v1.Event"> & {
    */
   data: {
     /**
-     * party.created.
+     * party.created, party.corrected.
      *
      * @generated from field: repat.v1.Party party = 10;
      */
@@ -104,7 +104,7 @@ export type Event = Message<"repat.v1.Event"> & {
     case: "party";
   } | {
     /**
-     * earning.created.
+     * earning.created, earning.amended, earning.voided.
      *
      * @generated from field: repat.v1.Earning earning = 11;
      */
