@@ -195,7 +195,11 @@ pub fn earning(e: &Earning) -> pb::Earning {
         create_time: Some(timestamp(e.create_time)),
         revision: i64::from(e.revision),
         void_time: e.void.as_ref().map(|v| timestamp(v.time)),
-        void_reason: e.void.as_ref().map(|v| v.reason.clone()).unwrap_or_default(),
+        void_reason: e
+            .void
+            .as_ref()
+            .map(|v| v.reason.clone())
+            .unwrap_or_default(),
     }
 }
 

@@ -46,7 +46,6 @@ const CREATE: &str = "repat.v1.EarningService/CreateEarning";
 const AMEND: &str = "repat.v1.EarningService/AmendEarning";
 const VOID: &str = "repat.v1.EarningService/VoidEarning";
 
-
 fn decode_earning(v: &mut Violations, e: Option<&pb::Earning>) -> Option<NewEarning> {
     let Some(e) = e else {
         v.add("earning", "is required");

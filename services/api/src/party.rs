@@ -332,9 +332,8 @@ impl PartyService for PartyApi {
             }
             let reason = v.required_text("reason", &req.reason);
             let expected = v.expected_revision("expected_revision", req.expected_revision);
-            let (rid, (id, (legal_name, (country, (reason, expected))))) = v.finish(|| {
-                rid.zip(id.zip(legal_name.zip(country.zip(reason.zip(expected)))))
-            })?;
+            let (rid, (id, (legal_name, (country, (reason, expected))))) =
+                v.finish(|| rid.zip(id.zip(legal_name.zip(country.zip(reason.zip(expected))))))?;
             req.request_id.clear();
             let idem = fingerprint::idempotency(&caller, CORRECT, rid, &req);
             let correction = PartyCorrection {

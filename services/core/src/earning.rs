@@ -84,12 +84,21 @@ pub fn changed_fields(before: &NewEarning, after: &NewEarning) -> Vec<&'static s
         }
     };
     check(before.client_name == after.client_name, "client_name");
-    check(before.client_country == after.client_country, "client_country");
-    check(before.service_category == after.service_category, "service_category");
+    check(
+        before.client_country == after.client_country,
+        "client_country",
+    );
+    check(
+        before.service_category == after.service_category,
+        "service_category",
+    );
     check(before.amount == after.amount, "amount");
     check(before.invoice_date == after.invoice_date, "invoice_date");
     check(before.due_date == after.due_date, "due_date");
-    check(before.invoice_reference == after.invoice_reference, "invoice_reference");
+    check(
+        before.invoice_reference == after.invoice_reference,
+        "invoice_reference",
+    );
     check(before.marketplace == after.marketplace, "marketplace");
     changed
 }
@@ -100,7 +109,11 @@ pub enum CorrectionError {
     #[error("earning {0} is voided; a voided earning is not corrected again")]
     Voided(Uuid),
     #[error("earning {id} is at revision {current}, not {expected}; read it again and retry")]
-    Stale { id: Uuid, current: u32, expected: u32 },
+    Stale {
+        id: Uuid,
+        current: u32,
+        expected: u32,
+    },
     #[error("the earning belongs to party {0}; an earning does not move to another party")]
     OtherParty(Uuid),
     #[error("the amendment changes nothing")]
@@ -143,7 +156,10 @@ pub enum CorrectionError {
 }
 
 fn list(ids: &[Uuid]) -> String {
-    ids.iter().map(Uuid::to_string).collect::<Vec<_>>().join(", ")
+    ids.iter()
+        .map(Uuid::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Earning {
@@ -316,7 +332,11 @@ mod tests {
         );
         assert!(matches!(
             e.amend(&to, Some(3), &References::default()),
-            Err(CorrectionError::Stale { current: 1, expected: 3, .. })
+            Err(CorrectionError::Stale {
+                current: 1,
+                expected: 3,
+                ..
+            })
         ));
     }
 
@@ -330,19 +350,27 @@ mod tests {
         let later = with(|d| d.invoice_date = NaiveDate::from_ymd_opt(2024, 3, 2).unwrap());
         assert!(matches!(
             e.amend(&later, None, &refs),
-            Err(CorrectionError::Allocated { field: "invoice_date", .. })
+            Err(CorrectionError::Allocated {
+                field: "invoice_date",
+                ..
+            })
         ));
         let eur = with(|d| d.amount = Money::parse("100", "EUR").unwrap());
         assert!(matches!(
             e.amend(&eur, None, &refs),
-            Err(CorrectionError::Allocated { field: "amount.currency", .. })
+            Err(CorrectionError::Allocated {
+                field: "amount.currency",
+                ..
+            })
         ));
         let less = with(|d| d.amount = usd("59.99"));
         assert!(matches!(
             e.amend(&less, None, &refs),
             Err(CorrectionError::BelowAllocated { .. })
         ));
-        let (after, _) = e.amend(&with(|d| d.amount = usd("60")), None, &refs).unwrap();
+        let (after, _) = e
+            .amend(&with(|d| d.amount = usd("60")), None, &refs)
+            .unwrap();
         assert_eq!(after.allocated, usd("60"));
         let matched = References {
             repatriations: vec![],
@@ -350,9 +378,15 @@ mod tests {
         };
         assert!(matches!(
             e.amend(&with(|d| d.amount = usd("120")), None, &matched),
-            Err(CorrectionError::Matched { field: "amount", .. })
+            Err(CorrectionError::Matched {
+                field: "amount",
+                ..
+            })
         ));
-        assert!(e.amend(&with(|d| d.client_name = "C".into()), None, &matched).is_ok());
+        assert!(
+            e.amend(&with(|d| d.client_name = "C".into()), None, &matched)
+                .is_ok()
+        );
         assert!(matches!(
             e.voided(DateTime::UNIX_EPOCH, "x", None, &refs),
             Err(CorrectionError::VoidAllocated { .. })
@@ -366,12 +400,21 @@ mod tests {
     #[test]
     fn a_voided_earning_is_final() {
         let e = recorded("0")
-            .voided(DateTime::UNIX_EPOCH, "mistake", Some(1), &References::default())
+            .voided(
+                DateTime::UNIX_EPOCH,
+                "mistake",
+                Some(1),
+                &References::default(),
+            )
             .unwrap();
         assert_eq!(e.revision, 2);
         assert_eq!(e.void.as_ref().unwrap().reason, "mistake");
         assert_eq!(
-            e.amend(&with(|d| d.client_name = "C".into()), None, &References::default()),
+            e.amend(
+                &with(|d| d.client_name = "C".into()),
+                None,
+                &References::default()
+            ),
             Err(CorrectionError::Voided(e.id))
         );
     }

@@ -89,7 +89,11 @@ impl Party {
     pub fn corrected(&self, c: &PartyCorrection) -> Option<(Party, Vec<&'static str>)> {
         let mut after = self.clone();
         let mut fields = Vec::new();
-        if let Some(name) = c.legal_name.as_ref().filter(|n| **n != self.details.legal_name) {
+        if let Some(name) = c
+            .legal_name
+            .as_ref()
+            .filter(|n| **n != self.details.legal_name)
+        {
             after.details.legal_name = name.clone();
             fields.push("legal_name");
         }

@@ -400,7 +400,10 @@ async fn imports_are_safe_to_rerun_and_report_bad_rows(app: &TestApp) {
     let e = errors(&dir.path("earnings.csv.errors.csv"));
     assert_eq!(e.len(), 1);
     assert!(e[0].2.contains("AlreadyExists"), "{e:?}");
-    assert!(e[0].2.contains("--amend"), "the refusal says how to amend: {e:?}");
+    assert!(
+        e[0].2.contains("--amend"),
+        "the refusal says how to amend: {e:?}"
+    );
     assert_eq!(counts(app).await.1, 5);
 
     // With --amend the changed row amends its earning (twice: a retry).

@@ -69,7 +69,15 @@ pub async fn amend_earning(
         )));
     }
     tx.update_earning(&after).await?;
-    record(&mut tx, idem, (&before, &after), "amended", &a.reason, fields).await?;
+    record(
+        &mut tx,
+        idem,
+        (&before, &after),
+        "amended",
+        &a.reason,
+        fields,
+    )
+    .await?;
     tx.respond(idem, &after).await?;
     tx.commit().await?;
     Ok(after)

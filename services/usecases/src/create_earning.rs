@@ -75,12 +75,10 @@ async fn changed(tx: &mut Write, idem: &Idempotency) -> Error {
     let found = tx.lock_earnings(&[id]).await.map(|mut m| m.remove(&id));
     match found {
         Ok(Some(e)) => Error::Duplicate(format!(
-                "request_id {} already recorded earning {id} (invoice_reference {:?}, revision {}) \
+            "request_id {} already recorded earning {id} (invoice_reference {:?}, revision {}) \
                  with other details; to correct it, amend it: `repatctl earnings import --amend`, \
                  or EarningService/AmendEarning with id {id}",
-            idem.request_id,
-            e.details.invoice_reference,
-            e.revision
+            idem.request_id, e.details.invoice_reference, e.revision
         )),
         _ => StoreError::IdempotencyMismatch(idem.request_id).into(),
     }

@@ -32,11 +32,7 @@ pub async fn list_earnings(
 }
 
 /// The corrections of earning `id`, oldest first.
-pub async fn list_earning_revisions(
-    app: &App,
-    caller: &Caller,
-    id: Uuid,
-) -> Result<Vec<Revision>> {
+pub async fn list_earning_revisions(app: &App, caller: &Caller, id: Uuid) -> Result<Vec<Revision>> {
     let (_, permit) = app.earning_party(caller, id, Action::Read).await?;
     Ok(app
         .store(&permit)

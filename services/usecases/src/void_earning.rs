@@ -31,7 +31,15 @@ pub async fn void_earning(
         .voided(tx.time(), reason, expected_revision, &refs)
         .map_err(refused)?;
     tx.update_earning(&after).await?;
-    record(&mut tx, idem, (&before, &after), "voided", reason, vec!["void"]).await?;
+    record(
+        &mut tx,
+        idem,
+        (&before, &after),
+        "voided",
+        reason,
+        vec!["void"],
+    )
+    .await?;
     tx.respond(idem, &after).await?;
     tx.commit().await?;
     Ok(after)

@@ -28,7 +28,9 @@ fn amend(id: &str, earning: pb::Earning, reason: &str, expected: i64) -> pb::Ame
 
 async fn an_amendment_is_a_revision_with_its_history_and_audit_entry(app: &TestApp) {
     let party = app.create_firm("Typo Ltd").await;
-    let e = app.create_earning(&party.id, "INV-7", "1000.00", "USD").await;
+    let e = app
+        .create_earning(&party.id, "INV-7", "1000.00", "USD")
+        .await;
     assert_eq!(e.revision, 1);
     let req = amend(
         &e.id,
@@ -46,7 +48,12 @@ async fn an_amendment_is_a_revision_with_its_history_and_audit_entry(app: &TestA
     assert_eq!(amended.amount, money("1100.00", "USD"));
     assert_eq!(amended.id, e.id);
     // A retry answers the same and appends nothing.
-    let again = app.earnings().amend_earning(req).await.unwrap().into_inner();
+    let again = app
+        .earnings()
+        .amend_earning(req)
+        .await
+        .unwrap()
+        .into_inner();
     assert_eq!(again, amended);
     let read = app
         .earnings()
@@ -68,11 +75,20 @@ async fn an_amendment_is_a_revision_with_its_history_and_audit_entry(app: &TestA
         .await
         .unwrap_err();
     assert_eq!(stale.code(), Code::FailedPrecondition, "{stale:?}");
-    assert!(stale.message().contains("revision 2"), "{}", stale.message());
+    assert!(
+        stale.message().contains("revision 2"),
+        "{}",
+        stale.message()
+    );
     // No reason, no correction; nothing changed is no correction either.
     let bad = app
         .earnings()
-        .amend_earning(amend(&e.id, earning(&party.id, "INV-7", "1.00", "USD"), " ", 0))
+        .amend_earning(amend(
+            &e.id,
+            earning(&party.id, "INV-7", "1.00", "USD"),
+            " ",
+            0,
+        ))
         .await
         .unwrap_err();
     assert_eq!(bad.code(), Code::InvalidArgument);
@@ -122,7 +138,10 @@ async fn an_amendment_is_a_revision_with_its_history_and_audit_entry(app: &TestA
         .into_inner()
         .entries;
     assert_eq!(entries.len(), 1, "{entries:?}");
-    assert_eq!(entries[0].resource, format!("earnings/{}/revisions/2", e.id));
+    assert_eq!(
+        entries[0].resource,
+        format!("earnings/{}/revisions/2", e.id)
+    );
     assert_eq!(entries[0].request_id, r.request_id);
 }
 
@@ -147,14 +166,21 @@ async fn a_changed_reimport_names_the_earning_and_the_way_to_amend_it(app: &Test
         .await
         .unwrap_err();
     assert_eq!(err.code(), Code::AlreadyExists, "{err:?}");
-    for part in [&first.id, "INV-9", "repatctl earnings import --amend", "AmendEarning"] {
+    for part in [
+        &first.id,
+        "INV-9",
+        "repatctl earnings import --amend",
+        "AmendEarning",
+    ] {
         assert!(err.message().contains(part), "{part}: {}", err.message());
     }
 }
 
 async fn a_repatriation_fixes_what_it_counts_from(app: &TestApp) {
     let party = app.create_firm("Paid Ltd").await;
-    let e = app.create_earning(&party.id, "INV-3", "500.00", "USD").await;
+    let e = app
+        .create_earning(&party.id, "INV-3", "500.00", "USD")
+        .await;
     let r = app.open_repatriation(&party.id, &[&e.id]).await;
     let refused = |what: pb::Earning| amend(&e.id, what, "a correction", 0);
 
@@ -233,7 +259,11 @@ async fn a_voided_earning_is_kept_but_taken_by_nothing(app: &TestApp) {
     assert!(voided.void_time.is_some());
     assert_eq!(voided.void_reason, "imported twice under another reference");
     assert_eq!(
-        app.earnings().void_earning(void).await.unwrap().into_inner(),
+        app.earnings()
+            .void_earning(void)
+            .await
+            .unwrap()
+            .into_inner(),
         voided
     );
     let err = app

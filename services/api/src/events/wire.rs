@@ -102,7 +102,9 @@ fn data(e: &StoredEvent) -> Result<Data, StoreError> {
     use EventType as E;
     Ok(match e.kind {
         E::PartyCreated | E::PartyCorrected => Data::Party(convert::party(&payload(e)?)),
-        E::EarningCreated | E::EarningAmended | E::EarningVoided => Data::Earning(convert::earning(&payload(e)?)),
+        E::EarningCreated | E::EarningAmended | E::EarningVoided => {
+            Data::Earning(convert::earning(&payload(e)?))
+        }
         E::RepatriationCreated => Data::Repatriation(convert::repatriation(&payload(e)?)),
         E::StepRecorded
         | E::JourneyStatusChanged

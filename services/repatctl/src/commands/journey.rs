@@ -330,7 +330,13 @@ pub async fn earning_history(repat: &Repat, id: String) -> anyhow::Result<Report
     Ok(Report::default().table(
         "revisions",
         &[
-            "revision", "action", "time", "subject", "reason", "changed", "request_id",
+            "revision",
+            "action",
+            "time",
+            "subject",
+            "reason",
+            "changed",
+            "request_id",
         ],
         rows,
     ))

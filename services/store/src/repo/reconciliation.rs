@@ -386,7 +386,7 @@ impl Write {
     }
 
     /// The party's earnings as the matcher sees them (voided ones left out):
-/// with what settled
+    /// with what settled
     /// matches cover, the references of their journeys (end-to-end ids,
     /// UETRs) and the journeys' conversion rates.
     pub async fn invoices(&mut self, party: Uuid) -> Result<Vec<recon::Invoice>, StoreError> {
