@@ -26,3 +26,13 @@ CREATE TABLE revisions (
 ALTER TABLE earnings ADD COLUMN revision INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE earnings ADD COLUMN void_time TIMESTAMPTZ;
 ALTER TABLE earnings ADD COLUMN void_reason TEXT;
+
+-- A step voided (recorded by mistake) or superseded by a corrected one: kept,
+-- with when and why, but no longer part of its journey.
+ALTER TABLE steps ADD COLUMN void_time TIMESTAMPTZ;
+ALTER TABLE steps ADD COLUMN void_reason TEXT;
+
+-- An assessment made on a journey corrected since: kept, with its figures
+-- and rule set version, but no longer the journey's current one. The
+-- revision of the journey that made it so ('repatriations/<id>/revisions/N').
+ALTER TABLE assessments ADD COLUMN superseded_by TEXT;

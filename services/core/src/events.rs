@@ -21,6 +21,10 @@ pub enum EventType {
     EarningVoided,
     RepatriationCreated,
     StepRecorded,
+    /// A step voided, or superseded by a corrected one (its journey's
+    /// status recomputed without it).
+    StepVoided,
+    StepCorrected,
     JourneyStatusChanged,
     /// BENEFICIARY_CREDITED: the proceeds are realized; its Dhaka date is
     /// the day deadlines count from.
@@ -53,6 +57,8 @@ crate::names::named!(EventType {
     EarningVoided => "earning.voided",
     RepatriationCreated => "repatriation.created",
     StepRecorded => "step.recorded",
+    StepVoided => "step.voided",
+    StepCorrected => "step.corrected",
     JourneyStatusChanged => "journey.status_changed",
     JourneyRealized => "journey.realized",
     JourneyReturned => "journey.returned",

@@ -171,6 +171,11 @@ pub struct StoredAssessment {
     pub case: Case,
     pub assessment: Assessment,
     pub assess_time: DateTime<Utc>,
+    /// The correction of its journey that superseded it (the journey's
+    /// revision), if any: its figures stay as made, under their rule set
+    /// version, but it is no longer the journey's current assessment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -14,8 +14,8 @@ macro_rules! search_sql {
                      WHERE seq > $1 AND ($2 IS NULL OR party_id = $2)
                        AND ($3 IS NULL OR id IN (SELECT a.repatriation_id FROM allocations a JOIN earnings e ON e.id = a.earning_id
                                                  WHERE e.invoice_reference = $3))
-                       AND ($4 IS NULL OR id IN (SELECT repatriation_id FROM steps WHERE uetr = $4))
-                       AND ($5 IS NULL OR id IN (SELECT repatriation_id FROM steps WHERE end_to_end_id = $5))
+                       AND ($4 IS NULL OR id IN (SELECT repatriation_id FROM steps WHERE void_time IS NULL AND uetr = $4))
+                       AND ($5 IS NULL OR id IN (SELECT repatriation_id FROM steps WHERE void_time IS NULL AND end_to_end_id = $5))
                      ORDER BY seq LIMIT $6",
                 )
                 .bind(p.after)

@@ -15,7 +15,7 @@
 //! `create_earning`, `create_repatriation`,
 //! `record_steps`, `assess`, `file_claim`, `record_claim_step`,
 //! `import_statement`, `run_matching`, `manual_match`, `unmatch`;
-//! corrections: `amend_earning`, `void_earning`, `correct_party`.
+//! corrections: `amend_earning`, `void_earning`, `correct_party`, `void_step`.
 //! Reads, by what they show: `parties`, `documents`, `earnings`,
 //! `repatriations`,
 //! `incentive`, `reconciliation`, `metrics`, `audit`, `events`; and
@@ -54,6 +54,7 @@ pub mod repatriations;
 pub mod run_matching;
 pub mod unmatch;
 pub mod void_earning;
+pub mod void_step;
 pub mod webhooks;
 
 pub use app::App;

@@ -34,6 +34,8 @@ struct World {
     /// anyone allowed to try (FAILED_PRECONDITION), and changes nothing.
     assessment_c: String,
     repatriation_c: String,
+    /// A step of the claimed repatriation: voiding it is refused.
+    step_c: String,
     claim_c: String,
     /// A statement with one credit that no call can match (its allocation
     /// is in another currency) and that has no match to remove.
@@ -109,9 +111,11 @@ enum Rpc {
     ListEarningRevisions,
     CorrectParty,
     ListPartyRevisions,
+    VoidStep,
+    ListRepatriationRevisions,
 }
 
-const ALL: [Rpc; 60] = [
+const ALL: [Rpc; 62] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -172,6 +176,8 @@ const ALL: [Rpc; 60] = [
     Rpc::ListEarningRevisions,
     Rpc::CorrectParty,
     Rpc::ListPartyRevisions,
+    Rpc::VoidStep,
+    Rpc::ListRepatriationRevisions,
 ];
 
 /// The full name of the method an [`Rpc`] calls.
@@ -191,6 +197,8 @@ fn method(rpc: Rpc) -> &'static str {
         Rpc::ListEarningRevisions => "repat.v1.EarningService/ListEarningRevisions",
         Rpc::CorrectParty => "repat.v1.PartyService/CorrectParty",
         Rpc::ListPartyRevisions => "repat.v1.PartyService/ListPartyRevisions",
+        Rpc::VoidStep => "repat.v1.RepatriationService/VoidStep",
+        Rpc::ListRepatriationRevisions => "repat.v1.RepatriationService/ListRepatriationRevisions",
         Rpc::CreateRepatriation => "repat.v1.RepatriationService/CreateRepatriation",
         Rpc::GetRepatriation => "repat.v1.RepatriationService/GetRepatriation",
         Rpc::ListRepatriations => "repat.v1.RepatriationService/ListRepatriations",
@@ -917,6 +925,27 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|_| 1),
         ),
+        // Refused to anyone allowed to try: the journey is claimed.
+        Rpc::VoidStep => code(
+            reps()
+                .void_step(pb::VoidStepRequest {
+                    request_id: rid(),
+                    repatriation_id: w.repatriation_c.clone(),
+                    step_id: w.step_c.clone(),
+                    reason: "recorded by mistake".into(),
+                    replacement: None,
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListRepatriationRevisions => code(
+            reps()
+                .list_repatriation_revisions(pb::ListRepatriationRevisionsRequest {
+                    id: w.repatriation_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
     }
 }
 
@@ -944,6 +973,7 @@ fn is_write(rpc: Rpc) -> bool {
             | Rpc::AmendEarning
             | Rpc::VoidEarning
             | Rpc::CorrectParty
+            | Rpc::VoidStep
     )
 }
 
@@ -957,6 +987,7 @@ fn when_allowed(rpc: Rpc) -> Code {
         | Rpc::ManualMatch
         | Rpc::Unmatch
         | Rpc::VoidEarning
+        | Rpc::VoidStep
         | Rpc::ReplayWebhookDelivery => Code::FailedPrecondition,
         _ => Code::Ok,
     }
@@ -1069,6 +1100,8 @@ async fn dead_delivery(admin: &Ch, party: &str) -> (String, String) {
 /// A repatriation of party A, realized, assessed and claimed by `admin`.
 struct Claimed {
     repatriation: String,
+    /// Its BENEFICIARY_CREDITED step.
+    step: String,
     assessment: String,
     claim: String,
 }
@@ -1110,14 +1143,18 @@ async fn claimed_repatriation(admin: &Ch, party: &str) -> Claimed {
         target_currency: "BDT".into(),
         rate: "110".into(),
     });
+    let mut recorded = Vec::new();
     for s in [credit, convert] {
-        reps.clone()
+        let r = reps
+            .clone()
             .record_step(pb::RecordStepRequest {
                 request_id: rid(),
                 step: Some(s),
             })
             .await
-            .unwrap();
+            .unwrap()
+            .into_inner();
+        recorded.push(r.step.unwrap().id);
     }
     let incentives = IncentiveServiceClient::new(admin.clone());
     let assessment = incentives
@@ -1151,6 +1188,7 @@ async fn claimed_repatriation(admin: &Ch, party: &str) -> Claimed {
         .into_inner();
     Claimed {
         repatriation: r.id,
+        step: recorded.swap_remove(0),
         assessment: assessment.id,
         claim: claim.id,
     }
@@ -1245,6 +1283,7 @@ async fn matrix(backend: Backend) {
         repatriation_a: r.id,
         assessment_c: c.assessment,
         repatriation_c: c.repatriation,
+        step_c: c.step,
         claim_c: c.claim,
         credit_c: statement_c.entries[0].id.clone(),
         statement_c: statement_c.id,

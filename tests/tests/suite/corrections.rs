@@ -4,7 +4,7 @@
 
 use repat_proto::v1 as pb;
 use repat_proto::v1::audit_service_client::AuditServiceClient;
-use repat_tests::fixtures::{date, earning, money, rid};
+use repat_tests::fixtures::{date, earning, money, rid, step};
 use repat_tests::{TestApp, on_both_backends};
 use tonic::Code;
 
@@ -13,7 +13,8 @@ on_both_backends!(
     a_changed_reimport_names_the_earning_and_the_way_to_amend_it,
     a_repatriation_fixes_what_it_counts_from,
     a_voided_earning_is_kept_but_taken_by_nothing,
-    a_party_is_corrected_with_its_history
+    a_party_is_corrected_with_its_history,
+    a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded
 );
 
 fn amend(id: &str, earning: pb::Earning, reason: &str, expected: i64) -> pb::AmendEarningRequest {
@@ -386,4 +387,163 @@ async fn a_party_is_corrected_with_its_history(app: &TestApp) {
     assert_eq!(history[0].changed_fields, ["legal_name"]);
     assert!(history[0].before_json.contains("Dhaka Sfot Ltd"));
     assert!(history[0].after_json.contains("Dhaka Soft Ltd"));
+}
+
+async fn a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded(app: &TestApp) {
+    let party = app.create_firm("Late Credit Ltd").await;
+    let e = app
+        .create_earning(&party.id, "INV-11", "1000.00", "USD")
+        .await;
+    let r = app.open_repatriation(&party.id, &[&e.id]).await;
+    let mut credit = step(
+        &r.id,
+        pb::StepKind::BeneficiaryCredited,
+        "2024-03-20T04:00:00Z",
+    );
+    credit.amount = money("1000.00", "USD");
+    let credit_request = pb::RecordStepRequest {
+        request_id: rid(),
+        step: Some(credit.clone()),
+    };
+    let credited = app
+        .repatriations()
+        .record_step(credit_request.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    let mut convert = step(&r.id, pb::StepKind::ConvertedToBdt, "2024-03-20T05:00:00Z");
+    convert.fx_rate = Some(pb::FxRate {
+        source_currency: "USD".into(),
+        target_currency: "BDT".into(),
+        rate: "110".into(),
+    });
+    app.record(convert).await.unwrap();
+    let assessed = app
+        .incentives()
+        .assess_repatriation(pb::AssessRepatriationRequest {
+            request_id: rid(),
+            repatriation_id: r.id.clone(),
+            as_of: date(2024, 3, 21),
+            documents: [
+                "CONTRACT_OR_WORK_ORDER",
+                "INVOICE",
+                "PROCEEDS_REALIZATION_CERTIFICATE",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let voided_id = credited.step.unwrap().id;
+
+    // The credit was keyed a day early: superseded by the right one.
+    let mut right = credit.clone();
+    right.occurred_at = repat_tests::fixtures::ts("2024-03-19T04:00:00Z");
+    let req = pb::VoidStepRequest {
+        request_id: rid(),
+        repatriation_id: r.id.clone(),
+        step_id: voided_id.clone(),
+        reason: "the bank's advice gives the 19th".into(),
+        replacement: Some(right),
+    };
+    let done = app
+        .repatriations()
+        .void_step(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.revision, 2);
+    assert_eq!(done.superseded_assessment_ids, [assessed.id.clone()]);
+    assert_eq!(
+        app.repatriations()
+            .void_step(req)
+            .await
+            .unwrap()
+            .into_inner(),
+        done
+    );
+    let replacement = done.replacement.unwrap();
+    let journey = app
+        .repatriations()
+        .get_repatriation(pb::GetRepatriationRequest {
+            id: r.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<&str> = journey.timeline.iter().map(|s| s.id.as_str()).collect();
+    assert!(!ids.contains(&voided_id.as_str()), "{ids:?}");
+    assert!(ids.contains(&replacement.id.as_str()), "{ids:?}");
+
+    // The assessment stays readable, with its figures, marked superseded.
+    let old = app
+        .incentives()
+        .get_assessment(pb::GetAssessmentRequest {
+            id: assessed.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        old.superseded_by,
+        format!("repatriations/{}/revisions/2", r.id)
+    );
+    assert_eq!(old.incentive, assessed.incentive);
+    assert_eq!(old.rule_set_version, assessed.rule_set_version);
+
+    let history = app
+        .repatriations()
+        .list_repatriation_revisions(pb::ListRepatriationRevisionsRequest { id: r.id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].action, "step.superseded");
+    assert!(history[0].before_json.contains(&voided_id));
+    assert!(history[0].after_json.contains(&replacement.id));
+
+    // A replacement that contradicts the journey is refused, naming why.
+    let mut early = credit.clone();
+    early.kind = pb::StepKind::PaymentInitiated as i32;
+    early.occurred_at = repat_tests::fixtures::ts("2024-03-25T04:00:00Z");
+    let err = app
+        .repatriations()
+        .void_step(pb::VoidStepRequest {
+            request_id: rid(),
+            repatriation_id: r.id.clone(),
+            step_id: replacement.id.clone(),
+            reason: "wrong".into(),
+            replacement: Some(early),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+
+    // Voided outright.
+    let done = app
+        .repatriations()
+        .void_step(pb::VoidStepRequest {
+            request_id: rid(),
+            repatriation_id: r.id.clone(),
+            step_id: replacement.id.clone(),
+            reason: "no credit yet after all".into(),
+            replacement: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.revision, 3);
+    assert!(done.replacement.is_none());
+    // The original request, retried, says its step is gone.
+    let err = app
+        .repatriations()
+        .record_step(credit_request)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    assert!(err.message().contains("voided"), "{}", err.message());
 }

@@ -107,6 +107,8 @@ fn data(e: &StoredEvent) -> Result<Data, StoreError> {
         }
         E::RepatriationCreated => Data::Repatriation(convert::repatriation(&payload(e)?)),
         E::StepRecorded
+        | E::StepVoided
+        | E::StepCorrected
         | E::JourneyStatusChanged
         | E::JourneyRealized
         | E::JourneyReturned

@@ -163,7 +163,7 @@ async fn load_invoices(c: &mut Conn<'_>, party: Uuid) -> Result<Vec<recon::Invoi
         .query(
             "SELECT a.earning_id, s.kind, s.end_to_end_id, s.uetr, s.fx_source, s.fx_target, s.fx_rate
              FROM allocations a JOIN earnings e ON e.id = a.earning_id JOIN steps s ON s.repatriation_id = a.repatriation_id
-             WHERE e.party_id = $1 AND (s.end_to_end_id IS NOT NULL OR s.uetr IS NOT NULL OR s.fx_rate IS NOT NULL)",
+             WHERE e.party_id = $1 AND s.void_time IS NULL AND (s.end_to_end_id IS NOT NULL OR s.uetr IS NOT NULL OR s.fx_rate IS NOT NULL)",
         )
         .bind(party)
         .fetch_all()

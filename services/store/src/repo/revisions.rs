@@ -181,6 +181,24 @@ impl Write {
         Ok(())
     }
 
+    /// Sets a step aside: kept, with when and why, but no longer read as
+    /// part of its journey.
+    pub async fn void_step(
+        &mut self,
+        id: Uuid,
+        time: DateTime<Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .query("UPDATE steps SET void_time = $2, void_reason = $3 WHERE id = $1")
+            .bind(id)
+            .bind(DbTime(time))
+            .bind(reason.to_string())
+            .execute()
+            .await?;
+        Ok(())
+    }
+
     /// What refers to the earning: the repatriations allocating it and the
     /// matches settled against it, each in id order.
     pub async fn earning_references(&mut self, id: Uuid) -> Result<References, StoreError> {
