@@ -120,7 +120,8 @@ export type Event = Message<"repat.v1.Event"> & {
     case: "repatriation";
   } | {
     /**
-     * step.recorded and journey.*.
+     * step.recorded, step.voided (the step voided), step.corrected (its
+     * replacement) and journey.*.
      *
      * @generated from field: repat.v1.JourneyChange journey_change = 13;
      */
