@@ -454,10 +454,18 @@ impl RepatriationService for RepatriationApi {
             let repatriation_id = v.required_uuid("repatriation_id", &req.repatriation_id);
             let step_id = v.required_uuid("step_id", &req.step_id);
             let reason = v.required_text("reason", &req.reason);
-            // The replacement's fields are named as RecordStep names them.
             let replacement = match &req.replacement {
                 None => Some(None),
-                Some(s) => decode_step(&mut v, Some(s), chrono::Utc::now()).map(Some),
+                Some(s) => {
+                    // Decoded as RecordStep's `step`, its fields named as here.
+                    let mut found = Violations::default();
+                    let step = decode_step(&mut found, Some(s), chrono::Utc::now());
+                    for f in found.0 {
+                        let field = f.field.replacen("step", "replacement", 1);
+                        v.add(field, f.description);
+                    }
+                    step.map(Some)
+                }
             };
             let (rid, (repatriation_id, (step_id, (reason, replacement)))) =
                 v.finish(|| rid.zip(repatriation_id.zip(step_id.zip(reason.zip(replacement)))))?;

@@ -304,6 +304,18 @@ async fn a_voided_earning_is_kept_but_taken_by_nothing(app: &TestApp) {
         .revisions;
     assert_eq!(history.len(), 1);
     assert_eq!(history[0].action, "voided");
+    // The firm's invoices no longer list it as owed.
+    let owed = app
+        .reconciliation()
+        .list_realizations(pb::ListRealizationsRequest {
+            party_id: party.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .realizations;
+    assert!(owed.iter().all(|r| r.earning_id != e.id), "{owed:?}");
     // A missing earning is NOT_FOUND, never an empty history.
     let missing = app
         .earnings()
@@ -506,6 +518,25 @@ async fn a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded(ap
     assert!(history[0].before_json.contains(&voided_id));
     assert!(history[0].after_json.contains(&replacement.id));
 
+    // A bad replacement is refused naming its field.
+    let mut bad = credit.clone();
+    bad.institution_bic = "NOT A BIC".into();
+    let err = app
+        .repatriations()
+        .void_step(pb::VoidStepRequest {
+            request_id: rid(),
+            repatriation_id: r.id.clone(),
+            step_id: replacement.id.clone(),
+            reason: "wrong".into(),
+            replacement: Some(bad),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err:?}");
+    assert!(
+        format!("{err:?}").contains("replacement.institution_bic"),
+        "{err:?}"
+    );
     // A replacement that contradicts the journey is refused, naming why.
     let mut early = credit.clone();
     early.kind = pb::StepKind::PaymentInitiated as i32;

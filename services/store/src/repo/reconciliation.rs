@@ -253,7 +253,8 @@ impl ReconciliationRepository for SqlRepository {
     ) -> Result<Page<EarningRealization>, StoreError> {
         let mut pooled = self.pool.acquire().await?;
         let mut c = pooled.conn();
-        let mut q = c.sql("SELECT * FROM earnings WHERE seq > ");
+        // A voided invoice is owed nothing: it is not listed.
+        let mut q = c.sql("SELECT * FROM earnings WHERE void_time IS NULL AND seq > ");
         q.bind(p.after)
             .and_eq("party_id", party)
             .push(" ORDER BY seq LIMIT ")
