@@ -467,7 +467,10 @@ async fn a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded(ap
         .unwrap()
         .into_inner();
     assert_eq!(done.revision, 2);
-    assert_eq!(done.superseded_assessment_ids, [assessed.id.clone()]);
+    assert_eq!(
+        done.superseded_assessment_ids,
+        std::slice::from_ref(&assessed.id)
+    );
     assert_eq!(
         app.repatriations()
             .void_step(req)
@@ -479,10 +482,7 @@ async fn a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded(ap
     let replacement = done.replacement.unwrap();
     let journey = app
         .repatriations()
-        .get_repatriation(pb::GetRepatriationRequest {
-            id: r.id.clone(),
-            ..Default::default()
-        })
+        .get_repatriation(pb::GetRepatriationRequest { id: r.id.clone() })
         .await
         .unwrap()
         .into_inner();
