@@ -36,3 +36,9 @@ ALTER TABLE steps ADD COLUMN void_reason TEXT;
 -- and rule set version, but no longer the journey's current one. The
 -- revision of the journey that made it so ('repatriations/<id>/revisions/N').
 ALTER TABLE assessments ADD COLUMN superseded_by TEXT;
+
+-- A statement voided (imported for the wrong party, or by mistake): kept,
+-- with when and why; its entries are no longer matched, its matches are
+-- removed and the steps they recorded voided.
+ALTER TABLE statements ADD COLUMN void_time TIMESTAMPTZ;
+ALTER TABLE statements ADD COLUMN void_reason TEXT;

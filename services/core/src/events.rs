@@ -38,6 +38,9 @@ pub enum EventType {
     ClaimDisbursed,
     ClaimRejected,
     StatementImported,
+    /// A statement voided: its matches removed, the steps they recorded
+    /// voided.
+    StatementVoided,
     CreditMatched,
     CreditUnmatched,
     ExceptionRaised,
@@ -70,6 +73,7 @@ crate::names::named!(EventType {
     ClaimDisbursed => "claim.disbursed",
     ClaimRejected => "claim.rejected",
     StatementImported => "statement.imported",
+    StatementVoided => "statement.voided",
     CreditMatched => "credit.matched",
     CreditUnmatched => "credit.unmatched",
     ExceptionRaised => "exception.raised",

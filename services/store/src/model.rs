@@ -579,6 +579,9 @@ pub struct StoredStatement {
     pub account: String,
     pub entries: Vec<StoredEntry>,
     pub import_time: DateTime<Utc>,
+    /// When and why it was voided, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub void: Option<repat_core::earning::Void>,
 }
 
 /// A match as stored, with the journey it was linked to.

@@ -531,6 +531,8 @@ pub struct StatementRow {
     pub message_id: String,
     pub account: String,
     pub import_time: DbTime,
+    pub void_time: Option<DbTime>,
+    pub void_reason: Option<String>,
 }
 
 /// A statement entry, with whether it has an open exception.

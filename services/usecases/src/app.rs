@@ -80,6 +80,11 @@ impl App {
         Ok(self.store.get_earning(id).await?.details.party_id)
     }
 
+    /// The party a statement is of, to authorize on.
+    pub(crate) async fn statement_party(&self, id: Uuid) -> Result<Uuid> {
+        Ok(self.store.get_statement(id).await?.party_id)
+    }
+
     /// The party a repatriation pays, to authorize on.
     pub(crate) async fn party_of_repatriation(&self, id: Uuid) -> Result<Uuid> {
         Ok(self.store.repatriation_party(id).await?)

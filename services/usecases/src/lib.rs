@@ -15,7 +15,8 @@
 //! `create_earning`, `create_repatriation`,
 //! `record_steps`, `assess`, `file_claim`, `record_claim_step`,
 //! `import_statement`, `run_matching`, `manual_match`, `unmatch`;
-//! corrections: `amend_earning`, `void_earning`, `correct_party`, `void_step`.
+//! corrections: `amend_earning`, `void_earning`, `correct_party`, `void_step`,
+//! `void_statement`.
 //! Reads, by what they show: `parties`, `documents`, `earnings`,
 //! `repatriations`,
 //! `incentive`, `reconciliation`, `metrics`, `audit`, `events`; and
@@ -54,6 +55,7 @@ pub mod repatriations;
 pub mod run_matching;
 pub mod unmatch;
 pub mod void_earning;
+pub mod void_statement;
 pub mod void_step;
 pub mod webhooks;
 

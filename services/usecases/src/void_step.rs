@@ -8,7 +8,7 @@
 use repat_core::journey::{self, NewStep, Step};
 use repat_core::repatriation::RepatriationStatus;
 use repat_store::{
-    EventType, Idempotency, JourneyChange, NewEvent, Revision, StoreError, derive_id,
+    EventType, Idempotency, JourneyChange, NewEvent, Revision, StoreError, Write, derive_id,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -47,12 +47,30 @@ pub async fn void_step(
     idem: &Idempotency,
     c: &StepCorrection,
 ) -> Result<StepCorrected> {
-    let rid = c.repatriation_id;
-    let (party, permit) = app.repatriation_party(caller, rid, Action::Write).await?;
+    let (party, permit) = app
+        .repatriation_party(caller, c.repatriation_id, Action::Write)
+        .await?;
     let mut tx = app.store(&permit).begin().await?;
     if let Some(stored) = tx.replay(idem).await? {
         return Ok(stored);
     }
+    let out = correct(&mut tx, idem, party, c).await?;
+    tx.respond(idem, &out).await?;
+    tx.commit().await?;
+    app.announce(vec![c.repatriation_id]).await;
+    Ok(out)
+}
+
+/// Voids the step (recording its replacement, if any) inside `tx`: the
+/// journey's status and metrics, its assessments, its revision with the
+/// audit entry, and the event. The caller commits.
+pub(crate) async fn correct(
+    tx: &mut Write,
+    idem: &Idempotency,
+    party: Uuid,
+    c: &StepCorrection,
+) -> Result<StepCorrected> {
+    let rid = c.repatriation_id;
     tx.lock_journeys(&[rid]).await?;
     let mut steps = tx
         .load_steps(&[rid])
@@ -133,15 +151,11 @@ pub async fn void_step(
         },
     )?])
     .await?;
-    let out = StepCorrected {
+    Ok(StepCorrected {
         voided,
         replacement,
         status,
         revision,
         superseded_assessments,
-    };
-    tx.respond(idem, &out).await?;
-    tx.commit().await?;
-    app.announce(vec![rid]).await;
-    Ok(out)
+    })
 }

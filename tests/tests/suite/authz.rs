@@ -41,6 +41,9 @@ struct World {
     /// is in another currency) and that has no match to remove.
     statement_c: String,
     credit_c: String,
+    /// A third statement of party A, voided before the calls: voiding it
+    /// again is refused to anyone allowed to try.
+    statement_v: String,
     document_a: String,
     /// A deleted endpoint of party A, and one of its deliveries (dead with
     /// it): deleting it again changes nothing, replaying the delivery is
@@ -113,9 +116,11 @@ enum Rpc {
     ListPartyRevisions,
     VoidStep,
     ListRepatriationRevisions,
+    VoidStatement,
+    ListStatementRevisions,
 }
 
-const ALL: [Rpc; 62] = [
+const ALL: [Rpc; 64] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -178,6 +183,8 @@ const ALL: [Rpc; 62] = [
     Rpc::ListPartyRevisions,
     Rpc::VoidStep,
     Rpc::ListRepatriationRevisions,
+    Rpc::VoidStatement,
+    Rpc::ListStatementRevisions,
 ];
 
 /// The full name of the method an [`Rpc`] calls.
@@ -198,6 +205,8 @@ fn method(rpc: Rpc) -> &'static str {
         Rpc::CorrectParty => "repat.v1.PartyService/CorrectParty",
         Rpc::ListPartyRevisions => "repat.v1.PartyService/ListPartyRevisions",
         Rpc::VoidStep => "repat.v1.RepatriationService/VoidStep",
+        Rpc::VoidStatement => "repat.v1.ReconciliationService/VoidStatement",
+        Rpc::ListStatementRevisions => "repat.v1.ReconciliationService/ListStatementRevisions",
         Rpc::ListRepatriationRevisions => "repat.v1.RepatriationService/ListRepatriationRevisions",
         Rpc::CreateRepatriation => "repat.v1.RepatriationService/CreateRepatriation",
         Rpc::GetRepatriation => "repat.v1.RepatriationService/GetRepatriation",
@@ -946,6 +955,25 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|_| 1),
         ),
+        // Refused to anyone allowed to try: it is voided already.
+        Rpc::VoidStatement => code(
+            recon()
+                .void_statement(pb::VoidStatementRequest {
+                    request_id: rid(),
+                    statement_id: w.statement_v.clone(),
+                    reason: "imported by mistake".into(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListStatementRevisions => code(
+            recon()
+                .list_statement_revisions(pb::ListStatementRevisionsRequest {
+                    statement_id: w.statement_v.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
     }
 }
 
@@ -974,6 +1002,7 @@ fn is_write(rpc: Rpc) -> bool {
             | Rpc::VoidEarning
             | Rpc::CorrectParty
             | Rpc::VoidStep
+            | Rpc::VoidStatement
     )
 }
 
@@ -988,6 +1017,7 @@ fn when_allowed(rpc: Rpc) -> Code {
         | Rpc::Unmatch
         | Rpc::VoidEarning
         | Rpc::VoidStep
+        | Rpc::VoidStatement
         | Rpc::ReplayWebhookDelivery => Code::FailedPrecondition,
         _ => Code::Ok,
     }
@@ -1041,6 +1071,10 @@ fn expected(caller: &str, rpc: Rpc) -> Code {
         _ => Code::Unauthenticated,
     }
 }
+
+/// A third statement of party A, voided.
+const STATEMENT_V: &str =
+    "booking_date,direction,amount,currency,remittance\n2024-03-26,CREDIT,12.00,USD,mistake\n";
 
 /// A second statement of party A: one credit nothing matches.
 const STATEMENT_C: &str =
@@ -1265,6 +1299,25 @@ async fn matrix(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
+    let statement_v = ReconciliationServiceClient::new(admin.clone())
+        .import_statement(pb::ImportStatementRequest {
+            request_id: rid(),
+            party_id: party_a.id.clone(),
+            format: pb::StatementFormat::Csv as i32,
+            content: STATEMENT_V.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    ReconciliationServiceClient::new(admin.clone())
+        .void_statement(pb::VoidStatementRequest {
+            request_id: rid(),
+            statement_id: statement_v.id.clone(),
+            reason: "imported by mistake".into(),
+        })
+        .await
+        .unwrap();
     let document_a = DocumentServiceClient::new(admin.clone())
         .create_document(pb::CreateDocumentRequest {
             request_id: rid(),
@@ -1287,6 +1340,7 @@ async fn matrix(backend: Backend) {
         claim_c: c.claim,
         credit_c: statement_c.entries[0].id.clone(),
         statement_c: statement_c.id,
+        statement_v: statement_v.id,
         document_a: document_a.id,
         endpoint_d,
         delivery_d,

@@ -14,7 +14,8 @@ on_both_backends!(
     a_repatriation_fixes_what_it_counts_from,
     a_voided_earning_is_kept_but_taken_by_nothing,
     a_party_is_corrected_with_its_history,
-    a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded
+    a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded,
+    a_voided_statement_undoes_its_matches_and_the_steps_they_recorded
 );
 
 fn amend(id: &str, earning: pb::Earning, reason: &str, expected: i64) -> pb::AmendEarningRequest {
@@ -577,4 +578,133 @@ async fn a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded(ap
         .unwrap_err();
     assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
     assert!(err.message().contains("voided"), "{}", err.message());
+}
+
+async fn a_voided_statement_undoes_its_matches_and_the_steps_they_recorded(app: &TestApp) {
+    let party = app.create_firm("Wrong File Ltd").await;
+    let e = app
+        .create_earning(&party.id, "INV-S1", "500.00", "USD")
+        .await;
+    let r = app.open_repatriation(&party.id, &[&e.id]).await;
+    let statement = app
+        .reconciliation()
+        .import_statement(pb::ImportStatementRequest {
+            request_id: rid(),
+            party_id: party.id.clone(),
+            format: pb::StatementFormat::Csv as i32,
+            content: "booking_date,direction,amount,currency,remittance\n2024-03-20,CREDIT,500.00,USD,INV-S1\n"
+                .into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let run = app
+        .reconciliation()
+        .run_matching(pb::RunMatchingRequest {
+            request_id: rid(),
+            party_id: party.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(run.matches.len(), 1, "{run:?}");
+    let step_id = run.matches[0].step_id.clone();
+    assert!(
+        !step_id.is_empty(),
+        "the match recorded the credit: {run:?}"
+    );
+
+    let req = pb::VoidStatementRequest {
+        request_id: rid(),
+        statement_id: statement.id.clone(),
+        reason: "the file is another firm's".into(),
+    };
+    let done = app
+        .reconciliation()
+        .void_statement(req.clone())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(done.removed.len(), 1);
+    assert_eq!(done.voided_step_ids, [step_id.clone()]);
+    assert_eq!(
+        done.statement.as_ref().unwrap().void_reason,
+        "the file is another firm's"
+    );
+    assert_eq!(
+        app.reconciliation()
+            .void_statement(req)
+            .await
+            .unwrap()
+            .into_inner(),
+        done
+    );
+    // The matches are gone, the journey no longer has the credit.
+    let matches = app
+        .reconciliation()
+        .list_matches(pb::ListMatchesRequest {
+            party_id: party.id.clone(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .matches;
+    assert!(matches.is_empty(), "{matches:?}");
+    let journey = app
+        .repatriations()
+        .get_repatriation(pb::GetRepatriationRequest { id: r.id.clone() })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        journey.timeline.iter().all(|s| s.id != step_id),
+        "{journey:?}"
+    );
+    let journey_history = app
+        .repatriations()
+        .list_repatriation_revisions(pb::ListRepatriationRevisionsRequest { id: r.id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions;
+    assert_eq!(journey_history.len(), 1);
+    assert!(
+        journey_history[0]
+            .reason
+            .contains("the file is another firm's")
+    );
+    // Matching again finds nothing in it; voiding again is refused.
+    let again = app
+        .reconciliation()
+        .run_matching(pb::RunMatchingRequest {
+            request_id: rid(),
+            party_id: party.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(again.matches.is_empty(), "{again:?}");
+    let err = app
+        .reconciliation()
+        .void_statement(pb::VoidStatementRequest {
+            request_id: rid(),
+            statement_id: statement.id.clone(),
+            reason: "again".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), Code::FailedPrecondition, "{err:?}");
+    let history = app
+        .reconciliation()
+        .list_statement_revisions(pb::ListStatementRevisionsRequest {
+            statement_id: statement.id.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .revisions;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0].action, "voided");
 }
