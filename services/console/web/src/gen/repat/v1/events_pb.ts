@@ -153,7 +153,7 @@ export type Event = Message<"repat.v1.Event"> & {
     case: "claim";
   } | {
     /**
-     * statement.imported.
+     * statement.imported, statement.voided (without its entries).
      *
      * @generated from field: repat.v1.StatementImported statement_imported = 17;
      */
