@@ -627,7 +627,7 @@ async fn a_voided_statement_undoes_its_matches_and_the_steps_they_recorded(app: 
         .unwrap()
         .into_inner();
     assert_eq!(done.removed.len(), 1);
-    assert_eq!(done.voided_step_ids, [step_id.clone()]);
+    assert_eq!(done.voided_step_ids, std::slice::from_ref(&step_id));
     assert_eq!(
         done.statement.as_ref().unwrap().void_reason,
         "the file is another firm's"
