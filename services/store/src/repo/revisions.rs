@@ -106,10 +106,15 @@ impl TryFrom<RevisionRow> for Revision {
     }
 }
 
+/// The most revisions a history lists (the oldest): a record corrected
+/// more often than this is read in the audit trail.
+pub const MAX_REVISIONS: i64 = 1000;
+
 /// The history of corrections of each record.
 #[async_trait]
 pub trait RevisionRepository: Send + Sync {
-    /// Every revision of `resource`, oldest first.
+    /// The revisions of `resource`, oldest first (at most
+    /// [`MAX_REVISIONS`]).
     async fn list_revisions(&self, resource: &str) -> Result<Vec<Revision>, StoreError>;
 }
 
@@ -119,8 +124,9 @@ impl RevisionRepository for SqlRepository {
         let mut c = self.pool.acquire().await?;
         let rows: Vec<RevisionRow> = c
             .conn()
-            .query("SELECT * FROM revisions WHERE resource = $1 ORDER BY revision")
+            .query("SELECT * FROM revisions WHERE resource = $1 ORDER BY revision LIMIT $2")
             .bind(resource.to_string())
+            .bind(MAX_REVISIONS)
             .fetch_all()
             .await?;
         rows.into_iter().map(Revision::try_from).collect()

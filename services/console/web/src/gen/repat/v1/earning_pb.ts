@@ -477,7 +477,8 @@ export const ListEarningRevisionsRequestSchema: GenMessage<ListEarningRevisionsR
  */
 export type ListEarningRevisionsResponse = Message<"repat.v1.ListEarningRevisionsResponse"> & {
   /**
-   * The corrections, oldest first; empty for an earning never corrected.
+   * The corrections, oldest first, at most 1,000; empty for an earning
+   * never corrected.
    *
    * @generated from field: repeated repat.v1.Revision revisions = 1;
    */

@@ -601,7 +601,8 @@ export const ListPartyRevisionsRequestSchema: GenMessage<ListPartyRevisionsReque
  */
 export type ListPartyRevisionsResponse = Message<"repat.v1.ListPartyRevisionsResponse"> & {
   /**
-   * The corrections, oldest first; empty for a party never corrected.
+   * The corrections, oldest first, at most 1,000; empty for a party never
+   * corrected.
    *
    * @generated from field: repeated repat.v1.Revision revisions = 1;
    */

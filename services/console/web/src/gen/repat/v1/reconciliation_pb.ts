@@ -1118,7 +1118,7 @@ export const ListStatementRevisionsRequestSchema: GenMessage<ListStatementRevisi
  */
 export type ListStatementRevisionsResponse = Message<"repat.v1.ListStatementRevisionsResponse"> & {
   /**
-   * The corrections, oldest first.
+   * The corrections, oldest first, at most 1,000.
    *
    * @generated from field: repeated repat.v1.Revision revisions = 1;
    */

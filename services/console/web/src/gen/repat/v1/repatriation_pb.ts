@@ -820,8 +820,8 @@ export const ListRepatriationRevisionsRequestSchema: GenMessage<ListRepatriation
  */
 export type ListRepatriationRevisionsResponse = Message<"repat.v1.ListRepatriationRevisionsResponse"> & {
   /**
-   * The corrections, oldest first (`before_json` the step voided,
-   * `after_json` its replacement or null).
+   * The corrections, oldest first, at most 1,000 (`before_json` the step
+   * voided, `after_json` its replacement or null).
    *
    * @generated from field: repeated repat.v1.Revision revisions = 1;
    */
