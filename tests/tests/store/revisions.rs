@@ -4,7 +4,7 @@
 //! one standing (the record is locked while it is corrected).
 
 use repat_core::Money;
-use repat_store::{RevisionRepository, StoreError};
+use repat_store::StoreError;
 use repat_tests::on_both_stores;
 use repat_tests::store::TestStore;
 use repat_usecases::amend_earning::{Amendment, amend_earning};
