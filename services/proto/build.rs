@@ -7,6 +7,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
     let files = [
         "repat/v1/money.proto",
+        "repat/v1/revision.proto",
         "repat/v1/party.proto",
         "repat/v1/document.proto",
         "repat/v1/earning.proto",

@@ -193,6 +193,29 @@ pub fn earning(e: &Earning) -> pb::Earning {
         marketplace: d.marketplace.clone(),
         allocated: Some(money(e.allocated)),
         create_time: Some(timestamp(e.create_time)),
+        revision: i64::from(e.revision),
+        void_time: e.void.as_ref().map(|v| timestamp(v.time)),
+        void_reason: e
+            .void
+            .as_ref()
+            .map(|v| v.reason.clone())
+            .unwrap_or_default(),
+    }
+}
+
+pub fn revision(r: &repat_store::Revision) -> pb::Revision {
+    pb::Revision {
+        resource: r.resource.clone(),
+        revision: i64::from(r.revision),
+        action: r.action.clone(),
+        reason: r.reason.clone(),
+        subject: r.subject.clone(),
+        role: r.role.clone(),
+        request_id: r.request_id.to_string(),
+        time: Some(timestamp(r.time)),
+        before_json: r.before.clone(),
+        after_json: r.after.clone(),
+        changed_fields: r.fields.clone(),
     }
 }
 

@@ -5,7 +5,8 @@ use repat_core::earning::NewEarning;
 use repat_proto::v1 as pb;
 use repat_proto::v1::earning_service_server::EarningService;
 use repat_store::{EarningFilter, PageRequest};
-use repat_usecases::{create_earning, earnings};
+use repat_usecases::amend_earning::Amendment;
+use repat_usecases::{amend_earning, create_earning, earnings, void_earning};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{Caller, caller};
@@ -42,6 +43,8 @@ impl EarningApi {
 }
 
 const CREATE: &str = "repat.v1.EarningService/CreateEarning";
+const AMEND: &str = "repat.v1.EarningService/AmendEarning";
+const VOID: &str = "repat.v1.EarningService/VoidEarning";
 
 fn decode_earning(v: &mut Violations, e: Option<&pb::Earning>) -> Option<NewEarning> {
     let Some(e) = e else {
@@ -160,6 +163,75 @@ impl EarningService for EarningApi {
             let id = id_field("id", &req.id)?;
             let earning = earnings::get_earning(&self.state.app, &caller, id).await?;
             ApiResult::Ok(convert::earning(&earning))
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn amend_earning(
+        &self,
+        request: Request<pb::AmendEarningRequest>,
+    ) -> Result<Response<pb::Earning>, Status> {
+        let caller = caller(&request)?;
+        let mut req = request.into_inner();
+        let run = async {
+            let mut v = Violations::default();
+            let rid = request_id(&mut v, &req.request_id);
+            let id = v.optional_uuid("id", &req.id);
+            let earning = decode_earning(&mut v, req.earning.as_ref());
+            let why = v.required_text("reason", &req.reason);
+            let expected = v.expected_revision("expected_revision", req.expected_revision);
+            let (rid, (id, (earning, (why, expected)))) =
+                v.finish(|| rid.zip(id.zip(earning.zip(why.zip(expected)))))?;
+            req.request_id.clear();
+            let idem = fingerprint::idempotency(&caller, AMEND, rid, &req);
+            let amendment = Amendment {
+                id,
+                earning,
+                reason: why,
+                expected_revision: expected,
+            };
+            let stored =
+                amend_earning::amend_earning(&self.state.app, &caller, &idem, &amendment).await?;
+            ApiResult::Ok(convert::earning(&stored))
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn void_earning(
+        &self,
+        request: Request<pb::VoidEarningRequest>,
+    ) -> Result<Response<pb::Earning>, Status> {
+        let caller = caller(&request)?;
+        let mut req = request.into_inner();
+        let run = async {
+            let mut v = Violations::default();
+            let rid = request_id(&mut v, &req.request_id);
+            let id = v.required_uuid("id", &req.id);
+            let why = v.required_text("reason", &req.reason);
+            let expected = v.expected_revision("expected_revision", req.expected_revision);
+            let (rid, (id, (why, expected))) = v.finish(|| rid.zip(id.zip(why.zip(expected))))?;
+            req.request_id.clear();
+            let idem = fingerprint::idempotency(&caller, VOID, rid, &req);
+            let stored =
+                void_earning::void_earning(&self.state.app, &caller, &idem, id, &why, expected)
+                    .await?;
+            ApiResult::Ok(convert::earning(&stored))
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn list_earning_revisions(
+        &self,
+        request: Request<pb::ListEarningRevisionsRequest>,
+    ) -> Result<Response<pb::ListEarningRevisionsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let run = async {
+            let id = id_field("id", &req.id)?;
+            let revisions = earnings::list_earning_revisions(&self.state.app, &caller, id).await?;
+            ApiResult::Ok(pb::ListEarningRevisionsResponse {
+                revisions: revisions.iter().map(convert::revision).collect(),
+            })
         };
         Ok(Response::new(run.await?))
     }

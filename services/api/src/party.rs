@@ -1,11 +1,11 @@
 //! PartyService: firms and freelancers.
 
 use repat_core::facts::{FactKind, FactValue, NewPartyFact};
-use repat_core::party::{ASSOCIATIONS, BankAccount, Membership, NewParty, Zone};
+use repat_core::party::{ASSOCIATIONS, BankAccount, Membership, NewParty, PartyCorrection, Zone};
 use repat_proto::v1 as pb;
 use repat_proto::v1::party_service_server::PartyService;
 use repat_store::PageRequest;
-use repat_usecases::{create_party, create_party_fact, parties};
+use repat_usecases::{correct_party, create_party, create_party_fact, parties};
 use tonic::{Request, Response, Status};
 
 use crate::auth::caller;
@@ -25,6 +25,7 @@ impl PartyApi {
 
 const CREATE: &str = "repat.v1.PartyService/CreateParty";
 const CREATE_FACT: &str = "repat.v1.PartyService/CreatePartyFact";
+const CORRECT: &str = "repat.v1.PartyService/CorrectParty";
 
 /// Memberships as given under `field`; each bad one is reported and left out.
 fn decode_memberships(
@@ -304,6 +305,68 @@ impl PartyService for PartyApi {
                 create_party_fact::create_party_fact(&self.state.app, &caller, &idem, &fact)
                     .await?;
             ApiResult::Ok(convert::party_fact(&stored))
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn correct_party(
+        &self,
+        request: Request<pb::CorrectPartyRequest>,
+    ) -> Result<Response<pb::Party>, Status> {
+        let caller = caller(&request)?;
+        let mut req = request.into_inner();
+        let run = async {
+            let mut v = Violations::default();
+            let rid = request_id(&mut v, &req.request_id);
+            let id = v.required_uuid("id", &req.id);
+            let legal_name = match req.legal_name.as_str() {
+                "" => Some(None),
+                name => v.required_text("legal_name", name).map(Some),
+            };
+            let country = match req.country.as_str() {
+                "" => Some(None),
+                c => v.country("country", c).map(Some),
+            };
+            if req.legal_name.is_empty() && req.country.is_empty() {
+                v.add("legal_name", "a correction needs legal_name or country");
+            }
+            let reason = v.required_text("reason", &req.reason);
+            let expected = v.expected_revision("expected_revision", req.expected_revision);
+            let (rid, (id, (legal_name, (country, (reason, expected))))) =
+                v.finish(|| rid.zip(id.zip(legal_name.zip(country.zip(reason.zip(expected))))))?;
+            req.request_id.clear();
+            let idem = fingerprint::idempotency(&caller, CORRECT, rid, &req);
+            let correction = PartyCorrection {
+                legal_name,
+                country,
+            };
+            let party = correct_party::correct_party(
+                &self.state.app,
+                &caller,
+                &idem,
+                id,
+                &correction,
+                &reason,
+                expected,
+            )
+            .await?;
+            ApiResult::Ok(convert::party(&party))
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn list_party_revisions(
+        &self,
+        request: Request<pb::ListPartyRevisionsRequest>,
+    ) -> Result<Response<pb::ListPartyRevisionsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let run = async {
+            let id = crate::validate::id_field("id", &req.id)?;
+            let revisions = parties::list_party_revisions(&self.state.app, &caller, id).await?;
+            ApiResult::Ok(pb::ListPartyRevisionsResponse {
+                revisions: revisions.iter().map(convert::revision).collect(),
+            })
         };
         Ok(Response::new(run.await?))
     }

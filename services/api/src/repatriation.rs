@@ -14,6 +14,7 @@ use repat_usecases::create_repatriation::{self, RepatriationRequest};
 use repat_usecases::record_steps::{self, Authorized, StepRecorded};
 use repat_usecases::repatriations;
 use repat_usecases::rules::ActiveRules;
+use repat_usecases::void_step::{self, StepCorrection};
 use tonic::{Request, Response, Status, Streaming};
 
 use crate::auth::{Caller, caller};
@@ -31,6 +32,7 @@ const MAX_END_TO_END_ID: usize = 35;
 
 const CREATE: &str = "repat.v1.RepatriationService/CreateRepatriation";
 const RECORD_STEP: &str = "repat.v1.RepatriationService/RecordStep";
+const VOID_STEP: &str = "repat.v1.RepatriationService/VoidStep";
 
 pub struct RepatriationApi {
     state: AppState,
@@ -439,6 +441,74 @@ impl RepatriationService for RepatriationApi {
     }
 
     type WatchRepatriationStream = EventStream;
+
+    async fn void_step(
+        &self,
+        request: Request<pb::VoidStepRequest>,
+    ) -> Result<Response<pb::VoidStepResponse>, Status> {
+        let caller = caller(&request)?;
+        let mut req = request.into_inner();
+        let run = async {
+            let mut v = Violations::default();
+            let rid = request_id(&mut v, &req.request_id);
+            let repatriation_id = v.required_uuid("repatriation_id", &req.repatriation_id);
+            let step_id = v.required_uuid("step_id", &req.step_id);
+            let reason = v.required_text("reason", &req.reason);
+            let replacement = match &req.replacement {
+                None => Some(None),
+                Some(s) => {
+                    // Decoded as RecordStep's `step`, its fields named as here.
+                    let mut found = Violations::default();
+                    let step = decode_step(&mut found, Some(s), chrono::Utc::now());
+                    for f in found.0 {
+                        let field = f.field.replacen("step", "replacement", 1);
+                        v.add(field, f.description);
+                    }
+                    step.map(Some)
+                }
+            };
+            let (rid, (repatriation_id, (step_id, (reason, replacement)))) =
+                v.finish(|| rid.zip(repatriation_id.zip(step_id.zip(reason.zip(replacement)))))?;
+            req.request_id.clear();
+            let idem = fingerprint::idempotency(&caller, VOID_STEP, rid, &req);
+            let correction = StepCorrection {
+                repatriation_id,
+                step_id,
+                reason,
+                replacement,
+            };
+            let done = void_step::void_step(&self.state.app, &caller, &idem, &correction).await?;
+            ApiResult::Ok(pb::VoidStepResponse {
+                voided: Some(convert::step(&done.voided, None)),
+                replacement: done.replacement.as_ref().map(|s| convert::step(s, None)),
+                status: convert::status(done.status) as i32,
+                revision: i64::from(done.revision),
+                superseded_assessment_ids: done
+                    .superseded_assessments
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect(),
+            })
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn list_repatriation_revisions(
+        &self,
+        request: Request<pb::ListRepatriationRevisionsRequest>,
+    ) -> Result<Response<pb::ListRepatriationRevisionsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let run = async {
+            let id = id_field("id", &req.id)?;
+            let revisions =
+                repatriations::list_repatriation_revisions(&self.state.app, &caller, id).await?;
+            ApiResult::Ok(pb::ListRepatriationRevisionsResponse {
+                revisions: revisions.iter().map(convert::revision).collect(),
+            })
+        };
+        Ok(Response::new(run.await?))
+    }
 
     async fn watch_repatriation(
         &self,

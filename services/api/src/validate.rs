@@ -125,6 +125,21 @@ impl Violations {
         Some(s.to_string())
     }
 
+    /// The revision a correction expects its record at; 0 (unset) checks
+    /// none.
+    pub fn expected_revision(&mut self, field: &str, revision: i64) -> Option<Option<u32>> {
+        match revision {
+            0 => Some(None),
+            r => match u32::try_from(r) {
+                Ok(r) => Some(Some(r)),
+                Err(_) => {
+                    self.add(field, "must be a revision (1 or more), or 0 to check none");
+                    None
+                }
+            },
+        }
+    }
+
     pub fn country(&mut self, field: &str, s: &str) -> Option<String> {
         if !is_country_code(s) {
             self.add(

@@ -13,9 +13,18 @@ use crate::repatriation::RepatriationStatus;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventType {
     PartyCreated,
+    /// A party's legal name or country corrected.
+    PartyCorrected,
     EarningCreated,
+    /// An earning corrected: amended (a revision) or voided.
+    EarningAmended,
+    EarningVoided,
     RepatriationCreated,
     StepRecorded,
+    /// A step voided, or superseded by a corrected one (its journey's
+    /// status recomputed without it).
+    StepVoided,
+    StepCorrected,
     JourneyStatusChanged,
     /// BENEFICIARY_CREDITED: the proceeds are realized; its Dhaka date is
     /// the day deadlines count from.
@@ -29,6 +38,9 @@ pub enum EventType {
     ClaimDisbursed,
     ClaimRejected,
     StatementImported,
+    /// A statement voided: its matches removed, the steps they recorded
+    /// voided.
+    StatementVoided,
     CreditMatched,
     CreditUnmatched,
     ExceptionRaised,
@@ -42,9 +54,14 @@ pub enum EventType {
 
 crate::names::named!(EventType {
     PartyCreated => "party.created",
+    PartyCorrected => "party.corrected",
     EarningCreated => "earning.created",
+    EarningAmended => "earning.amended",
+    EarningVoided => "earning.voided",
     RepatriationCreated => "repatriation.created",
     StepRecorded => "step.recorded",
+    StepVoided => "step.voided",
+    StepCorrected => "step.corrected",
     JourneyStatusChanged => "journey.status_changed",
     JourneyRealized => "journey.realized",
     JourneyReturned => "journey.returned",
@@ -56,6 +73,7 @@ crate::names::named!(EventType {
     ClaimDisbursed => "claim.disbursed",
     ClaimRejected => "claim.rejected",
     StatementImported => "statement.imported",
+    StatementVoided => "statement.voided",
     CreditMatched => "credit.matched",
     CreditUnmatched => "credit.unmatched",
     ExceptionRaised => "exception.raised",

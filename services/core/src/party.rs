@@ -74,6 +74,37 @@ pub struct Party {
     pub create_time: DateTime<Utc>,
 }
 
+/// A correction of what a party registered as: its legal name and country
+/// (what changes over time, its zone, memberships and bank accounts, are
+/// facts of their own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyCorrection {
+    pub legal_name: Option<String>,
+    pub country: Option<String>,
+}
+
+impl Party {
+    /// The party as corrected, with the fields the correction changes;
+    /// `None` when it changes nothing.
+    pub fn corrected(&self, c: &PartyCorrection) -> Option<(Party, Vec<&'static str>)> {
+        let mut after = self.clone();
+        let mut fields = Vec::new();
+        if let Some(name) = c
+            .legal_name
+            .as_ref()
+            .filter(|n| **n != self.details.legal_name)
+        {
+            after.details.legal_name = name.clone();
+            fields.push("legal_name");
+        }
+        if let Some(country) = c.country.as_ref().filter(|n| **n != self.details.country) {
+            after.details.country = country.clone();
+            fields.push("country");
+        }
+        (!fields.is_empty()).then_some((after, fields))
+    }
+}
+
 /// Associations whose certificates the incentive rules recognise.
 pub const ASSOCIATIONS: [&str; 3] = ["BASIS", "BACCO", "BCS"];
 

@@ -179,6 +179,8 @@ fn arb_journey() -> impl Strategy<Value = (Party, Earning, Vec<Step>)> {
                 },
                 allocated: Money::zero(usd),
                 create_time: Utc::now(),
+                revision: 1,
+                void: None,
             };
             let kinds = [
                 StepKind::InvoiceIssued,

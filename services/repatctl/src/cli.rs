@@ -340,6 +340,32 @@ pub enum EarningsCommand {
         /// resolve the `party` column; UUIDs are used as they are.
         #[arg(long)]
         party_ids: Option<PathBuf>,
+        /// Correct what is already recorded: a row whose invoice was
+        /// imported with other details amends that earning (a new
+        /// revision, with this reason) instead of being refused.
+        #[arg(long, value_name = "REASON")]
+        amend: Option<String>,
+    },
+    /// Void an earning recorded by mistake (kept, with the reason; refused
+    /// while a repatriation or a match refers to it).
+    Void {
+        /// The earning's id.
+        id: String,
+        /// Why it is voided.
+        #[arg(long)]
+        reason: String,
+        /// Refuse if the earning is no longer at this revision.
+        #[arg(long)]
+        expected_revision: Option<u32>,
+        /// Request id (UUID) making a retry safe; random when unset.
+        #[arg(long)]
+        request_id: Option<uuid::Uuid>,
+    },
+    /// The corrections of an earning: each revision, who made it, when,
+    /// why, and what it changed.
+    History {
+        /// The earning's id.
+        id: String,
     },
     /// List earnings, with how much of each is allocated to payments.
     List {

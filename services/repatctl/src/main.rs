@@ -154,10 +154,31 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             ),
         },
         Command::Earnings { command } => match command {
-            EarningsCommand::Import { args, party_ids } => imported(
-                import::earnings::run(r, &args.file, party_ids.as_deref(), args.no_progress)
-                    .await?,
+            EarningsCommand::Import {
+                args,
+                party_ids,
+                amend,
+            } => imported(
+                import::earnings::run(
+                    r,
+                    &args.file,
+                    party_ids.as_deref(),
+                    amend.as_deref(),
+                    args.no_progress,
+                )
+                .await?,
             ),
+            EarningsCommand::Void {
+                id,
+                reason,
+                expected_revision,
+                request_id,
+            } => Outcome::Done(
+                journey::void_earning(r, id, reason, expected_revision, request_id).await?,
+            ),
+            EarningsCommand::History { id } => {
+                Outcome::Done(journey::earning_history(r, id).await?)
+            }
             EarningsCommand::List { party } => {
                 Outcome::Done(journey::list_earnings(r, party).await?)
             }

@@ -401,7 +401,49 @@ async fn imports_are_safe_to_rerun_and_report_bad_rows(app: &TestApp) {
     let e = errors(&dir.path("earnings.csv.errors.csv"));
     assert_eq!(e.len(), 1);
     assert!(e[0].2.contains("AlreadyExists"), "{e:?}");
+    assert!(
+        e[0].2.contains("--amend"),
+        "the refusal says how to amend: {e:?}"
+    );
     assert_eq!(counts(app).await.1, 5);
+
+    // With --amend the changed row amends its earning (twice: a retry).
+    for _ in 0..2 {
+        expect(
+            app,
+            0,
+            &[
+                "earnings",
+                "import",
+                s(&earnings),
+                "--party-ids",
+                s(&dir.path("parties.csv.ids.csv")),
+                "--amend",
+                "the invoice says 10500.00",
+            ],
+        )
+        .await;
+        assert!(!dir.path("earnings.csv.errors.csv").exists());
+    }
+    assert_eq!(counts(app).await.1, 5);
+    let amended: Vec<pb::Earning> = app
+        .earnings()
+        .list_earnings(pb::ListEarningsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .earnings
+        .into_iter()
+        .filter(|e| e.revision > 1)
+        .collect();
+    assert_eq!(amended.len(), 1, "{amended:?}");
+    assert_eq!(amended[0].revision, 2);
+    assert_eq!(amended[0].amount.as_ref().unwrap().amount, "10500.00");
+    let history = json(app, &["earnings", "history", &amended[0].id]).await;
+    assert!(
+        history.to_string().contains("the invoice says 10500.00"),
+        "{history}"
+    );
 
     // A file whose header lacks a column is refused as a whole.
     let bad = dir.write("bad.csv", "party,amount\nx,1\n");

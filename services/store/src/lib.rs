@@ -41,7 +41,10 @@ pub use events::{
     UnrealizedEarning, WebhookRepository,
 };
 pub use model::*;
-pub use repo::{SqlRepository, StatementFile, StoredKey, Write, journey_change_events};
+pub use repo::{
+    Revision, RevisionRepository, SqlRepository, StatementFile, StoredKey, Write,
+    journey_change_events,
+};
 pub use search::{RepatriationSearch, SearchRepository};
 
 /// Opens the database named by `url` (`postgres://...` or `sqlite:...`),

@@ -171,6 +171,11 @@ pub struct StoredAssessment {
     pub case: Case,
     pub assessment: Assessment,
     pub assess_time: DateTime<Utc>,
+    /// The correction of its journey that superseded it (the journey's
+    /// revision), if any: its figures stay as made, under their rule set
+    /// version, but it is no longer the journey's current assessment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub superseded_by: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -196,6 +201,7 @@ pub trait Repository:
     + IncentiveRepository
     + MetricsRepository
     + ReconciliationRepository
+    + crate::RevisionRepository
     + crate::SearchRepository
     + crate::EventRepository
     + crate::WebhookRepository
@@ -573,6 +579,9 @@ pub struct StoredStatement {
     pub account: String,
     pub entries: Vec<StoredEntry>,
     pub import_time: DateTime<Utc>,
+    /// When and why it was voided, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub void: Option<repat_core::earning::Void>,
 }
 
 /// A match as stored, with the journey it was linked to.

@@ -257,11 +257,12 @@ impl Dialect for PgConnection {
         if ids.is_empty() {
             return Ok(out);
         }
-        let rows: Vec<StepRow> =
-            sqlx::query_as("SELECT * FROM steps WHERE repatriation_id = ANY($1)")
-                .bind(ids)
-                .fetch_all(&mut *self)
-                .await?;
+        let rows: Vec<StepRow> = sqlx::query_as(
+            "SELECT * FROM steps WHERE repatriation_id = ANY($1) AND void_time IS NULL",
+        )
+        .bind(ids)
+        .fetch_all(&mut *self)
+        .await?;
         for r in rows {
             let step = Step::try_from(r)?;
             out.entry(step.details.repatriation_id)

@@ -8,7 +8,7 @@ use repat_core::Money;
 use repat_core::Named;
 use repat_core::audit::{AuditEntry, AuditRecord};
 use repat_core::document::{Attachment, Document, NewDocument};
-use repat_core::earning::{Earning, NewEarning};
+use repat_core::earning::{Earning, NewEarning, Void};
 use repat_core::facts::{FactKind, FactValue, NewPartyFact, PartyFact};
 use repat_core::incentive::claim::{ClaimItem, ClaimStep};
 use repat_core::journey::{NewStep, Step};
@@ -243,6 +243,9 @@ pub struct EarningRow {
     pub invoice_reference: String,
     pub marketplace: String,
     pub create_time: DbTime,
+    pub revision: i32,
+    pub void_time: Option<DbTime>,
+    pub void_reason: Option<String>,
 }
 
 impl TryFrom<EarningRow> for Earning {
@@ -263,6 +266,12 @@ impl TryFrom<EarningRow> for Earning {
             },
             allocated: money(r.allocated, &r.currency)?,
             create_time: r.create_time.0,
+            revision: u32::try_from(r.revision)
+                .map_err(|_| StoreError::Internal(format!("earning {} revision", r.id)))?,
+            void: r.void_time.map(|t| Void {
+                time: t.0,
+                reason: r.void_reason.unwrap_or_default(),
+            }),
         })
     }
 }
@@ -522,6 +531,8 @@ pub struct StatementRow {
     pub message_id: String,
     pub account: String,
     pub import_time: DbTime,
+    pub void_time: Option<DbTime>,
+    pub void_reason: Option<String>,
 }
 
 /// A statement entry, with whether it has an open exception.

@@ -196,11 +196,12 @@ impl Dialect for SqliteConnection {
     async fn load_steps(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
         let mut out: HashMap<Uuid, Vec<Step>> = HashMap::new();
         for id in ids {
-            let rows: Vec<StepRow> =
-                sqlx::query_as("SELECT * FROM steps WHERE repatriation_id = $1")
-                    .bind(id)
-                    .fetch_all(&mut *self)
-                    .await?;
+            let rows: Vec<StepRow> = sqlx::query_as(
+                "SELECT * FROM steps WHERE repatriation_id = $1 AND void_time IS NULL",
+            )
+            .bind(id)
+            .fetch_all(&mut *self)
+            .await?;
             let steps = rows
                 .into_iter()
                 .map(Step::try_from)

@@ -80,6 +80,11 @@ impl App {
         Ok(self.store.get_earning(id).await?.details.party_id)
     }
 
+    /// The party a statement is of, to authorize on.
+    pub(crate) async fn statement_party(&self, id: Uuid) -> Result<Uuid> {
+        Ok(self.store.get_statement(id).await?.party_id)
+    }
+
     /// The party a repatriation pays, to authorize on.
     pub(crate) async fn party_of_repatriation(&self, id: Uuid) -> Result<Uuid> {
         Ok(self.store.repatriation_party(id).await?)
@@ -95,6 +100,18 @@ impl App {
     ) -> Result<(Uuid, Permit)> {
         let party = self.store.repatriation_party(id).await?;
         authorize_record(caller, Action::Read(party), "repatriation", id)?;
+        Ok((party, authorize(caller, action(party))?))
+    }
+
+    /// Authorizes `action` on the party of earning `id`, the same way.
+    pub(crate) async fn earning_party(
+        &self,
+        caller: &Caller,
+        id: Uuid,
+        action: fn(Uuid) -> Action,
+    ) -> Result<(Uuid, Permit)> {
+        let party = self.party_of_earning(id).await?;
+        authorize_record(caller, Action::Read(party), "earning", id)?;
         Ok((party, authorize(caller, action(party))?))
     }
 

@@ -108,6 +108,7 @@ pub async fn assess_repatriation(
         case,
         assessment,
         assess_time: tx.time(),
+        superseded_by: None,
     };
     tx.insert_assessment(&stored).await?;
     tx.audit(&[(idem, format!("assessments/{}", stored.id))])

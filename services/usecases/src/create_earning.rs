@@ -3,7 +3,7 @@
 
 use repat_core::Money;
 use repat_core::earning::{Earning, NewEarning};
-use repat_store::{EventType, Idempotency, NewEvent, derive_id};
+use repat_store::{EventType, Idempotency, NewEvent, StoreError, Write, derive_id};
 
 use crate::App;
 use crate::auth::{Action, Caller, authorize};
@@ -27,8 +27,11 @@ async fn store(
     new: &NewEarning,
 ) -> Result<Earning> {
     let mut tx = store.begin().await?;
-    if let Some(stored) = tx.replay(idem).await? {
-        return Ok(stored);
+    match tx.replay(idem).await {
+        Ok(Some(stored)) => return Ok(stored),
+        Ok(None) => {}
+        Err(StoreError::IdempotencyMismatch(_)) => return Err(changed(&mut tx, idem).await),
+        Err(e) => return Err(e.into()),
     }
     tx.require_party(new.party_id).await?;
     if let Some(existing) = tx
@@ -45,6 +48,8 @@ async fn store(
         details: new.clone(),
         allocated: Money::zero(new.amount.currency()),
         create_time: tx.time(),
+        revision: 1,
+        void: None,
     };
     tx.insert_earning(&earning).await?;
     let resource = format!("earnings/{}", earning.id);
@@ -60,4 +65,21 @@ async fn store(
     tx.respond(idem, &earning).await?;
     tx.commit().await?;
     Ok(earning)
+}
+
+/// What a request id already used for another earning is answered with:
+/// typically a corrected row imported again. It names the earning recorded
+/// under it and the way to correct that one.
+async fn changed(tx: &mut Write, idem: &Idempotency) -> Error {
+    let id = derive_id(idem);
+    let found = tx.lock_earnings(&[id]).await.map(|mut m| m.remove(&id));
+    match found {
+        Ok(Some(e)) => Error::Duplicate(format!(
+            "request_id {} already recorded earning {id} (invoice_reference {:?}, revision {}) \
+                 with other details; to correct it, amend it: `repatctl earnings import --amend`, \
+                 or EarningService/AmendEarning with id {id}",
+            idem.request_id, e.details.invoice_reference, e.revision
+        )),
+        _ => StoreError::IdempotencyMismatch(idem.request_id).into(),
+    }
 }

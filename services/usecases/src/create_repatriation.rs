@@ -42,6 +42,12 @@ pub async fn create_repatriation(
     let earnings = tx.lock_earnings(&ids).await?;
     let ordered: Vec<_> = ids.iter().map(|id| earnings[id].clone()).collect();
     let allocations = rep::allocate(req.party_id, &req.allocations, &ordered)?;
+    if let Some(i) = ordered.iter().position(|e| e.void.is_some()) {
+        return Err(Error::Precondition(format!(
+            "allocations[{i}].earning_id: earning {} is voided",
+            ordered[i].id
+        )));
+    }
     let expected = rep::expected_amount(&allocations)
         .ok_or_else(|| Error::internal("allocations without a sum"))?;
     let at = tx.time();

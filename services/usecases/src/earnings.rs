@@ -1,7 +1,7 @@
-//! GetEarning, ListEarnings.
+//! GetEarning, ListEarnings, ListEarningRevisions.
 
 use repat_core::earning::Earning;
-use repat_store::{EarningFilter, Page, PageRequest};
+use repat_store::{EarningFilter, Page, PageRequest, Revision};
 use uuid::Uuid;
 
 use crate::App;
@@ -29,4 +29,13 @@ pub async fn list_earnings(
     let (party_id, permit) = list_scope(caller, filter.party_id)?;
     let filter = EarningFilter { party_id, ..filter };
     Ok(app.store(&permit).list_earnings(&filter, page).await?)
+}
+
+/// The corrections of earning `id`, oldest first.
+pub async fn list_earning_revisions(app: &App, caller: &Caller, id: Uuid) -> Result<Vec<Revision>> {
+    let (_, permit) = app.earning_party(caller, id, Action::Read).await?;
+    Ok(app
+        .store(&permit)
+        .list_revisions(&format!("earnings/{id}"))
+        .await?)
 }

@@ -14,7 +14,9 @@
 //! Writes: `create_party`, `create_party_fact`, `create_document`,
 //! `create_earning`, `create_repatriation`,
 //! `record_steps`, `assess`, `file_claim`, `record_claim_step`,
-//! `import_statement`, `run_matching`, `manual_match`, `unmatch`.
+//! `import_statement`, `run_matching`, `manual_match`, `unmatch`;
+//! corrections: `amend_earning`, `void_earning`, `correct_party`, `void_step`,
+//! `void_statement`.
 //! Reads, by what they show: `parties`, `documents`, `earnings`,
 //! `repatriations`,
 //! `incentive`, `reconciliation`, `metrics`, `audit`, `events`; and
@@ -27,8 +29,10 @@ pub mod error;
 pub mod observe;
 pub mod rules;
 
+pub mod amend_earning;
 pub mod assess;
 pub mod audit;
+pub mod correct_party;
 pub mod create_document;
 pub mod create_earning;
 pub mod create_party;
@@ -50,6 +54,9 @@ pub mod record_steps;
 pub mod repatriations;
 pub mod run_matching;
 pub mod unmatch;
+pub mod void_earning;
+pub mod void_statement;
+pub mod void_step;
 pub mod webhooks;
 
 pub use app::App;

@@ -57,7 +57,12 @@ async fn match_by_hand(
     let credit = credits
         .iter()
         .find(|c| c.id == req.credit_id)
-        .ok_or_else(|| Error::internal("credit vanished"))?;
+        .ok_or_else(|| {
+            Error::Precondition(format!(
+                "credit {} is not matched any more: its statement was voided",
+                req.credit_id
+            ))
+        })?;
     if let Some(why) = credit.entry.not_payable() {
         return Err(Error::Precondition(format!(
             "entry {} {why}; only a booked credit of more than zero pays an earning",

@@ -93,3 +93,16 @@ pub async fn list_own_parties(
     };
     Ok((parties, next))
 }
+
+/// The corrections of party `id`'s legal name and country, oldest first.
+pub async fn list_party_revisions(
+    app: &App,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Vec<repat_store::Revision>> {
+    let permit = authorize_record(caller, Action::Read(id), "party", id)?;
+    let store = app.store(&permit);
+    // An absent party is NOT_FOUND, never an empty history.
+    store.get_party(id).await?;
+    Ok(store.list_revisions(&format!("parties/{id}")).await?)
+}

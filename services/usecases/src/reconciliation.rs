@@ -94,3 +94,17 @@ pub async fn list_realizations(
     let (party_id, permit) = list_scope(caller, party_id)?;
     Ok(app.store(&permit).list_realizations(party_id, page).await?)
 }
+
+/// The corrections of statement `id`, oldest first.
+pub async fn list_statement_revisions(
+    app: &App,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Vec<repat_store::Revision>> {
+    let statement = get_statement(app, caller, id).await?;
+    let permit = crate::auth::authorize(caller, Action::Read(statement.party_id))?;
+    Ok(app
+        .store(&permit)
+        .list_revisions(&format!("statements/{id}"))
+        .await?)
+}

@@ -158,8 +158,8 @@ async fn try_record(
                         .and_then(|steps| steps.iter().find(|s| s.id == receipt.step))
                         .cloned()
                         .ok_or_else(|| {
-                            Error::internal(format!(
-                                "step {} of a stored response is missing",
+                            Error::Precondition(format!(
+                                "step {} was voided since it was recorded (see ListRepatriationRevisions)",
                                 receipt.step
                             ))
                         })?;

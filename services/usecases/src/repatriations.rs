@@ -116,3 +116,17 @@ impl Watch {
         None
     }
 }
+
+/// The corrections of repatriation `id`'s journey (steps voided or
+/// superseded), oldest first.
+pub async fn list_repatriation_revisions(
+    app: &App,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<Vec<repat_store::Revision>> {
+    let (_, permit) = app.repatriation_party(caller, id, Action::Read).await?;
+    Ok(app
+        .store(&permit)
+        .list_revisions(&format!("repatriations/{id}"))
+        .await?)
+}

@@ -12,5 +12,6 @@ mod incentive;
 mod journeys;
 mod metrics;
 mod reconciliation;
+mod revisions;
 mod schema;
 mod support;

@@ -34,11 +34,16 @@ struct World {
     /// anyone allowed to try (FAILED_PRECONDITION), and changes nothing.
     assessment_c: String,
     repatriation_c: String,
+    /// A step of the claimed repatriation: voiding it is refused.
+    step_c: String,
     claim_c: String,
     /// A statement with one credit that no call can match (its allocation
     /// is in another currency) and that has no match to remove.
     statement_c: String,
     credit_c: String,
+    /// A third statement of party A, voided before the calls: voiding it
+    /// again is refused to anyone allowed to try.
+    statement_v: String,
     document_a: String,
     /// A deleted endpoint of party A, and one of its deliveries (dead with
     /// it): deleting it again changes nothing, replaying the delivery is
@@ -104,9 +109,18 @@ enum Rpc {
     Unmatch,
     SearchRepatriations,
     GetDocument,
+    AmendEarning,
+    VoidEarning,
+    ListEarningRevisions,
+    CorrectParty,
+    ListPartyRevisions,
+    VoidStep,
+    ListRepatriationRevisions,
+    VoidStatement,
+    ListStatementRevisions,
 }
 
-const ALL: [Rpc; 55] = [
+const ALL: [Rpc; 64] = [
     Rpc::CreateParty,
     Rpc::GetParty,
     Rpc::ListParties,
@@ -162,6 +176,15 @@ const ALL: [Rpc; 55] = [
     Rpc::Unmatch,
     Rpc::SearchRepatriations,
     Rpc::GetDocument,
+    Rpc::AmendEarning,
+    Rpc::VoidEarning,
+    Rpc::ListEarningRevisions,
+    Rpc::CorrectParty,
+    Rpc::ListPartyRevisions,
+    Rpc::VoidStep,
+    Rpc::ListRepatriationRevisions,
+    Rpc::VoidStatement,
+    Rpc::ListStatementRevisions,
 ];
 
 /// The full name of the method an [`Rpc`] calls.
@@ -176,6 +199,15 @@ fn method(rpc: Rpc) -> &'static str {
         Rpc::BatchCreateEarnings => "repat.v1.EarningService/BatchCreateEarnings",
         Rpc::GetEarning => "repat.v1.EarningService/GetEarning",
         Rpc::ListEarnings => "repat.v1.EarningService/ListEarnings",
+        Rpc::AmendEarning => "repat.v1.EarningService/AmendEarning",
+        Rpc::VoidEarning => "repat.v1.EarningService/VoidEarning",
+        Rpc::ListEarningRevisions => "repat.v1.EarningService/ListEarningRevisions",
+        Rpc::CorrectParty => "repat.v1.PartyService/CorrectParty",
+        Rpc::ListPartyRevisions => "repat.v1.PartyService/ListPartyRevisions",
+        Rpc::VoidStep => "repat.v1.RepatriationService/VoidStep",
+        Rpc::VoidStatement => "repat.v1.ReconciliationService/VoidStatement",
+        Rpc::ListStatementRevisions => "repat.v1.ReconciliationService/ListStatementRevisions",
+        Rpc::ListRepatriationRevisions => "repat.v1.RepatriationService/ListRepatriationRevisions",
         Rpc::CreateRepatriation => "repat.v1.RepatriationService/CreateRepatriation",
         Rpc::GetRepatriation => "repat.v1.RepatriationService/GetRepatriation",
         Rpc::ListRepatriations => "repat.v1.RepatriationService/ListRepatriations",
@@ -846,6 +878,102 @@ async fn call(rpc: Rpc, ch: &Ch, w: &World, n: usize) -> (Code, usize) {
                 .await
                 .map(|_| 1),
         ),
+        // A correction its repatriation allows (the client's name).
+        Rpc::AmendEarning => code(
+            earnings()
+                .amend_earning(pb::AmendEarningRequest {
+                    request_id: rid(),
+                    id: w.earning_a.clone(),
+                    earning: Some(pb::Earning {
+                        client_name: format!("Nordic Retail AB {n}-{}", rid()),
+                        ..earning(&w.party_a, "A-1", "1000.00", "USD")
+                    }),
+                    reason: "the client's name was misspelt".into(),
+                    expected_revision: 0,
+                })
+                .await
+                .map(|_| 1),
+        ),
+        // Refused to anyone allowed to try: a repatriation allocates it.
+        Rpc::VoidEarning => code(
+            earnings()
+                .void_earning(pb::VoidEarningRequest {
+                    request_id: rid(),
+                    id: w.earning_a.clone(),
+                    reason: "recorded by mistake".into(),
+                    expected_revision: 0,
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListEarningRevisions => code(
+            earnings()
+                .list_earning_revisions(pb::ListEarningRevisionsRequest {
+                    id: w.earning_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::CorrectParty => code(
+            parties()
+                .correct_party(pb::CorrectPartyRequest {
+                    request_id: rid(),
+                    id: w.party_a.clone(),
+                    legal_name: format!("A Ltd {n}-{}", rid()),
+                    reason: "registered under a misspelt name".into(),
+                    ..Default::default()
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListPartyRevisions => code(
+            parties()
+                .list_party_revisions(pb::ListPartyRevisionsRequest {
+                    id: w.party_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        // Refused to anyone allowed to try: the journey is claimed.
+        Rpc::VoidStep => code(
+            reps()
+                .void_step(pb::VoidStepRequest {
+                    request_id: rid(),
+                    repatriation_id: w.repatriation_c.clone(),
+                    step_id: w.step_c.clone(),
+                    reason: "recorded by mistake".into(),
+                    replacement: None,
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListRepatriationRevisions => code(
+            reps()
+                .list_repatriation_revisions(pb::ListRepatriationRevisionsRequest {
+                    id: w.repatriation_a.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        // Refused to anyone allowed to try: it is voided already.
+        Rpc::VoidStatement => code(
+            recon()
+                .void_statement(pb::VoidStatementRequest {
+                    request_id: rid(),
+                    statement_id: w.statement_v.clone(),
+                    reason: "imported by mistake".into(),
+                })
+                .await
+                .map(|_| 1),
+        ),
+        Rpc::ListStatementRevisions => code(
+            recon()
+                .list_statement_revisions(pb::ListStatementRevisionsRequest {
+                    statement_id: w.statement_v.clone(),
+                })
+                .await
+                .map(|_| 1),
+        ),
     }
 }
 
@@ -870,6 +998,11 @@ fn is_write(rpc: Rpc) -> bool {
             | Rpc::RecordClaimStep
             | Rpc::ManualMatch
             | Rpc::Unmatch
+            | Rpc::AmendEarning
+            | Rpc::VoidEarning
+            | Rpc::CorrectParty
+            | Rpc::VoidStep
+            | Rpc::VoidStatement
     )
 }
 
@@ -882,6 +1015,9 @@ fn when_allowed(rpc: Rpc) -> Code {
         | Rpc::RecordClaimStep
         | Rpc::ManualMatch
         | Rpc::Unmatch
+        | Rpc::VoidEarning
+        | Rpc::VoidStep
+        | Rpc::VoidStatement
         | Rpc::ReplayWebhookDelivery => Code::FailedPrecondition,
         _ => Code::Ok,
     }
@@ -935,6 +1071,10 @@ fn expected(caller: &str, rpc: Rpc) -> Code {
         _ => Code::Unauthenticated,
     }
 }
+
+/// A third statement of party A, voided.
+const STATEMENT_V: &str =
+    "booking_date,direction,amount,currency,remittance\n2024-03-26,CREDIT,12.00,USD,mistake\n";
 
 /// A second statement of party A: one credit nothing matches.
 const STATEMENT_C: &str =
@@ -994,6 +1134,8 @@ async fn dead_delivery(admin: &Ch, party: &str) -> (String, String) {
 /// A repatriation of party A, realized, assessed and claimed by `admin`.
 struct Claimed {
     repatriation: String,
+    /// Its BENEFICIARY_CREDITED step.
+    step: String,
     assessment: String,
     claim: String,
 }
@@ -1035,14 +1177,18 @@ async fn claimed_repatriation(admin: &Ch, party: &str) -> Claimed {
         target_currency: "BDT".into(),
         rate: "110".into(),
     });
+    let mut recorded = Vec::new();
     for s in [credit, convert] {
-        reps.clone()
+        let r = reps
+            .clone()
             .record_step(pb::RecordStepRequest {
                 request_id: rid(),
                 step: Some(s),
             })
             .await
-            .unwrap();
+            .unwrap()
+            .into_inner();
+        recorded.push(r.step.unwrap().id);
     }
     let incentives = IncentiveServiceClient::new(admin.clone());
     let assessment = incentives
@@ -1076,6 +1222,7 @@ async fn claimed_repatriation(admin: &Ch, party: &str) -> Claimed {
         .into_inner();
     Claimed {
         repatriation: r.id,
+        step: recorded.swap_remove(0),
         assessment: assessment.id,
         claim: claim.id,
     }
@@ -1152,6 +1299,25 @@ async fn matrix(backend: Backend) {
         .await
         .unwrap()
         .into_inner();
+    let statement_v = ReconciliationServiceClient::new(admin.clone())
+        .import_statement(pb::ImportStatementRequest {
+            request_id: rid(),
+            party_id: party_a.id.clone(),
+            format: pb::StatementFormat::Csv as i32,
+            content: STATEMENT_V.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    ReconciliationServiceClient::new(admin.clone())
+        .void_statement(pb::VoidStatementRequest {
+            request_id: rid(),
+            statement_id: statement_v.id.clone(),
+            reason: "imported by mistake".into(),
+        })
+        .await
+        .unwrap();
     let document_a = DocumentServiceClient::new(admin.clone())
         .create_document(pb::CreateDocumentRequest {
             request_id: rid(),
@@ -1170,9 +1336,11 @@ async fn matrix(backend: Backend) {
         repatriation_a: r.id,
         assessment_c: c.assessment,
         repatriation_c: c.repatriation,
+        step_c: c.step,
         claim_c: c.claim,
         credit_c: statement_c.entries[0].id.clone(),
         statement_c: statement_c.id,
+        statement_v: statement_v.id,
         document_a: document_a.id,
         endpoint_d,
         delivery_d,

@@ -5,6 +5,7 @@ mod audit;
 mod authz;
 mod batch;
 mod console;
+mod corrections;
 mod discovery;
 mod documents;
 mod events;

@@ -89,6 +89,8 @@ fn statement_imported(s: &StatementSummary) -> pb::StatementImported {
             entries: vec![],
             import_time: Some(convert::timestamp(s.import_time)),
             other_statements: vec![],
+            void_time: None,
+            void_reason: String::new(),
         }),
         entry_count: s.entry_count as i32,
         credit_count: s.credit_count as i32,
@@ -99,10 +101,14 @@ fn statement_imported(s: &StatementSummary) -> pb::StatementImported {
 fn data(e: &StoredEvent) -> Result<Data, StoreError> {
     use EventType as E;
     Ok(match e.kind {
-        E::PartyCreated => Data::Party(convert::party(&payload(e)?)),
-        E::EarningCreated => Data::Earning(convert::earning(&payload(e)?)),
+        E::PartyCreated | E::PartyCorrected => Data::Party(convert::party(&payload(e)?)),
+        E::EarningCreated | E::EarningAmended | E::EarningVoided => {
+            Data::Earning(convert::earning(&payload(e)?))
+        }
         E::RepatriationCreated => Data::Repatriation(convert::repatriation(&payload(e)?)),
         E::StepRecorded
+        | E::StepVoided
+        | E::StepCorrected
         | E::JourneyStatusChanged
         | E::JourneyRealized
         | E::JourneyReturned
@@ -119,7 +125,9 @@ fn data(e: &StoredEvent) -> Result<Data, StoreError> {
         E::ClaimFiled | E::ClaimAudited | E::ClaimDisbursed | E::ClaimRejected => {
             Data::Claim(incentive::claim(&payload(e)?))
         }
-        E::StatementImported => Data::StatementImported(statement_imported(&payload(e)?)),
+        E::StatementImported | E::StatementVoided => {
+            Data::StatementImported(statement_imported(&payload(e)?))
+        }
         E::CreditMatched => Data::Match(recon::stored_match(&payload(e)?)),
         E::CreditUnmatched => {
             let u: CreditUnmatched = payload(e)?;

@@ -90,6 +90,7 @@ pub fn assessment(a: &Assessment, c: &Case) -> pb::Assessment {
             .collect(),
         inputs: Some(inputs(c)),
         assess_time: None,
+        superseded_by: String::new(),
     }
 }
 
@@ -99,6 +100,7 @@ pub fn stored_assessment(s: &StoredAssessment) -> pb::Assessment {
         repatriation_id: s.repatriation_id.to_string(),
         party_id: s.party_id.to_string(),
         assess_time: Some(timestamp(s.assess_time)),
+        superseded_by: s.superseded_by.clone().unwrap_or_default(),
         ..assessment(&s.assessment, &s.case)
     }
 }

@@ -15,7 +15,7 @@ use repat_proto::v1::reconciliation_service_server::ReconciliationService;
 use repat_store::{MatchFilter, PageRequest};
 use repat_usecases::import_statement::{self, StatementUpload};
 use repat_usecases::manual_match::{self, ManualMatchRequest};
-use repat_usecases::{reconciliation, run_matching, unmatch};
+use repat_usecases::{reconciliation, run_matching, unmatch, void_statement};
 use rust_decimal::Decimal;
 use tonic::{Request, Response, Status};
 
@@ -28,6 +28,7 @@ const IMPORT: &str = "repat.v1.ReconciliationService/ImportStatement";
 const RUN: &str = "repat.v1.ReconciliationService/RunMatching";
 const MANUAL_MATCH: &str = "repat.v1.ReconciliationService/ManualMatch";
 const UNMATCH: &str = "repat.v1.ReconciliationService/Unmatch";
+const VOID_STATEMENT: &str = "repat.v1.ReconciliationService/VoidStatement";
 /// Most earnings one credit is matched to by hand.
 const MAX_ALLOCATIONS: usize = 100;
 
@@ -343,5 +344,47 @@ impl ReconciliationService for ReconciliationApi {
         Ok(Response::new(
             self.unmatch(&caller, request.into_inner()).await?,
         ))
+    }
+
+    async fn void_statement(
+        &self,
+        request: Request<pb::VoidStatementRequest>,
+    ) -> Result<Response<pb::VoidStatementResponse>, Status> {
+        let caller = caller(&request)?;
+        let mut req = request.into_inner();
+        let run = async {
+            let mut v = Violations::default();
+            let rid = request_id(&mut v, &req.request_id);
+            let id = v.required_uuid("statement_id", &req.statement_id);
+            let reason = v.required_text("reason", &req.reason);
+            let (rid, (id, reason)) = v.finish(|| rid.zip(id.zip(reason)))?;
+            req.request_id.clear();
+            let idem = fingerprint::idempotency(&caller, VOID_STATEMENT, rid, &req);
+            let done = void_statement::void_statement(&self.state.app, &caller, &idem, id, &reason)
+                .await?;
+            ApiResult::Ok(pb::VoidStatementResponse {
+                statement: Some(wire::statement(&done.statement)),
+                removed: done.removed.iter().map(wire::stored_match).collect(),
+                voided_step_ids: done.voided_steps.iter().map(ToString::to_string).collect(),
+            })
+        };
+        Ok(Response::new(run.await?))
+    }
+
+    async fn list_statement_revisions(
+        &self,
+        request: Request<pb::ListStatementRevisionsRequest>,
+    ) -> Result<Response<pb::ListStatementRevisionsResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let run = async {
+            let id = id_field("statement_id", &req.statement_id)?;
+            let revisions =
+                reconciliation::list_statement_revisions(&self.state.app, &caller, id).await?;
+            ApiResult::Ok(pb::ListStatementRevisionsResponse {
+                revisions: revisions.iter().map(crate::convert::revision).collect(),
+            })
+        };
+        Ok(Response::new(run.await?))
     }
 }

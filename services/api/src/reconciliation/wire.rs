@@ -73,6 +73,12 @@ pub fn statement(s: &StoredStatement) -> pb::Statement {
         entries: s.entries.iter().map(entry).collect(),
         import_time: Some(timestamp(s.import_time)),
         other_statements: vec![],
+        void_time: s.void.as_ref().map(|v| timestamp(v.time)),
+        void_reason: s
+            .void
+            .as_ref()
+            .map(|v| v.reason.clone())
+            .unwrap_or_default(),
     }
 }
 

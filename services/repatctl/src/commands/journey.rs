@@ -274,6 +274,74 @@ pub async fn create_earning(repat: &Repat, args: EarningArgs) -> anyhow::Result<
     ))
 }
 
+pub async fn void_earning(
+    repat: &Repat,
+    id: String,
+    reason: String,
+    expected_revision: Option<u32>,
+    request_id: Option<uuid::Uuid>,
+) -> anyhow::Result<Report> {
+    let request = pb::VoidEarningRequest {
+        request_id: request_id.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
+        id,
+        reason,
+        expected_revision: expected_revision.map(i64::from).unwrap_or_default(),
+    };
+    let e = with_retry(|| {
+        let mut c = repat.earnings();
+        let r = request.clone();
+        async move { c.void_earning(r).await.map(|r| r.into_inner()) }
+    })
+    .await?;
+    let mut names = Names::default();
+    names.load_parties(repat, [e.party_id.as_str()]).await?;
+    let mut fields: Vec<(&str, Cell)> = EARNING_COLUMNS
+        .iter()
+        .copied()
+        .zip(earning_row(&e, &names))
+        .collect();
+    fields.push(("revision", v(json!(e.revision))));
+    fields.push(("void_time", text(timestamp(&e.void_time))));
+    fields.push(("void_reason", text(e.void_reason.clone())));
+    Ok(Report::default().fields("earning", fields))
+}
+
+pub async fn earning_history(repat: &Repat, id: String) -> anyhow::Result<Report> {
+    let revisions = repat
+        .earnings()
+        .list_earning_revisions(pb::ListEarningRevisionsRequest { id })
+        .await?
+        .into_inner()
+        .revisions;
+    let rows = revisions
+        .iter()
+        .map(|r| {
+            vec![
+                v(json!(r.revision)),
+                text(r.action.clone()),
+                text(timestamp(&r.time)),
+                text(r.subject.clone()),
+                text(r.reason.clone()),
+                text(r.changed_fields.join(",")),
+                text(r.request_id.clone()),
+            ]
+        })
+        .collect();
+    Ok(Report::default().table(
+        "revisions",
+        &[
+            "revision",
+            "action",
+            "time",
+            "subject",
+            "reason",
+            "changed",
+            "request_id",
+        ],
+        rows,
+    ))
+}
+
 pub async fn open(
     repat: &Repat,
     party: String,

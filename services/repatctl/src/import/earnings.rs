@@ -2,9 +2,15 @@
 //! BatchCreateEarnings. A row is identified by its party and invoice
 //! reference (unique per party), so re-running adds nothing. The new ids go
 //! to FILE.ids.csv, keyed `party/invoice_reference` as written.
+//!
+//! With `--amend`, a row whose invoice is already recorded with other
+//! details (a corrected file imported again) amends that earning, with the
+//! reason given, instead of being refused.
 
+use std::collections::HashSet;
 use std::path::Path;
 
+use repat_proto::google::r#type::Date;
 use repat_proto::v1 as pb;
 use tonic::Code;
 
@@ -37,6 +43,7 @@ pub async fn run(
     repat: &Repat,
     path: &Path,
     party_ids: Option<&Path>,
+    amend: Option<&str>,
     no_progress: bool,
 ) -> anyhow::Result<(Report, bool)> {
     let parties = Resolver::new("party", party_ids)?;
@@ -91,7 +98,8 @@ pub async fn run(
     let bar = super::progress(prepared.ready.len(), no_progress);
     let column = |path: &str, _: Code| column_of(path, COLUMNS);
     let client = repat.earnings();
-    let sent = super::send_batch(prepared.ready, &bar, &column, |batch| {
+    let rows = amend.map(|_| prepared.ready.clone());
+    let mut sent = super::send_batch(prepared.ready, &bar, &column, |batch| {
         let mut client = client.clone();
         async move {
             client
@@ -101,6 +109,71 @@ pub async fn run(
         }
     })
     .await?;
+    if let (Some(reason), Some(rows)) = (amend, rows) {
+        // The rows refused as already recorded (with other details): each
+        // amends its earning, named by party and invoice reference.
+        let recorded: HashSet<u64> = sent
+            .errors
+            .iter()
+            .filter(|e| e.reason.starts_with("AlreadyExists"))
+            .map(|e| e.line)
+            .collect();
+        sent.errors.retain(|e| !recorded.contains(&e.line));
+        let changed: Vec<_> = rows
+            .into_iter()
+            .filter(|p| recorded.contains(&p.line))
+            .map(|p| Prepared {
+                line: p.line,
+                key: p.key,
+                request: amendment(p.request, reason),
+            })
+            .collect();
+        bar.inc_length(changed.len() as u64);
+        let amended = super::send_each(changed, &bar, &column, |r| {
+            let mut client = client.clone();
+            async move { client.amend_earning(r).await.map(|e| e.into_inner().id) }
+        })
+        .await;
+        sent.stored += amended.stored;
+        sent.ids.extend(amended.ids);
+        sent.errors.extend(amended.errors);
+    }
     bar.finish_and_clear();
     super::finish(path, prepared.rows, prepared.errors, sent, true)
+}
+
+/// The amendment a corrected row makes. Its request id follows the row's
+/// content and the reason, so importing the same corrected file again is a
+/// retry, and a further correction a new revision.
+fn amendment(create: pb::CreateEarningRequest, reason: &str) -> pb::AmendEarningRequest {
+    let e = create.earning.unwrap_or_default();
+    let date = |d: &Option<Date>| {
+        d.as_ref()
+            .map(|d| format!("{:04}-{:02}-{:02}", d.year, d.month, d.day))
+            .unwrap_or_default()
+    };
+    let amount = e.amount.clone().unwrap_or_default();
+    let id = request_id(
+        "earning-amendment",
+        &[
+            &e.party_id,
+            &e.invoice_reference,
+            &e.client_name,
+            &e.client_country,
+            &e.service_category.to_string(),
+            &amount.amount,
+            &amount.currency,
+            &date(&e.invoice_date),
+            &date(&e.due_date),
+            &e.marketplace,
+            reason,
+        ],
+    );
+    pb::AmendEarningRequest {
+        request_id: id.to_string(),
+        id: String::new(),
+        earning: Some(e),
+        reason: reason.to_string(),
+        expected_revision: 0,
+    }
 }

@@ -132,6 +132,7 @@ impl<'a> Row<'a> {
 }
 
 /// A row ready to send.
+#[derive(Clone)]
 pub struct Prepared<R> {
     pub line: u64,
     /// The key other files use for what this row creates (empty if none).

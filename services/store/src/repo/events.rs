@@ -214,9 +214,9 @@ impl EventRepository for SqlRepository {
             .query(
                 "SELECT e.id, e.party_id, p.kind AS party_kind, e.service_category, e.invoice_date
                  FROM earnings e JOIN parties p ON p.id = e.party_id
-                 WHERE e.invoice_date >= $1 AND e.invoice_date <= $2
+                 WHERE e.invoice_date >= $1 AND e.invoice_date <= $2 AND e.void_time IS NULL
                    AND NOT EXISTS (SELECT 1 FROM allocations a JOIN steps s ON s.repatriation_id = a.repatriation_id
-                                   WHERE a.earning_id = e.id AND s.kind = 'BENEFICIARY_CREDITED')
+                                   WHERE a.earning_id = e.id AND s.kind = 'BENEFICIARY_CREDITED' AND s.void_time IS NULL)
                    AND NOT EXISTS (SELECT 1 FROM recon_matches m WHERE m.earning_id = e.id)
                  ORDER BY e.invoice_date, e.id",
             )

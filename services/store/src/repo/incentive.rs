@@ -10,9 +10,7 @@ use uuid::Uuid;
 use super::{SqlRepository, Write, page, page_limit};
 use crate::codec;
 use crate::db::Conn;
-use crate::rows::{
-    AssessedRow, ClaimItemRow, ClaimRow, ClaimStepRow, ClaimedRow, DetailRow, RuleSetRow,
-};
+use crate::rows::{AssessedRow, ClaimItemRow, ClaimRow, ClaimStepRow, ClaimedRow, RuleSetRow};
 use crate::types::{DbDecimal, DbTime};
 use crate::{
     AssessmentFilter, ClaimFilter, IncentiveRepository, Page, PageRequest, StoreError,
@@ -127,9 +125,9 @@ impl IncentiveRepository for SqlRepository {
 
     async fn get_assessment(&self, id: Uuid) -> Result<StoredAssessment, StoreError> {
         let mut pooled = self.pool.acquire().await?;
-        let row: DetailRow = pooled
+        let row: AssessmentRow = pooled
             .conn()
-            .query("SELECT seq, detail FROM assessments WHERE id = $1")
+            .query("SELECT seq, detail, superseded_by FROM assessments WHERE id = $1")
             .bind(id)
             .fetch_optional()
             .await?
@@ -147,13 +145,13 @@ impl IncentiveRepository for SqlRepository {
     ) -> Result<Page<StoredAssessment>, StoreError> {
         let mut pooled = self.pool.acquire().await?;
         let mut c = pooled.conn();
-        let mut q = c.sql("SELECT seq, detail FROM assessments WHERE seq > ");
+        let mut q = c.sql("SELECT seq, detail, superseded_by FROM assessments WHERE seq > ");
         q.bind(p.after)
             .and_eq("party_id", filter.party_id)
             .and_eq("repatriation_id", filter.repatriation_id)
             .push(" ORDER BY seq LIMIT ")
             .bind(page_limit(p.size));
-        let rows: Vec<DetailRow> = q.fetch_all().await?;
+        let rows: Vec<AssessmentRow> = q.fetch_all().await?;
         page(rows, p.size, |r| r.seq, |r| r.parse())
     }
 
@@ -197,7 +195,8 @@ impl IncentiveRepository for SqlRepository {
         // The current assessment of a repatriation is its newest.
         let mut q = c.sql(
             "SELECT party_id, programme, incentive_bdt AS amount, realized_on FROM assessments a
-             WHERE eligible AND seq = (SELECT MAX(seq) FROM assessments b WHERE b.repatriation_id = a.repatriation_id)",
+             WHERE eligible AND superseded_by IS NULL
+               AND seq = (SELECT MAX(seq) FROM assessments b WHERE b.repatriation_id = a.repatriation_id)",
         );
         q.and_eq("party_id", party_id);
         let assessed: Vec<AssessedRow> = q.fetch_all().await?;
@@ -269,9 +268,9 @@ impl Write {
         &mut self,
         repatriation: Uuid,
     ) -> Result<Option<StoredAssessment>, StoreError> {
-        let row: Option<DetailRow> = self
+        let row: Option<AssessmentRow> = self
             .conn()
-            .query("SELECT seq, detail FROM assessments WHERE repatriation_id = $1 ORDER BY seq DESC LIMIT 1")
+            .query("SELECT seq, detail, superseded_by FROM assessments WHERE repatriation_id = $1 AND superseded_by IS NULL ORDER BY seq DESC LIMIT 1")
             .bind(repatriation)
             .fetch_optional()
             .await?;
@@ -353,5 +352,44 @@ impl Write {
             .execute()
             .await?;
         Ok(())
+    }
+}
+
+/// An assessment as stored, with the correction that superseded it.
+#[derive(sqlx::FromRow)]
+struct AssessmentRow {
+    seq: i64,
+    detail: String,
+    superseded_by: Option<String>,
+}
+
+impl AssessmentRow {
+    fn parse(&self) -> Result<StoredAssessment, StoreError> {
+        let mut a: StoredAssessment = codec::from_json(&self.detail)?;
+        a.superseded_by = self.superseded_by.clone();
+        Ok(a)
+    }
+}
+
+impl Write {
+    /// Marks the journey's assessments not yet superseded as superseded by
+    /// `revision` (a correction of the journey); returns their ids.
+    pub async fn supersede_assessments(
+        &mut self,
+        repatriation: Uuid,
+        revision: &str,
+    ) -> Result<Vec<Uuid>, StoreError> {
+        let mut c = self.conn();
+        let ids: Vec<(Uuid,)> = c
+            .query("SELECT id FROM assessments WHERE repatriation_id = $1 AND superseded_by IS NULL ORDER BY seq")
+            .bind(repatriation)
+            .fetch_all()
+            .await?;
+        c.query("UPDATE assessments SET superseded_by = $2 WHERE repatriation_id = $1 AND superseded_by IS NULL")
+            .bind(repatriation)
+            .bind(revision.to_string())
+            .execute()
+            .await?;
+        Ok(ids.into_iter().map(|(id,)| id).collect())
     }
 }

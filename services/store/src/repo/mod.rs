@@ -8,6 +8,7 @@
 //! - `incentive`: rule sets, assessments, claims;
 //! - `metrics`: the delay metrics' rows and queries;
 //! - `reconciliation`: statements, matches, exceptions;
+//! - `revisions`: the corrections of records (amendments, voids);
 //! - `search`: finding records by the references people have at hand;
 //! - `events`: the outbox, and the leases and cursors of its readers;
 //! - `webhooks`: webhook endpoints and deliveries;
@@ -21,6 +22,7 @@ mod incentive;
 mod journeys;
 mod metrics;
 mod reconciliation;
+mod revisions;
 mod search;
 mod webhooks;
 mod write;
@@ -38,6 +40,7 @@ use crate::{ConnectOptions, Idempotency, KeyId, Page, StoreError, codec, postgre
 
 pub use events::journey_change_events;
 pub use reconciliation::StatementFile;
+pub use revisions::{Revision, RevisionRepository};
 pub use write::{StoredKey, Write};
 
 /// The repository on PostgreSQL or SQLite.

@@ -96,6 +96,10 @@ async fn fetch_statement(c: &mut Conn<'_>, id: Uuid) -> Result<StoredStatement, 
         account: row.account,
         entries,
         import_time: row.import_time.0,
+        void: row.void_time.map(|t| repat_core::earning::Void {
+            time: t.0,
+            reason: row.void_reason.unwrap_or_default(),
+        }),
     })
 }
 
@@ -124,12 +128,12 @@ async fn entry_party(c: &mut Conn<'_>, id: Uuid) -> Result<Uuid, StoreError> {
     })
 }
 
-/// The party's earnings as the matcher sees them: with what settled
-/// matches cover, the references of their journeys (end-to-end ids,
-/// UETRs) and the journeys' conversion rates.
+/// The party's earnings as the matcher sees them (voided ones left out):
+/// with what settled matches cover, the references of their journeys
+/// (end-to-end ids, UETRs) and the journeys' conversion rates.
 async fn load_invoices(c: &mut Conn<'_>, party: Uuid) -> Result<Vec<recon::Invoice>, StoreError> {
     let rows: Vec<EarningRow> = c
-        .query("SELECT * FROM earnings WHERE party_id = $1 ORDER BY seq")
+        .query("SELECT * FROM earnings WHERE party_id = $1 AND void_time IS NULL ORDER BY seq")
         .bind(party)
         .fetch_all()
         .await?;
@@ -163,7 +167,7 @@ async fn load_invoices(c: &mut Conn<'_>, party: Uuid) -> Result<Vec<recon::Invoi
         .query(
             "SELECT a.earning_id, s.kind, s.end_to_end_id, s.uetr, s.fx_source, s.fx_target, s.fx_rate
              FROM allocations a JOIN earnings e ON e.id = a.earning_id JOIN steps s ON s.repatriation_id = a.repatriation_id
-             WHERE e.party_id = $1 AND (s.end_to_end_id IS NOT NULL OR s.uetr IS NOT NULL OR s.fx_rate IS NOT NULL)",
+             WHERE e.party_id = $1 AND s.void_time IS NULL AND (s.end_to_end_id IS NOT NULL OR s.uetr IS NOT NULL OR s.fx_rate IS NOT NULL)",
         )
         .bind(party)
         .fetch_all()
@@ -183,9 +187,15 @@ async fn load_invoices(c: &mut Conn<'_>, party: Uuid) -> Result<Vec<recon::Invoi
     Ok(invoices)
 }
 
+/// The party's credits as the matcher sees them (voided statements' left
+/// out).
 async fn load_credits(c: &mut Conn<'_>, party: Uuid) -> Result<Vec<recon::Credit>, StoreError> {
     let rows: Vec<CreditRow> = c
-        .query("SELECT id, state, detail FROM statement_entries WHERE party_id = $1 ORDER BY seq")
+        .query(
+            "SELECT id, state, detail FROM statement_entries WHERE party_id = $1
+               AND statement_id NOT IN (SELECT id FROM statements WHERE void_time IS NOT NULL)
+             ORDER BY seq",
+        )
         .bind(party)
         .fetch_all()
         .await?;
@@ -253,7 +263,8 @@ impl ReconciliationRepository for SqlRepository {
     ) -> Result<Page<EarningRealization>, StoreError> {
         let mut pooled = self.pool.acquire().await?;
         let mut c = pooled.conn();
-        let mut q = c.sql("SELECT * FROM earnings WHERE seq > ");
+        // A voided invoice is owed nothing: it is not listed.
+        let mut q = c.sql("SELECT * FROM earnings WHERE void_time IS NULL AND seq > ");
         q.bind(p.after)
             .and_eq("party_id", party)
             .push(" ORDER BY seq LIMIT ")
@@ -385,7 +396,8 @@ impl Write {
         Ok(Some(stored))
     }
 
-    /// The party's earnings as the matcher sees them: with what settled
+    /// The party's earnings as the matcher sees them (voided ones left out):
+    /// with what settled
     /// matches cover, the references of their journeys (end-to-end ids,
     /// UETRs) and the journeys' conversion rates.
     pub async fn invoices(&mut self, party: Uuid) -> Result<Vec<recon::Invoice>, StoreError> {
@@ -525,6 +537,63 @@ impl Write {
         c.query("UPDATE statement_entries SET state = $2 WHERE id = $1")
             .bind(credit)
             .bind(state)
+            .execute()
+            .await?;
+        Ok(())
+    }
+}
+
+/// What voiding a statement writes.
+impl Write {
+    /// The statement's party, and why it was voided if it was.
+    pub async fn statement_state(
+        &mut self,
+        id: Uuid,
+    ) -> Result<(Uuid, Option<String>), StoreError> {
+        let row: Option<(Uuid, Option<String>)> = self
+            .conn()
+            .query("SELECT party_id, void_reason FROM statements WHERE id = $1")
+            .bind(id)
+            .fetch_optional()
+            .await?;
+        row.ok_or_else(|| StoreError::NotFound {
+            kind: "statement",
+            id: id.to_string(),
+        })
+    }
+
+    /// The statement's entries, in file order.
+    pub async fn statement_entry_ids(&mut self, id: Uuid) -> Result<Vec<Uuid>, StoreError> {
+        let rows: Vec<(Uuid,)> = self
+            .conn()
+            .query("SELECT id FROM statement_entries WHERE statement_id = $1 ORDER BY position")
+            .bind(id)
+            .fetch_all()
+            .await?;
+        Ok(rows.into_iter().map(|(e,)| e).collect())
+    }
+
+    /// Voids the statement: kept, with when and why; its matches and its
+    /// exceptions are removed.
+    pub async fn void_statement(
+        &mut self,
+        id: Uuid,
+        time: chrono::DateTime<chrono::Utc>,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let mut c = self.conn();
+        c.query("UPDATE statements SET void_time = $2, void_reason = $3 WHERE id = $1")
+            .bind(id)
+            .bind(DbTime(time))
+            .bind(reason.to_string())
+            .execute()
+            .await?;
+        c.query("DELETE FROM recon_matches WHERE credit_id IN (SELECT id FROM statement_entries WHERE statement_id = $1)")
+            .bind(id)
+            .execute()
+            .await?;
+        c.query("DELETE FROM recon_exceptions WHERE credit_id IN (SELECT id FROM statement_entries WHERE statement_id = $1)")
+            .bind(id)
             .execute()
             .await?;
         Ok(())

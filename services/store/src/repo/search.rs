@@ -31,12 +31,14 @@ impl SearchRepository for SqlRepository {
             .push(")");
         }
         if let Some(uetr) = search.uetr {
-            q.push(" AND id IN (SELECT repatriation_id FROM steps WHERE uetr = ")
-                .bind(uetr)
-                .push(")");
+            q.push(
+                " AND id IN (SELECT repatriation_id FROM steps WHERE void_time IS NULL AND uetr = ",
+            )
+            .bind(uetr)
+            .push(")");
         }
         if let Some(e2e) = &search.end_to_end_id {
-            q.push(" AND id IN (SELECT repatriation_id FROM steps WHERE end_to_end_id = ")
+            q.push(" AND id IN (SELECT repatriation_id FROM steps WHERE void_time IS NULL AND end_to_end_id = ")
                 .bind(e2e)
                 .push(")");
         }

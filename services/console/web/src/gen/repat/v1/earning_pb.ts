@@ -10,13 +10,15 @@ import type { Date } from "../../google/type/date_pb.js";
 import { file_google_type_date } from "../../google/type/date_pb.js";
 import type { Money } from "./money_pb.js";
 import { file_repat_v1_money } from "./money_pb.js";
+import type { Revision } from "./revision_pb.js";
+import { file_repat_v1_revision } from "./revision_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file repat/v1/earning.proto.
  */
 export const file_repat_v1_earning: GenFile = /*@__PURE__*/
-  fileDesc("ChZyZXBhdC92MS9lYXJuaW5nLnByb3RvEghyZXBhdC52MSL9AgoHRWFybmluZxIKCgJpZBgBIAEoCRIQCghwYXJ0eV9pZBgCIAEoCRITCgtjbGllbnRfbmFtZRgDIAEoCRIWCg5jbGllbnRfY291bnRyeRgEIAEoCRIzChBzZXJ2aWNlX2NhdGVnb3J5GAUgASgOMhkucmVwYXQudjEuU2VydmljZUNhdGVnb3J5Eh8KBmFtb3VudBgGIAEoCzIPLnJlcGF0LnYxLk1vbmV5EicKDGludm9pY2VfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSIwoIZHVlX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhkKEWludm9pY2VfcmVmZXJlbmNlGAkgASgJEhMKC21hcmtldHBsYWNlGAogASgJEiIKCWFsbG9jYXRlZBgLIAEoCzIPLnJlcGF0LnYxLk1vbmV5Ei8KC2NyZWF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCJOChRDcmVhdGVFYXJuaW5nUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEiIKB2Vhcm5pbmcYAiABKAsyES5yZXBhdC52MS5FYXJuaW5nIosBCg9CYXRjaEl0ZW1SZXN1bHQSDQoFaW5kZXgYASABKAMSEgoKcmVxdWVzdF9pZBgCIAEoCRIMCgRjb2RlGAMgASgFEg8KB21lc3NhZ2UYBCABKAkSKgoMZmllbGRfZXJyb3JzGAUgAygLMhQucmVwYXQudjEuRmllbGRFcnJvchIKCgJpZBgGIAEoCSIwCgpGaWVsZEVycm9yEg0KBWZpZWxkGAEgASgJEhMKC2Rlc2NyaXB0aW9uGAIgASgJIh8KEUdldEVhcm5pbmdSZXF1ZXN0EgoKAmlkGAEgASgJIqgBChNMaXN0RWFybmluZ3NSZXF1ZXN0EhEKCXBhZ2Vfc2l6ZRgBIAEoBRISCgpwYWdlX3Rva2VuGAIgASgJEhAKCHBhcnR5X2lkGAMgASgJEiwKEWludm9pY2VfZGF0ZV9mcm9tGAQgASgLMhEuZ29vZ2xlLnR5cGUuRGF0ZRIqCg9pbnZvaWNlX2RhdGVfdG8YBSABKAsyES5nb29nbGUudHlwZS5EYXRlIlQKFExpc3RFYXJuaW5nc1Jlc3BvbnNlEiMKCGVhcm5pbmdzGAEgAygLMhEucmVwYXQudjEuRWFybmluZxIXCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAkqjAEKD1NlcnZpY2VDYXRlZ29yeRIgChxTRVJWSUNFX0NBVEVHT1JZX1VOU1BFQ0lGSUVEEAASHQoZU0VSVklDRV9DQVRFR09SWV9TT0ZUV0FSRRABEhkKFVNFUlZJQ0VfQ0FURUdPUllfSVRFUxACEh0KGVNFUlZJQ0VfQ0FURUdPUllfSEFSRFdBUkUQAzK3AgoORWFybmluZ1NlcnZpY2USQgoNQ3JlYXRlRWFybmluZxIeLnJlcGF0LnYxLkNyZWF0ZUVhcm5pbmdSZXF1ZXN0GhEucmVwYXQudjEuRWFybmluZxJUChNCYXRjaENyZWF0ZUVhcm5pbmdzEh4ucmVwYXQudjEuQ3JlYXRlRWFybmluZ1JlcXVlc3QaGS5yZXBhdC52MS5CYXRjaEl0ZW1SZXN1bHQoATABEjwKCkdldEVhcm5pbmcSGy5yZXBhdC52MS5HZXRFYXJuaW5nUmVxdWVzdBoRLnJlcGF0LnYxLkVhcm5pbmcSTQoMTGlzdEVhcm5pbmdzEh0ucmVwYXQudjEuTGlzdEVhcm5pbmdzUmVxdWVzdBoeLnJlcGF0LnYxLkxpc3RFYXJuaW5nc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_google_type_date, file_repat_v1_money]);
+  fileDesc("ChZyZXBhdC92MS9lYXJuaW5nLnByb3RvEghyZXBhdC52MSLTAwoHRWFybmluZxIKCgJpZBgBIAEoCRIQCghwYXJ0eV9pZBgCIAEoCRITCgtjbGllbnRfbmFtZRgDIAEoCRIWCg5jbGllbnRfY291bnRyeRgEIAEoCRIzChBzZXJ2aWNlX2NhdGVnb3J5GAUgASgOMhkucmVwYXQudjEuU2VydmljZUNhdGVnb3J5Eh8KBmFtb3VudBgGIAEoCzIPLnJlcGF0LnYxLk1vbmV5EicKDGludm9pY2VfZGF0ZRgHIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUSIwoIZHVlX2RhdGUYCCABKAsyES5nb29nbGUudHlwZS5EYXRlEhkKEWludm9pY2VfcmVmZXJlbmNlGAkgASgJEhMKC21hcmtldHBsYWNlGAogASgJEiIKCWFsbG9jYXRlZBgLIAEoCzIPLnJlcGF0LnYxLk1vbmV5Ei8KC2NyZWF0ZV90aW1lGAwgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghyZXZpc2lvbhgNIAEoAxItCgl2b2lkX3RpbWUYDiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhMKC3ZvaWRfcmVhc29uGA8gASgJIk4KFENyZWF0ZUVhcm5pbmdSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSIgoHZWFybmluZxgCIAEoCzIRLnJlcGF0LnYxLkVhcm5pbmciiwEKD0JhdGNoSXRlbVJlc3VsdBINCgVpbmRleBgBIAEoAxISCgpyZXF1ZXN0X2lkGAIgASgJEgwKBGNvZGUYAyABKAUSDwoHbWVzc2FnZRgEIAEoCRIqCgxmaWVsZF9lcnJvcnMYBSADKAsyFC5yZXBhdC52MS5GaWVsZEVycm9yEgoKAmlkGAYgASgJIjAKCkZpZWxkRXJyb3ISDQoFZmllbGQYASABKAkSEwoLZGVzY3JpcHRpb24YAiABKAkiHwoRR2V0RWFybmluZ1JlcXVlc3QSCgoCaWQYASABKAkiqAEKE0xpc3RFYXJuaW5nc1JlcXVlc3QSEQoJcGFnZV9zaXplGAEgASgFEhIKCnBhZ2VfdG9rZW4YAiABKAkSEAoIcGFydHlfaWQYAyABKAkSLAoRaW52b2ljZV9kYXRlX2Zyb20YBCABKAsyES5nb29nbGUudHlwZS5EYXRlEioKD2ludm9pY2VfZGF0ZV90bxgFIAEoCzIRLmdvb2dsZS50eXBlLkRhdGUiVAoUTGlzdEVhcm5pbmdzUmVzcG9uc2USIwoIZWFybmluZ3MYASADKAsyES5yZXBhdC52MS5FYXJuaW5nEhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKEAQoTQW1lbmRFYXJuaW5nUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEgoKAmlkGAIgASgJEiIKB2Vhcm5pbmcYAyABKAsyES5yZXBhdC52MS5FYXJuaW5nEg4KBnJlYXNvbhgEIAEoCRIZChFleHBlY3RlZF9yZXZpc2lvbhgFIAEoAyJfChJWb2lkRWFybmluZ1JlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIKCgJpZBgCIAEoCRIOCgZyZWFzb24YAyABKAkSGQoRZXhwZWN0ZWRfcmV2aXNpb24YBCABKAMiKQobTGlzdEVhcm5pbmdSZXZpc2lvbnNSZXF1ZXN0EgoKAmlkGAEgASgJIkUKHExpc3RFYXJuaW5nUmV2aXNpb25zUmVzcG9uc2USJQoJcmV2aXNpb25zGAEgAygLMhIucmVwYXQudjEuUmV2aXNpb24qjAEKD1NlcnZpY2VDYXRlZ29yeRIgChxTRVJWSUNFX0NBVEVHT1JZX1VOU1BFQ0lGSUVEEAASHQoZU0VSVklDRV9DQVRFR09SWV9TT0ZUV0FSRRABEhkKFVNFUlZJQ0VfQ0FURUdPUllfSVRFUxACEh0KGVNFUlZJQ0VfQ0FURUdPUllfSEFSRFdBUkUQAzKgBAoORWFybmluZ1NlcnZpY2USQgoNQ3JlYXRlRWFybmluZxIeLnJlcGF0LnYxLkNyZWF0ZUVhcm5pbmdSZXF1ZXN0GhEucmVwYXQudjEuRWFybmluZxJUChNCYXRjaENyZWF0ZUVhcm5pbmdzEh4ucmVwYXQudjEuQ3JlYXRlRWFybmluZ1JlcXVlc3QaGS5yZXBhdC52MS5CYXRjaEl0ZW1SZXN1bHQoATABEjwKCkdldEVhcm5pbmcSGy5yZXBhdC52MS5HZXRFYXJuaW5nUmVxdWVzdBoRLnJlcGF0LnYxLkVhcm5pbmcSTQoMTGlzdEVhcm5pbmdzEh0ucmVwYXQudjEuTGlzdEVhcm5pbmdzUmVxdWVzdBoeLnJlcGF0LnYxLkxpc3RFYXJuaW5nc1Jlc3BvbnNlEkAKDEFtZW5kRWFybmluZxIdLnJlcGF0LnYxLkFtZW5kRWFybmluZ1JlcXVlc3QaES5yZXBhdC52MS5FYXJuaW5nEj4KC1ZvaWRFYXJuaW5nEhwucmVwYXQudjEuVm9pZEVhcm5pbmdSZXF1ZXN0GhEucmVwYXQudjEuRWFybmluZxJlChRMaXN0RWFybmluZ1JldmlzaW9ucxIlLnJlcGF0LnYxLkxpc3RFYXJuaW5nUmV2aXNpb25zUmVxdWVzdBomLnJlcGF0LnYxLkxpc3RFYXJuaW5nUmV2aXNpb25zUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_google_type_date, file_repat_v1_money, file_repat_v1_revision]);
 
 /**
  * One invoice to a foreign client.
@@ -107,6 +109,27 @@ export type Earning = Message<"repat.v1.Earning"> & {
    * @generated from field: google.protobuf.Timestamp create_time = 12;
    */
   createTime?: Timestamp | undefined;
+
+  /**
+   * 1 as recorded; each amendment or void adds one.
+   *
+   * @generated from field: int64 revision = 13;
+   */
+  revision: bigint;
+
+  /**
+   * When it was voided; unset while it stands.
+   *
+   * @generated from field: google.protobuf.Timestamp void_time = 14;
+   */
+  voidTime?: Timestamp | undefined;
+
+  /**
+   * Why it was voided; empty while it stands.
+   *
+   * @generated from field: string void_reason = 15;
+   */
+  voidReason: string;
 };
 
 /**
@@ -328,6 +351,148 @@ export const ListEarningsResponseSchema: GenMessage<ListEarningsResponse> = /*@_
   messageDesc(file_repat_v1_earning, 6);
 
 /**
+ * Request for AmendEarning.
+ *
+ * @generated from message repat.v1.AmendEarningRequest
+ */
+export type AmendEarningRequest = Message<"repat.v1.AmendEarningRequest"> & {
+  /**
+   * Client-chosen UUID; a retry with the same id returns the original
+   * response.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The earning's id; when empty, the earning of `earning.party_id` with
+   * `earning.invoice_reference` (as a re-import names it; its reference
+   * then stays as it is).
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * The earning as it should read, whole (as CreateEarning takes it);
+   * `party_id` must be its party's, `id`, `allocated`, `create_time`,
+   * `revision` and the void fields are ignored.
+   *
+   * @generated from field: repat.v1.Earning earning = 3;
+   */
+  earning?: Earning | undefined;
+
+  /**
+   * Why it is corrected; required.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * The revision the caller read; when set (above 0) and the earning has
+   * moved on, the amendment is refused with FAILED_PRECONDITION.
+   *
+   * @generated from field: int64 expected_revision = 5;
+   */
+  expectedRevision: bigint;
+};
+
+/**
+ * Describes the message repat.v1.AmendEarningRequest.
+ * Use `create(AmendEarningRequestSchema)` to create a new message.
+ */
+export const AmendEarningRequestSchema: GenMessage<AmendEarningRequest> = /*@__PURE__*/
+  messageDesc(file_repat_v1_earning, 7);
+
+/**
+ * Request for VoidEarning.
+ *
+ * @generated from message repat.v1.VoidEarningRequest
+ */
+export type VoidEarningRequest = Message<"repat.v1.VoidEarningRequest"> & {
+  /**
+   * Client-chosen UUID; a retry with the same id returns the original
+   * response.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The earning's id.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * Why it is voided; required.
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+
+  /**
+   * The revision the caller read; when set (above 0) and the earning has
+   * moved on, the void is refused with FAILED_PRECONDITION.
+   *
+   * @generated from field: int64 expected_revision = 4;
+   */
+  expectedRevision: bigint;
+};
+
+/**
+ * Describes the message repat.v1.VoidEarningRequest.
+ * Use `create(VoidEarningRequestSchema)` to create a new message.
+ */
+export const VoidEarningRequestSchema: GenMessage<VoidEarningRequest> = /*@__PURE__*/
+  messageDesc(file_repat_v1_earning, 8);
+
+/**
+ * Request for ListEarningRevisions.
+ *
+ * @generated from message repat.v1.ListEarningRevisionsRequest
+ */
+export type ListEarningRevisionsRequest = Message<"repat.v1.ListEarningRevisionsRequest"> & {
+  /**
+   * The earning's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message repat.v1.ListEarningRevisionsRequest.
+ * Use `create(ListEarningRevisionsRequestSchema)` to create a new message.
+ */
+export const ListEarningRevisionsRequestSchema: GenMessage<ListEarningRevisionsRequest> = /*@__PURE__*/
+  messageDesc(file_repat_v1_earning, 9);
+
+/**
+ * Response for ListEarningRevisions.
+ *
+ * @generated from message repat.v1.ListEarningRevisionsResponse
+ */
+export type ListEarningRevisionsResponse = Message<"repat.v1.ListEarningRevisionsResponse"> & {
+  /**
+   * The corrections, oldest first, at most 1,000; empty for an earning
+   * never corrected.
+   *
+   * @generated from field: repeated repat.v1.Revision revisions = 1;
+   */
+  revisions: Revision[];
+};
+
+/**
+ * Describes the message repat.v1.ListEarningRevisionsResponse.
+ * Use `create(ListEarningRevisionsResponseSchema)` to create a new message.
+ */
+export const ListEarningRevisionsResponseSchema: GenMessage<ListEarningRevisionsResponse> = /*@__PURE__*/
+  messageDesc(file_repat_v1_earning, 10);
+
+/**
  * The kind of service exported; it selects the incentive programme.
  *
  * @generated from enum repat.v1.ServiceCategory
@@ -412,6 +577,44 @@ export const EarningService: GenService<{
     methodKind: "unary";
     input: typeof ListEarningsRequestSchema;
     output: typeof ListEarningsResponseSchema;
+  },
+  /**
+   * Corrects an earning (amount, dates, client, reference, ...) with a
+   * reason, as a new revision; the old one stays in its history. Once a
+   * repatriation allocates it, its currency and invoice date are fixed and
+   * its amount may not fall below what is allocated; once a match settles
+   * against it, its amount is fixed (unmatch first). Refusals are
+   * FAILED_PRECONDITION naming what blocks them. Idempotent on `request_id`.
+   *
+   * @generated from rpc repat.v1.EarningService.AmendEarning
+   */
+  amendEarning: {
+    methodKind: "unary";
+    input: typeof AmendEarningRequestSchema;
+    output: typeof EarningSchema;
+  },
+  /**
+   * Voids an earning recorded by mistake, with a reason: it is kept, but no
+   * repatriation or match takes it any more. Refused (FAILED_PRECONDITION)
+   * while a repatriation allocates it or a match settles against it.
+   * Idempotent on `request_id`.
+   *
+   * @generated from rpc repat.v1.EarningService.VoidEarning
+   */
+  voidEarning: {
+    methodKind: "unary";
+    input: typeof VoidEarningRequestSchema;
+    output: typeof EarningSchema;
+  },
+  /**
+   * Lists the corrections of one earning, oldest first.
+   *
+   * @generated from rpc repat.v1.EarningService.ListEarningRevisions
+   */
+  listEarningRevisions: {
+    methodKind: "unary";
+    input: typeof ListEarningRevisionsRequestSchema;
+    output: typeof ListEarningRevisionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_repat_v1_earning, 0);

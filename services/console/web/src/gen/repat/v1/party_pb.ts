@@ -8,13 +8,15 @@ import type { Timestamp } from "@bufbuild/protobuf/wkt";
 import { file_google_protobuf_timestamp } from "@bufbuild/protobuf/wkt";
 import type { Date } from "../../google/type/date_pb.js";
 import { file_google_type_date } from "../../google/type/date_pb.js";
+import type { Revision } from "./revision_pb.js";
+import { file_repat_v1_revision } from "./revision_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file repat/v1/party.proto.
  */
 export const file_repat_v1_party: GenFile = /*@__PURE__*/
-  fileDesc("ChRyZXBhdC92MS9wYXJ0eS5wcm90bxIIcmVwYXQudjEiRwoVQXNzb2NpYXRpb25NZW1iZXJzaGlwEhMKC2Fzc29jaWF0aW9uGAEgASgJEhkKEW1lbWJlcnNoaXBfbnVtYmVyGAIgASgJIl0KC0JhbmtBY2NvdW50EhAKCGJhbmtfYmljGAEgASgJEhYKDmFjY291bnRfbnVtYmVyGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEhIKCnV0Y19vZmZzZXQYBCABKAkijgIKBVBhcnR5EgoKAmlkGAEgASgJEiEKBGtpbmQYAiABKA4yEy5yZXBhdC52MS5QYXJ0eUtpbmQSEgoKbGVnYWxfbmFtZRgDIAEoCRIPCgdjb3VudHJ5GAQgASgJEjQKC21lbWJlcnNoaXBzGAUgAygLMh8ucmVwYXQudjEuQXNzb2NpYXRpb25NZW1iZXJzaGlwEhwKBHpvbmUYBiABKA4yDi5yZXBhdC52MS5ab25lEiwKDWJhbmtfYWNjb3VudHMYByADKAsyFS5yZXBhdC52MS5CYW5rQWNjb3VudBIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoSQ3JlYXRlUGFydHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSHgoFcGFydHkYAiABKAsyDy5yZXBhdC52MS5QYXJ0eSI/Cg9HZXRQYXJ0eVJlcXVlc3QSCgoCaWQYASABKAkSIAoFYXNfb2YYAiABKAsyES5nb29nbGUudHlwZS5EYXRlIl4KEkxpc3RQYXJ0aWVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIhCgRraW5kGAMgASgOMhMucmVwYXQudjEuUGFydHlLaW5kIlAKE0xpc3RQYXJ0aWVzUmVzcG9uc2USIAoHcGFydGllcxgBIAMoCzIPLnJlcGF0LnYxLlBhcnR5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK5AQoOUGFydHlGYWN0VmFsdWUSJQoEa2luZBgBIAEoDjIXLnJlcGF0LnYxLlBhcnR5RmFjdEtpbmQSHAoEem9uZRgCIAEoDjIOLnJlcGF0LnYxLlpvbmUSNAoLbWVtYmVyc2hpcHMYAyADKAsyHy5yZXBhdC52MS5Bc3NvY2lhdGlvbk1lbWJlcnNoaXASLAoNYmFua19hY2NvdW50cxgEIAMoCzIVLnJlcGF0LnYxLkJhbmtBY2NvdW50Iv8BCglQYXJ0eUZhY3QSCgoCaWQYASABKAkSEAoIcGFydHlfaWQYAiABKAkSKQoOZWZmZWN0aXZlX2Zyb20YAyABKAsyES5nb29nbGUudHlwZS5EYXRlEicKBXZhbHVlGAQgASgLMhgucmVwYXQudjEuUGFydHlGYWN0VmFsdWUSKgoIcHJldmlvdXMYBSABKAsyGC5yZXBhdC52MS5QYXJ0eUZhY3RWYWx1ZRIOCgZyZWFzb24YBiABKAkSEwoLcmVjb3JkZWRfYnkYByABKAkSLwoLcmVjb3JkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqIBChZDcmVhdGVQYXJ0eUZhY3RSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIcGFydHlfaWQYAiABKAkSKQoOZWZmZWN0aXZlX2Zyb20YAyABKAsyES5nb29nbGUudHlwZS5EYXRlEicKBXZhbHVlGAQgASgLMhgucmVwYXQudjEuUGFydHlGYWN0VmFsdWUSDgoGcmVhc29uGAUgASgJIncKFUxpc3RQYXJ0eUZhY3RzUmVxdWVzdBIQCghwYXJ0eV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgRraW5kGAQgASgOMhcucmVwYXQudjEuUGFydHlGYWN0S2luZCJVChZMaXN0UGFydHlGYWN0c1Jlc3BvbnNlEiIKBWZhY3RzGAEgAygLMhMucmVwYXQudjEuUGFydHlGYWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSpXCglQYXJ0eUtpbmQSGgoWUEFSVFlfS0lORF9VTlNQRUNJRklFRBAAEhMKD1BBUlRZX0tJTkRfRklSTRABEhkKFVBBUlRZX0tJTkRfRlJFRUxBTkNFUhACKmgKBFpvbmUSFAoQWk9ORV9VTlNQRUNJRklFRBAAEg0KCVpPTkVfTk9ORRABEgwKCFpPTkVfRVBaEAISFgoSWk9ORV9FQ09OT01JQ19aT05FEAMSFQoRWk9ORV9ISV9URUNIX1BBUksQBCqOAQoNUGFydHlGYWN0S2luZBIfChtQQVJUWV9GQUNUX0tJTkRfVU5TUEVDSUZJRUQQABIYChRQQVJUWV9GQUNUX0tJTkRfWk9ORRABEh8KG1BBUlRZX0ZBQ1RfS0lORF9NRU1CRVJTSElQUxACEiEKHVBBUlRZX0ZBQ1RfS0lORF9CQU5LX0FDQ09VTlRTEAMy7wIKDFBhcnR5U2VydmljZRI8CgtDcmVhdGVQYXJ0eRIcLnJlcGF0LnYxLkNyZWF0ZVBhcnR5UmVxdWVzdBoPLnJlcGF0LnYxLlBhcnR5EjYKCEdldFBhcnR5EhkucmVwYXQudjEuR2V0UGFydHlSZXF1ZXN0Gg8ucmVwYXQudjEuUGFydHkSSgoLTGlzdFBhcnRpZXMSHC5yZXBhdC52MS5MaXN0UGFydGllc1JlcXVlc3QaHS5yZXBhdC52MS5MaXN0UGFydGllc1Jlc3BvbnNlEkgKD0NyZWF0ZVBhcnR5RmFjdBIgLnJlcGF0LnYxLkNyZWF0ZVBhcnR5RmFjdFJlcXVlc3QaEy5yZXBhdC52MS5QYXJ0eUZhY3QSUwoOTGlzdFBhcnR5RmFjdHMSHy5yZXBhdC52MS5MaXN0UGFydHlGYWN0c1JlcXVlc3QaIC5yZXBhdC52MS5MaXN0UGFydHlGYWN0c1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_timestamp, file_google_type_date]);
+  fileDesc("ChRyZXBhdC92MS9wYXJ0eS5wcm90bxIIcmVwYXQudjEiRwoVQXNzb2NpYXRpb25NZW1iZXJzaGlwEhMKC2Fzc29jaWF0aW9uGAEgASgJEhkKEW1lbWJlcnNoaXBfbnVtYmVyGAIgASgJIl0KC0JhbmtBY2NvdW50EhAKCGJhbmtfYmljGAEgASgJEhYKDmFjY291bnRfbnVtYmVyGAIgASgJEhAKCGN1cnJlbmN5GAMgASgJEhIKCnV0Y19vZmZzZXQYBCABKAkijgIKBVBhcnR5EgoKAmlkGAEgASgJEiEKBGtpbmQYAiABKA4yEy5yZXBhdC52MS5QYXJ0eUtpbmQSEgoKbGVnYWxfbmFtZRgDIAEoCRIPCgdjb3VudHJ5GAQgASgJEjQKC21lbWJlcnNoaXBzGAUgAygLMh8ucmVwYXQudjEuQXNzb2NpYXRpb25NZW1iZXJzaGlwEhwKBHpvbmUYBiABKA4yDi5yZXBhdC52MS5ab25lEiwKDWJhbmtfYWNjb3VudHMYByADKAsyFS5yZXBhdC52MS5CYW5rQWNjb3VudBIvCgtjcmVhdGVfdGltZRgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiSAoSQ3JlYXRlUGFydHlSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSHgoFcGFydHkYAiABKAsyDy5yZXBhdC52MS5QYXJ0eSI/Cg9HZXRQYXJ0eVJlcXVlc3QSCgoCaWQYASABKAkSIAoFYXNfb2YYAiABKAsyES5nb29nbGUudHlwZS5EYXRlIl4KEkxpc3RQYXJ0aWVzUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIhCgRraW5kGAMgASgOMhMucmVwYXQudjEuUGFydHlLaW5kIlAKE0xpc3RQYXJ0aWVzUmVzcG9uc2USIAoHcGFydGllcxgBIAMoCzIPLnJlcGF0LnYxLlBhcnR5EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSK5AQoOUGFydHlGYWN0VmFsdWUSJQoEa2luZBgBIAEoDjIXLnJlcGF0LnYxLlBhcnR5RmFjdEtpbmQSHAoEem9uZRgCIAEoDjIOLnJlcGF0LnYxLlpvbmUSNAoLbWVtYmVyc2hpcHMYAyADKAsyHy5yZXBhdC52MS5Bc3NvY2lhdGlvbk1lbWJlcnNoaXASLAoNYmFua19hY2NvdW50cxgEIAMoCzIVLnJlcGF0LnYxLkJhbmtBY2NvdW50Iv8BCglQYXJ0eUZhY3QSCgoCaWQYASABKAkSEAoIcGFydHlfaWQYAiABKAkSKQoOZWZmZWN0aXZlX2Zyb20YAyABKAsyES5nb29nbGUudHlwZS5EYXRlEicKBXZhbHVlGAQgASgLMhgucmVwYXQudjEuUGFydHlGYWN0VmFsdWUSKgoIcHJldmlvdXMYBSABKAsyGC5yZXBhdC52MS5QYXJ0eUZhY3RWYWx1ZRIOCgZyZWFzb24YBiABKAkSEwoLcmVjb3JkZWRfYnkYByABKAkSLwoLcmVjb3JkX3RpbWUYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqIBChZDcmVhdGVQYXJ0eUZhY3RSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSEAoIcGFydHlfaWQYAiABKAkSKQoOZWZmZWN0aXZlX2Zyb20YAyABKAsyES5nb29nbGUudHlwZS5EYXRlEicKBXZhbHVlGAQgASgLMhgucmVwYXQudjEuUGFydHlGYWN0VmFsdWUSDgoGcmVhc29uGAUgASgJIncKFUxpc3RQYXJ0eUZhY3RzUmVxdWVzdBIQCghwYXJ0eV9pZBgBIAEoCRIRCglwYWdlX3NpemUYAiABKAUSEgoKcGFnZV90b2tlbhgDIAEoCRIlCgRraW5kGAQgASgOMhcucmVwYXQudjEuUGFydHlGYWN0S2luZCJVChZMaXN0UGFydHlGYWN0c1Jlc3BvbnNlEiIKBWZhY3RzGAEgAygLMhMucmVwYXQudjEuUGFydHlGYWN0EhcKD25leHRfcGFnZV90b2tlbhgCIAEoCSKFAQoTQ29ycmVjdFBhcnR5UmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEgoKAmlkGAIgASgJEhIKCmxlZ2FsX25hbWUYAyABKAkSDwoHY291bnRyeRgEIAEoCRIOCgZyZWFzb24YBSABKAkSGQoRZXhwZWN0ZWRfcmV2aXNpb24YBiABKAMiJwoZTGlzdFBhcnR5UmV2aXNpb25zUmVxdWVzdBIKCgJpZBgBIAEoCSJDChpMaXN0UGFydHlSZXZpc2lvbnNSZXNwb25zZRIlCglyZXZpc2lvbnMYASADKAsyEi5yZXBhdC52MS5SZXZpc2lvbipXCglQYXJ0eUtpbmQSGgoWUEFSVFlfS0lORF9VTlNQRUNJRklFRBAAEhMKD1BBUlRZX0tJTkRfRklSTRABEhkKFVBBUlRZX0tJTkRfRlJFRUxBTkNFUhACKmgKBFpvbmUSFAoQWk9ORV9VTlNQRUNJRklFRBAAEg0KCVpPTkVfTk9ORRABEgwKCFpPTkVfRVBaEAISFgoSWk9ORV9FQ09OT01JQ19aT05FEAMSFQoRWk9ORV9ISV9URUNIX1BBUksQBCqOAQoNUGFydHlGYWN0S2luZBIfChtQQVJUWV9GQUNUX0tJTkRfVU5TUEVDSUZJRUQQABIYChRQQVJUWV9GQUNUX0tJTkRfWk9ORRABEh8KG1BBUlRZX0ZBQ1RfS0lORF9NRU1CRVJTSElQUxACEiEKHVBBUlRZX0ZBQ1RfS0lORF9CQU5LX0FDQ09VTlRTEAMykAQKDFBhcnR5U2VydmljZRI8CgtDcmVhdGVQYXJ0eRIcLnJlcGF0LnYxLkNyZWF0ZVBhcnR5UmVxdWVzdBoPLnJlcGF0LnYxLlBhcnR5EjYKCEdldFBhcnR5EhkucmVwYXQudjEuR2V0UGFydHlSZXF1ZXN0Gg8ucmVwYXQudjEuUGFydHkSSgoLTGlzdFBhcnRpZXMSHC5yZXBhdC52MS5MaXN0UGFydGllc1JlcXVlc3QaHS5yZXBhdC52MS5MaXN0UGFydGllc1Jlc3BvbnNlEkgKD0NyZWF0ZVBhcnR5RmFjdBIgLnJlcGF0LnYxLkNyZWF0ZVBhcnR5RmFjdFJlcXVlc3QaEy5yZXBhdC52MS5QYXJ0eUZhY3QSUwoOTGlzdFBhcnR5RmFjdHMSHy5yZXBhdC52MS5MaXN0UGFydHlGYWN0c1JlcXVlc3QaIC5yZXBhdC52MS5MaXN0UGFydHlGYWN0c1Jlc3BvbnNlEj4KDENvcnJlY3RQYXJ0eRIdLnJlcGF0LnYxLkNvcnJlY3RQYXJ0eVJlcXVlc3QaDy5yZXBhdC52MS5QYXJ0eRJfChJMaXN0UGFydHlSZXZpc2lvbnMSIy5yZXBhdC52MS5MaXN0UGFydHlSZXZpc2lvbnNSZXF1ZXN0GiQucmVwYXQudjEuTGlzdFBhcnR5UmV2aXNpb25zUmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp, file_google_type_date, file_repat_v1_revision]);
 
 /**
  * Membership of a trade association (BASIS, BACCO, BCS).
@@ -513,6 +515,108 @@ export const ListPartyFactsResponseSchema: GenMessage<ListPartyFactsResponse> = 
   messageDesc(file_repat_v1_party, 11);
 
 /**
+ * Request for CorrectParty.
+ *
+ * @generated from message repat.v1.CorrectPartyRequest
+ */
+export type CorrectPartyRequest = Message<"repat.v1.CorrectPartyRequest"> & {
+  /**
+   * Client-chosen UUID; a retry with the same id returns the original
+   * response.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The party's id.
+   *
+   * @generated from field: string id = 2;
+   */
+  id: string;
+
+  /**
+   * The corrected legal name; unchanged when empty.
+   *
+   * @generated from field: string legal_name = 3;
+   */
+  legalName: string;
+
+  /**
+   * The corrected ISO 3166-1 alpha-2 country; unchanged when empty.
+   *
+   * @generated from field: string country = 4;
+   */
+  country: string;
+
+  /**
+   * Why it is corrected; required.
+   *
+   * @generated from field: string reason = 5;
+   */
+  reason: string;
+
+  /**
+   * The revision the caller read (1 + the number of its revisions); when
+   * set (above 0) and the party has moved on, the correction is refused
+   * with FAILED_PRECONDITION.
+   *
+   * @generated from field: int64 expected_revision = 6;
+   */
+  expectedRevision: bigint;
+};
+
+/**
+ * Describes the message repat.v1.CorrectPartyRequest.
+ * Use `create(CorrectPartyRequestSchema)` to create a new message.
+ */
+export const CorrectPartyRequestSchema: GenMessage<CorrectPartyRequest> = /*@__PURE__*/
+  messageDesc(file_repat_v1_party, 12);
+
+/**
+ * Request for ListPartyRevisions.
+ *
+ * @generated from message repat.v1.ListPartyRevisionsRequest
+ */
+export type ListPartyRevisionsRequest = Message<"repat.v1.ListPartyRevisionsRequest"> & {
+  /**
+   * The party's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message repat.v1.ListPartyRevisionsRequest.
+ * Use `create(ListPartyRevisionsRequestSchema)` to create a new message.
+ */
+export const ListPartyRevisionsRequestSchema: GenMessage<ListPartyRevisionsRequest> = /*@__PURE__*/
+  messageDesc(file_repat_v1_party, 13);
+
+/**
+ * Response for ListPartyRevisions.
+ *
+ * @generated from message repat.v1.ListPartyRevisionsResponse
+ */
+export type ListPartyRevisionsResponse = Message<"repat.v1.ListPartyRevisionsResponse"> & {
+  /**
+   * The corrections, oldest first, at most 1,000; empty for a party never
+   * corrected.
+   *
+   * @generated from field: repeated repat.v1.Revision revisions = 1;
+   */
+  revisions: Revision[];
+};
+
+/**
+ * Describes the message repat.v1.ListPartyRevisionsResponse.
+ * Use `create(ListPartyRevisionsResponseSchema)` to create a new message.
+ */
+export const ListPartyRevisionsResponseSchema: GenMessage<ListPartyRevisionsResponse> = /*@__PURE__*/
+  messageDesc(file_repat_v1_party, 14);
+
+/**
  * What kind of exporter a party is; the incentive programmes differ.
  *
  * @generated from enum repat.v1.PartyKind
@@ -691,6 +795,29 @@ export const PartyService: GenService<{
     methodKind: "unary";
     input: typeof ListPartyFactsRequestSchema;
     output: typeof ListPartyFactsResponseSchema;
+  },
+  /**
+   * Corrects what a party registered as (its legal name, its country) with
+   * a reason, as a new revision; the old one stays in its history. A firm
+   * corrects its own party. Idempotent on `request_id`.
+   *
+   * @generated from rpc repat.v1.PartyService.CorrectParty
+   */
+  correctParty: {
+    methodKind: "unary";
+    input: typeof CorrectPartyRequestSchema;
+    output: typeof PartySchema;
+  },
+  /**
+   * Lists the corrections of a party's legal name and country, oldest
+   * first. Its current revision is one more than their number.
+   *
+   * @generated from rpc repat.v1.PartyService.ListPartyRevisions
+   */
+  listPartyRevisions: {
+    methodKind: "unary";
+    input: typeof ListPartyRevisionsRequestSchema;
+    output: typeof ListPartyRevisionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_repat_v1_party, 0);

@@ -10,13 +10,15 @@ import type { BatchItemResultSchema } from "./earning_pb.js";
 import { file_repat_v1_earning } from "./earning_pb.js";
 import type { Fee, FxRate, Money } from "./money_pb.js";
 import { file_repat_v1_money } from "./money_pb.js";
+import type { Revision } from "./revision_pb.js";
+import { file_repat_v1_revision } from "./revision_pb.js";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file repat/v1/repatriation.proto.
  */
 export const file_repat_v1_repatriation: GenFile = /*@__PURE__*/
-  fileDesc("ChtyZXBhdC92MS9yZXBhdHJpYXRpb24ucHJvdG8SCHJlcGF0LnYxIkEKCkFsbG9jYXRpb24SEgoKZWFybmluZ19pZBgBIAEoCRIfCgZhbW91bnQYAiABKAsyDy5yZXBhdC52MS5Nb25leSLKAwoEU3RlcBIKCgJpZBgBIAEoCRIXCg9yZXBhdHJpYXRpb25faWQYAiABKAkSIAoEa2luZBgDIAEoDjISLnJlcGF0LnYxLlN0ZXBLaW5kEi8KC29jY3VycmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWNvcmRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPaW5zdGl0dXRpb25fYmljGAYgASgJEh8KBmFtb3VudBgHIAEoCzIPLnJlcGF0LnYxLk1vbmV5EhsKBGZlZXMYCCADKAsyDS5yZXBhdC52MS5GZWUSIQoHZnhfcmF0ZRgJIAEoCzIQLnJlcGF0LnYxLkZ4UmF0ZRIVCg1lbmRfdG9fZW5kX2lkGAogASgJEgwKBHVldHIYCyABKAkSJwoKZ3BpX3N0YXR1cxgMIAEoDjITLnJlcGF0LnYxLkdwaVN0YXR1cxITCgtyZWFzb25fY29kZRgNIAEoCRIMCgRub3RlGA4gASgJEi4KC3dhaXRfYmVmb3JlGA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIt4BChBKb3VybmV5RHVyYXRpb25zEkAKHWluaXRpYXRpb25fdG9fZnVuZHNfYXZhaWxhYmxlGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjkKFmludm9pY2VfdG9fcmVhbGl6YXRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SIwobaW52b2ljZV90b19yZWFsaXphdGlvbl9kYXlzGAMgASgFEigKBXRvdGFsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIoQBCgpGZWVTdW1tYXJ5EiMKCnRvdGFsX2ZlZXMYASADKAsyDy5yZXBhdC52MS5Nb25leRIeChZmZWVfc2hhcmVfb2ZfaW5pdGlhdGVkGAIgASgJEjEKGGluaXRpYXRlZF9taW51c19jcmVkaXRlZBgDIAEoCzIPLnJlcGF0LnYxLk1vbmV5ItUDCgxSZXBhdHJpYXRpb24SCgoCaWQYASABKAkSEAoIcGFydHlfaWQYAiABKAkSKQoLYWxsb2NhdGlvbnMYAyADKAsyFC5yZXBhdC52MS5BbGxvY2F0aW9uEigKD2V4cGVjdGVkX2Ftb3VudBgEIAEoCzIPLnJlcGF0LnYxLk1vbmV5EiIKB2NoYW5uZWwYBSABKA4yES5yZXBhdC52MS5DaGFubmVsEhUKDXBheWVyX2NvdW50cnkYBiABKAkSLAoGc3RhdHVzGAcgASgOMhwucmVwYXQudjEuUmVwYXRyaWF0aW9uU3RhdHVzEhIKCnN0ZXBfY291bnQYCCABKAUSIAoIdGltZWxpbmUYCSADKAsyDi5yZXBhdC52MS5TdGVwEi0KCWR1cmF0aW9ucxgKIAEoCzIaLnJlcGF0LnYxLkpvdXJuZXlEdXJhdGlvbnMSIgoEZmVlcxgLIAEoCzIULnJlcGF0LnYxLkZlZVN1bW1hcnkSLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKnAQoZQ3JlYXRlUmVwYXRyaWF0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCHBhcnR5X2lkGAIgASgJEikKC2FsbG9jYXRpb25zGAMgAygLMhQucmVwYXQudjEuQWxsb2NhdGlvbhIiCgdjaGFubmVsGAQgASgOMhEucmVwYXQudjEuQ2hhbm5lbBIVCg1wYXllcl9jb3VudHJ5GAUgASgJIiQKFkdldFJlcGF0cmlhdGlvblJlcXVlc3QSCgoCaWQYASABKAkilQEKGExpc3RSZXBhdHJpYXRpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIQCghwYXJ0eV9pZBgDIAEoCRIsCgZzdGF0dXMYBCABKA4yHC5yZXBhdC52MS5SZXBhdHJpYXRpb25TdGF0dXMSEgoKZWFybmluZ19pZBgFIAEoCSJjChlMaXN0UmVwYXRyaWF0aW9uc1Jlc3BvbnNlEi0KDXJlcGF0cmlhdGlvbnMYASADKAsyFi5yZXBhdC52MS5SZXBhdHJpYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpUBChpTZWFyY2hSZXBhdHJpYXRpb25zUmVxdWVzdBIZChFpbnZvaWNlX3JlZmVyZW5jZRgBIAEoCRIMCgR1ZXRyGAIgASgJEhUKDWVuZF90b19lbmRfaWQYAyABKAkSEAoIcGFydHlfaWQYBCABKAkSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkiZQobU2VhcmNoUmVwYXRyaWF0aW9uc1Jlc3BvbnNlEi0KDXJlcGF0cmlhdGlvbnMYASADKAsyFi5yZXBhdC52MS5SZXBhdHJpYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkUKEVJlY29yZFN0ZXBSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSHAoEc3RlcBgCIAEoCzIOLnJlcGF0LnYxLlN0ZXAiYAoSUmVjb3JkU3RlcFJlc3BvbnNlEhwKBHN0ZXAYASABKAsyDi5yZXBhdC52MS5TdGVwEiwKBnN0YXR1cxgCIAEoDjIcLnJlcGF0LnYxLlJlcGF0cmlhdGlvblN0YXR1cyImChhXYXRjaFJlcGF0cmlhdGlvblJlcXVlc3QSCgoCaWQYASABKAkiQQoRUmVwYXRyaWF0aW9uRXZlbnQSLAoMcmVwYXRyaWF0aW9uGAEgASgLMhYucmVwYXQudjEuUmVwYXRyaWF0aW9uKuMDCghTdGVwS2luZBIZChVTVEVQX0tJTkRfVU5TUEVDSUZJRUQQABIcChhTVEVQX0tJTkRfSU5WT0lDRV9JU1NVRUQQARIfChtTVEVQX0tJTkRfUEFZTUVOVF9JTklUSUFURUQQAhIfChtTVEVQX0tJTkRfUExBVEZPUk1fUkVDRUlWRUQQAxIgChxTVEVQX0tJTkRfUExBVEZPUk1fV0lUSERSQVdOEAQSJAogU1RFUF9LSU5EX0lOVEVSTUVESUFSWV9QUk9DRVNTRUQQBRIdChlTVEVQX0tJTkRfTk9TVFJPX0NSRURJVEVEEAYSIgoeU1RFUF9LSU5EX0JFTkVGSUNJQVJZX0NSRURJVEVEEAcSHgoaU1RFUF9LSU5EX0NPTlZFUlRFRF9UT19CRFQQCBIYChRTVEVQX0tJTkRfUFJDX0lTU1VFRBAJEiMKH1NURVBfS0lORF9JTkNFTlRJVkVfQ0xBSU1fRklMRUQQChIfChtTVEVQX0tJTkRfSU5DRU5USVZFX0FVRElURUQQCxIhCh1TVEVQX0tJTkRfSU5DRU5USVZFX0RJU0JVUlNFRBAMEhYKElNURVBfS0lORF9SRVRVUk5FRBANEhYKElNURVBfS0lORF9SRUpFQ1RFRBAOKu4CChJSZXBhdHJpYXRpb25TdGF0dXMSIwofUkVQQVRSSUFUSU9OX1NUQVRVU19VTlNQRUNJRklFRBAAEigKJFJFUEFUUklBVElPTl9TVEFUVVNfQVdBSVRJTkdfUEFZTUVOVBABEiIKHlJFUEFUUklBVElPTl9TVEFUVVNfSU5fVFJBTlNJVBACEicKI1JFUEFUUklBVElPTl9TVEFUVVNfRlVORFNfQVZBSUxBQkxFEAMSIAocUkVQQVRSSUFUSU9OX1NUQVRVU19SRUFMSVpFRBAEEikKJVJFUEFUUklBVElPTl9TVEFUVVNfSU5DRU5USVZFX0NMQUlNRUQQBRIrCidSRVBBVFJJQVRJT05fU1RBVFVTX0lOQ0VOVElWRV9ESVNCVVJTRUQQBhIgChxSRVBBVFJJQVRJT05fU1RBVFVTX1JFVFVSTkVEEAcSIAocUkVQQVRSSUFUSU9OX1NUQVRVU19SRUpFQ1RFRBAIKnAKB0NoYW5uZWwSFwoTQ0hBTk5FTF9VTlNQRUNJRklFRBAAEhAKDENIQU5ORUxfQkFOSxABEhQKEENIQU5ORUxfUExBVEZPUk0QAhIkCiBDSEFOTkVMX01PQklMRV9GSU5BTkNJQUxfU0VSVklDRRADKmYKCUdwaVN0YXR1cxIaChZHUElfU1RBVFVTX1VOU1BFQ0lGSUVEEAASEwoPR1BJX1NUQVRVU19BQ1NQEAESEwoPR1BJX1NUQVRVU19BQ0NDEAISEwoPR1BJX1NUQVRVU19SSkNUEAMy6AQKE1JlcGF0cmlhdGlvblNlcnZpY2USUQoSQ3JlYXRlUmVwYXRyaWF0aW9uEiMucmVwYXQudjEuQ3JlYXRlUmVwYXRyaWF0aW9uUmVxdWVzdBoWLnJlcGF0LnYxLlJlcGF0cmlhdGlvbhJLCg9HZXRSZXBhdHJpYXRpb24SIC5yZXBhdC52MS5HZXRSZXBhdHJpYXRpb25SZXF1ZXN0GhYucmVwYXQudjEuUmVwYXRyaWF0aW9uElwKEUxpc3RSZXBhdHJpYXRpb25zEiIucmVwYXQudjEuTGlzdFJlcGF0cmlhdGlvbnNSZXF1ZXN0GiMucmVwYXQudjEuTGlzdFJlcGF0cmlhdGlvbnNSZXNwb25zZRJiChNTZWFyY2hSZXBhdHJpYXRpb25zEiQucmVwYXQudjEuU2VhcmNoUmVwYXRyaWF0aW9uc1JlcXVlc3QaJS5yZXBhdC52MS5TZWFyY2hSZXBhdHJpYXRpb25zUmVzcG9uc2USRwoKUmVjb3JkU3RlcBIbLnJlcGF0LnYxLlJlY29yZFN0ZXBSZXF1ZXN0GhwucmVwYXQudjEuUmVjb3JkU3RlcFJlc3BvbnNlEk4KEEJhdGNoUmVjb3JkU3RlcHMSGy5yZXBhdC52MS5SZWNvcmRTdGVwUmVxdWVzdBoZLnJlcGF0LnYxLkJhdGNoSXRlbVJlc3VsdCgBMAESVgoRV2F0Y2hSZXBhdHJpYXRpb24SIi5yZXBhdC52MS5XYXRjaFJlcGF0cmlhdGlvblJlcXVlc3QaGy5yZXBhdC52MS5SZXBhdHJpYXRpb25FdmVudDABYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_repat_v1_earning, file_repat_v1_money]);
+  fileDesc("ChtyZXBhdC92MS9yZXBhdHJpYXRpb24ucHJvdG8SCHJlcGF0LnYxIkEKCkFsbG9jYXRpb24SEgoKZWFybmluZ19pZBgBIAEoCRIfCgZhbW91bnQYAiABKAsyDy5yZXBhdC52MS5Nb25leSLKAwoEU3RlcBIKCgJpZBgBIAEoCRIXCg9yZXBhdHJpYXRpb25faWQYAiABKAkSIAoEa2luZBgDIAEoDjISLnJlcGF0LnYxLlN0ZXBLaW5kEi8KC29jY3VycmVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWNvcmRlZF9hdBgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASFwoPaW5zdGl0dXRpb25fYmljGAYgASgJEh8KBmFtb3VudBgHIAEoCzIPLnJlcGF0LnYxLk1vbmV5EhsKBGZlZXMYCCADKAsyDS5yZXBhdC52MS5GZWUSIQoHZnhfcmF0ZRgJIAEoCzIQLnJlcGF0LnYxLkZ4UmF0ZRIVCg1lbmRfdG9fZW5kX2lkGAogASgJEgwKBHVldHIYCyABKAkSJwoKZ3BpX3N0YXR1cxgMIAEoDjITLnJlcGF0LnYxLkdwaVN0YXR1cxITCgtyZWFzb25fY29kZRgNIAEoCRIMCgRub3RlGA4gASgJEi4KC3dhaXRfYmVmb3JlGA8gASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIt4BChBKb3VybmV5RHVyYXRpb25zEkAKHWluaXRpYXRpb25fdG9fZnVuZHNfYXZhaWxhYmxlGAEgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjkKFmludm9pY2VfdG9fcmVhbGl6YXRpb24YAiABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SIwobaW52b2ljZV90b19yZWFsaXphdGlvbl9kYXlzGAMgASgFEigKBXRvdGFsGAQgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIoQBCgpGZWVTdW1tYXJ5EiMKCnRvdGFsX2ZlZXMYASADKAsyDy5yZXBhdC52MS5Nb25leRIeChZmZWVfc2hhcmVfb2ZfaW5pdGlhdGVkGAIgASgJEjEKGGluaXRpYXRlZF9taW51c19jcmVkaXRlZBgDIAEoCzIPLnJlcGF0LnYxLk1vbmV5ItUDCgxSZXBhdHJpYXRpb24SCgoCaWQYASABKAkSEAoIcGFydHlfaWQYAiABKAkSKQoLYWxsb2NhdGlvbnMYAyADKAsyFC5yZXBhdC52MS5BbGxvY2F0aW9uEigKD2V4cGVjdGVkX2Ftb3VudBgEIAEoCzIPLnJlcGF0LnYxLk1vbmV5EiIKB2NoYW5uZWwYBSABKA4yES5yZXBhdC52MS5DaGFubmVsEhUKDXBheWVyX2NvdW50cnkYBiABKAkSLAoGc3RhdHVzGAcgASgOMhwucmVwYXQudjEuUmVwYXRyaWF0aW9uU3RhdHVzEhIKCnN0ZXBfY291bnQYCCABKAUSIAoIdGltZWxpbmUYCSADKAsyDi5yZXBhdC52MS5TdGVwEi0KCWR1cmF0aW9ucxgKIAEoCzIaLnJlcGF0LnYxLkpvdXJuZXlEdXJhdGlvbnMSIgoEZmVlcxgLIAEoCzIULnJlcGF0LnYxLkZlZVN1bW1hcnkSLwoLY3JlYXRlX3RpbWUYDCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEi8KC3VwZGF0ZV90aW1lGA0gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKnAQoZQ3JlYXRlUmVwYXRyaWF0aW9uUmVxdWVzdBISCgpyZXF1ZXN0X2lkGAEgASgJEhAKCHBhcnR5X2lkGAIgASgJEikKC2FsbG9jYXRpb25zGAMgAygLMhQucmVwYXQudjEuQWxsb2NhdGlvbhIiCgdjaGFubmVsGAQgASgOMhEucmVwYXQudjEuQ2hhbm5lbBIVCg1wYXllcl9jb3VudHJ5GAUgASgJIiQKFkdldFJlcGF0cmlhdGlvblJlcXVlc3QSCgoCaWQYASABKAkilQEKGExpc3RSZXBhdHJpYXRpb25zUmVxdWVzdBIRCglwYWdlX3NpemUYASABKAUSEgoKcGFnZV90b2tlbhgCIAEoCRIQCghwYXJ0eV9pZBgDIAEoCRIsCgZzdGF0dXMYBCABKA4yHC5yZXBhdC52MS5SZXBhdHJpYXRpb25TdGF0dXMSEgoKZWFybmluZ19pZBgFIAEoCSJjChlMaXN0UmVwYXRyaWF0aW9uc1Jlc3BvbnNlEi0KDXJlcGF0cmlhdGlvbnMYASADKAsyFi5yZXBhdC52MS5SZXBhdHJpYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIpUBChpTZWFyY2hSZXBhdHJpYXRpb25zUmVxdWVzdBIZChFpbnZvaWNlX3JlZmVyZW5jZRgBIAEoCRIMCgR1ZXRyGAIgASgJEhUKDWVuZF90b19lbmRfaWQYAyABKAkSEAoIcGFydHlfaWQYBCABKAkSEQoJcGFnZV9zaXplGAUgASgFEhIKCnBhZ2VfdG9rZW4YBiABKAkiZQobU2VhcmNoUmVwYXRyaWF0aW9uc1Jlc3BvbnNlEi0KDXJlcGF0cmlhdGlvbnMYASADKAsyFi5yZXBhdC52MS5SZXBhdHJpYXRpb24SFwoPbmV4dF9wYWdlX3Rva2VuGAIgASgJIkUKEVJlY29yZFN0ZXBSZXF1ZXN0EhIKCnJlcXVlc3RfaWQYASABKAkSHAoEc3RlcBgCIAEoCzIOLnJlcGF0LnYxLlN0ZXAiYAoSUmVjb3JkU3RlcFJlc3BvbnNlEhwKBHN0ZXAYASABKAsyDi5yZXBhdC52MS5TdGVwEiwKBnN0YXR1cxgCIAEoDjIcLnJlcGF0LnYxLlJlcGF0cmlhdGlvblN0YXR1cyImChhXYXRjaFJlcGF0cmlhdGlvblJlcXVlc3QSCgoCaWQYASABKAkiQQoRUmVwYXRyaWF0aW9uRXZlbnQSLAoMcmVwYXRyaWF0aW9uGAEgASgLMhYucmVwYXQudjEuUmVwYXRyaWF0aW9uIoQBCg9Wb2lkU3RlcFJlcXVlc3QSEgoKcmVxdWVzdF9pZBgBIAEoCRIXCg9yZXBhdHJpYXRpb25faWQYAiABKAkSDwoHc3RlcF9pZBgDIAEoCRIOCgZyZWFzb24YBCABKAkSIwoLcmVwbGFjZW1lbnQYBSABKAsyDi5yZXBhdC52MS5TdGVwIroBChBWb2lkU3RlcFJlc3BvbnNlEh4KBnZvaWRlZBgBIAEoCzIOLnJlcGF0LnYxLlN0ZXASIwoLcmVwbGFjZW1lbnQYAiABKAsyDi5yZXBhdC52MS5TdGVwEiwKBnN0YXR1cxgDIAEoDjIcLnJlcGF0LnYxLlJlcGF0cmlhdGlvblN0YXR1cxIQCghyZXZpc2lvbhgEIAEoAxIhChlzdXBlcnNlZGVkX2Fzc2Vzc21lbnRfaWRzGAUgAygJIi4KIExpc3RSZXBhdHJpYXRpb25SZXZpc2lvbnNSZXF1ZXN0EgoKAmlkGAEgASgJIkoKIUxpc3RSZXBhdHJpYXRpb25SZXZpc2lvbnNSZXNwb25zZRIlCglyZXZpc2lvbnMYASADKAsyEi5yZXBhdC52MS5SZXZpc2lvbirjAwoIU3RlcEtpbmQSGQoVU1RFUF9LSU5EX1VOU1BFQ0lGSUVEEAASHAoYU1RFUF9LSU5EX0lOVk9JQ0VfSVNTVUVEEAESHwobU1RFUF9LSU5EX1BBWU1FTlRfSU5JVElBVEVEEAISHwobU1RFUF9LSU5EX1BMQVRGT1JNX1JFQ0VJVkVEEAMSIAocU1RFUF9LSU5EX1BMQVRGT1JNX1dJVEhEUkFXThAEEiQKIFNURVBfS0lORF9JTlRFUk1FRElBUllfUFJPQ0VTU0VEEAUSHQoZU1RFUF9LSU5EX05PU1RST19DUkVESVRFRBAGEiIKHlNURVBfS0lORF9CRU5FRklDSUFSWV9DUkVESVRFRBAHEh4KGlNURVBfS0lORF9DT05WRVJURURfVE9fQkRUEAgSGAoUU1RFUF9LSU5EX1BSQ19JU1NVRUQQCRIjCh9TVEVQX0tJTkRfSU5DRU5USVZFX0NMQUlNX0ZJTEVEEAoSHwobU1RFUF9LSU5EX0lOQ0VOVElWRV9BVURJVEVEEAsSIQodU1RFUF9LSU5EX0lOQ0VOVElWRV9ESVNCVVJTRUQQDBIWChJTVEVQX0tJTkRfUkVUVVJORUQQDRIWChJTVEVQX0tJTkRfUkVKRUNURUQQDiruAgoSUmVwYXRyaWF0aW9uU3RhdHVzEiMKH1JFUEFUUklBVElPTl9TVEFUVVNfVU5TUEVDSUZJRUQQABIoCiRSRVBBVFJJQVRJT05fU1RBVFVTX0FXQUlUSU5HX1BBWU1FTlQQARIiCh5SRVBBVFJJQVRJT05fU1RBVFVTX0lOX1RSQU5TSVQQAhInCiNSRVBBVFJJQVRJT05fU1RBVFVTX0ZVTkRTX0FWQUlMQUJMRRADEiAKHFJFUEFUUklBVElPTl9TVEFUVVNfUkVBTElaRUQQBBIpCiVSRVBBVFJJQVRJT05fU1RBVFVTX0lOQ0VOVElWRV9DTEFJTUVEEAUSKwonUkVQQVRSSUFUSU9OX1NUQVRVU19JTkNFTlRJVkVfRElTQlVSU0VEEAYSIAocUkVQQVRSSUFUSU9OX1NUQVRVU19SRVRVUk5FRBAHEiAKHFJFUEFUUklBVElPTl9TVEFUVVNfUkVKRUNURUQQCCpwCgdDaGFubmVsEhcKE0NIQU5ORUxfVU5TUEVDSUZJRUQQABIQCgxDSEFOTkVMX0JBTksQARIUChBDSEFOTkVMX1BMQVRGT1JNEAISJAogQ0hBTk5FTF9NT0JJTEVfRklOQU5DSUFMX1NFUlZJQ0UQAypmCglHcGlTdGF0dXMSGgoWR1BJX1NUQVRVU19VTlNQRUNJRklFRBAAEhMKD0dQSV9TVEFUVVNfQUNTUBABEhMKD0dQSV9TVEFUVVNfQUNDQxACEhMKD0dQSV9TVEFUVVNfUkpDVBADMqEGChNSZXBhdHJpYXRpb25TZXJ2aWNlElEKEkNyZWF0ZVJlcGF0cmlhdGlvbhIjLnJlcGF0LnYxLkNyZWF0ZVJlcGF0cmlhdGlvblJlcXVlc3QaFi5yZXBhdC52MS5SZXBhdHJpYXRpb24SSwoPR2V0UmVwYXRyaWF0aW9uEiAucmVwYXQudjEuR2V0UmVwYXRyaWF0aW9uUmVxdWVzdBoWLnJlcGF0LnYxLlJlcGF0cmlhdGlvbhJcChFMaXN0UmVwYXRyaWF0aW9ucxIiLnJlcGF0LnYxLkxpc3RSZXBhdHJpYXRpb25zUmVxdWVzdBojLnJlcGF0LnYxLkxpc3RSZXBhdHJpYXRpb25zUmVzcG9uc2USYgoTU2VhcmNoUmVwYXRyaWF0aW9ucxIkLnJlcGF0LnYxLlNlYXJjaFJlcGF0cmlhdGlvbnNSZXF1ZXN0GiUucmVwYXQudjEuU2VhcmNoUmVwYXRyaWF0aW9uc1Jlc3BvbnNlEkcKClJlY29yZFN0ZXASGy5yZXBhdC52MS5SZWNvcmRTdGVwUmVxdWVzdBocLnJlcGF0LnYxLlJlY29yZFN0ZXBSZXNwb25zZRJOChBCYXRjaFJlY29yZFN0ZXBzEhsucmVwYXQudjEuUmVjb3JkU3RlcFJlcXVlc3QaGS5yZXBhdC52MS5CYXRjaEl0ZW1SZXN1bHQoATABElYKEVdhdGNoUmVwYXRyaWF0aW9uEiIucmVwYXQudjEuV2F0Y2hSZXBhdHJpYXRpb25SZXF1ZXN0GhsucmVwYXQudjEuUmVwYXRyaWF0aW9uRXZlbnQwARJBCghWb2lkU3RlcBIZLnJlcGF0LnYxLlZvaWRTdGVwUmVxdWVzdBoaLnJlcGF0LnYxLlZvaWRTdGVwUmVzcG9uc2USdAoZTGlzdFJlcGF0cmlhdGlvblJldmlzaW9ucxIqLnJlcGF0LnYxLkxpc3RSZXBhdHJpYXRpb25SZXZpc2lvbnNSZXF1ZXN0GisucmVwYXQudjEuTGlzdFJlcGF0cmlhdGlvblJldmlzaW9uc1Jlc3BvbnNlYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp, file_repat_v1_earning, file_repat_v1_money, file_repat_v1_revision]);
 
 /**
  * The share of an earning a repatriation is expected to pay.
@@ -691,6 +693,149 @@ export const RepatriationEventSchema: GenMessage<RepatriationEvent> = /*@__PURE_
   messageDesc(file_repat_v1_repatriation, 14);
 
 /**
+ * Request for VoidStep.
+ *
+ * @generated from message repat.v1.VoidStepRequest
+ */
+export type VoidStepRequest = Message<"repat.v1.VoidStepRequest"> & {
+  /**
+   * Client-chosen UUID; a retry with the same id returns the original
+   * response.
+   *
+   * @generated from field: string request_id = 1;
+   */
+  requestId: string;
+
+  /**
+   * The repatriation the step is of.
+   *
+   * @generated from field: string repatriation_id = 2;
+   */
+  repatriationId: string;
+
+  /**
+   * The step to void.
+   *
+   * @generated from field: string step_id = 3;
+   */
+  stepId: string;
+
+  /**
+   * Why; required.
+   *
+   * @generated from field: string reason = 4;
+   */
+  reason: string;
+
+  /**
+   * The corrected step recorded in its place, when set (its `id` and
+   * `recorded_at` are ignored).
+   *
+   * @generated from field: repat.v1.Step replacement = 5;
+   */
+  replacement?: Step | undefined;
+};
+
+/**
+ * Describes the message repat.v1.VoidStepRequest.
+ * Use `create(VoidStepRequestSchema)` to create a new message.
+ */
+export const VoidStepRequestSchema: GenMessage<VoidStepRequest> = /*@__PURE__*/
+  messageDesc(file_repat_v1_repatriation, 15);
+
+/**
+ * Response for VoidStep.
+ *
+ * @generated from message repat.v1.VoidStepResponse
+ */
+export type VoidStepResponse = Message<"repat.v1.VoidStepResponse"> & {
+  /**
+   * The step voided, as it was.
+   *
+   * @generated from field: repat.v1.Step voided = 1;
+   */
+  voided?: Step | undefined;
+
+  /**
+   * The step recorded in its place, if any.
+   *
+   * @generated from field: repat.v1.Step replacement = 2;
+   */
+  replacement?: Step | undefined;
+
+  /**
+   * The repatriation's status after the correction.
+   *
+   * @generated from field: repat.v1.RepatriationStatus status = 3;
+   */
+  status: RepatriationStatus;
+
+  /**
+   * The journey's revision the correction made (1 + its corrections).
+   *
+   * @generated from field: int64 revision = 4;
+   */
+  revision: bigint;
+
+  /**
+   * The assessments it marked superseded.
+   *
+   * @generated from field: repeated string superseded_assessment_ids = 5;
+   */
+  supersededAssessmentIds: string[];
+};
+
+/**
+ * Describes the message repat.v1.VoidStepResponse.
+ * Use `create(VoidStepResponseSchema)` to create a new message.
+ */
+export const VoidStepResponseSchema: GenMessage<VoidStepResponse> = /*@__PURE__*/
+  messageDesc(file_repat_v1_repatriation, 16);
+
+/**
+ * Request for ListRepatriationRevisions.
+ *
+ * @generated from message repat.v1.ListRepatriationRevisionsRequest
+ */
+export type ListRepatriationRevisionsRequest = Message<"repat.v1.ListRepatriationRevisionsRequest"> & {
+  /**
+   * The repatriation's id.
+   *
+   * @generated from field: string id = 1;
+   */
+  id: string;
+};
+
+/**
+ * Describes the message repat.v1.ListRepatriationRevisionsRequest.
+ * Use `create(ListRepatriationRevisionsRequestSchema)` to create a new message.
+ */
+export const ListRepatriationRevisionsRequestSchema: GenMessage<ListRepatriationRevisionsRequest> = /*@__PURE__*/
+  messageDesc(file_repat_v1_repatriation, 17);
+
+/**
+ * Response for ListRepatriationRevisions.
+ *
+ * @generated from message repat.v1.ListRepatriationRevisionsResponse
+ */
+export type ListRepatriationRevisionsResponse = Message<"repat.v1.ListRepatriationRevisionsResponse"> & {
+  /**
+   * The corrections, oldest first, at most 1,000 (`before_json` the step
+   * voided, `after_json` its replacement or null).
+   *
+   * @generated from field: repeated repat.v1.Revision revisions = 1;
+   */
+  revisions: Revision[];
+};
+
+/**
+ * Describes the message repat.v1.ListRepatriationRevisionsResponse.
+ * Use `create(ListRepatriationRevisionsResponseSchema)` to create a new message.
+ */
+export const ListRepatriationRevisionsResponseSchema: GenMessage<ListRepatriationRevisionsResponse> = /*@__PURE__*/
+  messageDesc(file_repat_v1_repatriation, 18);
+
+/**
  * Canonical steps, in the order a payment travels.
  *
  * @generated from enum repat.v1.StepKind
@@ -1041,6 +1186,33 @@ export const RepatriationService: GenService<{
     methodKind: "server_streaming";
     input: typeof WatchRepatriationRequestSchema;
     output: typeof RepatriationEventSchema;
+  },
+  /**
+   * Voids a step recorded by mistake, or supersedes it with a corrected
+   * one (`replacement`), with a reason. The step is kept in the journey's
+   * history, not in its timeline; the status, durations and delay metrics
+   * are recomputed, and every assessment of the journey is marked
+   * superseded (its figures stay readable under their rule set version;
+   * assess again). Refused (FAILED_PRECONDITION) on a claimed journey, or
+   * when the replacement contradicts the journey. Idempotent on
+   * `request_id`.
+   *
+   * @generated from rpc repat.v1.RepatriationService.VoidStep
+   */
+  voidStep: {
+    methodKind: "unary";
+    input: typeof VoidStepRequestSchema;
+    output: typeof VoidStepResponseSchema;
+  },
+  /**
+   * Lists the corrections of a journey's steps, oldest first.
+   *
+   * @generated from rpc repat.v1.RepatriationService.ListRepatriationRevisions
+   */
+  listRepatriationRevisions: {
+    methodKind: "unary";
+    input: typeof ListRepatriationRevisionsRequestSchema;
+    output: typeof ListRepatriationRevisionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_repat_v1_repatriation, 0);
