@@ -36,6 +36,12 @@ impl Lease {
         }
     }
 
+    /// When the database last confirmed the lease: what a holder keeps
+    /// in memory of the cursor is good until then at least.
+    pub fn renewed_at(&self) -> Option<std::time::Instant> {
+        self.renewed
+    }
+
     /// Whether this replica holds the lease now (taking or renewing it
     /// when due).
     pub async fn hold(&mut self, repo: &dyn Repository) -> bool {

@@ -25,7 +25,7 @@ use crate::config::NatsFormat;
 /// The lease and cursor of the publisher.
 pub const NAME: &str = "nats";
 /// Events published per round: their acknowledgements are awaited together.
-const BATCH: u32 = 500;
+const BATCH: u32 = 2000;
 /// Pause after a failure (connecting, publishing) before trying again.
 const RETRY: Duration = Duration::from_secs(1);
 /// How long JetStream remembers message ids: a re-publish within it is
@@ -126,10 +126,20 @@ async fn publish(js: &Context, target: &Target, events: &[StoredEvent]) -> anyho
 pub async fn run(repo: Arc<dyn Repository>, head: Head, target: Target, mut lease: Lease) {
     let mut wake = head.subscribe();
     let mut js: Option<Context> = None;
+    // The cursor as this replica last moved it, read again from the
+    // database each time the lease is taken or renewed (another replica
+    // may have moved it in between), not on every round.
+    let mut cursor: Option<i64> = None;
+    let mut confirmed = None;
     loop {
         if !lease.hold(repo.as_ref()).await {
+            cursor = None;
             tokio::time::sleep(lease.ttl / 3).await;
             continue;
+        }
+        if lease.renewed_at() != confirmed {
+            confirmed = lease.renewed_at();
+            cursor = None;
         }
         let Some(ctx) = js.as_ref() else {
             match connect(&target).await {
@@ -145,7 +155,11 @@ pub async fn run(repo: Arc<dyn Repository>, head: Head, target: Target, mut leas
             continue;
         };
         let round = async {
-            let after = repo.event_cursor(NAME).await?;
+            let after = match cursor {
+                Some(c) => c,
+                None => repo.event_cursor(NAME).await?,
+            };
+            cursor = Some(after);
             let events = repo
                 .events_after(&EventFilter::default(), after, BATCH)
                 .await?;
@@ -162,6 +176,7 @@ pub async fn run(repo: Arc<dyn Repository>, head: Head, target: Target, mut leas
             if !repo.advance_cursor(NAME, &lease.holder, last).await? {
                 anyhow::bail!("the lease lapsed before the cursor moved");
             }
+            cursor = Some(last);
             Ok(events.len())
         };
         match round.await {
@@ -173,6 +188,7 @@ pub async fn run(repo: Arc<dyn Repository>, head: Head, target: Target, mut leas
             Err(e) => {
                 tracing::warn!(error = %e, "publishing events failed; retrying");
                 lease.lost();
+                cursor = None;
                 js = None;
                 tokio::time::sleep(RETRY).await;
             }
