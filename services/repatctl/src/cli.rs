@@ -205,6 +205,27 @@ pub enum PartiesCommand {
         #[arg(long, value_enum)]
         fact: Option<FactArg>,
     },
+    /// Correct a party's legal name or country (a revision, with why);
+    /// facts that change over time are `parties change`.
+    Correct {
+        /// The party: its id or legal name.
+        party: String,
+        /// The corrected legal name.
+        #[arg(long)]
+        legal_name: Option<String>,
+        /// The corrected ISO 3166-1 alpha-2 country.
+        #[arg(long)]
+        country: Option<String>,
+        /// Why it is corrected.
+        #[arg(long)]
+        reason: String,
+        /// Refuse unless the party is still at this revision.
+        #[arg(long)]
+        expected_revision: Option<u32>,
+        /// Idempotency key (default: a new UUID).
+        #[arg(long)]
+        request_id: Option<uuid::Uuid>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -480,6 +501,30 @@ pub enum StepsCommand {
     },
     /// Record one step of a journey.
     Record(Box<StepArgs>),
+    /// Void a mistaken step: the journey, its metrics and its assessments
+    /// are recomputed (the assessments marked superseded).
+    Void {
+        /// The step's id.
+        step: String,
+        /// The repatriation it is of.
+        #[arg(long)]
+        repatriation: String,
+        /// Why it is voided.
+        #[arg(long)]
+        reason: String,
+    },
+    /// Supersede a mistaken step with the corrected one given as `steps
+    /// record` takes it.
+    Correct {
+        /// The step's id.
+        #[arg(long)]
+        step: String,
+        /// Why it is corrected.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        replacement: Box<StepArgs>,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -810,6 +855,15 @@ pub enum StatementsCommand {
         /// when it is not UTF-8; left out, the server tells.
         #[arg(long)]
         charset: Option<String>,
+    },
+    /// Void a statement imported by mistake or for the wrong party: its
+    /// matches are undone and the steps they recorded voided.
+    Void {
+        /// The statement's id.
+        statement: String,
+        /// Why it is voided.
+        #[arg(long)]
+        reason: String,
     },
 }
 

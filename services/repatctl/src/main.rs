@@ -129,6 +129,27 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             PartiesCommand::History { party, fact } => {
                 Outcome::Done(facts::history(r, party, fact).await?)
             }
+            PartiesCommand::Correct {
+                party,
+                legal_name,
+                country,
+                reason,
+                expected_revision,
+                request_id,
+            } => Outcome::Done(
+                facts::correct(
+                    r,
+                    facts::Correction {
+                        party,
+                        legal_name,
+                        country,
+                        reason,
+                        expected_revision,
+                    },
+                    request_id,
+                )
+                .await?,
+            ),
         },
         Command::Documents { command } => match command {
             DocumentsCommand::Add(args) => Outcome::Done(documents::add(r, args).await?),
@@ -215,6 +236,22 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                     .await?,
             ),
             StepsCommand::Record(args) => Outcome::Done(journey::record_step(r, *args).await?),
+            StepsCommand::Void {
+                step,
+                repatriation,
+                reason,
+            } => Outcome::Done(journey::void_step(r, repatriation, step, reason, None).await?),
+            StepsCommand::Correct {
+                step,
+                reason,
+                replacement,
+            } => {
+                let replacement = journey::step_of(&replacement)?;
+                let repatriation = replacement.repatriation_id.clone();
+                Outcome::Done(
+                    journey::void_step(r, repatriation, step, reason, Some(replacement)).await?,
+                )
+            }
         },
         Command::Incentive { command } => match command {
             IncentiveCommand::Assess {
@@ -275,17 +312,19 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
                 threshold_hours,
             } => Outcome::Done(metrics::breaches(r, kind, party, as_of, threshold_hours).await?),
         },
-        Command::Statements {
-            command:
-                StatementsCommand::Import {
-                    file,
-                    party,
-                    format,
-                    charset,
-                },
-        } => Outcome::Done(
-            reconcile::import(r, &file, party, format, charset.unwrap_or_default()).await?,
-        ),
+        Command::Statements { command } => match command {
+            StatementsCommand::Import {
+                file,
+                party,
+                format,
+                charset,
+            } => Outcome::Done(
+                reconcile::import(r, &file, party, format, charset.unwrap_or_default()).await?,
+            ),
+            StatementsCommand::Void { statement, reason } => {
+                Outcome::Done(reconcile::void_statement(r, statement, reason).await?)
+            }
+        },
         Command::Reconcile { command } => match command {
             ReconcileCommand::Run { party } => Outcome::Done(reconcile::run(r, party).await?),
             ReconcileCommand::Exceptions { party } => {

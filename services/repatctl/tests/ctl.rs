@@ -18,7 +18,8 @@ on_both_backends!(
     statements_import_once_and_reconcile,
     names_script_output_and_the_remaining_commands,
     documents_and_facts_over_time,
-    events_follow_resumes_and_webhooks
+    events_follow_resumes_and_webhooks,
+    steps_statements_and_parties_corrected
 );
 
 /// A scratch directory, removed on drop.
@@ -2058,4 +2059,121 @@ async fn events_follow_resumes_and_webhooks(app: &TestApp) {
     .await;
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("--party"), "{}", stderr(&o));
+}
+
+async fn steps_statements_and_parties_corrected(app: &TestApp) {
+    use repat_tests::fixtures::step;
+    let party = app.create_firm("Correctable Ltd").await;
+    let e = app.create_earning(&party.id, "CR-1", "500.00", "USD").await;
+    let r = app.open_repatriation(&party.id, &[&e.id]).await;
+    let initiated = app
+        .record(step(
+            &r.id,
+            pb::StepKind::PaymentInitiated,
+            "2024-03-04T09:00:00Z",
+        ))
+        .await
+        .unwrap()
+        .step
+        .unwrap();
+    let wrong = app
+        .record(step(
+            &r.id,
+            pb::StepKind::NostroCredited,
+            "2024-03-05T09:00:00Z",
+        ))
+        .await
+        .unwrap()
+        .step
+        .unwrap();
+
+    // A mistaken step superseded by the corrected one.
+    let corrected = json(
+        app,
+        &[
+            "steps",
+            "correct",
+            "--step",
+            &wrong.id,
+            "--reason",
+            "the bank's advice gave the wrong day",
+            &r.id,
+            "--kind",
+            "nostro-credited",
+            "--at",
+            "2024-03-06T09:00:00Z",
+        ],
+    )
+    .await;
+    assert_eq!(corrected["voided"], wrong.id.as_str());
+    assert_eq!(corrected["replacement_step"], "NOSTRO_CREDITED");
+    assert_eq!(corrected["replacement_at"], "2024-03-06T09:00:00Z");
+    // A step voided outright.
+    let voided = json(
+        app,
+        &[
+            "steps",
+            "void",
+            &initiated.id,
+            "--repatriation",
+            &r.id,
+            "--reason",
+            "recorded twice",
+        ],
+    )
+    .await;
+    assert_eq!(voided["voided"], initiated.id.as_str());
+    assert_eq!(voided["revision"], 3);
+    let timeline = app
+        .repatriations()
+        .get_repatriation(pb::GetRepatriationRequest { id: r.id.clone() })
+        .await
+        .unwrap()
+        .into_inner()
+        .timeline;
+    let kept: Vec<i32> = timeline.iter().map(|s| s.kind).collect();
+    assert_eq!(kept, [pb::StepKind::NostroCredited as i32]);
+
+    // A party's name corrected, then its statement voided.
+    let renamed = json(
+        app,
+        &[
+            "parties",
+            "correct",
+            "Correctable Ltd",
+            "--legal-name",
+            "Correctable Software Ltd",
+            "--reason",
+            "registered name",
+        ],
+    )
+    .await;
+    assert_eq!(renamed["legal_name"], "Correctable Software Ltd");
+    let nothing = run(app, &["parties", "correct", &party.id, "--reason", "x"]).await;
+    assert_ne!(nothing.status.code(), Some(0));
+    let statement = app
+        .reconciliation()
+        .import_statement(pb::ImportStatementRequest {
+            request_id: repat_tests::fixtures::rid(),
+            party_id: party.id.clone(),
+            format: pb::StatementFormat::Csv as i32,
+            content: b"booking_date,direction,amount,currency,remittance\n2024-03-20,CREDIT,500.00,USD,CR-1\n".to_vec(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let void = json(
+        app,
+        &[
+            "statements",
+            "void",
+            &statement.id,
+            "--reason",
+            "imported for the wrong firm",
+        ],
+    )
+    .await;
+    assert_eq!(void["void_reason"], "imported for the wrong firm");
+    assert!(!void["void_time"].as_str().unwrap().is_empty());
 }

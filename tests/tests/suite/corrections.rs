@@ -402,6 +402,31 @@ async fn a_party_is_corrected_with_its_history(app: &TestApp) {
     assert!(history[0].after_json.contains("Dhaka Soft Ltd"));
 }
 
+/// When each of the party's observed waits and spans ended, as the delay
+/// metrics hold them.
+async fn observed_ends(app: &TestApp, party: &str) -> Vec<String> {
+    use futures::StreamExt;
+    let mut ends: Vec<String> = app
+        .metrics()
+        .export_durations(pb::ExportDurationsRequest {
+            party_id: party.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| {
+            let r = r.unwrap();
+            let t = r.end_time.unwrap();
+            format!("{} {}", r.measure, t.seconds)
+        })
+        .collect()
+        .await;
+    ends.sort();
+    ends.dedup();
+    ends
+}
+
 async fn a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded(app: &TestApp) {
     let party = app.create_firm("Late Credit Ltd").await;
     let e = app
@@ -450,6 +475,19 @@ async fn a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded(ap
         .unwrap()
         .into_inner();
     let voided_id = credited.step.unwrap().id;
+    let at = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .unwrap()
+            .timestamp()
+            .to_string()
+    };
+    let credited_on = |t: &str, ends: &[String]| {
+        ends.iter().any(|e| {
+            e.ends_with(&format!(" {}", at(t))) && e.starts_with("INVOICE_TO_REALIZATION ")
+        })
+    };
+    let before = observed_ends(app, &party.id).await;
+    assert!(credited_on("2024-03-20T04:00:00Z", &before), "{before:?}");
 
     // The credit was keyed a day early: superseded by the right one.
     let mut right = credit.clone();
@@ -490,6 +528,10 @@ async fn a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded(ap
     let ids: Vec<&str> = journey.timeline.iter().map(|s| s.id.as_str()).collect();
     assert!(!ids.contains(&voided_id.as_str()), "{ids:?}");
     assert!(ids.contains(&replacement.id.as_str()), "{ids:?}");
+    // The delay metrics follow: the wait now ends on the 19th.
+    let after = observed_ends(app, &party.id).await;
+    assert!(credited_on("2024-03-19T04:00:00Z", &after), "{after:?}");
+    assert!(!credited_on("2024-03-20T04:00:00Z", &after), "{after:?}");
 
     // The assessment stays readable, with its figures, marked superseded.
     let old = app
@@ -570,6 +612,13 @@ async fn a_step_is_superseded_or_voided_and_its_assessment_kept_as_superseded(ap
         .into_inner();
     assert_eq!(done.revision, 3);
     assert!(done.replacement.is_none());
+    let gone = observed_ends(app, &party.id).await;
+    assert!(
+        !gone
+            .iter()
+            .any(|e| e.starts_with("INVOICE_TO_REALIZATION ")),
+        "{gone:?}"
+    );
     // The original request, retried, says its step is gone.
     let err = app
         .repatriations()

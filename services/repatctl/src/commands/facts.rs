@@ -224,3 +224,50 @@ pub async fn history(
     }
     Ok(Report::default().table("changes", FACT_COLUMNS, rows))
 }
+
+/// What `parties correct` changes.
+pub struct Correction {
+    pub party: String,
+    pub legal_name: Option<String>,
+    pub country: Option<String>,
+    pub reason: String,
+    pub expected_revision: Option<u32>,
+}
+
+pub async fn correct(
+    repat: &Repat,
+    c: Correction,
+    request_id: Option<uuid::Uuid>,
+) -> anyhow::Result<Report> {
+    anyhow::ensure!(
+        c.legal_name.is_some() || c.country.is_some(),
+        "give --legal-name or --country (facts over time are `parties change`)"
+    );
+    let request = pb::CorrectPartyRequest {
+        request_id: request_id.unwrap_or_else(uuid::Uuid::new_v4).to_string(),
+        id: party_id(repat, &c.party).await?,
+        legal_name: c.legal_name.unwrap_or_default(),
+        country: c.country.unwrap_or_default().to_ascii_uppercase(),
+        reason: c.reason,
+        expected_revision: c.expected_revision.map(i64::from).unwrap_or_default(),
+    };
+    let p = with_retry(|| {
+        let mut client = repat.parties();
+        let r = request.clone();
+        async move { client.correct_party(r).await.map(|r| r.into_inner()) }
+    })
+    .await
+    .map_err(|s| {
+        in_flag_terms(
+            s,
+            &[
+                ("legal_name", "--legal-name"),
+                ("country", "--country"),
+                ("reason", "--reason"),
+            ],
+        )
+    })?;
+    let mut fields = vec![("id", text(p.id.clone()))];
+    fields.extend(party_fields(&p));
+    Ok(Report::default().fields("party", fields))
+}

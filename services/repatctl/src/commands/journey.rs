@@ -717,7 +717,8 @@ fn csv_line(line: &serde_json::Value) -> String {
 }
 
 /// Records one step; the same id as an import of the same step.
-pub async fn record_step(repat: &Repat, args: StepArgs) -> anyhow::Result<Report> {
+/// The step `steps record` (or `steps correct`) describes.
+pub fn step_of(args: &StepArgs) -> anyhow::Result<pb::Step> {
     let kind = pb::StepKind::from_str_name(&args.kind)
         .ok_or_else(|| anyhow::anyhow!("--kind: {}", args.kind))?;
     let occurred_at = parse_timestamp(&args.at).map_err(|e| anyhow::anyhow!("--at: {e}"))?;
@@ -745,7 +746,7 @@ pub async fn record_step(repat: &Repat, args: StepArgs) -> anyhow::Result<Report
         })
         .transpose()
         .map_err(|e| anyhow::anyhow!("--gpi-status: {e}"))?;
-    let step = pb::Step {
+    Ok(pb::Step {
         repatriation_id: args.repatriation.clone(),
         kind: kind as i32,
         occurred_at: Some(occurred_at),
@@ -785,7 +786,14 @@ pub async fn record_step(repat: &Repat, args: StepArgs) -> anyhow::Result<Report
             .to_ascii_uppercase(),
         note: args.note.clone().unwrap_or_default(),
         ..Default::default()
-    };
+    })
+}
+
+pub async fn record_step(repat: &Repat, args: StepArgs) -> anyhow::Result<Report> {
+    let step = step_of(&args)?;
+    let kind = pb::StepKind::try_from(step.kind).unwrap_or_default();
+    let occurred_at = step.occurred_at.unwrap_or_default();
+    let institution = step.institution_bic.clone();
     let id = args.request_id.unwrap_or_else(|| {
         request_id(
             "step",
@@ -821,4 +829,46 @@ pub async fn record_step(repat: &Repat, args: StepArgs) -> anyhow::Result<Report
             ("id", text(s.id.clone())),
         ],
     ))
+}
+
+/// Voids a step of `repatriation`, or supersedes it with `replacement`.
+pub async fn void_step(
+    repat: &Repat,
+    repatriation: String,
+    step: String,
+    reason: String,
+    replacement: Option<pb::Step>,
+) -> anyhow::Result<Report> {
+    let request = pb::VoidStepRequest {
+        request_id: uuid::Uuid::new_v4().to_string(),
+        repatriation_id: repatriation,
+        step_id: step,
+        reason,
+        replacement,
+    };
+    let done = with_retry(|| {
+        let mut c = repat.repatriations();
+        let r = request.clone();
+        async move { c.void_step(r).await.map(|r| r.into_inner()) }
+    })
+    .await?;
+    let voided = done.voided.unwrap_or_default();
+    let mut fields = vec![
+        ("repatriation", text(voided.repatriation_id.clone())),
+        ("voided", text(voided.id.clone())),
+        ("voided_step", text(step_kind_name(voided.kind))),
+        ("voided_at", text(timestamp(&voided.occurred_at))),
+    ];
+    if let Some(r) = &done.replacement {
+        fields.push(("replacement", text(r.id.clone())));
+        fields.push(("replacement_step", text(step_kind_name(r.kind))));
+        fields.push(("replacement_at", text(timestamp(&r.occurred_at))));
+    }
+    fields.push(("status", text(status_name(done.status))));
+    fields.push(("revision", v(json!(done.revision))));
+    fields.push((
+        "superseded_assessments",
+        text(done.superseded_assessment_ids.join(" ")),
+    ));
+    Ok(Report::default().fields("correction", fields))
 }

@@ -421,3 +421,34 @@ pub async fn exceptions(repat: &Repat, party: Option<String>) -> anyhow::Result<
         )
         .main())
 }
+
+/// Voids a statement: its matches undone, the steps they recorded voided.
+pub async fn void_statement(
+    repat: &Repat,
+    statement: String,
+    reason: String,
+) -> anyhow::Result<Report> {
+    let request = pb::VoidStatementRequest {
+        request_id: Uuid::new_v4().to_string(),
+        statement_id: statement,
+        reason,
+    };
+    let done = with_retry(|| {
+        let mut c = repat.reconciliation();
+        let r = request.clone();
+        async move { c.void_statement(r).await.map(|r| r.into_inner()) }
+    })
+    .await?;
+    let s = done.statement.unwrap_or_default();
+    Ok(Report::default().fields(
+        "statement",
+        vec![
+            ("id", text(s.id.clone())),
+            ("account", text(s.account.clone())),
+            ("void_reason", text(s.void_reason.clone())),
+            ("void_time", text(crate::wire::timestamp(&s.void_time))),
+            ("matches_removed", v(json!(done.removed.len()))),
+            ("steps_voided", text(done.voided_step_ids.join(" "))),
+        ],
+    ))
+}
