@@ -1,11 +1,12 @@
 //! SQLite: the embedded default. Every write, the server's own background
-//! work included, goes through one writer connection: requests queue for it
-//! in order instead of racing for the database lock (which SQLite would
-//! answer with "database is locked" once the busy timeout ran out). Readers
-//! have a pool of their own and go on beside the writer (WAL). The writer
-//! takes the lock up front (`BEGIN IMMEDIATE`), so nothing needs a row lock,
-//! and set operations are plain loops of prepared statements inside that one
-//! transaction.
+//! work included, goes through one writer connection (`sqlite_writer`):
+//! requests queue for it in order instead of racing for the database lock
+//! (which SQLite would answer with "database is locked" once the busy
+//! timeout ran out), and it commits them in groups, one fsync per group.
+//! Readers have a pool of their own and go on beside the writer (WAL). The
+//! writer holds the lock (`BEGIN IMMEDIATE`) for the whole group, so nothing
+//! needs a row lock, and set operations are plain loops of prepared
+//! statements inside that one transaction.
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -18,14 +19,15 @@ use repat_core::repatriation::Allocation;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
+use sqlx::{AssertSqlSafe, Connection};
 use uuid::Uuid;
 
 use crate::codec;
-use crate::db::{Pool, Pools};
+use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
 use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RollupRow, StepRow};
+use crate::sqlite_writer::Writer;
 use crate::types::{DbDecimal, DbTime};
 use crate::{ConnectOptions, Idempotency, KeyId, StoreError, migrate};
 
@@ -50,13 +52,10 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, Store
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(options.acquire_timeout);
-    let writer = SqlitePoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(WRITER_QUEUE_TIMEOUT)
-        .connect_with(connect.clone())
-        .await?;
+    // The only connection that ever writes, migrations included.
+    let mut writer = SqliteConnection::connect_with(&connect).await?;
     if options.migrate {
-        migrate::sqlite().run(&writer).await?;
+        migrate::sqlite().run(&mut writer).await?;
     }
     let health = SqlitePoolOptions::new()
         .max_connections(1)
@@ -69,15 +68,13 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, Store
         .await?;
     Ok(Pools {
         reads: Pool::Sqlite(readers),
-        writes: Pool::Sqlite(writer),
+        writes: Writes::Sqlite(Writer::start(
+            writer,
+            options.write_group,
+            WRITER_QUEUE_TIMEOUT,
+        )),
         health: Pool::Sqlite(health),
     })
-}
-
-/// A transaction that may write: it takes the database's write lock at
-/// once, so it never fails to upgrade a read lock half-way.
-pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
 #[async_trait]

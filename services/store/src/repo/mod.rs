@@ -32,7 +32,7 @@ use repat_core::audit::{self, AuditRecord};
 use repat_core::repatriation::Repatriation;
 use uuid::Uuid;
 
-use crate::db::{Conn, Pool, Pools, Tx};
+use crate::db::{Conn, Pool, Pools, Tx, Writes};
 use crate::rows::{ChainHead, KeyRow, RepatriationRow};
 use crate::{ConnectOptions, Idempotency, KeyId, Page, StoreError, codec, postgres, sqlite};
 
@@ -46,8 +46,8 @@ pub struct SqlRepository {
     /// Reads.
     pool: Pool,
     /// Writes: the same pool on PostgreSQL, which has many writers;
-    /// SQLite's one writer connection.
-    writer: Pool,
+    /// SQLite's one writer, which commits requests in groups.
+    writer: Writes,
     /// The readiness ping's own connection.
     health: Pool,
     /// Whether changes append their events to the outbox.
