@@ -170,6 +170,17 @@ impl Tx {
         Ok(())
     }
 
+    /// Ends the transaction, keeping nothing, once what it read is as
+    /// durable as what it would have written: on SQLite, once its group
+    /// has committed (an earlier member may have written it); PostgreSQL
+    /// reads only what is committed. Nothing is done with it afterwards.
+    pub async fn settle(&mut self) -> Result<(), StoreError> {
+        match self {
+            Tx::Postgres(_) => Ok(()),
+            Tx::Sqlite(l) => l.settle().await,
+        }
+    }
+
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self {
             Tx::Postgres(t) => t.rollback().await?,

@@ -53,8 +53,10 @@ struct Turn {
 enum Outcome {
     /// Keep what it did, and answer `done` once the group has committed.
     Keep(oneshot::Sender<Result<(), StoreError>>),
-    /// Undo what it did.
-    Undo,
+    /// Undo what it did; when `witness` is given, answer it once the
+    /// group has committed (the request answers its caller with what
+    /// earlier members of the group wrote).
+    Undo(Option<oneshot::Sender<Result<(), StoreError>>>),
 }
 
 type Returned = (Box<SqliteConnection>, Outcome);
@@ -71,7 +73,7 @@ impl Lease {
     pub fn conn(&mut self) -> &mut SqliteConnection {
         self.conn
             .as_mut()
-            .expect("a lease holds the connection until it gives it back")
+            .expect("a lease is not used once it has settled")
     }
 
     /// Keeps what the request did; returns once its group has committed.
@@ -83,7 +85,17 @@ impl Lease {
 
     /// Undoes what the request did.
     pub fn rollback(mut self) {
-        self.give_back(Outcome::Undo);
+        self.give_back(Outcome::Undo(None));
+    }
+
+    /// Undoes what the request did, and returns once what it read is
+    /// durable: its group has committed. For a request that answers with
+    /// what it found (a retry's stored response), which an earlier member
+    /// of the same group may have written. The lease is spent.
+    pub async fn settle(&mut self) -> Result<(), StoreError> {
+        let (done, committed) = oneshot::channel();
+        self.give_back(Outcome::Undo(Some(done)));
+        committed.await.unwrap_or_else(|_| Err(stopped()))
     }
 
     fn give_back(&mut self, outcome: Outcome) {
@@ -99,7 +111,7 @@ impl Drop for Lease {
     /// A request that ends without committing (an error returned early,
     /// a cancelled future, a panic) undoes what it did.
     fn drop(&mut self) {
-        self.give_back(Outcome::Undo);
+        self.give_back(Outcome::Undo(None));
     }
 }
 
@@ -190,7 +202,10 @@ async fn run(mut conn: Box<SqliteConnection>, mut turns: mpsc::Receiver<Turn>, g
                         false
                     }
                 },
-                Outcome::Undo => false,
+                Outcome::Undo(witness) => {
+                    members.extend(witness);
+                    false
+                }
             };
             if !kept && let Err(e) = undo(&mut conn).await {
                 // SQLite rolls the whole transaction back on some errors
@@ -338,6 +353,38 @@ mod tests {
             .unwrap();
         next.commit().await.unwrap();
         assert_eq!(parents(&w).await, vec![7]);
+    }
+
+    /// A request answering with what an earlier member wrote hears back
+    /// only once that is durable, and hears the group's failure.
+    #[tokio::test]
+    async fn a_settled_reader_hears_its_groups_outcome() {
+        let w = writer(64).await;
+        let mut first = w.begin().await.unwrap();
+        insert(&mut first, "INSERT INTO parent VALUES (1)")
+            .await
+            .unwrap();
+        insert(&mut first, "INSERT INTO child VALUES (1, 99)")
+            .await
+            .unwrap();
+        let reader = {
+            let w = w.clone();
+            tokio::spawn(async move {
+                let mut l = w.begin().await.unwrap();
+                let seen: Vec<(i64,)> = sqlx::query_as("SELECT id FROM parent")
+                    .fetch_all(l.conn())
+                    .await
+                    .unwrap();
+                assert_eq!(seen, vec![(1,)], "the earlier member's write");
+                l.settle().await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        assert!(first.commit().await.is_err());
+        assert!(matches!(
+            reader.await.unwrap(),
+            Err(StoreError::Unavailable(_))
+        ));
     }
 
     /// A request that stops waiting for its turn never holds the writer.

@@ -14,3 +14,4 @@ mod metrics;
 mod reconciliation;
 mod schema;
 mod support;
+mod writes;

@@ -116,7 +116,9 @@ async fn find_keys(c: &mut Conn<'_>, keys: &[KeyId]) -> Result<HashMap<KeyId, Ke
 }
 
 /// Claims `idem` inside `tx`: `None` when this request is new, the stored
-/// response when it is a retry.
+/// response when it is a retry. A stored response ends `tx` (settled): it
+/// is returned once it is durable, since on SQLite its first use may be an
+/// earlier member of this request's group, not committed yet.
 async fn claim(
     tx: &mut Tx,
     idem: &Idempotency,
@@ -132,7 +134,9 @@ async fn claim(
     let record = records
         .remove(&key)
         .ok_or_else(|| StoreError::Aborted("idempotency key vanished".into()))?;
-    record.replay(idem).map(Some)
+    let stored = record.replay(idem)?;
+    tx.settle().await?;
+    Ok(Some(stored))
 }
 
 /// Stores the response to `idem` for its retries.

@@ -384,8 +384,10 @@ impl WebhookRepository for SqlRepository {
         let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
+            // The claim ended the transaction: the delivery, committed, is
+            // read like any other.
             let id: Uuid = codec::from_json(&json)?;
-            return fetch_delivery(&mut tx.conn(), id).await;
+            return fetch_delivery(&mut self.pool.acquire().await?.conn(), id).await;
         }
         let mut c = tx.conn();
         let delivery = fetch_delivery(&mut c, id).await?;

@@ -65,7 +65,9 @@ impl Write {
 
     /// Takes the request id of `idem`: `None` when the request is new, the
     /// response stored for it when it is a retry. The same id with another
-    /// request is refused.
+    /// request is refused. A stored response is returned once it is
+    /// durable (on SQLite, once this request's group has committed), and
+    /// ends the transaction: answer with it.
     pub async fn replay<T: DeserializeOwned>(
         &mut self,
         idem: &Idempotency,
