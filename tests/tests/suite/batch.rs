@@ -148,9 +148,9 @@ async fn a_bad_earning_is_reported_and_the_rest_stored(app: &TestApp) {
 /// Journeys of the long stream, eight steps each.
 const LONG_STREAM_JOURNEYS: usize = 12_500;
 
-/// The eight steps of journey `j` on repatriation `rid`, a few minutes
-/// after the one before.
-fn journey_steps(j: usize, rid: &str) -> Vec<pb::RecordStepRequest> {
+/// The eight steps of journey `j` on repatriation `repatriation`, a few
+/// minutes after the one before.
+fn journey_steps(j: usize, repatriation: &str) -> Vec<pb::RecordStepRequest> {
     use pb::StepKind::*;
     let start = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap()
         + chrono::Duration::minutes(j as i64 * 7);
@@ -169,7 +169,7 @@ fn journey_steps(j: usize, rid: &str) -> Vec<pb::RecordStepRequest> {
     .map(|(kind, hours, bic)| {
         let mut s = pb::Step {
             institution_bic: bic.into(),
-            ..step(rid, kind, &at(hours))
+            ..step(repatriation, kind, &at(hours))
         };
         if kind == IntermediaryProcessed {
             s.fees = vec![pb::Fee {
