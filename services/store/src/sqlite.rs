@@ -19,7 +19,7 @@ use repat_core::repatriation::Allocation;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Connection};
+use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 use crate::codec;
@@ -33,6 +33,27 @@ use crate::{ConnectOptions, Idempotency, KeyId, StoreError, migrate};
 
 /// The write transaction already holds the database: no row locks.
 pub const FOR_UPDATE: &str = "";
+
+/// Rows per multi-row INSERT: up to seventeen values each stays under
+/// SQLite's limit of 32,766 bound values. The writer is the one busy
+/// connection: a statement per set, not per row, keeps its round trips
+/// few.
+const ROWS_PER_INSERT: usize = 500;
+/// Ids per `IN (...)` list.
+const IDS_PER_SELECT: usize = 1000;
+
+/// Appends `(?, ?, ...)` binding each of `ids`.
+fn in_list<T>(q: &mut QueryBuilder<Sqlite>, ids: impl IntoIterator<Item = T>)
+where
+    T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite>,
+{
+    q.push("(");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    list.push_unseparated(")");
+}
 
 /// How long a write waits for its turn at the one writer before the
 /// database is reported unavailable: far beyond any queue of short
@@ -90,70 +111,83 @@ impl Dialect for SqliteConnection {
     }
 
     async fn insert_audit(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        for e in entries {
-            let r = &e.record;
-            sqlx::query(
-                "INSERT INTO audit_log (sequence, time, subject, role, method, resource, request_hash, request_id, previous_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(r.sequence)
-            .bind(DbTime(r.time))
-            .bind(&r.subject)
-            .bind(&r.role)
-            .bind(&r.method)
-            .bind(&r.resource)
-            .bind(&r.request_hash)
-            .bind(r.request_id)
-            .bind(&e.previous_hash)
-            .bind(&e.hash)
-            .execute(&mut *self)
-            .await?;
+        for chunk in entries.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO audit_log (sequence, time, subject, role, method, resource, request_hash, request_id, previous_hash, hash) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                let r = &e.record;
+                row.push_bind(r.sequence)
+                    .push_bind(DbTime(r.time))
+                    .push_bind(&r.subject)
+                    .push_bind(&r.role)
+                    .push_bind(&r.method)
+                    .push_bind(&r.resource)
+                    .push_bind(&r.request_hash)
+                    .push_bind(r.request_id)
+                    .push_bind(&e.previous_hash)
+                    .push_bind(&e.hash);
+            });
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
 
+    /// Inserts the keys not taken, a chunk per statement; the rows
+    /// returned are those this request took.
     async fn claim_keys(
         &mut self,
         keys: &[(Idempotency, Option<String>)],
         at: DateTime<Utc>,
     ) -> Result<HashSet<KeyId>, StoreError> {
-        let mut claimed = HashSet::new();
-        for (k, response) in keys {
-            let done = sqlx::query(
+        let mut taken: HashSet<(Uuid, String, String)> = HashSet::new();
+        for chunk in keys.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO idempotency (request_id, scope, principal, method, fingerprint, response, create_time)
-                 SELECT $1, $2, $3, $4, $5, $6, $7
-                 WHERE NOT EXISTS (SELECT 1 FROM idempotency WHERE request_id = $1 AND scope = '')
-                 ON CONFLICT (request_id, scope, method) DO NOTHING",
-            )
-            .bind(k.request_id)
-            .bind(&k.scope)
-            .bind(&k.principal)
-            .bind(k.method)
-            .bind(&k.fingerprint)
-            .bind(response)
-            .bind(DbTime(at))
-            .execute(&mut *self)
-            .await?;
-            if done.rows_affected() == 1 {
-                claimed.insert(k.key());
-            }
+                 SELECT * FROM (",
+            );
+            q.push_values(chunk, |mut row, (k, response)| {
+                row.push_bind(k.request_id)
+                    .push_bind(&k.scope)
+                    .push_bind(&k.principal)
+                    .push_bind(k.method)
+                    .push_bind(&k.fingerprint)
+                    .push_bind(response)
+                    .push_bind(DbTime(at));
+            });
+            // An unscoped key (from before keys were scoped) holds its
+            // request id for every tenant and method.
+            q.push(
+                ") AS v WHERE NOT EXISTS (SELECT 1 FROM idempotency i WHERE i.request_id = v.column1 AND i.scope = '')
+                 ON CONFLICT (request_id, scope, method) DO NOTHING
+                 RETURNING request_id, scope, method",
+            );
+            let rows: Vec<(Uuid, String, String)> =
+                q.build_query_as().fetch_all(&mut *self).await?;
+            taken.extend(rows);
         }
-        Ok(claimed)
+        Ok(keys
+            .iter()
+            .map(|(k, _)| k.key())
+            .filter(|k| taken.contains(&(k.request_id, k.scope.clone(), k.method.clone())))
+            .collect())
     }
 
     async fn fetch_keys(&mut self, keys: &[KeyId]) -> Result<Vec<KeyRow>, StoreError> {
         let mut out = Vec::new();
-        for k in keys {
-            let rows: Vec<KeyRow> = sqlx::query_as(
-                "SELECT * FROM idempotency
-                 WHERE request_id = $1 AND ((scope = $2 AND method = $3) OR scope = '')",
-            )
-            .bind(k.request_id)
-            .bind(&k.scope)
-            .bind(&k.method)
-            .fetch_all(&mut *self)
-            .await?;
-            out.extend(rows);
+        for chunk in keys.chunks(IDS_PER_SELECT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT * FROM idempotency WHERE request_id IN ");
+            in_list(&mut q, chunk.iter().map(|k| k.request_id));
+            let rows: Vec<KeyRow> = q.build_query_as().fetch_all(&mut *self).await?;
+            // Of the records of these request ids, each key's own and the
+            // unscoped ones.
+            out.extend(rows.into_iter().filter(|r| {
+                r.scope.is_empty()
+                    || chunk.iter().any(|k| {
+                        k.request_id == r.request_id && k.scope == r.scope && k.method == r.method
+                    })
+            }));
         }
         Ok(out)
     }
@@ -177,32 +211,30 @@ impl Dialect for SqliteConnection {
     /// The write lock is already held; returns the step counts.
     async fn lock_repatriations(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, StoreError> {
         let mut out = HashMap::new();
-        for id in ids {
-            let row: Option<(i32,)> =
-                sqlx::query_as("SELECT step_count FROM repatriations WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *self)
-                    .await?;
-            if let Some((count,)) = row {
-                out.insert(*id, count);
-            }
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT id, step_count FROM repatriations WHERE id IN ",
+            );
+            in_list(&mut q, chunk.iter().copied());
+            let rows: Vec<(Uuid, i32)> = q.build_query_as().fetch_all(&mut *self).await?;
+            out.extend(rows);
         }
         Ok(out)
     }
 
     async fn load_steps(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
-        let mut out: HashMap<Uuid, Vec<Step>> = HashMap::new();
-        for id in ids {
-            let rows: Vec<StepRow> =
-                sqlx::query_as("SELECT * FROM steps WHERE repatriation_id = $1")
-                    .bind(id)
-                    .fetch_all(&mut *self)
-                    .await?;
-            let steps = rows
-                .into_iter()
-                .map(Step::try_from)
-                .collect::<Result<Vec<_>, _>>()?;
-            out.insert(*id, steps);
+        let mut out: HashMap<Uuid, Vec<Step>> = ids.iter().map(|id| (*id, Vec::new())).collect();
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT * FROM steps WHERE repatriation_id IN ");
+            in_list(&mut q, chunk.iter().copied());
+            let rows: Vec<StepRow> = q.build_query_as().fetch_all(&mut *self).await?;
+            for row in rows {
+                let step = Step::try_from(row)?;
+                out.entry(step.details.repatriation_id)
+                    .or_default()
+                    .push(step);
+            }
         }
         Ok(out)
     }
@@ -228,32 +260,36 @@ impl Dialect for SqliteConnection {
     }
 
     async fn insert_steps(&mut self, steps: &[Step]) -> Result<(), StoreError> {
-        for s in steps {
-            let d = &s.details;
-            sqlx::query(
+        for chunk in steps.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO steps (id, repatriation_id, kind, occurred_at, recorded_at, institution_bic, amount, currency, fees,
-                                    fx_source, fx_target, fx_rate, end_to_end_id, uetr, gpi_status, reason_code, note)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-            )
-            .bind(s.id)
-            .bind(d.repatriation_id)
-            .bind(d.kind.name())
-            .bind(DbTime(d.occurred_at))
-            .bind(DbTime(s.recorded_at))
-            .bind(&d.institution_bic)
-            .bind(d.amount.map(|m| DbDecimal(m.amount())))
-            .bind(d.amount.map(|m| m.currency().code()))
-            .bind(codec::to_json(&d.fees)?)
-            .bind(d.fx_rate.as_ref().map(|f| f.source.code()))
-            .bind(d.fx_rate.as_ref().map(|f| f.target.code()))
-            .bind(d.fx_rate.as_ref().map(|f| DbDecimal(f.rate)))
-            .bind(&d.end_to_end_id)
-            .bind(d.uetr)
-            .bind(d.gpi_status.map(Named::name))
-            .bind(&d.reason_code)
-            .bind(&d.note)
-            .execute(&mut *self)
-            .await?;
+                                    fx_source, fx_target, fx_rate, end_to_end_id, uetr, gpi_status, reason_code, note) ",
+            );
+            let fees = chunk
+                .iter()
+                .map(|s| codec::to_json(&s.details.fees))
+                .collect::<Result<Vec<_>, _>>()?;
+            q.push_values(chunk.iter().zip(fees), |mut row, (s, fees)| {
+                let d = &s.details;
+                row.push_bind(s.id)
+                    .push_bind(d.repatriation_id)
+                    .push_bind(d.kind.name())
+                    .push_bind(DbTime(d.occurred_at))
+                    .push_bind(DbTime(s.recorded_at))
+                    .push_bind(&d.institution_bic)
+                    .push_bind(d.amount.map(|m| DbDecimal(m.amount())))
+                    .push_bind(d.amount.map(|m| m.currency().code()))
+                    .push_bind(fees)
+                    .push_bind(d.fx_rate.as_ref().map(|f| f.source.code()))
+                    .push_bind(d.fx_rate.as_ref().map(|f| f.target.code()))
+                    .push_bind(d.fx_rate.as_ref().map(|f| DbDecimal(f.rate)))
+                    .push_bind(&d.end_to_end_id)
+                    .push_bind(d.uetr)
+                    .push_bind(d.gpi_status.map(Named::name))
+                    .push_bind(&d.reason_code)
+                    .push_bind(&d.note);
+            });
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
@@ -372,13 +408,14 @@ impl Dialect for SqliteConnection {
     }
 
     async fn mark_pending(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
-        for id in ids {
-            sqlx::query(
-                "INSERT INTO metrics_pending (repatriation_id) VALUES ($1) ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .execute(&mut *self)
-            .await?;
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("INSERT INTO metrics_pending (repatriation_id) ");
+            q.push_values(chunk, |mut row, id| {
+                row.push_bind(*id);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
