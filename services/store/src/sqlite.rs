@@ -19,7 +19,7 @@ use repat_core::repatriation::Allocation;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Sqlite};
+use sqlx::{Connection, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 use crate::codec;
@@ -299,14 +299,18 @@ impl Dialect for SqliteConnection {
         updates: &[JourneyUpdate],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        for u in updates {
-            sqlx::query("UPDATE repatriations SET status = $2, step_count = $3, update_time = $4 WHERE id = $1")
-                .bind(u.id)
-                .bind(u.status)
-                .bind(u.step_count)
-                .bind(DbTime(at))
-                .execute(&mut *self)
-                .await?;
+        for chunk in updates.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "UPDATE repatriations SET status = v.column2, step_count = v.column3, update_time = ",
+            );
+            q.push_bind(DbTime(at)).push(" FROM (");
+            q.push_values(chunk, |mut row, u| {
+                row.push_bind(u.id)
+                    .push_bind(u.status)
+                    .push_bind(u.step_count);
+            });
+            q.push(") AS v WHERE repatriations.id = v.column1");
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
@@ -316,16 +320,11 @@ impl Dialect for SqliteConnection {
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, JourneyDims>, StoreError> {
         let mut out = HashMap::new();
-        for id in ids {
-            let row: Option<JourneyDimsRow> =
-                sqlx::query_as(AssertSqlSafe(format!("{JOURNEY_DIMS} WHERE r.id = $1")))
-                    .bind(id)
-                    .fetch_optional(&mut *self)
-                    .await?;
-            if let Some(row) = row {
-                let (id, dims) = row.into();
-                out.insert(id, dims);
-            }
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!("{JOURNEY_DIMS} WHERE r.id IN "));
+            in_list(&mut q, chunk.iter().copied());
+            let rows: Vec<JourneyDimsRow> = q.build_query_as().fetch_all(&mut *self).await?;
+            out.extend(rows.into_iter().map(<(Uuid, JourneyDims)>::from));
         }
         Ok(out)
     }
@@ -338,71 +337,79 @@ impl Dialect for SqliteConnection {
         sums: &[SummaryRow],
     ) -> Result<Vec<RollupDelta>, StoreError> {
         let mut removed = Vec::new();
-        for id in ids {
-            let rows: Vec<RemovedObservation> =
-                sqlx::query_as("DELETE FROM delay_observations WHERE repatriation_id = $1 RETURNING measure, corridor, month, bucket, micros")
-                    .bind(id)
-                    .fetch_all(&mut *self)
-                    .await?;
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "DELETE FROM delay_observations WHERE repatriation_id IN ",
+            );
+            in_list(&mut q, chunk.iter().copied());
+            q.push(" RETURNING measure, corridor, month, bucket, micros");
+            let rows: Vec<RemovedObservation> = q.build_query_as().fetch_all(&mut *self).await?;
             removed.extend(rows.into_iter().map(RollupDelta::from));
-            sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = $1")
-                .bind(id)
-                .execute(&mut *self)
-                .await?;
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "DELETE FROM journey_summaries WHERE repatriation_id IN ",
+            );
+            in_list(&mut q, chunk.iter().copied());
+            q.build().execute(&mut *self).await?;
         }
         let d = |id: &Uuid| {
             dims.get(id)
                 .ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")))
         };
-        for o in obs {
-            let dims = d(&o.repatriation_id)?;
-            sqlx::query(
-                "INSERT INTO delay_observations (repatriation_id, position, measure, end_at, micros, bucket, institution, corridor, channel, party_kind, party_id, month)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(o.repatriation_id)
-            .bind(o.position)
-            .bind(o.measure)
-            .bind(DbTime(o.end_at))
-            .bind(o.micros)
-            .bind(o.bucket)
-            .bind(&o.institution)
-            .bind(&dims.corridor)
-            .bind(&dims.channel)
-            .bind(&dims.party_kind)
-            .bind(dims.party_id)
-            .bind(&o.month)
-            .execute(&mut *self)
-            .await?;
+        for chunk in obs.chunks(ROWS_PER_INSERT) {
+            let with_dims = chunk
+                .iter()
+                .map(|o| Ok((o, d(&o.repatriation_id)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO delay_observations (repatriation_id, position, measure, end_at, micros, bucket, institution, corridor, channel, party_kind, party_id, month) ",
+            );
+            q.push_values(with_dims, |mut row, (o, dims)| {
+                row.push_bind(o.repatriation_id)
+                    .push_bind(o.position)
+                    .push_bind(o.measure)
+                    .push_bind(DbTime(o.end_at))
+                    .push_bind(o.micros)
+                    .push_bind(o.bucket)
+                    .push_bind(&o.institution)
+                    .push_bind(&dims.corridor)
+                    .push_bind(&dims.channel)
+                    .push_bind(&dims.party_kind)
+                    .push_bind(dims.party_id)
+                    .push_bind(&o.month);
+            });
+            q.build().execute(&mut *self).await?;
         }
-        for s in sums {
-            let dims = d(&s.repatriation_id)?;
-            sqlx::query(
+        for chunk in sums.chunks(ROWS_PER_INSERT) {
+            let with_dims = chunk
+                .iter()
+                .map(|s| Ok((s, d(&s.repatriation_id)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO journey_summaries (repatriation_id, corridor, channel, party_kind, party_id, invoice_date, initiated_at, funds_at, claim_filed_at,
                                                 disbursed_at, ended_at, realized_on, realized_days, claim_days, initiation_to_funds, within_business_day,
-                                                fee_share_ppm, month)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-            )
-            .bind(s.repatriation_id)
-            .bind(&dims.corridor)
-            .bind(&dims.channel)
-            .bind(&dims.party_kind)
-            .bind(dims.party_id)
-            .bind(dims.invoice_date)
-            .bind(s.initiated_at.map(DbTime))
-            .bind(s.funds_at.map(DbTime))
-            .bind(s.claim_filed_at.map(DbTime))
-            .bind(s.disbursed_at.map(DbTime))
-            .bind(s.ended_at.map(DbTime))
-            .bind(s.realized_on)
-            .bind(s.realized_days)
-            .bind(s.claim_days)
-            .bind(s.initiation_to_funds)
-            .bind(s.within_business_day)
-            .bind(s.fee_share_ppm)
-            .bind(&s.month)
-            .execute(&mut *self)
-            .await?;
+                                                fee_share_ppm, month) ",
+            );
+            q.push_values(with_dims, |mut row, (s, dims)| {
+                row.push_bind(s.repatriation_id)
+                    .push_bind(&dims.corridor)
+                    .push_bind(&dims.channel)
+                    .push_bind(&dims.party_kind)
+                    .push_bind(dims.party_id)
+                    .push_bind(dims.invoice_date)
+                    .push_bind(s.initiated_at.map(DbTime))
+                    .push_bind(s.funds_at.map(DbTime))
+                    .push_bind(s.claim_filed_at.map(DbTime))
+                    .push_bind(s.disbursed_at.map(DbTime))
+                    .push_bind(s.ended_at.map(DbTime))
+                    .push_bind(s.realized_on)
+                    .push_bind(s.realized_days)
+                    .push_bind(s.claim_days)
+                    .push_bind(s.initiation_to_funds)
+                    .push_bind(s.within_business_day)
+                    .push_bind(s.fee_share_ppm)
+                    .push_bind(&s.month);
+            });
+            q.build().execute(&mut *self).await?;
         }
         Ok(removed)
     }
@@ -432,26 +439,30 @@ impl Dialect for SqliteConnection {
     }
 
     async fn clear_pending(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
-        for id in ids {
-            sqlx::query("DELETE FROM metrics_pending WHERE repatriation_id = $1")
-                .bind(id)
-                .execute(&mut *self)
-                .await?;
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "DELETE FROM metrics_pending WHERE repatriation_id IN ",
+            );
+            in_list(&mut q, chunk.iter().copied());
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
 
     async fn insert_rollup(&mut self, deltas: &[RollupDelta]) -> Result<(), StoreError> {
-        for d in deltas {
-            sqlx::query("INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(&d.measure)
-                .bind(&d.corridor)
-                .bind(&d.month)
-                .bind(d.bucket)
-                .bind(d.n)
-                .bind(d.total)
-                .execute(&mut *self)
-                .await?;
+        for chunk in deltas.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total) ",
+            );
+            q.push_values(chunk, |mut row, d| {
+                row.push_bind(&d.measure)
+                    .push_bind(&d.corridor)
+                    .push_bind(&d.month)
+                    .push_bind(d.bucket)
+                    .push_bind(d.n)
+                    .push_bind(d.total);
+            });
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
