@@ -91,9 +91,10 @@ fn journey_steps(j: usize, rid: &str) -> Vec<pb::RecordStepRequest> {
         .collect()
 }
 
-/// Creates a party, and one earning and repatriation per journey, over gRPC
-/// (not measured). Returns the repatriation ids.
-async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>> {
+/// Creates a party, and one earning and repatriation per journey, over gRPC.
+/// Returns the repatriation ids and the rate of the repatriations' unary
+/// CreateRepatriation calls (16 at a time), per second.
+async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<(Vec<String>, f64)> {
     let party = PartyServiceClient::new(channel.clone())
         .create_party(pb::CreatePartyRequest {
             request_id: Uuid::new_v4().to_string(),
@@ -134,6 +135,7 @@ async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>>
         .await
         .into_iter()
         .collect::<Result<_, _>>()?;
+    let started = Instant::now();
     let reps = futures::stream::iter(ids)
         .map(|earning_id| {
             let mut client = RepatriationServiceClient::new(channel.clone());
@@ -157,7 +159,8 @@ async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>>
         .buffered(16)
         .collect::<Vec<_>>()
         .await;
-    Ok(reps.into_iter().collect::<Result<_, _>>()?)
+    let rate = reps.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((reps.into_iter().collect::<Result<_, _>>()?, rate))
 }
 
 /// Streams every step over `streams` concurrent BatchRecordSteps calls
@@ -200,14 +203,15 @@ fn split(reps: &[String], streams: usize) -> Vec<Vec<pb::RecordStepRequest>> {
     batches
 }
 
-/// Runs the service on `url` and returns steps per second. On SQLite,
+/// Runs the service on `url` and returns steps per second, the steps, and
+/// the seeding's unary CreateRepatriation calls per second. On SQLite,
 /// `write_group` is the most requests its one writer commits together.
 async fn service_rate(
     url: &str,
     journeys: usize,
     streams: usize,
     write_group: usize,
-) -> anyhow::Result<(f64, usize)> {
+) -> anyhow::Result<(f64, usize, f64)> {
     let settings = repatd::Settings {
         sqlite_write_group: write_group,
         ..repatd::Settings::ephemeral(url)
@@ -216,12 +220,12 @@ async fn service_rate(
     let channel = Channel::from_shared(format!("http://{}", server.addr))?
         .connect()
         .await?;
-    let reps = seed(&channel, journeys).await.context("seeding")?;
+    let (reps, unary) = seed(&channel, journeys).await.context("seeding")?;
     let batches = split(&reps, streams);
     let steps: usize = batches.iter().map(Vec::len).sum();
     let elapsed = stream_steps(&channel, batches).await?;
     server.stop().await?;
-    Ok((steps as f64 / elapsed.as_secs_f64(), steps))
+    Ok((steps as f64 / elapsed.as_secs_f64(), steps, unary))
 }
 
 /// COPYs the same rows (new ids) into the steps table of `url`, emptied,
@@ -339,7 +343,7 @@ async fn main() -> anyhow::Result<()> {
         "ingest benchmark: {journeys} journeys x {} steps, {streams} concurrent streams",
         JOURNEY.len()
     );
-    let (pg_rate, steps) =
+    let (pg_rate, steps, _) =
         service_rate(&url, journeys, streams, repat_store::DEFAULT_WRITE_GROUP).await?;
     let copy = copy_rate(&url).await?;
     println!("postgres  service BatchRecordSteps: {steps} steps, {pg_rate:>10.0} steps/s");
@@ -357,7 +361,7 @@ async fn main() -> anyhow::Result<()> {
     ] {
         let dir = std::env::temp_dir().join(format!("repat-bench-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir)?;
-        let (rate, steps) = service_rate(
+        let (rate, steps, unary) = service_rate(
             &format!("sqlite:{}", dir.join("bench.db").display()),
             sqlite_journeys,
             streams,
@@ -366,6 +370,9 @@ async fn main() -> anyhow::Result<()> {
         .await?;
         println!(
             "sqlite    service BatchRecordSteps: {steps} steps, {rate:>10.0} steps/s ({label}, write group {group})"
+        );
+        println!(
+            "sqlite    unary CreateRepatriation x16: {unary:>10.0} calls/s ({label}, write group {group})"
         );
         std::fs::remove_dir_all(&dir)?;
     }
