@@ -6,8 +6,10 @@
 //! cargo run --release -p repat-bench --bin ingest-bench -- [JOURNEYS] [STREAMS] [SQLITE_JOURNEYS]
 //! ```
 //! Defaults: 25,000 journeys of 8 steps (200,000 steps) on PostgreSQL,
-//! 16 concurrent streams, and 5,000 journeys (40,000 steps) on SQLite, whose
-//! seeding commits one fsync'd transaction per request. PostgreSQL comes from `REPAT_BENCH_DATABASE_URL` (default
+//! 16 concurrent streams, and 5,000 journeys (40,000 steps) on SQLite, run
+//! twice: its one writer committing each request alone (the baseline), then
+//! committing the requests queued together in groups (the default), both
+//! durable (`synchronous = FULL`). PostgreSQL comes from `REPAT_BENCH_DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`); a fresh database is created
 //! and dropped.
 
@@ -89,9 +91,10 @@ fn journey_steps(j: usize, rid: &str) -> Vec<pb::RecordStepRequest> {
         .collect()
 }
 
-/// Creates a party, and one earning and repatriation per journey, over gRPC
-/// (not measured). Returns the repatriation ids.
-async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>> {
+/// Creates a party, and one earning and repatriation per journey, over gRPC.
+/// Returns the repatriation ids and the rate of the repatriations' unary
+/// CreateRepatriation calls (16 at a time), per second.
+async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<(Vec<String>, f64)> {
     let party = PartyServiceClient::new(channel.clone())
         .create_party(pb::CreatePartyRequest {
             request_id: Uuid::new_v4().to_string(),
@@ -132,6 +135,7 @@ async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>>
         .await
         .into_iter()
         .collect::<Result<_, _>>()?;
+    let started = Instant::now();
     let reps = futures::stream::iter(ids)
         .map(|earning_id| {
             let mut client = RepatriationServiceClient::new(channel.clone());
@@ -155,7 +159,8 @@ async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>>
         .buffered(16)
         .collect::<Vec<_>>()
         .await;
-    Ok(reps.into_iter().collect::<Result<_, _>>()?)
+    let rate = reps.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((reps.into_iter().collect::<Result<_, _>>()?, rate))
 }
 
 /// Streams every step over `streams` concurrent BatchRecordSteps calls
@@ -198,18 +203,29 @@ fn split(reps: &[String], streams: usize) -> Vec<Vec<pb::RecordStepRequest>> {
     batches
 }
 
-/// Runs the service on `url` and returns steps per second.
-async fn service_rate(url: &str, journeys: usize, streams: usize) -> anyhow::Result<(f64, usize)> {
-    let server = repatd::start(&repatd::Settings::ephemeral(url)).await?;
+/// Runs the service on `url` and returns steps per second, the steps, and
+/// the seeding's unary CreateRepatriation calls per second. On SQLite,
+/// `write_group` is the most requests its one writer commits together.
+async fn service_rate(
+    url: &str,
+    journeys: usize,
+    streams: usize,
+    write_group: usize,
+) -> anyhow::Result<(f64, usize, f64)> {
+    let settings = repatd::Settings {
+        sqlite_write_group: write_group,
+        ..repatd::Settings::ephemeral(url)
+    };
+    let server = repatd::start(&settings).await?;
     let channel = Channel::from_shared(format!("http://{}", server.addr))?
         .connect()
         .await?;
-    let reps = seed(&channel, journeys).await.context("seeding")?;
+    let (reps, unary) = seed(&channel, journeys).await.context("seeding")?;
     let batches = split(&reps, streams);
     let steps: usize = batches.iter().map(Vec::len).sum();
     let elapsed = stream_steps(&channel, batches).await?;
     server.stop().await?;
-    Ok((steps as f64 / elapsed.as_secs_f64(), steps))
+    Ok((steps as f64 / elapsed.as_secs_f64(), steps, unary))
 }
 
 /// COPYs the same rows (new ids) into the steps table of `url`, emptied,
@@ -327,7 +343,8 @@ async fn main() -> anyhow::Result<()> {
         "ingest benchmark: {journeys} journeys x {} steps, {streams} concurrent streams",
         JOURNEY.len()
     );
-    let (pg_rate, steps) = service_rate(&url, journeys, streams).await?;
+    let (pg_rate, steps, _) =
+        service_rate(&url, journeys, streams, repat_store::DEFAULT_WRITE_GROUP).await?;
     let copy = copy_rate(&url).await?;
     println!("postgres  service BatchRecordSteps: {steps} steps, {pg_rate:>10.0} steps/s");
     println!("postgres  raw COPY into steps:       {steps} rows,  {copy:>10.0} rows/s");
@@ -336,15 +353,28 @@ async fn main() -> anyhow::Result<()> {
         .execute(&mut admin_conn)
         .await?;
 
-    let dir = std::env::temp_dir().join(format!("repat-bench-{}", Uuid::new_v4().simple()));
-    std::fs::create_dir_all(&dir)?;
-    let (lite_rate, lite_steps) = service_rate(
-        &format!("sqlite:{}", dir.join("bench.db").display()),
-        sqlite_journeys,
-        streams,
-    )
-    .await?;
-    println!("sqlite    service BatchRecordSteps: {lite_steps} steps, {lite_rate:>10.0} steps/s");
-    std::fs::remove_dir_all(&dir)?;
+    // SQLite twice, each on a fresh file: the one writer committing each
+    // request alone (the baseline), then committing requests in groups.
+    for (label, group) in [
+        ("one commit per request", 1),
+        ("group commit", repat_store::DEFAULT_WRITE_GROUP),
+    ] {
+        let dir = std::env::temp_dir().join(format!("repat-bench-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let (rate, steps, unary) = service_rate(
+            &format!("sqlite:{}", dir.join("bench.db").display()),
+            sqlite_journeys,
+            streams,
+            group,
+        )
+        .await?;
+        println!(
+            "sqlite    service BatchRecordSteps: {steps} steps, {rate:>10.0} steps/s ({label}, write group {group})"
+        );
+        println!(
+            "sqlite    unary CreateRepatriation x16: {unary:>10.0} calls/s ({label}, write group {group})"
+        );
+        std::fs::remove_dir_all(&dir)?;
+    }
     Ok(())
 }

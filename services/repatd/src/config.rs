@@ -132,6 +132,10 @@ pub struct Settings {
     /// with UNAVAILABLE (kept short so an outage fails fast).
     #[arg(long, env = "REPAT_DB_ACQUIRE_TIMEOUT_SECS", default_value_t = 3)]
     pub db_acquire_timeout_secs: u64,
+    /// SQLite: most write requests committed together by the one writer,
+    /// one fsync for the group (1: one commit per request).
+    #[arg(long, env = "REPAT_SQLITE_WRITE_GROUP", default_value_t = repat_store::DEFAULT_WRITE_GROUP)]
+    pub sqlite_write_group: usize,
     /// Seconds between the readiness checks of the database.
     #[arg(long, env = "REPAT_DB_CHECK_INTERVAL_SECS", default_value_t = 5)]
     pub db_check_interval_secs: u64,
@@ -305,6 +309,7 @@ impl Settings {
             recon_date_window_days: 180,
             db_max_connections: 16,
             db_acquire_timeout_secs: 3,
+            sqlite_write_group: repat_store::DEFAULT_WRITE_GROUP,
             db_check_interval_secs: 5,
             migrate_at_start: true,
             shutdown_grace_secs: 5,
@@ -356,6 +361,7 @@ impl Settings {
             // A little past the request deadline, so the request's own
             // DEADLINE_EXCEEDED is what the client hears.
             statement_timeout: Duration::from_secs(self.request_timeout_secs + 5),
+            write_group: self.sqlite_write_group,
         }
     }
 

@@ -647,6 +647,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
     for (name, value) in [
         ("db_max_connections", settings.db_max_connections as u64),
         ("db_acquire_timeout_secs", settings.db_acquire_timeout_secs),
+        ("sqlite_write_group", settings.sqlite_write_group as u64),
         ("request_timeout_secs", settings.request_timeout_secs),
         (
             "max_concurrent_requests",

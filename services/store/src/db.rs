@@ -18,6 +18,7 @@ use sqlx::{Encode, FromRow, PgPool, Postgres, QueryBuilder, Sqlite, SqlitePool, 
 use uuid::Uuid;
 
 use crate::dialect::Dialect;
+use crate::sqlite_writer::{Lease, Writer};
 use crate::{ChangeFeed, StoreError};
 use crate::{postgres, sqlite};
 
@@ -49,8 +50,26 @@ impl<T> Record for T where
 /// the readiness ping's own.
 pub struct Pools {
     pub reads: Pool,
-    pub writes: Pool,
+    pub writes: Writes,
     pub health: Pool,
+}
+
+/// Where write transactions come from: PostgreSQL's pool (many writers),
+/// or SQLite's one writer, which commits requests in groups.
+#[derive(Clone)]
+pub enum Writes {
+    Postgres(PgPool),
+    Sqlite(Writer),
+}
+
+impl Writes {
+    /// A transaction that may write.
+    pub async fn begin(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Writes::Postgres(p) => Tx::Postgres(postgres::begin_write(p).await?),
+            Writes::Sqlite(w) => Tx::Sqlite(w.begin().await?),
+        })
+    }
 }
 
 /// A connection pool.
@@ -74,14 +93,6 @@ impl Pool {
         Ok(match self {
             Pool::Postgres(p) => Pooled::Postgres(p.acquire().await?),
             Pool::Sqlite(p) => Pooled::Sqlite(p.acquire().await?),
-        })
-    }
-
-    /// A transaction that may write.
-    pub async fn begin_write(&self) -> Result<Tx, StoreError> {
-        Ok(match self {
-            Pool::Postgres(p) => Tx::Postgres(postgres::begin_write(p).await?),
-            Pool::Sqlite(p) => Tx::Sqlite(sqlite::begin_write(p).await?),
         })
     }
 
@@ -136,32 +147,44 @@ impl Pooled {
 }
 
 /// An open transaction: nothing it wrote is seen by others, or kept,
-/// before [`Tx::commit`].
+/// before [`Tx::commit`] returns; dropped, it is rolled back. On SQLite it
+/// is one request's part of the writer's group (see `sqlite_writer`).
 pub enum Tx {
     Postgres(sqlx::Transaction<'static, Postgres>),
-    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Sqlite(Lease),
 }
 
 impl Tx {
     pub fn conn(&mut self) -> Conn<'_> {
         match self {
             Tx::Postgres(t) => Conn::Postgres(t),
-            Tx::Sqlite(t) => Conn::Sqlite(t),
+            Tx::Sqlite(l) => Conn::Sqlite(l.conn()),
         }
     }
 
     pub async fn commit(self) -> Result<(), StoreError> {
         match self {
             Tx::Postgres(t) => t.commit().await?,
-            Tx::Sqlite(t) => t.commit().await?,
+            Tx::Sqlite(l) => l.commit().await?,
         }
         Ok(())
+    }
+
+    /// Ends the transaction, keeping nothing, once what it read is as
+    /// durable as what it would have written: on SQLite, once its group
+    /// has committed (an earlier member may have written it); PostgreSQL
+    /// reads only what is committed. Nothing is done with it afterwards.
+    pub async fn settle(&mut self) -> Result<(), StoreError> {
+        match self {
+            Tx::Postgres(_) => Ok(()),
+            Tx::Sqlite(l) => l.settle().await,
+        }
     }
 
     pub async fn rollback(self) -> Result<(), StoreError> {
         match self {
             Tx::Postgres(t) => t.rollback().await?,
-            Tx::Sqlite(t) => t.rollback().await?,
+            Tx::Sqlite(l) => l.rollback(),
         }
         Ok(())
     }

@@ -27,6 +27,7 @@ mod repo;
 mod rows;
 mod search;
 mod sqlite;
+mod sqlite_writer;
 mod types;
 
 use std::sync::Arc;

@@ -37,7 +37,13 @@ pub struct ConnectOptions {
     /// for transactions left idle): a connection is never held by a query
     /// that cannot finish.
     pub statement_timeout: Duration,
+    /// SQLite: most write requests committed together, one fsync for the
+    /// group (1: one commit per request).
+    pub write_group: usize,
 }
+
+/// SQLite's most write requests per commit, unless configured.
+pub const DEFAULT_WRITE_GROUP: usize = 512;
 
 impl Default for ConnectOptions {
     fn default() -> Self {
@@ -47,6 +53,7 @@ impl Default for ConnectOptions {
             migrate: true,
             record_events: true,
             statement_timeout: Duration::from_secs(60),
+            write_group: DEFAULT_WRITE_GROUP,
         }
     }
 }

@@ -17,7 +17,7 @@ use sqlx::{AssertSqlSafe, PgPool, Postgres, Transaction};
 use uuid::Uuid;
 
 use crate::codec;
-use crate::db::{Pool, Pools};
+use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
 use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, StepCount, StepRow};
@@ -54,7 +54,7 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, Store
     }
     Ok(Pools {
         reads: Pool::Postgres(pool.clone()),
-        writes: Pool::Postgres(pool),
+        writes: Writes::Postgres(pool),
         health: Pool::Postgres(health),
     })
 }

@@ -1,11 +1,13 @@
 //! SQLite: the embedded default. Every write, the server's own background
-//! work included, goes through one writer connection: requests queue for it
-//! in order instead of racing for the database lock (which SQLite would
-//! answer with "database is locked" once the busy timeout ran out). Readers
-//! have a pool of their own and go on beside the writer (WAL). The writer
-//! takes the lock up front (`BEGIN IMMEDIATE`), so nothing needs a row lock,
-//! and set operations are plain loops of prepared statements inside that one
-//! transaction.
+//! work included, goes through one writer connection (`sqlite_writer`):
+//! requests queue for it in order instead of racing for the database lock
+//! (which SQLite would answer with "database is locked" once the busy
+//! timeout ran out), and it commits them in groups, one fsync per group.
+//! Readers have a pool of their own and go on beside the writer (WAL). The
+//! writer holds the lock (`BEGIN IMMEDIATE`) for the whole group, so nothing
+//! needs a row lock. Its set operations on the hot paths are one statement
+//! per set (multi-row `INSERT`, `IN` lists), since every statement is a
+//! round trip to the one busy connection.
 use std::collections::{HashMap, HashSet};
 use std::str::FromStr;
 
@@ -18,19 +20,41 @@ use repat_core::repatriation::Allocation;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{AssertSqlSafe, Sqlite, SqlitePool, Transaction};
+use sqlx::{Connection, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 use crate::codec;
-use crate::db::{Pool, Pools};
+use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
 use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RollupRow, StepRow};
+use crate::sqlite_writer::Writer;
 use crate::types::{DbDecimal, DbTime};
 use crate::{ConnectOptions, Idempotency, KeyId, StoreError, migrate};
 
 /// The write transaction already holds the database: no row locks.
 pub const FOR_UPDATE: &str = "";
+
+/// Rows per multi-row INSERT: up to seventeen values each stays under
+/// SQLite's limit of 32,766 bound values. The writer is the one busy
+/// connection: a statement per set, not per row, keeps its round trips
+/// few.
+const ROWS_PER_INSERT: usize = 500;
+/// Ids per `IN (...)` list.
+const IDS_PER_SELECT: usize = 1000;
+
+/// Appends `(?, ?, ...)` binding each of `ids`.
+fn in_list<T>(q: &mut QueryBuilder<Sqlite>, ids: impl IntoIterator<Item = T>)
+where
+    T: for<'q> sqlx::Encode<'q, Sqlite> + sqlx::Type<Sqlite>,
+{
+    q.push("(");
+    let mut list = q.separated(", ");
+    for id in ids {
+        list.push_bind(id);
+    }
+    list.push_unseparated(")");
+}
 
 /// How long a write waits for its turn at the one writer before the
 /// database is reported unavailable: far beyond any queue of short
@@ -50,13 +74,10 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, Store
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(options.acquire_timeout);
-    let writer = SqlitePoolOptions::new()
-        .max_connections(1)
-        .acquire_timeout(WRITER_QUEUE_TIMEOUT)
-        .connect_with(connect.clone())
-        .await?;
+    // The only connection that ever writes, migrations included.
+    let mut writer = SqliteConnection::connect_with(&connect).await?;
     if options.migrate {
-        migrate::sqlite().run(&writer).await?;
+        migrate::sqlite().run(&mut writer).await?;
     }
     let health = SqlitePoolOptions::new()
         .max_connections(1)
@@ -69,15 +90,13 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, Store
         .await?;
     Ok(Pools {
         reads: Pool::Sqlite(readers),
-        writes: Pool::Sqlite(writer),
+        writes: Writes::Sqlite(Writer::start(
+            writer,
+            options.write_group,
+            WRITER_QUEUE_TIMEOUT,
+        )),
         health: Pool::Sqlite(health),
     })
-}
-
-/// A transaction that may write: it takes the database's write lock at
-/// once, so it never fails to upgrade a read lock half-way.
-pub async fn begin_write(pool: &SqlitePool) -> Result<Transaction<'static, Sqlite>, StoreError> {
-    Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
 }
 
 #[async_trait]
@@ -93,70 +112,83 @@ impl Dialect for SqliteConnection {
     }
 
     async fn insert_audit(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError> {
-        for e in entries {
-            let r = &e.record;
-            sqlx::query(
-                "INSERT INTO audit_log (sequence, time, subject, role, method, resource, request_hash, request_id, previous_hash, hash)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-            )
-            .bind(r.sequence)
-            .bind(DbTime(r.time))
-            .bind(&r.subject)
-            .bind(&r.role)
-            .bind(&r.method)
-            .bind(&r.resource)
-            .bind(&r.request_hash)
-            .bind(r.request_id)
-            .bind(&e.previous_hash)
-            .bind(&e.hash)
-            .execute(&mut *self)
-            .await?;
+        for chunk in entries.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO audit_log (sequence, time, subject, role, method, resource, request_hash, request_id, previous_hash, hash) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                let r = &e.record;
+                row.push_bind(r.sequence)
+                    .push_bind(DbTime(r.time))
+                    .push_bind(&r.subject)
+                    .push_bind(&r.role)
+                    .push_bind(&r.method)
+                    .push_bind(&r.resource)
+                    .push_bind(&r.request_hash)
+                    .push_bind(r.request_id)
+                    .push_bind(&e.previous_hash)
+                    .push_bind(&e.hash);
+            });
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
 
+    /// Inserts the keys not taken, a chunk per statement; the rows
+    /// returned are those this request took.
     async fn claim_keys(
         &mut self,
         keys: &[(Idempotency, Option<String>)],
         at: DateTime<Utc>,
     ) -> Result<HashSet<KeyId>, StoreError> {
-        let mut claimed = HashSet::new();
-        for (k, response) in keys {
-            let done = sqlx::query(
+        let mut taken: HashSet<(Uuid, String, String)> = HashSet::new();
+        for chunk in keys.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO idempotency (request_id, scope, principal, method, fingerprint, response, create_time)
-                 SELECT $1, $2, $3, $4, $5, $6, $7
-                 WHERE NOT EXISTS (SELECT 1 FROM idempotency WHERE request_id = $1 AND scope = '')
-                 ON CONFLICT (request_id, scope, method) DO NOTHING",
-            )
-            .bind(k.request_id)
-            .bind(&k.scope)
-            .bind(&k.principal)
-            .bind(k.method)
-            .bind(&k.fingerprint)
-            .bind(response)
-            .bind(DbTime(at))
-            .execute(&mut *self)
-            .await?;
-            if done.rows_affected() == 1 {
-                claimed.insert(k.key());
-            }
+                 SELECT * FROM (",
+            );
+            q.push_values(chunk, |mut row, (k, response)| {
+                row.push_bind(k.request_id)
+                    .push_bind(&k.scope)
+                    .push_bind(&k.principal)
+                    .push_bind(k.method)
+                    .push_bind(&k.fingerprint)
+                    .push_bind(response)
+                    .push_bind(DbTime(at));
+            });
+            // An unscoped key (from before keys were scoped) holds its
+            // request id for every tenant and method.
+            q.push(
+                ") AS v WHERE NOT EXISTS (SELECT 1 FROM idempotency i WHERE i.request_id = v.column1 AND i.scope = '')
+                 ON CONFLICT (request_id, scope, method) DO NOTHING
+                 RETURNING request_id, scope, method",
+            );
+            let rows: Vec<(Uuid, String, String)> =
+                q.build_query_as().fetch_all(&mut *self).await?;
+            taken.extend(rows);
         }
-        Ok(claimed)
+        Ok(keys
+            .iter()
+            .map(|(k, _)| k.key())
+            .filter(|k| taken.contains(&(k.request_id, k.scope.clone(), k.method.clone())))
+            .collect())
     }
 
     async fn fetch_keys(&mut self, keys: &[KeyId]) -> Result<Vec<KeyRow>, StoreError> {
         let mut out = Vec::new();
-        for k in keys {
-            let rows: Vec<KeyRow> = sqlx::query_as(
-                "SELECT * FROM idempotency
-                 WHERE request_id = $1 AND ((scope = $2 AND method = $3) OR scope = '')",
-            )
-            .bind(k.request_id)
-            .bind(&k.scope)
-            .bind(&k.method)
-            .fetch_all(&mut *self)
-            .await?;
-            out.extend(rows);
+        for chunk in keys.chunks(IDS_PER_SELECT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT * FROM idempotency WHERE request_id IN ");
+            in_list(&mut q, chunk.iter().map(|k| k.request_id));
+            let rows: Vec<KeyRow> = q.build_query_as().fetch_all(&mut *self).await?;
+            // Of the records of these request ids, each key's own and the
+            // unscoped ones.
+            out.extend(rows.into_iter().filter(|r| {
+                r.scope.is_empty()
+                    || chunk.iter().any(|k| {
+                        k.request_id == r.request_id && k.scope == r.scope && k.method == r.method
+                    })
+            }));
         }
         Ok(out)
     }
@@ -180,33 +212,30 @@ impl Dialect for SqliteConnection {
     /// The write lock is already held; returns the step counts.
     async fn lock_repatriations(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, StoreError> {
         let mut out = HashMap::new();
-        for id in ids {
-            let row: Option<(i32,)> =
-                sqlx::query_as("SELECT step_count FROM repatriations WHERE id = $1")
-                    .bind(id)
-                    .fetch_optional(&mut *self)
-                    .await?;
-            if let Some((count,)) = row {
-                out.insert(*id, count);
-            }
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT id, step_count FROM repatriations WHERE id IN ",
+            );
+            in_list(&mut q, chunk.iter().copied());
+            let rows: Vec<(Uuid, i32)> = q.build_query_as().fetch_all(&mut *self).await?;
+            out.extend(rows);
         }
         Ok(out)
     }
 
     async fn load_steps(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
-        let mut out: HashMap<Uuid, Vec<Step>> = HashMap::new();
-        for id in ids {
-            let rows: Vec<StepRow> = sqlx::query_as(
-                "SELECT * FROM steps WHERE repatriation_id = $1 AND void_time IS NULL",
-            )
-            .bind(id)
-            .fetch_all(&mut *self)
-            .await?;
-            let steps = rows
-                .into_iter()
-                .map(Step::try_from)
-                .collect::<Result<Vec<_>, _>>()?;
-            out.insert(*id, steps);
+        let mut out: HashMap<Uuid, Vec<Step>> = ids.iter().map(|id| (*id, Vec::new())).collect();
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT * FROM steps WHERE void_time IS NULL AND repatriation_id IN ");
+            in_list(&mut q, chunk.iter().copied());
+            let rows: Vec<StepRow> = q.build_query_as().fetch_all(&mut *self).await?;
+            for row in rows {
+                let step = Step::try_from(row)?;
+                out.entry(step.details.repatriation_id)
+                    .or_default()
+                    .push(step);
+            }
         }
         Ok(out)
     }
@@ -232,32 +261,36 @@ impl Dialect for SqliteConnection {
     }
 
     async fn insert_steps(&mut self, steps: &[Step]) -> Result<(), StoreError> {
-        for s in steps {
-            let d = &s.details;
-            sqlx::query(
+        for chunk in steps.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO steps (id, repatriation_id, kind, occurred_at, recorded_at, institution_bic, amount, currency, fees,
-                                    fx_source, fx_target, fx_rate, end_to_end_id, uetr, gpi_status, reason_code, note)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
-            )
-            .bind(s.id)
-            .bind(d.repatriation_id)
-            .bind(d.kind.name())
-            .bind(DbTime(d.occurred_at))
-            .bind(DbTime(s.recorded_at))
-            .bind(&d.institution_bic)
-            .bind(d.amount.map(|m| DbDecimal(m.amount())))
-            .bind(d.amount.map(|m| m.currency().code()))
-            .bind(codec::to_json(&d.fees)?)
-            .bind(d.fx_rate.as_ref().map(|f| f.source.code()))
-            .bind(d.fx_rate.as_ref().map(|f| f.target.code()))
-            .bind(d.fx_rate.as_ref().map(|f| DbDecimal(f.rate)))
-            .bind(&d.end_to_end_id)
-            .bind(d.uetr)
-            .bind(d.gpi_status.map(Named::name))
-            .bind(&d.reason_code)
-            .bind(&d.note)
-            .execute(&mut *self)
-            .await?;
+                                    fx_source, fx_target, fx_rate, end_to_end_id, uetr, gpi_status, reason_code, note) ",
+            );
+            let fees = chunk
+                .iter()
+                .map(|s| codec::to_json(&s.details.fees))
+                .collect::<Result<Vec<_>, _>>()?;
+            q.push_values(chunk.iter().zip(fees), |mut row, (s, fees)| {
+                let d = &s.details;
+                row.push_bind(s.id)
+                    .push_bind(d.repatriation_id)
+                    .push_bind(d.kind.name())
+                    .push_bind(DbTime(d.occurred_at))
+                    .push_bind(DbTime(s.recorded_at))
+                    .push_bind(&d.institution_bic)
+                    .push_bind(d.amount.map(|m| DbDecimal(m.amount())))
+                    .push_bind(d.amount.map(|m| m.currency().code()))
+                    .push_bind(fees)
+                    .push_bind(d.fx_rate.as_ref().map(|f| f.source.code()))
+                    .push_bind(d.fx_rate.as_ref().map(|f| f.target.code()))
+                    .push_bind(d.fx_rate.as_ref().map(|f| DbDecimal(f.rate)))
+                    .push_bind(&d.end_to_end_id)
+                    .push_bind(d.uetr)
+                    .push_bind(d.gpi_status.map(Named::name))
+                    .push_bind(&d.reason_code)
+                    .push_bind(&d.note);
+            });
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
@@ -267,14 +300,18 @@ impl Dialect for SqliteConnection {
         updates: &[JourneyUpdate],
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        for u in updates {
-            sqlx::query("UPDATE repatriations SET status = $2, step_count = $3, update_time = $4 WHERE id = $1")
-                .bind(u.id)
-                .bind(u.status)
-                .bind(u.step_count)
-                .bind(DbTime(at))
-                .execute(&mut *self)
-                .await?;
+        for chunk in updates.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "UPDATE repatriations SET status = v.column2, step_count = v.column3, update_time = ",
+            );
+            q.push_bind(DbTime(at)).push(" FROM (");
+            q.push_values(chunk, |mut row, u| {
+                row.push_bind(u.id)
+                    .push_bind(u.status)
+                    .push_bind(u.step_count);
+            });
+            q.push(") AS v WHERE repatriations.id = v.column1");
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
@@ -284,16 +321,11 @@ impl Dialect for SqliteConnection {
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, JourneyDims>, StoreError> {
         let mut out = HashMap::new();
-        for id in ids {
-            let row: Option<JourneyDimsRow> =
-                sqlx::query_as(AssertSqlSafe(format!("{JOURNEY_DIMS} WHERE r.id = $1")))
-                    .bind(id)
-                    .fetch_optional(&mut *self)
-                    .await?;
-            if let Some(row) = row {
-                let (id, dims) = row.into();
-                out.insert(id, dims);
-            }
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q = QueryBuilder::<Sqlite>::new(format!("{JOURNEY_DIMS} WHERE r.id IN "));
+            in_list(&mut q, chunk.iter().copied());
+            let rows: Vec<JourneyDimsRow> = q.build_query_as().fetch_all(&mut *self).await?;
+            out.extend(rows.into_iter().map(<(Uuid, JourneyDims)>::from));
         }
         Ok(out)
     }
@@ -306,83 +338,92 @@ impl Dialect for SqliteConnection {
         sums: &[SummaryRow],
     ) -> Result<Vec<RollupDelta>, StoreError> {
         let mut removed = Vec::new();
-        for id in ids {
-            let rows: Vec<RemovedObservation> =
-                sqlx::query_as("DELETE FROM delay_observations WHERE repatriation_id = $1 RETURNING measure, corridor, month, bucket, micros")
-                    .bind(id)
-                    .fetch_all(&mut *self)
-                    .await?;
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "DELETE FROM delay_observations WHERE repatriation_id IN ",
+            );
+            in_list(&mut q, chunk.iter().copied());
+            q.push(" RETURNING measure, corridor, month, bucket, micros");
+            let rows: Vec<RemovedObservation> = q.build_query_as().fetch_all(&mut *self).await?;
             removed.extend(rows.into_iter().map(RollupDelta::from));
-            sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = $1")
-                .bind(id)
-                .execute(&mut *self)
-                .await?;
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "DELETE FROM journey_summaries WHERE repatriation_id IN ",
+            );
+            in_list(&mut q, chunk.iter().copied());
+            q.build().execute(&mut *self).await?;
         }
         let d = |id: &Uuid| {
             dims.get(id)
                 .ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")))
         };
-        for o in obs {
-            let dims = d(&o.repatriation_id)?;
-            sqlx::query(
-                "INSERT INTO delay_observations (repatriation_id, position, measure, end_at, micros, bucket, institution, corridor, channel, party_kind, party_id, month)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            )
-            .bind(o.repatriation_id)
-            .bind(o.position)
-            .bind(o.measure)
-            .bind(DbTime(o.end_at))
-            .bind(o.micros)
-            .bind(o.bucket)
-            .bind(&o.institution)
-            .bind(&dims.corridor)
-            .bind(&dims.channel)
-            .bind(&dims.party_kind)
-            .bind(dims.party_id)
-            .bind(&o.month)
-            .execute(&mut *self)
-            .await?;
+        for chunk in obs.chunks(ROWS_PER_INSERT) {
+            let with_dims = chunk
+                .iter()
+                .map(|o| Ok((o, d(&o.repatriation_id)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO delay_observations (repatriation_id, position, measure, end_at, micros, bucket, institution, corridor, channel, party_kind, party_id, month) ",
+            );
+            q.push_values(with_dims, |mut row, (o, dims)| {
+                row.push_bind(o.repatriation_id)
+                    .push_bind(o.position)
+                    .push_bind(o.measure)
+                    .push_bind(DbTime(o.end_at))
+                    .push_bind(o.micros)
+                    .push_bind(o.bucket)
+                    .push_bind(&o.institution)
+                    .push_bind(&dims.corridor)
+                    .push_bind(&dims.channel)
+                    .push_bind(&dims.party_kind)
+                    .push_bind(dims.party_id)
+                    .push_bind(&o.month);
+            });
+            q.build().execute(&mut *self).await?;
         }
-        for s in sums {
-            let dims = d(&s.repatriation_id)?;
-            sqlx::query(
+        for chunk in sums.chunks(ROWS_PER_INSERT) {
+            let with_dims = chunk
+                .iter()
+                .map(|s| Ok((s, d(&s.repatriation_id)?)))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO journey_summaries (repatriation_id, corridor, channel, party_kind, party_id, invoice_date, initiated_at, funds_at, claim_filed_at,
                                                 disbursed_at, ended_at, realized_on, realized_days, claim_days, initiation_to_funds, within_business_day,
-                                                fee_share_ppm, month)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
-            )
-            .bind(s.repatriation_id)
-            .bind(&dims.corridor)
-            .bind(&dims.channel)
-            .bind(&dims.party_kind)
-            .bind(dims.party_id)
-            .bind(dims.invoice_date)
-            .bind(s.initiated_at.map(DbTime))
-            .bind(s.funds_at.map(DbTime))
-            .bind(s.claim_filed_at.map(DbTime))
-            .bind(s.disbursed_at.map(DbTime))
-            .bind(s.ended_at.map(DbTime))
-            .bind(s.realized_on)
-            .bind(s.realized_days)
-            .bind(s.claim_days)
-            .bind(s.initiation_to_funds)
-            .bind(s.within_business_day)
-            .bind(s.fee_share_ppm)
-            .bind(&s.month)
-            .execute(&mut *self)
-            .await?;
+                                                fee_share_ppm, month) ",
+            );
+            q.push_values(with_dims, |mut row, (s, dims)| {
+                row.push_bind(s.repatriation_id)
+                    .push_bind(&dims.corridor)
+                    .push_bind(&dims.channel)
+                    .push_bind(&dims.party_kind)
+                    .push_bind(dims.party_id)
+                    .push_bind(dims.invoice_date)
+                    .push_bind(s.initiated_at.map(DbTime))
+                    .push_bind(s.funds_at.map(DbTime))
+                    .push_bind(s.claim_filed_at.map(DbTime))
+                    .push_bind(s.disbursed_at.map(DbTime))
+                    .push_bind(s.ended_at.map(DbTime))
+                    .push_bind(s.realized_on)
+                    .push_bind(s.realized_days)
+                    .push_bind(s.claim_days)
+                    .push_bind(s.initiation_to_funds)
+                    .push_bind(s.within_business_day)
+                    .push_bind(s.fee_share_ppm)
+                    .push_bind(&s.month);
+            });
+            q.build().execute(&mut *self).await?;
         }
         Ok(removed)
     }
 
     async fn mark_pending(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
-        for id in ids {
-            sqlx::query(
-                "INSERT INTO metrics_pending (repatriation_id) VALUES ($1) ON CONFLICT DO NOTHING",
-            )
-            .bind(id)
-            .execute(&mut *self)
-            .await?;
+        for chunk in ids.chunks(ROWS_PER_INSERT) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("INSERT INTO metrics_pending (repatriation_id) ");
+            q.push_values(chunk, |mut row, id| {
+                row.push_bind(*id);
+            });
+            q.push(" ON CONFLICT DO NOTHING");
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
@@ -399,26 +440,30 @@ impl Dialect for SqliteConnection {
     }
 
     async fn clear_pending(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
-        for id in ids {
-            sqlx::query("DELETE FROM metrics_pending WHERE repatriation_id = $1")
-                .bind(id)
-                .execute(&mut *self)
-                .await?;
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "DELETE FROM metrics_pending WHERE repatriation_id IN ",
+            );
+            in_list(&mut q, chunk.iter().copied());
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
 
     async fn insert_rollup(&mut self, deltas: &[RollupDelta]) -> Result<(), StoreError> {
-        for d in deltas {
-            sqlx::query("INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total) VALUES ($1, $2, $3, $4, $5, $6)")
-                .bind(&d.measure)
-                .bind(&d.corridor)
-                .bind(&d.month)
-                .bind(d.bucket)
-                .bind(d.n)
-                .bind(d.total)
-                .execute(&mut *self)
-                .await?;
+        for chunk in deltas.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total) ",
+            );
+            q.push_values(chunk, |mut row, d| {
+                row.push_bind(&d.measure)
+                    .push_bind(&d.corridor)
+                    .push_bind(&d.month)
+                    .push_bind(d.bucket)
+                    .push_bind(d.n)
+                    .push_bind(d.total);
+            });
+            q.build().execute(&mut *self).await?;
         }
         Ok(())
     }

@@ -15,3 +15,4 @@ mod reconciliation;
 mod revisions;
 mod schema;
 mod support;
+mod writes;

@@ -5,7 +5,8 @@ use tonic::Code;
 
 on_both_backends!(
     a_bad_step_is_reported_and_the_rest_stored,
-    a_bad_earning_is_reported_and_the_rest_stored
+    a_bad_earning_is_reported_and_the_rest_stored,
+    a_hundred_thousand_steps_in_one_stream_are_all_stored
 );
 
 async fn a_bad_step_is_reported_and_the_rest_stored(app: &TestApp) {
@@ -142,4 +143,142 @@ async fn a_bad_earning_is_reported_and_the_rest_stored(app: &TestApp) {
         .unwrap()
         .into_inner();
     assert_eq!(list.earnings.len(), 19);
+}
+
+/// Journeys of the long stream, eight steps each.
+const LONG_STREAM_JOURNEYS: usize = 12_500;
+
+/// The eight steps of journey `j` on repatriation `repatriation`, a few
+/// minutes after the one before.
+fn journey_steps(j: usize, repatriation: &str) -> Vec<pb::RecordStepRequest> {
+    use pb::StepKind::*;
+    let start = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:00:00Z").unwrap()
+        + chrono::Duration::minutes(j as i64 * 7);
+    let at = |hours: i64| (start + chrono::Duration::hours(hours)).to_rfc3339();
+    [
+        (InvoiceIssued, -240, ""),
+        (PaymentInitiated, 0, "HANDSESS"),
+        (IntermediaryProcessed, 5, "CHASUS33"),
+        (IntermediaryProcessed, 20, "CITIUS33"),
+        (NostroCredited, 26, "BRAKUS33"),
+        (BeneficiaryCredited, 30, "BRAKBDDH"),
+        (ConvertedToBdt, 31, "BRAKBDDH"),
+        (PrcIssued, 120, "BRAKBDDH"),
+    ]
+    .into_iter()
+    .map(|(kind, hours, bic)| {
+        let mut s = pb::Step {
+            institution_bic: bic.into(),
+            ..step(repatriation, kind, &at(hours))
+        };
+        if kind == IntermediaryProcessed {
+            s.fees = vec![pb::Fee {
+                amount: repat_tests::fixtures::money("12.50", "USD"),
+                charged_by: bic.into(),
+                kind: "CORRESPONDENT".into(),
+            }];
+            s.amount = repat_tests::fixtures::money("987.50", "USD");
+        }
+        if kind == ConvertedToBdt {
+            s.fx_rate = Some(pb::FxRate {
+                source_currency: "USD".into(),
+                target_currency: "BDT".into(),
+                rate: "110.25".into(),
+            });
+        }
+        pb::RecordStepRequest {
+            request_id: rid(),
+            step: Some(s),
+        }
+    })
+    .collect()
+}
+
+/// One client streams 100,000 steps in one BatchRecordSteps call while
+/// the server's own background work (the metrics catch-up every second)
+/// writes beside it: every step is acknowledged OK (on SQLite both go
+/// through the one writer, never "database is locked"), and every journey
+/// ends complete.
+async fn a_hundred_thousand_steps_in_one_stream_are_all_stored(app: &TestApp) {
+    let party = app.create_firm("Long Stream Ltd").await;
+    let earnings: Vec<pb::CreateEarningRequest> = (0..LONG_STREAM_JOURNEYS)
+        .map(|j| pb::CreateEarningRequest {
+            request_id: rid(),
+            earning: Some(pb::Earning {
+                invoice_date: repat_tests::fixtures::date(2023, 12, 1),
+                due_date: None,
+                ..earning(&party.id, &format!("INV-LONG-{j}"), "1000.00", "USD")
+            }),
+        })
+        .collect();
+    let earning_ids: Vec<String> = app
+        .earnings()
+        .batch_create_earnings(futures::stream::iter(earnings))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| {
+            let r = r.unwrap();
+            assert_eq!(r.code, 0, "{r:?}");
+            r.id
+        })
+        .collect()
+        .await;
+    let repatriations: Vec<String> = futures::stream::iter(earning_ids)
+        .map(|earning_id| {
+            let mut client = app.repatriations();
+            let party_id = party.id.clone();
+            async move {
+                client
+                    .create_repatriation(pb::CreateRepatriationRequest {
+                        request_id: rid(),
+                        party_id,
+                        allocations: vec![pb::Allocation {
+                            earning_id,
+                            amount: None,
+                        }],
+                        channel: pb::Channel::Bank as i32,
+                        payer_country: String::new(),
+                    })
+                    .await
+                    .expect("create repatriation")
+                    .into_inner()
+                    .id
+            }
+        })
+        .buffered(16)
+        .collect()
+        .await;
+    let steps: Vec<pb::RecordStepRequest> = repatriations
+        .iter()
+        .enumerate()
+        .flat_map(|(j, id)| journey_steps(j, id))
+        .collect();
+    assert_eq!(steps.len(), 100_000);
+    let mut results = app
+        .repatriations()
+        .batch_record_steps(futures::stream::iter(steps))
+        .await
+        .unwrap()
+        .into_inner();
+    let mut ok = 0usize;
+    while let Some(r) = results.next().await {
+        let r =
+            r.unwrap_or_else(|status| panic!("the stream ended after {ok} results: {status:?}"));
+        assert_eq!(r.code, 0, "item {}: {}", r.index, r.message);
+        ok += 1;
+    }
+    assert_eq!(ok, 100_000);
+    for id in [repatriations.first(), repatriations.last()]
+        .into_iter()
+        .flatten()
+    {
+        let got = app
+            .repatriations()
+            .get_repatriation(pb::GetRepatriationRequest { id: id.clone() })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(got.step_count, 8, "{id}");
+    }
 }

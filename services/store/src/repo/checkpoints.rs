@@ -21,7 +21,7 @@ impl CheckpointRepository for SqlRepository {
     }
 
     async fn save_audit_checkpoint(&self, cp: &Checkpoint) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let stored = tx
             .conn()
             .query(

@@ -174,7 +174,7 @@ impl EventRepository for SqlRepository {
         if alerts.is_empty() {
             return Ok(Vec::new());
         }
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         let mut c = tx.conn();
         // Under the outbox's lock, so two replicas raising the same alert
@@ -237,7 +237,7 @@ impl EventRepository for SqlRepository {
         let until = at
             + chrono::Duration::from_std(ttl)
                 .map_err(|e| StoreError::Config(format!("lease time: {e}")))?;
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let taken = tx
             .conn()
             .query(
@@ -256,7 +256,7 @@ impl EventRepository for SqlRepository {
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         tx.conn()
             .query("DELETE FROM leases WHERE name = $1 AND holder = $2")
             .bind(name)
@@ -283,7 +283,7 @@ impl EventRepository for SqlRepository {
     }
 
     async fn advance_cursor(&self, name: &str, holder: &str, to: i64) -> Result<bool, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         let mut c = tx.conn();
         if !holds(&mut c, name, holder, at).await? {

@@ -73,9 +73,8 @@ impl IncentiveRepository for SqlRepository {
     async fn register_rule_set(&self, rs: &StoredRuleSet) -> Result<StoredRuleSet, StoreError> {
         // Replicas starting together may race: the first insert wins, and
         // every replica then compares with what is stored.
-        let mut pooled = self.writer.acquire().await?;
-        pooled
-            .conn()
+        let mut tx = self.writer.begin().await?;
+        tx.conn()
             .query(
                 "INSERT INTO rule_sets (version, name, sha256, source_toml, load_time) VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (version) DO NOTHING",
@@ -87,7 +86,7 @@ impl IncentiveRepository for SqlRepository {
             .bind(DbTime(rs.load_time))
             .execute()
             .await?;
-        drop(pooled);
+        tx.commit().await?;
         let stored = self.get_rule_set(&rs.version).await?;
         if stored.sha256 != rs.sha256 {
             return Err(StoreError::Precondition(format!(

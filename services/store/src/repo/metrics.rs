@@ -273,7 +273,7 @@ impl MetricsRepository for SqlRepository {
         after: Option<Uuid>,
         limit: u32,
     ) -> Result<Option<Uuid>, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let mut c = tx.conn();
         let mut q = c.sql("SELECT id FROM repatriations WHERE TRUE");
         q.and("id", ">", after)
@@ -292,14 +292,14 @@ impl MetricsRepository for SqlRepository {
     }
 
     async fn compact_delay_rollup(&self) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         tx.conn().dialect().compact_rollup().await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let mut c = tx.conn();
         let ids = c.dialect().take_pending(limit).await?;
         if ids.is_empty() {

@@ -34,7 +34,7 @@ use repat_core::audit::{self, AuditRecord};
 use repat_core::repatriation::Repatriation;
 use uuid::Uuid;
 
-use crate::db::{Conn, Pool, Pools, Tx};
+use crate::db::{Conn, Pool, Pools, Tx, Writes};
 use crate::rows::{ChainHead, KeyRow, RepatriationRow};
 use crate::{ConnectOptions, Idempotency, KeyId, Page, StoreError, codec, postgres, sqlite};
 
@@ -49,8 +49,8 @@ pub struct SqlRepository {
     /// Reads.
     pool: Pool,
     /// Writes: the same pool on PostgreSQL, which has many writers;
-    /// SQLite's one writer connection.
-    writer: Pool,
+    /// SQLite's one writer, which commits requests in groups.
+    writer: Writes,
     /// The readiness ping's own connection.
     health: Pool,
     /// Whether changes append their events to the outbox.
@@ -119,7 +119,9 @@ async fn find_keys(c: &mut Conn<'_>, keys: &[KeyId]) -> Result<HashMap<KeyId, Ke
 }
 
 /// Claims `idem` inside `tx`: `None` when this request is new, the stored
-/// response when it is a retry.
+/// response when it is a retry. A stored response ends `tx` (settled): it
+/// is returned once it is durable, since on SQLite its first use may be an
+/// earlier member of this request's group, not committed yet.
 async fn claim(
     tx: &mut Tx,
     idem: &Idempotency,
@@ -135,7 +137,9 @@ async fn claim(
     let record = records
         .remove(&key)
         .ok_or_else(|| StoreError::Aborted("idempotency key vanished".into()))?;
-    record.replay(idem).map(Some)
+    let stored = record.replay(idem)?;
+    tx.settle().await?;
+    Ok(Some(stored))
 }
 
 /// Stores the response to `idem` for its retries.

@@ -81,7 +81,7 @@ impl WebhookRepository for SqlRepository {
         idem: &Idempotency,
         new: &NewEndpoint,
     ) -> Result<Endpoint, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -159,7 +159,7 @@ impl WebhookRepository for SqlRepository {
     }
 
     async fn delete_endpoint(&self, idem: &Idempotency, id: Uuid) -> Result<Endpoint, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
             return codec::from_json(&json);
@@ -194,7 +194,7 @@ impl WebhookRepository for SqlRepository {
     }
 
     async fn fan_out(&self, holder: &str, limit: u32) -> Result<(usize, i64), StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         let mut c = tx.conn();
         let after = cursor(&mut c, FAN_OUT).await?;
@@ -305,7 +305,7 @@ impl WebhookRepository for SqlRepository {
         delivered: bool,
         retry_at: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         let mut c = tx.conn();
         let (last,): (Option<i32>,) = c
@@ -381,11 +381,13 @@ impl WebhookRepository for SqlRepository {
     }
 
     async fn replay_delivery(&self, idem: &Idempotency, id: Uuid) -> Result<Delivery, StoreError> {
-        let mut tx = self.writer.begin_write().await?;
+        let mut tx = self.writer.begin().await?;
         let at = now();
         if let Some(json) = claim(&mut tx, idem, at).await? {
+            // The claim ended the transaction: the delivery, committed, is
+            // read like any other.
             let id: Uuid = codec::from_json(&json)?;
-            return fetch_delivery(&mut tx.conn(), id).await;
+            return fetch_delivery(&mut self.pool.acquire().await?.conn(), id).await;
         }
         let mut c = tx.conn();
         let delivery = fetch_delivery(&mut c, id).await?;

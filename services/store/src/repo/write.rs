@@ -11,14 +11,15 @@ use serde::de::DeserializeOwned;
 
 use super::{append_audit, audit_draft, claim, find_keys, save_response};
 use crate::codec::{self, now};
-use crate::db::{Conn, Pool, Tx};
+use crate::db::{Conn, Tx, Writes};
 use crate::rows::KeyRow;
 use crate::{Idempotency, KeyId, StoreError};
 
 /// An open write transaction. Nothing it writes is seen by others, or
 /// kept, before [`Write::commit`]; dropped without a commit, it rolls
-/// back. On SQLite it holds the one writer: keep it short, and compute
-/// before opening it where the inputs allow.
+/// back. On SQLite it holds the one writer, inside a group of requests
+/// committed together: keep it short, and compute before opening it where
+/// the inputs allow.
 pub struct Write {
     tx: Tx,
     at: DateTime<Utc>,
@@ -38,9 +39,9 @@ impl StoredKey {
 }
 
 impl Write {
-    pub(crate) async fn begin(pool: &Pool, record_events: bool) -> Result<Write, StoreError> {
+    pub(crate) async fn begin(writes: &Writes, record_events: bool) -> Result<Write, StoreError> {
         Ok(Write {
-            tx: pool.begin_write().await?,
+            tx: writes.begin().await?,
             at: now(),
             record_events,
         })
@@ -64,7 +65,9 @@ impl Write {
 
     /// Takes the request id of `idem`: `None` when the request is new, the
     /// response stored for it when it is a retry. The same id with another
-    /// request is refused.
+    /// request is refused. A stored response is returned once it is
+    /// durable (on SQLite, once this request's group has committed), and
+    /// ends the transaction: answer with it.
     pub async fn replay<T: DeserializeOwned>(
         &mut self,
         idem: &Idempotency,
