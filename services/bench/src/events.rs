@@ -57,7 +57,7 @@ async fn run(journeys: usize, streams: usize, nats: Option<&Nats>) -> anyhow::Re
     let channel = Channel::from_shared(format!("http://{}", server.addr))?
         .connect()
         .await?;
-    let reps = seed(&channel, journeys).await.context("seeding")?;
+    let (reps, _) = seed(&channel, journeys).await.context("seeding")?;
     let batches = split(&reps, streams);
     let steps: usize = batches.iter().map(Vec::len).sum();
 

@@ -13,195 +13,15 @@
 //! `postgres://postgres@127.0.0.1:5432/test`); a fresh database is created
 //! and dropped.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
-use chrono::{DateTime, TimeZone, Utc};
-use futures::StreamExt;
+use chrono::{DateTime, Utc};
+use repat_bench::workload::{JOURNEY, Scratch, journey_steps, seed, split, stream_steps};
 use repat_proto::v1 as pb;
-use repat_proto::v1::earning_service_client::EarningServiceClient;
-use repat_proto::v1::party_service_client::PartyServiceClient;
-use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use sqlx::{Connection, PgConnection};
 use tonic::transport::Channel;
 use uuid::Uuid;
-
-use pb::StepKind::*;
-
-/// The steps of one generated journey, with the hours after initiation.
-const JOURNEY: [(pb::StepKind, i64, &str); 8] = [
-    (InvoiceIssued, -240, ""),
-    (PaymentInitiated, 0, "HANDSESS"),
-    (IntermediaryProcessed, 5, "CHASUS33"),
-    (IntermediaryProcessed, 20, "CITIUS33"),
-    (NostroCredited, 26, "BRAKUS33"),
-    (BeneficiaryCredited, 30, "BRAKBDDH"),
-    (ConvertedToBdt, 31, "BRAKBDDH"),
-    (PrcIssued, 120, "BRAKBDDH"),
-];
-
-fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
-
-fn money(a: &str, c: &str) -> Option<pb::Money> {
-    Some(pb::Money {
-        amount: a.into(),
-        currency: c.into(),
-    })
-}
-
-/// The requests of journey `j` of repatriation `rid`.
-fn journey_steps(j: usize, rid: &str) -> Vec<pb::RecordStepRequest> {
-    let start = Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap()
-        + chrono::Duration::minutes(j as i64 * 7);
-    JOURNEY
-        .iter()
-        .map(|(kind, hours, bic)| {
-            let mut s = pb::Step {
-                repatriation_id: rid.into(),
-                kind: *kind as i32,
-                occurred_at: ts(start + chrono::Duration::hours(*hours)),
-                institution_bic: (*bic).into(),
-                ..Default::default()
-            };
-            if *kind == IntermediaryProcessed {
-                s.fees = vec![pb::Fee {
-                    amount: money("12.50", "USD"),
-                    charged_by: (*bic).into(),
-                    kind: "CORRESPONDENT".into(),
-                }];
-                s.amount = money("987.50", "USD");
-            }
-            if *kind == ConvertedToBdt {
-                s.fx_rate = Some(pb::FxRate {
-                    source_currency: "USD".into(),
-                    target_currency: "BDT".into(),
-                    rate: "110.25".into(),
-                });
-            }
-            pb::RecordStepRequest {
-                request_id: Uuid::new_v4().to_string(),
-                step: Some(s),
-            }
-        })
-        .collect()
-}
-
-/// Creates a party, and one earning and repatriation per journey, over gRPC.
-/// Returns the repatriation ids and the rate of the repatriations' unary
-/// CreateRepatriation calls (16 at a time), per second.
-async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<(Vec<String>, f64)> {
-    let party = PartyServiceClient::new(channel.clone())
-        .create_party(pb::CreatePartyRequest {
-            request_id: Uuid::new_v4().to_string(),
-            party: Some(pb::Party {
-                kind: pb::PartyKind::Firm as i32,
-                legal_name: "Bench Ltd".into(),
-                country: "BD".into(),
-                ..Default::default()
-            }),
-        })
-        .await?
-        .into_inner();
-    let earnings: Vec<pb::CreateEarningRequest> = (0..journeys)
-        .map(|j| pb::CreateEarningRequest {
-            request_id: Uuid::new_v4().to_string(),
-            earning: Some(pb::Earning {
-                party_id: party.id.clone(),
-                client_name: "Client".into(),
-                client_country: "US".into(),
-                service_category: pb::ServiceCategory::Software as i32,
-                amount: money("1000.00", "USD"),
-                invoice_date: Some(repat_proto::google::r#type::Date {
-                    year: 2023,
-                    month: 12,
-                    day: 1,
-                }),
-                invoice_reference: format!("INV-{j}"),
-                ..Default::default()
-            }),
-        })
-        .collect();
-    let ids: Vec<String> = EarningServiceClient::new(channel.clone())
-        .batch_create_earnings(futures::stream::iter(earnings))
-        .await?
-        .into_inner()
-        .map(|r| r.map(|r| r.id))
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
-    let started = Instant::now();
-    let reps = futures::stream::iter(ids)
-        .map(|earning_id| {
-            let mut client = RepatriationServiceClient::new(channel.clone());
-            let party_id = party.id.clone();
-            async move {
-                client
-                    .create_repatriation(pb::CreateRepatriationRequest {
-                        request_id: Uuid::new_v4().to_string(),
-                        party_id,
-                        allocations: vec![pb::Allocation {
-                            earning_id,
-                            amount: None,
-                        }],
-                        channel: pb::Channel::Bank as i32,
-                        payer_country: String::new(),
-                    })
-                    .await
-                    .map(|r| r.into_inner().id)
-            }
-        })
-        .buffered(16)
-        .collect::<Vec<_>>()
-        .await;
-    let rate = reps.len() as f64 / started.elapsed().as_secs_f64();
-    Ok((reps.into_iter().collect::<Result<_, _>>()?, rate))
-}
-
-/// Streams every step over `streams` concurrent BatchRecordSteps calls
-/// (journeys split between them) and returns the elapsed time.
-async fn stream_steps(
-    channel: &Channel,
-    batches: Vec<Vec<pb::RecordStepRequest>>,
-) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    let calls = batches.into_iter().map(|batch| {
-        let mut client =
-            RepatriationServiceClient::new(channel.clone()).max_decoding_message_size(64 << 20);
-        async move {
-            let n = batch.len();
-            let mut results = client
-                .batch_record_steps(futures::stream::iter(batch))
-                .await?
-                .into_inner();
-            let mut ok = 0usize;
-            while let Some(r) = results.next().await {
-                let r = r?;
-                anyhow::ensure!(r.code == 0, "item {} failed: {}", r.index, r.message);
-                ok += 1;
-            }
-            anyhow::ensure!(ok == n, "{ok} of {n} results");
-            anyhow::Ok(())
-        }
-    });
-    for r in futures::future::join_all(calls).await {
-        r?;
-    }
-    Ok(started.elapsed())
-}
-
-fn split(reps: &[String], streams: usize) -> Vec<Vec<pb::RecordStepRequest>> {
-    let mut batches: Vec<Vec<pb::RecordStepRequest>> = vec![Vec::new(); streams];
-    for (j, rid) in reps.iter().enumerate() {
-        batches[j % streams].extend(journey_steps(j, rid));
-    }
-    batches
-}
 
 /// Runs the service on `url` and returns steps per second, the steps, and
 /// the seeding's unary CreateRepatriation calls per second. On SQLite,
@@ -306,18 +126,6 @@ async fn copy_rate(url: &str) -> anyhow::Result<f64> {
     Ok(rows as f64 / elapsed.as_secs_f64())
 }
 
-/// `url` with its database name replaced (keeping any `?host=` etc.).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -328,16 +136,8 @@ async fn main() -> anyhow::Result<()> {
         .unwrap_or(25_000);
     let streams: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(16);
     let sqlite_journeys: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(5_000);
-    let admin = std::env::var("REPAT_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = format!("repat_bench_{}", Uuid::new_v4().simple());
-    let mut admin_conn = PgConnection::connect(&admin)
-        .await
-        .context("connecting to REPAT_BENCH_DATABASE_URL")?;
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin_conn)
-        .await?;
-    let url = with_database(&admin, &name);
+    let scratch = Scratch::create().await?;
+    let url = scratch.url.clone();
 
     println!(
         "ingest benchmark: {journeys} journeys x {} steps, {streams} concurrent streams",
@@ -349,9 +149,7 @@ async fn main() -> anyhow::Result<()> {
     println!("postgres  service BatchRecordSteps: {steps} steps, {pg_rate:>10.0} steps/s");
     println!("postgres  raw COPY into steps:       {steps} rows,  {copy:>10.0} rows/s");
     println!("postgres  service / COPY:            {:.2}", pg_rate / copy);
-    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-        .execute(&mut admin_conn)
-        .await?;
+    scratch.drop().await?;
 
     // SQLite twice, each on a fresh file: the one writer committing each
     // request alone (the baseline), then committing requests in groups.

@@ -81,9 +81,10 @@ pub fn journey_steps(j: usize, rid: &str) -> Vec<pb::RecordStepRequest> {
         .collect()
 }
 
-/// Creates a party, and one earning and repatriation per journey, over gRPC
-/// (not measured). Returns the repatriation ids.
-pub async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<String>> {
+/// Creates a party, and one earning and repatriation per journey, over gRPC.
+/// Returns the repatriation ids and the rate of the repatriations' unary
+/// CreateRepatriation calls (16 at a time), per second.
+pub async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<(Vec<String>, f64)> {
     let party = PartyServiceClient::new(channel.clone())
         .create_party(pb::CreatePartyRequest {
             request_id: Uuid::new_v4().to_string(),
@@ -124,6 +125,7 @@ pub async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<Stri
         .await
         .into_iter()
         .collect::<Result<_, _>>()?;
+    let started = Instant::now();
     let reps = futures::stream::iter(ids)
         .map(|earning_id| {
             let mut client = RepatriationServiceClient::new(channel.clone());
@@ -147,7 +149,8 @@ pub async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<Vec<Stri
         .buffered(16)
         .collect::<Vec<_>>()
         .await;
-    Ok(reps.into_iter().collect::<Result<_, _>>()?)
+    let rate = reps.len() as f64 / started.elapsed().as_secs_f64();
+    Ok((reps.into_iter().collect::<Result<_, _>>()?, rate))
 }
 
 /// The journeys' steps split between `streams` calls.

@@ -192,6 +192,14 @@ pub enum LoadError {
 mod tests {
     use super::*;
 
+    /// Tests set `REPATCTL_*` variables that every other test's loading
+    /// reads: they take turns.
+    static ENVIRONMENT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+    fn environment() -> std::sync::MutexGuard<'static, ()> {
+        ENVIRONMENT.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     fn load(args: &[&str]) -> Cli {
         load_from(std::iter::once("repatctl").chain(args.iter().copied()))
             .unwrap_or_else(|e| panic!("{e:?}"))
@@ -216,6 +224,7 @@ mod tests {
     // order is tested in this one test, with variables no other test reads.
     #[test]
     fn flags_over_environment_over_file_over_defaults() {
+        let _environment = environment();
         let f = TempFile::with(
             "server = \"https://repat.example:443\"\ntimeout_secs = 7\noutput = \"json\"\ntoken_file = \"/tmp/t\"\n",
         );
@@ -238,7 +247,7 @@ mod tests {
         let c = load(&["audit", "verify", "--config", path, "--timeout-secs", "9"]);
         assert_eq!(c.connection.timeout_secs, 9);
 
-        // SAFETY: no other test reads or writes this variable.
+        // SAFETY: tests holding `environment()` take turns with it.
         unsafe { std::env::set_var("REPATCTL_SERVER", "http://from-env:1") };
         let from_env = load(&["--config", path, "audit", "verify"]);
         let from_flag = load(&[
@@ -262,7 +271,8 @@ mod tests {
 
     #[test]
     fn usage_errors_do_not_list_settings_from_the_environment() {
-        // SAFETY: no other test reads or writes this variable.
+        let _environment = environment();
+        // SAFETY: tests holding `environment()` take turns with it.
         unsafe { std::env::set_var("REPATCTL_TIMEOUT_SECS", "5") };
         let e = load_from(["repatctl", "metrics", "breaches"]);
         unsafe { std::env::remove_var("REPATCTL_TIMEOUT_SECS") };
@@ -278,6 +288,7 @@ mod tests {
 
     #[test]
     fn the_file_is_checked() {
+        let _environment = environment();
         let unknown = TempFile::with("sever = \"x\"\n");
         let e = load_from([
             "repatctl",

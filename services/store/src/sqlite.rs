@@ -226,8 +226,9 @@ impl Dialect for SqliteConnection {
     async fn load_steps(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
         let mut out: HashMap<Uuid, Vec<Step>> = ids.iter().map(|id| (*id, Vec::new())).collect();
         for chunk in ids.chunks(IDS_PER_SELECT) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("SELECT * FROM steps WHERE void_time IS NULL AND repatriation_id IN ");
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "SELECT * FROM steps WHERE void_time IS NULL AND repatriation_id IN ",
+            );
             in_list(&mut q, chunk.iter().copied());
             let rows: Vec<StepRow> = q.build_query_as().fetch_all(&mut *self).await?;
             for row in rows {

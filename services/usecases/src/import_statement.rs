@@ -97,7 +97,13 @@ pub async fn import_statement(
     };
 
     let mut tx = store.begin().await?;
-    if let Some(stored) = tx.replay_import(idem).await? {
+    if let Some(ids) = tx.replay_import(idem).await? {
+        // The first answer, committed: read like any statement.
+        drop(tx);
+        let mut stored = Vec::with_capacity(ids.len());
+        for id in ids {
+            stored.push(store.get_statement(id).await?);
+        }
         return Ok(stored);
     }
     tx.lock_reconciliation(upload.party_id).await?;

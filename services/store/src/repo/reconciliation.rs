@@ -378,22 +378,19 @@ impl Write {
     }
 
     /// Takes the request id of an import: `None` when it is new, else the
-    /// statements its first use stored.
+    /// ids of the statements its first use stored. Like every replay, it
+    /// ends the transaction: read them outside it.
     pub async fn replay_import(
         &mut self,
         idem: &Idempotency,
-    ) -> Result<Option<Vec<StoredStatement>>, StoreError> {
+    ) -> Result<Option<Vec<Uuid>>, StoreError> {
         let Some(json) = self.replay::<serde_json::Value>(idem).await? else {
             return Ok(None);
         };
         // Responses saved before files of several statements hold one id.
         let ids: Vec<Uuid> = serde_json::from_value(json.clone())
             .or_else(|_| serde_json::from_value(json).map(|id: Uuid| vec![id]))?;
-        let mut stored = Vec::with_capacity(ids.len());
-        for id in ids {
-            stored.push(self.statement(id).await?);
-        }
-        Ok(Some(stored))
+        Ok(Some(ids))
     }
 
     /// The party's earnings as the matcher sees them (voided ones left out):
