@@ -69,6 +69,11 @@ const POSTGRES: &[Source] = &[
         "repatriation deadlines",
         include_str!("../../../migrations/postgres/0013_repatriation_deadlines.sql"),
     ),
+    (
+        15,
+        "steps by kind",
+        include_str!("../../../migrations/postgres/0015_steps_by_kind.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -135,6 +140,11 @@ const SQLITE: &[Source] = &[
         13,
         "repatriation deadlines",
         include_str!("../../../migrations/sqlite/0013_repatriation_deadlines.sql"),
+    ),
+    (
+        15,
+        "steps by kind",
+        include_str!("../../../migrations/sqlite/0015_steps_by_kind.sql"),
     ),
 ];
 

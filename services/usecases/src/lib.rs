@@ -52,6 +52,6 @@ pub mod run_matching;
 pub mod unmatch;
 pub mod webhooks;
 
-pub use app::App;
+pub use app::{App, DEFAULT_MAX_STEPS_PER_JOURNEY};
 pub use auth::{Action, Caller, Permit, Role};
 pub use error::{Error, Result, Violation};
