@@ -172,7 +172,12 @@ async fn spawn_server(database_url: &str) -> anyhow::Result<Server> {
     let mut child = std::process::Command::new(&exe)
         .args(["--listen", &listen, "--database-url", database_url])
         .args(["--console-listen", "off", "--allow-unauthenticated"])
-        .args(["--rate-limit-per-second", "0", "--alerts-interval-secs", "0"])
+        .args([
+            "--rate-limit-per-second",
+            "0",
+            "--alerts-interval-secs",
+            "0",
+        ])
         .env("REPAT_LOG", "warn")
         .stdout(Stdio::null())
         .spawn()
@@ -204,7 +209,12 @@ async fn spawn_server(database_url: &str) -> anyhow::Result<Server> {
 
 /// Creates `n` earnings and a repatriation of each for `party` (not
 /// timed); returns the repatriation ids.
-async fn seed(channel: &Channel, party: &str, first: usize, n: usize) -> anyhow::Result<Vec<String>> {
+async fn seed(
+    channel: &Channel,
+    party: &str,
+    first: usize,
+    n: usize,
+) -> anyhow::Result<Vec<String>> {
     let earnings: Vec<pb::CreateEarningRequest> = (first..first + n)
         .map(|j| pb::CreateEarningRequest {
             request_id: Uuid::new_v4().to_string(),
@@ -312,7 +322,10 @@ async fn run(database_url: &str, steps: usize, long_journeys: usize) -> anyhow::
     let pid = server.pid;
     let channel = server.channel.clone();
     let (start_rss, _) = rss(pid)?;
-    println!("server pid {pid}, resident at start: {:.0} MB", mb(start_rss));
+    println!(
+        "server pid {pid}, resident at start: {:.0} MB",
+        mb(start_rss)
+    );
 
     // The sampler keeps the highest resident set seen (VmHWM says the same
     // from the kernel's side).
@@ -362,7 +375,11 @@ async fn run(database_url: &str, steps: usize, long_journeys: usize) -> anyhow::
     );
     tokio::time::sleep(IDLE).await;
     let (idle, _) = rss(pid)?;
-    println!("after {} s idle: resident {:.0} MB", IDLE.as_secs(), mb(idle));
+    println!(
+        "after {} s idle: resident {:.0} MB",
+        IDLE.as_secs(),
+        mb(idle)
+    );
 
     // Long journeys: every window takes each journey `WINDOW /
     // long_journeys` steps further, so the first window times steps early
@@ -420,11 +437,7 @@ async fn run(database_url: &str, steps: usize, long_journeys: usize) -> anyhow::
         prost::Message::encoded_len(&full)
     );
     let (now, hwm) = rss(pid)?;
-    println!(
-        "end: resident {:.0} MB, peak {:.0} MB",
-        mb(now),
-        mb(hwm)
-    );
+    println!("end: resident {:.0} MB, peak {:.0} MB", mb(now), mb(hwm));
     sampler.abort();
     drop(server);
     Ok(())

@@ -1896,17 +1896,30 @@ async fn audit_verify_checks_the_kept_checkpoints() {
     app.create_firm("Kept Ltd").await;
     let started = std::time::Instant::now();
     while std::fs::read_to_string(&file).map_or(true, |t| t.trim().is_empty()) {
-        assert!(started.elapsed().as_secs() < 30, "no checkpoint was published");
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "no checkpoint was published"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     let sound = json(&app, &["audit", "verify", "--checkpoints", s(&file)]).await;
     assert_eq!(sound["intact"], true, "{sound}");
-    assert!(sound["checkpoints_checked"].as_i64().unwrap() >= 1, "{sound}");
+    assert!(
+        sound["checkpoints_checked"].as_i64().unwrap() >= 1,
+        "{sound}"
+    );
 
     app.execute_sql("DELETE FROM audit_checkpoints").await;
     let o = run(
         &app,
-        &["audit", "verify", "--checkpoints", s(&file), "--output", "json"],
+        &[
+            "audit",
+            "verify",
+            "--checkpoints",
+            s(&file),
+            "--output",
+            "json",
+        ],
     )
     .await;
     assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));

@@ -149,7 +149,11 @@ async fn a_journey_takes_at_most_its_limit_of_steps(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(early.code(), Code::FailedPrecondition, "{early:?}");
-    assert!(early.message().contains("2024-03-01T15:00:00Z"), "{}", early.message());
+    assert!(
+        early.message().contains("2024-03-01T15:00:00Z"),
+        "{}",
+        early.message()
+    );
     // A repeat of the initiation: refused.
     let again = app
         .record(step(&r.id, PaymentInitiated, "2024-03-01T09:30:00Z"))
@@ -178,7 +182,11 @@ async fn a_journey_takes_at_most_its_limit_of_steps(backend: Backend) {
         .collect()
         .await;
     assert_eq!(results[0].code, Code::Ok as i32, "{results:?}");
-    assert_eq!(results[1].code, Code::FailedPrecondition as i32, "{results:?}");
+    assert_eq!(
+        results[1].code,
+        Code::FailedPrecondition as i32,
+        "{results:?}"
+    );
     assert!(
         results[1].message.contains("max_steps_per_journey is 5")
             && results[1].message.contains("already has 5 steps"),
@@ -252,7 +260,11 @@ async fn every_list_in_a_request_is_capped(app: &TestApp) {
         err.message()
     );
     let r = app.open_repatriation(&party.id, &[&e.id]).await;
-    let mut s = step(&r.id, pb::StepKind::IntermediaryProcessed, "2024-03-01T10:00:00Z");
+    let mut s = step(
+        &r.id,
+        pb::StepKind::IntermediaryProcessed,
+        "2024-03-01T10:00:00Z",
+    );
     s.fees = vec![
         pb::Fee {
             amount: repat_tests::fixtures::money("1.00", "USD"),

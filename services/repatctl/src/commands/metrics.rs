@@ -307,7 +307,11 @@ fn read_checkpoints(path: &std::path::Path) -> anyhow::Result<Vec<pb::AuditCheck
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
         let at = || format!("{} line {}", path.display(), n + 1);
         let c: serde_json::Value =
             serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
