@@ -361,8 +361,9 @@ impl RepatriationService for RepatriationApi {
             rules: self.rules.clone(),
         };
         // A reader keeps taking requests off the wire while a chunk commits,
-        // so the client is not held back by flow control between chunks.
-        let (item_tx, item_rx) = tokio::sync::mpsc::channel(BATCH_CHUNK * 4);
+        // so the client is not held back by flow control between chunks;
+        // one chunk ahead is enough, and keeps what a stream holds small.
+        let (item_tx, item_rx) = tokio::sync::mpsc::channel(BATCH_CHUNK);
         let mut wire = request.into_inner().enumerate();
         tokio::spawn(async move {
             while let Some(item) = wire.next().await {

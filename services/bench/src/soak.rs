@@ -4,10 +4,11 @@
 //!
 //! ```sh
 //! cargo build --release -p repat-bench -p repatd
-//! target/release/soak-bench [STEPS] [LONG_JOURNEYS] [sqlite]
+//! target/release/soak-bench [STEPS] [JOURNEY_STEPS] [LONG_JOURNEYS] [sqlite]
 //! ```
 //! Defaults: 1,000,000 steps in journeys of 8 (in rounds of 100,000, each
-//! seeding its repatriations first), then 50 journeys of
+//! seeding its repatriations first; journeys of another length are an
+//! initiation and hops, and need fewer repatriations), then 50 journeys of
 //! `--max-steps-per-journey` (1,000) steps, on PostgreSQL from
 //! `REPAT_BENCH_DATABASE_URL` (a fresh database, dropped after); `sqlite`
 //! runs on a temporary SQLite file instead. The server is the `repatd`
@@ -103,8 +104,12 @@ fn start_of(j: usize) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::minutes(j as i64 * 7)
 }
 
-/// The everyday journey `j` of repatriation `rid`.
-fn everyday(j: usize, rid: &str) -> Vec<pb::RecordStepRequest> {
+/// Journey `j` of repatriation `rid`: the everyday one of 8 steps, or an
+/// initiation and `len - 1` hops.
+fn sustained(j: usize, rid: &str, len: usize) -> Vec<pb::RecordStepRequest> {
+    if len != JOURNEY.len() {
+        return (0..len).map(|n| long_step(j, rid, n)).collect();
+    }
     JOURNEY
         .iter()
         .map(|(kind, hours, bic)| {
@@ -178,7 +183,7 @@ async fn spawn_server(database_url: &str) -> anyhow::Result<Server> {
             "--alerts-interval-secs",
             "0",
         ])
-        .env("REPAT_LOG", "warn")
+        .env("REPAT_LOG", "error")
         .stdout(Stdio::null())
         .spawn()
         .with_context(|| format!("starting {}", exe.display()))?;
@@ -317,7 +322,12 @@ async fn create_party(channel: &Channel) -> anyhow::Result<String> {
 }
 
 /// Runs both phases against a server on `database_url`.
-async fn run(database_url: &str, steps: usize, long_journeys: usize) -> anyhow::Result<()> {
+async fn run(
+    database_url: &str,
+    steps: usize,
+    len: usize,
+    long_journeys: usize,
+) -> anyhow::Result<()> {
     let server = spawn_server(database_url).await?;
     let pid = server.pid;
     let channel = server.channel.clone();
@@ -341,7 +351,7 @@ async fn run(database_url: &str, steps: usize, long_journeys: usize) -> anyhow::
     };
 
     let party = create_party(&channel).await?;
-    let per_round = ROUND / JOURNEY.len();
+    let per_round = ROUND / len;
     let rounds = steps.div_ceil(ROUND);
     let ingest_started = Instant::now();
     let mut stored = 0usize;
@@ -351,7 +361,7 @@ async fn run(database_url: &str, steps: usize, long_journeys: usize) -> anyhow::
             .context("seeding")?;
         let mut batches: Vec<Vec<pb::RecordStepRequest>> = vec![Vec::new(); STREAMS];
         for (k, rid) in reps.iter().enumerate() {
-            batches[k % STREAMS].extend(everyday(round * per_round + k, rid));
+            batches[k % STREAMS].extend(sustained(round * per_round + k, rid, len));
         }
         let n: usize = batches.iter().map(Vec::len).sum();
         let elapsed = stream_steps(&channel, batches).await?;
@@ -463,11 +473,16 @@ async fn main() -> anyhow::Result<()> {
         .map(|a| a.parse())
         .transpose()?
         .unwrap_or(1_000_000);
+    let len: usize = args
+        .next()
+        .map(|a| a.parse())
+        .transpose()?
+        .unwrap_or(JOURNEY.len())
+        .clamp(1, JOURNEY_LIMIT);
     let long_journeys: usize = args.next().map(|a| a.parse()).transpose()?.unwrap_or(50);
     let sqlite = args.next().is_some_and(|a| a == "sqlite");
     println!(
-        "soak benchmark: {steps} steps in journeys of {}, {STREAMS} streams; then {long_journeys} journeys of {JOURNEY_LIMIT} steps",
-        JOURNEY.len()
+        "soak benchmark: {steps} steps in journeys of {len}, {STREAMS} streams; then {long_journeys} journeys of {JOURNEY_LIMIT} steps"
     );
     if sqlite {
         let dir = std::env::temp_dir().join(format!("repat-soak-{}", Uuid::new_v4().simple()));
@@ -476,6 +491,7 @@ async fn main() -> anyhow::Result<()> {
         let result = run(
             &format!("sqlite:{}", dir.join("soak.db").display()),
             steps,
+            len,
             long_journeys,
         )
         .await;
@@ -492,7 +508,7 @@ async fn main() -> anyhow::Result<()> {
         .execute(&mut admin_conn)
         .await?;
     println!("backend: postgres");
-    let result = run(&with_database(&admin, &name), steps, long_journeys).await;
+    let result = run(&with_database(&admin, &name), steps, len, long_journeys).await;
     sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
         .execute(&mut admin_conn)
         .await?;
