@@ -43,6 +43,7 @@ pub use metrics::MetricsApi;
 pub use party::PartyApi;
 pub use reconciliation::{ReconciliationApi, tolerance_value};
 pub use repat_core::reconcile::Tolerances;
+pub use repat_usecases::DEFAULT_MAX_STEPS_PER_JOURNEY;
 pub use repat_usecases::metrics::settle_all as settle_metrics;
 pub use repat_usecases::rules::{ActiveRules, SHIPPED_RULES};
 pub use repatriation::RepatriationApi;
@@ -76,6 +77,14 @@ impl AppState {
     pub fn with_streams_per_caller(self, limit: usize) -> Self {
         AppState {
             streams: streams::StreamSlots::new(limit),
+            ..self
+        }
+    }
+
+    /// The same state, allowing each journey at most `limit` steps.
+    pub fn with_max_steps_per_journey(self, limit: u32) -> Self {
+        AppState {
+            app: self.app.with_max_steps_per_journey(limit),
             ..self
         }
     }

@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status, Streaming};
 use crate::auth::{Caller, caller};
 use crate::batch::{ResultStream, async_stream};
 use crate::error::{ApiError, ApiResult};
-use crate::validate::{Violations, id_field, request_id};
+use crate::validate::{MAX_ALLOCATIONS, MAX_FEES_PER_STEP, Violations, id_field, request_id};
 use crate::{AppState, batch, convert, fingerprint, paging};
 
 /// Most steps committed in one transaction of a batch.
@@ -100,7 +100,12 @@ fn decode_step(
     let institution_bic = v.optional_bic("step.institution_bic", &s.institution_bic);
     let amount = v.optional_money("step.amount", s.amount.as_ref());
     let mut fees = Vec::new();
-    for (i, f) in s.fees.iter().enumerate() {
+    let listed = if v.at_most("step.fees", s.fees.len(), MAX_FEES_PER_STEP) {
+        s.fees.as_slice()
+    } else {
+        &[]
+    };
+    for (i, f) in listed.iter().enumerate() {
         let amount = v.positive_money(&format!("step.fees[{i}].amount"), f.amount.as_ref());
         let charged_by = v.required_text(&format!("step.fees[{i}].charged_by"), &f.charged_by);
         let kind = v.text(&format!("step.fees[{i}].kind"), &f.kind);
@@ -194,7 +199,12 @@ fn decode_repatriation(
         v.add("allocations", "at least one earning is required");
     }
     let mut allocations = Vec::new();
-    for (i, a) in r.allocations.iter().enumerate() {
+    let listed = if v.at_most("allocations", r.allocations.len(), MAX_ALLOCATIONS) {
+        r.allocations.as_slice()
+    } else {
+        &[]
+    };
+    for (i, a) in listed.iter().enumerate() {
         let earning_id = v.required_uuid(&format!("allocations[{i}].earning_id"), &a.earning_id);
         let amount = v.optional_money(&format!("allocations[{i}].amount"), a.amount.as_ref());
         if let (Some(earning_id), Some(amount)) = (earning_id, amount) {
@@ -353,8 +363,9 @@ impl RepatriationService for RepatriationApi {
             rules: self.rules.clone(),
         };
         // A reader keeps taking requests off the wire while a chunk commits,
-        // so the client is not held back by flow control between chunks.
-        let (item_tx, item_rx) = tokio::sync::mpsc::channel(BATCH_CHUNK * 4);
+        // so the client is not held back by flow control between chunks;
+        // one chunk ahead is enough, and keeps what a stream holds small.
+        let (item_tx, item_rx) = tokio::sync::mpsc::channel(BATCH_CHUNK);
         let mut wire = request.into_inner().enumerate();
         tokio::spawn(async move {
             while let Some(item) = wire.next().await {

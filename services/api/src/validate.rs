@@ -31,6 +31,14 @@ pub const MAX_PAGE_SIZE: u32 = 1000;
 /// Longest free-text field accepted.
 pub const MAX_TEXT: usize = 1024;
 
+/// Most items of each list a request may hold (beyond the page sizes and
+/// the claim's and the match's own caps): a request's work stays bounded
+/// by more than its size in bytes.
+pub const MAX_ALLOCATIONS: usize = 100;
+pub const MAX_FEES_PER_STEP: usize = 20;
+pub const MAX_DOCUMENTS: usize = 100;
+pub const MAX_EVENT_TYPES: usize = 64;
+
 /// Most violations reported for one request, and the longest description:
 /// an answer that echoes input stays small enough for any client to read
 /// (gRPC clients refuse metadata beyond a few kilobytes by default).
@@ -100,6 +108,15 @@ impl Violations {
         } else {
             self.check(field, uuid(s)).map(Some)
         }
+    }
+
+    /// Whether the list `field` of `n` items is within `max`; names the
+    /// limit when it is not (its items are then not looked at).
+    pub fn at_most(&mut self, field: &str, n: usize, max: usize) -> bool {
+        if n > max {
+            self.add(field, format!("has {n} items; at most {max} are allowed"));
+        }
+        n <= max
     }
 
     pub fn required_text(&mut self, field: &str, s: &str) -> Option<String> {

@@ -927,7 +927,14 @@ pub enum ReconcileCommand {
 pub enum AuditCommand {
     /// Recompute the hash chain; exits 4 when it is broken (1 when it could
     /// not be checked).
-    Verify,
+    Verify {
+        /// The checkpoint file the server appends to
+        /// (`--audit-checkpoint-file`, one JSON object a line): the chain
+        /// must lead to each checkpoint's signed hash, and each must still
+        /// be in the database.
+        #[arg(long)]
+        checkpoints: Option<std::path::PathBuf>,
+    },
     /// The trail's entries, oldest first: who changed what, when, with
     /// which request id, and the chain's hashes.
     List {

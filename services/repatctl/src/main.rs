@@ -392,10 +392,12 @@ async fn run(cli: Cli) -> anyhow::Result<Outcome> {
             }
         },
         Command::Audit { command } => match command {
-            AuditCommand::Verify => match metrics::verify_audit(r).await? {
-                (report, true) => Outcome::Done(report),
-                (report, false) => Outcome::Broken(report),
-            },
+            AuditCommand::Verify { checkpoints } => {
+                match metrics::verify_audit(r, checkpoints.as_deref()).await? {
+                    (report, true) => Outcome::Done(report),
+                    (report, false) => Outcome::Broken(report),
+                }
+            }
             AuditCommand::List {
                 subject,
                 method,

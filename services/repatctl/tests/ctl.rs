@@ -2176,4 +2176,66 @@ async fn steps_statements_and_parties_corrected(app: &TestApp) {
     .await;
     assert_eq!(void["void_reason"], "imported for the wrong firm");
     assert!(!void["void_time"].as_str().unwrap().is_empty());
+
+/// `audit verify --checkpoints` checks the chain against the file the
+/// server appends its signed checkpoints to: intact at first; once the
+/// stored checkpoints are deleted behind the server's back, the kept ones
+/// find it (exit 4, each checkpoint named).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_checks_the_kept_checkpoints() {
+    let keys = repat_tests::security::KeyDir::new();
+    let (checkpoint_key, _) = repat_tests::security::ed25519_pair();
+    let key = keys.write("checkpoint.pem", &checkpoint_key);
+    let file = keys.dir.join("checkpoints.jsonl");
+    let app = repat_tests::spawn_with(Backend::Sqlite, |s| {
+        s.audit_checkpoint_key_file = Some(key);
+        s.audit_checkpoint_interval_secs = 1;
+        s.audit_checkpoint_file = Some(file.clone());
+    })
+    .await
+    .expect("sqlite is always available");
+    app.create_firm("Kept Ltd").await;
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&file).map_or(true, |t| t.trim().is_empty()) {
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "no checkpoint was published"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let sound = json(&app, &["audit", "verify", "--checkpoints", s(&file)]).await;
+    assert_eq!(sound["intact"], true, "{sound}");
+    assert!(
+        sound["checkpoints_checked"].as_i64().unwrap() >= 1,
+        "{sound}"
+    );
+
+    app.execute_sql("DELETE FROM audit_checkpoints").await;
+    let o = run(
+        &app,
+        &[
+            "audit",
+            "verify",
+            "--checkpoints",
+            s(&file),
+            "--output",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let broken: Value = serde_json::from_str(&stdout(&o)).expect("JSON output");
+    assert_eq!(broken["intact"], false, "{broken}");
+    assert!(
+        broken["checkpoint_problems"]
+            .as_str()
+            .is_some_and(|p| p.contains("removed")),
+        "{broken}"
+    );
+    // A file that is not checkpoints is refused, naming the line.
+    let bad = keys.write("bad.jsonl", "{\"sequence\": 1}\n");
+    let o = run(&app, &["audit", "verify", "--checkpoints", s(&bad)]).await;
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    assert!(stderr(&o).contains("line 1"), "{}", stderr(&o));
+    app.finish().await;
 }

@@ -227,6 +227,10 @@ pub struct Settings {
     /// beyond it, RESOURCE_EXHAUSTED.
     #[arg(long, env = "REPAT_MAX_STREAMS_PER_CALLER", default_value_t = repat_api::streams::DEFAULT_STREAMS_PER_CALLER)]
     pub max_streams_per_caller: usize,
+    /// Steps one journey may have; a step beyond it is refused with
+    /// FAILED_PRECONDITION naming the limit.
+    #[arg(long, env = "REPAT_MAX_STEPS_PER_JOURNEY", default_value_t = repat_api::DEFAULT_MAX_STEPS_PER_JOURNEY, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_steps_per_journey: u32,
     /// Requests per second allowed to each caller (0: no limit); beyond it,
     /// RESOURCE_EXHAUSTED.
     #[arg(long, env = "REPAT_RATE_LIMIT_PER_SECOND", default_value_t = 200)]
@@ -333,6 +337,7 @@ impl Settings {
             request_timeout_secs: 30,
             max_concurrent_requests: 256,
             max_streams_per_caller: repat_api::streams::DEFAULT_STREAMS_PER_CALLER,
+            max_steps_per_journey: repat_api::DEFAULT_MAX_STEPS_PER_JOURNEY,
             rate_limit_per_second: 0,
             rate_limit_burst: 0,
             nats_url: None,

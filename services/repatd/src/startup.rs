@@ -148,7 +148,8 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let telemetry = Telemetry::new(&settings.export_options(), repo.clone())?;
     let state = AppState::new(repo.clone())
         .observed_by(telemetry.observer())
-        .with_streams_per_caller(settings.max_streams_per_caller);
+        .with_streams_per_caller(settings.max_streams_per_caller)
+        .with_max_steps_per_journey(settings.max_steps_per_journey);
     let (health, health_service) = tonic_health::server::health_reporter();
     // Not serving until the database has answered.
     set_health(&health, ServingStatus::NotServing).await;

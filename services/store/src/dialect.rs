@@ -58,6 +58,15 @@ pub trait Dialect: Send {
     async fn lock_repatriations(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, i32>, StoreError>;
     /// The steps of each journey, in no particular order.
     async fn load_steps(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Vec<Step>>, StoreError>;
+    /// Each journey's earliest and latest step of every kind (one step for
+    /// a kind recorded once), in no particular order: all the ordering
+    /// rules need, read through an index whatever the journey's length.
+    async fn load_step_extremes(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<Step>>, StoreError>;
+    /// The steps `ids` that exist.
+    async fn load_steps_by_id(&mut self, ids: &[Uuid]) -> Result<Vec<Step>, StoreError>;
     /// The allocations of each repatriation, in position order.
     async fn load_allocations(
         &mut self,

@@ -74,6 +74,11 @@ const POSTGRES: &[Source] = &[
         "revisions",
         include_str!("../../../migrations/postgres/0014_revisions.sql"),
     ),
+    (
+        15,
+        "steps by kind",
+        include_str!("../../../migrations/postgres/0015_steps_by_kind.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -145,6 +150,11 @@ const SQLITE: &[Source] = &[
         14,
         "revisions",
         include_str!("../../../migrations/sqlite/0014_revisions.sql"),
+    ),
+    (
+        15,
+        "steps by kind",
+        include_str!("../../../migrations/sqlite/0015_steps_by_kind.sql"),
     ),
 ];
 

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use repat_core::Named;
 use repat_core::audit::AuditEntry;
-use repat_core::journey::Step;
+use repat_core::journey::{Step, StepKind};
 use repat_core::repatriation::Allocation;
 use sqlx::postgres::{
     PgConnectOptions, PgConnection, PgHasArrayType, PgListener, PgPoolOptions, PgTypeInfo,
@@ -270,6 +270,53 @@ impl Dialect for PgConnection {
                 .push(step);
         }
         Ok(out)
+    }
+
+    async fn load_step_extremes(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
+        let mut out: HashMap<Uuid, Vec<Step>> = HashMap::new();
+        if ids.is_empty() {
+            return Ok(out);
+        }
+        let kinds: Vec<&str> = StepKind::ALL.iter().map(|k| k.name()).collect();
+        // Two index probes per journey and kind (steps_journey_kind).
+        let rows: Vec<StepRow> = sqlx::query_as(
+            "SELECT s.* FROM unnest($1::uuid[]) AS r(id) CROSS JOIN unnest($2::text[]) AS k(kind)
+             CROSS JOIN LATERAL (
+                 (SELECT * FROM steps WHERE repatriation_id = r.id AND kind = k.kind AND void_time IS NULL
+                  ORDER BY occurred_at, recorded_at, id LIMIT 1)
+                 UNION ALL
+                 (SELECT * FROM steps WHERE repatriation_id = r.id AND kind = k.kind AND void_time IS NULL
+                  ORDER BY occurred_at DESC, recorded_at DESC, id DESC LIMIT 1)
+             ) AS s",
+        )
+        .bind(ids)
+        .bind(&kinds)
+        .fetch_all(&mut *self)
+        .await?;
+        let mut seen = HashSet::new();
+        for r in rows {
+            let step = Step::try_from(r)?;
+            if seen.insert(step.id) {
+                out.entry(step.details.repatriation_id)
+                    .or_default()
+                    .push(step);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn load_steps_by_id(&mut self, ids: &[Uuid]) -> Result<Vec<Step>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<StepRow> = sqlx::query_as("SELECT * FROM steps WHERE id = ANY($1) AND void_time IS NULL")
+            .bind(ids)
+            .fetch_all(&mut *self)
+            .await?;
+        rows.into_iter().map(Step::try_from).collect()
     }
 
     async fn load_allocations(

@@ -15,7 +15,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use repat_core::Named;
 use repat_core::audit::AuditEntry;
-use repat_core::journey::Step;
+use repat_core::journey::{Step, StepKind};
 use repat_core::repatriation::Allocation;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
@@ -236,6 +236,58 @@ impl Dialect for SqliteConnection {
                 out.entry(step.details.repatriation_id)
                     .or_default()
                     .push(step);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn load_step_extremes(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
+        // Two index probes per kind (steps_journey_kind), in one statement.
+        static EXTREMES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            StepKind::ALL
+                .iter()
+                .flat_map(|k| {
+                    ["", " DESC"].map(|dir| {
+                        format!(
+                            "SELECT * FROM (SELECT * FROM steps WHERE repatriation_id = $1 AND kind = '{}' AND void_time IS NULL \
+                             ORDER BY occurred_at{dir}, recorded_at{dir}, id{dir} LIMIT 1)",
+                            k.name()
+                        )
+                    })
+                })
+                .collect::<Vec<_>>()
+                .join(" UNION ALL ")
+        });
+        let mut out: HashMap<Uuid, Vec<Step>> = HashMap::new();
+        for id in ids {
+            let rows: Vec<StepRow> = sqlx::query_as(AssertSqlSafe(EXTREMES.as_str()))
+                .bind(id)
+                .fetch_all(&mut *self)
+                .await?;
+            let mut steps: Vec<Step> = Vec::with_capacity(rows.len());
+            for r in rows {
+                let step = Step::try_from(r)?;
+                if !steps.iter().any(|s| s.id == step.id) {
+                    steps.push(step);
+                }
+            }
+            out.insert(*id, steps);
+        }
+        Ok(out)
+    }
+
+    async fn load_steps_by_id(&mut self, ids: &[Uuid]) -> Result<Vec<Step>, StoreError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let row: Option<StepRow> = sqlx::query_as("SELECT * FROM steps WHERE id = $1 AND void_time IS NULL")
+                .bind(id)
+                .fetch_optional(&mut *self)
+                .await?;
+            if let Some(r) = row {
+                out.push(Step::try_from(r)?);
             }
         }
         Ok(out)

@@ -19,7 +19,14 @@ pub struct App {
     store: Arc<dyn Repository>,
     changes: Changes,
     observer: Arc<dyn Observer>,
+    /// Most steps one journey may have.
+    max_steps_per_journey: u32,
 }
+
+/// Steps a journey may have unless the server is told otherwise: far
+/// more than any payment's hops, few enough that a journey stays cheap to
+/// read and to extend.
+pub const DEFAULT_MAX_STEPS_PER_JOURNEY: u32 = 1_000;
 
 impl App {
     pub fn new(store: Arc<dyn Repository>) -> Self {
@@ -27,7 +34,20 @@ impl App {
             store,
             changes: Changes::new(),
             observer: Arc::new(Unobserved),
+            max_steps_per_journey: DEFAULT_MAX_STEPS_PER_JOURNEY,
         }
+    }
+
+    /// The same, allowing each journey at most `limit` steps.
+    pub fn with_max_steps_per_journey(self, limit: u32) -> Self {
+        App {
+            max_steps_per_journey: limit,
+            ..self
+        }
+    }
+
+    pub fn max_steps_per_journey(&self) -> u32 {
+        self.max_steps_per_journey
     }
 
     /// The same, reporting what goes in to `observer`.

@@ -59,6 +59,6 @@ pub mod void_statement;
 pub mod void_step;
 pub mod webhooks;
 
-pub use app::App;
+pub use app::{App, DEFAULT_MAX_STEPS_PER_JOURNEY};
 pub use auth::{Action, Caller, Permit, Role};
 pub use error::{Error, Result, Violation};

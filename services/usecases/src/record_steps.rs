@@ -71,7 +71,7 @@ pub async fn record_steps(app: &App, items: &[Authorized]) -> Result<Vec<Result<
     // and the whole batch is redone, which sees it as a retry.
     let mut outcome = None;
     for _ in 0..3 {
-        outcome = try_record(store, items).await?;
+        outcome = try_record(store, items, app.max_steps_per_journey()).await?;
         if outcome.is_some() {
             break;
         }
@@ -92,12 +92,26 @@ pub async fn record_steps(app: &App, items: &[Authorized]) -> Result<Vec<Result<
     Ok(results)
 }
 
-/// The time from the step before `id` on the timeline of `steps` to it.
-fn wait_before(steps: &[Step], id: Uuid) -> Option<std::time::Duration> {
+/// The time from the step before `step` on the timeline of `steps` (the
+/// journey's extremes of each kind, and this batch's steps) to it. A hop
+/// reported late among recorded hops may follow one not loaded: its wait
+/// is not known, and not reported.
+fn wait_before(steps: &[Step], step: &Step) -> Option<std::time::Duration> {
+    let at = step.occurred_at();
+    let same = steps
+        .iter()
+        .filter(|s| s.kind() == step.kind() && s.id != step.id)
+        .map(Step::occurred_at);
+    if let (Some(first), Some(last)) = (same.clone().min(), same.max())
+        && first <= at
+        && at < last
+    {
+        return None;
+    }
     let timeline = journey::timeline(steps);
-    let at = timeline.iter().position(|s| s.id == id)?;
-    let (before, step) = (timeline.get(at.checked_sub(1)?)?, timeline[at]);
-    (step.occurred_at() - before.occurred_at()).to_std().ok()
+    let i = timeline.iter().position(|s| s.id == step.id)?;
+    let before = timeline.get(i.checked_sub(1)?)?;
+    (at - before.occurred_at()).to_std().ok()
 }
 
 /// What the idempotency record of a step keeps: steps never change, so
@@ -114,6 +128,7 @@ struct StepReceipt {
 async fn try_record(
     store: &dyn repat_store::Repository,
     items: &[Authorized],
+    limit: u32,
 ) -> Result<Option<Vec<Result<StepRecorded>>>> {
     let mut tx = store.begin().await?;
     let at = tx.time();
@@ -135,10 +150,28 @@ async fn try_record(
         .iter()
         .map(|&i| items[i].step.repatriation_id)
         .collect();
-    let step_counts = tx.lock_journeys(&rep_ids).await?;
-    let mut journeys = tx.load_steps(&rep_ids).await?;
+    let mut step_counts = tx.lock_journeys(&rep_ids).await?;
+    let mut journeys = tx.load_step_extremes(&rep_ids).await?;
     let keys: Vec<KeyId> = unique.iter().map(|&i| items[i].idem.key()).collect();
     let mut records = tx.stored_keys(&keys).await?;
+
+    // Retries: their receipts name the steps stored, read back by id.
+    let mut receipts: HashMap<usize, Result<StepReceipt>> = HashMap::new();
+    for &i in &unique {
+        if let Some(record) = records.remove(&items[i].idem.key()) {
+            receipts.insert(i, record.replay(&items[i].idem).map_err(Error::from));
+        }
+    }
+    let replayed: Vec<Uuid> = receipts
+        .values()
+        .filter_map(|r| r.as_ref().ok().map(|r| r.step))
+        .collect();
+    let mut replayed: HashMap<Uuid, Step> = tx
+        .load_steps_by_id(&replayed)
+        .await?
+        .into_iter()
+        .map(|s| (s.id, s))
+        .collect();
 
     let mut stored: Vec<Step> = Vec::new();
     let mut audited: Vec<(&Idempotency, String)> = Vec::new();
@@ -150,34 +183,35 @@ async fn try_record(
             idem, step: new, ..
         } = &items[i];
         let rid = new.repatriation_id;
-        if let Some(record) = records.remove(&idem.key()) {
-            results[i] = Some(record.replay(idem).map_err(Error::from).and_then(
-                |receipt: StepReceipt| {
-                    let step = journeys
-                        .get(&rid)
-                        .and_then(|steps| steps.iter().find(|s| s.id == receipt.step))
-                        .cloned()
-                        .ok_or_else(|| {
-                            Error::Precondition(format!(
-                                "step {} was voided since it was recorded (see ListRepatriationRevisions)",
-                                receipt.step
-                            ))
-                        })?;
-                    Ok(StepRecorded {
-                        step,
-                        status: receipt.status,
-                        replayed: true,
-                        wait: None,
-                    })
-                },
-            ));
+        if let Some(receipt) = receipts.remove(&i) {
+            results[i] = Some(receipt.and_then(|receipt| {
+                let step = replayed.remove(&receipt.step).ok_or_else(|| {
+                    Error::Precondition(format!(
+                        "step {} was voided since it was recorded (see ListRepatriationRevisions)",
+                        receipt.step
+                    ))
+                })?;
+                Ok(StepRecorded {
+                    step,
+                    status: receipt.status,
+                    replayed: true,
+                    wait: None,
+                })
+            }));
             continue;
         }
-        if !step_counts.contains_key(&rid) {
+        let Some(count) = step_counts.get_mut(&rid) else {
             results[i] = Some(Err(Error::Store(StoreError::NotFound {
                 kind: "repatriation",
                 id: rid.to_string(),
             })));
+            continue;
+        };
+        if *count as u64 >= u64::from(limit) {
+            results[i] = Some(Err(Error::Precondition(format!(
+                "repatriation {rid} already has {count} steps, the most one journey may have \
+                 (max_steps_per_journey is {limit})"
+            ))));
             continue;
         }
         let steps = journeys.entry(rid).or_default();
@@ -192,8 +226,9 @@ async fn try_record(
         };
         let previous_status = RepatriationStatus::of(steps);
         steps.push(step.clone());
+        *count += 1;
         let status = RepatriationStatus::of(steps);
-        let wait = wait_before(steps, step.id);
+        let wait = wait_before(steps, &step);
         changes.push(JourneyChange {
             repatriation_id: rid,
             step: step.clone(),
@@ -226,7 +261,11 @@ async fn try_record(
     }
     let mut updates: Vec<JourneyUpdate> = touched
         .iter()
-        .map(|rid| journey_update(*rid, &journeys[rid]))
+        .map(|rid| JourneyUpdate {
+            id: *rid,
+            status: RepatriationStatus::of(&journeys[rid]).name(),
+            step_count: step_counts[rid],
+        })
         .collect();
     updates.sort_by_key(|u| u.id);
     tx.extend_journeys(&stored, &updates).await?;

@@ -99,6 +99,9 @@ pub async fn follow_head(repo: Arc<dyn Repository>, changes: crate::watch::Chang
 
 /// Event type names as a filter: each must be one of the types.
 pub fn decode_types(v: &mut Violations, field: &str, names: &[String]) -> Option<Vec<EventType>> {
+    if !v.at_most(field, names.len(), crate::validate::MAX_EVENT_TYPES) {
+        return None;
+    }
     let mut out = Vec::with_capacity(names.len());
     let mut ok = true;
     for (i, n) in names.iter().enumerate() {

@@ -176,6 +176,9 @@ pub fn decode_inputs(
 /// Document names, as the rule files name them: DocumentKind names
 /// without their prefix.
 pub fn documents(v: &mut Violations, field: &str, names: &[String]) -> Option<Vec<String>> {
+    if !v.at_most(field, names.len(), crate::validate::MAX_DOCUMENTS) {
+        return None;
+    }
     let mut ok = true;
     for (n, d) in names.iter().enumerate() {
         if DocumentKind::from_name(d).is_none() {

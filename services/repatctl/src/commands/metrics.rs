@@ -301,12 +301,54 @@ pub async fn breaches(
     ))
 }
 
-/// The chain's verdict, and whether it is intact.
-pub async fn verify_audit(repat: &Repat) -> anyhow::Result<(Report, bool)> {
+/// The checkpoints of a file the server appended them to, one JSON
+/// object a line (blank lines skipped).
+fn read_checkpoints(path: &std::path::Path) -> anyhow::Result<Vec<pb::AuditCheckpoint>> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+    let mut out = Vec::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let at = || format!("{} line {}", path.display(), n + 1);
+        let c: serde_json::Value =
+            serde_json::from_str(line).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
+        let field = |name: &str| {
+            c[name]
+                .as_str()
+                .map(str::to_string)
+                .ok_or_else(|| anyhow::anyhow!("{}: {name} is missing", at()))
+        };
+        out.push(pb::AuditCheckpoint {
+            sequence: c["sequence"]
+                .as_i64()
+                .ok_or_else(|| anyhow::anyhow!("{}: sequence is missing", at()))?,
+            head_hash: field("head_hash")?,
+            sign_time: Some(
+                parse_timestamp(&field("sign_time")?)
+                    .map_err(|e| anyhow::anyhow!("{}: sign_time {e}", at()))?,
+            ),
+            key_id: field("key_id")?,
+            signature: field("signature")?,
+        });
+    }
+    Ok(out)
+}
+
+/// The chain's verdict (checked against the checkpoints kept in
+/// `checkpoints`, if given), and whether it is intact.
+pub async fn verify_audit(
+    repat: &Repat,
+    checkpoints: Option<&std::path::Path>,
+) -> anyhow::Result<(Report, bool)> {
+    let kept = checkpoints.map(read_checkpoints).transpose()?;
     let r = with_retry(|| {
         let mut c = repat.audit();
+        let checkpoints = kept.clone().unwrap_or_default();
         async move {
-            c.verify_audit_chain(pb::VerifyAuditChainRequest::default())
+            c.verify_audit_chain(pb::VerifyAuditChainRequest { checkpoints })
                 .await
                 .map(|r| r.into_inner())
         }
@@ -317,9 +359,20 @@ pub async fn verify_audit(repat: &Repat) -> anyhow::Result<(Report, bool)> {
         ("entries_checked", v(json!(r.entries_checked))),
         ("head_hash", text(r.head_hash.clone())),
     ];
+    if kept.is_some() {
+        fields.push(("checkpoints_checked", v(json!(r.checkpoints_checked))));
+    }
     if !r.intact {
         fields.push(("first_broken_sequence", v(json!(r.first_broken_sequence))));
         fields.push(("reason", text(r.reason.clone())));
+    }
+    if !r.checkpoint_problems.is_empty() {
+        let problems: Vec<String> = r
+            .checkpoint_problems
+            .iter()
+            .map(|p| format!("checkpoint {}: {}", p.sequence, p.reason))
+            .collect();
+        fields.push(("checkpoint_problems", text(problems.join("; "))));
     }
     Ok((Report::default().fields("audit", fields), r.intact))
 }

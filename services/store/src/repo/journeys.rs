@@ -475,6 +475,21 @@ impl Write {
         self.conn().dialect().load_steps(ids).await
     }
 
+    /// Each journey's earliest and latest step of every kind: what the
+    /// ordering rules and the status need, at a cost independent of the
+    /// journey's length.
+    pub async fn load_step_extremes(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
+        self.conn().dialect().load_step_extremes(ids).await
+    }
+
+    /// The steps `ids` that exist.
+    pub async fn load_steps_by_id(&mut self, ids: &[Uuid]) -> Result<Vec<Step>, StoreError> {
+        self.conn().dialect().load_steps_by_id(ids).await
+    }
+
     /// Stores new steps and the journeys' new status and step counts; their
     /// delay metrics are brought up to date behind them.
     pub async fn extend_journeys(

@@ -32,6 +32,26 @@ const DIMENSIONS: [Dimension; 5] = [
     Dimension::Month,
 ];
 
+/// Most steps read into memory by one round of bringing metrics up to
+/// date (beside at least one journey): a round's memory stays bounded
+/// whatever the journeys' lengths.
+const STEPS_PER_ROUND: i64 = 20_000;
+
+/// The first of `ids` whose steps (`counts`) fit one round; the rest wait
+/// for the next.
+fn within_round(ids: Vec<Uuid>, counts: &HashMap<Uuid, i32>) -> Vec<Uuid> {
+    let mut steps = 0i64;
+    let mut taken = Vec::with_capacity(ids.len());
+    for id in ids {
+        steps += i64::from(counts.get(&id).copied().unwrap_or(0));
+        if steps > STEPS_PER_ROUND && !taken.is_empty() {
+            break;
+        }
+        taken.push(id);
+    }
+    taken
+}
+
 /// Recomputes the metrics rows of the journeys `ids`, whose steps (as
 /// they now stand) are in `journeys`.
 pub(super) async fn refresh_metrics(
@@ -281,10 +301,11 @@ impl MetricsRepository for SqlRepository {
             .bind(i64::from(limit));
         let ids: Vec<(Uuid,)> = q.fetch_all().await?;
         let ids: Vec<Uuid> = ids.into_iter().map(|(id,)| id).collect();
+        let counts = c.dialect().lock_repatriations(&ids).await?;
+        let ids = within_round(ids, &counts);
         let Some(last) = ids.last().copied() else {
             return Ok(None);
         };
-        c.dialect().lock_repatriations(&ids).await?;
         let journeys = c.dialect().load_steps(&ids).await?;
         refresh_metrics(&mut c, &ids, &journeys).await?;
         tx.commit().await?;
@@ -306,8 +327,10 @@ impl MetricsRepository for SqlRepository {
             return Ok(0);
         }
         // The journeys' locks come before their steps are read, so a step
-        // committed meanwhile is seen here or marks them again.
-        c.dialect().lock_repatriations(&ids).await?;
+        // committed meanwhile is seen here or marks them again. Those beyond
+        // the round's steps stay pending.
+        let counts = c.dialect().lock_repatriations(&ids).await?;
+        let ids = within_round(ids, &counts);
         let journeys = c.dialect().load_steps(&ids).await?;
         refresh_metrics(&mut c, &ids, &journeys).await?;
         c.dialect().clear_pending(&ids).await?;
