@@ -2176,6 +2176,7 @@ async fn steps_statements_and_parties_corrected(app: &TestApp) {
     .await;
     assert_eq!(void["void_reason"], "imported for the wrong firm");
     assert!(!void["void_time"].as_str().unwrap().is_empty());
+}
 
 /// `audit verify --checkpoints` checks the chain against the file the
 /// server appends its signed checkpoints to: intact at first; once the

@@ -312,10 +312,11 @@ impl Dialect for PgConnection {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows: Vec<StepRow> = sqlx::query_as("SELECT * FROM steps WHERE id = ANY($1) AND void_time IS NULL")
-            .bind(ids)
-            .fetch_all(&mut *self)
-            .await?;
+        let rows: Vec<StepRow> =
+            sqlx::query_as("SELECT * FROM steps WHERE id = ANY($1) AND void_time IS NULL")
+                .bind(ids)
+                .fetch_all(&mut *self)
+                .await?;
         rows.into_iter().map(Step::try_from).collect()
     }
 

@@ -20,7 +20,7 @@ use repat_core::repatriation::Allocation;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Connection, QueryBuilder, Sqlite};
+use sqlx::{AssertSqlSafe, Connection, QueryBuilder, Sqlite};
 use uuid::Uuid;
 
 use crate::codec;
@@ -282,10 +282,11 @@ impl Dialect for SqliteConnection {
     async fn load_steps_by_id(&mut self, ids: &[Uuid]) -> Result<Vec<Step>, StoreError> {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let row: Option<StepRow> = sqlx::query_as("SELECT * FROM steps WHERE id = $1 AND void_time IS NULL")
-                .bind(id)
-                .fetch_optional(&mut *self)
-                .await?;
+            let row: Option<StepRow> =
+                sqlx::query_as("SELECT * FROM steps WHERE id = $1 AND void_time IS NULL")
+                    .bind(id)
+                    .fetch_optional(&mut *self)
+                    .await?;
             if let Some(r) = row {
                 out.push(Step::try_from(r)?);
             }
