@@ -25,6 +25,10 @@ use crate::{AppState, batch, convert, fingerprint, paging};
 
 /// Most steps committed in one transaction of a batch.
 const BATCH_CHUNK: usize = 1000;
+/// Steps a stream's reader takes off the wire ahead of the chunk being
+/// filled: enough to keep the client from waiting on flow control, few
+/// enough that sixteen busy streams hold little.
+const READ_AHEAD: usize = BATCH_CHUNK / 4;
 /// Longest a partly filled chunk waits for more steps.
 const CHUNK_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
 /// Longest end-to-end id ISO 20022 allows.
@@ -364,8 +368,9 @@ impl RepatriationService for RepatriationApi {
         };
         // A reader keeps taking requests off the wire while a chunk commits,
         // so the client is not held back by flow control between chunks;
-        // one chunk ahead is enough, and keeps what a stream holds small.
-        let (item_tx, item_rx) = tokio::sync::mpsc::channel(BATCH_CHUNK);
+        // a quarter of a chunk ahead is enough, and keeps what a stream
+        // holds small.
+        let (item_tx, item_rx) = tokio::sync::mpsc::channel(READ_AHEAD);
         let mut wire = request.into_inner().enumerate();
         tokio::spawn(async move {
             while let Some(item) = wire.next().await {
