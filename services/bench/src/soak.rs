@@ -24,11 +24,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
 use futures::StreamExt;
+use repat_bench::workload::{JOURNEY, Scratch, money, stream_steps, ts};
 use repat_proto::v1 as pb;
 use repat_proto::v1::earning_service_client::EarningServiceClient;
 use repat_proto::v1::party_service_client::PartyServiceClient;
 use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
-use sqlx::{AssertSqlSafe, Connection, PgConnection};
 use tonic::transport::Channel;
 use uuid::Uuid;
 
@@ -44,32 +44,6 @@ const JOURNEY_LIMIT: usize = 1_000;
 const WINDOW: usize = 5_000;
 /// How long the server is left idle before its memory is read again.
 const IDLE: Duration = Duration::from_secs(30);
-
-/// The steps of a generated everyday journey, with the hours after initiation.
-const JOURNEY: [(pb::StepKind, i64, &str); 8] = [
-    (InvoiceIssued, -240, ""),
-    (PaymentInitiated, 0, "HANDSESS"),
-    (IntermediaryProcessed, 5, "CHASUS33"),
-    (IntermediaryProcessed, 20, "CITIUS33"),
-    (NostroCredited, 26, "BRAKUS33"),
-    (BeneficiaryCredited, 30, "BRAKBDDH"),
-    (ConvertedToBdt, 31, "BRAKBDDH"),
-    (PrcIssued, 120, "BRAKBDDH"),
-];
-
-fn ts(t: DateTime<Utc>) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: t.timestamp(),
-        nanos: 0,
-    })
-}
-
-fn money(a: &str, c: &str) -> Option<pb::Money> {
-    Some(pb::Money {
-        amount: a.into(),
-        currency: c.into(),
-    })
-}
 
 fn request(rid: &str, kind: pb::StepKind, at: DateTime<Utc>, bic: &str) -> pb::RecordStepRequest {
     let mut s = pb::Step {
@@ -274,37 +248,6 @@ async fn seed(
     Ok(reps.into_iter().collect::<Result<_, _>>()?)
 }
 
-/// Streams `batches` over concurrent BatchRecordSteps calls; every item
-/// must be stored. Returns the elapsed time.
-async fn stream_steps(
-    channel: &Channel,
-    batches: Vec<Vec<pb::RecordStepRequest>>,
-) -> anyhow::Result<Duration> {
-    let started = Instant::now();
-    let calls = batches.into_iter().filter(|b| !b.is_empty()).map(|batch| {
-        let mut client = RepatriationServiceClient::new(channel.clone());
-        async move {
-            let n = batch.len();
-            let mut results = client
-                .batch_record_steps(futures::stream::iter(batch))
-                .await?
-                .into_inner();
-            let mut ok = 0usize;
-            while let Some(r) = results.next().await {
-                let r = r?;
-                anyhow::ensure!(r.code == 0, "item {} failed: {}", r.index, r.message);
-                ok += 1;
-            }
-            anyhow::ensure!(ok == n, "{ok} of {n} results");
-            anyhow::Ok(())
-        }
-    });
-    for r in futures::future::join_all(calls).await {
-        r?;
-    }
-    Ok(started.elapsed())
-}
-
 async fn create_party(channel: &Channel) -> anyhow::Result<String> {
     Ok(PartyServiceClient::new(channel.clone())
         .create_party(pb::CreatePartyRequest {
@@ -455,18 +398,6 @@ async fn run(
     Ok(())
 }
 
-/// `url` with its database name replaced (keeping any `?host=` etc.).
-fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-    match query {
-        Some(q) => format!("{base}/{name}?{q}"),
-        None => format!("{base}/{name}"),
-    }
-}
-
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
@@ -500,19 +431,9 @@ async fn main() -> anyhow::Result<()> {
         std::fs::remove_dir_all(&dir)?;
         return result;
     }
-    let admin = std::env::var("REPAT_BENCH_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let name = format!("repat_soak_{}", Uuid::new_v4().simple());
-    let mut admin_conn = PgConnection::connect(&admin)
-        .await
-        .context("connecting to REPAT_BENCH_DATABASE_URL")?;
-    sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&mut admin_conn)
-        .await?;
+    let scratch = Scratch::create().await?;
     println!("backend: postgres");
-    let result = run(&with_database(&admin, &name), steps, len, long_journeys).await;
-    sqlx::query(AssertSqlSafe(format!("DROP DATABASE {name} WITH (FORCE)")))
-        .execute(&mut admin_conn)
-        .await?;
+    let result = run(&scratch.url, steps, len, long_journeys).await;
+    scratch.drop().await?;
     result
 }
