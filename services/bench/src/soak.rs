@@ -23,11 +23,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
-use futures::StreamExt;
-use repat_bench::workload::{JOURNEY, Scratch, money, stream_steps, ts};
+use repat_bench::workload::{
+    JOURNEY, Scratch, create_party, money, seed_journeys, stream_steps, ts,
+};
 use repat_proto::v1 as pb;
-use repat_proto::v1::earning_service_client::EarningServiceClient;
-use repat_proto::v1::party_service_client::PartyServiceClient;
 use repat_proto::v1::repatriation_service_client::RepatriationServiceClient;
 use tonic::transport::Channel;
 use uuid::Uuid;
@@ -186,84 +185,6 @@ async fn spawn_server(database_url: &str) -> anyhow::Result<Server> {
     })
 }
 
-/// Creates `n` earnings and a repatriation of each for `party` (not
-/// timed); returns the repatriation ids.
-async fn seed(
-    channel: &Channel,
-    party: &str,
-    first: usize,
-    n: usize,
-) -> anyhow::Result<Vec<String>> {
-    let earnings: Vec<pb::CreateEarningRequest> = (first..first + n)
-        .map(|j| pb::CreateEarningRequest {
-            request_id: Uuid::new_v4().to_string(),
-            earning: Some(pb::Earning {
-                party_id: party.into(),
-                client_name: "Client".into(),
-                client_country: "US".into(),
-                service_category: pb::ServiceCategory::Software as i32,
-                amount: money("1000.00", "USD"),
-                invoice_date: Some(repat_proto::google::r#type::Date {
-                    year: 2023,
-                    month: 12,
-                    day: 1,
-                }),
-                invoice_reference: format!("INV-{j}"),
-                ..Default::default()
-            }),
-        })
-        .collect();
-    let ids: Vec<String> = EarningServiceClient::new(channel.clone())
-        .batch_create_earnings(futures::stream::iter(earnings))
-        .await?
-        .into_inner()
-        .map(|r| r.map(|r| r.id))
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
-    let reps = futures::stream::iter(ids)
-        .map(|earning_id| {
-            let mut client = RepatriationServiceClient::new(channel.clone());
-            let party_id = party.to_string();
-            async move {
-                client
-                    .create_repatriation(pb::CreateRepatriationRequest {
-                        request_id: Uuid::new_v4().to_string(),
-                        party_id,
-                        allocations: vec![pb::Allocation {
-                            earning_id,
-                            amount: None,
-                        }],
-                        channel: pb::Channel::Bank as i32,
-                        payer_country: String::new(),
-                    })
-                    .await
-                    .map(|r| r.into_inner().id)
-            }
-        })
-        .buffered(STREAMS)
-        .collect::<Vec<_>>()
-        .await;
-    Ok(reps.into_iter().collect::<Result<_, _>>()?)
-}
-
-async fn create_party(channel: &Channel) -> anyhow::Result<String> {
-    Ok(PartyServiceClient::new(channel.clone())
-        .create_party(pb::CreatePartyRequest {
-            request_id: Uuid::new_v4().to_string(),
-            party: Some(pb::Party {
-                kind: pb::PartyKind::Firm as i32,
-                legal_name: "Soak Ltd".into(),
-                country: "BD".into(),
-                ..Default::default()
-            }),
-        })
-        .await?
-        .into_inner()
-        .id)
-}
-
 /// Runs both phases against a server on `database_url`.
 async fn run(
     database_url: &str,
@@ -293,7 +214,7 @@ async fn run(
         })
     };
 
-    let party = create_party(&channel).await?;
+    let party = create_party(&channel, "Soak Ltd").await?;
     // Rounds of ROUND steps; a smaller run (CI) is one round of its size.
     let round_steps = ROUND.min(steps).max(len);
     let per_round = round_steps / len;
@@ -301,7 +222,7 @@ async fn run(
     let ingest_started = Instant::now();
     let mut stored = 0usize;
     for round in 0..rounds {
-        let reps = seed(&channel, &party, round * per_round, per_round)
+        let (reps, _) = seed_journeys(&channel, &party, round * per_round, per_round)
             .await
             .context("seeding")?;
         let mut batches: Vec<Vec<pb::RecordStepRequest>> = vec![Vec::new(); STREAMS];
@@ -339,7 +260,7 @@ async fn run(
     // Long journeys: every window takes each journey `WINDOW /
     // long_journeys` steps further, so the first window times steps early
     // in their journeys and the last steps at the limit.
-    let reps = seed(&channel, &party, rounds * per_round, long_journeys).await?;
+    let (reps, _) = seed_journeys(&channel, &party, rounds * per_round, long_journeys).await?;
     let per_window = (WINDOW / long_journeys).max(1);
     let mut timings = Vec::new();
     for w in 0..JOURNEY_LIMIT.div_ceil(per_window) {

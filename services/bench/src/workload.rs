@@ -85,23 +85,41 @@ pub fn journey_steps(j: usize, rid: &str) -> Vec<pb::RecordStepRequest> {
 /// Returns the repatriation ids and the rate of the repatriations' unary
 /// CreateRepatriation calls (16 at a time), per second.
 pub async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<(Vec<String>, f64)> {
-    let party = PartyServiceClient::new(channel.clone())
+    let party = create_party(channel, "Bench Ltd").await?;
+    seed_journeys(channel, &party, 0, journeys).await
+}
+
+/// Registers a firm named `name`; returns its id.
+pub async fn create_party(channel: &Channel, name: &str) -> anyhow::Result<String> {
+    Ok(PartyServiceClient::new(channel.clone())
         .create_party(pb::CreatePartyRequest {
             request_id: Uuid::new_v4().to_string(),
             party: Some(pb::Party {
                 kind: pb::PartyKind::Firm as i32,
-                legal_name: "Bench Ltd".into(),
+                legal_name: name.into(),
                 country: "BD".into(),
                 ..Default::default()
             }),
         })
         .await?
-        .into_inner();
-    let earnings: Vec<pb::CreateEarningRequest> = (0..journeys)
+        .into_inner()
+        .id)
+}
+
+/// Creates journeys `first..first + n` of `party`: an earning (invoice
+/// `INV-<j>`) and a repatriation of it each. Returns the repatriation ids
+/// and the rate of the unary CreateRepatriation calls (16 at a time).
+pub async fn seed_journeys(
+    channel: &Channel,
+    party: &str,
+    first: usize,
+    n: usize,
+) -> anyhow::Result<(Vec<String>, f64)> {
+    let earnings: Vec<pb::CreateEarningRequest> = (first..first + n)
         .map(|j| pb::CreateEarningRequest {
             request_id: Uuid::new_v4().to_string(),
             earning: Some(pb::Earning {
-                party_id: party.id.clone(),
+                party_id: party.into(),
                 client_name: "Client".into(),
                 client_country: "US".into(),
                 service_category: pb::ServiceCategory::Software as i32,
@@ -129,7 +147,7 @@ pub async fn seed(channel: &Channel, journeys: usize) -> anyhow::Result<(Vec<Str
     let reps = futures::stream::iter(ids)
         .map(|earning_id| {
             let mut client = RepatriationServiceClient::new(channel.clone());
-            let party_id = party.id.clone();
+            let party_id = party.to_string();
             async move {
                 client
                     .create_repatriation(pb::CreateRepatriationRequest {
