@@ -49,6 +49,10 @@ pub use repat_usecases::rules::{ActiveRules, SHIPPED_RULES};
 pub use repatriation::RepatriationApi;
 pub use validate::{MAX_DESCRIPTION, MAX_VIOLATIONS};
 
+/// Batch chunks committed at once by default: enough to keep the database
+/// busy while others wait their turn at the audit chain's lock.
+pub const DEFAULT_BATCH_COMMITS: usize = 4;
+
 /// What every service shares: the use cases' context, and the transport's
 /// own limits.
 #[derive(Clone)]
@@ -58,6 +62,10 @@ pub struct AppState {
     /// server's closing.
     pub changes: watch::Changes,
     pub streams: streams::StreamSlots,
+    /// Batch chunks committing at once, over every stream: what the
+    /// server holds in memory for ingestion is bounded by this, not by
+    /// the number of streams open.
+    pub batch_commits: Arc<tokio::sync::Semaphore>,
     /// The outbox's last committed sequence, as this replica has seen it.
     pub head: events::Head,
 }
@@ -69,7 +77,16 @@ impl AppState {
             changes: app.changes().clone(),
             app,
             streams: streams::StreamSlots::new(streams::DEFAULT_STREAMS_PER_CALLER),
+            batch_commits: Arc::new(tokio::sync::Semaphore::new(DEFAULT_BATCH_COMMITS)),
             head: events::Head::new(),
+        }
+    }
+
+    /// The same state, committing at most `limit` batch chunks at once.
+    pub fn with_batch_commits(self, limit: usize) -> Self {
+        AppState {
+            batch_commits: Arc::new(tokio::sync::Semaphore::new(limit)),
+            ..self
         }
     }
 

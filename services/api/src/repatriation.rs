@@ -362,6 +362,7 @@ impl RepatriationService for RepatriationApi {
         let caller = caller(&request)?;
         let slot = self.state.streams.open(&caller.subject)?;
         let closed = self.state.changes.closed();
+        let commits = self.state.batch_commits.clone();
         let api = RepatriationApi {
             state: self.state.clone(),
             rules: self.rules.clone(),
@@ -403,6 +404,16 @@ impl RepatriationService for RepatriationApi {
                     chunk = input.next() => chunk,
                 };
                 let Some(chunk) = chunk else { return };
+                // Its turn among every stream's chunks: a stream waiting
+                // here holds only the chunk it read.
+                let permit = tokio::select! {
+                    biased;
+                    _ = &mut closed => {
+                        let _ = tx.send(Err(crate::watch::closing_status())).await;
+                        return;
+                    }
+                    permit = commits.clone().acquire_owned() => permit,
+                };
                 let mut outcomes: Vec<(usize, String, Option<ApiResult<String>>)> =
                     Vec::with_capacity(chunk.len());
                 let mut prepared: Vec<Authorized> = Vec::new();
@@ -425,7 +436,9 @@ impl RepatriationService for RepatriationApi {
                         Err(e) => outcomes.push((index, request_id, Some(Err(e)))),
                     }
                 }
-                match api.record(&prepared).await {
+                let recorded = api.record(&prepared).await;
+                drop((permit, prepared));
+                match recorded {
                     Ok(results) => {
                         for (slot, r) in slots.into_iter().zip(results) {
                             outcomes[slot].2 = Some(r.map(|s| s.step.id.to_string()));

@@ -257,10 +257,28 @@ async fn run(
         mb(idle)
     );
 
+    if long_journeys > 0 {
+        long_journeys_phase(&channel, &party, rounds * per_round, long_journeys).await?;
+    }
+    let (now, hwm) = rss(pid)?;
+    println!("end: resident {:.0} MB, peak {:.0} MB", mb(now), mb(hwm));
+    sampler.abort();
+    drop(server);
+    Ok(())
+}
+
+/// Phase two: `long_journeys` journeys (seeded from repatriation `first`
+/// on) grown to the step limit, each 5,000 steps timed.
+async fn long_journeys_phase(
+    channel: &Channel,
+    party: &str,
+    first: usize,
+    long_journeys: usize,
+) -> anyhow::Result<()> {
     // Long journeys: every window takes each journey `WINDOW /
     // long_journeys` steps further, so the first window times steps early
     // in their journeys and the last steps at the limit.
-    let (reps, _) = seed_journeys(&channel, &party, rounds * per_round, long_journeys).await?;
+    let (reps, _) = seed_journeys(channel, party, first, long_journeys).await?;
     let per_window = (WINDOW / long_journeys).max(1);
     let mut timings = Vec::new();
     for w in 0..JOURNEY_LIMIT.div_ceil(per_window) {
@@ -272,7 +290,7 @@ async fn run(
             }
         }
         let n: usize = batches.iter().map(Vec::len).sum();
-        let elapsed = stream_steps(&channel, batches).await?;
+        let elapsed = stream_steps(channel, batches).await?;
         println!(
             "long journeys, steps {:>4}..{:>4} of each of {long_journeys}: {n} steps in {:.2} s",
             range.start + 1,
@@ -312,10 +330,6 @@ async fn run(
         "GetRepatriation of a {JOURNEY_LIMIT}-step journey: {} bytes",
         prost::Message::encoded_len(&full)
     );
-    let (now, hwm) = rss(pid)?;
-    println!("end: resident {:.0} MB, peak {:.0} MB", mb(now), mb(hwm));
-    sampler.abort();
-    drop(server);
     Ok(())
 }
 

@@ -227,6 +227,11 @@ pub struct Settings {
     /// beyond it, RESOURCE_EXHAUSTED.
     #[arg(long, env = "REPAT_MAX_STREAMS_PER_CALLER", default_value_t = repat_api::streams::DEFAULT_STREAMS_PER_CALLER)]
     pub max_streams_per_caller: usize,
+    /// Chunks of `BatchRecordSteps` (up to 1,000 steps each) committed at
+    /// once across every stream; the other streams wait their turn. Bounds the
+    /// memory ingestion takes, whatever the number of streams.
+    #[arg(long, env = "REPAT_BATCH_COMMITS", default_value_t = repat_api::DEFAULT_BATCH_COMMITS)]
+    pub batch_commits: usize,
     /// Steps one journey may have; a step beyond it is refused with
     /// FAILED_PRECONDITION naming the limit.
     #[arg(long, env = "REPAT_MAX_STEPS_PER_JOURNEY", default_value_t = repat_api::DEFAULT_MAX_STEPS_PER_JOURNEY, value_parser = clap::value_parser!(u32).range(1..))]
@@ -337,6 +342,7 @@ impl Settings {
             request_timeout_secs: 30,
             max_concurrent_requests: 256,
             max_streams_per_caller: repat_api::streams::DEFAULT_STREAMS_PER_CALLER,
+            batch_commits: repat_api::DEFAULT_BATCH_COMMITS,
             max_steps_per_journey: repat_api::DEFAULT_MAX_STEPS_PER_JOURNEY,
             rate_limit_per_second: 0,
             rate_limit_burst: 0,

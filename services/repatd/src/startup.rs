@@ -149,6 +149,7 @@ pub async fn start(settings: &Settings) -> anyhow::Result<RunningServer> {
     let state = AppState::new(repo.clone())
         .observed_by(telemetry.observer())
         .with_streams_per_caller(settings.max_streams_per_caller)
+        .with_batch_commits(settings.batch_commits)
         .with_max_steps_per_journey(settings.max_steps_per_journey);
     let (health, health_service) = tonic_health::server::health_reporter();
     // Not serving until the database has answered.
@@ -663,6 +664,7 @@ pub fn check(settings: &Settings) -> anyhow::Result<()> {
             "max_streams_per_caller",
             settings.max_streams_per_caller as u64,
         ),
+        ("batch_commits", settings.batch_commits as u64),
         ("outbox_lease_secs", settings.outbox_lease_secs),
         (
             "webhook_max_attempts",

@@ -331,14 +331,6 @@ impl Sql<'_> {
         self.push(lock)
     }
 
-    /// Runs it; returns the number of rows it changed.
-    pub async fn execute(self) -> Result<u64, StoreError> {
-        Ok(match self {
-            Sql::Postgres(c, mut b) => b.build().execute(c).await?.rows_affected(),
-            Sql::Sqlite(c, mut b) => b.build().execute(c).await?.rows_affected(),
-        })
-    }
-
     pub async fn fetch_all<R: Record>(self) -> Result<Vec<R>, StoreError> {
         match self {
             Sql::Postgres(c, mut b) => decode_all(b.build().fetch_all(c).await?),

@@ -18,6 +18,7 @@ use uuid::Uuid;
 
 use crate::metrics_rows::{JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::KeyRow;
+use crate::events::NewEvent;
 use crate::{Idempotency, KeyId, StoreError};
 
 /// A change to a repatriation's status and step count.
@@ -39,6 +40,15 @@ pub trait Dialect: Send {
     /// Serializes appends to the outbox until the transaction ends, so
     /// event sequences follow commit order.
     async fn lock_outbox(&mut self) -> Result<(), StoreError>;
+    /// Inserts `events` numbered from `first` on, one after another.
+    async fn insert_events(
+        &mut self,
+        first: i64,
+        events: &[NewEvent],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    /// The party of each repatriation among `ids` that exists.
+    async fn repatriation_parties(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Uuid>, StoreError>;
 
     /// Inserts the keys (with their responses, when known) that are not
     /// taken, neither by the same key nor by an unscoped key of the same

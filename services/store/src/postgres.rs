@@ -22,6 +22,7 @@ use crate::dialect::{Dialect, JourneyUpdate};
 use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
 use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, StepCount, StepRow};
 use crate::types::{DbDecimal, DbTime};
+use crate::events::NewEvent;
 use crate::{ChangeFeed, ConnectOptions, Idempotency, KeyId, StoreError, migrate};
 
 /// The row-lock suffix of a SELECT whose rows the transaction will change.
@@ -39,6 +40,11 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, Store
         .options([
             ("statement_timeout", timeout.as_str()),
             ("idle_in_transaction_session_timeout", timeout.as_str()),
+            // Every statement here is a short one over indexes. Once a
+            // table is large, the planner's estimates pass the JIT
+            // threshold and each call would spend 100 ms or more
+            // compiling code it runs for a millisecond.
+            ("jit", "off"),
         ]);
     let health = PgPoolOptions::new()
         .max_connections(1)
@@ -148,6 +154,41 @@ impl Dialect for PgConnection {
         Ok(())
     }
 
+    async fn insert_events(
+        &mut self,
+        first: i64,
+        events: &[NewEvent],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        // One SQL text whatever the number of events: it is prepared once
+        // per connection, not once per batch size.
+        sqlx::query(
+            "INSERT INTO events (sequence, id, type, party_id, subject, time, payload)
+             SELECT $1 + n - 1, id, type, party_id, subject, $6, payload
+             FROM UNNEST($2::uuid[], $3::text[], $4::uuid[], $5::text[], $7::text[])
+                 WITH ORDINALITY AS e(id, type, party_id, subject, payload, n)",
+        )
+        .bind(first)
+        .bind(column(events, |e| e.id))
+        .bind(column(events, |e| e.kind.name()))
+        .bind(column(events, |e| e.party_id))
+        .bind(column(events, |e| e.subject.clone()))
+        .bind(DbTime(at))
+        .bind(column(events, |e| e.payload.clone()))
+        .execute(&mut *self)
+        .await?;
+        Ok(())
+    }
+
+    async fn repatriation_parties(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Uuid>, StoreError> {
+        let rows: Vec<(Uuid, Uuid)> =
+            sqlx::query_as("SELECT id, party_id FROM repatriations WHERE id = ANY($1)")
+                .bind(ids)
+                .fetch_all(&mut *self)
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
     async fn insert_audit(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit_log (sequence, time, subject, role, method, resource, request_hash, request_id, previous_hash, hash)
@@ -209,9 +250,12 @@ impl Dialect for PgConnection {
             return Ok(Vec::new());
         }
         let rows: Vec<KeyRow> = sqlx::query_as(
+            // `= ANY` lets the planner probe the key's index; joined on
+            // the request id alone, it hashes the whole table.
             "SELECT DISTINCT i.* FROM idempotency i
              JOIN UNNEST($1::uuid[], $2::text[], $3::text[]) AS k(id, scope, method)
-               ON i.request_id = k.id AND ((i.scope = k.scope AND i.method = k.method) OR i.scope = '')",
+               ON i.request_id = k.id AND ((i.scope = k.scope AND i.method = k.method) OR i.scope = '')
+             WHERE i.request_id = ANY($1)",
         )
         .bind(column(keys, |k| k.request_id))
         .bind(column(keys, |k| k.scope.clone()))

@@ -30,6 +30,7 @@ use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta
 use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RollupRow, StepRow};
 use crate::sqlite_writer::Writer;
 use crate::types::{DbDecimal, DbTime};
+use crate::events::NewEvent;
 use crate::{ConnectOptions, Idempotency, KeyId, StoreError, migrate};
 
 /// The write transaction already holds the database: no row locks.
@@ -111,6 +112,43 @@ impl Dialect for SqliteConnection {
         Ok(())
     }
 
+    async fn insert_events(
+        &mut self,
+        first: i64,
+        events: &[NewEvent],
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let mut next = first;
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO events (sequence, id, type, party_id, subject, time, payload) ",
+            );
+            q.push_values(chunk, |mut row, e| {
+                row.push_bind(next)
+                    .push_bind(e.id)
+                    .push_bind(e.kind.name())
+                    .push_bind(e.party_id)
+                    .push_bind(&e.subject)
+                    .push_bind(DbTime(at))
+                    .push_bind(&e.payload);
+                next += 1;
+            });
+            q.build().execute(&mut *self).await?;
+        }
+        Ok(())
+    }
+
+    async fn repatriation_parties(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Uuid>, StoreError> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_SELECT) {
+            let mut q = QueryBuilder::<Sqlite>::new("SELECT id, party_id FROM repatriations WHERE id IN ");
+            in_list(&mut q, chunk.iter().copied());
+            let rows: Vec<(Uuid, Uuid)> = q.build_query_as().fetch_all(&mut *self).await?;
+            out.extend(rows);
+        }
+        Ok(out)
+    }
+
     async fn insert_audit(&mut self, entries: &[AuditEntry]) -> Result<(), StoreError> {
         for chunk in entries.chunks(ROWS_PER_INSERT) {
             let mut q = QueryBuilder::<Sqlite>::new(
@@ -183,11 +221,13 @@ impl Dialect for SqliteConnection {
             let rows: Vec<KeyRow> = q.build_query_as().fetch_all(&mut *self).await?;
             // Of the records of these request ids, each key's own and the
             // unscoped ones.
+            let asked: HashSet<(Uuid, &str, &str)> = chunk
+                .iter()
+                .map(|k| (k.request_id, k.scope.as_str(), k.method.as_str()))
+                .collect();
             out.extend(rows.into_iter().filter(|r| {
                 r.scope.is_empty()
-                    || chunk.iter().any(|k| {
-                        k.request_id == r.request_id && k.scope == r.scope && k.method == r.method
-                    })
+                    || asked.contains(&(r.request_id, r.scope.as_str(), r.method.as_str()))
             }));
         }
         Ok(out)

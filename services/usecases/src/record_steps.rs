@@ -269,7 +269,9 @@ async fn try_record(
         .collect();
     updates.sort_by_key(|u| u.id);
     tx.extend_journeys(&stored, &updates).await?;
-    tx.audit(&audited).await?;
+    // The events are made before the audit chain's lock is taken: what
+    // runs under it (to commit) is only the appends.
+    let mut events = Vec::new();
     if tx.records_events() && !changes.is_empty() {
         let changed: Vec<Uuid> = updates.iter().map(|u| u.id).collect();
         let parties = tx.repatriation_parties(&changed).await?;
@@ -283,8 +285,10 @@ async fn try_record(
                 ))),
             })
             .collect::<Result<Vec<_>>>()?;
-        tx.emit(journey_change_events(&changes)?).await?;
+        events = journey_change_events(&changes)?;
     }
+    tx.audit(&audited).await?;
+    tx.emit(events).await?;
     tx.commit().await?;
 
     // Repeats inside the batch share their first use's outcome.

@@ -148,6 +148,59 @@ async fn a_bad_earning_is_reported_and_the_rest_stored(app: &TestApp) {
 /// Journeys of the long stream, eight steps each.
 const LONG_STREAM_JOURNEYS: usize = 12_500;
 
+/// `n` repatriations of a new firm named `firm`, each of one earning.
+async fn seed_repatriations(app: &TestApp, firm: &str, n: usize) -> Vec<String> {
+    let party = app.create_firm(firm).await;
+    let earnings: Vec<pb::CreateEarningRequest> = (0..n)
+        .map(|j| pb::CreateEarningRequest {
+            request_id: rid(),
+            earning: Some(pb::Earning {
+                invoice_date: repat_tests::fixtures::date(2023, 12, 1),
+                due_date: None,
+                ..earning(&party.id, &format!("INV-LONG-{j}"), "1000.00", "USD")
+            }),
+        })
+        .collect();
+    let earning_ids: Vec<String> = app
+        .earnings()
+        .batch_create_earnings(futures::stream::iter(earnings))
+        .await
+        .unwrap()
+        .into_inner()
+        .map(|r| {
+            let r = r.unwrap();
+            assert_eq!(r.code, 0, "{r:?}");
+            r.id
+        })
+        .collect()
+        .await;
+    futures::stream::iter(earning_ids)
+        .map(|earning_id| {
+            let mut client = app.repatriations();
+            let party_id = party.id.clone();
+            async move {
+                client
+                    .create_repatriation(pb::CreateRepatriationRequest {
+                        request_id: rid(),
+                        party_id,
+                        allocations: vec![pb::Allocation {
+                            earning_id,
+                            amount: None,
+                        }],
+                        channel: pb::Channel::Bank as i32,
+                        payer_country: String::new(),
+                    })
+                    .await
+                    .expect("create repatriation")
+                    .into_inner()
+                    .id
+            }
+        })
+        .buffered(16)
+        .collect()
+        .await
+}
+
 /// The eight steps of journey `j` on repatriation `repatriation`, a few
 /// minutes after the one before.
 fn journey_steps(j: usize, repatriation: &str) -> Vec<pb::RecordStepRequest> {
@@ -200,55 +253,7 @@ fn journey_steps(j: usize, repatriation: &str) -> Vec<pb::RecordStepRequest> {
 /// through the one writer, never "database is locked"), and every journey
 /// ends complete.
 async fn a_hundred_thousand_steps_in_one_stream_are_all_stored(app: &TestApp) {
-    let party = app.create_firm("Long Stream Ltd").await;
-    let earnings: Vec<pb::CreateEarningRequest> = (0..LONG_STREAM_JOURNEYS)
-        .map(|j| pb::CreateEarningRequest {
-            request_id: rid(),
-            earning: Some(pb::Earning {
-                invoice_date: repat_tests::fixtures::date(2023, 12, 1),
-                due_date: None,
-                ..earning(&party.id, &format!("INV-LONG-{j}"), "1000.00", "USD")
-            }),
-        })
-        .collect();
-    let earning_ids: Vec<String> = app
-        .earnings()
-        .batch_create_earnings(futures::stream::iter(earnings))
-        .await
-        .unwrap()
-        .into_inner()
-        .map(|r| {
-            let r = r.unwrap();
-            assert_eq!(r.code, 0, "{r:?}");
-            r.id
-        })
-        .collect()
-        .await;
-    let repatriations: Vec<String> = futures::stream::iter(earning_ids)
-        .map(|earning_id| {
-            let mut client = app.repatriations();
-            let party_id = party.id.clone();
-            async move {
-                client
-                    .create_repatriation(pb::CreateRepatriationRequest {
-                        request_id: rid(),
-                        party_id,
-                        allocations: vec![pb::Allocation {
-                            earning_id,
-                            amount: None,
-                        }],
-                        channel: pb::Channel::Bank as i32,
-                        payer_country: String::new(),
-                    })
-                    .await
-                    .expect("create repatriation")
-                    .into_inner()
-                    .id
-            }
-        })
-        .buffered(16)
-        .collect()
-        .await;
+    let repatriations = seed_repatriations(app, "Long Stream Ltd", LONG_STREAM_JOURNEYS).await;
     let steps: Vec<pb::RecordStepRequest> = repatriations
         .iter()
         .enumerate()
@@ -280,5 +285,69 @@ async fn a_hundred_thousand_steps_in_one_stream_are_all_stored(app: &TestApp) {
             .unwrap()
             .into_inner();
         assert_eq!(got.step_count, 8, "{id}");
+    }
+}
+
+/// Sixteen streams at once while one chunk commits at a time
+/// (`batch_commits = 1`): the others wait their turn, and every step of
+/// every stream is acknowledged OK and stored.
+mod streams_wait_their_turn_to_commit {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sqlite() {
+        run(repat_tests::Backend::Sqlite).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn postgres() {
+        run(repat_tests::Backend::Postgres).await;
+    }
+
+    async fn run(backend: repat_tests::Backend) {
+        let Some(app) = repat_tests::spawn_with(backend, |s| s.batch_commits = 1).await else {
+            eprintln!("skipped: REPAT_TEST_DATABASE_URL is not set");
+            return;
+        };
+        const STREAMS: usize = 16;
+        let repatriations = seed_repatriations(&app, "Turns Ltd", STREAMS * 40).await;
+        let streams = (0..STREAMS).map(|n| {
+            let steps: Vec<pb::RecordStepRequest> = repatriations
+                .iter()
+                .enumerate()
+                .skip(n)
+                .step_by(STREAMS)
+                .flat_map(|(j, id)| journey_steps(j, id))
+                .collect();
+            let mut client = app.repatriations();
+            async move {
+                let sent = steps.len();
+                let results: Vec<pb::BatchItemResult> = client
+                    .batch_record_steps(futures::stream::iter(steps))
+                    .await
+                    .expect("stream opens")
+                    .into_inner()
+                    .map(|r| r.expect("no stream error"))
+                    .collect()
+                    .await;
+                assert_eq!(results.len(), sent);
+                for r in &results {
+                    assert_eq!(r.code, 0, "item {}: {}", r.index, r.message);
+                }
+                results.len()
+            }
+        });
+        let stored: usize = futures::future::join_all(streams).await.into_iter().sum();
+        assert_eq!(stored, repatriations.len() * 8);
+        for id in &repatriations {
+            let got = app
+                .repatriations()
+                .get_repatriation(pb::GetRepatriationRequest { id: id.clone() })
+                .await
+                .unwrap()
+                .into_inner();
+            assert_eq!(got.step_count, 8, "{id}");
+        }
+        app.finish().await;
     }
 }

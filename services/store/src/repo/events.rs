@@ -18,8 +18,7 @@ use crate::events::{EventFilter, EventRepository, JourneyChange, NewEvent, Store
 use crate::types::DbTime;
 use crate::{StoreError, UnrealizedEarning};
 
-/// Rows per INSERT: seven values each stays under SQLite's limit of
-/// 32,766 bound values.
+/// Ids per `IN (...)` list of alerts already raised.
 const INSERT_CHUNK: usize = 500;
 
 impl Write {
@@ -55,32 +54,9 @@ async fn append(
         .query("SELECT MAX(sequence) FROM events")
         .fetch_one()
         .await?;
-    let mut next = head.unwrap_or(0);
-    for chunk in events.chunks(INSERT_CHUNK) {
-        let mut q = c.sql(
-            "INSERT INTO events (sequence, id, type, party_id, subject, time, payload) VALUES ",
-        );
-        for (i, e) in chunk.iter().enumerate() {
-            next += 1;
-            q.push(if i == 0 { "(" } else { ", (" })
-                .bind(next)
-                .push(", ")
-                .bind(e.id)
-                .push(", ")
-                .bind(e.kind.name())
-                .push(", ")
-                .bind(e.party_id)
-                .push(", ")
-                .bind(e.subject.clone())
-                .push(", ")
-                .bind(DbTime(at))
-                .push(", ")
-                .bind(e.payload.clone())
-                .push(")");
-        }
-        q.execute().await?;
-    }
-    Ok(())
+    c.dialect()
+        .insert_events(head.unwrap_or(0) + 1, events, at)
+        .await
 }
 
 /// The events journey steps emit: `step.recorded` for each, and what it
@@ -113,17 +89,7 @@ pub(super) async fn repatriation_parties(
     c: &mut Conn<'_>,
     ids: &[Uuid],
 ) -> Result<HashMap<Uuid, Uuid>, StoreError> {
-    let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(INSERT_CHUNK) {
-        let mut q = c.sql("SELECT id, party_id FROM repatriations WHERE id IN (");
-        for (i, id) in chunk.iter().enumerate() {
-            q.push(if i == 0 { "" } else { ", " }).bind(*id);
-        }
-        q.push(")");
-        let rows: Vec<(Uuid, Uuid)> = q.fetch_all().await?;
-        out.extend(rows);
-    }
-    Ok(out)
+    c.dialect().repatriation_parties(ids).await
 }
 
 #[async_trait]
