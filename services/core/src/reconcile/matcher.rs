@@ -317,9 +317,9 @@ struct Run<'a> {
     invoices: &'a [Invoice],
     tol: &'a Tolerances,
     outstanding: Vec<Decimal>,
-    /// Paid in part by this run: like a partly realized invoice, matched
-    /// by reference only from now on.
-    touched: Vec<bool>,
+    /// Paid in part, before this run (realized) or by it: matched by
+    /// reference only.
+    paid: Vec<bool>,
     by_reference: ReferenceIndex<'a>,
     /// Per party and currency, (amount, rank in date order, invoice
     /// position) sorted by amount, then date.
@@ -350,16 +350,18 @@ enum ByAmount {
 /// of its party bearing one (by date, then id) and the first reference
 /// that named one. None of it changes as credits are matched.
 struct Named {
-    /// Per credit (by position), its entry in `found`, or `NONE`.
-    at: Vec<u32>,
-    /// (start and end in `invoices`, the reference).
-    found: Vec<(u32, u32, String)>,
+    /// Per open credit, oldest first (read in that order): start and end
+    /// in `invoices`, and its reference in `references` (or `NONE`).
+    at: Vec<(u32, u32, u32)>,
     invoices: Vec<u32>,
+    references: Vec<String>,
 }
 
 impl Named {
-    fn get(&self, credit: usize) -> Option<(&[u32], &str)> {
-        let &(start, end, ref reference) = self.found.get(*self.at.get(credit)? as usize)?;
+    /// What the `n`th open credit's references name, if anything.
+    fn get(&self, n: usize) -> Option<(&[u32], &str)> {
+        let (start, end, reference) = self.at[n];
+        let reference = self.references.get(reference as usize)?;
         Some((&self.invoices[start as usize..end as usize], reference))
     }
 }
@@ -414,7 +416,7 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
     let mut run = Run {
         invoices,
         tol,
-        touched: vec![false; invoices.len()],
+        paid: invoices.iter().map(|i| !i.realized.is_zero()).collect(),
         outstanding,
         by_reference,
         by_amount,
@@ -429,10 +431,10 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
     let open = run.set_aside(credits);
     let named = run.named(credits, &open);
     let mut unmatched = Vec::new();
-    for k in open {
+    for (n, k) in open.into_iter().enumerate() {
         let c = &credits[k];
         let matched = named
-            .get(k)
+            .get(n)
             .is_some_and(|(names, reference)| run.by_reference(c, names, reference));
         if !matched {
             unmatched.push(c);
@@ -608,20 +610,21 @@ impl<'a> Run<'a> {
     /// in the order the credits are given.
     fn named(&self, credits: &[Credit], open: &[usize]) -> Named {
         let mut named = Named {
-            at: vec![NONE; credits.len()],
-            found: Vec::new(),
+            at: vec![(0, 0, NONE); open.len()],
             invoices: Vec::new(),
+            references: Vec::new(),
         };
-        for &k in open {
-            named.at[k] = 0;
+        // Each credit's place among the open ones, if it is open.
+        let mut place = vec![NONE; credits.len()];
+        for (n, &k) in open.iter().enumerate() {
+            place[k] = n as u32;
         }
         let mut found: Vec<(NaiveDate, Uuid, u32)> = Vec::new();
         let (invoices, index) = (self.invoices, &self.by_reference);
-        for (k, c) in credits.iter().enumerate() {
-            if named.at[k] == NONE {
+        for (c, &n) in credits.iter().zip(&place) {
+            if n == NONE {
                 continue;
             }
-            named.at[k] = NONE;
             found.clear();
             let mut matched_ref: Option<String> = None;
             visit_credit_references(&c.entry, |r| {
@@ -643,10 +646,12 @@ impl<'a> Run<'a> {
             found.dedup();
             let start = named.invoices.len() as u32;
             named.invoices.extend(found.iter().map(|&(_, _, i)| i));
-            named.at[k] = named.found.len() as u32;
-            named
-                .found
-                .push((start, named.invoices.len() as u32, reference));
+            named.at[n as usize] = (
+                start,
+                named.invoices.len() as u32,
+                named.references.len() as u32,
+            );
+            named.references.push(reference);
         }
         named
     }
@@ -676,7 +681,7 @@ impl<'a> Run<'a> {
             self.tol,
         );
         self.outstanding[i] -= covered;
-        self.touched[i] = true;
+        self.paid[i] = true;
         self.out.matches.push(m);
     }
 
@@ -897,8 +902,7 @@ impl<'a> Run<'a> {
             for &(.., i) in &list[start..end] {
                 let i = i as usize;
                 // Only invoices nothing has paid yet match by amount.
-                let untouched = !self.touched[i] && self.invoices[i].realized.is_zero();
-                if untouched && self.tol.settles(self.outstanding[i], *value, fx) {
+                if !self.paid[i] && self.tol.settles(self.outstanding[i], *value, fx) {
                     fitting_amount.push((i, *value, rate.clone()));
                 }
             }
@@ -1087,18 +1091,19 @@ impl<'a> Run<'a> {
     /// nearest unmatched credits of its party and currency. (In the order
     /// given: the outcome is sorted by subject.)
     fn invoice_exceptions(&mut self, unmatched: &[&Credit]) {
-        let mut by_key: Map<(Uuid, Currency), Vec<&Credit>> = map();
+        // (amount, id, credit): searched without reading the credits.
+        let mut by_key: Map<(Uuid, Currency), Vec<(Decimal, Uuid, &Credit)>> = map();
         for c in unmatched {
             by_key
                 .entry((c.party, c.entry.amount.currency()))
                 .or_default()
-                .push(c);
+                .push((c.entry.amount.amount(), c.id, c));
         }
         for list in by_key.values_mut() {
-            list.sort_by_key(|c| (c.entry.amount.amount(), c.id));
+            list.sort_by_key(|&(amount, id, _)| (amount, id));
         }
         for (i, inv) in self.invoices.iter().enumerate() {
-            if inv.realized != Decimal::ZERO || self.touched[i] {
+            if self.paid[i] {
                 continue;
             }
             let cur = inv.amount.currency();
@@ -1130,10 +1135,12 @@ impl<'a> Run<'a> {
                         .get(&(inv.party, cur))
                         .map(Vec::as_slice)
                         .unwrap_or_default();
-                    let at =
-                        list.partition_point(|c| c.entry.amount.amount() < inv.amount.amount());
-                    let mut near: Vec<&Credit> =
-                        list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())].to_vec();
+                    let at = list.partition_point(|&(amount, ..)| amount < inv.amount.amount());
+                    let mut near: Vec<&Credit> = list
+                        [at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())]
+                        .iter()
+                        .map(|&(.., c)| c)
+                        .collect();
                     near.sort_by_key(|c| {
                         ((c.entry.amount.amount() - inv.amount.amount()).abs(), c.id)
                     });
