@@ -313,6 +313,12 @@ fn map<K, V>() -> Map<K, V> {
     HashMap::with_hasher(RandomState::default())
 }
 
+/// Per party and currency, (amount, rank in date order, invoice position).
+type AmountIndex = Map<(Uuid, Currency), Vec<(Decimal, u32, u32)>>;
+
+/// An unmatched credit's amount and id beside it.
+type AmountAndCredit<'c> = (Decimal, Uuid, &'c Credit);
+
 struct Run<'a> {
     invoices: &'a [Invoice],
     tol: &'a Tolerances,
@@ -323,7 +329,7 @@ struct Run<'a> {
     by_reference: ReferenceIndex<'a>,
     /// Per party and currency, (amount, rank in date order, invoice
     /// position) sorted by amount, then date.
-    by_amount: Map<(Uuid, Currency), Vec<(Decimal, u32, u32)>>,
+    by_amount: AmountIndex,
     /// Per party, invoice positions in date order.
     by_party: Map<Uuid, Vec<usize>>,
     out: Outcome,
@@ -393,7 +399,7 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
         .map(|i| i.amount.amount() - i.realized)
         .collect();
     let mut by_reference = ReferenceIndex::new(invoices.len());
-    let mut by_amount: Map<(Uuid, Currency), Vec<(Decimal, u32, u32)>> = map();
+    let mut by_amount: AmountIndex = map();
     let mut by_party: Map<Uuid, Vec<(u32, usize)>> = map();
     for (i, inv) in invoices.iter().enumerate() {
         by_reference.add(i, &inv.references);
@@ -1092,7 +1098,7 @@ impl<'a> Run<'a> {
     /// given: the outcome is sorted by subject.)
     fn invoice_exceptions(&mut self, unmatched: &[&Credit]) {
         // (amount, id, credit): searched without reading the credits.
-        let mut by_key: Map<(Uuid, Currency), Vec<(Decimal, Uuid, &Credit)>> = map();
+        let mut by_key: Map<(Uuid, Currency), Vec<AmountAndCredit>> = map();
         for c in unmatched {
             by_key
                 .entry((c.party, c.entry.amount.currency()))
