@@ -9,9 +9,11 @@
 //! counting the entries: the floor any reader stands on).
 //!
 //! ```sh
-//! cargo run --release -p repat-bench --bin recon-bench -- [N ...]
+//! cargo run --release -p repat-bench --bin recon-bench -- [--matching-only] [N ...]
 //! ```
-//! Default: 10000 100000 1000000.
+//! N: books of N invoices (and about 1.1 N credits) to match, each the best
+//! of three runs. Default: 10000 100000 1000000. `--matching-only` leaves
+//! out the statement reading and import (for profiling the matcher).
 
 use std::fmt::Write as _;
 use std::hint::black_box;
@@ -20,7 +22,9 @@ use std::time::Instant;
 use chrono::NaiveDate;
 use repat_core::journey::FxRate;
 use repat_core::reconcile::matcher::CreditState;
-use repat_core::reconcile::{Credit, Entry, Invoice, StatementFormat, Tolerances, reconcile};
+use repat_core::reconcile::{
+    Credit, Entry, Invoice, Outcome, StatementFormat, Tolerances, reconcile,
+};
 use repat_core::{Currency, Money};
 use rust_decimal::Decimal;
 use uuid::Uuid;
@@ -149,6 +153,34 @@ fn generate(n: usize) -> (Vec<Invoice>, Vec<Credit>) {
     (invoices, credits)
 }
 
+/// Runs of each size; the best is shown.
+const RUNS: usize = 3;
+
+/// How much more than in proportion the matching time may grow from one
+/// size to the next (x11 for x10).
+const GROWTH_AIM: f64 = 1.1;
+
+/// A digest of everything an outcome says, so that runs of two builds can
+/// be compared: the same digest, the same matches and exceptions.
+fn digest(o: &Outcome) -> u64 {
+    use std::hash::Hasher;
+    struct Digest(std::hash::DefaultHasher);
+    impl std::fmt::Write for Digest {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.write(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut d = Digest(std::hash::DefaultHasher::new());
+    for m in &o.matches {
+        let _ = write!(d, "{m:?}");
+    }
+    for e in &o.exceptions {
+        let _ = write!(d, "{e:?}");
+    }
+    d.0.finish()
+}
+
 fn seconds(f: impl FnOnce()) -> f64 {
     let t = Instant::now();
     f();
@@ -246,6 +278,7 @@ fn main() -> anyhow::Result<()> {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
+    let matching_only = std::env::args().any(|a| a == "--matching-only");
     let sizes = if sizes.is_empty() {
         vec![10_000, 100_000, 1_000_000]
     } else {
@@ -258,29 +291,60 @@ fn main() -> anyhow::Result<()> {
     let imported = (largest / 50).clamp(100, IMPORTED);
     let tol = Tolerances::default();
     println!(
-        "{:>10} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12}",
-        "invoices", "credits", "matches", "excepts", "match time", "ns/invoice", "vs previous"
+        "{:>10} {:>10} {:>9} {:>9} {:>11} {:>10} {:>12}  {:<16}",
+        "invoices",
+        "credits",
+        "matches",
+        "excepts",
+        "match time",
+        "ns/invoice",
+        "vs previous",
+        "outcome digest"
     );
     let mut previous: Option<(usize, f64)> = None;
+    let mut growth_line = None;
     for n in sizes {
         let (invoices, credits) = generate(n);
+        // The best of a few runs: the machine is shared, and the growth
+        // below compares two sizes timed under whatever load each met.
         let mut outcome = None;
-        let t =
-            seconds(|| outcome = Some(reconcile(black_box(&invoices), black_box(&credits), &tol)));
+        let t = (0..RUNS)
+            .map(|_| {
+                drop(outcome.take());
+                seconds(|| {
+                    outcome = Some(reconcile(black_box(&invoices), black_box(&credits), &tol))
+                })
+            })
+            .fold(f64::INFINITY, f64::min);
         let o = outcome.unwrap_or_default();
         let growth = previous.map_or(String::from("-"), |(m, p)| {
             format!("x{:.1} for x{:.0}", t / p, n as f64 / m as f64)
         });
         println!(
-            "{n:>10} {:>10} {:>9} {:>9} {:>10.3}s {:>10.0} {:>12}",
+            "{n:>10} {:>10} {:>9} {:>9} {:>10.3}s {:>10.0} {:>12}  {:016x}",
             credits.len(),
             o.matches.len(),
             o.exceptions.len(),
             t,
             t * 1e9 / n as f64,
-            growth
+            growth,
+            digest(&o)
         );
+        if let Some((m, p)) = previous {
+            let scale = n as f64 / m as f64;
+            growth_line = Some(format!(
+                "growth {n} / {m}: x{:.1} for x{scale:.0} (aim: at most x{:.1}); {t:.3}s / {p:.3}s",
+                t / p,
+                scale * GROWTH_AIM
+            ));
+        }
         previous = Some((n, t));
+    }
+    if let Some(line) = growth_line {
+        println!("{line}");
+    }
+    if matching_only {
+        return Ok(());
     }
 
     let xml = camt053(entries);

@@ -313,17 +313,23 @@ fn map<K, V>() -> Map<K, V> {
     HashMap::with_hasher(RandomState::default())
 }
 
+/// Per party and currency, (amount, rank in date order, invoice position).
+type AmountIndex = Map<(Uuid, Currency), Vec<(Decimal, u32, u32)>>;
+
+/// An unmatched credit's amount and id beside it.
+type AmountAndCredit<'c> = (Decimal, Uuid, &'c Credit);
+
 struct Run<'a> {
     invoices: &'a [Invoice],
     tol: &'a Tolerances,
     outstanding: Vec<Decimal>,
-    /// Paid in part by this run: like a partly realized invoice, matched
-    /// by reference only from now on.
-    touched: Vec<bool>,
+    /// Paid in part, before this run (realized) or by it: matched by
+    /// reference only.
+    paid: Vec<bool>,
     by_reference: ReferenceIndex<'a>,
-    /// Per party and currency, (amount, invoice position) sorted by
-    /// amount, then date.
-    by_amount: Map<(Uuid, Currency), Vec<(Decimal, usize)>>,
+    /// Per party and currency, (amount, rank in date order, invoice
+    /// position) sorted by amount, then date.
+    by_amount: AmountIndex,
     /// Per party, invoice positions in date order.
     by_party: Map<Uuid, Vec<usize>>,
     out: Outcome,
@@ -346,54 +352,101 @@ enum ByAmount {
     Unmatched,
 }
 
+/// What the references of the open credits name: for each, the invoices
+/// of its party bearing one (by date, then id) and the first reference
+/// that named one. None of it changes as credits are matched.
+struct Named {
+    /// Per open credit, oldest first (read in that order): start and end
+    /// in `invoices`, and its reference in `references` (or `NONE`).
+    at: Vec<(u32, u32, u32)>,
+    invoices: Vec<u32>,
+    references: Vec<String>,
+}
+
+impl Named {
+    /// What the `n`th open credit's references name, if anything.
+    fn get(&self, n: usize) -> Option<(&[u32], &str)> {
+        let (start, end, reference) = self.at[n];
+        let reference = self.references.get(reference as usize)?;
+        Some((&self.invoices[start as usize..end as usize], reference))
+    }
+}
+
+const NONE: u32 = u32::MAX;
+
 /// Matches the open credits against the invoices.
+///
+/// At a million invoices and credits nothing fits in a cache, so every pass
+/// over them goes in the order they lie in memory (the order given) where
+/// the order of work does not matter: the indexes are built, and what each
+/// credit's references name is looked up, in that order; only the matching
+/// itself, which must go oldest credit first, visits them in date order.
 pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> Outcome {
-    let mut keyed: Vec<(NaiveDate, Uuid, usize)> = invoices
+    let mut keyed: Vec<(NaiveDate, Uuid, u32)> = invoices
         .iter()
         .enumerate()
-        .map(|(i, inv)| (inv.invoice_date, inv.id, i))
+        .map(|(i, inv)| (inv.invoice_date, inv.id, i as u32))
         .collect();
     keyed.sort_unstable();
-    let order: Vec<usize> = keyed.into_iter().map(|(_, _, i)| i).collect();
+    // Each invoice's rank in date order (then id): ties in amount go by it.
+    let mut rank = vec![0u32; invoices.len()];
+    for (r, &(_, _, i)) in keyed.iter().enumerate() {
+        rank[i as usize] = r as u32;
+    }
+    drop(keyed);
     let outstanding: Vec<Decimal> = invoices
         .iter()
         .map(|i| i.amount.amount() - i.realized)
         .collect();
     let mut by_reference = ReferenceIndex::new(invoices.len());
-    let mut by_amount: Map<(Uuid, Currency), Vec<(Decimal, usize)>> = map();
-    let mut by_party: Map<Uuid, Vec<usize>> = map();
-    for &i in &order {
-        let inv = &invoices[i];
+    let mut by_amount: AmountIndex = map();
+    let mut by_party: Map<Uuid, Vec<(u32, usize)>> = map();
+    for (i, inv) in invoices.iter().enumerate() {
         by_reference.add(i, &inv.references);
         by_amount
             .entry((inv.party, inv.amount.currency()))
             .or_default()
-            .push((inv.amount.amount(), i));
-        by_party.entry(inv.party).or_default().push(i);
+            .push((inv.amount.amount(), rank[i], i as u32));
+        by_party.entry(inv.party).or_default().push((rank[i], i));
     }
     for list in by_amount.values_mut() {
-        // Stable: equal amounts stay in date order.
-        list.sort_by_key(|&(amount, _)| amount);
+        list.sort_unstable_by_key(|&(amount, rank, _)| (amount, rank));
     }
+    let by_party: Map<Uuid, Vec<usize>> = by_party
+        .into_iter()
+        .map(|(party, mut list)| {
+            list.sort_unstable();
+            (party, list.into_iter().map(|(_, i)| i).collect())
+        })
+        .collect();
     let mut run = Run {
         invoices,
         tol,
-        touched: vec![false; invoices.len()],
+        paid: invoices.iter().map(|i| !i.realized.is_zero()).collect(),
         outstanding,
         by_reference,
         by_amount,
         by_party,
-        out: Outcome::default(),
+        out: Outcome {
+            matches: Vec::with_capacity(credits.len()),
+            exceptions: Vec::new(),
+        },
         near_misses: map(),
     };
 
     let open = run.set_aside(credits);
+    let named = run.named(credits, &open);
     let mut unmatched = Vec::new();
-    for c in open {
-        if !run.by_reference(c) {
+    for (n, k) in open.into_iter().enumerate() {
+        let c = &credits[k];
+        let matched = named
+            .get(n)
+            .is_some_and(|(names, reference)| run.by_reference(c, names, reference));
+        if !matched {
             unmatched.push(c);
         }
     }
+    drop(named);
     let unmatched = run.by_amount_until_settled(unmatched);
     // What is left is explained against the final state, so that a re-run
     // finds exactly the same exceptions.
@@ -401,7 +454,7 @@ pub fn reconcile(invoices: &[Invoice], credits: &[Credit], tol: &Tolerances) -> 
         let matched = run.by_amount_and_date(c);
         debug_assert!(!matched, "matching by amount had settled");
     }
-    run.invoice_exceptions(&order, &unmatched);
+    run.invoice_exceptions(&unmatched);
     let Outcome {
         matches,
         exceptions,
@@ -469,40 +522,50 @@ impl<'a> Run<'a> {
     }
 
     /// Holds back duplicates, reversed and held credits (with their
-    /// exceptions) and returns the open credits to match, oldest first.
-    fn set_aside<'c>(&mut self, credits: &'c [Credit]) -> Vec<&'c Credit> {
+    /// exceptions) and returns the open credits to match (by position),
+    /// oldest first.
+    fn set_aside(&mut self, credits: &[Credit]) -> Vec<usize> {
+        // Read in the order given; then only credits that carry an identity
+        // or are held need to be visited again.
         let mut sorted: Vec<_> = credits
             .iter()
             .enumerate()
+            // Debits, reversals, pending and zero-amount entries pay nothing.
+            .filter(|(_, c)| c.entry.not_payable().is_none())
             .map(|(k, c)| {
+                let e = &c.entry;
+                let identified =
+                    e.uetr.is_some() || e.servicer_reference.is_some() || e.end_to_end_id.is_some();
                 (
                     (
                         c.state != CreditState::Settled,
-                        c.entry.date(),
-                        c.entry.amount.amount(),
+                        e.date(),
+                        e.amount.amount(),
                         c.id,
                         k,
                     ),
-                    c,
+                    c.state,
+                    identified,
                 )
             })
             .collect();
         sorted.sort_unstable_by_key(|a| a.0);
         let reversals = reversal_keys(credits);
         let mut seen: Map<(Uuid, Identity), &Credit> = map();
-        let mut open = Vec::new();
-        for (_, c) in sorted {
-            // Debits, reversals, pending and zero-amount entries pay nothing.
-            if c.entry.not_payable().is_some() {
+        let mut open = Vec::with_capacity(sorted.len());
+        for ((.., k), state, identified) in sorted {
+            if !identified && state == CreditState::Open {
+                open.push(k);
                 continue;
             }
+            let c = &credits[k];
             let keys: Vec<(Uuid, Identity)> = identities(&c.entry).map(|k| (c.party, k)).collect();
             let earlier = keys.iter().find_map(|k| seen.get(k).copied());
             let reversed = keys.iter().any(|k| reversals.contains(k));
             for k in keys {
                 seen.entry(k).or_insert(c);
             }
-            match c.state {
+            match state {
                 CreditState::Settled => continue,
                 CreditState::Held => {
                     self.except(
@@ -543,10 +606,60 @@ impl<'a> Run<'a> {
                     vec![],
                 );
             } else {
-                open.push(c);
+                open.push(k);
             }
         }
         open
+    }
+
+    /// What the references of each of the `open` credits name, looked up
+    /// in the order the credits are given.
+    fn named(&self, credits: &[Credit], open: &[usize]) -> Named {
+        let mut named = Named {
+            at: vec![(0, 0, NONE); open.len()],
+            invoices: Vec::new(),
+            references: Vec::new(),
+        };
+        // Each credit's place among the open ones, if it is open.
+        let mut place = vec![NONE; credits.len()];
+        for (n, &k) in open.iter().enumerate() {
+            place[k] = n as u32;
+        }
+        let mut found: Vec<(NaiveDate, Uuid, u32)> = Vec::new();
+        let (invoices, index) = (self.invoices, &self.by_reference);
+        for (c, &n) in credits.iter().zip(&place) {
+            if n == NONE {
+                continue;
+            }
+            found.clear();
+            let mut matched_ref: Option<String> = None;
+            visit_credit_references(&c.entry, |r| {
+                for i in index.get(r) {
+                    let inv = &invoices[i];
+                    if inv.party == c.party {
+                        found.push((inv.invoice_date, inv.id, i as u32));
+                        if matched_ref.is_none() {
+                            matched_ref = Some(r.to_string());
+                        }
+                    }
+                }
+                false
+            });
+            let Some(reference) = matched_ref else {
+                continue;
+            };
+            found.sort_unstable();
+            found.dedup();
+            let start = named.invoices.len() as u32;
+            named.invoices.extend(found.iter().map(|&(_, _, i)| i));
+            named.at[n as usize] = (
+                start,
+                named.invoices.len() as u32,
+                named.references.len() as u32,
+            );
+            named.references.push(reference);
+        }
+        named
     }
 
     /// Records a match of `share` (converted) of credit `c` paying invoice
@@ -574,34 +687,16 @@ impl<'a> Run<'a> {
             self.tol,
         );
         self.outstanding[i] -= covered;
-        self.touched[i] = true;
+        self.paid[i] = true;
         self.out.matches.push(m);
     }
 
-    /// Matches `c` by a reference it carries; false when it carries none
-    /// of the party's.
-    fn by_reference(&mut self, c: &Credit) -> bool {
-        let mut found: Vec<(NaiveDate, Uuid, usize)> = Vec::new();
-        let mut matched_ref: Option<String> = None;
-        let (invoices, index) = (self.invoices, &self.by_reference);
-        visit_credit_references(&c.entry, |r| {
-            for i in index.get(r) {
-                let inv = &invoices[i];
-                if inv.party == c.party {
-                    found.push((inv.invoice_date, inv.id, i));
-                    if matched_ref.is_none() {
-                        matched_ref = Some(r.to_string());
-                    }
-                }
-            }
-            false
-        });
-        found.sort_unstable();
-        found.dedup();
-        let named: Vec<usize> = found.into_iter().map(|(_, _, i)| i).collect();
-        let Some(&first) = named.first() else {
-            return false;
-        };
+    /// Matches `c` by the references it carries, which name the invoices
+    /// `named` of its party (at least one; `reference` first).
+    fn by_reference(&mut self, c: &Credit, named: &[u32], reference: &str) -> bool {
+        let named: Vec<usize> = named.iter().map(|&i| i as usize).collect();
+        let matched_ref = Some(reference.to_string());
+        let first = named[0];
         let cur = self.invoices[first].amount.currency();
         let candidates = |run: &Run| -> Vec<Candidate> {
             named.iter().map(|&i| run.candidate(c, i, None)).collect()
@@ -808,19 +903,20 @@ impl<'a> Run<'a> {
                     Decimal::ZERO
                 })
             .max(by_pct);
-            let start = list.partition_point(|&(amount, _)| amount < low);
-            let end = start + list[start..].partition_point(|&(amount, _)| amount <= high);
-            for &(_, i) in &list[start..end] {
+            let start = list.partition_point(|&(amount, ..)| amount < low);
+            let end = start + list[start..].partition_point(|&(amount, ..)| amount <= high);
+            for &(.., i) in &list[start..end] {
+                let i = i as usize;
                 // Only invoices nothing has paid yet match by amount.
-                let untouched = !self.touched[i] && self.invoices[i].realized.is_zero();
-                if untouched && self.tol.settles(self.outstanding[i], *value, fx) {
+                if !self.paid[i] && self.tol.settles(self.outstanding[i], *value, fx) {
                     fitting_amount.push((i, *value, rate.clone()));
                 }
             }
             // The nearest by amount, for the exception.
             if let Some(nearest) = near.as_deref_mut() {
-                let at = list.partition_point(|&(amount, _)| amount < *value);
-                for &(_, i) in &list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())] {
+                let at = list.partition_point(|&(amount, ..)| amount < *value);
+                for &(.., i) in &list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())] {
+                    let i = i as usize;
                     if self.outstanding[i] > Decimal::ZERO {
                         nearest.push(((self.outstanding[i] - *value).abs(), i, *value));
                     }
@@ -998,21 +1094,22 @@ impl<'a> Run<'a> {
     }
 
     /// An exception for every invoice nothing has paid: why, and the
-    /// nearest unmatched credits of its party and currency.
-    fn invoice_exceptions(&mut self, order: &[usize], unmatched: &[&Credit]) {
-        let mut by_key: HashMap<(Uuid, Currency), Vec<&Credit>> = HashMap::new();
+    /// nearest unmatched credits of its party and currency. (In the order
+    /// given: the outcome is sorted by subject.)
+    fn invoice_exceptions(&mut self, unmatched: &[&Credit]) {
+        // (amount, id, credit): searched without reading the credits.
+        let mut by_key: Map<(Uuid, Currency), Vec<AmountAndCredit>> = map();
         for c in unmatched {
             by_key
                 .entry((c.party, c.entry.amount.currency()))
                 .or_default()
-                .push(c);
+                .push((c.entry.amount.amount(), c.id, c));
         }
         for list in by_key.values_mut() {
-            list.sort_by_key(|c| (c.entry.amount.amount(), c.id));
+            list.sort_by_key(|&(amount, id, _)| (amount, id));
         }
-        for &i in order {
-            let inv = &self.invoices[i];
-            if inv.realized != Decimal::ZERO || self.touched[i] {
+        for (i, inv) in self.invoices.iter().enumerate() {
+            if self.paid[i] {
                 continue;
             }
             let cur = inv.amount.currency();
@@ -1044,10 +1141,12 @@ impl<'a> Run<'a> {
                         .get(&(inv.party, cur))
                         .map(Vec::as_slice)
                         .unwrap_or_default();
-                    let at =
-                        list.partition_point(|c| c.entry.amount.amount() < inv.amount.amount());
-                    let mut near: Vec<&Credit> =
-                        list[at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())].to_vec();
+                    let at = list.partition_point(|&(amount, ..)| amount < inv.amount.amount());
+                    let mut near: Vec<&Credit> = list
+                        [at.saturating_sub(NEAREST)..(at + NEAREST).min(list.len())]
+                        .iter()
+                        .map(|&(.., c)| c)
+                        .collect();
                     near.sort_by_key(|c| {
                         ((c.entry.amount.amount() - inv.amount.amount()).abs(), c.id)
                     });
