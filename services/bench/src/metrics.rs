@@ -1,7 +1,10 @@
 //! Delay-metrics benchmark: loads generated repatriations into PostgreSQL,
-//! then times the service's grouped delay query and scorecard over gRPC,
-//! beside the plain SQL a user would otherwise write over the raw step
-//! table (`percentile_cont` grouped the same way), in the same run.
+//! builds their metrics rows with the service's code (timed beside plain
+//! SQL computing every wait into a bare table), then times the service's
+//! delay statistics grouped by corridor, channel, institution and party
+//! kind, and its scorecard, over gRPC, each beside the plain SQL a user
+//! would otherwise write over the raw step table (`percentile_cont`
+//! grouped the same way), in the same run.
 //!
 //! ```sh
 //! cargo run --release -p repat-bench --bin metrics-bench -- [REPATRIATIONS]
@@ -96,15 +99,29 @@ async fn generate(conn: &mut PgConnection, n: i64) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The grouped delay query a user would write over the raw steps.
-const PLAIN_DELAYS: &str = "
-    WITH w AS (
-      SELECT s.kind, r.payer_country,
-             EXTRACT(EPOCH FROM s.occurred_at - LAG(s.occurred_at) OVER (PARTITION BY s.repatriation_id ORDER BY s.occurred_at)) AS secs
-      FROM steps s JOIN repatriations r ON r.id = s.repatriation_id)
-    SELECT kind, payer_country, COUNT(*), MIN(secs), AVG(secs),
-           percentile_cont(ARRAY[0.5, 0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY secs), MAX(secs)
-    FROM w WHERE secs IS NOT NULL GROUP BY kind, payer_country";
+/// The grouped delay query a user would write over the raw steps, grouped
+/// by the step's kind and `by` (of steps `s`, repatriations `r`, parties
+/// `p`).
+fn plain_delays(by: &str) -> String {
+    format!(
+        "WITH w AS (
+           SELECT s.kind, {by} AS key,
+                  EXTRACT(EPOCH FROM s.occurred_at - LAG(s.occurred_at) OVER (PARTITION BY s.repatriation_id ORDER BY s.occurred_at)) AS secs
+           FROM steps s JOIN repatriations r ON r.id = s.repatriation_id JOIN parties p ON p.id = r.party_id)
+         SELECT kind, key, COUNT(*), MIN(secs), AVG(secs),
+                percentile_cont(ARRAY[0.5, 0.9, 0.95, 0.99]) WITHIN GROUP (ORDER BY secs), MAX(secs)
+         FROM w WHERE secs IS NOT NULL GROUP BY kind, key"
+    )
+}
+
+/// What a user would write to compute every wait of every journey and
+/// store it (no index): the baseline of the metrics maintenance.
+const PLAIN_OBSERVATIONS: &str = "
+    CREATE TABLE plain_observations AS
+    SELECT s.repatriation_id, s.kind, s.occurred_at, s.institution_bic, r.payer_country, r.channel, p.kind AS party_kind,
+           to_char(s.occurred_at AT TIME ZONE 'Asia/Dhaka', 'YYYY-MM') AS month,
+           EXTRACT(EPOCH FROM s.occurred_at - LAG(s.occurred_at) OVER (PARTITION BY s.repatriation_id ORDER BY s.occurred_at)) AS secs
+    FROM steps s JOIN repatriations r ON r.id = s.repatriation_id JOIN parties p ON p.id = r.party_id";
 
 /// The scorecard a user would write over the raw steps.
 const PLAIN_SCORECARD: &str = "
@@ -175,70 +192,107 @@ async fn run(url: &str, n: i64) -> anyhow::Result<()> {
     );
 
     let started = Instant::now();
+    sqlx::query(PLAIN_OBSERVATIONS).execute(&mut conn).await?;
+    let plain_built = started.elapsed();
+    sqlx::query("DROP TABLE plain_observations")
+        .execute(&mut conn)
+        .await?;
+
+    let started = Instant::now();
     let mut after = None;
     while let Some(last) = server.repo.rebuild_metrics(after, 5000).await? {
         after = Some(last);
     }
     server.repo.compact_delay_rollup().await?;
-    sqlx::query("ANALYZE").execute(&mut conn).await?;
     let built = started.elapsed();
+    sqlx::query("ANALYZE").execute(&mut conn).await?;
     let observations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM delay_observations")
         .fetch_one(&mut conn)
         .await?;
+    let rate = |d: Duration| n as f64 / d.as_secs_f64();
+    println!("metrics maintenance ({observations} observations):");
     println!(
-        "built {observations} observations with the service's code in {:.1} s ({:.0} journeys/s)",
-        built.as_secs_f64(),
-        n as f64 / built.as_secs_f64()
+        "  service rebuild_metrics + compaction:  {:>9.0} journeys/s ({:.1} s)",
+        rate(built),
+        built.as_secs_f64()
+    );
+    println!(
+        "  plain SQL waits into a bare table:     {:>9.0} journeys/s ({:.1} s)",
+        rate(plain_built),
+        plain_built.as_secs_f64()
     );
 
     let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.addr))?
         .connect()
         .await?;
     let mut client = MetricsServiceClient::new(channel);
-    let (mut groups, mut t) = (0, [Vec::new(), Vec::new(), Vec::new(), Vec::new()]);
-    for _ in 0..RUNS {
-        let started = Instant::now();
-        let r = client
-            .get_delay_statistics(pb::GetDelayStatisticsRequest {
-                group_by: vec![pb::Dimension::Corridor as i32],
-                ..Default::default()
-            })
-            .await?
-            .into_inner();
-        t[0].push(started.elapsed());
-        groups = r.groups.len();
-        let started = Instant::now();
-        client
-            .get_scorecard(pb::GetScorecardRequest::default())
-            .await?;
-        t[1].push(started.elapsed());
-        let started = Instant::now();
-        sqlx::query(PLAIN_DELAYS).fetch_all(&mut conn).await?;
-        t[2].push(started.elapsed());
-        let started = Instant::now();
-        sqlx::query(PLAIN_SCORECARD).fetch_all(&mut conn).await?;
-        t[3].push(started.elapsed());
-    }
-    let [service_delays, service_card, plain_delays, plain_card] = t.map(median);
+    // (figure, what the service groups by (None: the scorecard), the
+    // plain SQL over the raw steps).
+    let questions = [
+        (
+            "grouped delays (measure x corridor)",
+            Some(pb::Dimension::Corridor),
+            plain_delays("r.payer_country"),
+        ),
+        (
+            "grouped delays (measure x channel)",
+            Some(pb::Dimension::Channel),
+            plain_delays("r.channel"),
+        ),
+        (
+            "grouped delays (measure x institution)",
+            Some(pb::Dimension::Institution),
+            plain_delays("s.institution_bic"),
+        ),
+        (
+            "grouped delays (measure x party kind)",
+            Some(pb::Dimension::PartyKind),
+            plain_delays("p.kind"),
+        ),
+        (
+            "scorecard (corridor x month)",
+            None,
+            PLAIN_SCORECARD.to_string(),
+        ),
+    ];
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("grouped delays (measure x corridor, {groups} groups), median of {RUNS}:");
-    println!(
-        "  service GetDelayStatistics over gRPC: {:>9.1} ms",
-        ms(service_delays)
-    );
-    println!(
-        "  plain SQL percentile_cont over steps: {:>9.1} ms",
-        ms(plain_delays)
-    );
-    println!("scorecard (corridor x month), median of {RUNS}:");
-    println!(
-        "  service GetScorecard over gRPC:       {:>9.1} ms",
-        ms(service_card)
-    );
-    println!(
-        "  plain SQL over steps:                 {:>9.1} ms",
-        ms(plain_card)
-    );
+    for (figure, dimension, plain) in questions {
+        let (mut groups, mut service, mut baseline) = (0, Vec::new(), Vec::new());
+        for _ in 0..RUNS {
+            let started = Instant::now();
+            groups = match dimension {
+                Some(d) => client
+                    .get_delay_statistics(pb::GetDelayStatisticsRequest {
+                        group_by: vec![d as i32],
+                        ..Default::default()
+                    })
+                    .await?
+                    .into_inner()
+                    .groups
+                    .len(),
+                None => client
+                    .get_scorecard(pb::GetScorecardRequest::default())
+                    .await?
+                    .into_inner()
+                    .entries
+                    .len(),
+            };
+            service.push(started.elapsed());
+            let started = Instant::now();
+            sqlx::query(AssertSqlSafe(plain.clone()))
+                .fetch_all(&mut conn)
+                .await?;
+            baseline.push(started.elapsed());
+        }
+        let (service, baseline) = (median(service), median(baseline));
+        println!("{figure}, {groups} groups, median of {RUNS}:");
+        println!("  service over gRPC: {:>9.1} ms", ms(service));
+        println!(
+            "  plain SQL:         {:>9.1} ms ({:.1}x the service)",
+            ms(baseline),
+            baseline.as_secs_f64() / service.as_secs_f64()
+        );
+    }
     drop(client);
     server.stop().await?;
     Ok(())

@@ -16,7 +16,7 @@ use repat_core::journey::Step;
 use repat_core::repatriation::Allocation;
 use uuid::Uuid;
 
-use crate::metrics_rows::{JourneyDims, ObservationRow, RollupDelta, SummaryRow};
+use crate::metrics_rows::{JourneyDims, ObservationRow, Removed, RollupDeltas, SummaryRow};
 use crate::rows::KeyRow;
 use crate::events::NewEvent;
 use crate::{Idempotency, KeyId, StoreError};
@@ -95,21 +95,22 @@ pub trait Dialect: Send {
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, JourneyDims>, StoreError>;
     /// Replaces the metrics rows of the journeys `ids` (all of them, also
-    /// those with no rows now); returns what was removed, as negative
-    /// rollup deltas.
+    /// those with no rows now); returns what was removed. A journey has
+    /// observations only beside its summary, so only the journeys whose
+    /// summary was removed have observations to remove.
     async fn replace_metrics(
         &mut self,
         ids: &[Uuid],
         dims: &HashMap<Uuid, JourneyDims>,
         observations: &[ObservationRow],
         summaries: &[SummaryRow],
-    ) -> Result<Vec<RollupDelta>, StoreError>;
+    ) -> Result<Removed, StoreError>;
     /// Marks journeys whose metrics rows are behind their steps.
     async fn mark_pending(&mut self, ids: &[Uuid]) -> Result<(), StoreError>;
     /// Takes up to `limit` pending journeys that no other drainer holds.
     async fn take_pending(&mut self, limit: u32) -> Result<Vec<Uuid>, StoreError>;
     async fn clear_pending(&mut self, ids: &[Uuid]) -> Result<(), StoreError>;
-    async fn insert_rollup(&mut self, deltas: &[RollupDelta]) -> Result<(), StoreError>;
-    /// Folds the rollup's deltas into one row per key.
+    async fn insert_rollup(&mut self, deltas: &RollupDeltas) -> Result<(), StoreError>;
+    /// Folds each rollup's deltas into one row per key.
     async fn compact_rollup(&mut self) -> Result<(), StoreError>;
 }

@@ -1,12 +1,17 @@
 //! The rows of the delay-metrics tables for one journey, computed from its
 //! steps by the domain (core::metrics) and written by each backend.
 
+use std::collections::{BTreeMap, HashMap};
+
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use repat_core::journey::Step;
 use repat_core::metrics::{business, observations, sketch, summary};
 use repat_core::time::dhaka_date;
 use rust_decimal::Decimal;
 use uuid::Uuid;
+
+use crate::ScorecardRow;
+use crate::rows::{RemovedObservation, RemovedSummary};
 
 /// The dimensions of a journey: its repatriation, party and earliest
 /// invoice (each backend adds its own `WHERE` on `r.id`).
@@ -109,7 +114,37 @@ pub fn rows_for(id: Uuid, dims: &JourneyDims, steps: &[Step]) -> (Vec<Observatio
     (obs, row)
 }
 
-/// A signed change to the count and sum of one rollup key (measure,
+/// Longest wait from initiation to funds that counts as within the hour
+/// (the scorecard's speed target; migration 0016 repeats it, filling
+/// scorecard_rollup).
+pub const WITHIN_HOUR_MICROS: i64 = 3_600_000_000;
+
+/// Each rollup table: its key columns, then the columns summed over a key.
+pub const ROLLUPS: [(&str, &str, &[&str]); 3] = [
+    (
+        "delay_rollup",
+        "measure, corridor, month, bucket",
+        &["n", "total"],
+    ),
+    (
+        "delay_rollup_dims",
+        "measure, corridor, channel, institution, party_kind, bucket",
+        &["n", "total"],
+    ),
+    (
+        "scorecard_rollup",
+        "corridor, month",
+        &[
+            "completed",
+            "within_hour",
+            "within_business_day",
+            "costed",
+            "fee_share_ppm_sum",
+        ],
+    ),
+];
+
+/// A signed change to the count and sum of one delay_rollup key (measure,
 /// corridor, month, bucket).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RollupDelta {
@@ -121,48 +156,199 @@ pub struct RollupDelta {
     pub total: i64,
 }
 
-/// The net change from `removed` observations (already negative) and the
-/// `added` ones; keys whose changes cancel out are left out.
-pub fn rollup_deltas(
-    removed: Vec<RollupDelta>,
-    added: &[ObservationRow],
-    dims: &std::collections::HashMap<Uuid, JourneyDims>,
-) -> Vec<RollupDelta> {
-    let mut net: std::collections::BTreeMap<(String, String, String, i32), (i64, i64)> =
-        std::collections::BTreeMap::new();
-    for d in removed {
-        let e = net
-            .entry((d.measure, d.corridor, d.month, d.bucket))
-            .or_default();
-        e.0 += d.n;
-        e.1 += d.total;
+/// A signed change to one delay_rollup_dims key (every dimension but the
+/// month and the party).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DimsDelta {
+    pub measure: String,
+    pub corridor: String,
+    pub channel: String,
+    pub institution: Option<String>,
+    pub party_kind: String,
+    pub bucket: i32,
+    pub n: i64,
+    pub total: i64,
+}
+
+/// The signed changes to every rollup from one round of metrics rows;
+/// scorecard deltas are counts of a (corridor, month).
+#[derive(Debug, Default)]
+pub struct RollupDeltas {
+    pub by_month: Vec<RollupDelta>,
+    pub by_dims: Vec<DimsDelta>,
+    pub scorecard: Vec<ScorecardRow>,
+}
+
+/// The rows a round removed, as they counted in the rollups.
+#[derive(Default)]
+pub struct Removed {
+    pub observations: Vec<RemovedObservation>,
+    pub summaries: Vec<RemovedSummary>,
+}
+
+/// What a journey summary counts for in the scorecard: once completed
+/// (initiated, funds available), one journey of its corridor and month.
+struct Completion<'a> {
+    month: Option<&'a str>,
+    funded: bool,
+    initiation_to_funds: Option<i64>,
+    within_business_day: Option<bool>,
+    fee_share_ppm: Option<i64>,
+}
+
+impl<'a> Completion<'a> {
+    /// The counts `[completed, within hour, within a business day, costed,
+    /// fee share sum]` times `sign`, under its month; none if not completed.
+    fn counts(&self, sign: i64) -> Option<(&'a str, [i64; 5])> {
+        let month = self.month.filter(|_| self.funded)?;
+        let one = |b: bool| if b { sign } else { 0 };
+        Some((
+            month,
+            [
+                sign,
+                one(self
+                    .initiation_to_funds
+                    .is_some_and(|m| m <= WITHIN_HOUR_MICROS)),
+                one(self.within_business_day == Some(true)),
+                one(self.fee_share_ppm.is_some()),
+                sign * self.fee_share_ppm.unwrap_or(0),
+            ],
+        ))
     }
-    for o in added {
+}
+
+/// Adds a count and sum to a key.
+fn add<K: Ord, const N: usize>(net: &mut BTreeMap<K, [i64; N]>, key: K, by: [i64; N]) {
+    let e = net.entry(key).or_insert([0; N]);
+    for (a, b) in e.iter_mut().zip(by) {
+        *a += b;
+    }
+}
+
+/// The net change to every rollup from the `removed` rows and the added
+/// ones (`obs`, `sums`, of the journeys in `dims`); keys whose changes
+/// cancel out are left out.
+pub fn rollup_deltas(
+    removed: &Removed,
+    obs: &[ObservationRow],
+    sums: &[SummaryRow],
+    dims: &HashMap<Uuid, JourneyDims>,
+) -> RollupDeltas {
+    let mut by_month = BTreeMap::new();
+    let mut by_dims = BTreeMap::new();
+    let mut card = BTreeMap::new();
+    for o in &removed.observations {
+        let by = [-1, -o.micros];
+        add(
+            &mut by_month,
+            (&*o.measure, &*o.corridor, &*o.month, o.bucket),
+            by,
+        );
+        let key = (
+            &*o.measure,
+            &*o.corridor,
+            &*o.channel,
+            o.institution.as_deref(),
+            &*o.party_kind,
+            o.bucket,
+        );
+        add(&mut by_dims, key, by);
+    }
+    for o in obs {
         let Some(d) = dims.get(&o.repatriation_id) else {
             continue;
         };
-        let e = net
-            .entry((
-                o.measure.to_string(),
-                d.corridor.clone(),
-                o.month.clone(),
-                o.bucket,
-            ))
-            .or_default();
-        e.0 += 1;
-        e.1 += o.micros;
+        let by = [1, o.micros];
+        add(
+            &mut by_month,
+            (o.measure, &*d.corridor, &*o.month, o.bucket),
+            by,
+        );
+        let key = (
+            o.measure,
+            &*d.corridor,
+            &*d.channel,
+            o.institution.as_deref(),
+            &*d.party_kind,
+            o.bucket,
+        );
+        add(&mut by_dims, key, by);
     }
-    net.into_iter()
-        .filter(|(_, (n, total))| *n != 0 || *total != 0)
-        .map(
-            |((measure, corridor, month, bucket), (n, total))| RollupDelta {
-                measure,
-                corridor,
-                month,
-                bucket,
-                n,
-                total,
-            },
-        )
-        .collect()
+    for s in &removed.summaries {
+        let c = Completion {
+            month: s.month.as_deref(),
+            funded: s.funds_at.is_some(),
+            initiation_to_funds: s.initiation_to_funds,
+            within_business_day: s.within_business_day,
+            fee_share_ppm: s.fee_share_ppm,
+        };
+        if let Some((month, counts)) = c.counts(-1) {
+            add(&mut card, (&*s.corridor, month), counts);
+        }
+    }
+    for s in sums {
+        let Some(d) = dims.get(&s.repatriation_id) else {
+            continue;
+        };
+        let c = Completion {
+            month: s.month.as_deref(),
+            funded: s.funds_at.is_some(),
+            initiation_to_funds: s.initiation_to_funds,
+            within_business_day: s.within_business_day,
+            fee_share_ppm: s.fee_share_ppm,
+        };
+        if let Some((month, counts)) = c.counts(1) {
+            add(&mut card, (&*d.corridor, month), counts);
+        }
+    }
+    let changed = |by: &[i64]| by.iter().any(|v| *v != 0);
+    RollupDeltas {
+        by_month: by_month
+            .into_iter()
+            .filter(|(_, by)| changed(by))
+            .map(
+                |((measure, corridor, month, bucket), [n, total])| RollupDelta {
+                    measure: measure.to_string(),
+                    corridor: corridor.to_string(),
+                    month: month.to_string(),
+                    bucket,
+                    n,
+                    total,
+                },
+            )
+            .collect(),
+        by_dims: by_dims
+            .into_iter()
+            .filter(|(_, by)| changed(by))
+            .map(
+                |((measure, corridor, channel, institution, party_kind, bucket), [n, total])| {
+                    DimsDelta {
+                        measure: measure.to_string(),
+                        corridor: corridor.to_string(),
+                        channel: channel.to_string(),
+                        institution: institution.map(str::to_string),
+                        party_kind: party_kind.to_string(),
+                        bucket,
+                        n,
+                        total,
+                    }
+                },
+            )
+            .collect(),
+        scorecard: card
+            .into_iter()
+            .filter(|(_, by)| changed(by))
+            .map(
+                |((corridor, month), [completed, hour, day, costed, fees])| ScorecardRow {
+                    corridor: corridor.to_string(),
+                    month: month.to_string(),
+                    completed,
+                    within_hour: hour,
+                    within_business_day: day,
+                    costed,
+                    fee_share_ppm_sum: fees,
+                },
+            )
+            .collect(),
+    }
 }

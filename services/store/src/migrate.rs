@@ -79,6 +79,11 @@ const POSTGRES: &[Source] = &[
         "steps by kind",
         include_str!("../../../migrations/postgres/0015_steps_by_kind.sql"),
     ),
+    (
+        16,
+        "metrics rollups",
+        include_str!("../../../migrations/postgres/0016_metrics_rollups.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -155,6 +160,11 @@ const SQLITE: &[Source] = &[
         15,
         "steps by kind",
         include_str!("../../../migrations/sqlite/0015_steps_by_kind.sql"),
+    ),
+    (
+        16,
+        "metrics rollups",
+        include_str!("../../../migrations/sqlite/0016_metrics_rollups.sql"),
     ),
 ];
 

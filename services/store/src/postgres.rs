@@ -19,8 +19,12 @@ use uuid::Uuid;
 use crate::codec;
 use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
-use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
-use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, StepCount, StepRow};
+use crate::metrics_rows::{
+    JOURNEY_DIMS, JourneyDims, ObservationRow, ROLLUPS, Removed, RollupDeltas, SummaryRow,
+};
+use crate::rows::{
+    AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RemovedSummary, StepCount, StepRow,
+};
 use crate::types::{DbDecimal, DbTime};
 use crate::events::NewEvent;
 use crate::{ChangeFeed, ConnectOptions, Idempotency, KeyId, StoreError, migrate};
@@ -463,19 +467,28 @@ impl Dialect for PgConnection {
         dims: &HashMap<Uuid, JourneyDims>,
         obs: &[ObservationRow],
         sums: &[SummaryRow],
-    ) -> Result<Vec<RollupDelta>, StoreError> {
+    ) -> Result<Removed, StoreError> {
         if ids.is_empty() {
-            return Ok(Vec::new());
+            return Ok(Removed::default());
         }
-        let removed: Vec<RemovedObservation> =
-            sqlx::query_as("DELETE FROM delay_observations WHERE repatriation_id = ANY($1) RETURNING measure, corridor, month, bucket, micros")
-                .bind(ids)
-                .fetch_all(&mut *self)
-                .await?;
-        sqlx::query("DELETE FROM journey_summaries WHERE repatriation_id = ANY($1)")
-            .bind(ids)
-            .execute(&mut *self)
-            .await?;
+        let summaries: Vec<RemovedSummary> = sqlx::query_as(
+            "DELETE FROM journey_summaries WHERE repatriation_id = ANY($1)
+             RETURNING repatriation_id, corridor, month, funds_at, initiation_to_funds, within_business_day, fee_share_ppm",
+        )
+        .bind(ids)
+        .fetch_all(&mut *self)
+        .await?;
+        let observations: Vec<RemovedObservation> = if summaries.is_empty() {
+            Vec::new()
+        } else {
+            sqlx::query_as(
+                "DELETE FROM delay_observations WHERE repatriation_id = ANY($1)
+                 RETURNING measure, corridor, channel, institution, party_kind, month, bucket, micros",
+            )
+            .bind(column(&summaries, |s| s.repatriation_id))
+            .fetch_all(&mut *self)
+            .await?
+        };
         let d = |id: &Uuid| {
             dims.get(id)
                 .ok_or_else(|| StoreError::Internal(format!("no dimensions for repatriation {id}")))
@@ -541,7 +554,10 @@ impl Dialect for PgConnection {
             .execute(&mut *self)
             .await?;
         }
-        Ok(removed.into_iter().map(Into::into).collect())
+        Ok(Removed {
+            observations,
+            summaries,
+        })
     }
 
     async fn mark_pending(&mut self, ids: &[Uuid]) -> Result<(), StoreError> {
@@ -571,36 +587,78 @@ impl Dialect for PgConnection {
         Ok(())
     }
 
-    async fn insert_rollup(&mut self, deltas: &[RollupDelta]) -> Result<(), StoreError> {
-        if deltas.is_empty() {
-            return Ok(());
+    async fn insert_rollup(&mut self, deltas: &RollupDeltas) -> Result<(), StoreError> {
+        let d = &deltas.by_month;
+        if !d.is_empty() {
+            sqlx::query(
+                "INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[])",
+            )
+            .bind(column(d, |d| d.measure.clone()))
+            .bind(column(d, |d| d.corridor.clone()))
+            .bind(column(d, |d| d.month.clone()))
+            .bind(column(d, |d| d.bucket))
+            .bind(column(d, |d| d.n))
+            .bind(column(d, |d| d.total))
+            .execute(&mut *self)
+            .await?;
         }
-        sqlx::query(
-            "INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total)
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[])",
-        )
-        .bind(column(deltas, |d| d.measure.clone()))
-        .bind(column(deltas, |d| d.corridor.clone()))
-        .bind(column(deltas, |d| d.month.clone()))
-        .bind(column(deltas, |d| d.bucket))
-        .bind(column(deltas, |d| d.n))
-        .bind(column(deltas, |d| d.total))
-        .execute(&mut *self)
-        .await?;
+        let d = &deltas.by_dims;
+        if !d.is_empty() {
+            sqlx::query(
+                "INSERT INTO delay_rollup_dims (measure, corridor, channel, institution, party_kind, bucket, n, total)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int8[], $8::int8[])",
+            )
+            .bind(column(d, |d| d.measure.clone()))
+            .bind(column(d, |d| d.corridor.clone()))
+            .bind(column(d, |d| d.channel.clone()))
+            .bind(column(d, |d| d.institution.clone()))
+            .bind(column(d, |d| d.party_kind.clone()))
+            .bind(column(d, |d| d.bucket))
+            .bind(column(d, |d| d.n))
+            .bind(column(d, |d| d.total))
+            .execute(&mut *self)
+            .await?;
+        }
+        let d = &deltas.scorecard;
+        if !d.is_empty() {
+            sqlx::query(
+                "INSERT INTO scorecard_rollup (corridor, month, completed, within_hour, within_business_day, costed, fee_share_ppm_sum)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])",
+            )
+            .bind(column(d, |d| d.corridor.clone()))
+            .bind(column(d, |d| d.month.clone()))
+            .bind(column(d, |d| d.completed))
+            .bind(column(d, |d| d.within_hour))
+            .bind(column(d, |d| d.within_business_day))
+            .bind(column(d, |d| d.costed))
+            .bind(column(d, |d| d.fee_share_ppm_sum))
+            .execute(&mut *self)
+            .await?;
+        }
         Ok(())
     }
 
     /// Rows committed while this runs are not in its snapshot and stay as
     /// they are; each row is folded once.
     async fn compact_rollup(&mut self) -> Result<(), StoreError> {
-        sqlx::query(
-            "WITH gone AS (DELETE FROM delay_rollup RETURNING measure, corridor, month, bucket, n, total)
-             INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total)
-             SELECT measure, corridor, month, bucket, SUM(n), SUM(total) FROM gone
-             GROUP BY measure, corridor, month, bucket HAVING SUM(n) <> 0 OR SUM(total) <> 0",
-        )
-        .execute(&mut *self)
-        .await?;
+        for (table, keys, sums) in ROLLUPS {
+            let cols = sums.join(", ");
+            let summed = sums.iter().map(|c| format!("SUM({c})")).collect::<Vec<_>>();
+            let nonzero = summed
+                .iter()
+                .map(|s| format!("{s} <> 0"))
+                .collect::<Vec<_>>();
+            sqlx::query(AssertSqlSafe(format!(
+                "WITH gone AS (DELETE FROM {table} RETURNING {keys}, {cols})
+                 INSERT INTO {table} ({keys}, {cols})
+                 SELECT {keys}, {} FROM gone GROUP BY {keys} HAVING {}",
+                summed.join(", "),
+                nonzero.join(" OR ")
+            )))
+            .execute(&mut *self)
+            .await?;
+        }
         Ok(())
     }
 }

@@ -17,7 +17,7 @@ use repat_core::repatriation::{Allocation, NewRepatriation, Repatriation};
 use uuid::Uuid;
 
 use crate::codec::{self, from_name};
-use crate::metrics_rows::{JourneyDims, RollupDelta};
+use crate::metrics_rows::JourneyDims;
 use crate::types::{DbDecimal, DbTime};
 use crate::{Breach, DelayObservation, ScorecardRow, StoreError, StoredRuleSet};
 
@@ -611,51 +611,30 @@ impl From<JourneyDimsRow> for (Uuid, JourneyDims) {
     }
 }
 
-/// A rollup key with its count and total (a delta, or a folded sum).
-#[derive(sqlx::FromRow)]
-pub struct RollupRow {
-    pub measure: String,
-    pub corridor: String,
-    pub month: String,
-    pub bucket: i32,
-    pub n: i64,
-    pub total: i64,
-}
-
-impl From<RollupRow> for RollupDelta {
-    fn from(r: RollupRow) -> Self {
-        RollupDelta {
-            measure: r.measure,
-            corridor: r.corridor,
-            month: r.month,
-            bucket: r.bucket,
-            n: r.n,
-            total: r.total,
-        }
-    }
-}
-
-/// An observation as removed: the key and duration it took out.
+/// An observation as removed: where it counted in the delay rollups, and
+/// its duration.
 #[derive(sqlx::FromRow)]
 pub struct RemovedObservation {
     pub measure: String,
     pub corridor: String,
+    pub channel: String,
+    pub institution: Option<String>,
+    pub party_kind: String,
     pub month: String,
     pub bucket: i32,
     pub micros: i64,
 }
 
-impl From<RemovedObservation> for RollupDelta {
-    fn from(r: RemovedObservation) -> Self {
-        RollupDelta {
-            measure: r.measure,
-            corridor: r.corridor,
-            month: r.month,
-            bucket: r.bucket,
-            n: -1,
-            total: -r.micros,
-        }
-    }
+/// A journey summary as removed: what it counted for in the scorecard.
+#[derive(sqlx::FromRow)]
+pub struct RemovedSummary {
+    pub repatriation_id: Uuid,
+    pub corridor: String,
+    pub month: Option<String>,
+    pub funds_at: Option<DbTime>,
+    pub initiation_to_funds: Option<i64>,
+    pub within_business_day: Option<bool>,
+    pub fee_share_ppm: Option<i64>,
 }
 
 /// The group key of a delay query: the measure and every dimension, NULL

@@ -26,8 +26,12 @@ use uuid::Uuid;
 use crate::codec;
 use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
-use crate::metrics_rows::{JOURNEY_DIMS, JourneyDims, ObservationRow, RollupDelta, SummaryRow};
-use crate::rows::{AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RollupRow, StepRow};
+use crate::metrics_rows::{
+    JOURNEY_DIMS, JourneyDims, ObservationRow, ROLLUPS, Removed, RollupDeltas, SummaryRow,
+};
+use crate::rows::{
+    AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RemovedSummary, StepRow,
+};
 use crate::sqlite_writer::Writer;
 use crate::types::{DbDecimal, DbTime};
 use crate::events::NewEvent;
@@ -430,21 +434,26 @@ impl Dialect for SqliteConnection {
         dims: &HashMap<Uuid, JourneyDims>,
         obs: &[ObservationRow],
         sums: &[SummaryRow],
-    ) -> Result<Vec<RollupDelta>, StoreError> {
-        let mut removed = Vec::new();
+    ) -> Result<Removed, StoreError> {
+        let mut removed = Removed::default();
         for chunk in ids.chunks(IDS_PER_SELECT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "DELETE FROM delay_observations WHERE repatriation_id IN ",
-            );
-            in_list(&mut q, chunk.iter().copied());
-            q.push(" RETURNING measure, corridor, month, bucket, micros");
-            let rows: Vec<RemovedObservation> = q.build_query_as().fetch_all(&mut *self).await?;
-            removed.extend(rows.into_iter().map(RollupDelta::from));
             let mut q = QueryBuilder::<Sqlite>::new(
                 "DELETE FROM journey_summaries WHERE repatriation_id IN ",
             );
             in_list(&mut q, chunk.iter().copied());
-            q.build().execute(&mut *self).await?;
+            q.push(" RETURNING repatriation_id, corridor, month, funds_at, initiation_to_funds, within_business_day, fee_share_ppm");
+            let rows: Vec<RemovedSummary> = q.build_query_as().fetch_all(&mut *self).await?;
+            if rows.is_empty() {
+                continue;
+            }
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "DELETE FROM delay_observations WHERE repatriation_id IN ",
+            );
+            in_list(&mut q, rows.iter().map(|r| r.repatriation_id));
+            q.push(" RETURNING measure, corridor, channel, institution, party_kind, month, bucket, micros");
+            let obs: Vec<RemovedObservation> = q.build_query_as().fetch_all(&mut *self).await?;
+            removed.observations.extend(obs);
+            removed.summaries.extend(rows);
         }
         let d = |id: &Uuid| {
             dims.get(id)
@@ -544,8 +553,8 @@ impl Dialect for SqliteConnection {
         Ok(())
     }
 
-    async fn insert_rollup(&mut self, deltas: &[RollupDelta]) -> Result<(), StoreError> {
-        for chunk in deltas.chunks(ROWS_PER_INSERT) {
+    async fn insert_rollup(&mut self, deltas: &RollupDeltas) -> Result<(), StoreError> {
+        for chunk in deltas.by_month.chunks(ROWS_PER_INSERT) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total) ",
             );
@@ -559,22 +568,72 @@ impl Dialect for SqliteConnection {
             });
             q.build().execute(&mut *self).await?;
         }
+        for chunk in deltas.by_dims.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO delay_rollup_dims (measure, corridor, channel, institution, party_kind, bucket, n, total) ",
+            );
+            q.push_values(chunk, |mut row, d| {
+                row.push_bind(&d.measure)
+                    .push_bind(&d.corridor)
+                    .push_bind(&d.channel)
+                    .push_bind(&d.institution)
+                    .push_bind(&d.party_kind)
+                    .push_bind(d.bucket)
+                    .push_bind(d.n)
+                    .push_bind(d.total);
+            });
+            q.build().execute(&mut *self).await?;
+        }
+        for chunk in deltas.scorecard.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO scorecard_rollup (corridor, month, completed, within_hour, within_business_day, costed, fee_share_ppm_sum) ",
+            );
+            q.push_values(chunk, |mut row, d| {
+                row.push_bind(&d.corridor)
+                    .push_bind(&d.month)
+                    .push_bind(d.completed)
+                    .push_bind(d.within_hour)
+                    .push_bind(d.within_business_day)
+                    .push_bind(d.costed)
+                    .push_bind(d.fee_share_ppm_sum);
+            });
+            q.build().execute(&mut *self).await?;
+        }
         Ok(())
     }
 
-    /// The write lock is held, so reading, deleting and re-inserting is
-    /// one step to everyone else.
+    /// The write lock is held, so folding the rows there are (those up to
+    /// the greatest rowid; the folded ones come after it) and deleting them
+    /// is one step to everyone else.
     async fn compact_rollup(&mut self) -> Result<(), StoreError> {
-        let folded: Vec<RollupRow> = sqlx::query_as(
-            "SELECT measure, corridor, month, bucket, SUM(n) AS n, SUM(total) AS total FROM delay_rollup
-             GROUP BY measure, corridor, month, bucket HAVING SUM(n) <> 0 OR SUM(total) <> 0",
-        )
-        .fetch_all(&mut *self)
-        .await?;
-        sqlx::query("DELETE FROM delay_rollup")
+        for (table, keys, sums) in ROLLUPS {
+            let (last,): (Option<i64>,) =
+                sqlx::query_as(AssertSqlSafe(format!("SELECT MAX(rowid) FROM {table}")))
+                    .fetch_one(&mut *self)
+                    .await?;
+            let Some(last) = last else { continue };
+            let cols = sums.join(", ");
+            let summed = sums.iter().map(|c| format!("SUM({c})")).collect::<Vec<_>>();
+            let nonzero = summed
+                .iter()
+                .map(|s| format!("{s} <> 0"))
+                .collect::<Vec<_>>();
+            sqlx::query(AssertSqlSafe(format!(
+                "INSERT INTO {table} ({keys}, {cols})
+                 SELECT {keys}, {} FROM {table} WHERE rowid <= $1 GROUP BY {keys} HAVING {}",
+                summed.join(", "),
+                nonzero.join(" OR ")
+            )))
+            .bind(last)
             .execute(&mut *self)
             .await?;
-        let folded: Vec<RollupDelta> = folded.into_iter().map(Into::into).collect();
-        self.insert_rollup(&folded).await
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE rowid <= $1"
+            )))
+            .bind(last)
+            .execute(&mut *self)
+            .await?;
+        }
+        Ok(())
     }
 }

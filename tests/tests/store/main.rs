@@ -13,6 +13,7 @@ mod journeys;
 mod metrics;
 mod reconciliation;
 mod revisions;
+mod rollups;
 mod schema;
 mod support;
 mod writes;

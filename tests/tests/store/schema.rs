@@ -223,7 +223,10 @@ async fn sqlite_schema(url: &str) -> Schema {
         }
         key.sort();
         t.primary_key = key.into_iter().map(|(_, c)| c).collect();
-        t.unique.insert(t.primary_key.clone());
+        // A table may have no key (the rollups): nothing is unique then.
+        if !t.primary_key.is_empty() {
+            t.unique.insert(t.primary_key.clone());
+        }
         for idx in sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT name, \"unique\", origin FROM pragma_index_list('{name}')"
         )))

@@ -12,7 +12,9 @@ use uuid::Uuid;
 
 use super::SqlRepository;
 use crate::db::{Conn, Sql};
-use crate::metrics_rows::{ObservationRow, SummaryRow, rollup_deltas, rows_for};
+use crate::metrics_rows::{
+    ObservationRow, SummaryRow, WITHIN_HOUR_MICROS, rollup_deltas, rows_for,
+};
 use crate::rows::{
     BreachRow, BucketRow, GroupKeyRow, ObservationRow as StoredObservation, ScorecardCounts,
     ValueRow,
@@ -74,7 +76,7 @@ pub(super) async fn refresh_metrics(
     }
     let removed = c.dialect().replace_metrics(ids, &dims, &obs, &sums).await?;
     c.dialect()
-        .insert_rollup(&rollup_deltas(removed, &obs, &dims))
+        .insert_rollup(&rollup_deltas(&removed, &obs, &sums, &dims))
         .await
 }
 
@@ -145,14 +147,28 @@ impl MetricsRepository for SqlRepository {
         let (select, group) = (key_select(dims), key_group(dims));
         let mut pooled = self.pool.acquire().await?;
         let mut c = pooled.conn();
-        let rows: Vec<BucketRow> = if filter.party_id.is_none()
-            && dims
+        // A rollup holds the keys already counted, for every party: by
+        // every dimension but the month over all months, or by corridor
+        // and month.
+        let rollup = match filter.party_id {
+            Some(_) => None,
+            None if filter.start_month.is_none()
+                && filter.end_month.is_none()
+                && !dims.contains(&Dimension::Month) =>
+            {
+                Some("delay_rollup_dims")
+            }
+            None if dims
                 .iter()
-                .all(|d| matches!(d, Dimension::Corridor | Dimension::Month))
-        {
-            // The rollup holds these keys already counted.
+                .all(|d| matches!(d, Dimension::Corridor | Dimension::Month)) =>
+            {
+                Some("delay_rollup")
+            }
+            None => None,
+        };
+        let rows: Vec<BucketRow> = if let Some(table) = rollup {
             let mut q = c.sql(&format!(
-                "SELECT {select}, bucket, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(total) AS BIGINT) AS total FROM delay_rollup WHERE TRUE"
+                "SELECT {select}, bucket, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(total) AS BIGINT) AS total FROM {table} WHERE TRUE"
             ));
             delay_where(&mut q, filter);
             q.push(&format!(" GROUP BY {group}, bucket HAVING SUM(n) > 0"));
@@ -228,20 +244,39 @@ impl MetricsRepository for SqlRepository {
     ) -> Result<Vec<ScorecardRow>, StoreError> {
         let mut pooled = self.pool.acquire().await?;
         let mut c = pooled.conn();
-        let mut q = c.sql(
-            "SELECT corridor, month,
-                    COUNT(*) AS completed,
-                    SUM(CASE WHEN initiation_to_funds <= 3600000000 THEN 1 ELSE 0 END) AS within_hour,
-                    SUM(CASE WHEN within_business_day THEN 1 ELSE 0 END) AS within_business_day,
-                    COUNT(fee_share_ppm) AS costed,
-                    CAST(COALESCE(SUM(fee_share_ppm), 0) AS BIGINT) AS fee_share_ppm_sum
-             FROM journey_summaries
-             WHERE month IS NOT NULL AND funds_at IS NOT NULL",
-        );
+        // Every party's: the rollup's counts; one party's: its summaries
+        // (counted as metrics_rows::rollup_deltas counts them).
+        let mut q = if party_id.is_none() {
+            c.sql(
+                "SELECT corridor, month,
+                        CAST(SUM(completed) AS BIGINT) AS completed,
+                        CAST(SUM(within_hour) AS BIGINT) AS within_hour,
+                        CAST(SUM(within_business_day) AS BIGINT) AS within_business_day,
+                        CAST(SUM(costed) AS BIGINT) AS costed,
+                        CAST(SUM(fee_share_ppm_sum) AS BIGINT) AS fee_share_ppm_sum
+                 FROM scorecard_rollup WHERE TRUE",
+            )
+        } else {
+            c.sql(&format!(
+                "SELECT corridor, month,
+                        COUNT(*) AS completed,
+                        SUM(CASE WHEN initiation_to_funds <= {WITHIN_HOUR_MICROS} THEN 1 ELSE 0 END) AS within_hour,
+                        SUM(CASE WHEN within_business_day THEN 1 ELSE 0 END) AS within_business_day,
+                        COUNT(fee_share_ppm) AS costed,
+                        CAST(COALESCE(SUM(fee_share_ppm), 0) AS BIGINT) AS fee_share_ppm_sum
+                 FROM journey_summaries
+                 WHERE month IS NOT NULL AND funds_at IS NOT NULL"
+            ))
+        };
         q.and("month", ">=", start_month)
             .and("month", "<=", end_month)
             .and_eq("party_id", party_id)
-            .push(" GROUP BY corridor, month ORDER BY corridor, month");
+            .push(" GROUP BY corridor, month");
+        if party_id.is_none() {
+            // Keys whose journeys all moved elsewhere fold to nothing.
+            q.push(" HAVING SUM(completed) > 0");
+        }
+        q.push(" ORDER BY corridor, month");
         let rows: Vec<ScorecardCounts> = q.fetch_all().await?;
         Ok(rows.into_iter().map(Into::into).collect())
     }
