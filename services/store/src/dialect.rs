@@ -16,9 +16,9 @@ use repat_core::journey::Step;
 use repat_core::repatriation::Allocation;
 use uuid::Uuid;
 
+use crate::events::NewEvent;
 use crate::metrics_rows::{JourneyDims, ObservationRow, Removed, RollupDeltas, SummaryRow};
 use crate::rows::KeyRow;
-use crate::events::NewEvent;
 use crate::{Idempotency, KeyId, StoreError};
 
 /// A change to a repatriation's status and step count.
@@ -48,7 +48,10 @@ pub trait Dialect: Send {
         at: DateTime<Utc>,
     ) -> Result<(), StoreError>;
     /// The party of each repatriation among `ids` that exists.
-    async fn repatriation_parties(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Uuid>, StoreError>;
+    async fn repatriation_parties(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Uuid>, StoreError>;
 
     /// Inserts the keys (with their responses, when known) that are not
     /// taken, neither by the same key nor by an unscoped key of the same

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use crate::codec;
 use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
+use crate::events::NewEvent;
 use crate::metrics_rows::{
     JOURNEY_DIMS, JourneyDims, ObservationRow, ROLLUPS, Removed, RollupDeltas, SummaryRow,
 };
@@ -26,7 +27,6 @@ use crate::rows::{
     AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RemovedSummary, StepCount, StepRow,
 };
 use crate::types::{DbDecimal, DbTime};
-use crate::events::NewEvent;
 use crate::{ChangeFeed, ConnectOptions, Idempotency, KeyId, StoreError, migrate};
 
 /// The row-lock suffix of a SELECT whose rows the transaction will change.
@@ -184,7 +184,10 @@ impl Dialect for PgConnection {
         Ok(())
     }
 
-    async fn repatriation_parties(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Uuid>, StoreError> {
+    async fn repatriation_parties(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Uuid>, StoreError> {
         let rows: Vec<(Uuid, Uuid)> =
             sqlx::query_as("SELECT id, party_id FROM repatriations WHERE id = ANY($1)")
                 .bind(ids)

@@ -26,6 +26,7 @@ use uuid::Uuid;
 use crate::codec;
 use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
+use crate::events::NewEvent;
 use crate::metrics_rows::{
     JOURNEY_DIMS, JourneyDims, ObservationRow, ROLLUPS, Removed, RollupDeltas, SummaryRow,
 };
@@ -34,7 +35,6 @@ use crate::rows::{
 };
 use crate::sqlite_writer::Writer;
 use crate::types::{DbDecimal, DbTime};
-use crate::events::NewEvent;
 use crate::{ConnectOptions, Idempotency, KeyId, StoreError, migrate};
 
 /// The write transaction already holds the database: no row locks.
@@ -142,10 +142,14 @@ impl Dialect for SqliteConnection {
         Ok(())
     }
 
-    async fn repatriation_parties(&mut self, ids: &[Uuid]) -> Result<HashMap<Uuid, Uuid>, StoreError> {
+    async fn repatriation_parties(
+        &mut self,
+        ids: &[Uuid],
+    ) -> Result<HashMap<Uuid, Uuid>, StoreError> {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(IDS_PER_SELECT) {
-            let mut q = QueryBuilder::<Sqlite>::new("SELECT id, party_id FROM repatriations WHERE id IN ");
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT id, party_id FROM repatriations WHERE id IN ");
             in_list(&mut q, chunk.iter().copied());
             let rows: Vec<(Uuid, Uuid)> = q.build_query_as().fetch_all(&mut *self).await?;
             out.extend(rows);
