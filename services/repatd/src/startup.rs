@@ -64,7 +64,7 @@ const PING_TIMEOUT: Duration = Duration::from_secs(1);
 const CHANGE_FEED_RETRY: Duration = Duration::from_secs(1);
 /// How often delay metrics are brought up to date in the background.
 const METRICS_INTERVAL: Duration = Duration::from_secs(1);
-/// Every this many intervals, the delay rollup's deltas are folded.
+/// Every this many intervals, the rollups' keys left at zero are cleared.
 const ROLLUP_COMPACTION_ROUNDS: u64 = 60;
 
 const STREAM_WINDOW: u32 = 1 << 20;
@@ -467,7 +467,7 @@ async fn keep_metrics_current(repo: Arc<dyn Repository>) {
         if round.is_multiple_of(ROLLUP_COMPACTION_ROUNDS)
             && let Err(e) = repo.compact_delay_rollup().await
         {
-            tracing::warn!(error = ?e, "compacting the delay rollup failed; retrying");
+            tracing::warn!(error = ?e, "clearing the rollups' zero keys failed; retrying");
         }
     }
 }

@@ -119,7 +119,8 @@ pub fn rows_for(id: Uuid, dims: &JourneyDims, steps: &[Step]) -> (Vec<Observatio
 /// scorecard_rollup).
 pub const WITHIN_HOUR_MICROS: i64 = 3_600_000_000;
 
-/// Each rollup table: its key columns, then the columns summed over a key.
+/// Each rollup table: its key (migration 0017), then the columns summed
+/// over a key.
 pub const ROLLUPS: [(&str, &str, &[&str]); 3] = [
     (
         "delay_rollup",
@@ -143,6 +144,19 @@ pub const ROLLUPS: [(&str, &str, &[&str]); 3] = [
         ],
     ),
 ];
+
+/// The statements that clear the rollups' keys whose sums all came back
+/// to zero (journeys moved to other keys).
+pub fn clear_zero_keys() -> impl Iterator<Item = String> {
+    ROLLUPS.into_iter().map(|(table, _, sums)| {
+        let zero = sums
+            .iter()
+            .map(|c| format!("{c} = 0"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
+        format!("DELETE FROM {table} WHERE {zero}")
+    })
+}
 
 /// A signed change to the count and sum of one delay_rollup key (measure,
 /// corridor, month, bucket).

@@ -84,6 +84,11 @@ const POSTGRES: &[Source] = &[
         "metrics rollups",
         include_str!("../../../migrations/postgres/0016_metrics_rollups.sql"),
     ),
+    (
+        17,
+        "rollups by key",
+        include_str!("../../../migrations/postgres/0017_rollups_by_key.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -165,6 +170,11 @@ const SQLITE: &[Source] = &[
         16,
         "metrics rollups",
         include_str!("../../../migrations/sqlite/0016_metrics_rollups.sql"),
+    ),
+    (
+        17,
+        "rollups by key",
+        include_str!("../../../migrations/sqlite/0017_rollups_by_key.sql"),
     ),
 ];
 

@@ -543,7 +543,7 @@ pub trait MetricsRepository: Send + Sync {
     /// Brings the metrics rows of up to `limit` journeys marked pending up
     /// to date, in one transaction; returns how many.
     async fn drain_pending_metrics(&self, limit: u32) -> Result<usize, StoreError>;
-    /// Folds the rollup's deltas into one row per key.
+    /// Clears the rollups' keys whose sums all came back to zero.
     async fn compact_delay_rollup(&self) -> Result<(), StoreError>;
 }
 

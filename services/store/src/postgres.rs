@@ -21,7 +21,7 @@ use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
 use crate::events::NewEvent;
 use crate::metrics_rows::{
-    JOURNEY_DIMS, JourneyDims, ObservationRow, ROLLUPS, Removed, RollupDeltas, SummaryRow,
+    JOURNEY_DIMS, JourneyDims, ObservationRow, Removed, RollupDeltas, SummaryRow,
 };
 use crate::rows::{
     AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RemovedSummary, StepCount, StepRow,
@@ -257,12 +257,16 @@ impl Dialect for PgConnection {
             return Ok(Vec::new());
         }
         let rows: Vec<KeyRow> = sqlx::query_as(
-            // `= ANY` lets the planner probe the key's index; joined on
-            // the request id alone, it hashes the whole table.
-            "SELECT DISTINCT i.* FROM idempotency i
-             JOIN UNNEST($1::uuid[], $2::text[], $3::text[]) AS k(id, scope, method)
-               ON i.request_id = k.id AND ((i.scope = k.scope AND i.method = k.method) OR i.scope = '')
-             WHERE i.request_id = ANY($1)",
+            // One probe of the key's index per key, whatever the table's
+            // size (`OFFSET 0` keeps the planner from turning the probes
+            // into a scan of the whole table, which it prefers while the
+            // table is small and then pays for per row).
+            "SELECT DISTINCT i.* FROM UNNEST($1::uuid[], $2::text[], $3::text[]) AS k(id, scope, method)
+             CROSS JOIN LATERAL (
+                 SELECT * FROM idempotency i
+                 WHERE i.request_id = k.id AND ((i.scope = k.scope AND i.method = k.method) OR i.scope = '')
+                 OFFSET 0
+             ) AS i",
         )
         .bind(column(keys, |k| k.request_id))
         .bind(column(keys, |k| k.scope.clone()))
@@ -595,7 +599,9 @@ impl Dialect for PgConnection {
         if !d.is_empty() {
             sqlx::query(
                 "INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[])",
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[])
+                 ON CONFLICT (measure, corridor, month, bucket)
+                 DO UPDATE SET n = delay_rollup.n + EXCLUDED.n, total = delay_rollup.total + EXCLUDED.total",
             )
             .bind(column(d, |d| d.measure.clone()))
             .bind(column(d, |d| d.corridor.clone()))
@@ -610,12 +616,14 @@ impl Dialect for PgConnection {
         if !d.is_empty() {
             sqlx::query(
                 "INSERT INTO delay_rollup_dims (measure, corridor, channel, institution, party_kind, bucket, n, total)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int8[], $8::int8[])",
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int8[], $8::int8[])
+                 ON CONFLICT (measure, corridor, channel, institution, party_kind, bucket)
+                 DO UPDATE SET n = delay_rollup_dims.n + EXCLUDED.n, total = delay_rollup_dims.total + EXCLUDED.total",
             )
             .bind(column(d, |d| d.measure.clone()))
             .bind(column(d, |d| d.corridor.clone()))
             .bind(column(d, |d| d.channel.clone()))
-            .bind(column(d, |d| d.institution.clone()))
+            .bind(column(d, |d| d.institution.clone().unwrap_or_default()))
             .bind(column(d, |d| d.party_kind.clone()))
             .bind(column(d, |d| d.bucket))
             .bind(column(d, |d| d.n))
@@ -627,7 +635,13 @@ impl Dialect for PgConnection {
         if !d.is_empty() {
             sqlx::query(
                 "INSERT INTO scorecard_rollup (corridor, month, completed, within_hour, within_business_day, costed, fee_share_ppm_sum)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])",
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])
+                 ON CONFLICT (month, corridor) DO UPDATE SET
+                   completed = scorecard_rollup.completed + EXCLUDED.completed,
+                   within_hour = scorecard_rollup.within_hour + EXCLUDED.within_hour,
+                   within_business_day = scorecard_rollup.within_business_day + EXCLUDED.within_business_day,
+                   costed = scorecard_rollup.costed + EXCLUDED.costed,
+                   fee_share_ppm_sum = scorecard_rollup.fee_share_ppm_sum + EXCLUDED.fee_share_ppm_sum",
             )
             .bind(column(d, |d| d.corridor.clone()))
             .bind(column(d, |d| d.month.clone()))
@@ -642,25 +656,9 @@ impl Dialect for PgConnection {
         Ok(())
     }
 
-    /// Rows committed while this runs are not in its snapshot and stay as
-    /// they are; each row is folded once.
     async fn compact_rollup(&mut self) -> Result<(), StoreError> {
-        for (table, keys, sums) in ROLLUPS {
-            let cols = sums.join(", ");
-            let summed = sums.iter().map(|c| format!("SUM({c})")).collect::<Vec<_>>();
-            let nonzero = summed
-                .iter()
-                .map(|s| format!("{s} <> 0"))
-                .collect::<Vec<_>>();
-            sqlx::query(AssertSqlSafe(format!(
-                "WITH gone AS (DELETE FROM {table} RETURNING {keys}, {cols})
-                 INSERT INTO {table} ({keys}, {cols})
-                 SELECT {keys}, {} FROM gone GROUP BY {keys} HAVING {}",
-                summed.join(", "),
-                nonzero.join(" OR ")
-            )))
-            .execute(&mut *self)
-            .await?;
+        for sql in crate::metrics_rows::clear_zero_keys() {
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut *self).await?;
         }
         Ok(())
     }

@@ -28,7 +28,7 @@ use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
 use crate::events::NewEvent;
 use crate::metrics_rows::{
-    JOURNEY_DIMS, JourneyDims, ObservationRow, ROLLUPS, Removed, RollupDeltas, SummaryRow,
+    JOURNEY_DIMS, JourneyDims, ObservationRow, Removed, RollupDeltas, SummaryRow,
 };
 use crate::rows::{
     AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RemovedSummary, StepRow,
@@ -570,6 +570,9 @@ impl Dialect for SqliteConnection {
                     .push_bind(d.n)
                     .push_bind(d.total);
             });
+            q.push(
+                " ON CONFLICT (measure, corridor, month, bucket) DO UPDATE SET n = n + excluded.n, total = total + excluded.total",
+            );
             q.build().execute(&mut *self).await?;
         }
         for chunk in deltas.by_dims.chunks(ROWS_PER_INSERT) {
@@ -580,12 +583,15 @@ impl Dialect for SqliteConnection {
                 row.push_bind(&d.measure)
                     .push_bind(&d.corridor)
                     .push_bind(&d.channel)
-                    .push_bind(&d.institution)
+                    .push_bind(d.institution.as_deref().unwrap_or(""))
                     .push_bind(&d.party_kind)
                     .push_bind(d.bucket)
                     .push_bind(d.n)
                     .push_bind(d.total);
             });
+            q.push(
+                " ON CONFLICT (measure, corridor, channel, institution, party_kind, bucket) DO UPDATE SET n = n + excluded.n, total = total + excluded.total",
+            );
             q.build().execute(&mut *self).await?;
         }
         for chunk in deltas.scorecard.chunks(ROWS_PER_INSERT) {
@@ -601,42 +607,20 @@ impl Dialect for SqliteConnection {
                     .push_bind(d.costed)
                     .push_bind(d.fee_share_ppm_sum);
             });
+            q.push(
+                " ON CONFLICT (month, corridor) DO UPDATE SET completed = completed + excluded.completed, \
+                 within_hour = within_hour + excluded.within_hour, \
+                 within_business_day = within_business_day + excluded.within_business_day, \
+                 costed = costed + excluded.costed, fee_share_ppm_sum = fee_share_ppm_sum + excluded.fee_share_ppm_sum",
+            );
             q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
 
-    /// The write lock is held, so folding the rows there are (those up to
-    /// the greatest rowid; the folded ones come after it) and deleting them
-    /// is one step to everyone else.
     async fn compact_rollup(&mut self) -> Result<(), StoreError> {
-        for (table, keys, sums) in ROLLUPS {
-            let (last,): (Option<i64>,) =
-                sqlx::query_as(AssertSqlSafe(format!("SELECT MAX(rowid) FROM {table}")))
-                    .fetch_one(&mut *self)
-                    .await?;
-            let Some(last) = last else { continue };
-            let cols = sums.join(", ");
-            let summed = sums.iter().map(|c| format!("SUM({c})")).collect::<Vec<_>>();
-            let nonzero = summed
-                .iter()
-                .map(|s| format!("{s} <> 0"))
-                .collect::<Vec<_>>();
-            sqlx::query(AssertSqlSafe(format!(
-                "INSERT INTO {table} ({keys}, {cols})
-                 SELECT {keys}, {} FROM {table} WHERE rowid <= $1 GROUP BY {keys} HAVING {}",
-                summed.join(", "),
-                nonzero.join(" OR ")
-            )))
-            .bind(last)
-            .execute(&mut *self)
-            .await?;
-            sqlx::query(AssertSqlSafe(format!(
-                "DELETE FROM {table} WHERE rowid <= $1"
-            )))
-            .bind(last)
-            .execute(&mut *self)
-            .await?;
+        for sql in crate::metrics_rows::clear_zero_keys() {
+            sqlx::query(AssertSqlSafe(sql)).execute(&mut *self).await?;
         }
         Ok(())
     }

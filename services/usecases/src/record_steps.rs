@@ -151,7 +151,7 @@ async fn try_record(
         .map(|&i| items[i].step.repatriation_id)
         .collect();
     let mut step_counts = tx.lock_journeys(&rep_ids).await?;
-    let mut journeys = tx.load_step_extremes(&rep_ids).await?;
+    let mut journeys = tx.load_step_extremes(&step_counts).await?;
     let keys: Vec<KeyId> = unique.iter().map(|&i| items[i].idem.key()).collect();
     let mut records = tx.stored_keys(&keys).await?;
 

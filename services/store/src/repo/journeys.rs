@@ -8,7 +8,7 @@ use repat_core::Named;
 use repat_core::audit::AuditEntry;
 use repat_core::earning::Earning;
 use repat_core::facts::party_on;
-use repat_core::journey::Step;
+use repat_core::journey::{Step, StepKind};
 use repat_core::party::{Party, PartyKind};
 use repat_core::repatriation::Repatriation;
 use repat_core::time::dhaka_date;
@@ -25,6 +25,33 @@ use crate::{
     AuditFilter, ChangeFeed, EarningFilter, Journey, Page, PageRequest, PartyFactRepository,
     PartyFilter, PoolUsage, RepatriationFilter, Repository, StoreError, UndatedRepatriation,
 };
+
+/// Longest journey read whole by [`Write::load_step_extremes`]: two
+/// probes (earliest, latest) per kind read at most this many rows.
+const READ_WHOLE_UP_TO: i32 = 2 * StepKind::ALL.len() as i32;
+
+/// The earliest and latest step of each kind among `steps` (by occurrence,
+/// then recording, then id: the order the backends' probes read them in),
+/// kind by kind in [`StepKind::ALL`]'s order.
+fn extremes(mut steps: Vec<Step>) -> Vec<Step> {
+    steps.sort_by(|a, b| {
+        let rank = |s: &Step| StepKind::ALL.iter().position(|k| *k == s.kind());
+        (rank(a), a.occurred_at(), a.recorded_at, a.id).cmp(&(
+            rank(b),
+            b.occurred_at(),
+            b.recorded_at,
+            b.id,
+        ))
+    });
+    let mut out: Vec<Step> = Vec::new();
+    for kind in steps.chunk_by(|a, b| a.kind() == b.kind()) {
+        out.push(kind[0].clone());
+        if kind.len() > 1 {
+            out.push(kind[kind.len() - 1].clone());
+        }
+    }
+    out
+}
 
 #[async_trait]
 impl Repository for SqlRepository {
@@ -477,12 +504,31 @@ impl Write {
 
     /// Each journey's earliest and latest step of every kind: what the
     /// ordering rules and the status need, at a cost independent of the
-    /// journey's length.
+    /// journey's length. `step_counts` (from [`Write::lock_journeys`])
+    /// says how each is read: a journey without steps is not read, a short
+    /// one is read whole (fewer rows than two index probes per kind) and
+    /// reduced here, a long one is probed.
     pub async fn load_step_extremes(
         &mut self,
-        ids: &[Uuid],
+        step_counts: &HashMap<Uuid, i32>,
     ) -> Result<HashMap<Uuid, Vec<Step>>, StoreError> {
-        self.conn().dialect().load_step_extremes(ids).await
+        let (mut short, mut long) = (Vec::new(), Vec::new());
+        for (id, count) in step_counts {
+            match *count {
+                ..=0 => {}
+                n if n <= READ_WHOLE_UP_TO => short.push(*id),
+                _ => long.push(*id),
+            }
+        }
+        short.sort();
+        long.sort();
+        let mut out = self.conn().dialect().load_step_extremes(&long).await?;
+        for (id, steps) in self.conn().dialect().load_steps(&short).await? {
+            if !steps.is_empty() {
+                out.insert(id, extremes(steps));
+            }
+        }
+        Ok(out)
     }
 
     /// The steps `ids` that exist.

@@ -82,12 +82,17 @@ pub(super) async fn refresh_metrics(
 
 /// The select list of a group key: the measure, then each dimension's
 /// column where grouped by it, NULL where not (so every key reads as one
-/// [`GroupKeyRow`]).
-fn key_select(dims: &[Dimension]) -> String {
+/// [`GroupKeyRow`]). In delay_rollup_dims, no institution is keyed as ''.
+fn key_select(dims: &[Dimension], table: &str) -> String {
     let mut cols = vec!["measure".to_string()];
     for d in DIMENSIONS {
         cols.push(if dims.contains(&d) {
-            d.column().to_string()
+            match d {
+                Dimension::Institution if table == "delay_rollup_dims" => {
+                    "NULLIF(institution, '') AS institution".to_string()
+                }
+                _ => d.column().to_string(),
+            }
         } else {
             format!("CAST(NULL AS TEXT) AS {}", d.column())
         });
@@ -144,7 +149,7 @@ impl MetricsRepository for SqlRepository {
         filter: &DelayFilter,
         dims: &[Dimension],
     ) -> Result<Vec<DelayBucketRow>, StoreError> {
-        let (select, group) = (key_select(dims), key_group(dims));
+        let group = key_group(dims);
         let mut pooled = self.pool.acquire().await?;
         let mut c = pooled.conn();
         // A rollup holds the keys already counted, for every party: by
@@ -167,6 +172,7 @@ impl MetricsRepository for SqlRepository {
             None => None,
         };
         let rows: Vec<BucketRow> = if let Some(table) = rollup {
+            let select = key_select(dims, table);
             let mut q = c.sql(&format!(
                 "SELECT {select}, bucket, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(total) AS BIGINT) AS total FROM {table} WHERE TRUE"
             ));
@@ -176,6 +182,7 @@ impl MetricsRepository for SqlRepository {
         } else {
             // Per bucket, the values are of one magnitude, so their sum
             // stays far inside 64 bits.
+            let select = key_select(dims, "delay_observations");
             let mut q = c.sql(&format!("SELECT {select}, bucket, COUNT(*) AS n, CAST(SUM(micros) AS BIGINT) AS total FROM delay_observations WHERE TRUE"));
             delay_where(&mut q, filter);
             q.push(&format!(" GROUP BY {group}, bucket"));
@@ -201,7 +208,7 @@ impl MetricsRepository for SqlRepository {
         let mut c = pooled.conn();
         let mut q = c.sql(&format!(
             "SELECT {}, micros FROM delay_observations WHERE TRUE",
-            key_select(dims)
+            key_select(dims, "delay_observations")
         ));
         delay_where(&mut q, filter);
         let rows: Vec<ValueRow> = q.fetch_all().await?;
