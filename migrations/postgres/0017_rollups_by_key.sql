@@ -60,3 +60,19 @@ FROM scorecard_rollup GROUP BY month, corridor
 HAVING SUM(completed) <> 0 OR SUM(within_hour) <> 0 OR SUM(within_business_day) <> 0 OR SUM(costed) <> 0 OR SUM(fee_share_ppm_sum) <> 0;
 DROP TABLE scorecard_rollup;
 ALTER TABLE scorecard_rollup_keyed RENAME TO scorecard_rollup;
+
+-- The observations over every month by measure and corridor alone: the
+-- most asked question, which would otherwise sum delay_rollup_dims' rows
+-- of every channel, institution and party kind in the read.
+CREATE TABLE delay_rollup_corridor (
+    measure  TEXT    NOT NULL,
+    corridor TEXT    NOT NULL,
+    bucket   INTEGER NOT NULL,
+    n        BIGINT  NOT NULL,
+    total    BIGINT  NOT NULL,
+    PRIMARY KEY (measure, corridor, bucket)
+) WITH (fillfactor = 70);
+INSERT INTO delay_rollup_corridor (measure, corridor, bucket, n, total)
+SELECT measure, corridor, bucket, SUM(n), SUM(total)
+FROM delay_rollup_dims GROUP BY measure, corridor, bucket
+HAVING SUM(n) <> 0 OR SUM(total) <> 0;

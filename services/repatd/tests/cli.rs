@@ -199,6 +199,10 @@ fn serve_for(args: &[&str], running: std::time::Duration) -> Output {
             "--allow-unauthenticated",
             "--listen",
             "127.0.0.1:0",
+            // Ephemeral too: these tests run at once, and the default
+            // console port would be taken by whichever started first.
+            "--console-listen",
+            "127.0.0.1:0",
             "--database-url",
             &db,
         ])

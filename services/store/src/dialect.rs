@@ -113,7 +113,9 @@ pub trait Dialect: Send {
     /// Takes up to `limit` pending journeys that no other drainer holds.
     async fn take_pending(&mut self, limit: u32) -> Result<Vec<Uuid>, StoreError>;
     async fn clear_pending(&mut self, ids: &[Uuid]) -> Result<(), StoreError>;
+    /// Adds the deltas to their rollups' keys (an upsert each, in the
+    /// deltas' sorted order, so two rounds never deadlock).
     async fn insert_rollup(&mut self, deltas: &RollupDeltas) -> Result<(), StoreError>;
-    /// Folds each rollup's deltas into one row per key.
+    /// Clears each rollup's keys whose sums all came back to zero.
     async fn compact_rollup(&mut self) -> Result<(), StoreError>;
 }

@@ -121,10 +121,15 @@ pub const WITHIN_HOUR_MICROS: i64 = 3_600_000_000;
 
 /// Each rollup table: its key (migration 0017), then the columns summed
 /// over a key.
-pub const ROLLUPS: [(&str, &str, &[&str]); 3] = [
+pub const ROLLUPS: [(&str, &str, &[&str]); 4] = [
     (
         "delay_rollup",
         "measure, corridor, month, bucket",
+        &["n", "total"],
+    ),
+    (
+        "delay_rollup_corridor",
+        "measure, corridor, bucket",
         &["n", "total"],
     ),
     (
@@ -170,6 +175,17 @@ pub struct RollupDelta {
     pub total: i64,
 }
 
+/// A signed change to one delay_rollup_corridor key (measure, corridor,
+/// bucket, over every month).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CorridorDelta {
+    pub measure: String,
+    pub corridor: String,
+    pub bucket: i32,
+    pub n: i64,
+    pub total: i64,
+}
+
 /// A signed change to one delay_rollup_dims key (every dimension but the
 /// month and the party).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -189,6 +205,7 @@ pub struct DimsDelta {
 #[derive(Debug, Default)]
 pub struct RollupDeltas {
     pub by_month: Vec<RollupDelta>,
+    pub by_corridor: Vec<CorridorDelta>,
     pub by_dims: Vec<DimsDelta>,
     pub scorecard: Vec<ScorecardRow>,
 }
@@ -249,6 +266,7 @@ pub fn rollup_deltas(
     dims: &HashMap<Uuid, JourneyDims>,
 ) -> RollupDeltas {
     let mut by_month = BTreeMap::new();
+    let mut by_corridor = BTreeMap::new();
     let mut by_dims = BTreeMap::new();
     let mut card = BTreeMap::new();
     for o in &removed.observations {
@@ -258,6 +276,7 @@ pub fn rollup_deltas(
             (&*o.measure, &*o.corridor, &*o.month, o.bucket),
             by,
         );
+        add(&mut by_corridor, (&*o.measure, &*o.corridor, o.bucket), by);
         let key = (
             &*o.measure,
             &*o.corridor,
@@ -278,6 +297,7 @@ pub fn rollup_deltas(
             (o.measure, &*d.corridor, &*o.month, o.bucket),
             by,
         );
+        add(&mut by_corridor, (o.measure, &*d.corridor, o.bucket), by);
         let key = (
             o.measure,
             &*d.corridor,
@@ -330,6 +350,17 @@ pub fn rollup_deltas(
                     total,
                 },
             )
+            .collect(),
+        by_corridor: by_corridor
+            .into_iter()
+            .filter(|(_, by)| changed(by))
+            .map(|((measure, corridor, bucket), [n, total])| CorridorDelta {
+                measure: measure.to_string(),
+                corridor: corridor.to_string(),
+                bucket,
+                n,
+                total,
+            })
             .collect(),
         by_dims: by_dims
             .into_iter()

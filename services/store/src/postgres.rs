@@ -612,6 +612,22 @@ impl Dialect for PgConnection {
             .execute(&mut *self)
             .await?;
         }
+        let d = &deltas.by_corridor;
+        if !d.is_empty() {
+            sqlx::query(
+                "INSERT INTO delay_rollup_corridor (measure, corridor, bucket, n, total)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int4[], $4::int8[], $5::int8[])
+                 ON CONFLICT (measure, corridor, bucket)
+                 DO UPDATE SET n = delay_rollup_corridor.n + EXCLUDED.n, total = delay_rollup_corridor.total + EXCLUDED.total",
+            )
+            .bind(column(d, |d| d.measure.clone()))
+            .bind(column(d, |d| d.corridor.clone()))
+            .bind(column(d, |d| d.bucket))
+            .bind(column(d, |d| d.n))
+            .bind(column(d, |d| d.total))
+            .execute(&mut *self)
+            .await?;
+        }
         let d = &deltas.by_dims;
         if !d.is_empty() {
             sqlx::query(

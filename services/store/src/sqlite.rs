@@ -575,6 +575,22 @@ impl Dialect for SqliteConnection {
             );
             q.build().execute(&mut *self).await?;
         }
+        for chunk in deltas.by_corridor.chunks(ROWS_PER_INSERT) {
+            let mut q = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO delay_rollup_corridor (measure, corridor, bucket, n, total) ",
+            );
+            q.push_values(chunk, |mut row, d| {
+                row.push_bind(&d.measure)
+                    .push_bind(&d.corridor)
+                    .push_bind(d.bucket)
+                    .push_bind(d.n)
+                    .push_bind(d.total);
+            });
+            q.push(
+                " ON CONFLICT (measure, corridor, bucket) DO UPDATE SET n = n + excluded.n, total = total + excluded.total",
+            );
+            q.build().execute(&mut *self).await?;
+        }
         for chunk in deltas.by_dims.chunks(ROWS_PER_INSERT) {
             let mut q = QueryBuilder::<Sqlite>::new(
                 "INSERT INTO delay_rollup_dims (measure, corridor, channel, institution, party_kind, bucket, n, total) ",

@@ -20,7 +20,8 @@ on_both_stores!(
     parties_are_stored_and_listed,
     earnings_are_stored_once_per_reference,
     repatriations_allocate_what_is_left,
-    steps_follow_the_journey_rules
+    steps_follow_the_journey_rules,
+    journeys_are_read_by_their_extremes
 );
 
 fn page(after: i64, size: u32) -> PageRequest {
@@ -305,4 +306,77 @@ async fn steps_follow_the_journey_rules(store: &TestStore) {
     );
     let stored = journey.steps.iter().find(|s| s.id == last.step.id).unwrap();
     assert_eq!(*stored, last.step, "amounts and instants read back exactly");
+}
+
+/// The earliest and latest step of each kind among `steps`, by occurrence,
+/// recording and id, as ids.
+fn extreme_ids(steps: &[repat_core::journey::Step]) -> std::collections::BTreeSet<Uuid> {
+    let mut ids = std::collections::BTreeSet::new();
+    for kind in StepKind::ALL {
+        let of_kind = || steps.iter().filter(|s| s.kind() == kind);
+        let order = |s: &&repat_core::journey::Step| (s.occurred_at(), s.recorded_at, s.id);
+        if let Some(first) = of_kind().min_by_key(order) {
+            ids.insert(first.id);
+        }
+        if let Some(last) = of_kind().max_by_key(order) {
+            ids.insert(last.id);
+        }
+    }
+    ids
+}
+
+/// A journey without steps is not read, a short one is read whole and a
+/// long one probed kind by kind: each way gives the earliest and latest
+/// step of every kind, as the journey's stored steps say.
+async fn journeys_are_read_by_their_extremes(store: &TestStore) {
+    let p = party(store, "Extremes Ltd").await;
+    let mut journeys = Vec::new();
+    // Hops after initiation: 9 (read whole) and 40 (probed; past the
+    // 28 rows two probes per kind would read).
+    for (reference, hops) in [("INV-X0", 0), ("INV-X9", 9), ("INV-X40", 40)] {
+        let e = earning(store, p.id, reference, "500.00", date(2024, 5, 1)).await;
+        let r = repatriation(store, p.id, &[e.id]).await;
+        let start = at("2024-05-02T09:00:00Z");
+        let mut batch = Vec::new();
+        if hops > 0 {
+            batch.push((
+                key(RECORD_STEP),
+                NewStep::new(r.id, StepKind::PaymentInitiated, start),
+            ));
+        }
+        for h in 1..=hops {
+            batch.push((
+                key(RECORD_STEP),
+                NewStep::new(
+                    r.id,
+                    StepKind::IntermediaryProcessed,
+                    start + chrono::Duration::minutes(h),
+                ),
+            ));
+        }
+        for result in admin(store).record_steps(&batch).await.unwrap() {
+            result.unwrap();
+        }
+        journeys.push(r.id);
+    }
+    let mut tx = store.repo.begin().await.unwrap();
+    let counts = tx.lock_journeys(&journeys).await.unwrap();
+    assert_eq!(counts.values().copied().max(), Some(41));
+    let read = tx.load_step_extremes(&counts).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert!(
+        !read.contains_key(&journeys[0]),
+        "a journey without steps has nothing to read"
+    );
+    for id in &journeys[1..] {
+        let stored = store.repo.get_journey(*id).await.unwrap().steps;
+        let got: std::collections::BTreeSet<Uuid> = read[id].iter().map(|s| s.id).collect();
+        assert_eq!(
+            got,
+            extreme_ids(&stored),
+            "journey of {} steps",
+            stored.len()
+        );
+        assert_eq!(got.len(), 3, "initiation, first and last hop");
+    }
 }

@@ -153,16 +153,15 @@ impl MetricsRepository for SqlRepository {
         let mut pooled = self.pool.acquire().await?;
         let mut c = pooled.conn();
         // A rollup holds the keys already counted, for every party: by
-        // every dimension but the month over all months, or by corridor
-        // and month.
+        // corridor alone or by every dimension but the month, over all
+        // months; or by corridor and month.
+        let all_months = filter.start_month.is_none() && filter.end_month.is_none();
         let rollup = match filter.party_id {
             Some(_) => None,
-            None if filter.start_month.is_none()
-                && filter.end_month.is_none()
-                && !dims.contains(&Dimension::Month) =>
-            {
-                Some("delay_rollup_dims")
+            None if all_months && dims.iter().all(|d| *d == Dimension::Corridor) => {
+                Some("delay_rollup_corridor")
             }
+            None if all_months && !dims.contains(&Dimension::Month) => Some("delay_rollup_dims"),
             None if dims
                 .iter()
                 .all(|d| matches!(d, Dimension::Corridor | Dimension::Month)) =>
@@ -171,7 +170,18 @@ impl MetricsRepository for SqlRepository {
             }
             None => None,
         };
-        let rows: Vec<BucketRow> = if let Some(table) = rollup {
+        let rows: Vec<BucketRow> = if rollup == Some("delay_rollup_corridor")
+            && dims == [Dimension::Corridor]
+        {
+            // Grouped by the rollup's own key: its rows are the answer
+            // (summing them again would cost the read most of its time).
+            let select = key_select(dims, "delay_rollup_corridor");
+            let mut q = c.sql(&format!(
+                "SELECT {select}, bucket, n, total FROM delay_rollup_corridor WHERE n > 0"
+            ));
+            delay_where(&mut q, filter);
+            q.fetch_all().await?
+        } else if let Some(table) = rollup {
             let select = key_select(dims, table);
             let mut q = c.sql(&format!(
                 "SELECT {select}, bucket, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(total) AS BIGINT) AS total FROM {table} WHERE TRUE"
