@@ -119,48 +119,67 @@ pub fn rows_for(id: Uuid, dims: &JourneyDims, steps: &[Step]) -> (Vec<Observatio
 /// scorecard_rollup).
 pub const WITHIN_HOUR_MICROS: i64 = 3_600_000_000;
 
-/// Each rollup table: its key (migration 0017), then the columns summed
-/// over a key.
-pub const ROLLUPS: [(&str, &str, &[&str]); 4] = [
-    (
-        "delay_rollup",
-        "measure, corridor, month, bucket",
-        &["n", "total"],
-    ),
-    (
-        "delay_rollup_corridor",
-        "measure, corridor, bucket",
-        &["n", "total"],
-    ),
-    (
-        "delay_rollup_dims",
-        "measure, corridor, channel, institution, party_kind, bucket",
-        &["n", "total"],
-    ),
-    (
-        "scorecard_rollup",
-        "corridor, month",
-        &[
-            "completed",
-            "within_hour",
-            "within_business_day",
-            "costed",
-            "fee_share_ppm_sum",
-        ],
-    ),
-];
+/// A rollup table: its key (its primary key, migration 0017), and the
+/// columns summed over a key.
+pub struct Rollup {
+    pub table: &'static str,
+    pub key: &'static str,
+    pub sums: &'static [&'static str],
+}
 
-/// The statements that clear the rollups' keys whose sums all came back
-/// to zero (journeys moved to other keys).
-pub fn clear_zero_keys() -> impl Iterator<Item = String> {
-    ROLLUPS.into_iter().map(|(table, _, sums)| {
-        let zero = sums
+pub const DELAY_BY_MONTH: Rollup = Rollup {
+    table: "delay_rollup",
+    key: "measure, corridor, month, bucket",
+    sums: &["n", "total"],
+};
+pub const DELAY_BY_CORRIDOR: Rollup = Rollup {
+    table: "delay_rollup_corridor",
+    key: "measure, corridor, bucket",
+    sums: &["n", "total"],
+};
+pub const DELAY_BY_DIMS: Rollup = Rollup {
+    table: "delay_rollup_dims",
+    key: "measure, corridor, channel, institution, party_kind, bucket",
+    sums: &["n", "total"],
+};
+pub const SCORECARD: Rollup = Rollup {
+    table: "scorecard_rollup",
+    key: "corridor, month",
+    sums: &[
+        "completed",
+        "within_hour",
+        "within_business_day",
+        "costed",
+        "fee_share_ppm_sum",
+    ],
+};
+pub const ROLLUPS: [Rollup; 4] = [DELAY_BY_MONTH, DELAY_BY_CORRIDOR, DELAY_BY_DIMS, SCORECARD];
+
+impl Rollup {
+    /// What follows an `INSERT` of deltas into the rollup so that they add
+    /// to the sums of keys already there (the same SQL on both backends).
+    pub fn add_to_keys(&self) -> String {
+        let (table, key) = (self.table, self.key);
+        let set = self
+            .sums
+            .iter()
+            .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        format!(" ON CONFLICT ({key}) DO UPDATE SET {set}")
+    }
+
+    /// The statement that clears the keys whose sums all came back to zero
+    /// (journeys moved to other keys).
+    pub fn clear_zero_keys(&self) -> String {
+        let zero = self
+            .sums
             .iter()
             .map(|c| format!("{c} = 0"))
             .collect::<Vec<_>>()
             .join(" AND ");
-        format!("DELETE FROM {table} WHERE {zero}")
-    })
+        format!("DELETE FROM {} WHERE {zero}", self.table)
+    }
 }
 
 /// A signed change to the count and sum of one delay_rollup key (measure,

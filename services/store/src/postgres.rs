@@ -21,7 +21,8 @@ use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
 use crate::events::NewEvent;
 use crate::metrics_rows::{
-    JOURNEY_DIMS, JourneyDims, ObservationRow, Removed, RollupDeltas, SummaryRow,
+    DELAY_BY_CORRIDOR, DELAY_BY_DIMS, DELAY_BY_MONTH, JOURNEY_DIMS, JourneyDims, ObservationRow,
+    ROLLUPS, Removed, RollupDeltas, SCORECARD, SummaryRow,
 };
 use crate::rows::{
     AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RemovedSummary, StepCount, StepRow,
@@ -597,12 +598,11 @@ impl Dialect for PgConnection {
     async fn insert_rollup(&mut self, deltas: &RollupDeltas) -> Result<(), StoreError> {
         let d = &deltas.by_month;
         if !d.is_empty() {
-            sqlx::query(
+            sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO delay_rollup (measure, corridor, month, bucket, n, total)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[])
-                 ON CONFLICT (measure, corridor, month, bucket)
-                 DO UPDATE SET n = delay_rollup.n + EXCLUDED.n, total = delay_rollup.total + EXCLUDED.total",
-            )
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::int4[], $5::int8[], $6::int8[]){}",
+                DELAY_BY_MONTH.add_to_keys()
+            )))
             .bind(column(d, |d| d.measure.clone()))
             .bind(column(d, |d| d.corridor.clone()))
             .bind(column(d, |d| d.month.clone()))
@@ -614,12 +614,11 @@ impl Dialect for PgConnection {
         }
         let d = &deltas.by_corridor;
         if !d.is_empty() {
-            sqlx::query(
+            sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO delay_rollup_corridor (measure, corridor, bucket, n, total)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int4[], $4::int8[], $5::int8[])
-                 ON CONFLICT (measure, corridor, bucket)
-                 DO UPDATE SET n = delay_rollup_corridor.n + EXCLUDED.n, total = delay_rollup_corridor.total + EXCLUDED.total",
-            )
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int4[], $4::int8[], $5::int8[]){}",
+                DELAY_BY_CORRIDOR.add_to_keys()
+            )))
             .bind(column(d, |d| d.measure.clone()))
             .bind(column(d, |d| d.corridor.clone()))
             .bind(column(d, |d| d.bucket))
@@ -630,12 +629,11 @@ impl Dialect for PgConnection {
         }
         let d = &deltas.by_dims;
         if !d.is_empty() {
-            sqlx::query(
+            sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO delay_rollup_dims (measure, corridor, channel, institution, party_kind, bucket, n, total)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int8[], $8::int8[])
-                 ON CONFLICT (measure, corridor, channel, institution, party_kind, bucket)
-                 DO UPDATE SET n = delay_rollup_dims.n + EXCLUDED.n, total = delay_rollup_dims.total + EXCLUDED.total",
-            )
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int4[], $7::int8[], $8::int8[]){}",
+                DELAY_BY_DIMS.add_to_keys()
+            )))
             .bind(column(d, |d| d.measure.clone()))
             .bind(column(d, |d| d.corridor.clone()))
             .bind(column(d, |d| d.channel.clone()))
@@ -649,16 +647,11 @@ impl Dialect for PgConnection {
         }
         let d = &deltas.scorecard;
         if !d.is_empty() {
-            sqlx::query(
+            sqlx::query(AssertSqlSafe(format!(
                 "INSERT INTO scorecard_rollup (corridor, month, completed, within_hour, within_business_day, costed, fee_share_ppm_sum)
-                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])
-                 ON CONFLICT (month, corridor) DO UPDATE SET
-                   completed = scorecard_rollup.completed + EXCLUDED.completed,
-                   within_hour = scorecard_rollup.within_hour + EXCLUDED.within_hour,
-                   within_business_day = scorecard_rollup.within_business_day + EXCLUDED.within_business_day,
-                   costed = scorecard_rollup.costed + EXCLUDED.costed,
-                   fee_share_ppm_sum = scorecard_rollup.fee_share_ppm_sum + EXCLUDED.fee_share_ppm_sum",
-            )
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[]){}",
+                SCORECARD.add_to_keys()
+            )))
             .bind(column(d, |d| d.corridor.clone()))
             .bind(column(d, |d| d.month.clone()))
             .bind(column(d, |d| d.completed))
@@ -673,8 +666,10 @@ impl Dialect for PgConnection {
     }
 
     async fn compact_rollup(&mut self) -> Result<(), StoreError> {
-        for sql in crate::metrics_rows::clear_zero_keys() {
-            sqlx::query(AssertSqlSafe(sql)).execute(&mut *self).await?;
+        for rollup in ROLLUPS {
+            sqlx::query(AssertSqlSafe(rollup.clear_zero_keys()))
+                .execute(&mut *self)
+                .await?;
         }
         Ok(())
     }

@@ -28,7 +28,8 @@ use crate::db::{Pool, Pools, Writes};
 use crate::dialect::{Dialect, JourneyUpdate};
 use crate::events::NewEvent;
 use crate::metrics_rows::{
-    JOURNEY_DIMS, JourneyDims, ObservationRow, Removed, RollupDeltas, SummaryRow,
+    DELAY_BY_CORRIDOR, DELAY_BY_DIMS, DELAY_BY_MONTH, JOURNEY_DIMS, JourneyDims, ObservationRow,
+    ROLLUPS, Removed, RollupDeltas, SCORECARD, SummaryRow,
 };
 use crate::rows::{
     AllocationRow, JourneyDimsRow, KeyRow, RemovedObservation, RemovedSummary, StepRow,
@@ -570,9 +571,7 @@ impl Dialect for SqliteConnection {
                     .push_bind(d.n)
                     .push_bind(d.total);
             });
-            q.push(
-                " ON CONFLICT (measure, corridor, month, bucket) DO UPDATE SET n = n + excluded.n, total = total + excluded.total",
-            );
+            q.push(DELAY_BY_MONTH.add_to_keys());
             q.build().execute(&mut *self).await?;
         }
         for chunk in deltas.by_corridor.chunks(ROWS_PER_INSERT) {
@@ -586,9 +585,7 @@ impl Dialect for SqliteConnection {
                     .push_bind(d.n)
                     .push_bind(d.total);
             });
-            q.push(
-                " ON CONFLICT (measure, corridor, bucket) DO UPDATE SET n = n + excluded.n, total = total + excluded.total",
-            );
+            q.push(DELAY_BY_CORRIDOR.add_to_keys());
             q.build().execute(&mut *self).await?;
         }
         for chunk in deltas.by_dims.chunks(ROWS_PER_INSERT) {
@@ -605,9 +602,7 @@ impl Dialect for SqliteConnection {
                     .push_bind(d.n)
                     .push_bind(d.total);
             });
-            q.push(
-                " ON CONFLICT (measure, corridor, channel, institution, party_kind, bucket) DO UPDATE SET n = n + excluded.n, total = total + excluded.total",
-            );
+            q.push(DELAY_BY_DIMS.add_to_keys());
             q.build().execute(&mut *self).await?;
         }
         for chunk in deltas.scorecard.chunks(ROWS_PER_INSERT) {
@@ -623,20 +618,17 @@ impl Dialect for SqliteConnection {
                     .push_bind(d.costed)
                     .push_bind(d.fee_share_ppm_sum);
             });
-            q.push(
-                " ON CONFLICT (month, corridor) DO UPDATE SET completed = completed + excluded.completed, \
-                 within_hour = within_hour + excluded.within_hour, \
-                 within_business_day = within_business_day + excluded.within_business_day, \
-                 costed = costed + excluded.costed, fee_share_ppm_sum = fee_share_ppm_sum + excluded.fee_share_ppm_sum",
-            );
+            q.push(SCORECARD.add_to_keys());
             q.build().execute(&mut *self).await?;
         }
         Ok(())
     }
 
     async fn compact_rollup(&mut self) -> Result<(), StoreError> {
-        for sql in crate::metrics_rows::clear_zero_keys() {
-            sqlx::query(AssertSqlSafe(sql)).execute(&mut *self).await?;
+        for rollup in ROLLUPS {
+            sqlx::query(AssertSqlSafe(rollup.clear_zero_keys()))
+                .execute(&mut *self)
+                .await?;
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use crate::types::DbTime;
 use crate::{StoreError, UnrealizedEarning};
 
 /// Ids per `IN (...)` list of alerts already raised.
-const INSERT_CHUNK: usize = 500;
+const IDS_PER_LIST: usize = 500;
 
 impl Write {
     /// Appends the events of a change inside its transaction (unless the
@@ -37,7 +37,7 @@ impl Write {
         &mut self,
         ids: &[Uuid],
     ) -> Result<HashMap<Uuid, Uuid>, StoreError> {
-        repatriation_parties(&mut self.conn(), ids).await
+        self.conn().dialect().repatriation_parties(ids).await
     }
 }
 
@@ -82,14 +82,6 @@ pub fn journey_change_events(
         }
     }
     Ok(out)
-}
-
-/// The party of each repatriation.
-pub(super) async fn repatriation_parties(
-    c: &mut Conn<'_>,
-    ids: &[Uuid],
-) -> Result<HashMap<Uuid, Uuid>, StoreError> {
-    c.dialect().repatriation_parties(ids).await
 }
 
 #[async_trait]
@@ -147,7 +139,7 @@ impl EventRepository for SqlRepository {
         // append it once.
         c.dialect().lock_outbox().await?;
         let mut raised: HashSet<Uuid> = HashSet::new();
-        for chunk in alerts.chunks(INSERT_CHUNK) {
+        for chunk in alerts.chunks(IDS_PER_LIST) {
             let mut q = c.sql("SELECT id FROM events WHERE id IN (");
             for (i, a) in chunk.iter().enumerate() {
                 q.push(if i == 0 { "" } else { ", " }).bind(a.id);

@@ -34,15 +34,7 @@ const READ_WHOLE_UP_TO: i32 = 2 * StepKind::ALL.len() as i32;
 /// then recording, then id: the order the backends' probes read them in),
 /// kind by kind in [`StepKind::ALL`]'s order.
 fn extremes(mut steps: Vec<Step>) -> Vec<Step> {
-    steps.sort_by(|a, b| {
-        let rank = |s: &Step| StepKind::ALL.iter().position(|k| *k == s.kind());
-        (rank(a), a.occurred_at(), a.recorded_at, a.id).cmp(&(
-            rank(b),
-            b.occurred_at(),
-            b.recorded_at,
-            b.id,
-        ))
-    });
+    steps.sort_by_key(|s| (s.kind(), s.occurred_at(), s.recorded_at, s.id));
     let mut out: Vec<Step> = Vec::new();
     for kind in steps.chunk_by(|a, b| a.kind() == b.kind()) {
         out.push(kind[0].clone());

@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::SqlRepository;
 use crate::db::{Conn, Sql};
 use crate::metrics_rows::{
-    ObservationRow, SummaryRow, WITHIN_HOUR_MICROS, rollup_deltas, rows_for,
+    DELAY_BY_CORRIDOR, DELAY_BY_DIMS, DELAY_BY_MONTH, ObservationRow, SummaryRow,
+    WITHIN_HOUR_MICROS, rollup_deltas, rows_for,
 };
 use crate::rows::{
     BreachRow, BucketRow, GroupKeyRow, ObservationRow as StoredObservation, ScorecardCounts,
@@ -88,7 +89,7 @@ fn key_select(dims: &[Dimension], table: &str) -> String {
     for d in DIMENSIONS {
         cols.push(if dims.contains(&d) {
             match d {
-                Dimension::Institution if table == "delay_rollup_dims" => {
+                Dimension::Institution if table == DELAY_BY_DIMS.table => {
                     "NULLIF(institution, '') AS institution".to_string()
                 }
                 _ => d.column().to_string(),
@@ -154,40 +155,41 @@ impl MetricsRepository for SqlRepository {
         let mut c = pooled.conn();
         // A rollup holds the keys already counted, for every party: by
         // corridor alone or by every dimension but the month, over all
-        // months; or by corridor and month.
+        // months; or by corridor and month. With it, whether its rows are
+        // summed: grouped by its whole key, they are the answer as they
+        // are (summing them again cost the read most of its time).
         let all_months = filter.start_month.is_none() && filter.end_month.is_none();
         let rollup = match filter.party_id {
             Some(_) => None,
             None if all_months && dims.iter().all(|d| *d == Dimension::Corridor) => {
-                Some("delay_rollup_corridor")
+                Some((DELAY_BY_CORRIDOR.table, dims.is_empty()))
             }
-            None if all_months && !dims.contains(&Dimension::Month) => Some("delay_rollup_dims"),
+            None if all_months && !dims.contains(&Dimension::Month) => {
+                Some((DELAY_BY_DIMS.table, true))
+            }
             None if dims
                 .iter()
                 .all(|d| matches!(d, Dimension::Corridor | Dimension::Month)) =>
             {
-                Some("delay_rollup")
+                Some((DELAY_BY_MONTH.table, true))
             }
             None => None,
         };
-        let rows: Vec<BucketRow> = if rollup == Some("delay_rollup_corridor")
-            && dims == [Dimension::Corridor]
-        {
-            // Grouped by the rollup's own key: its rows are the answer
-            // (summing them again would cost the read most of its time).
-            let select = key_select(dims, "delay_rollup_corridor");
-            let mut q = c.sql(&format!(
-                "SELECT {select}, bucket, n, total FROM delay_rollup_corridor WHERE n > 0"
-            ));
-            delay_where(&mut q, filter);
-            q.fetch_all().await?
-        } else if let Some(table) = rollup {
+        let rows: Vec<BucketRow> = if let Some((table, summed)) = rollup {
             let select = key_select(dims, table);
-            let mut q = c.sql(&format!(
-                "SELECT {select}, bucket, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(total) AS BIGINT) AS total FROM {table} WHERE TRUE"
-            ));
+            let mut q = if summed {
+                c.sql(&format!(
+                    "SELECT {select}, bucket, CAST(SUM(n) AS BIGINT) AS n, CAST(SUM(total) AS BIGINT) AS total FROM {table} WHERE TRUE"
+                ))
+            } else {
+                c.sql(&format!(
+                    "SELECT {select}, bucket, n, total FROM {table} WHERE n > 0"
+                ))
+            };
             delay_where(&mut q, filter);
-            q.push(&format!(" GROUP BY {group}, bucket HAVING SUM(n) > 0"));
+            if summed {
+                q.push(&format!(" GROUP BY {group}, bucket HAVING SUM(n) > 0"));
+            }
             q.fetch_all().await?
         } else {
             // Per bucket, the values are of one magnitude, so their sum
