@@ -68,6 +68,11 @@ where
 /// file) ends a request this way.
 const WRITER_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// The writer's page cache, in KiB (negative: SQLite's unit for KiB).
+const WRITER_CACHE_KIB: &str = "-65536";
+/// WAL pages (of 4 KiB) after which a commit checkpoints.
+const WAL_CHECKPOINT_PAGES: &str = "10000";
+
 /// Opens the readers' pool, the one writer and the readiness ping's own
 /// connection (migrating, when asked), creating the file if needed.
 pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, StoreError> {
@@ -79,9 +84,23 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<Pools, Store
         // acknowledged commit through a power cut.
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
+        // A savepoint's undo journal (one per request in a group) is
+        // scratch: kept in memory, not written to a temporary file.
+        .pragma("temp_store", "memory")
         .busy_timeout(options.acquire_timeout);
-    // The only connection that ever writes, migrations included.
-    let mut writer = SqliteConnection::connect_with(&connect).await?;
+    // The only connection that ever writes, migrations included. Its
+    // cache holds a whole group's dirty pages: a smaller one spills them
+    // into the WAL mid-transaction, writing a page again at every spill,
+    // and reads evicted index pages back from the file. Checkpoints copy
+    // the WAL back less often, so a page changed by many commits is
+    // copied (and fsynced) once per checkpoint, not once per few.
+    let mut writer = SqliteConnection::connect_with(
+        &connect
+            .clone()
+            .pragma("cache_size", WRITER_CACHE_KIB)
+            .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES),
+    )
+    .await?;
     if options.migrate {
         migrate::sqlite().run(&mut writer).await?;
     }
