@@ -89,6 +89,11 @@ const POSTGRES: &[Source] = &[
         "rollups by key",
         include_str!("../../../migrations/postgres/0017_rollups_by_key.sql"),
     ),
+    (
+        18,
+        "metrics rows unreferenced",
+        include_str!("../../../migrations/postgres/0018_metrics_rows_unreferenced.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -175,6 +180,11 @@ const SQLITE: &[Source] = &[
         17,
         "rollups by key",
         include_str!("../../../migrations/sqlite/0017_rollups_by_key.sql"),
+    ),
+    (
+        18,
+        "metrics rows unreferenced",
+        include_str!("../../../migrations/sqlite/0018_metrics_rows_unreferenced.sql"),
     ),
 ];
 

@@ -29,6 +29,10 @@ use crate::rules::ActiveRules;
 pub const EXACT_LIMIT: i64 = 100_000;
 /// Journeys brought up to date per transaction.
 const SETTLE_BATCH: u32 = 1000;
+/// Rounds of the background catch-up running at once: one per core of
+/// the machine the benchmarks measure (two), where the database's work
+/// and the service's alternate.
+const DRAINERS: usize = 2;
 /// Longest a read spends bringing pending journeys into the figures.
 const SETTLE_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
 /// How long a read waits for journeys another drain holds before looking
@@ -70,9 +74,15 @@ async fn settle(store: &dyn Repository) -> Result<Freshness> {
 }
 
 /// Drains every journey whose metrics are behind its steps: the server's
-/// own background work, for no caller.
+/// own background work, for no caller. [`DRAINERS`] rounds run at once:
+/// each takes journeys no other round holds, and while one waits on the
+/// database (or on a rollup key another is adding to) the other computes.
 pub async fn settle_all(store: &dyn Repository) -> Result<(), StoreError> {
-    while store.drain_pending_metrics(SETTLE_BATCH).await? > 0 {}
+    let drainer = || async {
+        while store.drain_pending_metrics(SETTLE_BATCH).await? > 0 {}
+        Ok::<(), StoreError>(())
+    };
+    futures::future::try_join_all((0..DRAINERS).map(|_| drainer())).await?;
     Ok(())
 }
 
