@@ -224,6 +224,7 @@ async fn run(url: &str, n: i64) -> anyhow::Result<()> {
     // drainers find nothing left to take.
     while server.repo.pending_metrics().await? > 0 {
         repat_usecases::metrics::settle_all(server.repo.as_ref()).await?;
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let drained = started.elapsed();
     sqlx::query("ANALYZE").execute(&mut conn).await?;

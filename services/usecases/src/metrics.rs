@@ -29,9 +29,9 @@ use crate::rules::ActiveRules;
 pub const EXACT_LIMIT: i64 = 100_000;
 /// Journeys brought up to date per transaction.
 const SETTLE_BATCH: u32 = 1000;
-/// Rounds of the background catch-up running at once: one per core of
-/// the machine the benchmarks measure (two), where the database's work
-/// and the service's alternate.
+/// Rounds of the background catch-up running at once: while one waits on
+/// the database, the other computes; more would mostly wait on each
+/// other's rollup keys.
 const DRAINERS: usize = 2;
 /// Longest a read spends bringing pending journeys into the figures.
 const SETTLE_BUDGET: std::time::Duration = std::time::Duration::from_millis(500);
