@@ -74,9 +74,8 @@ async fn settle(store: &dyn Repository) -> Result<Freshness> {
 }
 
 /// Drains every journey whose metrics are behind its steps: the server's
-/// own background work, for no caller. [`DRAINERS`] rounds run at once:
-/// each takes journeys no other round holds, and while one waits on the
-/// database (or on a rollup key another is adding to) the other computes.
+/// own background work, for no caller, in [`DRAINERS`] rounds at once,
+/// each on journeys no other round holds.
 pub async fn settle_all(store: &dyn Repository) -> Result<(), StoreError> {
     let drainer = || async {
         while store.drain_pending_metrics(SETTLE_BATCH).await? > 0 {}
