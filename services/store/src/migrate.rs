@@ -94,6 +94,11 @@ const POSTGRES: &[Source] = &[
         "metrics rows unreferenced",
         include_str!("../../../migrations/postgres/0018_metrics_rows_unreferenced.sql"),
     ),
+    (
+        19,
+        "steps one journey index",
+        include_str!("../../../migrations/postgres/0019_steps_one_journey_index.sql"),
+    ),
 ];
 const SQLITE: &[Source] = &[
     (
@@ -185,6 +190,11 @@ const SQLITE: &[Source] = &[
         18,
         "metrics rows unreferenced",
         include_str!("../../../migrations/sqlite/0018_metrics_rows_unreferenced.sql"),
+    ),
+    (
+        19,
+        "steps one journey index",
+        include_str!("../../../migrations/sqlite/0019_steps_one_journey_index.sql"),
     ),
 ];
 
