@@ -346,6 +346,57 @@ impl Sql<'_> {
     }
 }
 
+impl Sql<'_> {
+    /// Runs it and hands each row to `visit` as it arrives, its text read
+    /// in place: for reads of many rows whose values are folded, not kept.
+    pub async fn for_each_row(
+        self,
+        mut visit: impl FnMut(&dyn Columns) -> Result<(), StoreError> + Send,
+    ) -> Result<(), StoreError> {
+        use futures::TryStreamExt;
+        match self {
+            Sql::Postgres(c, mut b) => {
+                let mut rows = b.build().fetch(c);
+                while let Some(row) = rows.try_next().await? {
+                    visit(&row)?;
+                }
+            }
+            Sql::Sqlite(c, mut b) => {
+                let mut rows = b.build().fetch(c);
+                while let Some(row) = rows.try_next().await? {
+                    visit(&row)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A row's columns by position, read without copying text.
+pub trait Columns {
+    fn text(&self, i: usize) -> Result<Option<&str>, StoreError>;
+    fn int(&self, i: usize) -> Result<i32, StoreError>;
+    fn bigint(&self, i: usize) -> Result<i64, StoreError>;
+}
+
+macro_rules! columns {
+    ($row:ty) => {
+        impl Columns for $row {
+            fn text(&self, i: usize) -> Result<Option<&str>, StoreError> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn int(&self, i: usize) -> Result<i32, StoreError> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+            fn bigint(&self, i: usize) -> Result<i64, StoreError> {
+                Ok(sqlx::Row::try_get(self, i)?)
+            }
+        }
+    };
+}
+columns!(PgRow);
+columns!(SqliteRow);
+
 fn decode_all<Row: sqlx::Row, R: for<'r> FromRow<'r, Row>>(
     rows: Vec<Row>,
 ) -> Result<Vec<R>, StoreError> {

@@ -12,6 +12,7 @@ use repat_core::incentive::claim::{Claim, ClaimStatus};
 use repat_core::incentive::totals::LedgerEntry;
 use repat_core::incentive::{Assessment, Case};
 use repat_core::journey::Step;
+use repat_core::metrics::stats::BucketCount;
 use repat_core::party::{Party, PartyKind};
 use repat_core::reconcile::{Entry, Exception, Match, Realization, StatementFormat};
 use repat_core::repatriation::{Repatriation, RepatriationStatus};
@@ -396,13 +397,11 @@ pub struct DelayFilter {
 /// A group's key: the measure, then the requested dimensions in order.
 pub type GroupKey = Vec<Option<String>>;
 
-/// Observations of one group in one duration bucket.
+/// The observations of one group, by duration bucket (each bucket once).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DelayBucketRow {
+pub struct GroupBuckets {
     pub key: GroupKey,
-    pub bucket: i32,
-    pub count: i64,
-    pub sum_micros: i64,
+    pub buckets: Vec<BucketCount>,
 }
 
 /// One observation, as exported.
@@ -498,12 +497,13 @@ pub struct UndatedRepatriation {
 pub trait MetricsRepository: Send + Sync {
     /// Journeys whose metrics are behind their steps.
     async fn pending_metrics(&self) -> Result<i64, StoreError>;
-    /// How many observations each group has in each duration bucket.
+    /// How many observations each group has in each duration bucket:
+    /// each group once, each of its buckets once, in no order.
     async fn delay_buckets(
         &self,
         filter: &DelayFilter,
         dims: &[Dimension],
-    ) -> Result<Vec<DelayBucketRow>, StoreError>;
+    ) -> Result<Vec<GroupBuckets>, StoreError>;
     /// Every observation's duration with its group key, ordered by key.
     async fn delay_values(
         &self,

@@ -649,16 +649,6 @@ pub struct GroupKeyRow {
     pub month: Option<String>,
 }
 
-/// How many observations of a group fall in a bucket, and their sum.
-#[derive(sqlx::FromRow)]
-pub struct BucketRow {
-    #[sqlx(flatten)]
-    pub key: GroupKeyRow,
-    pub bucket: i32,
-    pub n: i64,
-    pub total: i64,
-}
-
 /// One observation's duration, with its group key.
 #[derive(sqlx::FromRow)]
 pub struct ValueRow {

@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Days, Duration, NaiveDate, Utc};
 use futures::{Stream, StreamExt};
-use repat_core::metrics::stats::{self, BucketCount, Summary};
+use repat_core::metrics::stats::{self, Summary};
 use repat_core::money::ratio_half_up;
 use repat_core::time::dhaka_date;
 use repat_store::{
@@ -106,7 +106,11 @@ pub async fn delay_statistics(
     let store = app.store(&permit);
     let freshness = settle(store).await?;
     let buckets = store.delay_buckets(&filter, dims).await?;
-    let total: i64 = buckets.iter().map(|b| b.count).sum();
+    let total: i64 = buckets
+        .iter()
+        .flat_map(|g| &g.buckets)
+        .map(|b| b.count)
+        .sum();
     let exact = total <= EXACT_LIMIT;
     let groups = if exact {
         let mut values: BTreeMap<GroupKey, Vec<i64>> = BTreeMap::new();
@@ -118,17 +122,9 @@ pub async fn delay_statistics(
             .map(|(k, mut v)| (k, stats::exact(&mut v)))
             .collect()
     } else {
-        let mut groups: BTreeMap<GroupKey, Vec<BucketCount>> = BTreeMap::new();
-        for b in buckets {
-            groups.entry(b.key).or_default().push(BucketCount {
-                bucket: b.bucket,
-                count: b.count,
-                sum: i128::from(b.sum_micros),
-            });
-        }
-        groups
+        buckets
             .into_iter()
-            .map(|(k, mut b)| (k, stats::from_buckets(&mut b)))
+            .map(|mut g| (g.key, stats::from_buckets(&mut g.buckets)))
             .collect()
     };
     Ok(DelayStatistics {

@@ -119,8 +119,17 @@ async fn assert_rollups_agree(repo: &dyn Repository, parties: &[Uuid], when: &st
     for filter in &filters {
         for dims in groupings {
             let mut rolled = Counts::new();
-            for b in repo.delay_buckets(filter, dims).await.unwrap() {
-                rolled.insert((b.key, b.bucket), (b.count, b.sum_micros));
+            for g in repo.delay_buckets(filter, dims).await.unwrap() {
+                for b in g.buckets {
+                    let sum = i64::try_from(b.sum).unwrap();
+                    let again = rolled.insert((g.key.clone(), b.bucket), (b.count, sum));
+                    assert!(
+                        again.is_none(),
+                        "{when}: {:?} bucket {} twice",
+                        g.key,
+                        b.bucket
+                    );
+                }
             }
             let mut counted = Counts::new();
             for (k, micros) in repo.delay_values(filter, dims).await.unwrap() {
