@@ -2,9 +2,10 @@
 //! databases, so the store's SQL is written once and checked by the
 //! compiler: a value bound must be a [`Param`] of both backends, a row read
 //! must be a [`Record`] of both (a `#[derive(sqlx::FromRow)]` struct of
-//! `rows`). Statements use `$n` placeholders, which both accept; filters
-//! that depend on the request are built with [`Sql`] (sqlx's `QueryBuilder`),
-//! never written as `($n IS NULL OR col = $n)`.
+//! `rows`) or be read by position through [`Columns`]. Statements use `$n`
+//! placeholders, which both accept; filters that depend on the request are
+//! built with [`Sql`] (sqlx's `QueryBuilder`), never written as
+//! `($n IS NULL OR col = $n)`.
 //!
 //! What the backends do differently is the [`Dialect`] of a connection:
 //! set operations (arrays on PostgreSQL, row by row on SQLite), the audit
