@@ -345,9 +345,7 @@ impl Sql<'_> {
             Sql::Sqlite(c, mut b) => decode_optional(b.build().fetch_optional(c).await?),
         }
     }
-}
 
-impl Sql<'_> {
     /// Runs it and hands each row to `visit` as it arrives, its text read
     /// in place: for reads of many rows whose values are folded, not kept.
     pub async fn for_each_row(

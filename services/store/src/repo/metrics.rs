@@ -104,11 +104,12 @@ fn key_select(dims: &[Dimension], table: &str) -> String {
 
 /// The position of a dimension's column in [`key_select`]'s list (the
 /// measure is first).
-fn key_column(d: Dimension) -> usize {
-    1 + DIMENSIONS
+fn key_column(d: Dimension) -> Result<usize, StoreError> {
+    DIMENSIONS
         .iter()
         .position(|x| *x == d)
-        .expect("DIMENSIONS holds every dimension")
+        .map(|p| p + 1)
+        .ok_or_else(|| StoreError::Internal(format!("{d:?} is not among the key columns")))
 }
 
 /// The position of `bucket` in a bucket read: after the measure and every
@@ -218,9 +219,9 @@ impl MetricsRepository for SqlRepository {
         // read of the rollups is tens of thousands of rows for a few
         // hundred groups, and a key allocated, copied and compared per row
         // took a third of its time.
-        let key_columns: Vec<usize> = std::iter::once(0)
+        let key_columns: Vec<usize> = std::iter::once(Ok(0))
             .chain(dims.iter().map(|d| key_column(*d)))
-            .collect();
+            .collect::<Result<_, _>>()?;
         let mut groups: Vec<GroupBuckets> = Vec::new();
         let mut by_key: HashMap<String, usize> = HashMap::new();
         let mut lookup = String::new();
